@@ -1,0 +1,53 @@
+"""The web app: `streamlit run app.py -- --kb DIR` serves the knowledge base in DIR.
+
+Options after `--` (defaults from kb/settings.py and POLICYKB_* environment variables):
+--kb, --corpus (where uploads are saved), --model, --region (preferred region), --top-k,
+--upload-max-mb. The pages live in `ui/`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kb.settings import Config, add_arguments, config_from_args
+
+APP_SETTINGS = ("kb", "corpus", "model", "query_prefix", "region", "top_k", "upload_max_mb")
+
+
+def arg_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="streamlit run app.py --", allow_abbrev=False,
+                                description="政策法规知识库 web app: search, browse, lecture packs, version comparison.")
+    add_arguments(p, *APP_SETTINGS)
+    return p
+
+
+def config(argv: list[str]) -> Config:
+    """Settings from the script arguments; unknown arguments (e.g. a test runner's) are ignored.
+
+    Raises:
+        ConfigError: for a setting with an invalid value.
+        SystemExit: for malformed options (argparse), e.g. `--kb` without a folder.
+    """
+    args, _unknown = arg_parser().parse_known_args(argv)
+    return config_from_args(args)
+
+
+def main() -> None:
+    import streamlit as st
+
+    from kb.errors import KBError
+    from ui.pages import serve
+    try:
+        cfg = config(sys.argv[1:])
+    except KBError as e:
+        st.error(str(e))
+        st.stop()
+    except SystemExit:
+        st.error("启动参数有误。用法：")
+        st.code(arg_parser().format_help(), language=None)
+        st.stop()
+    serve(cfg)
+
+
+if __name__ == "__main__":     # streamlit runs the script as __main__; tests import `config`
+    main()

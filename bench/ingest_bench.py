@@ -1,0 +1,54 @@
+"""Ingest a whole corpus (default: ../shared/corpus/lawrefbook) without embeddings and print
+documents/s, articles/s, peak memory, the time of a second no-change run and the store size.
+
+    python -m bench ingest [-- --corpus DIR --workers N --keep DIR]
+Targets on 2 cores: full parse under 2 minutes, no-change re-run under 10 seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ingest.run import run
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, workers
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench ingest", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", default=str(SHARED / "corpus" / "lawrefbook"))
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--keep", default=None, help="build the knowledge base here and keep it")
+    args = p.parse_args(argv)
+    kb = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        t0 = time.perf_counter()
+        first = run([args.corpus], kb, workers=args.workers, progress=True)
+        t1 = time.perf_counter()
+        second = run([args.corpus], kb, workers=args.workers)
+        t2 = time.perf_counter()
+        own, workers = _peak_mb()
+        size = sum(f.stat().st_size for f in kb.iterdir() if f.is_file()) / 2**20
+        full = t1 - t0
+        print(f"corpus            {args.corpus}")
+        print(f"files             {first.added} added, {first.skipped} skipped, {first.failed} failed")
+        print(f"knowledge base    {first.documents} documents, {first.articles} articles, {size:.0f} MB")
+        print(f"full ingest       {full:.1f} s  ({(first.added + first.skipped) / full:.0f} files/s, "
+              f"{first.articles / full:.0f} articles/s)   target < 120 s")
+        print(f"no-change re-run  {t2 - t1:.1f} s  ({second.unchanged} unchanged)   target < 10 s")
+        print(f"peak memory       {own:.0f} MB main process, {workers:.0f} MB largest worker")
+        return 0 if first.failed == 0 else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(kb, ignore_errors=True)

@@ -1,0 +1,133 @@
+"""The catalog: per-unit facts the searcher filters and groups on, as compact arrays.
+
+One row per indexed unit (article or outline section), rows sorted by article id; the lexical
+index uses the same rows. Document-level facts (title, level, region) sit in a small table the
+rows point into. Built from the store by `index.build`, saved as `catalog.npz` + `catalog.json`.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kb.chinese import title_key
+from kb.errors import SearchIndexError
+
+STATUSES = ("current", "superseded", "repealed", "pending")
+ARRAYS = "catalog.npz"
+TABLE = "catalog.json"
+
+
+class UnitFacts(Protocol):
+    """The attributes of a stored article the catalog needs (ingest.store.StoredArticle has them)."""
+    id: int
+    kind: str
+    no: int | None
+    suffix: int
+    label: str
+    document_id: int
+    doc_key: str
+    title: str
+    doc_level: str
+    region: str
+    status: str
+    version_date: str
+    effective: str
+
+
+def date_number(date: str) -> int:
+    """"2022-05-01" → 20220501, "2022" → 20220000, "" → 0 (unknown)."""
+    digits = "".join(ch for ch in date if ch.isdigit())[:8]
+    return int(digits.ljust(8, "0")) if digits else 0
+
+
+def date_text(number: int) -> str:
+    """20220501 → "2022-05-01"; 0 → ""."""
+    if not number:
+        return ""
+    text = f"{number:08d}"
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+
+
+@dataclass(frozen=True)
+class Document:
+    key: str
+    title: str
+    level: str
+    region: str
+
+
+@dataclass
+class Catalog:
+    ids: np.ndarray          # int64 article ids, ascending
+    doc: np.ndarray          # int32 index into `documents`
+    group: np.ndarray        # int32: rows with equal group are versions of one article
+    status: np.ndarray       # int8 index into STATUSES
+    effective: np.ndarray    # int32 yyyymmdd of the version's effective date (or version date), 0 unknown
+    version: np.ndarray      # int32 yyyymmdd of the version date, 0 unknown
+    no: np.ndarray           # int32 article number, -1 for outline sections
+    suffix: np.ndarray       # int16 之N suffix
+    documents: list[Document]
+
+    _ARRAYS = ("ids", "doc", "group", "status", "effective", "version", "no", "suffix")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows_of(self, article_ids: Sequence[int]) -> np.ndarray:
+        """Rows of the given article ids (ids not in the catalog are dropped)."""
+        ids = np.asarray(article_ids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, ids)
+        pos = np.clip(pos, 0, max(len(self.ids) - 1, 0))
+        return pos[self.ids[pos] == ids] if len(self.ids) else pos[:0]
+
+    def titles(self) -> list[str]:
+        return [d.title for d in self.documents]
+
+    def save(self, folder: Path) -> None:
+        np.savez(folder / ARRAYS, **{name: getattr(self, name) for name in self._ARRAYS})
+        table = [[d.key, d.title, d.level, d.region] for d in self.documents]
+        (folder / TABLE).write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, rebuild_hint: str) -> "Catalog":
+        """Raises:
+            SearchIndexError: if the catalog files are missing or unreadable."""
+        try:
+            arrays = np.load(folder / ARRAYS)
+            table = json.loads((folder / TABLE).read_text(encoding="utf-8"))
+            return cls(*(arrays[name] for name in cls._ARRAYS), [Document(*row) for row in table])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise SearchIndexError(f"{folder}: cannot read the index catalog ({err}); "
+                                   f"rebuild it: {rebuild_hint}") from None
+
+    @classmethod
+    def from_units(cls, units: Iterable[UnitFacts]) -> "Catalog":
+        """Build from stored units; they must come sorted by id."""
+        documents: dict[int, int] = {}
+        doc_rows: list[Document] = []
+        groups: dict[tuple, int] = {}
+        ids, doc, group, status, effective, version, no, suffix = [], [], [], [], [], [], [], []
+        for u in units:
+            if u.document_id not in documents:
+                documents[u.document_id] = len(doc_rows)
+                doc_rows.append(Document(u.doc_key or title_key(u.title), u.title, u.doc_level, u.region))
+            d = documents[u.document_id]
+            # versions of one article share document and number; sections share their heading
+            g = (d, u.kind, u.no, u.suffix) if u.kind == "article" else (d, u.kind, u.label)
+            ids.append(u.id)
+            doc.append(d)
+            group.append(groups.setdefault(g, len(groups)))
+            status.append(STATUSES.index(u.status) if u.status in STATUSES else 0)
+            effective.append(date_number(u.effective) or date_number(u.version_date))
+            version.append(date_number(u.version_date))
+            no.append(u.no if u.kind == "article" and u.no is not None else -1)
+            suffix.append(u.suffix)
+        return cls(np.asarray(ids, dtype=np.int64), np.asarray(doc, dtype=np.int32),
+                   np.asarray(group, dtype=np.int32), np.asarray(status, dtype=np.int8),
+                   np.asarray(effective, dtype=np.int32), np.asarray(version, dtype=np.int32),
+                   np.asarray(no, dtype=np.int32), np.asarray(suffix, dtype=np.int16), doc_rows)

@@ -1,0 +1,212 @@
+"""Query understanding, pure: article references, document names and colloquial wording.
+
+- References such as `信访工作条例第三十三条`, `《人民调解法》第十七条`, `民法典1165条`,
+  `刑法第一百二十条之一`, `第十条至第十二条` are resolved to (document keys, number, suffix) so the
+  searcher can put those articles first. A bare `第33条` is attached to the only document
+  named in the query, or left for the searcher to resolve against a one-document filter.
+- Document names are found by `TitleMatcher`, whose aliases are derived from the titles
+  themselves (`kb.chinese.title_key` drops 中华人民共和国 and quotes; trailing notes such as
+  （试行）/（2020年修正） are dropped too), so no list of the corpus is written by hand.
+- Colloquial words are mapped to statute wording (上访 → 信访) by the table in
+  `index/data/expansions.txt`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.tokenize import DATA_DIR, read_word_list
+from kb.chinese import CN_NUMERAL_CHARS, cn_to_int, title_key
+from kb.errors import QueryError
+
+EXPANSIONS = DATA_DIR / "expansions.txt"
+
+MIN_ALIAS_CHARS = 2
+MAX_RANGE = 30          # "第一条至第九十条" is a range a person types by mistake; cap the expansion
+
+_NUM = rf"(?:\d+|[{CN_NUMERAL_CHARS}]+)"
+_ARTICLE = re.compile(rf"(第\s*)?({_NUM})\s*条(?:\s*之\s*({_NUM}))?(?:\s*第\s*{_NUM}\s*[款项])*")
+# What may stand between a document name and its article, or between two listed articles.
+_GLUE = re.compile(r"[\s》>\"”“'的中、，,和及与或以]*")
+_RANGE_GLUE = re.compile(r"\s*(?:至|到|-|~|—|－)\s*")
+_TRAILING_NOTE = re.compile(r"\([^()]*\)$")
+# After a name ending in 法, these characters make another word (法人, 法律, 法院 ...): 公司法人
+# is not 公司法, and 劳动法律法规 means labour laws in general.
+_WORD_AFTER_FA = frozenset("人律院官庭警医学")
+
+
+def normalise_query(text: str) -> str:
+    """NFKC (full-width digits and brackets become ASCII), whitespace runs squeezed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def title_aliases(title: str) -> set[str]:
+    """Names a person may use for a document: its title key, without a trailing bracket note."""
+    key = title_key(title)
+    aliases = {key, _TRAILING_NOTE.sub("", key)}
+    return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A document name found in a query: text span and the keys of the documents it names."""
+    start: int
+    end: int
+    doc_keys: tuple[str, ...]
+
+
+class TitleMatcher:
+    """Finds document names in a text: longest alias first, left to right, no overlaps."""
+
+    def __init__(self, titles: Iterable[str]) -> None:
+        names: dict[str, set[str]] = {}
+        for title in titles:
+            for alias in title_aliases(title):
+                names.setdefault(alias, set()).add(title_key(title))
+        self._names = {alias: tuple(sorted(keys)) for alias, keys in names.items()}
+        self._lengths = sorted({len(a) for a in self._names}, reverse=True)
+
+    def find(self, text: str) -> list[Mention]:
+        """Mentions in `text` (normalised with `normalise_query`); spans index into `text`."""
+        keyed, offsets = _keyed(text)
+        found, i = [], 0
+        while i < len(keyed):
+            for length in self._lengths:
+                keys = self._names.get(keyed[i:i + length])
+                if keys and not _continues_word(keyed, i + length):
+                    found.append(Mention(offsets[i], offsets[i + length - 1] + 1, keys))
+                    i += length
+                    break
+            else:
+                i += 1
+        return found
+
+
+_COUNTRY = "中华人民共和国"
+
+
+def _keyed(text: str) -> tuple[str, list[int]]:
+    """`text` with the characters `title_key` drops removed, and each kept character's offset.
+
+    Lets 《中华人民共和国民法典》 in a question meet the key 民法典, and a quoted title inside
+    a longer title meet its key, while spans still point into the original text.
+    """
+    kept, offsets, i = [], [], 0
+    while i < len(text):
+        if text.startswith(_COUNTRY, i):
+            i += len(_COUNTRY)
+            continue
+        if title_key(text[i]):
+            kept.append(text[i])
+            offsets.append(i)
+        i += 1
+    return "".join(kept), offsets
+
+
+def _continues_word(text: str, end: int) -> bool:
+    return text[end - 1] == "法" and end < len(text) and text[end] in _WORD_AFTER_FA
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An article asked for by number. `doc_keys` empty: the query names no document for it."""
+    doc_keys: tuple[str, ...]
+    no: int
+    suffix: int = 0
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    text: str                               # the normalised query
+    references: tuple[Reference, ...] = ()
+    mentioned: tuple[str, ...] = ()         # keys of documents named in the query
+    expansions: tuple[str, ...] = ()        # statute wording added for colloquial words
+
+    def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
+        """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
+        refs = tuple(Reference(doc_keys, r.no, r.suffix) if not r.doc_keys else r for r in self.references)
+        return ParsedQuery(self.text, refs, self.mentioned, self.expansions)
+
+
+def _numeral(text: str) -> int | None:
+    try:
+        return cn_to_int(text)
+    except ValueError:
+        return None
+
+
+def find_references(text: str, mentions: list[Mention]) -> list[Reference]:
+    """Article references in `text`, each attached to the document name just before it.
+
+    A reference needs "第" unless it follows a document name directly ("民法典1165条").
+    Lists ("第十条、第十二条") share the document; ranges ("第十条至第十二条") are expanded.
+    """
+    refs: list[Reference] = []
+    anchors = {m.end: m.doc_keys for m in mentions}
+    prev_end, prev_keys, prev_no = -1, (), None
+    for m in _ARTICLE.finditer(text):
+        no, suffix = _numeral(m.group(2)), _numeral(m.group(3)) if m.group(3) else 0
+        if no is None or suffix is None or no == 0:
+            continue
+        keys: tuple[str, ...] = ()
+        attached = False
+        for end, doc_keys in anchors.items():
+            if end <= m.start() and _GLUE.fullmatch(text[end:m.start()]):
+                keys, attached = doc_keys, True
+        chained = prev_end >= 0 and _GLUE.fullmatch(text[prev_end:m.start()]) is not None
+        is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text[prev_end:m.start()]) is not None
+        if not attached and (chained or is_range):
+            keys, attached = prev_keys, True
+        if not m.group(1) and not (attached and keys):
+            continue
+        if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
+            refs.extend(Reference(keys, n) for n in range(prev_no + 1, no))
+        refs.append(Reference(keys, no, suffix))
+        prev_end, prev_keys, prev_no = m.end(), keys, no
+    return refs
+
+
+def load_expansions(path: Path = EXPANSIONS) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The colloquial → statute wording table: lines `口语词 = 法律用语 法律用语`.
+
+    Raises:
+        ConfigError: if the file cannot be read.
+        QueryError: if a line is not of the form `words = words`.
+    """
+    table = []
+    for fields in read_word_list(path):
+        if len(fields) < 3 or fields[1] != "=":
+            raise QueryError(f"{path}: bad expansion line {' '.join(fields)!r} (expected: 口语词 = 法律用语 ...)")
+        table.append((fields[0], tuple(fields[2:])))
+    return tuple(table)
+
+
+def expand(text: str, table: Iterable[tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+    """Statute terms for the colloquial words in `text`, skipping terms the text already holds."""
+    added: list[str] = []
+    for colloquial, terms in table:
+        if colloquial in text:
+            added.extend(t for t in terms if t not in text and t not in added)
+    return tuple(added)
+
+
+def parse_query(text: str, titles: TitleMatcher | None = None,
+                expansions: Iterable[tuple[str, tuple[str, ...]]] = ()) -> ParsedQuery:
+    """Understand a query: references, named documents and expansion terms.
+
+    Raises:
+        QueryError: if the query is empty.
+    """
+    text = normalise_query(text)
+    if not text:
+        raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
+    mentions = titles.find(text) if titles else []
+    mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
+    refs = find_references(text, mentions)
+    if len(mentioned) == 1:
+        refs = [Reference(mentioned, r.no, r.suffix) if not r.doc_keys else r for r in refs]
+    return ParsedQuery(text, tuple(dict.fromkeys(refs)), mentioned, expand(text, expansions))
+

@@ -1,0 +1,426 @@
+"""The searcher: query understanding, lexical + dense retrieval, fusion, filters, hits.
+
+`Searcher(kb_dir)` loads the catalog, the BM25 index, the FAISS index and the embedding model
+once; `search()` then answers in tens of milliseconds. Steps of one search:
+
+1. `index.query.parse_query`: article references, named documents, expansion terms.
+2. Filters become a row mask (BM25) and an id allow-list (FAISS), applied before top-k.
+3. BM25 over the question's tokens (+ expansion terms at a lower weight) and dense search over
+   the question's embedding each give a ranking; `index.fuse.rrf` fuses them.
+4. Articles of documents named in the question and of the preferred region (and national
+   rules) get a score boost; explicit references are pinned first.
+5. Versions of one article are grouped (the current one shown, the others listed).
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.build import DENSE_DIR, LEXICAL_DIR, current_folder, read_meta, rebuild_hint
+from index.catalog import STATUSES, Catalog, date_number, date_text
+from index.fuse import boost, group_versions, pin_first, rrf
+from index.lexical import LexicalIndex, top_rows
+from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query, title_aliases
+from index.tokenize import Tokenizer
+from kb.chinese import parse_article_label, title_key
+from kb.errors import QueryError, SearchIndexError
+from kb.settings import Config, load_config
+
+MATCH_REFERENCE, MATCH_KEYWORDS, MATCH_MEANING = "reference", "keywords", "meaning"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied before ranking. Empty tuples mean "no restriction".
+
+    `documents`: titles or title keys (any version, any alias such as 民法典); `regions`: a region
+    matches itself and the places inside it ("四川省" matches "四川省成都市"); `statuses`:
+    current only by default; dates (YYYY, YYYY-MM or YYYY-MM-DD) bound the effective date.
+    `prefer_region`: rank this region's rules (and national ones) higher; None = the `region`
+    setting, "" = no preference.
+    """
+    documents: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ("current",)
+    date_from: str = ""
+    date_to: str = ""
+    prefer_region: str | None = None
+
+    def __post_init__(self) -> None:
+        # accept lists (e.g. from a multi-select) but stay hashable: masks are cached per Filters
+        for name in ("documents", "levels", "regions", "statuses"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """Another version of a hit's article."""
+    article_id: int
+    version_date: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    kind: str                       # "article" | "section"
+    title: str
+    subtitle: str
+    doc_key: str
+    label: str                      # 第十条之一, or a section heading
+    article_no: int | None
+    suffix: int
+    path: tuple[str, ...]
+    text: str
+    paragraphs: tuple[str, ...]
+    status: str
+    level: str
+    region: str
+    issuer: str
+    doc_number: str
+    effective: str
+    version_date: str
+    source: str
+    relpath: str                    # source path relative to the folder it was ingested from
+    document_id: int
+    version_id: int
+    score: float
+    match: tuple[str, ...] = ()     # "reference" / "keywords" / "meaning"
+    matched_terms: tuple[str, ...] = ()
+    other_versions: tuple[VersionRef, ...] = field(default=())
+
+    @property
+    def citation(self) -> str:
+        """《title》label, the standard way to cite it."""
+        return f"《{self.title}》{self.label}"
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Ranking parameters (settings rows in kb/settings.py; measured in bench/search_bench.py)."""
+    candidates: int = 200
+    rrf_k: float = 60.0
+    lexical_weight: float = 1.0
+    dense_weight: float = 1.0
+    expansion_weight: float = 0.3
+    title_boost: float = 1.5
+    region_boost: float = 1.2
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Tuning":
+        return cls(**{name: getattr(cfg, name) for name in cls.__dataclass_fields__ if hasattr(cfg, name)})
+
+
+def _prefers(region: str, preferred: str) -> bool:
+    return region == "全国" or region.startswith(preferred)
+
+
+def matched_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
+    """The query terms found in `text` (normalised), without terms inside longer matched ones."""
+    haystack = unicodedata.normalize("NFKC", text).lower()
+    found = sorted({t for t in terms if t and t in haystack}, key=len, reverse=True)
+    kept: list[str] = []
+    for term in found:
+        if not any(term in longer for longer in kept):
+            kept.append(term)
+    return tuple(kept)
+
+
+class Searcher:
+    """Everything needed to answer searches over one knowledge base, loaded once."""
+
+    def __init__(self, kb_dir: str | Path | None = None, cfg: Config | None = None) -> None:
+        """Raises:
+            StoreError: if the knowledge base is missing.
+            SearchIndexError: if the index is missing, stale or does not match the model.
+            ConfigError: if the embedding model cannot be loaded.
+        """
+        from index.dense import DenseIndex
+        from index.embed import load_embedder
+        from ingest.store import open_store
+
+        self.cfg = cfg or load_config(kb=None if kb_dir is None else str(kb_dir))
+        self.kb_dir = Path(kb_dir if kb_dir is not None else self.cfg.kb)
+        self.tuning = Tuning.from_config(self.cfg)
+        hint = rebuild_hint(self.kb_dir)
+        with open_store(self.kb_dir) as store:
+            generation = store.generation()
+        folder = current_folder(self.kb_dir)
+        meta = read_meta(folder, self.kb_dir)
+        if meta["generation"] != generation:
+            raise SearchIndexError(f"{folder}: index reflects knowledge-base generation {meta['generation']}, "
+                                   f"the knowledge base is at {generation}; rebuild it: {hint}")
+        self.meta = meta
+        self.catalog = Catalog.load(folder, hint)
+        self.lexical = LexicalIndex.load(folder / LEXICAL_DIR, rows=len(self.catalog), rebuild_hint=hint)
+        self.embedder = load_embedder(self.cfg)
+        self.dense = DenseIndex.load(folder / DENSE_DIR, self.embedder.model_id)
+        self.tokenizer = Tokenizer()
+        self.titles = TitleMatcher(self.catalog.titles())
+        self.expansions = load_expansions()
+        self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
+        self._versions_of: dict[int, list[int]] | None = None
+
+    # ---- filters -------------------------------------------------------------------------
+    def documents_matching(self, names: Sequence[str]) -> np.ndarray:
+        """Document indexes named by titles, keys or aliases.
+
+        Raises:
+            QueryError: if a name matches no document.
+        """
+        by_alias: dict[str, set[int]] = {}
+        for i, d in enumerate(self.catalog.documents):
+            for alias in title_aliases(d.title) | {d.key}:
+                by_alias.setdefault(alias, set()).add(i)
+        found: set[int] = set()
+        for name in names:
+            hits = by_alias.get(title_key(name))
+            if not hits:
+                raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
+            found |= hits
+        return np.array(sorted(found), dtype=np.int32)
+
+    @functools.lru_cache(maxsize=32)
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """Boolean row mask of `filters`, or None when nothing is excluded.
+
+        Raises:
+            QueryError: for an unknown document, status or level, or a bad date.
+        """
+        cat = self.catalog
+        keep = np.ones(len(cat), dtype=bool)
+        unknown = set(filters.statuses) - set(STATUSES)
+        if unknown:
+            raise QueryError(f"unknown status {sorted(unknown)[0]!r}: use one of {', '.join(STATUSES)}")
+        if filters.statuses:
+            keep &= np.isin(cat.status, [STATUSES.index(s) for s in filters.statuses])
+        doc_ok = np.ones(len(cat.documents), dtype=bool)
+        if filters.documents:
+            doc_ok[:] = False
+            doc_ok[self.documents_matching(filters.documents)] = True
+        if filters.levels:
+            doc_ok &= np.array([d.level in filters.levels for d in cat.documents], dtype=bool)
+        if filters.regions:
+            doc_ok &= np.array([any(d.region.startswith(r) for r in filters.regions) for d in cat.documents],
+                               dtype=bool)
+        keep &= doc_ok[cat.doc]
+        for bound, compare in ((filters.date_from, np.greater_equal), (filters.date_to, np.less_equal)):
+            if bound:
+                if not re.fullmatch(r"\d{4}(-\d{1,2}(-\d{1,2})?)?", bound):
+                    raise QueryError(f"bad date {bound!r}: use YYYY, YYYY-MM or YYYY-MM-DD")
+                value = date_number(bound) if compare is np.greater_equal else _end_of(bound)
+                keep &= (cat.effective > 0) & compare(cat.effective, value)
+        return None if keep.all() else keep
+
+    # ---- ranking -------------------------------------------------------------------------
+    def parse(self, query: str, filters: Filters) -> ParsedQuery:
+        parsed = parse_query(query, self.titles, self.expansions)
+        if filters.documents and any(not r.doc_keys for r in parsed.references):
+            keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching(filters.documents)}))
+            parsed = parsed.resolve(keys)
+        return parsed
+
+    def lexical_ranking(self, parsed: ParsedQuery, mask: np.ndarray | None, n: int
+                        ) -> tuple[list[tuple[int, float]], list[str]]:
+        """Best rows by BM25 of the question plus down-weighted expansion terms; and the terms."""
+        tokens = self.tokenizer.tokens(parsed.text)
+        scores = self.lexical.scores(tokens)
+        extra = [t for term in parsed.expansions for t in self.tokenizer.tokens(term)]
+        if extra and self.tuning.expansion_weight:
+            scores = scores + self.tuning.expansion_weight * self.lexical.scores(extra)
+        return top_rows(scores, n, mask), tokens + extra
+
+    def dense_ranking(self, parsed: ParsedQuery, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
+        """Best rows by embedding similarity, the filter applied inside FAISS."""
+        qvec = self.embedder.encode_query(parsed.text)
+        allowed = None if mask is None else self.catalog.ids[mask]
+        if allowed is not None and len(allowed) == 0:
+            return []
+        found = self.dense.search(qvec, n, allowed)
+        rows = self.catalog.rows_of([a for a, _ in found])
+        return list(zip(rows.tolist(), [s for _, s in found]))
+
+    def reference_rows(self, refs: Sequence[Reference], filters: Filters) -> list[int]:
+        """Rows answering explicit references: the version allowed by the status filter, else the best."""
+        cat = self.catalog
+        rows: list[int] = []
+        for ref in refs:
+            if not ref.doc_keys:
+                continue
+            candidates = self._article_rows(ref)
+            allowed = [r for r in candidates if STATUSES[cat.status[r]] in filters.statuses] or candidates
+            if allowed:
+                rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
+        return rows
+
+    def _article_rows(self, ref: Reference) -> list[int]:
+        cat = self.catalog
+        docs = np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
+        rows = np.flatnonzero((cat.no == ref.no) & (cat.suffix == ref.suffix) & np.isin(cat.doc, docs))
+        return rows.tolist()
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """Best `k` hits for a question or a reference.
+
+        Raises:
+            QueryError: for an empty query, an invalid k or an invalid filter.
+        """
+        k = self.cfg.top_k if k is None else k
+        if k < 1:
+            raise QueryError(f"k must be at least 1, got {k}")
+        filters = filters or Filters()
+        parsed = self.parse(query, filters)
+        mask = self.mask(filters)
+        n = max(k, self.tuning.candidates)
+        lexical, terms = self.lexical_ranking(parsed, mask, n)
+        dense = self.dense_ranking(parsed, mask, n)
+        t = self.tuning
+        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [t.lexical_weight, t.dense_weight], t.rrf_k)
+        fused = boost(fused, self._boosts(fused, parsed, filters))
+        pinned = self.reference_rows(parsed.references, filters)
+        fused = pin_first(pinned, fused)
+        grouped = self._group(fused)[:k]
+        why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
+               MATCH_MEANING: {r for r, _ in dense}}
+        return self._hits(grouped, why, terms)
+
+    def _boosts(self, fused: Sequence[tuple[int, float]], parsed: ParsedQuery, filters: Filters) -> dict[int, float]:
+        cat, t = self.catalog, self.tuning
+        preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
+        mentioned = set(parsed.mentioned)
+        factors: dict[int, float] = {}
+        for row, _ in fused:
+            doc = cat.documents[cat.doc[row]]
+            factor = t.title_boost if doc.key in mentioned else 1.0
+            if preferred and _prefers(doc.region, preferred):
+                factor *= t.region_boost
+            if factor != 1.0:
+                factors[row] = factor
+        return factors
+
+    def _group(self, fused: Sequence[tuple[int, float]]) -> list[tuple[int, float, list[int]]]:
+        cat = self.catalog
+        group_of = {r: int(cat.group[r]) for r, _ in fused}
+        preference = {r: int(cat.status[r]) for r, _ in fused}
+        return group_versions(fused, group_of, preference)
+
+    def versions_of(self, row: int) -> list[int]:
+        """All rows that are versions of the same article as `row` (itself included)."""
+        if self._versions_of is None:
+            groups: dict[int, list[int]] = {}
+            for r, g in enumerate(self.catalog.group.tolist()):
+                groups.setdefault(g, []).append(r)
+            self._versions_of = groups
+        return self._versions_of[int(self.catalog.group[row])]
+
+    # ---- hits ----------------------------------------------------------------------------
+    def _hits(self, grouped: Sequence[tuple[int, float, list[int]]], why: dict[str, set[int]],
+              terms: Sequence[str]) -> list[Hit]:
+        from ingest.store import open_store
+
+        cat = self.catalog
+        rows = [r for r, _, _ in grouped]
+        with open_store(self.kb_dir) as store:
+            units = {u.id: u for u in store.articles_by_ids(cat.ids[rows].tolist())}
+        hits = []
+        for row, score, _ in grouped:
+            u = units.get(int(cat.ids[row]))
+            if u is None:
+                continue
+            others = tuple(VersionRef(int(cat.ids[r]), date_text(int(cat.version[r])), STATUSES[cat.status[r]])
+                           for r in self.versions_of(row) if r != row)
+            hits.append(self._hit(u, score, tuple(m for m, members in why.items() if row in members),
+                                  matched_terms(terms, " ".join((u.title, *u.path, u.text))), others))
+        return hits
+
+    @staticmethod
+    def _hit(u, score: float, match: tuple[str, ...], terms: tuple[str, ...],
+             others: tuple[VersionRef, ...]) -> Hit:
+        return Hit(u.id, u.kind, u.title, u.subtitle, u.doc_key, u.label, u.no, u.suffix, u.path, u.text,
+                   u.paragraphs, u.status, u.doc_level, u.region, u.issuer, u.doc_number, u.effective,
+                   u.version_date, u.source, u.relpath, u.document_id, u.version_id, score, match, terms, others)
+
+    def article(self, doc: str, label: str) -> Hit:
+        """One article by document name (title, key or short name) and label ("第三十六条", "第36条"),
+        current version first.
+
+        Raises:
+            QueryError: if the document or the article does not exist, or the label is malformed.
+        """
+        try:
+            no, suffix = parse_article_label(label)
+        except ValueError:
+            raise QueryError(f"bad article label {label!r}: use a form such as 第三十六条 or 第36条") from None
+        keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching([doc])}))
+        rows = self.reference_rows([Reference(keys, no, suffix)], Filters())
+        if not rows:
+            raise QueryError(f"《{doc}》 has no {label}")
+        return self._hits([(rows[0], 1.0, [])], {MATCH_REFERENCE: set(rows)}, [])[0]
+
+    def neighbours(self, article_id: int, before: int = 1, after: int = 1) -> tuple[list[Hit], list[Hit]]:
+        """The units just before and after an article in its version, as hits (score 0).
+
+        Raises:
+            QueryError: if the article does not exist.
+        """
+        from ingest.store import open_store
+
+        with open_store(self.kb_dir) as store:
+            if store.article(article_id) is None:
+                raise QueryError(f"no article with id {article_id} in {self.kb_dir}")
+            prev, nxt = store.neighbours(article_id, before, after)
+        as_hits = lambda units: [self._hit(u, 0.0, (), (), ()) for u in units]  # noqa: E731
+        return as_hits(prev), as_hits(nxt)
+
+
+def _end_of(bound: str) -> int:
+    """Last day number covered by a YYYY / YYYY-MM / YYYY-MM-DD bound."""
+    parts = bound.split("-")
+    year = int(parts[0])
+    month = int(parts[1]) if len(parts) > 1 else 12
+    day = int(parts[2]) if len(parts) > 2 else 31
+    return year * 10000 + month * 100 + day
+
+
+@functools.lru_cache(maxsize=2)
+def searcher_for(kb: str | None = None) -> Searcher:
+    """The process-wide Searcher of a knowledge base (default: the `kb` setting), loaded once."""
+    return Searcher(kb)
+
+
+def search(query: str, k: int = 10, filters: Filters | None = None, *, kb: str | None = None) -> list[Hit]:
+    """Search the knowledge base `kb` (default: the `kb` setting). See `Searcher.search`.
+
+    Raises:
+        StoreError, SearchIndexError, ConfigError: if the knowledge base or index cannot be loaded.
+        QueryError: for an empty query or an invalid filter.
+    """
+    return searcher_for(kb).search(query, k, filters)
+
+
+def article(doc: str, label: str, *, kb: str | None = None) -> Hit:
+    """One article by document name and label. See `Searcher.article`.
+
+    Raises:
+        StoreError, SearchIndexError, ConfigError: if the knowledge base or index cannot be loaded.
+        QueryError: if the document or article does not exist.
+    """
+    return searcher_for(kb).article(doc, label)
+
+
+def neighbours(article_id: int, before: int = 1, after: int = 1, *, kb: str | None = None
+               ) -> tuple[list[Hit], list[Hit]]:
+    """Articles around `article_id`. See `Searcher.neighbours`.
+
+    Raises:
+        StoreError, SearchIndexError, ConfigError: if the knowledge base or index cannot be loaded.
+        QueryError: if the article does not exist.
+    """
+    return searcher_for(kb).neighbours(article_id, before, after)

@@ -1,0 +1,90 @@
+"""Chinese tokenisation for the lexical index: jieba with a policy-term dictionary and stop words.
+
+Documents and queries go through the same `Tokenizer`, so a term is matched only if both sides
+split it the same way. Search mode (jieba `cut_for_search`) also emits the sub-words of long
+words ("借款合同" → 借款, 合同, 借款合同), which lets a colloquial "借款" meet a statute's "借款合同";
+`bench/search_bench.py` measures the gain.
+
+The word lists live in `index/data/` (one entry per line, `#` comments):
+`userdict.txt` (term and optional frequency) and `stopwords.txt`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from kb.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jieba
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+USER_DICT = DATA_DIR / "userdict.txt"
+STOP_WORDS = DATA_DIR / "stopwords.txt"
+
+# A token is kept only if it holds a CJK character, a letter or a digit (drops punctuation).
+_CONTENT = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf0-9a-z]")
+
+
+def read_word_list(path: Path) -> list[list[str]]:
+    """Read a word-list data file: one entry per line, fields split on whitespace, `#` comments.
+
+    Raises:
+        ConfigError: if the file cannot be read.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read word list ({err.strerror or err})") from None
+    return [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width letters and digits become ASCII) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+class Tokenizer:
+    """jieba with its own dictionary instance (the global `jieba` is left untouched)."""
+
+    def __init__(self, *, search_mode: bool = True, user_dict: Path = USER_DICT,
+                 stop_words: Path = STOP_WORDS, extra_words: Iterable[str] = ()) -> None:
+        """`extra_words` are kept whole as well (e.g. short names of the indexed documents).
+
+        Raises:
+            ConfigError: if a word list cannot be read.
+        """
+        self.search_mode = search_mode
+        self._user_words = [(fields[0], int(fields[1]) if len(fields) > 1 else None)
+                            for fields in read_word_list(user_dict)]
+        self._user_words += [(word, None) for word in extra_words]
+        self.stop_words = frozenset(fields[0] for fields in read_word_list(stop_words))
+        self._jieba: jieba.Tokenizer | None = None
+
+    def _engine(self) -> "jieba.Tokenizer":
+        if self._jieba is None:
+            import logging
+
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            engine = jieba.Tokenizer()
+            for word, freq in self._user_words:
+                engine.add_word(normalise(word), freq)
+            self._jieba = engine
+        return self._jieba
+
+    def tokens(self, text: str) -> list[str]:
+        """Content tokens of `text` in order (duplicates kept: BM25 counts term frequency)."""
+        engine = self._engine()
+        text = normalise(text)
+        words = engine.cut_for_search(text) if self.search_mode else engine.cut(text)
+        return [w for w in words if w not in self.stop_words and _CONTENT.search(w)]
+
+    def __getstate__(self) -> dict:
+        # The jieba engine is rebuilt lazily in worker processes instead of being pickled.
+        state = dict(self.__dict__)
+        state["_jieba"] = None
+        return state

@@ -1,0 +1,117 @@
+"""Command line: `python -m ingest PATH... [--kb DIR] [--prune]` and `python -m ingest inspect FILE --json`.
+
+Errors are one line on stderr, never a traceback. Exit status: 0 success; 1 some files failed;
+2 bad usage or an unreadable file given to `inspect`; 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from kb.errors import IngestError, KBError, NotADocument
+from kb.settings import add_arguments, config_from_args
+
+USAGE_EPILOG = """examples:
+  python -m ingest corpus/                         ingest a folder (recursively) into data/kb
+  python -m ingest ../shared/corpus/lawrefbook --kb data/law --prune
+  python -m ingest inspect 信访工作条例.pdf --json    parse one file, store nothing
+"""
+
+
+def _ingest_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ingest", epilog=USAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Ingest policy documents (PDF, DOCX, TXT, MD, HTML) into the knowledge base, then update "
+                    "the search index. Unchanged files are skipped; use 'inspect FILE' to parse one file.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    add_arguments(p, "kb")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files vanished from the given folders")
+    p.add_argument("--no-index", action="store_true", help="do not build or update the search index afterwards")
+    p.add_argument("--workers", type=int, default=None, help="parser processes (default: up to 2)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _inspect_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ingest inspect",
+                                description="Parse one file without storing it and show what ingestion would keep.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the parse, or the error)")
+    return p
+
+
+def inspect_main(argv: list[str]) -> int:
+    from ingest.parse import document_to_json, parse_file
+    args = _inspect_parser().parse_args(argv)
+    try:
+        doc = parse_file(args.file)
+    except NotADocument as e:
+        err = IngestError(args.file, "empty", e.message, reason="not_a_document")
+        return _inspect_error(err, args.json)
+    except IngestError as e:
+        return _inspect_error(e, args.json)
+    data = document_to_json(doc)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+        return 0
+    print(f"《{data['title']}》 {data.get('subtitle') or ''}".rstrip())
+    for key in ("issuer", "doc_number", "level", "region", "status"):
+        if data.get(key):
+            print(f"  {key}: {data[key]}")
+    print(f"  chapters: {len(data['chapters'])}  articles: {len(data['articles'])}  "
+          f"sections: {len(data['sections'])}  attachments: {len(data['attachments'])}")
+    for a in data["articles"][:3]:
+        print(f"  {a['label']} {a['text'][:60]}")
+    return 0
+
+
+def _inspect_error(err: IngestError, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(err.to_json(), ensure_ascii=False))
+    else:
+        print(f"error: {err}", file=sys.stderr)
+    return 2
+
+
+def ingest_main(argv: list[str]) -> int:
+    from tqdm import tqdm
+
+    from ingest.run import FileOutcome, run
+    args = _ingest_parser().parse_args(argv)
+    cfg = config_from_args(args)
+
+    def on_file(o: FileOutcome) -> None:
+        if o.status == "failed":
+            tqdm.write(f"failed   {o.path}: {o.message}", file=sys.stderr)
+        elif o.status in ("skipped", "duplicate") and o.message:
+            tqdm.write(f"skipped  {o.path}: {o.message}", file=sys.stderr)
+
+    summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file,
+                  progress=not args.quiet)
+    print(f"files: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+          f"{summary.removed} removed, {summary.skipped} skipped, {summary.failed} failed")
+    print(f"knowledge base {cfg.kb}: {summary.documents} documents, {summary.articles} articles")
+    if not args.no_index:
+        from index import build
+        report = build(cfg.kb, cfg, progress=not args.quiet)
+        print(report)
+    return 1 if summary.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] == "inspect":
+            return inspect_main(argv[1:])
+        return ingest_main(argv)
+    except KBError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: the knowledge base keeps its last committed state", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

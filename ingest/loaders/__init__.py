@@ -1,0 +1,71 @@
+"""Loaders: one module per input format, each turning a file into `RawText` (lines per page).
+
+The interface is one function per format, `load(path: Path, data: bytes) -> RawText`, listed
+in `LOADERS` by file extension. `load_file` reads the bytes, rejects empty files and picks the
+loader; everything after loading (clean-up, structure, metadata) is format-independent.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.errors import IngestError
+
+
+@dataclass(frozen=True)
+class RawText:
+    """Text as a loader extracted it, before any clean-up."""
+    pages: tuple[tuple[str, ...], ...]   # lines per page; flowing formats have one page
+    encoding: str = ""                   # detected text encoding, where it applies
+    wrapped: bool = False                # lines are broken by the page layout (PDF): rejoin them
+    markdown: bool = False               # '#' headings and an '<!-- INFO END -->' head
+    headline: str = ""                   # page headline (HTML <h1>): a hint, not the title
+    title_hints: tuple[str, ...] = ()    # lines styled as titles in the source (centred, bold)
+
+
+Loader = Callable[[Path, bytes], RawText]
+
+
+# extension → (module, function); modules are imported on first use.
+LOADERS = {".txt": ("text", "load_text"), ".md": ("text", "load_markdown"),
+           ".markdown": ("text", "load_markdown"), ".docx": ("docx", "load"),
+           ".pdf": ("pdf", "load"), ".html": ("html", "load"), ".htm": ("html", "load")}
+SUPPORTED_EXTENSIONS = tuple(LOADERS)
+
+
+def loader_for(extension: str) -> Loader | None:
+    """The loader function for a file extension such as ".pdf", or None if unsupported."""
+    import importlib
+
+    entry = LOADERS.get(extension.lower())
+    if entry is None:
+        return None
+    return getattr(importlib.import_module(f"ingest.loaders.{entry[0]}"), entry[1])
+
+
+def load_file(path: str | Path) -> RawText:
+    """Read a file and extract its text with the loader for its extension.
+
+    Raises:
+        IngestError: "unsupported" for an unknown extension; "empty" for a 0-byte or blank file;
+            "corrupt" when the file cannot be read; the loaders' own errors (see each module).
+    """
+    path = Path(path)
+    loader = loader_for(path.suffix)
+    if loader is None:
+        raise IngestError(str(path), "unsupported",
+                          f"unsupported file type {path.suffix or '(none)'}; supported: "
+                          f"{', '.join(SUPPORTED_EXTENSIONS)}", reason="extension")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise IngestError(str(path), "corrupt", f"cannot read file ({err.strerror})",
+                          reason="unreadable") from None
+    if not data.strip():
+        raise IngestError(str(path), "empty", "file is empty (0 bytes)" if not data
+                          else "file holds only whitespace", reason="empty")
+    raw = loader(path, data)
+    if not any(line.strip() for page in raw.pages for line in page):
+        raise IngestError(str(path), "empty", "no text found in the file", reason="empty")
+    return raw

@@ -1,0 +1,165 @@
+"""Word .docx files via python-docx: body paragraphs AND tables, in document order.
+
+Headers and footers (running titles, "— 1 —" page numbers) live in separate parts of the
+package and are not read. Centred paragraphs are passed on as title hints. Automatic list
+numbers (Word/WPS "第%1条" or "（%1）" numbering, which is not part of the paragraph text) are
+rendered in front of the text, so auto-numbered articles keep their labels.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ingest.loaders import RawText
+from kb.chinese import int_to_cn
+from kb.errors import IngestError
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_CHINESE_FORMATS = {"chineseCounting", "chineseCountingThousand", "chineseLegalSimplified",
+                    "japaneseCounting", "ideographLegalTraditional", "taiwaneseCounting"}
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+_STEMS = "甲乙丙丁戊己庚辛壬癸"
+
+
+def _val(el, tag: str, default: str = "") -> str:
+    child = el.find(_W + tag) if el is not None else None
+    return child.get(_W + "val", default) if child is not None else default
+
+
+def format_number(n: int, fmt: str) -> str:
+    """A list counter in a Word number format ("chineseCounting" 3 → "三", "decimal" 3 → "3")."""
+    if fmt in _CHINESE_FORMATS:
+        return int_to_cn(n)
+    if fmt == "decimalEnclosedCircle" and 1 <= n <= len(_CIRCLED):
+        return _CIRCLED[n - 1]
+    if fmt == "ideographTraditional" and 1 <= n <= len(_STEMS):
+        return _STEMS[n - 1]
+    if fmt in ("lowerLetter", "upperLetter") and 1 <= n <= 26:
+        letter = chr(ord("a") + n - 1)
+        return letter.upper() if fmt == "upperLetter" else letter
+    return str(n)
+
+
+class ListNumbers:
+    """Renders the automatic numbers of numbered paragraphs, counting as Word does per list."""
+
+    def __init__(self, document) -> None:
+        try:
+            numbering = document.part.numbering_part.element
+        except (KeyError, NotImplementedError):
+            numbering = None
+        self.levels: dict[str, dict[int, tuple[int, str, str, str]]] = {}  # numId → ilvl → spec
+        self.counters: dict[str, dict[int, int]] = {}
+        if numbering is None:
+            return
+        abstract = {a.get(_W + "abstractNumId"): a for a in numbering.iter(_W + "abstractNum")}
+        for num in numbering.iter(_W + "num"):
+            definition = abstract.get(_val(num, "abstractNumId"))
+            if definition is None:
+                continue
+            levels = {}
+            for lvl in definition.iter(_W + "lvl"):
+                levels[int(lvl.get(_W + "ilvl", "0"))] = (
+                    int(_val(lvl, "start", "1") or 1), _val(lvl, "numFmt", "decimal"),
+                    _val(lvl, "lvlText"), _val(lvl, "suff", "tab"))
+            for override in num.iter(_W + "lvlOverride"):
+                ilvl = int(override.get(_W + "ilvl", "0"))
+                start = _val(override, "startOverride")
+                if start and ilvl in levels:
+                    levels[ilvl] = (int(start),) + levels[ilvl][1:]
+            self.levels[num.get(_W + "numId")] = levels
+
+    def label(self, paragraph) -> str:
+        """The rendered number of a paragraph plus its separator ("第三条 "), or ""."""
+        num_pr = None
+        for source in (paragraph._p.pPr, getattr(paragraph.style, "element", None)):
+            pr = source if source is None or source.tag == _W + "pPr" else source.find(_W + "pPr")
+            num_pr = pr.find(_W + "numPr") if pr is not None else None
+            if num_pr is not None:
+                break
+        if num_pr is None:
+            return ""
+        num_id, ilvl = _val(num_pr, "numId"), int(_val(num_pr, "ilvl", "0") or 0)
+        levels = self.levels.get(num_id)
+        if not levels or ilvl not in levels or levels[ilvl][1] in ("bullet", "none"):
+            return ""
+        counters = self.counters.setdefault(num_id, {})
+        counters[ilvl] = counters.get(ilvl, levels[ilvl][0] - 1) + 1
+        for deeper in [k for k in counters if k > ilvl]:
+            del counters[deeper]
+        text = levels[ilvl][2]
+        for k in range(ilvl + 1):
+            if k in levels:
+                value = counters.get(k, levels[k][0])
+                text = text.replace(f"%{k + 1}", format_number(value, levels[k][1]))
+        return text + ("" if levels[ilvl][3] == "nothing" else " ")
+
+
+def _blocks(parent, document, numbers: ListNumbers) -> Iterator[tuple[str, bool]]:
+    """(text, centred) for each paragraph and table row under `parent`, in order.
+
+    A table row becomes one line, its distinct cells joined by " | " (merged cells repeat in
+    python-docx, so consecutive duplicates are dropped); content controls (w:sdt) are opened.
+    """
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    for child in parent.iterchildren():
+        if child.tag == _W + "p":
+            para = Paragraph(child, document)
+            centred = para.alignment == WD_ALIGN_PARAGRAPH.CENTER or (
+                para.alignment is None and para.style is not None
+                and para.style.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER)
+            for line in (numbers.label(para) + para.text).split("\n"):
+                yield line, centred
+        elif child.tag == _W + "tbl":
+            for row in Table(child, document).rows:
+                cells: list[str] = []
+                for cell in row.cells:
+                    text = " ".join(cell.text.split())
+                    if text and (not cells or cells[-1] != text):
+                        cells.append(text)
+                yield " | ".join(cells), False
+        elif child.tag == _W + "sdt":
+            content = child.find(_W + "sdtContent")
+            if content is not None:
+                yield from _blocks(content, document, numbers)
+
+
+def load(path: Path, data: bytes) -> RawText:
+    """Text of a .docx file.
+
+    Raises:
+        IngestError: kind "unsupported"/reason "not_docx" when the file is not a Word
+            document (not a ZIP, an old .doc, a ZIP without word/document.xml); kind
+            "corrupt"/reason "corrupt" when its XML cannot be read.
+    """
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
+
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise IngestError(str(path), "unsupported", "not a .docx file: this is an old Word .doc "
+                          "(OLE) file; save it as .docx", reason="not_docx")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise IngestError(str(path), "unsupported", "not a .docx file (not a ZIP package)",
+                          reason="not_docx")
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        if "word/document.xml" not in package.namelist():
+            raise IngestError(str(path), "unsupported", "not a .docx file: the ZIP holds no "
+                              "word/document.xml", reason="not_docx")
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks = list(_blocks(document.element.body, document, ListNumbers(document)))
+    except (PackageNotFoundError, KeyError, ValueError) as err:
+        raise IngestError(str(path), "unsupported", f"not a Word document ({err})",
+                          reason="not_docx") from None
+    except (zipfile.BadZipFile, etree.XMLSyntaxError, OSError, EOFError) as err:
+        raise IngestError(str(path), "corrupt", f"damaged .docx file ({type(err).__name__}: {err})",
+                          reason="corrupt") from None
+    lines = tuple(text for text, _ in blocks)
+    hints = tuple(text.strip() for text, centred in blocks if centred and text.strip())
+    return RawText(pages=(lines,), title_hints=hints)

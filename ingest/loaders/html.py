@@ -1,0 +1,189 @@
+"""Saved web pages (.html/.htm) via lxml: the declared charset, then the real content block.
+
+Government pages wrap a document in navigation, breadcrumbs, share buttons, related links and
+footers. The content block is found by text density, not by site-specific ids (see `_content_block`). Lines are then read from
+that block only: one line per block element (p, div, h1–h6, li, tr), `<br>` breaks lines.
+The page headline (`<h1>`, else `<title>`) is kept as a hint: it may be a news headline
+("中共中央 国务院印发《信访工作条例》") rather than the document's title.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from ingest.loaders import RawText
+from ingest.loaders.text import decode
+from kb.errors import IngestError
+
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
+_DROP_TAGS = ("script", "style", "noscript", "iframe", "form", "nav", "header", "footer", "aside",
+              "button", "input", "select", "textarea", "svg", "canvas", "template", "object", "map")
+_BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "table", "section",
+               "article", "blockquote", "pre", "center", "dd", "dt", "ul", "ol", "tbody", "main"}
+_CELL_TAGS = {"td", "th"}
+_CANDIDATE_TAGS = {"div", "td", "article", "section", "main", "body", "center", "font", "table",
+                   "tbody", "tr", "p"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CENTRED_STYLE = re.compile(r"text-align\s*:\s*center", re.I)
+_TITLE_SITE_SUFFIX = re.compile(r"\s*[_|｜\-—]+\s*[^_|｜\-—]*$")
+
+
+def _declared_charset(data: bytes) -> str:
+    m = _CHARSET.search(data[:4096])
+    return m.group(1).decode("ascii").lower() if m else ""
+
+
+def decode_html(path: str, data: bytes) -> tuple[str, str]:
+    """(text, encoding) honouring the page's declared charset (GBK-family → gb18030).
+
+    Without a usable declaration the bytes are decoded like a text file.
+
+    Raises:
+        IngestError: as `text.decode` for undecodable or binary data.
+    """
+    charset = _declared_charset(data)
+    if charset in _GB_FAMILY:
+        charset = "gb18030"
+    if charset and not data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data.decode(charset), charset
+        except (LookupError, UnicodeDecodeError):
+            pass  # wrong or unknown declaration: fall back to detection
+    return decode(path, data)
+
+
+def _paragraph_chars(el) -> tuple[int, int]:
+    """(Chinese characters of the element's own paragraph text, those inside links).
+
+    Own text is its text and that of its inline children, not of nested blocks."""
+    chars = len(_CJK.findall(el.text or ""))
+    links = chars if el.tag == "a" else 0
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _BLOCK_TAGS and child.tag not in _CELL_TAGS:
+            c, a = _paragraph_chars(child)
+            chars += c
+            links += c if el.tag == "a" else a
+        tail = len(_CJK.findall(child.tail or ""))
+        chars += tail
+        links += tail if el.tag == "a" else 0
+    return chars, links
+
+
+def _content_block(body):
+    """The element holding the main text.
+
+    Each text block scores its Chinese characters minus twice its link characters. A paragraph
+    (p, li, a leaf div or cell) passes its score to its parent in full and to its grandparent
+    by half; a block that holds text beside nested blocks, or many <br>-separated lines, keeps
+    its score itself (and passes half up). The best-scoring container wins.
+    """
+    scores: dict = defaultdict(float)
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag not in _BLOCK_TAGS | _CELL_TAGS:
+            continue
+        chars, links = _paragraph_chars(el)
+        score = chars - 2 * links
+        if score <= 10:
+            continue
+        nested_blocks = any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el)
+        many_lines = sum(1 for c in el if c.tag == "br") >= 3
+        holder = el if nested_blocks or many_lines else el.getparent()
+        if holder is None:
+            continue
+        scores[holder] += score
+        parent = holder.getparent()
+        if parent is not None:
+            scores[parent] += score / 2
+    candidates = [(s, el) for el, s in scores.items() if el.tag in _CANDIDATE_TAGS]
+    if not candidates:
+        return body
+    return max(candidates, key=lambda pair: pair[0])[1]
+
+
+def _is_centred(el) -> bool:
+    if el.tag == "center" or (el.get("align") or "").lower() == "center":
+        return True
+    return bool(_CENTRED_STYLE.search(el.get("style") or ""))
+
+
+def _lines(block) -> tuple[list[str], list[str]]:
+    """(lines, centred lines) read from a block element."""
+    lines: list[str] = []
+    centred: list[str] = []
+    current: list[str] = []
+    centred_depth = [0]
+
+    def flush() -> None:
+        text = "".join(current).replace("\n", " ").replace("\r", " ")
+        current.clear()
+        if text.strip():
+            lines.append(text)
+            if centred_depth[0]:
+                centred.append(text.strip())
+
+    def walk(el) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        is_block = tag in _BLOCK_TAGS
+        centre = is_block and _is_centred(el)
+        if is_block:
+            flush()
+        if centre:
+            centred_depth[0] += 1
+        if tag == "br":
+            flush()
+        elif tag in _CELL_TAGS and current:
+            current.append(" | ")
+        if el.text and tag:
+            current.append(el.text)
+        for child in el:
+            walk(child)
+        if is_block:
+            flush()
+        if centre:
+            centred_depth[0] -= 1
+        if el.tail:
+            current.append(el.tail)
+
+    walk(block)
+    flush()
+    return lines, centred
+
+
+def _headline(root) -> str:
+    for h1 in root.iter("h1"):
+        text = " ".join(h1.text_content().split())
+        if text:
+            return text
+    title = root.find(".//title")
+    if title is not None:
+        return _TITLE_SITE_SUFFIX.sub("", " ".join(title.text_content().split()))
+    return ""
+
+
+def load(path: Path, data: bytes) -> RawText:
+    """Text of the content block of a saved web page.
+
+    Raises:
+        IngestError: as `decode_html`; kind "corrupt"/reason "corrupt" when lxml cannot parse it.
+    """
+    import lxml.html
+    from lxml import etree
+
+    text, encoding = decode_html(str(path), data)
+    try:
+        root = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as err:
+        raise IngestError(str(path), "corrupt", f"cannot parse the HTML ({err})",
+                          reason="corrupt") from None
+    headline = _headline(root)
+    for el in list(root.iter(*_DROP_TAGS)):
+        el.drop_tree()
+    for comment in list(root.iter(etree.Comment)):
+        comment.drop_tree()
+    body = root.find("body")
+    block = _content_block(body if body is not None else root)
+    lines, centred = _lines(block)
+    return RawText(pages=(tuple(lines),), encoding=encoding, headline=headline,
+                   title_hints=tuple(centred))

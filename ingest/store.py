@@ -1,0 +1,539 @@
+"""The knowledge-base store: one SQLite database, `<kb>/kb.sqlite`, written only by `ingest`.
+
+Tables: `documents` (one per title and region) ← `versions` (one per version date) ← `files`
+(one per source file; several files may form one version, like the 编 of 民法典) ← `nodes`
+(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts). `failures` keeps
+the last error of every file that could not be read; `meta` holds the schema version, the
+parser fingerprint and a `generation` counter that grows with every committed change, so
+indexes can tell whether they are stale.
+
+Every change happens inside a transaction (WAL mode, so readers keep reading the previous
+state meanwhile): a crash or Ctrl-C mid-ingest leaves the last committed state intact.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.records import Document
+from kb.chinese import title_key
+from kb.errors import StoreError
+
+DB_NAME = "kb.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,              -- kb.chinese.title_key(title)
+    region TEXT NOT NULL,
+    title TEXT NOT NULL,            -- title of the newest version
+    level TEXT NOT NULL,
+    doc_type TEXT NOT NULL,
+    UNIQUE (key, region)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id),
+    version_date TEXT NOT NULL,
+    title TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    doc_number TEXT NOT NULL,
+    promulgated TEXT NOT NULL,
+    effective TEXT NOT NULL,
+    history TEXT NOT NULL,          -- JSON list of {date, event, kind}
+    declared_status TEXT NOT NULL,  -- from the text or sidecar, '' if none
+    status TEXT NOT NULL,           -- derived: current | superseded | repealed | pending
+    UNIQUE (document_id, version_date)
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,      -- absolute path
+    relpath TEXT NOT NULL,          -- path relative to the folder it was ingested from
+    sha256 TEXT NOT NULL,           -- of the file and its metadata sidecar
+    parser TEXT NOT NULL,           -- parser fingerprint that produced the rows
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    duplicate_of INTEGER REFERENCES files(id),  -- same version and part as another file
+    subtitle TEXT NOT NULL,
+    part_order INTEGER NOT NULL,    -- orders the files of one version (first article number)
+    encoding TEXT NOT NULL,
+    preamble TEXT NOT NULL,
+    attachments TEXT NOT NULL,      -- JSON list
+    notes TEXT NOT NULL,            -- JSON list
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    path TEXT NOT NULL              -- JSON list of enclosing headings
+);
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    seq INTEGER NOT NULL,           -- reading order within the file
+    kind TEXT NOT NULL,             -- article | section
+    no INTEGER,                     -- NULL for sections
+    suffix INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    level INTEGER NOT NULL,         -- outline level of a section, 0 for articles
+    path TEXT NOT NULL,             -- JSON list (breadcrumb)
+    paragraphs TEXT NOT NULL,       -- JSON list (款)
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_file ON articles(file_id);
+CREATE INDEX IF NOT EXISTS articles_version ON articles(version_id, no, suffix);
+CREATE INDEX IF NOT EXISTS nodes_file ON nodes(file_id);
+CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
+CREATE INDEX IF NOT EXISTS versions_document ON versions(document_id);
+"""
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """One retrievable unit (an article, or an outline section) with its document's context."""
+    id: int
+    kind: str
+    no: int | None
+    suffix: int
+    label: str
+    level: int
+    path: tuple[str, ...]
+    paragraphs: tuple[str, ...]
+    text: str
+    version_id: int
+    document_id: int
+    doc_key: str
+    title: str
+    subtitle: str
+    doc_level: str
+    region: str
+    status: str
+    version_date: str
+    issuer: str
+    doc_number: str
+    promulgated: str
+    effective: str
+    source: str
+    relpath: str
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    id: int
+    document_id: int
+    version_date: str
+    title: str
+    issuer: str
+    doc_number: str
+    promulgated: str
+    effective: str
+    history: tuple[dict, ...]
+    status: str
+    sources: tuple[str, ...]
+    articles: int
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: int
+    key: str
+    title: str
+    level: str
+    region: str
+    doc_type: str
+    status: str             # status of the newest version
+    versions: int
+    articles: int           # units in the newest version
+
+
+@dataclass(frozen=True)
+class StoredNode:
+    kind: str
+    heading: str
+    path: tuple[str, ...]
+    first_article_id: int | None   # where this heading starts in the text, for anchors
+
+
+@dataclass(frozen=True)
+class StoredFailure:
+    path: str
+    kind: str
+    reason: str
+    message: str
+    at: str
+
+
+@dataclass(frozen=True)
+class FileState:
+    id: int
+    sha256: str
+    parser: str
+    duplicate_of: int | None
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def derive_statuses(versions: Sequence[tuple[int, str, str, str]], today: str) -> dict[int, str]:
+    """Status of each version of one document from (id, version_date, declared_status, effective).
+
+    A declared status wins. Otherwise the newest version already in force is "current", newer
+    ones whose effective date lies ahead are "pending" and older ones "superseded". A document
+    whose newest version is declared repealed has every version repealed.
+    """
+    ordered = sorted(versions, key=lambda v: v[1], reverse=True)
+    if ordered and ordered[0][2] == "repealed":
+        return {v[0]: "repealed" for v in ordered}
+    statuses, current_seen = {}, False
+    for vid, _date, declared, effective in ordered:
+        if declared:
+            statuses[vid] = declared
+            current_seen = current_seen or declared == "current"
+        elif not current_seen and effective and effective > today:
+            statuses[vid] = "pending"
+        elif not current_seen:
+            statuses[vid] = "current"
+            current_seen = True
+        else:
+            statuses[vid] = "superseded"
+    return statuses
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class StoreWriter:
+    """Write access to a knowledge base; create it if needed. Use `with writer.transaction():`.
+
+    Raises:
+        StoreError: if the folder cannot be created or holds a store of another schema version.
+    """
+
+    def __init__(self, kb_dir: str | Path):
+        self.kb_dir = Path(kb_dir)
+        try:
+            self.kb_dir.mkdir(parents=True, exist_ok=True)
+            self.conn = _connect(self.kb_dir / DB_NAME)
+            self.conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{self.kb_dir}: cannot open the knowledge base for writing ({e})") from None
+        version = self._meta("schema_version")
+        if version is None:
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+            self._set_meta("generation", "0")
+        elif int(version) != SCHEMA_VERSION:
+            raise StoreError(f"{self.kb_dir}: knowledge base has schema version {version}, this program "
+                             f"writes {SCHEMA_VERSION}; ingest into a new --kb folder")
+        self._dirty_documents: set[int] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of change; statuses of touched documents are re-derived before commit."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._finish_documents()
+            self._set_meta("generation", str(int(self._meta("generation") or 0) + 1))
+            self._set_meta("last_ingest", _now())
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._dirty_documents.clear()
+            raise
+
+    def file_states(self) -> dict[str, FileState]:
+        rows = self.conn.execute("SELECT path, id, sha256, parser, duplicate_of FROM files")
+        return {p: FileState(i, h, parser, dup) for p, i, h, parser, dup in rows}
+
+    def _document_id(self, doc: Document) -> int:
+        m = doc.meta
+        key = title_key(m.title)
+        row = self.conn.execute("SELECT id FROM documents WHERE key=? AND region=?",
+                                (key, m.region)).fetchone()
+        if row:
+            return row[0]
+        return self.conn.execute(
+            "INSERT INTO documents(key, region, title, level, doc_type) VALUES (?,?,?,?,?)",
+            (key, m.region, m.title, m.level, m.doc_type)).lastrowid
+
+    def _version_id(self, document_id: int, doc: Document) -> int:
+        m = doc.meta
+        history = json.dumps([{"date": h.date, "event": h.event, "kind": h.kind} for h in m.history],
+                             ensure_ascii=False)
+        values = (m.title, m.issuer, m.doc_number, m.promulgated, m.effective, history, m.status)
+        row = self.conn.execute("SELECT id FROM versions WHERE document_id=? AND version_date=?",
+                                (document_id, m.version_date)).fetchone()
+        if row:
+            # parts of one version (民法典 编) share the version row; keep what any part knows
+            self.conn.execute(
+                "UPDATE versions SET title=?, issuer=COALESCE(NULLIF(?, ''), issuer), "
+                "doc_number=COALESCE(NULLIF(?, ''), doc_number), promulgated=COALESCE(NULLIF(?, ''), promulgated), "
+                "effective=COALESCE(NULLIF(?, ''), effective), history=?, "
+                "declared_status=COALESCE(NULLIF(?, ''), declared_status) WHERE id=?", (*values, row[0]))
+            return row[0]
+        return self.conn.execute(
+            "INSERT INTO versions(document_id, version_date, title, issuer, doc_number, promulgated, "
+            "effective, history, declared_status, status) VALUES (?,?,?,?,?,?,?,?,?,'current')",
+            (document_id, m.version_date, *values)).lastrowid
+
+    def put_file(self, path: str, relpath: str, sha256: str, parser: str, doc: Document) -> str:
+        """Store a parsed file, replacing what an earlier parse of the same path stored.
+
+        Returns "added", "updated" or "duplicate" (another file already holds the same version
+        and part of this document: the file is recorded but its articles are not stored twice).
+        """
+        existing = self.conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
+        if existing:
+            self.remove_file(path)
+        document_id = self._document_id(doc)
+        version_id = self._version_id(document_id, doc)
+        self._dirty_documents.add(document_id)
+        twin = self.conn.execute(
+            "SELECT id FROM files WHERE version_id=? AND subtitle=? AND duplicate_of IS NULL",
+            (version_id, doc.meta.subtitle)).fetchone()
+        first_no = next((a.no for a in doc.articles), 0)
+        file_id = self.conn.execute(
+            "INSERT INTO files(path, relpath, sha256, parser, version_id, duplicate_of, subtitle, part_order, "
+            "encoding, preamble, attachments, notes, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (path, relpath, sha256, parser, version_id, twin[0] if twin else None, doc.meta.subtitle,
+             first_no, doc.encoding, doc.preamble, json.dumps(list(doc.attachments), ensure_ascii=False),
+             json.dumps(list(doc.notes), ensure_ascii=False), _now())).lastrowid
+        self.conn.execute("DELETE FROM failures WHERE path=?", (path,))
+        if twin:
+            return "duplicate"
+        dumps = lambda xs: json.dumps(list(xs), ensure_ascii=False)  # noqa: E731
+        self.conn.executemany(
+            "INSERT INTO nodes(file_id, seq, kind, heading, path) VALUES (?,?,?,?,?)",
+            [(file_id, i, n.kind, n.heading, dumps(n.path)) for i, n in enumerate(doc.nodes)])
+        rows = [(file_id, version_id, i, "article", a.no, a.suffix, a.label, 0, dumps(a.path),
+                 dumps(a.paragraphs), a.text) for i, a in enumerate(doc.articles)]
+        rows += [(file_id, version_id, len(rows) + i, "section", None, 0, s.heading, s.level,
+                  dumps(s.path), dumps([s.text]), s.text) for i, s in enumerate(doc.sections)]
+        self.conn.executemany(
+            "INSERT INTO articles(file_id, version_id, seq, kind, no, suffix, label, level, path, "
+            "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        return "updated" if existing else "added"
+
+    def remove_file(self, path: str) -> None:
+        """Forget a file and everything parsed from it. Its duplicates are forgotten too, so the
+        next run ingests one of them in its place."""
+        row = self.conn.execute("SELECT id, version_id FROM files WHERE path=?", (path,)).fetchone()
+        self.conn.execute("DELETE FROM failures WHERE path=?", (path,))
+        if not row:
+            return
+        file_id, version_id = row
+        dup_paths = [p for (p,) in self.conn.execute("SELECT path FROM files WHERE duplicate_of=?", (file_id,))]
+        for p in dup_paths:
+            self.remove_file(p)
+        self.conn.execute("DELETE FROM articles WHERE file_id=?", (file_id,))
+        self.conn.execute("DELETE FROM nodes WHERE file_id=?", (file_id,))
+        self.conn.execute("DELETE FROM files WHERE id=?", (file_id,))
+        document_id = self.conn.execute("SELECT document_id FROM versions WHERE id=?", (version_id,)).fetchone()[0]
+        if not self.conn.execute("SELECT 1 FROM files WHERE version_id=?", (version_id,)).fetchone():
+            self.conn.execute("DELETE FROM versions WHERE id=?", (version_id,))
+        self._dirty_documents.add(document_id)
+
+    def record_failure(self, path: str, kind: str, reason: str, message: str) -> None:
+        """Remember why a file failed. What an earlier, good version of it stored stays usable."""
+        self.conn.execute("INSERT OR REPLACE INTO failures(path, kind, reason, message, at) VALUES (?,?,?,?,?)",
+                          (path, kind, reason, message, _now()))
+
+    def _finish_documents(self) -> None:
+        today = _dt.date.today().isoformat()
+        for document_id in self._dirty_documents:
+            versions = self.conn.execute(
+                "SELECT id, version_date, declared_status, effective, title FROM versions WHERE document_id=?",
+                (document_id,)).fetchall()
+            if not versions:
+                self.conn.execute("DELETE FROM documents WHERE id=?", (document_id,))
+                continue
+            for vid, status in derive_statuses([v[:4] for v in versions], today).items():
+                self.conn.execute("UPDATE versions SET status=? WHERE id=?", (status, vid))
+            newest_title = max(versions, key=lambda v: v[1])[4]
+            self.conn.execute("UPDATE documents SET title=? WHERE id=?", (newest_title, document_id))
+        self._dirty_documents.clear()
+
+
+_ARTICLE_SELECT = """
+SELECT a.id, a.kind, a.no, a.suffix, a.label, a.level, a.path, a.paragraphs, a.text,
+       a.version_id, d.id, d.key, v.title, f.subtitle, d.level, d.region, v.status, v.version_date,
+       v.issuer, v.doc_number, v.promulgated, v.effective, f.path, f.relpath
+FROM articles a JOIN files f ON f.id = a.file_id JOIN versions v ON v.id = a.version_id
+JOIN documents d ON d.id = v.document_id
+"""
+_READING_ORDER = " ORDER BY d.id, v.version_date, f.part_order, f.id, a.seq"
+
+
+def _article(row: tuple) -> StoredArticle:
+    r = list(row)
+    r[6], r[7] = tuple(json.loads(r[6])), tuple(json.loads(r[7]))
+    return StoredArticle(*r)
+
+
+class Store:
+    """Read access to a knowledge base. Open it with `open_store`."""
+
+    def __init__(self, conn: sqlite3.Connection, kb_dir: Path):
+        self.conn = conn
+        self.kb_dir = kb_dir
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def generation(self) -> int:
+        return int(self._meta("generation") or 0)
+
+    def last_ingest(self) -> str:
+        return self._meta("last_ingest") or ""
+
+    def count_articles(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def iter_articles(self) -> Iterator[StoredArticle]:
+        for row in self.conn.execute(_ARTICLE_SELECT + _READING_ORDER):
+            yield _article(row)
+
+    def article(self, article_id: int) -> StoredArticle | None:
+        row = self.conn.execute(_ARTICLE_SELECT + " WHERE a.id=?", (article_id,)).fetchone()
+        return _article(row) if row else None
+
+    def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
+        found: dict[int, StoredArticle] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):   # SQLite's bound-parameter limit
+            chunk = ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(_ARTICLE_SELECT + f" WHERE a.id IN ({marks})", chunk):
+                found[row[0]] = _article(row)
+        return [found[i] for i in ids if i in found]
+
+    def version_articles(self, version_id: int) -> list[StoredArticle]:
+        rows = self.conn.execute(_ARTICLE_SELECT + " WHERE a.version_id=?" + _READING_ORDER, (version_id,))
+        return [_article(r) for r in rows]
+
+    def neighbours(self, article_id: int, before: int = 1, after: int = 1
+                   ) -> tuple[list[StoredArticle], list[StoredArticle]]:
+        """The units just before and after an article in its version's reading order."""
+        target = self.article(article_id)
+        if target is None:
+            return [], []
+        units = self.version_articles(target.version_id)
+        i = next(i for i, a in enumerate(units) if a.id == article_id)
+        return units[max(0, i - before):i], units[i + 1:i + 1 + after]
+
+    def find_articles(self, doc_key: str, no: int, suffix: int = 0) -> list[StoredArticle]:
+        """Article `no`/`suffix` in every version of the documents with this title key, current first."""
+        rows = self.conn.execute(
+            _ARTICLE_SELECT + " WHERE d.key=? AND a.no=? AND a.suffix=? AND a.kind='article'"
+            " ORDER BY v.status != 'current', v.version_date DESC", (doc_key, no, suffix))
+        return [_article(r) for r in rows]
+
+    def documents(self) -> list[StoredDocument]:
+        rows = self.conn.execute("""
+            SELECT d.id, d.key, d.title, d.level, d.region, d.doc_type,
+                   (SELECT status FROM versions WHERE document_id=d.id ORDER BY version_date DESC LIMIT 1),
+                   (SELECT COUNT(*) FROM versions WHERE document_id=d.id),
+                   (SELECT COUNT(*) FROM articles WHERE version_id=(SELECT id FROM versions WHERE document_id=d.id
+                                                                   ORDER BY version_date DESC LIMIT 1))
+            FROM documents d ORDER BY d.level, d.region, d.title""")
+        return [StoredDocument(*r) for r in rows]
+
+    def versions(self, document_id: int) -> list[StoredVersion]:
+        rows = self.conn.execute("""
+            SELECT v.id, v.document_id, v.version_date, v.title, v.issuer, v.doc_number, v.promulgated,
+                   v.effective, v.history, v.status,
+                   (SELECT json_group_array(path) FROM files WHERE version_id=v.id),
+                   (SELECT COUNT(*) FROM articles WHERE version_id=v.id)
+            FROM versions v WHERE v.document_id=? ORDER BY v.version_date DESC""", (document_id,))
+        out = []
+        for r in rows:
+            r = list(r)
+            r[8], r[10] = tuple(json.loads(r[8])), tuple(json.loads(r[10]))
+            out.append(StoredVersion(*r))
+        return out
+
+    def version_nodes(self, version_id: int) -> list[StoredNode]:
+        """Headings of a version in reading order, each with the id of the first unit under it."""
+        rows = self.conn.execute("""
+            SELECT n.kind, n.heading, n.path, n.file_id, n.seq FROM nodes n JOIN files f ON f.id=n.file_id
+            WHERE f.version_id=? ORDER BY f.part_order, f.id, n.seq""", (version_id,)).fetchall()
+        units = self.version_articles(version_id)
+        out = []
+        for kind, heading, path, _file_id, _seq in rows:
+            path = tuple(json.loads(path))
+            full = path + (heading,)
+            first = next((a.id for a in units if a.path[:len(full)] == full), None)
+            out.append(StoredNode(kind, heading, path, first))
+        return out
+
+    def failures(self) -> list[StoredFailure]:
+        return [StoredFailure(*r) for r in self.conn.execute(
+            "SELECT path, kind, reason, message, at FROM failures ORDER BY path")]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counts of documents by level, region and status of their newest version."""
+        out: dict[str, dict[str, int]] = {"level": {}, "region": {}, "status": {}}
+        for d in self.documents():
+            for field, value in (("level", d.level), ("region", d.region), ("status", d.status)):
+                out[field][value] = out[field].get(value, 0) + 1
+        return out
+
+
+@contextmanager
+def open_store(kb_dir: str | Path) -> Iterator[Store]:
+    """Open a knowledge base for reading.
+
+    Raises:
+        StoreError: if there is no knowledge base in `kb_dir` or it has another schema version.
+    """
+    kb_dir = Path(kb_dir)
+    db = kb_dir / DB_NAME
+    if not db.is_file():
+        raise StoreError(f"{kb_dir}: no knowledge base here; create one with: python -m ingest corpus/ --kb {kb_dir}")
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.Error as e:
+        raise StoreError(f"{db}: cannot read the knowledge base ({e})") from None
+    if not version or int(version[0]) != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{db}: knowledge base schema {version[0] if version else '?'} is not {SCHEMA_VERSION}; "
+                         f"re-ingest into a new --kb folder")
+    try:
+        yield Store(conn, kb_dir)
+    finally:
+        conn.close()

@@ -1,0 +1,106 @@
+"""Pure helpers for Chinese legal text shared by ingestion, search and the app.
+
+Numerals are converted exactly (第一千二百六十条 ⇄ 1260, 第十条之一 ⇄ (10, 1)); titles get one
+comparison key so that 《中华人民共和国民法典》, 民法典 and "民法典（2020）" meet.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+           "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+CN_NUMERAL_CHARS = "零〇○一二两三四五六七八九十百千万"
+
+
+def cn_to_int(text: str) -> int:
+    """Convert a Chinese or Arabic numeral to an int: "一百零五" → 105, "十" → 10, "105" → 105.
+
+    Raises:
+        ValueError: if `text` is empty or holds anything but numeral characters.
+    """
+    text = unicodedata.normalize("NFKC", text.strip())
+    if not text:
+        raise ValueError("empty numeral")
+    if text.isdigit():
+        return int(text)
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in _DIGITS:
+            if digit is not None and digit != 0 and section == 0 and total == 0:
+                # positional digits without units, e.g. "二〇二二"
+                digit = digit * 10 + _DIGITS[ch]
+            else:
+                digit = _DIGITS[ch] if digit is None or _DIGITS[ch] else (digit or 0)
+        elif ch in _UNITS:
+            unit = _UNITS[ch]
+            if unit == 10000:
+                total = (total + section + (digit or 0)) * unit
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            raise ValueError(f"not a numeral: {text!r}")
+    return total + section + (digit or 0)
+
+
+def int_to_cn(n: int) -> str:
+    """Write a non-negative int below 100000 the way statutes do: 105 → "一百零五", 10 → "十".
+
+    Raises:
+        ValueError: if `n` is negative or too large.
+    """
+    if n < 0 or n >= 100000:
+        raise ValueError(f"numeral out of range: {n}")
+    if n == 0:
+        return "零"
+    digits = "零一二三四五六七八九"
+    parts, zero_pending = [], False
+    for unit_value, unit in ((10000, "万"), (1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d, n = divmod(n, unit_value)
+        if d:
+            if zero_pending:
+                parts.append("零")
+            parts.append(digits[d] + unit)
+            zero_pending = False
+        elif parts:
+            zero_pending = True
+        if n == 0:
+            break
+    text = "".join(parts)
+    return text[1:] if text.startswith("一十") else text
+
+
+def article_label(no: int, suffix: int = 0) -> str:
+    """The citation label of an article: (10, 1) → "第十条之一", (1165, 0) → "第一千一百六十五条"."""
+    return f"第{int_to_cn(no)}条" + (f"之{int_to_cn(suffix)}" if suffix else "")
+
+
+ARTICLE_REF = re.compile(
+    rf"第\s*([{CN_NUMERAL_CHARS}]+|\d+)\s*条(?:\s*之\s*([{CN_NUMERAL_CHARS}]+|\d+))?")
+
+
+def parse_article_label(label: str) -> tuple[int, int]:
+    """"第十条之一" → (10, 1); "第105条" → (105, 0).
+
+    Raises:
+        ValueError: if `label` is not an article label.
+    """
+    m = ARTICLE_REF.fullmatch(unicodedata.normalize("NFKC", label.strip()))
+    if not m:
+        raise ValueError(f"not an article label: {label!r}")
+    return cn_to_int(m.group(1)), (cn_to_int(m.group(2)) if m.group(2) else 0)
+
+
+_TITLE_DROP = re.compile(r"[\s《》〈〉<>“”\"'‘’]|中华人民共和国")
+
+
+def title_key(title: str) -> str:
+    """Comparison key of a document title: NFKC, no whitespace or quotes, no 中华人民共和国.
+
+    《中华人民共和国民法典》 and 民法典 share the key "民法典"; the bracketed version suffix of a
+    file name ("行政复议法(2023-09-01)") is not removed here: callers strip file-name parts.
+    """
+    return _TITLE_DROP.sub("", unicodedata.normalize("NFKC", title))

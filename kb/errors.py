@@ -1,0 +1,69 @@
+"""The one errors module: every failure a user can see is a `KBError` whose `str()` is one line.
+
+CLIs print `str(err)` and exit with `err.exit_code`; the app shows it in one `st.error`.
+"""
+from __future__ import annotations
+
+
+class KBError(Exception):
+    """Base class. `str(err)` is a complete one-line message for the user."""
+
+    exit_code = 1
+
+
+class IngestError(KBError):
+    """A file could not be read or parsed.
+
+    `kind` is the coarse class the CLI and JSON report ("empty", "no_text_layer", "corrupt",
+    "unsupported", "encoding"); `reason` is the specific cause ("not_docx", "binary",
+    "mixed_encoding", "truncated", ...), and `message` says it in words.
+    """
+
+    KINDS = ("empty", "no_text_layer", "corrupt", "unsupported", "encoding")
+    exit_code = 2
+
+    def __init__(self, file: str, kind: str, message: str, reason: str | None = None):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown IngestError kind {kind!r}")
+        self.file = str(file)
+        self.kind = kind
+        self.reason = reason or kind
+        self.message = message
+        super().__init__(f"{self.file}: {message}")
+
+    def to_json(self) -> dict:
+        return {"file": self.file,
+                "error": {"kind": self.kind, "reason": self.reason, "message": self.message}}
+
+
+class StoreError(KBError):
+    """The knowledge-base folder is missing, locked, or written by an incompatible version."""
+
+
+class SearchIndexError(KBError):
+    """The search index is missing or does not match the knowledge base or model.
+
+    The message always ends with the command that rebuilds it.
+    """
+
+
+class QueryError(KBError):
+    """A search request is invalid (empty query, unknown document, bad filter value)."""
+
+
+class ConfigError(KBError):
+    """A setting has an invalid value (unknown model path, bad number, ...)."""
+
+
+class PackError(KBError):
+    """A lecture pack (讲义) cannot be created, read or written: bad name, damaged file, disk error."""
+
+
+class NotADocument(KBError):
+    """A file that holds no document text by design (e.g. a front-matter-only `_index.md`
+    navigation page): it is skipped with a note, not counted as a failure."""
+
+    def __init__(self, file: str, message: str):
+        self.file = str(file)
+        self.message = message
+        super().__init__(f"{self.file}: {message}")

@@ -1,0 +1,98 @@
+"""The one table of settings. It feeds the CLIs (flags and defaults), the app and the README.
+
+Each value is resolved as: explicit argument (CLI flag / app control) > environment variable
+`POLICYKB_<NAME>` > default. `python -m kb.settings` prints the table as Markdown for the README.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from kb.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+    type: type = str
+
+    @property
+    def env(self) -> str:
+        return "POLICYKB_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("kb", "data/kb", "Knowledge-base folder (SQLite store and index files)."),
+    Setting("corpus", "corpus", "Folder of source documents that `make run` ingests."),
+    Setting("model", "m3e-small",
+            "Embedding model: `m3e-small` (bundled, offline) or any sentence-transformers name or path."),
+    Setting("query_prefix", "", "Text put before every query before embedding (e.g. for bge models)."),
+    Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
+    Setting("top_k", 10, "Number of results a search returns.", int),
+    Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+Config = dataclasses.make_dataclass(
+    "Config", [(s.name, s.type, dataclasses.field(default=s.default)) for s in SETTINGS], frozen=True)
+Config.__doc__ = "Resolved settings; build it with `load_config`."
+
+
+def _convert(setting: Setting, value: object) -> object:
+    try:
+        return setting.type(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {setting.name} ({setting.env}): {value!r} is not a valid "
+                          f"{setting.type.__name__}") from None
+
+
+def load_config(**overrides: object) -> "Config":
+    """Resolve every setting: a non-None override wins, then `POLICYKB_<NAME>`, then the default.
+
+    Raises:
+        ConfigError: for an unknown setting name or a value of the wrong type.
+    """
+    unknown = set(overrides) - set(_BY_NAME)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values = {}
+    for s in SETTINGS:
+        value = overrides.get(s.name)
+        if value is None:
+            value = os.environ.get(s.env, s.default)
+        values[s.name] = _convert(s, value)
+    return Config(**values)
+
+
+def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
+    """Add `--name` flags for the given settings to a CLI parser (default None = not given)."""
+    for name in names:
+        s = _BY_NAME[name]
+        parser.add_argument(s.flag, dest=s.name, default=None, type=s.type, metavar=s.name.upper(),
+                            help=f"{s.help} Default: {s.default!r} (env {s.env}).")
+
+
+def config_from_args(args: argparse.Namespace) -> "Config":
+    """Build a Config from parsed CLI arguments made with `add_arguments`."""
+    return load_config(**{s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
+
+
+def settings_markdown() -> str:
+    """The settings table in Markdown, as the README shows it."""
+    rows = ["| setting | flag | environment | default | meaning |", "|---|---|---|---|---|"]
+    for s in SETTINGS:
+        rows.append(f"| {s.name} | `{s.flag}` | `{s.env}` | `{s.default!r}` | {s.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_markdown())

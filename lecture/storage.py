@@ -1,0 +1,178 @@
+"""Lecture packs on disk, one JSON file per pack under `<kb>/packs/`, written atomically.
+
+A write goes to a temporary file in the same folder, is flushed to disk and then renamed over
+the old file, so a crash never leaves a half-written pack. Two sessions editing the same pack
+at once: the last save wins. Clause references are resolved against the knowledge base here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kb.chinese import parse_article_label
+from kb.errors import PackError
+from lecture.pack import ClauseRef, LecturePack, PackClause
+
+if TYPE_CHECKING:
+    from ingest.store import Store, StoredArticle
+
+PACKS_DIR = "packs"
+FORMAT = 1
+_UNSAFE = re.compile(r"[^\w\-]+")
+MAX_NAME_CHARS = 60
+
+
+def safe_stem(name: str, max_chars: int = MAX_NAME_CHARS) -> str:
+    """A file-name stem made from a user-given name: letters (incl. Chinese), digits, '-' and
+    '_' only, so no separators, '..' or hidden names can reach the file system.
+
+    Raises:
+        ValueError: if nothing usable is left of the name.
+    """
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFKC", name)).strip("_-")[:max_chars].rstrip("_-")
+    if not stem:
+        raise ValueError(f"no usable characters in name {name!r}")
+    return stem
+
+
+def packs_dir(kb_dir: str | Path) -> Path:
+    return Path(kb_dir) / PACKS_DIR
+
+
+def pack_path(kb_dir: str | Path, name: str) -> Path:
+    """Path of the pack file for a pack name.
+
+    Raises:
+        PackError: if the name has no usable characters.
+    """
+    try:
+        return packs_dir(kb_dir) / f"{safe_stem(name)}.json"
+    except ValueError:
+        raise PackError(f"讲义名称“{name}”无效：请使用汉字、字母或数字") from None
+
+
+def pack_to_json(pack: LecturePack) -> dict:
+    data = asdict(pack)
+    data["format"] = FORMAT
+    return data
+
+
+def pack_from_json(data: dict) -> LecturePack:
+    """Rebuild a pack from its JSON form.
+
+    Raises:
+        KeyError, TypeError, ValueError: if the data does not have the pack shape.
+    """
+    if data.get("format") != FORMAT:
+        raise ValueError(f"unknown pack format {data.get('format')!r}")
+    items = []
+    for raw in data["items"]:
+        raw = dict(raw)
+        raw["ref"] = ClauseRef(**raw["ref"])
+        raw["paragraphs"] = tuple(raw.get("paragraphs", ()))
+        raw["path"] = tuple(raw.get("path", ()))
+        items.append(PackClause(**raw))
+    return LecturePack(name=data["name"], title=data["title"], items=tuple(items),
+                       created=data.get("created", ""), updated=data.get("updated", ""))
+
+
+def list_packs(kb_dir: str | Path) -> list[str]:
+    """Names of the saved packs, sorted; unreadable files are left out (`load_pack` names them)."""
+    names = []
+    folder = packs_dir(kb_dir)
+    if not folder.is_dir():
+        return []
+    for f in folder.glob("*.json"):
+        try:
+            names.append(json.loads(f.read_text(encoding="utf-8"))["name"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return sorted(names)
+
+
+def load_pack(kb_dir: str | Path, name: str) -> LecturePack:
+    """Read a saved pack.
+
+    Raises:
+        PackError: if the pack does not exist or its file is damaged.
+    """
+    path = pack_path(kb_dir, name)
+    try:
+        return pack_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise PackError(f"{path}: 讲义“{name}”不存在") from None
+    except OSError as e:
+        raise PackError(f"{path}: 无法读取讲义（{e.strerror}）") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise PackError(f"{path}: 讲义文件已损坏（{type(e).__name__}: {e}）") from None
+
+
+def save_pack(kb_dir: str | Path, pack: LecturePack) -> Path:
+    """Write a pack atomically (temporary file + rename) and return its path.
+
+    Raises:
+        PackError: if the name is unusable or the file cannot be written.
+    """
+    path = pack_path(kb_dir, pack.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(pack_to_json(pack), f, ensure_ascii=False, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise PackError(f"{path}: 无法保存讲义（{e.strerror}）") from None
+    return path
+
+
+def create_pack(kb_dir: str | Path, pack: LecturePack) -> Path:
+    """Save a new pack, refusing to overwrite an existing one with the same file name.
+
+    Raises:
+        PackError: if a pack with this name (or one that maps to the same file) exists, or on
+            any error of `save_pack`.
+    """
+    if pack_path(kb_dir, pack.name).exists():
+        raise PackError(f"讲义“{pack.name}”已存在，请换一个名称")
+    return save_pack(kb_dir, pack)
+
+
+def delete_pack(kb_dir: str | Path, name: str) -> None:
+    """Delete a saved pack (nothing happens if it does not exist).
+
+    Raises:
+        PackError: if the name is unusable or the file cannot be removed.
+    """
+    path = pack_path(kb_dir, name)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as e:
+        raise PackError(f"{path}: 无法删除讲义（{e.strerror}）") from None
+
+
+def resolve_clause(store: Store, ref: ClauseRef) -> StoredArticle | None:
+    """The knowledge-base unit a clause reference points at now, or None when that document
+    version or label is no longer there."""
+    try:
+        no, suffix = parse_article_label(ref.label)
+    except ValueError:      # an outline section of a 意见-style document: look it up by heading
+        for doc in store.documents():
+            if doc.key == ref.doc_key and doc.region == ref.region:
+                for version in store.versions(doc.id):
+                    if version.version_date == ref.version_date:
+                        return next((a for a in store.version_articles(version.id) if a.label == ref.label), None)
+        return None
+    return next((a for a in store.find_articles(ref.doc_key, no, suffix)
+                 if a.region == ref.region and a.version_date == ref.version_date), None)

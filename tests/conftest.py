@@ -1,0 +1,87 @@
+"""Shared fixtures: small knowledge bases built once per test session in a temporary folder.
+
+`app_store_kb`: the store only (`ingest.run`) over the synthetic corpus in `tests/app_corpus/`
+plus two real sample files of ../shared (by path, when present): 《信访条例》(2005, GB18030 text)
+and 《信访工作条例》(2022, DOCX). `app_kb`: a copy of it with the search index built
+(`index.build`, real bundled model). Tests that write into a knowledge base (lecture packs,
+uploads) take `writable_kb`, a per-test copy.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+APP_CORPUS = Path(__file__).resolve().parent / "app_corpus"
+SAMPLE_FILES = ("xinfang-tiaoli-2005.gb18030.txt", "xinfang-gongzuo-tiaoli-2022.docx")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than ~30 s (CI still runs it)")
+
+
+def app_corpus_paths() -> list[Path]:
+    """The synthetic documents (the corpus README is not one) and the shared samples that exist."""
+    paths = sorted(p for p in APP_CORPUS.rglob("*.md") if p.name != "README.md")
+    paths += [SHARED / "samples" / name for name in SAMPLE_FILES if (SHARED / "samples" / name).is_file()]
+    return paths
+
+
+def shared_samples_present() -> bool:
+    return all((SHARED / "samples" / name).is_file() for name in SAMPLE_FILES)
+
+
+needs_samples = pytest.mark.skipif(not shared_samples_present(),
+                                   reason=f"shared sample files not found under {SHARED / 'samples'}")
+
+
+@pytest.fixture(scope="session")
+def app_store_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A knowledge base (store only, no index) of the app test corpus."""
+    from ingest.run import run     # (`from ingest import run` yields the submodule of the same name)
+    kb = tmp_path_factory.mktemp("app-store") / "kb"
+    summary = run(app_corpus_paths(), kb)
+    assert summary.failed == 0, summary.failures
+    return kb
+
+
+@pytest.fixture(scope="session")
+def app_kb(app_store_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same knowledge base with its search index, built with the default (bundled) model."""
+    from index import build
+    from kb.settings import load_config
+    kb = tmp_path_factory.mktemp("app-indexed") / "kb"
+    shutil.copytree(app_store_kb, kb)
+    build(kb, load_config(kb=str(kb)), progress=False)
+    return kb
+
+
+@pytest.fixture()
+def writable_kb(app_store_kb: Path, tmp_path: Path) -> Path:
+    """A private copy of the store-only knowledge base, for tests that write into it."""
+    kb = tmp_path / "kb"
+    shutil.copytree(app_store_kb, kb)
+    return kb
+
+
+def _serve_page(kb: str, page: str) -> None:
+    """AppTest script: one run of the app with `page` as the landing page."""
+    from kb.settings import load_config
+    from ui.pages import serve
+    serve(load_config(kb=kb), default=page)
+
+
+@pytest.fixture()
+def open_page():
+    """Factory: `open_page(kb, "browse", doc="3")` runs the app on that page with those URL
+    parameters and returns the `AppTest` after its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    def run(kb: Path, page: str = "search", **query: str) -> AppTest:
+        at = AppTest.from_function(_serve_page, args=(str(kb), page), default_timeout=60)
+        at.query_params.update(query)
+        return at.run()
+    return run

@@ -1,0 +1,128 @@
+"""Batch ingest through the real loaders: incremental runs, prune, bad files, interruption, CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.run import run
+from ingest.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+REGULATION = """# 某市社区调解条例
+
+2020年3月1日 某市人民代表大会常务委员会公布
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第一条 为了规范社区调解工作，制定本条例。
+
+第二条 本条例适用于本市行政区域内的社区调解活动。
+
+## 第二章 调解程序
+
+第三条 当事人可以向社区调解委员会申请调解。
+
+第四条 调解委员会应当自受理之日起十五日内调解完毕。{extra}
+"""
+
+
+def write_corpus(root: Path, extra: str = "") -> Path:
+    (root / "法规").mkdir(parents=True, exist_ok=True)
+    (root / "法规" / "某市社区调解条例(2020-03-01).md").write_text(REGULATION.format(extra=extra), encoding="utf-8")
+    (root / "法规" / "empty.txt").write_bytes(b"")
+    (root / "法规" / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    return root
+
+
+def test_incremental_runs_report_added_unchanged_updated_and_failed(tmp_path):
+    corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
+    first = run([corpus], kb)
+    assert (first.added, first.failed, first.documents, first.articles) == (1, 2, 1, 4)
+    assert {Path(p).name: kind for p, kind, _ in first.failures} == {"empty.txt": "empty", "image.txt": "unsupported"}
+    second = run([corpus], kb)
+    assert (second.added, second.unchanged, second.failed) == (0, 1, 2)
+    write_corpus(corpus, extra="\n\n第五条 本条例自公布之日起施行。")
+    third = run([corpus], kb)
+    assert (third.updated, third.articles) == (1, 5)
+    with open_store(kb) as s:
+        assert [a.label for a in s.iter_articles()][-1] == "第五条"
+        assert {Path(f.path).name for f in s.failures()} == {"empty.txt", "image.txt"}
+
+
+def test_a_file_that_turns_bad_keeps_its_previous_articles(tmp_path):
+    corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
+    run([corpus], kb)
+    (corpus / "法规" / "某市社区调解条例(2020-03-01).md").write_bytes(b"")
+    summary = run([corpus], kb)
+    assert summary.failed == 3 and summary.articles == 4
+
+
+def test_prune_removes_vanished_files_only_under_given_folders(tmp_path):
+    corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
+    other = tmp_path / "other.md"
+    other.write_text(REGULATION.replace("某市社区调解条例", "另一条例").format(extra=""), encoding="utf-8")
+    run([corpus, other], kb)
+    (corpus / "法规" / "某市社区调解条例(2020-03-01).md").unlink()
+    summary = run([corpus], kb, prune=True)
+    assert summary.removed == 1 and summary.documents == 1
+    with open_store(kb) as s:
+        assert [d.title for d in s.documents()] == ["另一条例"]
+
+
+def test_interrupted_run_keeps_the_last_committed_state(tmp_path, monkeypatch):
+    corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
+    run([corpus], kb)
+    write_corpus(corpus, extra="\n\n第五条 新增条文。")
+    import ingest.run as runner
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner, "_store_one", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run([corpus], kb)
+    with open_store(kb) as s:
+        assert s.count_articles() == 4
+    monkeypatch.undo()
+    assert run([corpus], kb).articles == 5
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "ingest", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_reports_failures_in_one_line_each_and_exits_non_zero(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    done = _cli(str(corpus), "--kb", str(tmp_path / "kb"), "--no-index", "-q", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    failed = [line for line in done.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 2 and all("empty.txt" in line or "image.txt" in line for line in failed)
+    assert "1 added" in done.stdout and "2 failed" in done.stdout
+
+
+def test_cli_inspect_json_and_error_json(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    good = _cli("inspect", str(corpus / "法规" / "某市社区调解条例(2020-03-01).md"), "--json", cwd=tmp_path)
+    assert good.returncode == 0
+    data = json.loads(good.stdout)
+    assert data["title"] == "某市社区调解条例" and data["chapters"] == ["第一章 总则", "第二章 调解程序"]
+    assert [a["no"] for a in data["articles"]] == [1, 2, 3, 4] and data["articles"][0]["path"] == ["第一章 总则"]
+    bad = _cli("inspect", str(corpus / "法规" / "empty.txt"), "--json", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["error"]["kind"] == "empty"
+
+
+def test_cli_missing_kb_for_nothing_and_help(tmp_path):
+    assert _cli("--help", cwd=tmp_path).returncode == 0
+    missing = _cli(str(tmp_path / "nope.md"), "--kb", str(tmp_path / "kb"), "--no-index", "-q", cwd=tmp_path)
+    assert missing.returncode == 1 and "nope.md" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,0 +1,131 @@
+"""The SQLite store on hand-made records: versions, statuses, duplicates, atomicity, reads."""
+from __future__ import annotations
+
+import pytest
+
+from ingest.records import Article, Document, DocumentMeta, Node, Section
+from ingest.store import StoreWriter, derive_statuses, open_store
+from kb.chinese import article_label
+from kb.errors import StoreError
+
+
+def make_doc(title: str, version_date: str, n: int = 3, *, subtitle: str = "", first: int = 1,
+             region: str = "全国", effective: str = "", status: str = "", source: str = "x.md") -> Document:
+    chapter = "第一章 总则"
+    articles = tuple(Article(no=i, suffix=0, label=article_label(i), path=(chapter,),
+                             paragraphs=(f"{title}第{i}条的内容。",), text=f"{title}第{i}条的内容。")
+                     for i in range(first, first + n))
+    meta = DocumentMeta(title=title, subtitle=subtitle, level="行政法规", region=region,
+                        version_date=version_date, effective=effective or version_date, status=status)
+    return Document(source=source, meta=meta, nodes=(Node("章", chapter),), articles=articles)
+
+
+def test_derive_statuses_newest_in_force_is_current():
+    got = derive_statuses([(1, "2005-01-10", "", "2005-05-01"), (2, "2022-02-25", "", "2022-05-01")], "2026-01-01")
+    assert got == {1: "superseded", 2: "current"}
+
+
+def test_derive_statuses_future_version_is_pending_and_previous_stays_current():
+    got = derive_statuses([(1, "2017-09-01", "", "2018-01-01"), (2, "2023-09-01", "", "2027-01-01")], "2026-01-01")
+    assert got == {1: "current", 2: "pending"}
+
+
+def test_derive_statuses_repealed_newest_repeals_all():
+    got = derive_statuses([(1, "2000-01-01", "", ""), (2, "2010-01-01", "repealed", "")], "2026-01-01")
+    assert got == {1: "repealed", 2: "repealed"}
+
+
+def test_versions_of_one_title_are_one_document(tmp_path):
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        assert w.put_file("/c/a2017.md", "a2017.md", "h1", "p", make_doc("中华人民共和国行政复议法", "2017-09-01")) == "added"
+        assert w.put_file("/c/a2023.md", "a2023.md", "h2", "p", make_doc("中华人民共和国行政复议法", "2023-09-01", 5)) == "added"
+    w.close()
+    with open_store(tmp_path) as s:
+        docs = s.documents()
+        assert len(docs) == 1 and docs[0].key == "行政复议法" and docs[0].versions == 2 and docs[0].articles == 5
+        versions = s.versions(docs[0].id)
+        assert [(v.version_date, v.status) for v in versions] == [("2023-09-01", "current"), ("2017-09-01", "superseded")]
+        hits = s.find_articles("行政复议法", 2)
+        assert [h.version_date for h in hits] == ["2023-09-01", "2017-09-01"]
+        assert hits[0].status == "current" and hits[0].label == "第二条"
+
+
+def test_parts_share_a_version_and_duplicates_are_not_stored_twice(tmp_path):
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/p1.md", "p1.md", "h1", "p", make_doc("某法典", "2020-05-28", 3, subtitle="总则"))
+        w.put_file("/c/p2.md", "p2.md", "h2", "p", make_doc("某法典", "2020-05-28", 3, subtitle="物权编", first=4))
+        assert w.put_file("/c/p1.pdf", "p1.pdf", "h3", "p", make_doc("某法典", "2020-05-28", 3, subtitle="总则")) == "duplicate"
+    with open_store(tmp_path) as s:
+        (doc,) = s.documents()
+        (version,) = s.versions(doc.id)
+        assert version.articles == 6
+        units = s.version_articles(version.id)
+        assert [a.no for a in units] == [1, 2, 3, 4, 5, 6]
+        assert {a.subtitle for a in units} == {"总则", "物权编"}
+    # removing the primary forgets its duplicate too, so a later run ingests the duplicate instead
+    with w.transaction():
+        w.remove_file("/c/p1.md")
+    assert set(w.file_states()) == {"/c/p2.md"}
+    w.close()
+
+
+def test_replacing_a_file_and_removing_the_last_file_of_a_document(tmp_path):
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("甲条例", "2001-01-01", 3))
+    with w.transaction():
+        assert w.put_file("/c/a.md", "a.md", "h2", "p", make_doc("甲条例", "2001-01-01", 4)) == "updated"
+    with open_store(tmp_path) as s:
+        assert s.count_articles() == 4
+        gen = s.generation()
+    with w.transaction():
+        w.remove_file("/c/a.md")
+    w.close()
+    with open_store(tmp_path) as s:
+        assert s.documents() == [] and s.count_articles() == 0 and s.generation() == gen + 1
+
+
+def test_interrupted_transaction_leaves_previous_state(tmp_path):
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("甲条例", "2001-01-01", 3))
+    with pytest.raises(KeyboardInterrupt):
+        with w.transaction():
+            w.put_file("/c/a.md", "a.md", "h2", "p", make_doc("甲条例", "2001-01-01", 9))
+            w.put_file("/c/b.md", "b.md", "h3", "p", make_doc("乙条例", "2002-01-01", 2))
+            raise KeyboardInterrupt
+    w.close()
+    with open_store(tmp_path) as s:
+        assert [d.title for d in s.documents()] == ["甲条例"] and s.count_articles() == 3
+
+
+def test_reads_neighbours_nodes_sections_and_failures(tmp_path):
+    doc = make_doc("甲条例", "2001-01-01", 5)
+    outline = Document(source="y.md", meta=DocumentMeta(title="关于某事的意见", doc_type="意见"),
+                       sections=(Section("一、总体要求", 1, (), "要求。"), Section("（一）指导思想", 2, ("一、总体要求",), "思想。")))
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", doc)
+        w.put_file("/c/y.md", "y.md", "h2", "p", outline)
+        w.record_failure("/c/bad.pdf", "no_text_layer", "scanned", "no text layer: OCR is needed")
+    w.close()
+    with open_store(tmp_path) as s:
+        third = next(a for a in s.iter_articles() if a.no == 3)
+        before, after = s.neighbours(third.id, before=2, after=5)
+        assert [a.no for a in before] == [1, 2] and [a.no for a in after] == [4, 5]
+        (node,) = s.version_nodes(third.version_id)
+        assert node.heading == "第一章 总则" and s.article(node.first_article_id).no == 1
+        sections = [a for a in s.iter_articles() if a.kind == "section"]
+        assert [(a.label, a.level, a.path) for a in sections] == [("一、总体要求", 1, ()), ("（一）指导思想", 2, ("一、总体要求",))]
+        assert [f.path for f in s.failures()] == ["/c/bad.pdf"]
+        assert s.stats()["level"] == {"行政法规": 1, "": 1}
+        ids = [third.id, 999999, before[0].id]
+        assert [a.no for a in s.articles_by_ids(ids)] == [3, 1]
+
+
+def test_open_store_without_knowledge_base_says_how_to_create_it(tmp_path):
+    with pytest.raises(StoreError, match="python -m ingest"):
+        with open_store(tmp_path / "nothing"):
+            pass

@@ -1,0 +1,231 @@
+"""Widgets shared by the pages: the clause card, status badge, citation, pack sidebar, errors.
+
+Pages only render; every decision about text (citations, highlighting, diffs) comes from
+`lecture` / `index`, and every read from `ingest.open_store`.
+"""
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.records import STATUS_LABELS
+from kb.errors import KBError
+from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
+                     new_pack, save_pack)
+from lecture.handout import RichText
+from lecture.storage import pack_path
+
+if TYPE_CHECKING:
+    from ingest.store import Store, StoredArticle
+    from kb.settings import Config
+    from lecture import PackClause
+
+STATUS_COLORS = {"current": ("#e6f4ea", "#137333"), "superseded": ("#fef7e0", "#b06000"),
+                 "repealed": ("#f1f3f4", "#5f6368"), "pending": ("#e8f0fe", "#1a73e8")}
+MATCH_LABELS = {"reference": "条文引用", "keywords": "关键词", "meaning": "语义"}
+DEFAULT_PACK = "我的讲义"
+ACTIVE_PACK_KEY = "active_pack"
+
+_CSS = """<style>
+.kb-badge {display:inline-block; padding:0 .45em; border-radius:.6em; font-size:.8em; margin-left:.4em;}
+.kb-tag {display:inline-block; padding:0 .4em; border:1px solid #c4c7c5; border-radius:.3em; font-size:.75em;
+         margin-left:.3em; color:#444;}
+.kb-cite {font-weight:600; font-size:1.05em;}
+.kb-text p {margin:.15em 0 .35em 0; line-height:1.7;}
+.kb-text mark {background:#fff3a3; padding:0 .1em;}
+.kb-text del, .kb-diff del {background:#fde7e9; color:#a50e0e;}
+.kb-text ins, .kb-diff ins {background:#e6f4ea; color:#0d652d; text-decoration:none; border-bottom:1px solid #0d652d;}
+.kb-context {color:#5f6368; font-size:.9em; border-left:3px solid #dadce0; padding-left:.7em; margin:.3em 0;}
+.kb-target {background:#fffbe6; outline:2px solid #f9ab00; border-radius:.3em;}
+.kb-article {scroll-margin-top:4rem; padding:.1em .3em;}
+.kb-diff td {vertical-align:top; padding:.35em .5em; border-bottom:1px solid #eee; line-height:1.6;}
+.kb-diff th {text-align:left; padding:.35em .5em; border-bottom:2px solid #ccc;}
+.kb-diff {border-collapse:collapse; width:100%;}
+</style>"""
+
+
+def inject_css() -> None:
+    import streamlit as st
+    st.html(_CSS)
+
+
+def guarded(render: Callable[[Config], None], cfg: Config) -> Callable[[], None]:
+    """A page body that shows any `KBError` as one `st.error` line instead of a traceback."""
+    @functools.wraps(render)
+    def page() -> None:
+        import streamlit as st
+        inject_css()
+        try:
+            render(cfg)
+        except KBError as e:
+            st.error(str(e))
+    return page
+
+
+@contextmanager
+def kb_store(cfg: Config, *, notice: bool = True) -> Iterator[Store | None]:
+    """The open knowledge base, or None when there is none yet or it holds no documents (then,
+    with `notice`, the page tells the user how to add documents).
+
+    Raises:
+        StoreError: if a knowledge base exists but cannot be read (shown by `guarded`).
+    """
+    from ingest.store import DB_NAME, open_store
+    if not (Path(cfg.kb) / DB_NAME).exists():
+        if notice:
+            empty_kb_notice(cfg)
+        yield None
+        return
+    with open_store(cfg.kb) as store:
+        if store.count_articles() == 0:
+            if notice:
+                empty_kb_notice(cfg)
+            yield None
+        else:
+            yield store
+
+
+def query_int(name: str) -> int | None:
+    """An integer URL query parameter (`?doc=12`), or None when absent or not a number."""
+    import streamlit as st
+    value = st.query_params.get(name)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def empty_kb_notice(cfg: Config) -> None:
+    import streamlit as st
+    st.info(f"知识库（{cfg.kb}）中还没有法规文件。请在左侧“添加文件”页上传 PDF、Word、TXT、Markdown 或网页文件，"
+            f"或在命令行运行：`python -m ingest 文件夹 --kb {cfg.kb}`，完成后刷新本页。")
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+_MARK_TAGS = {"hit": "mark", "del": "del", "ins": "ins"}
+
+
+def runs_html(runs: RichText) -> str:
+    """Rich text as HTML: matched terms in <mark>, deletions in <del>, insertions in <ins>."""
+    out = []
+    for run in runs:
+        text = escape(run.text).replace("\n", "<br>")
+        tag = _MARK_TAGS.get(run.mark)
+        out.append(f"<{tag}>{text}</{tag}>" if tag else text)
+    return "".join(out)
+
+
+def status_badge(status: str) -> str:
+    """HTML badge: 现行有效 / 已修改 / 已废止 / 尚未施行."""
+    bg, fg = STATUS_COLORS.get(status, ("#f1f3f4", "#3c4043"))
+    return f'<span class="kb-badge" style="background:{bg};color:{fg}">{STATUS_LABELS.get(status, status)}</span>'
+
+
+def article_citation(article: StoredArticle) -> str:
+    return citation(article.title, article.label, status=article.status, version_date=article.version_date)
+
+
+def article_html(article: StoredArticle | PackClause, terms: Sequence[str] = ()) -> str:
+    """The label and paragraphs (款) of an article, matched terms highlighted."""
+    paragraphs = article.paragraphs or (article.text,)
+    body = "".join(f"<p>{runs_html(mark_terms(p, terms))}</p>" for p in paragraphs)
+    return f'<div class="kb-text"><p><b>{escape(article.label)}</b></p>{body}</div>'
+
+
+def copy_text(article: StoredArticle) -> str:
+    """What 复制引用 copies: the citation, then the text."""
+    return f"{article_citation(article)}\n{article.text}"
+
+
+def card_header_html(article: StoredArticle, match_kinds: Sequence[str] = ()) -> str:
+    tags = "".join(f'<span class="kb-tag">{MATCH_LABELS.get(k, k)}</span>' for k in match_kinds)
+    return f'<span class="kb-cite">{escape(article_citation(article))}</span>{status_badge(article.status)}{tags}'
+
+
+def card_meta(article: StoredArticle) -> str:
+    """Breadcrumb, issuing body, effective date and region, as one caption line."""
+    parts = []
+    if article.subtitle:
+        parts.append(article.subtitle)
+    if article.path:
+        parts.append(" › ".join(article.path))
+    if article.issuer:
+        parts.append(article.issuer)
+    if article.effective:
+        parts.append(f"{article.effective} 施行")
+    if article.region and article.region != "全国":
+        parts.append(article.region)
+    return " · ".join(parts)
+
+
+def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, terms: Sequence[str] = (),
+                match_kinds: Sequence[str] = (), show_read_link: bool = True) -> None:
+    """One clause: citation, status badge, how it matched, breadcrumb and source, the text with
+    matched terms highlighted, and the actions 上下文 / 阅读全文 / 复制引用 / 加入讲义."""
+    import streamlit as st
+
+    from ui.pages import page
+    with st.container(border=True):
+        st.markdown(card_header_html(article, match_kinds), unsafe_allow_html=True)
+        meta = card_meta(article)
+        if meta:
+            st.caption(meta)
+        st.markdown(article_html(article, terms), unsafe_allow_html=True)
+        cols = st.columns([1, 1, 1, 1.2])
+        show_context = cols[0].toggle("上下文", key=f"{key}-ctx")
+        if show_read_link:
+            cols[1].page_link(page("browse", cfg), label="阅读全文", icon=":material/menu_book:",
+                              query_params={"doc": str(article.document_id), "art": str(article.id)})
+        with cols[2].popover("复制引用", icon=":material/content_copy:"):
+            st.caption("点击右上角的复制按钮")
+            st.code(copy_text(article), language=None, wrap_lines=True)
+        pack_name = active_pack()
+        in_pack = _pack_has(cfg, pack_name, article)
+        cols[3].button("已在讲义中" if in_pack else "加入讲义", key=f"{key}-add", icon=":material/playlist_add:",
+                       disabled=in_pack, on_click=add_to_pack, args=(cfg, pack_name, article))
+        if show_context:
+            before, after = store.neighbours(article.id)
+            for unit in before + after:
+                where = "上一条" if unit in before else "下一条"
+                st.markdown(f'<div class="kb-context"><b>{where} · {escape(unit.label)}</b><br>'
+                            f'{escape(unit.text).replace(chr(10), "<br>")}</div>', unsafe_allow_html=True)
+            if not before and not after:
+                st.caption("本条前后没有其他条文。")
+
+
+def active_pack() -> str:
+    """The pack that 加入讲义 adds to (chosen in the sidebar by `pack_sidebar`)."""
+    import streamlit as st
+    return st.session_state.get(ACTIVE_PACK_KEY) or DEFAULT_PACK
+
+
+def _pack_has(cfg: Config, name: str, article: StoredArticle) -> bool:
+    if not pack_path(cfg.kb, name).exists():
+        return False
+    return contains(load_pack(cfg.kb, name), clause_from_article(article).ref)
+
+
+def add_to_pack(cfg: Config, name: str, article: StoredArticle) -> None:
+    """Button callback: append the article to the pack (created if new) and save it."""
+    import streamlit as st
+    try:
+        pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
+        save_pack(cfg.kb, add_clause(pack, clause_from_article(article)))
+    except KBError as e:
+        st.error(str(e))
+        return
+    st.toast(f"已将{article_citation(article)}加入讲义“{name}”")
+
+
+def pack_sidebar(cfg: Config) -> None:
+    """Sidebar control choosing the pack 加入讲义 adds to; rendered on every page so it keeps its state."""
+    import streamlit as st
+    names = list_packs(cfg.kb) or [DEFAULT_PACK]
+    if st.session_state.get(ACTIVE_PACK_KEY) not in names:
+        st.session_state[ACTIVE_PACK_KEY] = names[0]
+    st.sidebar.selectbox("当前讲义", names, key=ACTIVE_PACK_KEY,
+                         help="“加入讲义”会把条文加到这份讲义里；在“讲义”页可新建、排序和导出。")

@@ -1,0 +1,138 @@
+"""新旧对照: pick two documents (two versions of one title, or a renamed successor such as
+《信访条例》(2005) → 《信访工作条例》(2022)) and read them article by article, aligned by text
+similarity, with changes highlighted; export the table as Markdown or Word.
+
+URL: `/compare?old=<version id>&new=<version id>`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ingest.records import STATUS_LABELS
+from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
+from lecture.comparison import excerpt
+from lecture.storage import safe_stem
+from ui.common import escape, kb_store, query_int, runs_html
+from ui.pack import DOCX_MIME
+
+if TYPE_CHECKING:
+    from index.compare import Comparison
+    from ingest.store import Store
+    from kb.settings import Config
+
+DEFAULT_KINDS = ("reworded", "added", "removed")
+
+
+def _version_options(kb: str, generation: int) -> dict[int, str]:
+    """Every version of every document: id → "《title》 date · status" (cached per store generation)."""
+    from ingest import open_store
+    with open_store(kb) as store:
+        options = {}
+        for doc in store.documents():
+            for v in store.versions(doc.id):
+                region = "" if doc.region == "全国" else f" · {doc.region}"
+                options[v.id] = f"《{v.title}》 {v.version_date or '未注明日期'} · {STATUS_LABELS.get(v.status, v.status)}{region}"
+    return options
+
+
+def _comparison(kb: str, generation: int, old_id: int, new_id: int) -> Comparison:
+    from index.compare import compare
+    from ingest import open_store
+    with open_store(kb) as store:
+        return compare(store.version_articles(old_id), store.version_articles(new_id))
+
+
+def render(cfg: Config) -> None:
+    import streamlit as st
+    st.title("新旧对照")
+    with kb_store(cfg) as store:
+        if store is None:
+            return
+        generation = store.generation()
+        options = st.cache_data(show_spinner=False)(_version_options)(str(cfg.kb), generation)
+        ids = list(options)
+        cols = st.columns(2)
+        old_id = _pick(cols[0], "旧版本（或原法规）", "old", ids, options)
+        new_id = _pick(cols[1], "新版本（或新法规）", "new", ids, options)
+        _multi_version_hint(cfg, store)
+        if old_id is None or new_id is None:
+            st.info("请选择要对照的两个版本。可以是同一法规的两个版本，也可以是改名后的新法规，"
+                    "例如《信访条例》（2005）与《信访工作条例》（2022）。")
+            return
+        if old_id == new_id:
+            st.warning("请选择两个不同的版本。")
+            return
+        with st.spinner("正在按条文内容对齐两个版本…"):
+            comparison = st.cache_data(show_spinner=False)(_comparison)(str(cfg.kb), generation, old_id, new_id)
+        old_name, new_name = _short(options[old_id]), _short(options[new_id])
+        show_comparison(comparison, old_name, new_name)
+
+
+def _short(option: str) -> str:
+    return option.split(" · ")[0]
+
+
+def _pick(container, label: str, param: str, ids: list[int], options: dict[int, str]) -> int | None:
+    import streamlit as st
+    wanted = query_int(param)
+    choice = container.selectbox(label, ids, index=ids.index(wanted) if wanted in ids else None,
+                                 format_func=options.get, placeholder="输入标题搜索…", key=f"compare-{param}")
+    if choice is not None and str(choice) != st.query_params.get(param):
+        st.query_params[param] = str(choice)        # the URL keeps the pair, so it can be shared
+    return choice
+
+
+def _multi_version_hint(cfg: Config, store: Store) -> None:
+    """Documents with several versions, each a link comparing its two newest versions."""
+    import streamlit as st
+
+    from ui.pages import page
+    multi = [d for d in store.documents() if d.versions > 1]
+    if not multi:
+        return
+    with st.expander(f"有多个版本的法规（{len(multi)}部）"):
+        for d in multi[:50]:
+            newest, previous = store.versions(d.id)[:2]
+            st.page_link(page("compare", cfg), label=f"{d.title}：{previous.version_date} → {newest.version_date}",
+                         query_params={"old": str(previous.id), "new": str(newest.id)})
+
+
+def show_comparison(comparison: Comparison, old_name: str, new_name: str) -> None:
+    """Summary, a filter by kind of change, the aligned table, unmatched lists and exports."""
+    import streamlit as st
+    st.markdown(f"**{escape(old_name)} → {escape(new_name)}**：{summary_line(comparison)}")
+    kinds = st.pills("显示", list(CHANGE_LABELS), default=list(DEFAULT_KINDS), selection_mode="multi",
+                     format_func=CHANGE_LABELS.get, key="compare-kinds")
+    rows = [r for r in comparison.rows if r.kind in kinds]
+    if rows:
+        st.markdown(_table_html(rows, old_name, new_name), unsafe_allow_html=True)
+    else:
+        st.info("没有所选类型的条文。")
+    removed, added = comparison.of_kind("removed"), comparison.of_kind("added")
+    cols = st.columns(2)
+    with cols[0]:
+        st.markdown(f"**仅见于{escape(old_name)}（{len(removed)}条）**")
+        st.markdown("\n".join(f"- {escape(r.old.label)}：{escape(excerpt(r.old.text, 60))}" for r in removed) or "无")
+    with cols[1]:
+        st.markdown(f"**仅见于{escape(new_name)}（{len(added)}条）**")
+        st.markdown("\n".join(f"- {escape(r.new.label)}：{escape(excerpt(r.new.text, 60))}" for r in added) or "无")
+    handout = comparison_handout(comparison, old_name, new_name)
+    stem = safe_stem(f"新旧对照_{old_name}_{new_name}")
+    cols = st.columns(2)
+    cols[0].download_button("导出对照表 Markdown", to_markdown(handout), file_name=f"{stem}.md", mime="text/markdown",
+                            icon=":material/description:", key="compare-md")
+    cols[1].download_button("导出对照表 Word", to_docx(handout), file_name=f"{stem}.docx", mime=DOCX_MIME,
+                            icon=":material/download:", key="compare-docx")
+
+
+def _table_html(rows, old_name: str, new_name: str) -> str:
+    body = []
+    for row in rows:
+        cells = []
+        for side, unit in (("old", row.old), ("new", row.new)):
+            cells.append(f"<td><b>{escape(unit.label)}</b><br>{runs_html(side_runs(row, side))}</td>"
+                         if unit else "<td>—</td>")
+        body.append(f"<tr>{''.join(cells)}<td>{escape(change_label(row))}</td></tr>")
+    return (f'<table class="kb-diff"><thead><tr><th style="width:45%">{escape(old_name)}</th>'
+            f'<th style="width:45%">{escape(new_name)}</th><th>变化</th></tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")

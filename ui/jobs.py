@@ -1,0 +1,152 @@
+"""Uploads: saving files safely into the corpus folder, and ingesting + indexing them in a
+background thread so the rest of the app keeps answering meanwhile.
+
+No Streamlit here: the upload page starts an `IngestJob` and polls its state; `JobBoard` holds
+the one job per knowledge base and counts finished jobs (`finished`), which the app uses to
+reload its cached searcher.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.errors import IngestError, KBError
+from lecture.storage import safe_stem
+
+UPLOAD_SUBDIR = "uploads"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What became of one uploaded file."""
+    name: str               # the name the user uploaded
+    path: str               # where it was saved ("" if it was refused before saving)
+    status: str             # saved | added | updated | unchanged | skipped | failed
+    articles: int = 0
+    message: str = ""
+
+
+def safe_upload_name(name: str, allowed: Iterable[str]) -> str:
+    """A safe file name for an upload: the base name only (no folders, no '..'), its stem reduced
+    to letters, digits, '-' and '_', and an extension from `allowed` (lower-cased).
+
+    Raises:
+        IngestError: kind "unsupported" for a type not in `allowed` or a name with no usable characters.
+    """
+    base = Path(name.replace("\\", "/")).name
+    suffix = Path(base).suffix.lower()
+    allowed = {e.lower() for e in allowed}
+    if suffix not in allowed:
+        raise IngestError(name, "unsupported", f"不支持的文件类型“{suffix or '无扩展名'}”；可上传："
+                          + "、".join(sorted(allowed)), reason="file_type")
+    try:
+        return safe_stem(Path(base).stem, max_chars=120) + suffix
+    except ValueError:
+        raise IngestError(name, "unsupported", "文件名中没有可用的字符", reason="file_name") from None
+
+
+def save_upload(folder: Path, name: str, data: bytes, *, allowed: Iterable[str], max_bytes: int) -> Path:
+    """Save uploaded bytes under a safe name in `folder`. A file of the same name and the same
+    content is reused; a different one gets a numbered name ("条例-2.pdf"), never overwritten.
+
+    Raises:
+        IngestError: kind "unsupported" for a bad type or name or a file over `max_bytes`, kind
+            "empty" for an empty file, kind "unsupported" if it cannot be written.
+    """
+    safe = safe_upload_name(name, allowed)
+    if not data:
+        raise IngestError(name, "empty", "文件是空的", reason="empty")
+    if len(data) > max_bytes:
+        raise IngestError(name, "unsupported", f"文件大小 {len(data) / 2**20:.1f} MB 超过上限 "
+                          f"{max_bytes / 2**20:.0f} MB", reason="too_large")
+    stem, suffix = Path(safe).stem, Path(safe).suffix
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            target = folder / (safe if n == 1 else f"{stem}-{n}{suffix}")
+            if target.exists() and target.read_bytes() != data:
+                continue
+            if not target.exists():
+                target.write_bytes(data)
+            return target
+    except OSError as e:
+        raise IngestError(name, "unsupported", f"无法保存到 {folder}（{e.strerror}）", reason="write") from None
+    raise IngestError(name, "unsupported", f"{folder} 中同名文件过多", reason="write")
+
+
+@dataclass
+class IngestJob:
+    """One batch of uploads being ingested and indexed. Fields are written by the worker thread
+    and read by the page; each assignment is atomic, which is all the page needs to show progress."""
+    names: dict[str, str]                       # saved path → uploaded name
+    refused: list[FileResult] = field(default_factory=list)
+    stage: str = "等待开始"
+    done: int = 0
+    results: list[FileResult] = field(default_factory=list)
+    error: str = ""
+    finished: bool = False
+    summary: str = ""
+
+    @property
+    def total(self) -> int:
+        return len(self.names)
+
+
+class JobBoard:
+    """At most one running job per knowledge base (the store has one writer), and a counter of
+    finished jobs that tells caches the knowledge base has changed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.jobs: dict[str, IngestJob] = {}
+        self.finished = 0
+
+    def running(self, kb: str) -> IngestJob | None:
+        job = self.jobs.get(kb)
+        return job if job is not None and not job.finished else None
+
+    def start(self, kb: str, job: IngestJob, work: Callable[[IngestJob], None]) -> bool:
+        """Run `work(job)` in a daemon thread unless a job for `kb` is running; False if one is."""
+        with self._lock:
+            if self.running(kb):
+                return False
+            self.jobs[kb] = job
+
+        def target() -> None:
+            try:
+                work(job)
+            except KBError as e:
+                job.error = str(e)
+            except Exception as e:  # the page must learn the job ended, whatever broke in it
+                job.error = f"处理中断：{type(e).__name__}: {e}"
+            finally:
+                with self._lock:
+                    self.finished += 1
+                job.finished = True
+
+        threading.Thread(target=target, name=f"ingest-{Path(kb).name}", daemon=True).start()
+        return True
+
+
+def ingest_and_index(job: IngestJob, kb: str, cfg: object, paths: Sequence[str]) -> None:
+    """The work of an upload job: `ingest.run` over the saved files, then `index.build`.
+
+    Raises:
+        KBError: from the store or the index (the job shows its message).
+    """
+    from index import build
+    from ingest.run import FileOutcome, run
+
+    def on_file(outcome: FileOutcome) -> None:
+        name = job.names.get(outcome.path, Path(outcome.path).name)
+        job.results.append(FileResult(name, outcome.path, outcome.status, outcome.articles, outcome.message))
+        job.done += 1
+
+    job.stage = "导入文件"
+    summary = run(list(paths), kb, on_file=on_file)
+    job.stage = "更新检索索引"
+    build(kb, cfg, progress=False)
+    job.summary = f"知识库现有 {summary.documents} 部法规、{summary.articles} 条"
+    job.stage = "完成"
