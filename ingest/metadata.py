@@ -255,14 +255,14 @@ def is_title_candidate(line: str) -> bool:
 def find_title(lines: Sequence[str], hints: Sequence[str] = (), headline: str = "") -> int | None:
     """Index of the document's own title among the head lines, or None.
 
-    In order of preference: a line equal to a 《name》 quoted in the page headline; the first
-    candidate line ending in a document type ("…条例", "…意见（试行）"); the first candidate
-    that the source styled as a title (centred/bold: `hints`); the first candidate line.
+    In order of preference: a line equal to a 《name》 quoted in the page headline, or to the
+    headline itself; the first candidate line ending in a document type ("…条例",
+    "…意见（试行）"); the first candidate that the source styled as a title (centred/bold:
+    `hints`); without a headline to fall back on, the first candidate line.
     """
     keys = ["".join(ln.split()) for ln in lines]
-    quoted = re.findall(r"《([^》]+)》", headline)
-    for name in quoted:
-        if name in keys:
+    for name in re.findall(r"《([^》]+)》", headline) + ["".join(headline.split())]:
+        if name and name in keys:
             return keys.index(name)
     candidates = [i for i, ln in enumerate(lines) if is_title_candidate(ln)]
     for i in candidates:
@@ -272,7 +272,7 @@ def find_title(lines: Sequence[str], hints: Sequence[str] = (), headline: str = 
     for i in candidates:
         if keys[i] in hint_keys:
             return i
-    return candidates[0] if candidates else None
+    return candidates[0] if candidates and not headline else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ingest.loaders.text import split_lines
 from ingest.records import Document, DocumentMeta
 from kb.errors import IngestError, NotADocument
 
-__all__ = ["parse_file", "parse_text", "parse_raw", "document_to_json", "read_sidecar",
+__all__ = ["parse_file", "parse_text", "parse_raw", "document_to_json", "read_sidecar", "sidecar_path",
            "SUPPORTED_EXTENSIONS"]
 
 _INFO_END = "<!-- INFO END -->"
@@ -25,26 +25,34 @@ _SIGNATURE_NOTE = re.compile(r"^[（(](此件|本件)[^）)]*[）)]$|^(抄送|�
 _SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
 
 
+def sidecar_path(path: str | Path) -> Path | None:
+    """The metadata sidecar beside file X (`X.meta.yaml` or `X.meta.yml`), or None."""
+    path = Path(path)
+    for suffix in _SIDECAR_SUFFIXES:
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.is_file():
+            return sidecar
+    return None
+
+
 def read_sidecar(path: str | Path) -> dict[str, str]:
-    """Metadata overrides from `X.meta.yaml`/`X.meta.yml` beside file X, or {} if none.
+    """Metadata overrides from the sidecar beside file X (see `sidecar_path`), or {} if none.
 
     Raises:
         IngestError: kind "corrupt", reason "bad_sidecar", naming the sidecar file, when it
             cannot be read or is invalid (see `metadata.parse_sidecar`).
     """
-    path = Path(path)
-    for suffix in _SIDECAR_SUFFIXES:
-        sidecar = path.with_name(path.name + suffix)
-        if sidecar.is_file():
-            try:
-                return metadata.parse_sidecar(sidecar.read_text(encoding="utf-8-sig"))
-            except (OSError, UnicodeDecodeError) as err:
-                raise IngestError(str(sidecar), "corrupt", f"cannot read sidecar: {err}",
-                                  reason="bad_sidecar") from None
-            except metadata.SidecarError as err:
-                raise IngestError(str(sidecar), "corrupt", f"bad sidecar: {err}",
-                                  reason="bad_sidecar") from None
-    return {}
+    sidecar = sidecar_path(path)
+    if sidecar is None:
+        return {}
+    try:
+        return metadata.parse_sidecar(sidecar.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise IngestError(str(sidecar), "corrupt", f"cannot read sidecar: {err}",
+                          reason="bad_sidecar") from None
+    except metadata.SidecarError as err:
+        raise IngestError(str(sidecar), "corrupt", f"bad sidecar: {err}",
+                          reason="bad_sidecar") from None
 
 
 def parse_file(path: str | Path) -> Document:

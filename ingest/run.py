@@ -18,7 +18,6 @@ from ingest.records import Document, Summary
 from ingest.store import StoreWriter
 from kb.errors import IngestError, NotADocument
 
-SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
 COMMIT_EVERY = 200          # files per transaction: bounds the work an interruption discards
 
 
@@ -52,11 +51,11 @@ def parser_fingerprint() -> str:
 
 def file_sha256(path: Path) -> str:
     """Hash of a file together with its metadata sidecar, so editing either re-ingests it."""
+    from ingest.parse import sidecar_path
     h = hashlib.sha256(path.read_bytes())
-    for suffix in SIDECAR_SUFFIXES:
-        sidecar = path.with_name(path.name + suffix)
-        if sidecar.is_file():
-            h.update(b"\0sidecar\0" + sidecar.read_bytes())
+    sidecar = sidecar_path(path)
+    if sidecar is not None:
+        h.update(b"\0sidecar\0" + sidecar.read_bytes())
     return h.hexdigest()
 
 

@@ -119,6 +119,8 @@ def test_title_prefers_headline_name_then_doc_type_line():
     assert find_title(red_head) == 2
     assert find_title(["青禾纪要材料", "会议纪实汇编"], hints=["会议纪实汇编"]) == 1
     assert find_title(["这是一个句子。"]) is None
+    assert find_title(["索引号：000-2023-01", "青禾市调解规则汇编"], headline="青禾市调解规则汇编") == 1
+    assert find_title(["索引号 000-2023-01"], headline="青禾市调解规则汇编") is None  # caller uses the headline
 
 
 @pytest.mark.parametrize("path,title,issuer,doc_type,number,level", [

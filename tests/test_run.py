@@ -126,3 +126,15 @@ def test_cli_missing_kb_for_nothing_and_help(tmp_path):
     assert _cli("--help", cwd=tmp_path).returncode == 0
     missing = _cli(str(tmp_path / "nope.md"), "--kb", str(tmp_path / "kb"), "--no-index", "-q", cwd=tmp_path)
     assert missing.returncode == 1 and "nope.md" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_editing_a_sidecar_reingests_its_file_with_the_overrides(tmp_path):
+    corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
+    run([corpus], kb)
+    source = corpus / "法规" / "某市社区调解条例(2020-03-01).md"
+    source.with_name(source.name + ".meta.yaml").write_text("region: 四川省成都市\nlevel: 地方性法规\n", encoding="utf-8")
+    summary = run([corpus], kb)
+    assert summary.updated == 1
+    with open_store(kb) as s:
+        (doc,) = s.documents()
+        assert (doc.level, doc.region) == ("地方性法规", "四川省成都市")

@@ -115,6 +115,7 @@ def test_index_pages_are_not_documents():
 
 
 @needs_corpus
+@pytest.mark.slow
 def test_whole_lawrefbook_corpus():
     """Every file parses; the 22 _index.md are skipped; titles are the first '#' heading; and
     article numbers run in sequence in all but a few files (source gaps, reported)."""

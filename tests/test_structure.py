@@ -110,7 +110,7 @@ def test_arabic_article_numbers_and_out_of_sequence_note():
     assert s.notes == ("第一百零五条 follows 第二条 out of sequence",)
 
 
-def test_preamble_fujian_and_standalone_fuze():
+def test_preamble_and_standalone_fuze():
     lines = ["序言", "为了纪念调解工作，特制定本条例。", "第一章 总则", "第一条 甲。", "附则", "第二条 乙。"]
     s = parse_structure(lines)
     assert s.preamble == "为了纪念调解工作，特制定本条例。"

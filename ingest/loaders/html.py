@@ -152,10 +152,13 @@ def _lines(block) -> tuple[list[str], list[str]]:
 
 
 def _headline(root) -> str:
-    for h1 in root.iter("h1"):
-        text = " ".join(h1.text_content().split())
-        if text:
-            return text
+    """The page's headline: an <h1> quoting a 《name》, else the longest <h1>, else <title>
+    without its site-name suffix ("…_中国政府网"). Site logos often sit in an <h1> too."""
+    headings = [" ".join(h.text_content().split()) for h in root.iter("h1")]
+    headings = [h for h in headings if h]
+    quoting = [h for h in headings if "《" in h]
+    if quoting or headings:
+        return (quoting or sorted(headings, key=len, reverse=True))[0]
     title = root.find(".//title")
     if title is not None:
         return _TITLE_SITE_SUFFIX.sub("", " ".join(title.text_content().split()))
