@@ -1,7 +1,7 @@
 """The one table of settings. It feeds the CLIs (flags and defaults), the app and the README.
 
 Each value is resolved as: explicit argument (CLI flag / app control) > environment variable
-`POLICYKB_<NAME>` > default. `python -m kb.settings` prints the table as Markdown for the README.
+`POLICYKB_<NAME>` > default. `python -m kb.settings` prints the table as Markdown; `--update-readme` writes it into README.md.
 """
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model", "m3e-small",
             "Embedding model: `m3e-small` (bundled, offline) or any sentence-transformers name or path."),
     Setting("query_prefix", "", "Text put before every query before embedding (e.g. for bge models)."),
+    Setting("embed_backend", "onnx-int8",
+            "How the model runs: `torch` (fp32 reference), `onnx` (ONNX Runtime, fp32) or `onnx-int8` "
+            "(ONNX Runtime, int8 weights; about twice as fast on CPU, same recall)."),
+    Setting("max_seq_length", 256, "Model window in tokens; longer articles are split between paragraphs.", int),
+    Setting("embed_batch_size", 32, "Passages embedded per batch.", int),
+    Setting("embed_threads", 0, "CPU threads for embedding; 0 = one per core.", int),
+    Setting("cache_dir", "~/.cache/policykb",
+            "Folder of the embedding cache and exported model files (kept across knowledge bases)."),
+    Setting("dense_index", "auto",
+            "FAISS index: `flat` (exact), `sq8` (exact scan of 8-bit vectors), `hnsw` (approximate graph) "
+            "or `auto` (flat, hnsw above `ann_threshold` passages)."),
+    Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
@@ -86,6 +98,9 @@ def config_from_args(args: argparse.Namespace) -> "Config":
     return load_config(**{s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
 
 
+README_MARKERS = ("<!-- settings-table -->", "<!-- /settings-table -->")
+
+
 def settings_markdown() -> str:
     """The settings table in Markdown, as the README shows it."""
     rows = ["| setting | flag | environment | default | meaning |", "|---|---|---|---|---|"]
@@ -94,5 +109,19 @@ def settings_markdown() -> str:
     return "\n".join(rows)
 
 
+def with_settings_table(readme: str) -> str:
+    """`readme` with the text between the settings-table markers replaced by the current table."""
+    start, end = README_MARKERS
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{settings_markdown()}\n{end}{tail}"
+
+
 if __name__ == "__main__":
-    print(settings_markdown())
+    import sys
+    if sys.argv[1:] == ["--update-readme"]:
+        from pathlib import Path
+        readme = Path(__file__).resolve().parents[1] / "README.md"
+        readme.write_text(with_settings_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(settings_markdown())

@@ -1,0 +1,308 @@
+"""The dense index: FAISS inner-product search over passage vectors, answered per article.
+
+Interface with `index.build`:
+    build_dense(units, embedder, out_dir, *, cfg=None, cache=None, index_type=None,
+                generation=0, progress=True) -> DenseMeta
+        `units` are article-like records with `id`, `title`, `subtitle`, `path`, `label` and
+        `paragraphs` (e.g. `ingest.store.StoredArticle`; sections work the same way). Each unit
+        becomes one or more passages (`index.embed`); vectors come from the embedding cache or are
+        embedded and cached.
+    DenseIndex.load(folder, model_id, articles=None, rebuild_hint=...) -> DenseIndex
+    DenseIndex.search(qvec, k, allowed=None) -> [(article_id, score)], best first
+
+A dense folder holds `vectors.faiss` (FAISS ids are passage positions), `passages.npy` (the
+article id of each passage) and `dense.json` (`DenseMeta`, written last: its presence means the
+folder is complete). Every file is written beside its target and renamed into place.
+
+Index types (setting `dense_index`): `flat` (exact; the default up to `ann_threshold` passages),
+`sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact) and `hnsw` (graph, approximate,
+chosen by `auto` above the threshold). A filter is an allow-list of article ids applied inside
+FAISS before top-k (an `IDSelectorBitmap` over passages), so a filter never starves the results;
+where the graph search of `hnsw` still returns too few, the allowed passages are scored exactly.
+An article's score is the best score of its passages.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from index.cache import EmbeddingCache, cached_vectors
+from index.embed import one_line, passage_head, write_atomically
+from kb.errors import ConfigError, SearchIndexError
+from kb.settings import Config, load_config
+
+if TYPE_CHECKING:
+    from index.embed import Embedder
+
+DENSE_FORMAT = 1
+INDEX_FILE = "vectors.faiss"
+PASSAGES_FILE = "passages.npy"
+META_FILE = "dense.json"
+INDEX_TYPES = ("auto", "flat", "sq8", "hnsw")
+FAISS_FACTORY = {"flat": "Flat", "sq8": "SQ8", "hnsw": "HNSW32,Flat"}
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+SEARCH_THREADS = 1
+DEFAULT_REBUILD_HINT = "python -m index build --kb DIR"
+
+
+class DenseUnit(Protocol):
+    id: int
+    title: str
+    subtitle: str
+    path: Sequence[str]
+    label: str
+    paragraphs: Sequence[str]
+
+
+@dataclass(frozen=True)
+class DenseMeta:
+    model_id: str
+    model: str
+    dim: int
+    articles: int
+    passages: int
+    index_type: str
+    generation: int
+    built_at: str
+    seconds: float
+    embedded: int = 0            # passages embedded by this build (the rest came from the cache)
+    format: int = DENSE_FORMAT
+
+
+# ---- pure parts -------------------------------------------------------------------------------
+
+def choose_index_type(requested: str, passages: int, ann_threshold: int) -> str:
+    """The concrete index type: `auto` is flat up to `ann_threshold` passages, hnsw above.
+
+    Raises:
+        ValueError: for an unknown type.
+    """
+    if requested not in INDEX_TYPES:
+        raise ValueError(f"dense index type {requested!r} is not one of {', '.join(INDEX_TYPES)}")
+    if requested == "auto":
+        return "hnsw" if passages > ann_threshold else "flat"
+    return requested
+
+
+def best_per_article(positions: np.ndarray, scores: np.ndarray, passage_articles: np.ndarray,
+                     k: int) -> list[tuple[int, float]]:
+    """The first `k` distinct articles of passage hits sorted best first (so each article gets its
+    best passage's score). Negative positions (FAISS's "no result") are ignored."""
+    out: list[tuple[int, float]] = []
+    seen: set[int] = set()
+    for position, score in zip(positions.tolist(), scores.tolist()):
+        if position < 0:
+            continue
+        article = int(passage_articles[position])
+        if article not in seen:
+            seen.add(article)
+            out.append((article, float(score)))
+            if len(out) == k:
+                break
+    return out
+
+
+def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder") -> tuple[list[str], np.ndarray]:
+    """Passage texts of all units and the article id of each passage."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for unit in units:
+        head = passage_head(unit.title, [unit.subtitle, *unit.path], unit.label)
+        pieces = embedder.passages(head, unit.paragraphs)
+        texts.extend(pieces)
+        owners.extend([unit.id] * len(pieces))
+    return texts, np.asarray(owners, dtype=np.int64)
+
+
+# ---- the index --------------------------------------------------------------------------------
+
+def _faiss_index(vectors: np.ndarray, index_type: str):
+    import faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)      # building (hnsw) is parallel work, unlike a search
+    index = faiss.index_factory(vectors.shape[1], FAISS_FACTORY[index_type], faiss.METRIC_INNER_PRODUCT)
+    if index_type == "hnsw":
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    if not index.is_trained and len(vectors):   # sq8 learns its value ranges
+        index.train(vectors)
+    index.add(vectors)
+    return index
+
+
+class DenseIndex:
+    """Passage vectors in FAISS plus the passage → article map."""
+
+    def __init__(self, index, passage_articles: np.ndarray, index_type: str):
+        import faiss
+
+        # One query is too little work to share: with 2 OpenMP threads on 2 busy cores a flat
+        # search of 168k passages took 75 ms, with one 19 ms (bench/embed_bench.py prints both).
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+        self.index = index
+        self.passage_articles = np.asarray(passage_articles, dtype=np.int64)
+        self.index_type = index_type
+
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray, passage_articles: np.ndarray, index_type: str = "flat") -> "DenseIndex":
+        """Index unit-length vectors, one per passage, with the article id of each; `index_type`
+        is a concrete type (`flat`, `sq8`, `hnsw`).
+
+        Raises:
+            ValueError: for an unknown index type or vectors and ids of different lengths.
+        """
+        if len(vectors) != len(passage_articles):
+            raise ValueError(f"{len(vectors)} vectors but {len(passage_articles)} article ids")
+        if index_type not in FAISS_FACTORY:
+            raise ValueError(f"dense index type {index_type!r} is not one of {', '.join(FAISS_FACTORY)}")
+        return cls(_faiss_index(np.ascontiguousarray(vectors, dtype=np.float32), index_type), passage_articles,
+                   index_type)
+
+    @property
+    def passages(self) -> int:
+        return int(self.index.ntotal)
+
+    def save(self, folder: str | Path, meta: DenseMeta) -> None:
+        """Write the index files and then `dense.json`.
+
+        Raises:
+            OSError: if the folder cannot be written.
+        """
+        import faiss
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / INDEX_FILE, lambda p: faiss.write_index(self.index, str(p)))
+
+        def save_ids(p: Path) -> None:
+            with open(p, "wb") as fh:     # a file object, so that np.save adds no ".npy" to the temp name
+                np.save(fh, self.passage_articles)
+
+        write_atomically(folder / PASSAGES_FILE, save_ids)
+        write_atomically(folder / META_FILE, lambda p: p.write_text(
+            json.dumps(asdict(meta), ensure_ascii=False, indent=1), encoding="utf-8"))
+
+    @classmethod
+    def load(cls, folder: str | Path, model_id: str, articles: int | None = None,
+             rebuild_hint: str = DEFAULT_REBUILD_HINT) -> "DenseIndex":
+        """Load a dense folder, refusing one built with another model, format or article count.
+
+        Raises:
+            SearchIndexError: if files are missing or unreadable, or the model id, format or the
+                expected number of articles do not match; the message ends with `rebuild_hint`.
+        """
+        import faiss
+
+        folder = Path(folder)
+        meta = read_dense_meta(folder, rebuild_hint)
+        if meta.model_id != model_id:
+            raise SearchIndexError(f"{folder}: dense index was built with model {meta.model_id}, "
+                                   f"not {model_id}; rebuild it: {rebuild_hint}")
+        if articles is not None and meta.articles != articles:
+            raise SearchIndexError(f"{folder}: dense index holds {meta.articles} articles, the knowledge base "
+                                   f"{articles}; rebuild it: {rebuild_hint}")
+        try:
+            index = faiss.read_index(str(folder / INDEX_FILE))
+            passage_articles = np.load(folder / PASSAGES_FILE)
+        except (OSError, RuntimeError, ValueError) as err:   # faiss reports a bad file as RuntimeError
+            raise SearchIndexError(f"{folder}: dense index unreadable ({one_line(err)}); "
+                                   f"rebuild it: {rebuild_hint}") from None
+        if not (index.ntotal == len(passage_articles) == meta.passages) or index.d != meta.dim:
+            raise SearchIndexError(f"{folder}: dense index files disagree with {META_FILE}; rebuild it: {rebuild_hint}")
+        return cls(index, passage_articles, meta.index_type)
+
+    def _allowed_passages(self, allowed: np.ndarray | None) -> np.ndarray | None:
+        return None if allowed is None else np.isin(self.passage_articles, np.asarray(allowed, dtype=np.int64))
+
+    def search(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The `k` best articles for a unit-length query vector, best first, as (article id, score).
+
+        `allowed` (article ids) restricts the search before top-k: with enough allowed articles
+        the result always has `k` of them.
+        """
+        import faiss
+
+        mask = self._allowed_passages(allowed)
+        available = self.passages if mask is None else int(mask.sum())
+        if k <= 0 or available == 0:
+            return []
+        query = np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1)
+        bitmap = None if mask is None else np.packbits(mask, bitorder="little")   # kept alive during search
+        selector = None if bitmap is None else faiss.IDSelectorBitmap(bitmap)
+        fetch = min(available, 2 * k)          # most articles have one passage; widen when not enough
+        while True:
+            if self.index_type == "hnsw":
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, fetch))
+            else:
+                params = None if selector is None else faiss.SearchParameters(sel=selector)
+            scores, positions = self.index.search(query, fetch, params=params)
+            if mask is not None and int((positions[0] >= 0).sum()) < fetch:
+                # an approximate graph walk may miss allowed passages behind a narrow filter
+                return self._exact_search(query, np.flatnonzero(mask), k)
+            hits = best_per_article(positions[0], scores[0], self.passage_articles, k)
+            if len(hits) == k or fetch == available:
+                return hits
+            fetch = min(available, fetch * 4)
+
+    def _exact_search(self, query: np.ndarray, positions: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Score the given passages one by one (used for narrow filters on approximate indexes)."""
+        scores = self.index.reconstruct_batch(positions) @ query[0]
+        order = np.argsort(-scores, kind="stable")
+        return best_per_article(positions[order], scores[order], self.passage_articles, k)
+
+
+def read_dense_meta(folder: Path, rebuild_hint: str = DEFAULT_REBUILD_HINT) -> DenseMeta:
+    """Raises:
+        SearchIndexError: if `dense.json` is missing, unreadable or of another format."""
+    try:
+        raw = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        if raw.get("format") != DENSE_FORMAT:
+            raise SearchIndexError(f"{folder}: dense index format {raw.get('format')} is not {DENSE_FORMAT}; "
+                                   f"rebuild it: {rebuild_hint}")
+        return DenseMeta(**raw)
+    except FileNotFoundError:
+        raise SearchIndexError(f"{folder}: no dense index; build it: {rebuild_hint}") from None
+    except (OSError, ValueError, TypeError) as err:
+        raise SearchIndexError(f"{folder / META_FILE}: unreadable ({type(err).__name__}); "
+                               f"rebuild it: {rebuild_hint}") from None
+
+
+def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str | Path, *,
+                cfg: Config | None = None, cache: EmbeddingCache | None = None, index_type: str | None = None,
+                generation: int = 0, progress: bool = True) -> DenseMeta:
+    """Embed (or fetch from the cache) every passage of `units`, build the FAISS index, save it.
+
+    Raises:
+        ConfigError: if the embedding cache cannot be opened, read or written, or the index
+            type setting is unknown.
+        OSError: if `out_dir` cannot be written.
+    """
+    start = time.perf_counter()
+    cfg = cfg or load_config()
+    texts, owners = unit_passages(units, embedder)
+    own_cache = cache is None
+    if cache is None:
+        cache = EmbeddingCache.open(cfg.cache_dir)
+    try:
+        vectors, embedded = cached_vectors(texts, embedder, cache, progress=progress)
+    finally:
+        if own_cache:
+            cache.close()
+    try:
+        concrete = choose_index_type(index_type or cfg.dense_index, len(texts), cfg.ann_threshold)
+    except ValueError as err:
+        raise ConfigError(f"setting dense_index: {err}") from None
+    dense = DenseIndex.from_vectors(vectors, owners, concrete)
+    meta = DenseMeta(model_id=embedder.model_id, model=embedder.name, dim=embedder.dim,
+                     articles=len(units), passages=len(texts), index_type=concrete, generation=generation,
+                     built_at=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.perf_counter() - start, 2),
+                     embedded=embedded)
+    dense.save(out_dir, meta)
+    return meta

@@ -1,0 +1,216 @@
+"""Dense index: per-article aggregation, allow-lists applied before top-k, save/load checks on tiny
+hand-made FAISS indexes; then `build_dense` with the real bundled model and a temporary cache."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.cache import EmbeddingCache
+from index.dense import (META_FILE, PASSAGES_FILE, DenseIndex, DenseMeta, best_per_article, build_dense,
+                         choose_index_type)
+from index.embed import load_embedder, normalise
+from kb.errors import SearchIndexError
+from kb.settings import load_config
+
+INDEX_TYPES = ("flat", "sq8", "hnsw")
+HINT = "python -m index build --kb /somewhere/kb"
+
+
+def test_auto_index_type_switches_at_the_threshold():
+    assert choose_index_type("auto", 1000, 5000) == "flat"
+    assert choose_index_type("auto", 5001, 5000) == "hnsw"
+    assert choose_index_type("sq8", 10, 5000) == "sq8"
+    with pytest.raises(ValueError):
+        choose_index_type("ivf", 10, 5000)
+
+
+def test_best_per_article_keeps_each_articles_best_passage():
+    owners = np.array([7, 7, 8, 9])
+    hits = best_per_article(np.array([1, 0, 2, -1, 3]), np.array([0.9, 0.8, 0.7, 0.0, 0.6]), owners, 10)
+    assert hits == [(7, pytest.approx(0.9)), (8, pytest.approx(0.7)), (9, pytest.approx(0.6))]
+    assert best_per_article(np.array([1, 0, 2]), np.array([0.9, 0.8, 0.7]), owners, 1) == [(7, pytest.approx(0.9))]
+
+
+def hand_made() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Five passages of four articles; the query is the first axis."""
+    vectors = normalise(np.array([
+        [1.0, 0.0, 0.0, 0.0],      # article 10, best passage
+        [0.0, 1.0, 0.0, 0.0],      # article 10, another passage
+        [0.9, 0.44, 0.0, 0.0],     # article 20
+        [0.5, 0.0, 0.87, 0.0],     # article 30
+        [0.1, 0.0, 0.0, 0.99],     # article 40
+    ]))
+    return vectors, np.array([10, 10, 20, 30, 40]), np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+
+
+@pytest.mark.parametrize("index_type", INDEX_TYPES)
+def test_search_ranks_articles_by_their_best_passage(index_type: str):
+    vectors, owners, query = hand_made()
+    dense = DenseIndex.from_vectors(vectors, owners, index_type)
+    hits = dense.search(query, 3)
+    assert [a for a, _ in hits] == [10, 20, 30]
+    assert [s for _, s in hits] == pytest.approx([1.0, 0.9 / np.hypot(0.9, 0.44), 0.5 / np.hypot(0.5, 0.87)], abs=0.02)
+    assert [a for a, _ in dense.search(query, 10)] == [10, 20, 30, 40]
+
+
+@pytest.mark.parametrize("index_type", INDEX_TYPES)
+def test_allow_list_applies_before_top_k(index_type: str):
+    vectors, owners, query = hand_made()
+    dense = DenseIndex.from_vectors(vectors, owners, index_type)
+    assert [a for a, _ in dense.search(query, 2, allowed=np.array([40, 30]))] == [30, 40]
+    assert [a for a, _ in dense.search(query, 5, allowed=np.array([20]))] == [20]
+    assert dense.search(query, 5, allowed=np.array([99])) == []
+    assert dense.search(query, 5, allowed=np.array([], dtype=np.int64)) == []
+
+
+@pytest.mark.parametrize("index_type", INDEX_TYPES)
+def test_narrow_filters_never_starve_results(index_type: str):
+    rng = np.random.default_rng(7)
+    vectors = normalise(rng.standard_normal((3000, 32)))
+    owners = np.arange(3000) + 1000
+    query = vectors[0]
+    dense = DenseIndex.from_vectors(vectors, owners, index_type)
+    worst = owners[np.argsort(vectors @ query)[:5]]           # the five least similar articles
+    assert sorted(a for a, _ in dense.search(query, 10, allowed=worst)) == sorted(worst.tolist())
+    allowed = rng.choice(owners, 60, replace=False)
+    hits = dense.search(query, 10, allowed=allowed)
+    assert len(hits) == 10 and set(a for a, _ in hits) <= set(allowed.tolist())
+    if index_type == "flat":
+        exact = sorted(allowed, key=lambda a: -float(vectors[a - 1000] @ query))[:10]
+        assert [a for a, _ in hits] == exact
+
+
+def test_many_passages_of_one_article_do_not_crowd_out_others():
+    rng = np.random.default_rng(3)
+    query = normalise(rng.standard_normal(16))
+    near = normalise(query + 0.05 * rng.standard_normal((40, 16)))   # 40 passages of article 1
+    far = normalise(rng.standard_normal((5, 16)))
+    dense = DenseIndex.from_vectors(np.vstack([near, far]), np.array([1] * 40 + [2, 3, 4, 5, 6]))
+    hits = dense.search(query, 3)
+    assert len(hits) == 3 and hits[0][0] == 1 and len({a for a, _ in hits}) == 3
+
+
+def meta_for(dense: DenseIndex, model_id: str = "model-a") -> DenseMeta:
+    return DenseMeta(model_id=model_id, model="m", dim=4, articles=len(set(dense.passage_articles.tolist())),
+                     passages=dense.passages, index_type=dense.index_type, generation=3, built_at="now", seconds=0.1)
+
+
+def saved(tmp_path: Path, index_type: str = "flat") -> Path:
+    vectors, owners, _ = hand_made()
+    dense = DenseIndex.from_vectors(vectors, owners, index_type)
+    dense.save(tmp_path / "dense", meta_for(dense))
+    return tmp_path / "dense"
+
+
+@pytest.mark.parametrize("index_type", INDEX_TYPES)
+def test_save_and_load_round_trip(tmp_path: Path, index_type: str):
+    folder = saved(tmp_path, index_type)
+    assert not list(folder.glob(".*"))                               # no temporary files left behind
+    loaded = DenseIndex.load(folder, "model-a", articles=4)
+    _, _, query = hand_made()
+    assert [a for a, _ in loaded.search(query, 4)] == [10, 20, 30, 40]
+    assert loaded.index_type == index_type
+    assert json.loads((folder / META_FILE).read_text())["generation"] == 3
+
+
+def test_load_refuses_another_model(tmp_path: Path):
+    with pytest.raises(SearchIndexError, match="built with model model-a, not model-b") as err:
+        DenseIndex.load(saved(tmp_path), "model-b", rebuild_hint=HINT)
+    assert str(err.value).endswith(HINT) and "\n" not in str(err.value)
+
+
+def test_load_refuses_another_article_count(tmp_path: Path):
+    with pytest.raises(SearchIndexError, match="holds 4 articles, the knowledge base 5") as err:
+        DenseIndex.load(saved(tmp_path), "model-a", articles=5, rebuild_hint=HINT)
+    assert str(err.value).endswith(HINT)
+
+
+def test_load_refuses_missing_or_damaged_folders(tmp_path: Path):
+    with pytest.raises(SearchIndexError, match="no dense index") as err:
+        DenseIndex.load(tmp_path / "nothing", "model-a")
+    assert str(err.value).endswith("python -m index build --kb DIR")
+    folder = saved(tmp_path)
+    meta = json.loads((folder / META_FILE).read_text())
+    (folder / META_FILE).write_text(json.dumps({**meta, "format": 99}))
+    with pytest.raises(SearchIndexError, match="format 99"):
+        DenseIndex.load(folder, "model-a")
+    (folder / META_FILE).write_text(json.dumps(meta))
+    np.save(folder / PASSAGES_FILE, np.array([10, 20]))
+    with pytest.raises(SearchIndexError, match="disagree"):
+        DenseIndex.load(folder, "model-a")
+    (folder / "vectors.faiss").write_bytes(b"truncated")
+    with pytest.raises(SearchIndexError, match="unreadable") as err:
+        DenseIndex.load(folder, "model-a", rebuild_hint=HINT)
+    assert str(err.value).endswith(HINT) and "\n" not in str(err.value)
+
+
+# ---- build_dense with the real model ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Unit:
+    id: int
+    title: str
+    label: str
+    paragraphs: tuple[str, ...]
+    path: tuple[str, ...] = ()
+    subtitle: str = ""
+
+
+UNITS = (
+    Unit(101, "某市信访条例", "第十条", ("信访人可以采用书信、电子邮件、传真、电话、走访等形式提出信访事项。",),
+         ("第二章 信访渠道",)),
+    Unit(102, "某市信访条例", "第二十条", ("信访事项应当自受理之日起六十日内办结；情况复杂的，可以适当延长办理期限。",),
+         ("第三章 办理",)),
+    Unit(205, "某省森林条例", "第五条", ("禁止毁林开垦、采石、采砂、采土以及其他毁坏林木和林地的行为。",)),
+    Unit(301, "某市物业管理条例", "第三十条", tuple(
+        f"（{n}）物业服务人应当按照约定和物业的使用性质，妥善维修、养护、清洁、绿化和经营管理物业服务区域内的业主共有部分，"
+        f"维护物业服务区域内的基本秩序，采取合理措施保护业主的人身、财产安全，第{n}项要求。" for n in range(1, 7)),
+        ("第四章 物业服务",), "服务编"),
+)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder()        # default settings; the model export is shared through the default cache_dir
+
+
+def test_build_dense_then_rebuild_from_the_cache(embedder, tmp_path: Path):
+    cfg = load_config()
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        first = build_dense(UNITS, embedder, tmp_path / "one", cfg=cfg, cache=cache, generation=5, progress=False)
+        assert first.articles == 4 and first.passages > 4 and first.embedded == first.passages
+        assert (first.model_id, first.dim, first.generation, first.index_type) == (embedder.model_id, 512, 5, "flat")
+        second = build_dense(UNITS, embedder, tmp_path / "two", cfg=cfg, cache=cache, progress=False)
+        assert second.embedded == 0
+        changed = (*UNITS[:2], replace(UNITS[2], paragraphs=("禁止在林地内乱扔垃圾。",)), UNITS[3])
+        assert build_dense(changed, embedder, tmp_path / "three", cfg=cfg, cache=cache, progress=False).embedded == 1
+    one = DenseIndex.load(tmp_path / "one", embedder.model_id, articles=4)
+    two = DenseIndex.load(tmp_path / "two", embedder.model_id, articles=4)
+    assert np.array_equal(one.index.reconstruct_n(0, one.passages), two.index.reconstruct_n(0, two.passages))
+    assert np.array_equal(one.passage_articles, two.passage_articles)
+    assert (one.passage_articles == 301).sum() == first.passages - 3      # the long article, split, maps back
+
+
+def test_dense_search_finds_the_right_article_once(embedder, tmp_path: Path):
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        build_dense(UNITS, embedder, tmp_path / "dense", cache=cache, progress=False)
+    dense = DenseIndex.load(tmp_path / "dense", embedder.model_id)
+    hits = dense.search(embedder.encode_query("信访事项要多少天内办完？"), 4)
+    assert hits[0][0] == 102 and sorted(a for a, _ in hits) == [101, 102, 205, 301]
+    hits = dense.search(embedder.encode_query("物业公司要负责小区公共部分的维修养护吗"), 2)
+    assert hits[0][0] == 301
+    only_forest = dense.search(embedder.encode_query("信访事项要多少天内办完？"), 3, allowed=np.array([205]))
+    assert [a for a, _ in only_forest] == [205]
+
+
+def test_index_type_comes_from_settings_or_argument(embedder, tmp_path: Path):
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        auto = build_dense(UNITS, embedder, tmp_path / "a", cfg=load_config(ann_threshold=3), cache=cache,
+                           progress=False)
+        sq8 = build_dense(UNITS, embedder, tmp_path / "b", cache=cache, index_type="sq8", progress=False)
+    assert (auto.index_type, sq8.index_type) == ("hnsw", "sq8")
+    assert DenseIndex.load(tmp_path / "a", embedder.model_id).index_type == "hnsw"

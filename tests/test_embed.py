@@ -1,0 +1,295 @@
+"""Embedding engine and embedding cache: pure helpers on strings/arrays, then the real bundled
+model (m3e-small) on every backend, exported into a temporary cache folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.cache import EmbeddingCache, cache_key, cached_vectors, stored_roundtrip
+from index.embed import (fingerprint_folder, length_batches, load_embedder, normalise, passage_head, passage_text,
+                         resolve_model, split_passages)
+from kb.errors import ConfigError
+
+HEAD = "《某某市物业管理条例》 第三章 物业服务 第十条"
+
+
+# ---- passages ---------------------------------------------------------------------------------
+
+def test_passage_text_is_title_breadcrumb_label_text():
+    assert passage_head("信访工作条例", ["", "第一章 总则"], "第一条") == "《信访工作条例》 第一章 总则 第一条"
+    assert passage_text("民法典", ["合同编", "第四章 合同的履行"], "第五百零九条", "当事人应当按照约定全面履行自己的义务。") \
+        == "《民法典》 合同编 第四章 合同的履行 第五百零九条 当事人应当按照约定全面履行自己的义务。"
+
+
+def test_short_article_is_one_passage():
+    paragraphs = ["业主应当按时交纳物业费。", "物业服务人应当公示收费标准。"]
+    assert split_passages(HEAD, paragraphs, 200) == [HEAD + " " + "\n".join(paragraphs)]
+
+
+def test_long_article_splits_between_paragraphs_and_repeats_the_head():
+    paragraphs = [f"第{i}款的内容" + "甲" * 30 + "。" for i in range(6)]      # 37 characters each
+    passages = split_passages(HEAD, paragraphs, 100)
+    assert len(passages) > 1
+    assert all(p.startswith(HEAD + " ") and len(p) <= 100 for p in passages)
+    bodies = [p[len(HEAD) + 1:] for p in passages]
+    assert "\n".join(bodies).split("\n") == paragraphs                   # every 款 once, in order, uncut
+
+
+def test_overlong_paragraph_is_cut_after_sentence_ends():
+    sentences = ["第一句讲的是申请的条件" + "乙" * 20 + "。", "第二句讲的是办理的期限" + "丙" * 20 + "；",
+                 "第三句讲的是救济的途径" + "丁" * 20 + "。"]
+    passages = split_passages(HEAD, ["".join(sentences)], 80)
+    bodies = [p[len(HEAD) + 1:] for p in passages]
+    assert len(passages) == 3 and all(len(p) <= 80 for p in passages)
+    assert bodies == sentences
+
+
+def test_sentence_without_any_break_is_cut_by_length():
+    passages = split_passages("头", ["戊" * 95], 40)
+    assert all(len(p) <= 40 for p in passages)
+    assert "".join(p[2:] for p in passages) == "戊" * 95
+
+
+def test_split_uses_the_given_token_count():
+    # A counter that sees every character as two tokens halves what fits.
+    paragraphs = ["己" * 20, "庚" * 20, "辛" * 20]
+    by_chars = split_passages("头", paragraphs, 70)
+    by_double = split_passages("头", paragraphs, 70, count=lambda s: 2 * len(s))
+    assert len(by_chars) == 1 and len(by_double) == 3
+
+
+def test_split_rejects_a_tiny_window():
+    with pytest.raises(ValueError):
+        split_passages(HEAD, ["文"], 1)
+
+
+def test_length_batches_sort_longest_first_and_restore_order():
+    texts = ["aaaa", "a", "aaaaaaa", "aa", "aaaaa", "aaa", "aaaaaa"]
+    batches = length_batches([len(t) for t in texts], 3)
+    assert [len(b) for b in batches] == [3, 3, 1]
+    lengths = [[len(texts[i]) for i in b] for b in batches]
+    assert lengths == [[7, 6, 5], [4, 3, 2], [1]]
+    out = np.zeros(len(texts), dtype=np.int64)
+    for b in batches:
+        out[b] = [len(texts[i]) * 10 for i in b]
+    assert out.tolist() == [len(t) * 10 for t in texts]
+    with pytest.raises(ValueError):
+        length_batches([1, 2], 0)
+
+
+def test_normalise_gives_unit_rows_and_keeps_zero_rows():
+    v = normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert v.dtype == np.float32
+    assert np.allclose(v, [[0.6, 0.8], [0.0, 0.0]])
+
+
+# ---- model files ------------------------------------------------------------------------------
+
+def test_bundled_model_resolves_to_its_folder():
+    folder = resolve_model("m3e-small")
+    assert folder.name == "m3e-small" and (folder / "config.json").is_file()
+
+
+def test_unknown_models_are_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with pytest.raises(ConfigError, match="not a model folder"):
+        resolve_model(str(tmp_path / "nowhere"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="not found locally"):
+        resolve_model("no-such-org/no-such-model-xyz")
+
+
+def test_fingerprint_changes_with_config_and_weights(tmp_path: Path):
+    (tmp_path / "config.json").write_text('{"hidden_size": 8}')
+    (tmp_path / "weights.bin").write_bytes(bytes(3 << 20))
+    first = fingerprint_folder(tmp_path)
+    assert fingerprint_folder(tmp_path) == first
+    (tmp_path / "config.json").write_text('{"hidden_size": 16}')
+    second = fingerprint_folder(tmp_path)
+    assert second != first
+    with (tmp_path / "weights.bin").open("r+b") as fh:
+        fh.seek(-10, os.SEEK_END)
+        fh.write(b"\x01")
+    assert fingerprint_folder(tmp_path) != second
+
+
+@pytest.mark.parametrize("setting, value, message", [("embed_backend", "tensorflow", "embed_backend"),
+                                                     ("max_seq_length", 4, "max_seq_length"),
+                                                     ("embed_batch_size", 0, "embed_batch_size")])
+def test_bad_settings_are_config_errors(setting: str, value: object, message: str, tmp_path: Path):
+    with pytest.raises(ConfigError, match=message):
+        load_embedder(cache_dir=str(tmp_path), **{setting: value})
+
+
+# ---- embedding cache --------------------------------------------------------------------------
+
+def test_cache_round_trip_survives_reopening(tmp_path: Path):
+    vectors = normalise(np.random.default_rng(1).standard_normal((3, 16)))
+    texts = ["第一条 甲", "第二条 乙", "第三条 丙"]
+    with EmbeddingCache.open(tmp_path) as cache:
+        cache.put_many("model-a", texts, vectors)
+    with EmbeddingCache.open(tmp_path) as cache:
+        got, found = cache.get_many("model-a", ["第二条 乙", "未存", "第一条 甲"], 16)
+        assert len(cache) == 3
+    assert found.tolist() == [True, False, True]
+    assert np.allclose(got[[0, 2]], vectors[[1, 0]], atol=1e-3)
+    assert np.allclose(np.linalg.norm(got[[0, 2]], axis=1), 1, atol=1e-6)
+    assert not got[1].any()
+    assert np.array_equal(got[[0, 2]], stored_roundtrip(vectors[[1, 0]]))
+
+
+def test_cache_key_depends_on_model_and_exact_text(tmp_path: Path):
+    assert cache_key("m", "文本") == cache_key("m", "文本")
+    assert len({cache_key("m", "文本"), cache_key("n", "文本"), cache_key("m", "文本 "), cache_key("m", "文夲")}) == 4
+    with EmbeddingCache.open(tmp_path) as cache:
+        cache.put_many("m", ["文本"], normalise(np.ones((1, 4))))
+        assert cache.get_many("m", ["文本"], 4)[1].tolist() == [True]
+        assert cache.get_many("n", ["文本"], 4)[1].tolist() == [False]
+        assert cache.get_many("m", ["文本 ", "文本\n"], 4)[1].tolist() == [False, False]
+
+
+def test_cache_rejects_mismatched_input(tmp_path: Path):
+    with EmbeddingCache.open(tmp_path) as cache:
+        with pytest.raises(ValueError):
+            cache.put_many("m", ["a", "b"], np.ones((1, 4)))
+        cache.put_many("m", ["a"], normalise(np.ones((1, 4))))
+        with pytest.raises(ConfigError, match="another dimension"):
+            cache.get_many("m", ["a"], 8)
+
+
+def test_cache_file_of_another_layout_is_started_afresh(tmp_path: Path):
+    import sqlite3
+    from index.cache import CACHE_FILE
+
+    with sqlite3.connect(tmp_path / CACHE_FILE) as conn:
+        conn.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, vec BLOB)")
+        conn.execute("INSERT INTO vectors VALUES (x'00', x'00')")
+    with EmbeddingCache.open(tmp_path) as cache:
+        assert len(cache) == 0
+        cache.put_many("m", ["文本"], normalise(np.ones((1, 4))))
+    with EmbeddingCache.open(tmp_path) as cache:
+        assert cache.get_many("m", ["文本"], 4)[1].tolist() == [True]
+
+
+def test_cache_in_an_unwritable_place_is_a_config_error(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="embedding cache"):
+        EmbeddingCache.open(blocker / "cache")
+
+
+# ---- the real bundled model -------------------------------------------------------------------
+
+LABOUR = "《劳动合同法》 第三十七条 劳动者提前三十日以书面形式通知用人单位，可以解除劳动合同。"
+PETITION = "《信访工作条例》 第十七条 信访人可以采用信息网络、书信、电话、传真、走访等形式提出信访事项。"
+FOREST = "《森林法》 第二十条 国有森林资源由国务院自然资源主管部门负责登记造册。"
+SENTENCES = [LABOUR, PETITION, FOREST, "短句。", "《某条例》 第九条 " + "本条例所称的社区服务包括养老、托育、助残等内容；" * 6]
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(model_cache: Path):
+    return load_embedder(embed_backend="torch", cache_dir=str(model_cache))
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(model_cache: Path):
+    return load_embedder(embed_backend="onnx-int8", cache_dir=str(model_cache))
+
+
+def test_vectors_are_unit_float32_in_input_order(torch_embedder):
+    vectors = torch_embedder.encode_passages(SENTENCES)
+    assert vectors.shape == (len(SENTENCES), 512) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    one_by_one = np.stack([torch_embedder.encode_passages([s])[0] for s in SENTENCES])
+    assert np.allclose(vectors, one_by_one, atol=1e-4)
+
+
+def test_parallel_batches_come_back_in_input_order(model_cache: Path):
+    small_batches = load_embedder(embed_backend="onnx-int8", embed_batch_size=2, embed_threads=2,
+                                  cache_dir=str(model_cache))
+    together = small_batches.encode_passages(SENTENCES)
+    one_by_one = np.stack([small_batches.encode_passages([s])[0] for s in SENTENCES])
+    # int8 activations are quantised per batch, so batch-mates move vectors a little, never far
+    assert np.sum(together * one_by_one, axis=1).min() > 0.995
+
+
+def test_a_close_sentence_ranks_above_unrelated_ones(int8_embedder):
+    passages = int8_embedder.encode_passages([LABOUR, PETITION, FOREST])
+    scores = passages @ int8_embedder.encode_query("辞职需要提前多久告诉公司？")
+    assert scores.argmax() == 0
+    scores = passages @ int8_embedder.encode_query("老百姓可以通过哪些方式反映问题、提出信访？")
+    assert scores.argmax() == 1
+
+
+def test_onnx_exports_agree_with_pytorch(torch_embedder, int8_embedder, model_cache: Path):
+    reference = torch_embedder.encode_passages(SENTENCES)
+    fp32 = load_embedder(embed_backend="onnx", cache_dir=str(model_cache))
+    # batch shapes and lengths unlike the export example: the exported axes are really dynamic
+    assert np.sum(fp32.encode_passages(SENTENCES) * reference, axis=1).min() > 0.9999
+    assert np.sum(int8_embedder.encode_passages(SENTENCES) * reference, axis=1).min() > 0.97
+    exported = sorted(p.name for p in (model_cache / "onnx").iterdir())
+    assert exported == [fingerprint_folder(resolve_model("m3e-small"))]
+
+
+def test_export_is_reused_on_the_next_load(int8_embedder, model_cache: Path):
+    onnx_file = next((model_cache / "onnx").glob("*/model.int8.onnx"))
+    stamp = onnx_file.stat().st_mtime_ns
+    again = load_embedder(embed_backend="onnx-int8", cache_dir=str(model_cache))
+    assert onnx_file.stat().st_mtime_ns == stamp and again.model_id == int8_embedder.model_id
+
+
+def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
+    assert torch_embedder.model_id != int8_embedder.model_id
+    assert torch_embedder.model_id.startswith("m3e-small@") and "/torch/" in torch_embedder.model_id
+    shorter = load_embedder(embed_backend="onnx-int8", max_seq_length=128, cache_dir=str(model_cache))
+    assert shorter.model_id != int8_embedder.model_id and shorter.max_tokens == 126
+    # the query prefix changes query vectors only, so passage vectors (and caches) stay valid
+    prefixed = load_embedder(embed_backend="onnx-int8", query_prefix="查询：", cache_dir=str(model_cache))
+    assert prefixed.model_id == int8_embedder.model_id
+
+
+def test_query_prefix_is_put_before_the_query(int8_embedder, model_cache: Path):
+    prefix = "为这个句子生成表示以用于检索相关文章："
+    prefixed = load_embedder(embed_backend="onnx-int8", query_prefix=prefix, cache_dir=str(model_cache))
+    query = "信访事项多久办结"
+    plain, with_prefix = int8_embedder.encode_query(query), prefixed.encode_query(query)
+    assert float(plain @ with_prefix) < 0.999
+    assert np.allclose(with_prefix, int8_embedder.encode_passages([prefix + query])[0], atol=1e-5)
+
+
+def test_long_article_passages_fit_the_real_window(int8_embedder):
+    paragraphs = ["物业服务人应当按照约定和物业的使用性质，妥善维修、养护、清洁、绿化和经营管理物业服务区域内的"
+                  "业主共有部分，维护物业服务区域内的基本秩序，采取合理措施保护业主的人身、财产安全。" * 2] * 5
+    passages = int8_embedder.passages(HEAD, paragraphs)
+    assert len(passages) >= 3
+    assert all(int8_embedder.count_tokens(p) <= int8_embedder.max_tokens for p in passages)
+    assert int8_embedder.passages(HEAD, ["短。"]) == [HEAD + " 短。"]
+
+
+def test_cached_vectors_embed_each_distinct_text_once(int8_embedder, tmp_path: Path):
+    calls: list[int] = []
+
+    class CountingEmbedder:
+        """The real embedder, counting what it is asked to embed."""
+        model_id, dim = int8_embedder.model_id, int8_embedder.dim
+
+        def encode_passages(self, texts, progress=False):
+            calls.append(len(texts))
+            return int8_embedder.encode_passages(texts, progress)
+
+    texts = [LABOUR, PETITION, LABOUR, FOREST]
+    with EmbeddingCache.open(tmp_path) as cache:
+        first, embedded = cached_vectors(texts, CountingEmbedder(), cache)
+        assert embedded == 3 and sum(calls) == 3
+        again, embedded = cached_vectors(texts + ["新增的一条。"], CountingEmbedder(), cache)
+        assert embedded == 1 and sum(calls) == 4
+    assert np.array_equal(first, again[:4])
+    assert np.array_equal(first[0], first[2])
+    assert np.sum(first * int8_embedder.encode_passages(texts), axis=1).min() > 0.999
