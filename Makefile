@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && fc-list | grep -qi "wqy\|noto.*cjk"; } >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 run: setup
 	$(BIN)/python -m ingest $(CORPUS) --kb $(KB) --prune

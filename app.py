@@ -1,23 +1,21 @@
 """The web app: `streamlit run app.py -- --kb DIR` serves the knowledge base in DIR.
 
-Options after `--` (defaults from kb/settings.py and POLICYKB_* environment variables):
---kb, --corpus (where uploads are saved), --model, --region (preferred region), --top-k,
---upload-max-mb. The pages live in `ui/`.
+Options after `--` are the settings of kb/settings.py (defaults there, or POLICYKB_* environment
+variables): --kb, --corpus (where uploads are saved), --model, --region (preferred region),
+--top-k, --upload-max-mb, …; `streamlit run app.py -- --help` lists them. The pages live in `ui/`.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kb.settings import Config, add_arguments, config_from_args
-
-APP_SETTINGS = ("kb", "corpus", "model", "query_prefix", "region", "top_k", "upload_max_mb")
+from kb.settings import SETTINGS, Config, add_arguments, config_from_args
 
 
 def arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="streamlit run app.py --", allow_abbrev=False,
                                 description="政策法规知识库 web app: search, browse, lecture packs, version comparison.")
-    add_arguments(p, *APP_SETTINGS)
+    add_arguments(p, *(s.name for s in SETTINGS))
     return p
 
 
@@ -43,7 +41,7 @@ def main() -> None:
         st.error(str(e))
         st.stop()
     except SystemExit:
-        st.error("启动参数有误。用法：")
+        st.error("启动参数有误（或请求了帮助）。用法：")
         st.code(arg_parser().format_help(), language=None)
         st.stop()
     serve(cfg)

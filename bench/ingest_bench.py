@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.run import run
+from ingest import run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -8,7 +8,7 @@ from importlib import import_module
 
 _EXPORTS = {
     "parse_file": "ingest.parse", "document_to_json": "ingest.parse", "SUPPORTED_EXTENSIONS": "ingest.parse",
-    "run": "ingest.run",
+    "run": "ingest.batch", "FileOutcome": "ingest.batch",
     "open_store": "ingest.store", "StoredArticle": "ingest.store", "StoredDocument": "ingest.store",
     "StoredVersion": "ingest.store",
     **{name: "ingest.records" for name in ("LEVELS", "STATUS_LABELS", "Article", "DateEvent", "Document",

@@ -77,7 +77,7 @@ def _inspect_error(err: IngestError, as_json: bool) -> int:
 def ingest_main(argv: list[str]) -> int:
     from tqdm import tqdm
 
-    from ingest.run import FileOutcome, run
+    from ingest.batch import FileOutcome, run
     args = _ingest_parser().parse_args(argv)
     cfg = config_from_args(args)
 

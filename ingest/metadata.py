@@ -420,6 +420,25 @@ def declared_status(lines: Iterable[str]) -> str:
     return ""
 
 
+_SENTENCE = re.compile(r"[^。；;]*[。；;]?")
+_QUOTED_TITLE = re.compile(r"《([^《》]+)》")
+
+
+def repealed_titles(lines: Iterable[str]) -> tuple[str, ...]:
+    """Titles a text repeals in a closing clause: "本法自…起施行，《中华人民共和国居民身份证条例》同时废止。"
+
+    Only sentences that say 同时废止 count: elsewhere 《》 names are cited, not repealed.
+    """
+    found: list[str] = []
+    for line in lines:
+        if "同时废止" not in line:
+            continue
+        for sentence in _SENTENCE.findall(line):
+            if "同时废止" in sentence:
+                found.extend(t for t in _QUOTED_TITLE.findall(sentence) if t not in found)
+    return tuple(found)
+
+
 # ---------------------------------------------------------------------------------------------
 # Sidecar metadata (X.pdf.meta.yaml or YAML front matter).
 

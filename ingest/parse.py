@@ -254,7 +254,7 @@ def describe(*, title: str, subtitle: str, head: Sequence[str], signature: Seque
         region=metadata.region_of(source, title, issuer),
         status=metadata.declared_status(list(head) + [title]),
         version_date=version, promulgated=promulgated, effective=dates.effective,
-        history=tuple(history))
+        history=tuple(history), repeals=metadata.repealed_titles(body))
 
 
 def document_to_json(doc: Document) -> dict:

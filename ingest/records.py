@@ -42,6 +42,7 @@ class DocumentMeta:
     promulgated: str = ""              # YYYY-MM-DD
     effective: str = ""                # YYYY-MM-DD
     history: tuple[DateEvent, ...] = ()
+    repeals: tuple[str, ...] = ()      # titles this document declares repealed ("《…》同时废止")
 
 
 @dataclass(frozen=True)

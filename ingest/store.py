@@ -2,7 +2,8 @@
 
 Tables: `documents` (one per title and region) ← `versions` (one per version date) ← `files`
 (one per source file; several files may form one version, like the 编 of 民法典) ← `nodes`
-(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts). `failures` keeps
+(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts). `repeals` records
+the titles a file declares repealed ("《信访条例》同时废止"), which marks them 已废止. `failures` keeps
 the last error of every file that could not be read; `meta` holds the schema version, the
 parser fingerprint and a `generation` counter that grows with every committed change, so
 indexes can tell whether they are stale.
@@ -97,7 +98,13 @@ CREATE TABLE IF NOT EXISTS failures (
     message TEXT NOT NULL,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS repeals (
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    target_key TEXT NOT NULL,       -- title key of a title the file declares repealed (《…》同时废止)
+    since TEXT NOT NULL             -- from when: the repealing text's effective (or promulgation) date
+);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file_id);
+CREATE INDEX IF NOT EXISTS repeals_target ON repeals(target_key);
 CREATE INDEX IF NOT EXISTS articles_version ON articles(version_id, no, suffix);
 CREATE INDEX IF NOT EXISTS nodes_file ON nodes(file_id);
 CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
@@ -192,15 +199,19 @@ def _now() -> str:
     return _dt.datetime.now().isoformat(timespec="seconds")
 
 
-def derive_statuses(versions: Sequence[tuple[int, str, str, str]], today: str) -> dict[int, str]:
+def derive_statuses(versions: Sequence[tuple[int, str, str, str]], today: str,
+                    repealed_since: str = "") -> dict[int, str]:
     """Status of each version of one document from (id, version_date, declared_status, effective).
 
     A declared status wins. Otherwise the newest version already in force is "current", newer
     ones whose effective date lies ahead are "pending" and older ones "superseded". A document
-    whose newest version is declared repealed has every version repealed.
+    whose newest version is declared repealed, or was repealed by another text from
+    `repealed_since` (a date not after `today`) on, has every version repealed.
     """
     ordered = sorted(versions, key=lambda v: v[1], reverse=True)
-    if ordered and ordered[0][2] == "repealed":
+    repealed_by_other = bool(repealed_since) and repealed_since <= today and bool(ordered) \
+        and ordered[0][1] < repealed_since
+    if ordered and (ordered[0][2] == "repealed" or repealed_by_other):
         return {v[0]: "repealed" for v in ordered}
     statuses, current_seen = {}, False
     for vid, _date, declared, effective in ordered:
@@ -345,7 +356,17 @@ class StoreWriter:
         self.conn.executemany(
             "INSERT INTO articles(file_id, version_id, seq, kind, no, suffix, label, level, path, "
             "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        since = doc.meta.effective or doc.meta.promulgated or doc.meta.version_date
+        targets = {title_key(t) for t in doc.meta.repeals} - {title_key(doc.meta.title)}
+        if since and targets:
+            self.conn.executemany("INSERT INTO repeals(file_id, target_key, since) VALUES (?,?,?)",
+                                  [(file_id, key, since) for key in sorted(targets)])
+            self._touch_documents_with_keys(targets)
         return "updated" if existing else "added"
+
+    def _touch_documents_with_keys(self, keys: set[str]) -> None:
+        for key in keys:
+            self._dirty_documents.update(i for (i,) in self.conn.execute("SELECT id FROM documents WHERE key=?", (key,)))
 
     def remove_file(self, path: str) -> None:
         """Forget a file and everything parsed from it. Its duplicates are forgotten too, so the
@@ -358,6 +379,9 @@ class StoreWriter:
         dup_paths = [p for (p,) in self.conn.execute("SELECT path FROM files WHERE duplicate_of=?", (file_id,))]
         for p in dup_paths:
             self.remove_file(p)
+        targets = {k for (k,) in self.conn.execute("SELECT target_key FROM repeals WHERE file_id=?", (file_id,))}
+        self._touch_documents_with_keys(targets)
+        self.conn.execute("DELETE FROM repeals WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM articles WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM nodes WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM files WHERE id=?", (file_id,))
@@ -371,6 +395,18 @@ class StoreWriter:
         self.conn.execute("INSERT OR REPLACE INTO failures(path, kind, reason, message, at) VALUES (?,?,?,?,?)",
                           (path, kind, reason, message, _now()))
 
+    def _repealed_since(self, document_id: int) -> str:
+        """Earliest date from which another text of the same or a wider region repeals this document."""
+        (since,) = self.conn.execute("""
+            SELECT MIN(r.since) FROM documents target
+            JOIN repeals r ON r.target_key = target.key
+            JOIN files f ON f.id = r.file_id AND f.duplicate_of IS NULL
+            JOIN versions v ON v.id = f.version_id
+            JOIN documents d ON d.id = v.document_id
+            WHERE target.id = ? AND d.id != target.id
+              AND (d.region = '全国' OR target.region LIKE d.region || '%')""", (document_id,)).fetchone()
+        return since or ""
+
     def _finish_documents(self) -> None:
         today = _dt.date.today().isoformat()
         for document_id in self._dirty_documents:
@@ -380,7 +416,8 @@ class StoreWriter:
             if not versions:
                 self.conn.execute("DELETE FROM documents WHERE id=?", (document_id,))
                 continue
-            for vid, status in derive_statuses([v[:4] for v in versions], today).items():
+            repealed_since = self._repealed_since(document_id)
+            for vid, status in derive_statuses([v[:4] for v in versions], today, repealed_since).items():
                 self.conn.execute("UPDATE versions SET status=? WHERE id=?", (status, vid))
             newest_title = max(versions, key=lambda v: v[1])[4]
             self.conn.execute("UPDATE documents SET title=? WHERE id=?", (newest_title, document_id))
@@ -499,6 +536,23 @@ class Store:
             first = next((a.id for a in units if a.path[:len(full)] == full), None)
             out.append(StoredNode(kind, heading, path, first))
         return out
+
+    def repealed_by(self, document_id: int) -> list[tuple[int, str, str]]:
+        """(document id, title, since) of the texts that declare this document repealed."""
+        return self.conn.execute("""
+            SELECT DISTINCT d.id, d.title, r.since FROM documents target
+            JOIN repeals r ON r.target_key = target.key JOIN files f ON f.id = r.file_id
+            JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
+            WHERE target.id = ? AND d.id != target.id ORDER BY r.since""", (document_id,)).fetchall()
+
+    def repeals(self, document_id: int) -> list[tuple[int, str, str]]:
+        """(document id, title, since) of the stored documents this document declares repealed."""
+        return self.conn.execute("""
+            SELECT DISTINCT target.id, target.title, r.since FROM files f
+            JOIN versions v ON v.id = f.version_id JOIN repeals r ON r.file_id = f.id
+            JOIN documents target ON target.key = r.target_key
+            WHERE v.document_id = ? AND target.id != v.document_id ORDER BY target.title""",
+            (document_id,)).fetchall()
 
     def failures(self) -> list[StoredFailure]:
         return [StoredFailure(*r) for r in self.conn.execute(

@@ -31,7 +31,9 @@ def change_label(row: Row) -> str:
 
 
 def excerpt(text: str, chars: int = 40) -> str:
-    return text if len(text) <= chars else text[:chars] + "…"
+    """The start of a text on one line, with an ellipsis if it was cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= chars else line[:chars] + "…"
 
 
 def summary_line(comparison: Comparison) -> str:

@@ -10,31 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
 from lecture.handout import BulletList, Handout, Heading, Paragraph, Run, paragraph, plain
 
-
-class ArticleLike(Protocol):
-    """What a clause is built from: `ingest.store.StoredArticle` has all of these."""
-    doc_key: str
-    region: str
-    version_date: str
-    label: str
-    title: str
-    subtitle: str
-    kind: str
-    path: tuple[str, ...]
-    paragraphs: tuple[str, ...]
-    text: str
-    status: str
-    doc_level: str
-    issuer: str
-    doc_number: str
-    promulgated: str
-    effective: str
-    source: str
+if TYPE_CHECKING:
+    from ingest.store import StoredArticle
 
 
 @dataclass(frozen=True)
@@ -88,7 +70,7 @@ def citation(title: str, label: str, *, status: str = "current", version_date: s
     return f"《{title}》{version}{label}"
 
 
-def clause_from_article(article: ArticleLike) -> PackClause:
+def clause_from_article(article: StoredArticle) -> PackClause:
     """Snapshot an article (or outline section) of the knowledge base as a pack clause."""
     ref = ClauseRef(article.doc_key, article.region, article.version_date, article.label)
     return PackClause(

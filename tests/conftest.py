@@ -41,7 +41,7 @@ needs_samples = pytest.mark.skipif(not shared_samples_present(),
 @pytest.fixture(scope="session")
 def app_store_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A knowledge base (store only, no index) of the app test corpus."""
-    from ingest.run import run     # (`from ingest import run` yields the submodule of the same name)
+    from ingest import run
     kb = tmp_path_factory.mktemp("app-store") / "kb"
     summary = run(app_corpus_paths(), kb)
     assert summary.failed == 0, summary.failures
@@ -51,10 +51,9 @@ def app_store_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app_kb(app_store_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same knowledge base with its search index, built with the default (bundled) model."""
-    from index import build
+    from index.build import build     # (`from index import build` yields the submodule of that name)
     from kb.settings import load_config
-    kb = tmp_path_factory.mktemp("app-indexed") / "kb"
-    shutil.copytree(app_store_kb, kb)
+    kb = Path(shutil.copytree(app_store_kb, tmp_path_factory.mktemp("app-indexed") / "kb"))
     build(kb, load_config(kb=str(kb)), progress=False)
     return kb
 
@@ -62,9 +61,13 @@ def app_kb(app_store_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture()
 def writable_kb(app_store_kb: Path, tmp_path: Path) -> Path:
     """A private copy of the store-only knowledge base, for tests that write into it."""
-    kb = tmp_path / "kb"
-    shutil.copytree(app_store_kb, kb)
-    return kb
+    return Path(shutil.copytree(app_store_kb, tmp_path / "kb"))
+
+
+@pytest.fixture()
+def writable_indexed_kb(app_kb: Path, tmp_path: Path) -> Path:
+    """A private copy of the indexed knowledge base, for tests that write into it."""
+    return Path(shutil.copytree(app_kb, tmp_path / "kb"))
 
 
 def _serve_page(kb: str, page: str) -> None:
@@ -85,3 +88,4 @@ def open_page():
         at.query_params.update(query)
         return at.run()
     return run
+

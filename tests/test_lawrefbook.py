@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.run import run
+from ingest import run
 from ingest.store import open_store
 
 LAWREFBOOK = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "lawrefbook"

@@ -186,3 +186,11 @@ def test_front_matter_allows_other_keys_and_splits_the_text():
     assert rest == "# 正文标题\n"
     assert parse_sidecar(yaml_text, strict=False) == {"title": "青禾办法"}
     assert split_front_matter("# 没有前言\n") == (None, "# 没有前言\n")
+
+
+def test_repealed_titles_come_only_from_same_sentence_repeal_clauses():
+    from ingest.metadata import repealed_titles
+    lines = ["第四十三条 本法自1999年10月1日起施行。1990年12月24日国务院发布的《行政复议条例》同时废止。",
+             "第二条 依照《中华人民共和国行政诉讼法》的规定办理。",
+             "第五十条 本条例自2005年5月1日起施行。《甲办法》、《乙规定》同时废止；《丙条例》继续有效。"]
+    assert repealed_titles(lines) == ("行政复议条例", "甲办法", "乙规定")

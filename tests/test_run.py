@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.run import run
+from ingest import run
 from ingest.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_interrupted_run_keeps_the_last_committed_state(tmp_path, monkeypatch):
     corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
     run([corpus], kb)
     write_corpus(corpus, extra="\n\n第五条 新增条文。")
-    import ingest.run as runner
+    import ingest.batch as runner
 
     def crash(*_args, **_kwargs):
         raise KeyboardInterrupt

@@ -129,3 +129,32 @@ def test_open_store_without_knowledge_base_says_how_to_create_it(tmp_path):
     with pytest.raises(StoreError, match="python -m ingest"):
         with open_store(tmp_path / "nothing"):
             pass
+
+
+def test_a_text_that_repeals_another_marks_it_repealed_until_the_repealer_goes(tmp_path):
+    import dataclasses
+    old = make_doc("某某条例", "1995-10-28")
+    new = make_doc("某某工作条例", "2022-02-25")
+    new = dataclasses.replace(new, meta=dataclasses.replace(new.meta, repeals=("某某条例",)))
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/old.md", "old.md", "h1", "p", old)
+    with w.transaction():
+        w.put_file("/c/new.md", "new.md", "h2", "p", new)
+    with open_store(tmp_path) as s:
+        by_title = {d.title: d for d in s.documents()}
+        assert by_title["某某条例"].status == "repealed" and by_title["某某工作条例"].status == "current"
+        assert [t for _, t, _ in s.repealed_by(by_title["某某条例"].id)] == ["某某工作条例"]
+        assert [t for _, t, _ in s.repeals(by_title["某某工作条例"].id)] == ["某某条例"]
+    with w.transaction():
+        w.remove_file("/c/new.md")
+    w.close()
+    with open_store(tmp_path) as s:
+        assert [d.status for d in s.documents()] == ["current"]
+
+
+def test_derive_statuses_repeal_by_another_text_spares_a_later_reenactment():
+    versions = [(1, "1995-10-28", "", ""), (2, "2005-01-10", "", "")]
+    assert derive_statuses(versions, "2026-01-01", repealed_since="2022-05-01") == {1: "repealed", 2: "repealed"}
+    assert derive_statuses(versions, "2026-01-01", repealed_since="2000-01-01") == {1: "superseded", 2: "current"}
+    assert derive_statuses(versions, "2020-01-01", repealed_since="2022-05-01") == {1: "superseded", 2: "current"}

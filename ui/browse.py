@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from ingest.records import LEVELS, STATUS_LABELS
-from ui.common import (article_html, clause_card, escape, kb_store, query_int, search_hits_cards, status_badge)
+from ingest.records import STATUS_LABELS
+from ui.common import (article_html, clause_card, documents, escape, kb_store, level_order, query_int,
+                       region_order, status_badge)
+from ui.search import search_hits_cards
 
 if TYPE_CHECKING:
     from ingest.store import Store, StoredArticle, StoredDocument, StoredVersion
@@ -33,27 +35,23 @@ def render(cfg: Config) -> None:
             document_view(cfg, store, doc_id)
 
 
-def _level_order(level: str) -> tuple[int, str]:
-    return (LEVELS.index(level) if level in LEVELS else len(LEVELS), level)
-
-
 def document_list(cfg: Config, store: Store) -> None:
     """Level and region choices with counts, a title filter, and the matching documents."""
     import streamlit as st
 
     from ui.pages import page
-    docs = store.documents()
+    docs = documents(cfg, store)
     query = st.text_input("按标题筛选", placeholder="例如：信访、调解、民法典", key="browse-filter").strip()
     if query:
         docs = [d for d in docs if query in d.title]
     level_counts = Counter(d.level or "未分类" for d in docs)
-    levels = [ALL] + sorted(level_counts, key=_level_order)
+    levels = [ALL] + sorted(level_counts, key=level_order)
     level = st.pills("效力级别", levels, default=ALL, key="browse-level",
                      format_func=lambda v: f"{v}（{len(docs) if v == ALL else level_counts[v]}）") or ALL
     if level != ALL:
         docs = [d for d in docs if (d.level or "未分类") == level]
     region_counts = Counter(d.region for d in docs)
-    regions = [ALL] + sorted(region_counts, key=lambda r: (r != "全国", r))
+    regions = [ALL] + sorted(region_counts, key=region_order)
     region = st.pills("地区", regions, default=ALL, key="browse-region",
                       format_func=lambda v: f"{v}（{len(docs) if v == ALL else region_counts[v]}）") or ALL
     if region != ALL:
@@ -62,9 +60,9 @@ def document_list(cfg: Config, store: Store) -> None:
         st.info("没有符合条件的法规。请修改标题筛选词，或选择“全部”级别和地区。")
         return
     st.caption(f"共 {len(docs)} 部" + (f"，显示前 {LIST_LIMIT} 部；请用上面的筛选缩小范围" if len(docs) > LIST_LIMIT else ""))
-    for group_level in sorted({d.level or "未分类" for d in docs[:LIST_LIMIT]}, key=_level_order):
+    for group_level in sorted({d.level or "未分类" for d in docs[:LIST_LIMIT]}, key=level_order):
         group = [d for d in docs[:LIST_LIMIT] if (d.level or "未分类") == group_level]
-        st.subheader(f"{group_level}（{level_counts[group_level]}）")
+        st.markdown(f"#### {group_level}（{level_counts[group_level]}）")
         for d in group:
             cols = st.columns([5, 2])
             cols[0].page_link(page("browse", cfg), label=d.title, query_params={"doc": str(d.id)})
@@ -91,7 +89,7 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
 
     from ui.pages import page
     st.page_link(page("browse", cfg), label="返回法规列表", icon=":material/arrow_back:")
-    doc = next((d for d in store.documents() if d.id == doc_id), None)
+    doc = next((d for d in documents(cfg, store) if d.id == doc_id), None)
     if doc is None:
         st.warning("未找到这部法规：它可能已被删除或重新导入。请从列表中重新打开。")
         return
@@ -139,17 +137,28 @@ def _metadata(version: StoredVersion) -> None:
         st.markdown("　".join(facts))
     if version.history:
         with st.expander("沿革"):
-            st.markdown("\n".join(f"- {escape(h.get('date', ''))} {escape(h.get('event', ''))}" for h in version.history))
+            st.markdown("\n".join(f"- {escape(h.get('date', ''))} {escape(h.get('event', ''))}"
+                                   for h in version.history))
 
 
 def _toc_html(nodes) -> str:
-    items = []
+    """The headings as nested, collapsible lists (<details>): 编 hold their 章, 章 their 节; each
+    heading links to the anchor of its first article."""
+    children: dict[tuple[str, ...], list] = {}
     for node in nodes:
-        indent = len(node.path) * 1.2
-        text = escape(node.heading)
-        link = f'<a href="#art-{node.first_article_id}">{text}</a>' if node.first_article_id else text
-        items.append(f'<div style="margin-left:{indent}em">{link}</div>')
-    return "".join(items)
+        children.setdefault(tuple(node.path), []).append(node)
+
+    def entries(path: tuple[str, ...]) -> str:
+        out = []
+        for node in children.get(path, []):
+            text = escape(node.heading)
+            link = f'<a href="#art-{node.first_article_id}">{text}</a>' if node.first_article_id else text
+            inner = entries(path + (node.heading,))
+            out.append(f'<details open><summary>{link}</summary><div style="margin-left:1.2em">{inner}</div></details>'
+                       if inner else f"<div>{link}</div>")
+        return "".join(out)
+
+    return entries(())
 
 
 def full_text_html(units: list[StoredArticle], nodes, target_id: int | None) -> str:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.records import STATUS_LABELS
+from ingest.records import LEVELS, STATUS_LABELS
 from kb.errors import KBError
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
                      new_pack, save_pack)
@@ -20,7 +20,7 @@ from lecture.handout import RichText
 from lecture.storage import pack_path
 
 if TYPE_CHECKING:
-    from ingest.store import Store, StoredArticle
+    from ingest.store import Store, StoredArticle, StoredDocument
     from kb.settings import Config
     from lecture import PackClause
 
@@ -89,6 +89,28 @@ def kb_store(cfg: Config, *, notice: bool = True) -> Iterator[Store | None]:
             yield store
 
 
+def _documents(kb: str, generation: int) -> list[StoredDocument]:
+    from ingest.store import open_store
+    with open_store(kb) as store:
+        return store.documents()
+
+
+def documents(cfg: Config, store: Store) -> list[StoredDocument]:
+    """All documents of the knowledge base, cached until its content changes (its generation)."""
+    import streamlit as st
+    return st.cache_data(show_spinner=False, max_entries=4)(_documents)(str(cfg.kb), store.generation())
+
+
+def level_order(level: str) -> tuple[int, str]:
+    """Sort key of a level of legal force: highest first (宪法, 法律, …), unknown ones last."""
+    return (LEVELS.index(level) if level in LEVELS else len(LEVELS), level)
+
+
+def region_order(region: str) -> tuple[bool, str]:
+    """Sort key of a region: 全国 first, then by name."""
+    return (region != "全国", region)
+
+
 def query_int(name: str) -> int | None:
     """An integer URL query parameter (`?doc=12`), or None when absent or not a number."""
     import streamlit as st
@@ -129,11 +151,13 @@ def article_citation(article: StoredArticle) -> str:
     return citation(article.title, article.label, status=article.status, version_date=article.version_date)
 
 
-def article_html(article: StoredArticle | PackClause, terms: Sequence[str] = ()) -> str:
-    """The label and paragraphs (款) of an article, matched terms highlighted."""
+def article_html(article: StoredArticle | PackClause, terms: Sequence[str] = (), *, label: bool = True) -> str:
+    """The paragraphs (款) of an article, matched terms highlighted, after its label (which a
+    card leaves out: its citation names the article already)."""
     paragraphs = article.paragraphs or (article.text,)
     body = "".join(f"<p>{runs_html(mark_terms(p, terms))}</p>" for p in paragraphs)
-    return f'<div class="kb-text"><p><b>{escape(article.label)}</b></p>{body}</div>'
+    head = f"<p><b>{escape(article.label)}</b></p>" if label else ""
+    return f'<div class="kb-text">{head}{body}</div>'
 
 
 def copy_text(article: StoredArticle) -> str:
@@ -169,12 +193,12 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
     import streamlit as st
 
     from ui.pages import page
-    with st.container(border=True):
+    with st.container(border=True, key=f"card-{key}"):      # the key gives the card a CSS class, st-key-card-…
         st.markdown(card_header_html(article, match_kinds), unsafe_allow_html=True)
         meta = card_meta(article)
         if meta:
             st.caption(meta)
-        st.markdown(article_html(article, terms), unsafe_allow_html=True)
+        st.markdown(article_html(article, terms, label=False), unsafe_allow_html=True)
         cols = st.columns([1, 1, 1, 1.2])
         show_context = cols[0].toggle("上下文", key=f"{key}-ctx")
         if show_read_link:

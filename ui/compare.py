@@ -12,7 +12,7 @@ from ingest.records import STATUS_LABELS
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
 from lecture.storage import safe_stem
-from ui.common import escape, kb_store, query_int, runs_html
+from ui.common import documents, escape, kb_store, level_order, query_int, runs_html
 from ui.pack import DOCX_MIME
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kb.settings import Config
 
 DEFAULT_KINDS = ("reworded", "added", "removed")
+SUGGESTIONS = 50           # documents with several versions listed as one-click comparisons
 
 
 def _version_options(kb: str, generation: int) -> dict[int, str]:
@@ -31,7 +32,7 @@ def _version_options(kb: str, generation: int) -> dict[int, str]:
         for doc in store.documents():
             for v in store.versions(doc.id):
                 region = "" if doc.region == "全国" else f" · {doc.region}"
-                options[v.id] = f"《{v.title}》 {v.version_date or '未注明日期'} · {STATUS_LABELS.get(v.status, v.status)}{region}"
+                options[v.id] = f"《{v.title}》 {_date(v.version_date)} · {STATUS_LABELS.get(v.status, v.status)}{region}"
     return options
 
 
@@ -73,13 +74,25 @@ def _short(option: str) -> str:
 
 
 def _pick(container, label: str, param: str, ids: list[int], options: dict[int, str]) -> int | None:
+    """A version selector kept equal to the URL parameter `param`: a link (e.g. a suggestion
+    below) sets the parameter and so the selector; choosing in the selector sets the parameter,
+    so the URL always names the pair on screen and can be shared."""
     import streamlit as st
+    key = f"compare-{param}"
     wanted = query_int(param)
-    choice = container.selectbox(label, ids, index=ids.index(wanted) if wanted in ids else None,
-                                 format_func=options.get, placeholder="输入标题搜索…", key=f"compare-{param}")
-    if choice is not None and str(choice) != st.query_params.get(param):
-        st.query_params[param] = str(choice)        # the URL keeps the pair, so it can be shared
-    return choice
+    if wanted in ids and st.session_state.get(key) != wanted:
+        st.session_state[key] = wanted
+    return container.selectbox(label, ids, index=None, format_func=options.get, placeholder="输入标题搜索…",
+                               key=key, on_change=_sync_param, args=(key, param))
+
+
+def _sync_param(key: str, param: str) -> None:
+    import streamlit as st
+    choice = st.session_state.get(key)
+    if choice is None:
+        st.query_params.pop(param, None)
+    else:
+        st.query_params[param] = str(choice)
 
 
 def _multi_version_hint(cfg: Config, store: Store) -> None:
@@ -87,14 +100,21 @@ def _multi_version_hint(cfg: Config, store: Store) -> None:
     import streamlit as st
 
     from ui.pages import page
-    multi = [d for d in store.documents() if d.versions > 1]
+    multi = sorted((d for d in documents(cfg, store) if d.versions > 1), key=lambda d: (level_order(d.level), d.title))
     if not multi:
         return
-    with st.expander(f"有多个版本的法规（{len(multi)}部）"):
-        for d in multi[:50]:
+    shown = multi[:SUGGESTIONS]
+    more = f"，显示前{len(shown)}部；其余请在上面按标题选择" if len(multi) > len(shown) else ""
+    with st.expander(f"有多个版本的法规（{len(multi)}部{more}）"):
+        for d in shown:
             newest, previous = store.versions(d.id)[:2]
-            st.page_link(page("compare", cfg), label=f"{d.title}：{previous.version_date} → {newest.version_date}",
+            label = f"{d.title}：{_date(previous.version_date)} → {_date(newest.version_date)}"
+            st.page_link(page("compare", cfg), label=label,
                          query_params={"old": str(previous.id), "new": str(newest.id)})
+
+
+def _date(version_date: str) -> str:
+    return version_date or "未注明日期"
 
 
 def show_comparison(comparison: Comparison, old_name: str, new_name: str) -> None:

@@ -81,6 +81,7 @@ class IngestJob:
     """One batch of uploads being ingested and indexed. Fields are written by the worker thread
     and read by the page; each assignment is atomic, which is all the page needs to show progress."""
     names: dict[str, str]                       # saved path → uploaded name
+    generation_before: int = -1                 # store generation when the job started (-1: no store yet)
     refused: list[FileResult] = field(default_factory=list)
     stage: str = "等待开始"
     done: int = 0
@@ -106,6 +107,12 @@ class JobBoard:
     def running(self, kb: str) -> IngestJob | None:
         job = self.jobs.get(kb)
         return job if job is not None and not job.finished else None
+
+    def record(self, kb: str, job: IngestJob) -> None:
+        """Keep a job that needed no work (every file was refused) as the last one, to show its results."""
+        with self._lock:
+            job.finished = True
+            self.jobs[kb] = job
 
     def start(self, kb: str, job: IngestJob, work: Callable[[IngestJob], None]) -> bool:
         """Run `work(job)` in a daemon thread unless a job for `kb` is running; False if one is."""
@@ -136,8 +143,8 @@ def ingest_and_index(job: IngestJob, kb: str, cfg: object, paths: Sequence[str])
     Raises:
         KBError: from the store or the index (the job shows its message).
     """
-    from index import build
-    from ingest.run import FileOutcome, run
+    from index.build import build     # (`from index import build` yields the submodule of that name)
+    from ingest.batch import FileOutcome, run
 
     def on_file(outcome: FileOutcome) -> None:
         name = job.names.get(outcome.path, Path(outcome.path).name)

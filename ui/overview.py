@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ingest.records import LEVELS, STATUS_LABELS
-from ui.common import kb_store
+from ingest.records import STATUS_LABELS
+from ui.common import documents, kb_store, level_order, region_order
 
 if TYPE_CHECKING:
     from kb.settings import Config
@@ -17,7 +17,7 @@ def render(cfg: Config) -> None:
     with kb_store(cfg) as store:
         if store is None:
             return
-        docs = store.documents()
+        docs = documents(cfg, store)
         stats = store.stats()
         cols = st.columns(4)
         cols[0].metric("法规", len(docs))
@@ -27,8 +27,8 @@ def render(cfg: Config) -> None:
         st.caption(f"知识库 {cfg.kb} · 最近导入 {store.last_ingest().replace('T', ' ') or '未知'} · "
                    f"内容版本 {store.generation()}")
         cols = st.columns(3)
-        _counts(cols[0], "按效力级别", stats["level"], key=lambda k: LEVELS.index(k) if k in LEVELS else len(LEVELS))
-        _counts(cols[1], "按地区", stats["region"], key=lambda k: (k != "全国", k))
+        _counts(cols[0], "按效力级别", stats["level"], key=level_order)
+        _counts(cols[1], "按地区", stats["region"], key=region_order)
         _counts(cols[2], "按时效", {STATUS_LABELS.get(k, k): v for k, v in stats["status"].items()})
         _index_info(cfg)
         failures = store.failures()
@@ -43,13 +43,17 @@ def render(cfg: Config) -> None:
 def _counts(container, title: str, counts: dict[str, int], key=None) -> None:
     rows = sorted(counts.items(), key=(lambda kv: key(kv[0])) if key else (lambda kv: -kv[1]))
     container.markdown(f"**{title}**")
-    container.dataframe([{"类别": k or "未分类", "法规数": v} for k, v in rows], hide_index=True, width="stretch")
+    container.table({"类别": [k or "未分类" for k, _ in rows], "法规数": [v for _, v in rows]})
 
 
 def _index_info(cfg: Config) -> None:
     """The model and index the search uses, as the index describes itself."""
     import streamlit as st
 
+    from kb.errors import KBError
     from ui.search import index_description
     st.subheader("检索模型与索引")
-    st.markdown(index_description(cfg))
+    try:
+        st.markdown(index_description(cfg))
+    except KBError as e:            # the rest of the overview stays useful without an index
+        st.error(str(e))

@@ -30,16 +30,20 @@ def render(cfg: Config) -> None:
         st.error(message)
     _new_pack_form(cfg)
     name = active_pack()
+    empty_hint = f"讲义“{name}”还没有条文。在“检索”或“法规浏览”页点“加入讲义”收集条文，它们会按顺序出现在这里。"
     if not pack_path(cfg.kb, name).exists():
-        st.info(f"讲义“{name}”还没有条文。在“检索”或“法规浏览”页点“加入讲义”收集条文，它们会按顺序出现在这里。")
+        st.info(empty_hint)
         return
     pack = load_pack(cfg.kb, name)
     st.text_input("讲义标题", value=pack.title, key=f"pack-title-{name}",
                   on_change=_retitle, args=(cfg, name, f"pack-title-{name}"))
-    st.caption(f"共 {len(pack.items)} 条 · 更新于 {pack.updated.replace('T', ' ')} · 保存在 {pack_path(cfg.kb, name)}")
-    _export_buttons(pack)
-    with kb_store(cfg, notice=False) as store:
-        _items(cfg, pack, store)
+    if pack.items:
+        st.caption(f"共 {len(pack.items)} 条 · 更新于 {pack.updated.replace('T', ' ')} · 保存在 {pack_path(cfg.kb, name)}")
+        _export_buttons(pack)
+        with kb_store(cfg, notice=False) as store:
+            _items(cfg, pack, store)
+    else:
+        st.info(empty_hint)
     _delete_control(cfg, name)
 
 
@@ -113,7 +117,7 @@ def _items(cfg: Config, pack: LecturePack, store: Store | None) -> None:
         with st.container(border=True):
             st.markdown(f'<span class="kb-cite">{i + 1}. {escape(item.citation)}</span>{status_badge(item.status)}',
                         unsafe_allow_html=True)
-            st.markdown(article_html(item), unsafe_allow_html=True)
+            st.markdown(article_html(item, label=False), unsafe_allow_html=True)
             if item.note:
                 st.markdown(f"> 讲解：{escape(item.note)}")
             live = resolve_clause(store, item.ref) if store is not None else None
@@ -132,7 +136,8 @@ def _items(cfg: Config, pack: LecturePack, store: Store | None) -> None:
                 heading_key, note_key = f"{key}-heading", f"{key}-note"
                 st.text_input("本条前的小标题", value=item.heading, key=heading_key)
                 st.text_area("讲解", value=item.note, key=note_key)
-                st.button("保存", key=f"{key}-save", on_click=_edit, args=(cfg, pack.name, item.ref, heading_key, note_key))
+                st.button("保存", key=f"{key}-save", on_click=_edit,
+                          args=(cfg, pack.name, item.ref, heading_key, note_key))
             if live is not None:
                 cols[4].page_link(page("browse", cfg), label="阅读全文", icon=":material/menu_book:",
                                   query_params={"doc": str(live.document_id), "art": str(live.id)})

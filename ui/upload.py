@@ -19,12 +19,15 @@ STATUS_TEXT = {"added": "已导入", "updated": "已更新", "unchanged": "内�
                "failed": "失败", "refused": "未接收"}
 
 
+def _new_board() -> JobBoard:
+    from ui.jobs import JobBoard
+    return JobBoard()
+
+
 def job_board() -> JobBoard:
     """The process-wide job board (one per server process, shared by all sessions)."""
     import streamlit as st
-
-    from ui.jobs import JobBoard
-    return st.cache_resource(show_spinner=False)(JobBoard)()
+    return st.cache_resource(show_spinner=False)(_new_board)()
 
 
 def render(cfg: Config) -> None:
@@ -41,7 +44,8 @@ def render(cfg: Config) -> None:
     if board.running(kb) is None:
         with st.form("upload", clear_on_submit=True):
             files = st.file_uploader("选择文件（可多选）", type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS],
-                                     accept_multiple_files=True, key="upload-files")
+                                     accept_multiple_files=True, max_upload_size=cfg.upload_max_mb,
+                                     key="upload-files")
             submitted = st.form_submit_button("上传并导入", type="primary")
         if submitted and files:
             _start(cfg, board, folder, files, SUPPORTED_EXTENSIONS)
@@ -62,13 +66,21 @@ def _start(cfg: Config, board: JobBoard, folder: Path, files, extensions) -> Non
             refused.append(FileResult(f.name, "", "refused", message=e.message))
             continue
         names[str(path.resolve())] = f.name
-    job = IngestJob(names=names, refused=refused)
+    job = IngestJob(names=names, refused=refused, generation_before=_generation(cfg))
     if not names:
-        job.finished, job.stage = True, "完成"
-        board.jobs[str(cfg.kb)] = job
+        job.stage = "完成"
+        board.record(str(cfg.kb), job)
         return
     if not board.start(str(cfg.kb), job, lambda j: ingest_and_index(j, str(cfg.kb), cfg, list(names))):
         st.warning("已有文件正在导入，请等它完成后再上传。")
+
+
+def _generation(cfg: Config) -> int:
+    from ingest.store import DB_NAME, open_store
+    if not (Path(cfg.kb) / DB_NAME).exists():
+        return -1
+    with open_store(cfg.kb) as store:
+        return store.generation()
 
 
 def _progress(kb: str, board: JobBoard) -> None:

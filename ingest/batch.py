@@ -44,7 +44,7 @@ def parser_fingerprint() -> str:
     h = hashlib.sha256()
     files = sorted(root.rglob("*.py")) + [root.parent / "kb" / "chinese.py"]
     for f in files:
-        if f.name not in ("store.py", "run.py", "__main__.py"):
+        if f.name not in ("store.py", "batch.py", "__main__.py"):
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
 

@@ -1,0 +1,151 @@
+"""检索 page (AppTest) over the indexed test knowledge base (real model, real indexes): clause cards,
+references first, highlighting, actions, filters, empty results and a missing index."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import needs_samples
+from ingest import open_store
+from lecture import load_pack
+from ui.common import DEFAULT_PACK
+
+BOX = "q"
+
+
+def _cards(at) -> list[str]:
+    """The header line (citation, badge, match tags) of each clause card, in order."""
+    return [m.value for m in at.markdown if 'class="kb-cite"' in m.value]
+
+
+def _ask(open_page, kb: Path, question: str):
+    at = open_page(kb, "search")
+    at.text_input(key=BOX).input(question).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def _unit_id(kb: Path, doc_key: str, no: int, version_date: str | None = None) -> int:
+    with open_store(kb) as store:
+        found = store.find_articles(doc_key, no)
+    return next(a.id for a in found if version_date in (None, a.version_date))
+
+
+@needs_samples
+def test_reference_query_shows_that_article_first(app_kb, open_page):
+    at = _ask(open_page, app_kb, "信访工作条例第三十六条")
+    cards = _cards(at)
+    assert "《信访工作条例》第三十六条" in cards[0] and "条文引用" in cards[0] and "现行有效" in cards[0]
+    assert at.query_params["q"] == "信访工作条例第三十六条"
+    assert any("找到" in c.value and "毫秒" in c.value for c in at.caption)
+
+
+@needs_samples
+def test_question_finds_the_clause_with_terms_highlighted(app_kb, open_page):
+    at = _ask(open_page, app_kb, "对复查意见不服，还可以向哪里申请复核？")
+    cards = _cards(at)
+    assert any("《信访工作条例》第三十六条" in c for c in cards[:3]), cards[:3]
+    texts = [m.value for m in at.markdown if 'class="kb-text"' in m.value]
+    assert any("<mark>复核</mark>" in t for t in texts)
+    assert any(tag in "".join(cards) for tag in ("关键词", "语义"))
+
+
+def test_empty_box_offers_examples_that_search_when_clicked(app_kb, open_page):
+    at = open_page(app_kb, "search")
+    assert not _cards(at)
+    example = at.button(key="example-2")
+    example.click().run()
+    assert at.text_input(key=BOX).value == example.label
+    assert _cards(at)
+
+
+def test_question_in_the_address_is_searched(app_kb, open_page):
+    at = open_page(app_kb, "search", q="调解协议书")
+    assert at.text_input(key=BOX).value == "调解协议书" and _cards(at)
+
+
+def test_current_versions_by_default_and_older_ones_linked(app_kb, open_page):
+    at = _ask(open_page, app_kb, "调解协议书自各方当事人签名、盖章或者按指印之日起生效")
+    cards = _cards(at)
+    assert "《四川省社区调解示范条例》第十二条" in cards[0]
+    assert not any("2016年版" in c for c in cards)                       # superseded text not shown
+    versions = [link for link in at.get("page_link") if link.value.startswith("2016-05-01")]
+    assert versions and "已修改" in versions[0].value
+    linked = int(versions[0].proto.query_string.split("art=")[1])
+    with open_store(app_kb) as store:
+        old = store.article(linked)
+    assert (old.title, old.version_date, old.status) == ("四川省社区调解示范条例", "2016-05-01", "superseded")
+
+
+def test_document_filter_limits_results(app_kb, open_page):
+    at = open_page(app_kb, "search")
+    at.sidebar.multiselect(key="f-docs").set_value(["四川省社区调解示范条例"]).run()
+    at.text_input(key=BOX).input("信访").run()
+    cards = _cards(at)
+    assert cards and all("四川省社区调解示范条例" in c for c in cards)
+
+
+def test_superseded_status_can_be_included(app_kb, open_page):
+    at = open_page(app_kb, "search")
+    at.sidebar.multiselect(key="f-status").set_value(["superseded"]).run()
+    at.text_input(key=BOX).input("调解员业务培训").run()
+    cards = _cards(at)
+    assert cards and all("（2016年版）" in c and "已修改" in c for c in cards)
+
+
+def test_empty_result_explains_and_suggests_loosening_filters(app_kb, open_page):
+    at = open_page(app_kb, "search")
+    at.sidebar.multiselect(key="f-status").set_value(["repealed"]).run()     # nothing in the test corpus
+    at.text_input(key=BOX).input("调解").run()
+    assert not _cards(at)
+    assert "没有找到" in at.warning[0].value
+    advice = " ".join(m.value for m in at.markdown)
+    assert "只查已废止的版本" in advice and "放宽" in advice
+
+
+def test_card_actions_copy_context_and_add_to_pack(writable_indexed_kb, open_page):
+    kb = writable_indexed_kb
+    target = _unit_id(kb, "四川省社区调解示范条例", 9, "2023-09-01")
+    at = _ask(open_page, kb, "四川省社区调解示范条例第九条")
+    copy = next(c.value for c in at.code if c.value.startswith("《四川省社区调解示范条例》第九条"))
+    assert "信访工作机构可以引导当事人" in copy
+    at.toggle(key=f"s-{target}-ctx").set_value(True).run()
+    assert any("上一条 · 第八条" in m.value for m in at.markdown)
+    read = next(link for link in at.get("page_link") if link.value == "阅读全文")
+    assert f"art={target}" in read.proto.query_string
+    at.button(key=f"s-{target}-add").click().run()
+    assert [c.label for c in load_pack(kb, DEFAULT_PACK).items] == ["第九条"]
+
+
+def test_region_preference_comes_from_the_setting(app_kb, open_page, monkeypatch):
+    monkeypatch.setenv("POLICYKB_REGION", "四川省")
+    at = open_page(app_kb, "search")
+    assert at.sidebar.selectbox(key="f-prefer").value == "四川省"
+
+
+def test_missing_index_is_one_clear_error_with_the_rebuild_command(app_store_kb, open_page):
+    at = open_page(app_store_kb, "search")
+    at.text_input(key=BOX).input("调解").run()
+    assert not at.exception
+    assert len(at.error) == 1 and f"python -m index build --kb {app_store_kb}" in at.error[0].value
+
+
+@pytest.mark.parametrize("query", ["信访", "第十二条"])
+def test_search_within_a_document_on_the_browse_page(app_kb, open_page, query):
+    with open_store(app_kb) as store:
+        doc = next(d for d in store.documents() if d.title == "四川省社区调解示范条例")
+    at = open_page(app_kb, "browse", doc=str(doc.id))
+    at.text_input(key=f"in-doc-{doc.id}").input(query).run()
+    cards = _cards(at)
+    assert cards and all("四川省社区调解示范条例" in c for c in cards)
+
+
+def test_restrictions_name_every_narrowing_filter():
+    from index import Filters
+    from ui.search import restrictions
+    assert restrictions(Filters()) == ["只查现行有效的版本"]
+    assert restrictions(Filters(statuses=("current", "superseded", "repealed", "pending"))) == []
+    words = restrictions(Filters(documents=("信访工作条例",), levels=("行政法规",), regions=("四川省",),
+                                 date_from="1990-01-01", date_to="1990-12-31"))
+    assert words == ["只查 1 部法规", "只查行政法规", "只查四川省", "只查现行有效的版本", "施行日期在 1990-01-01—1990-12-31"]

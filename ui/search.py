@@ -1,0 +1,203 @@
+"""检索: one question box (Enter searches), filters in the sidebar, results as clause cards.
+
+URL: `/?q=<question>` (the question is kept in the address, so a search can be shared).
+The searcher (model + indexes) is loaded once per process and swapped after an upload job.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from ingest.records import STATUS_LABELS
+from ui.common import clause_card, documents, kb_store, level_order, region_order
+
+if TYPE_CHECKING:
+    from index import Filters, Hit, Searcher
+    from ingest.store import Store
+    from kb.settings import Config
+
+# Shown under an empty box: the kinds of questions the search answers well (a plain-language
+# question, a reference to a numbered article, a question naming a document).
+EXAMPLES = ("对信访事项的处理意见不服，可以向谁申请复查？",
+            "信访工作条例第三十六条",
+            "邻里纠纷可以找社区调解委员会调解吗？",
+            "到政府上访应当遵守哪些规定？")
+NO_PREFERENCE = ""
+QUERY_KEY = "q"
+
+
+def _load_searcher(kb: str, settings: str, finished_jobs: int, generation: int, _cfg: Config) -> Searcher:
+    """The searcher; all arguments but `_cfg` only key the cache: a new one is loaded when the
+    knowledge base, the settings, the number of finished upload jobs or the store generation change."""
+    from index import Searcher
+    return Searcher(kb, _cfg)
+
+
+def searcher(cfg: Config, generation: int) -> Searcher:
+    """The process-wide searcher for the knowledge base at `generation`. While an upload job runs,
+    the searcher of the generation it started from keeps answering; when it finishes the next
+    call loads the new index.
+
+    Raises:
+        SearchIndexError: if the index is missing or stale (the message holds the rebuild command).
+        ConfigError: if the embedding model cannot be loaded.
+    """
+    import streamlit as st
+
+    from ui.upload import job_board
+    board = job_board()
+    job = board.running(str(cfg.kb))
+    if job is not None and job.generation_before >= 0:
+        generation = job.generation_before
+    load = st.cache_resource(show_spinner="正在加载检索模型和索引…", max_entries=1)(_load_searcher)
+    return load(str(cfg.kb), repr(cfg), board.finished, generation, cfg)
+
+
+def index_description(cfg: Config) -> str:
+    """Markdown lines describing the model and index in use.
+
+    Raises:
+        SearchIndexError, ConfigError, StoreError: if they cannot be loaded.
+    """
+    from ingest import open_store
+    with open_store(cfg.kb) as store:
+        generation = store.generation()
+    meta = searcher(cfg, generation).meta
+    return (f"- 向量模型：`{meta.get('model_id', cfg.model)}`（设置 model = `{cfg.model}`）\n"
+            f"- 索引条目：{meta.get('units', '?')} 条，对应知识库内容版本 {meta.get('generation', '?')}\n"
+            f"- 索引建立时间：{str(meta.get('built_at', '未知')).replace('T', ' ')}\n"
+            f"- 地区偏好：{cfg.region or '无'}")
+
+
+def render(cfg: Config) -> None:
+    import streamlit as st
+    st.title("检索")
+    with kb_store(cfg) as store:
+        if store is None:
+            return
+        filters, k = sidebar_filters(cfg, store)
+        if QUERY_KEY not in st.session_state and st.query_params.get(QUERY_KEY):
+            st.session_state[QUERY_KEY] = st.query_params[QUERY_KEY]
+        query = st.text_input("输入问题、关键词或条文（按回车检索）", key=QUERY_KEY,
+                              placeholder="例如：对复查意见不服怎么办？").strip()
+        if not query:
+            st.query_params.pop(QUERY_KEY, None)
+            st.caption("可以这样问：")
+            cols = st.columns(2)
+            for i, example in enumerate(EXAMPLES):
+                cols[i % 2].button(example, key=f"example-{i}", on_click=_use_example, args=(example,))
+            return
+        show_results(cfg, store, query, filters, k, key="s")
+        if st.query_params.get(QUERY_KEY) != query:
+            # set after the results, so the address changing tells a browser that they are drawn
+            st.query_params[QUERY_KEY] = query
+
+
+def _use_example(example: str) -> None:
+    import streamlit as st
+    st.session_state[QUERY_KEY] = example
+
+
+def sidebar_filters(cfg: Config, store: Store) -> tuple[Filters, int]:
+    """The sidebar's filter controls, as `index.Filters` and a result count."""
+    import streamlit as st
+
+    from index import Filters
+    docs = documents(cfg, store)
+    titles = {d.key: d.title for d in docs}
+    levels = sorted({d.level for d in docs if d.level}, key=level_order)
+    regions = sorted({d.region for d in docs}, key=region_order)
+    side = st.sidebar
+    side.subheader("筛选")
+    chosen_docs = side.multiselect("法规", sorted(titles, key=titles.get), format_func=titles.get,
+                                   placeholder="全部法规（可输入标题搜索）", key="f-docs")
+    chosen_levels = side.multiselect("效力级别", levels, placeholder="全部级别", key="f-levels")
+    chosen_regions = side.multiselect("地区", regions, placeholder="全部地区", key="f-regions")
+    statuses = side.multiselect("时效", list(STATUS_LABELS), default=["current"], format_func=STATUS_LABELS.get,
+                                key="f-status", help="默认只查现行有效的条文；可加入已修改、已废止的旧版本。")
+    dates = side.date_input("施行日期范围", value=(), key="f-dates", format="YYYY-MM-DD")
+    k = side.slider("结果数", 3, 50, value=min(max(cfg.top_k, 3), 50), key="f-k")
+    preference_options = [NO_PREFERENCE] + [r for r in regions if r != "全国"]
+    default_pref = cfg.region if cfg.region in preference_options else NO_PREFERENCE
+    prefer = side.selectbox("地区偏好", preference_options, index=preference_options.index(default_pref),
+                            format_func=lambda r: r or "无偏好", key="f-prefer",
+                            help="优先显示该地区（及全国）的规定，不会排除其他地区。")
+    date_from, date_to = (d.isoformat() for d in dates) if len(dates) == 2 else ("", "")
+    filters = Filters(documents=tuple(chosen_docs), levels=tuple(chosen_levels), regions=tuple(chosen_regions),
+                      statuses=tuple(statuses), date_from=date_from, date_to=date_to, prefer_region=prefer)
+    return filters, k
+
+
+def restrictions(filters: Filters) -> list[str]:
+    """What in the filters may have excluded results, in words."""
+    out = []
+    if filters.documents:
+        out.append(f"只查 {len(filters.documents)} 部法规")
+    if filters.levels:
+        out.append("只查" + "、".join(filters.levels))
+    if filters.regions:
+        out.append("只查" + "、".join(filters.regions))
+    if set(filters.statuses) != set(STATUS_LABELS):
+        out.append("只查" + "、".join(STATUS_LABELS[s] for s in filters.statuses) + "的版本")
+    if filters.date_from or filters.date_to:
+        out.append(f"施行日期在 {filters.date_from}—{filters.date_to}")
+    return out
+
+
+def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int, *, key: str) -> None:
+    """Search and show clause cards; an empty result says why and what to loosen.
+
+    Raises:
+        SearchIndexError, ConfigError: if the index or model cannot be loaded.
+        QueryError: for an invalid filter.
+    """
+    import streamlit as st
+    engine = searcher(cfg, store.generation())
+    started = time.perf_counter()
+    hits = engine.search(query, k, filters)
+    elapsed = (time.perf_counter() - started) * 1000
+    if not hits:
+        st.warning(f"没有找到与“{query}”相关的条文。")
+        limits = restrictions(filters)
+        if limits:
+            st.markdown("当前筛选条件（" + "；".join(limits) + "）可能太窄。可以在左侧放宽：加入已修改或已废止的版本，"
+                        "清除法规、级别、地区或日期筛选。")
+        else:
+            st.markdown("可以换一种说法，尽量使用法规中的用语（如“信访事项”“复查”“调解协议”），"
+                        "或直接输入法规名称和条号，例如“信访工作条例第三十六条”。")
+        return
+    st.caption(f"找到 {len(hits)} 条 · 用时 {elapsed:.0f} 毫秒")
+    show_hits(cfg, store, hits, key=key)
+
+
+def show_hits(cfg: Config, store: Store, hits: list[Hit], *, key: str) -> None:
+    """Clause cards for hits, each with its other versions linked."""
+    import streamlit as st
+
+    from ui.pages import page
+    units = {u.id: u for u in store.articles_by_ids([h.article_id for h in hits])}
+    for hit in hits:
+        unit = units.get(hit.article_id)
+        if unit is None:            # re-ingested since the index was loaded
+            continue
+        clause_card(cfg, store, unit, key=f"{key}-{unit.id}", terms=hit.matched_terms, match_kinds=hit.match)
+        if hit.other_versions:
+            cols = st.columns(len(hit.other_versions) + 1)
+            cols[0].caption("其他版本：")
+            for col, v in zip(cols[1:], hit.other_versions):
+                col.page_link(page("browse", cfg), label=f"{v.version_date}（{STATUS_LABELS.get(v.status, v.status)}）",
+                              query_params={"doc": str(unit.document_id), "art": str(v.article_id)})
+
+
+def search_hits_cards(cfg: Config, store: Store, query: str, *, key: str, doc_keys: tuple[str, ...],
+                      include_superseded: bool) -> None:
+    """Search within some documents (the browse page's 在本法规中检索).
+
+    Raises:
+        SearchIndexError, ConfigError, QueryError: as `show_results`.
+    """
+    from index import Filters
+    statuses = tuple(STATUS_LABELS) if include_superseded else ("current",)
+    show_results(cfg, store, query, Filters(documents=doc_keys, statuses=statuses, prefer_region=""),
+                 cfg.top_k, key=key)
+
