@@ -8,19 +8,11 @@ Public API:
     Filters, Hit, VersionRef
     build(kb_dir, cfg=None, progress=True) -> BuildReport
 
-Names are resolved lazily, so `import index` loads no model or index.
+The functions are imported eagerly on purpose: `search` and `build` are also the names of
+submodules, and binding the functions here makes `from index import search, build` always
+yield the functions. Heavy libraries (jieba, bm25s, torch, faiss) load only when first used.
 """
-from importlib import import_module
+from index.build import BuildReport, build
+from index.search import Filters, Hit, Searcher, VersionRef, article, neighbours, search
 
-_EXPORTS = {
-    **{name: "index.search" for name in ("search", "article", "neighbours", "Searcher", "Filters", "Hit",
-                                         "VersionRef")},
-    "build": "index.build", "BuildReport": "index.build",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'index' has no attribute {name!r}")
+__all__ = ["BuildReport", "Filters", "Hit", "Searcher", "VersionRef", "article", "build", "neighbours", "search"]

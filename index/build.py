@@ -45,6 +45,14 @@ class BuildReport:
     tokenize_seconds: float = 0.0
     dense_seconds: float = 0.0
 
+    def summary(self) -> str:
+        """One line for the CLIs."""
+        if self.skipped:
+            return f"index of {self.kb_dir}: unchanged, up to date ({self.units} units), nothing to do"
+        return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s (tokenise "
+                f"{self.tokenize_seconds:.1f} s, embed + FAISS {self.dense_seconds:.1f} s), store generation "
+                f"{self.generation}")
+
 
 def rebuild_hint(kb_dir: str | Path) -> str:
     return f"python -m index build --kb {kb_dir}"

@@ -37,6 +37,8 @@ class UnitFacts(Protocol):
     status: str
     version_date: str
     effective: str
+    version_id: int
+    text: str
 
 
 def date_number(date: str) -> int:
@@ -110,6 +112,9 @@ class Catalog:
         """Build from stored units; they must come sorted by id."""
         documents: dict[int, int] = {}
         doc_rows: list[Document] = []
+        units = list(units)
+        newest = newest_counterparts(units)
+        by_id = {u.id: u for u in units}
         groups: dict[tuple, int] = {}
         ids, doc, group, status, effective, version, no, suffix = [], [], [], [], [], [], [], []
         for u in units:
@@ -117,8 +122,13 @@ class Catalog:
                 documents[u.document_id] = len(doc_rows)
                 doc_rows.append(Document(u.doc_key or title_key(u.title), u.title, u.doc_level, u.region))
             d = documents[u.document_id]
-            # versions of one article share document and number; sections share their heading
-            g = (d, u.kind, u.no, u.suffix) if u.kind == "article" else (d, u.kind, u.label)
+            # versions of one article: an older article joins the newest version's article whose
+            # text it matches (articles are renumbered between versions); sections share a heading
+            if u.kind == "article":
+                anchor = by_id[newest[u.id]] if u.id in newest else u
+                g = (d, anchor.kind, anchor.version_id, anchor.no, anchor.suffix)
+            else:
+                g = (d, u.kind, u.label)
             ids.append(u.id)
             doc.append(d)
             group.append(groups.setdefault(g, len(groups)))
@@ -131,3 +141,24 @@ class Catalog:
                    np.asarray(group, dtype=np.int32), np.asarray(status, dtype=np.int8),
                    np.asarray(effective, dtype=np.int32), np.asarray(version, dtype=np.int32),
                    np.asarray(no, dtype=np.int32), np.asarray(suffix, dtype=np.int16), doc_rows)
+
+
+def newest_counterparts(units: Sequence[UnitFacts]) -> dict[int, int]:
+    """For each article of an older version of a document, the article of the document's newest
+    version with the same text (by `index.compare` similarity, one-to-one), by unit id.
+    Articles of the newest version map to themselves; unmatched older ones are absent."""
+    from index.compare import match_pairs, similarity_matrix
+
+    versions: dict[int, dict[tuple[str, int], list[UnitFacts]]] = {}
+    for u in units:
+        if u.kind == "article":
+            versions.setdefault(u.document_id, {}).setdefault((u.version_date, u.version_id), []).append(u)
+    out: dict[int, int] = {}
+    for by_version in versions.values():
+        newest_key = max(by_version)
+        newest = by_version.pop(newest_key)
+        out.update((u.id, u.id) for u in newest)
+        for older in by_version.values():
+            pairs = match_pairs(similarity_matrix([u.text for u in older], [u.text for u in newest]))
+            out.update((older[i].id, newest[j].id) for i, j in pairs)
+    return out

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.adapter import configured_adapter
 from index.build import DENSE_DIR, LEXICAL_DIR, current_folder, read_meta, rebuild_hint
-from index.catalog import STATUSES, Catalog, date_number, date_text
+from index.catalog import STATUSES, Catalog, date_text
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.lexical import LexicalIndex, top_rows
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query, title_aliases
@@ -41,7 +42,8 @@ class Filters:
 
     `documents`: titles or title keys (any version, any alias such as 民法典); `regions`: a region
     matches itself and the places inside it ("四川省" matches "四川省成都市"); `statuses`:
-    current only by default; dates (YYYY, YYYY-MM or YYYY-MM-DD) bound the effective date.
+    current only by default; dates (YYYY, YYYY-MM or YYYY-MM-DD) bound the effective date (or,
+    where none is known, the version date; units with no date at all fail an upper bound).
     `prefer_region`: rank this region's rules (and national ones) higher; None = the `region`
     setting, "" = no preference.
     """
@@ -104,18 +106,20 @@ class Hit:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Ranking parameters (settings rows in kb/settings.py; measured in bench/search_bench.py)."""
-    candidates: int = 200
-    rrf_k: float = 60.0
+    """Ranking parameters: settings rows of kb/settings.py, except `lexical_weight` (always 1 in
+    use; 0 turns keyword search off for ablations, as `dense_weight` 0 turns dense search off)."""
+    candidates: int
+    rrf_k: float
+    dense_weight: float
+    expansion_weight: float
+    title_boost: float
+    region_boost: float
     lexical_weight: float = 1.0
-    dense_weight: float = 1.0
-    expansion_weight: float = 0.3
-    title_boost: float = 1.5
-    region_boost: float = 1.2
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Tuning":
-        return cls(**{name: getattr(cfg, name) for name in cls.__dataclass_fields__ if hasattr(cfg, name)})
+        return cls(cfg.candidates, cfg.rrf_k, cfg.dense_weight, cfg.expansion_weight, cfg.title_boost,
+                   cfg.region_boost)
 
 
 def _prefers(region: str, preferred: str) -> bool:
@@ -161,12 +165,14 @@ class Searcher:
         self.catalog = Catalog.load(folder, hint)
         self.lexical = LexicalIndex.load(folder / LEXICAL_DIR, rows=len(self.catalog), rebuild_hint=hint)
         self.embedder = load_embedder(self.cfg)
-        self.dense = DenseIndex.load(folder / DENSE_DIR, self.embedder.model_id)
+        self.dense = DenseIndex.load(folder / DENSE_DIR, self.embedder.model_id, len(self.catalog), hint)
+        self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
         self.expansions = load_expansions()
         self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         self._versions_of: dict[int, list[int]] | None = None
+        self._alias_docs: dict[str, set[int]] | None = None
 
     # ---- filters -------------------------------------------------------------------------
     def documents_matching(self, names: Sequence[str]) -> np.ndarray:
@@ -175,13 +181,14 @@ class Searcher:
         Raises:
             QueryError: if a name matches no document.
         """
-        by_alias: dict[str, set[int]] = {}
-        for i, d in enumerate(self.catalog.documents):
-            for alias in title_aliases(d.title) | {d.key}:
-                by_alias.setdefault(alias, set()).add(i)
+        if self._alias_docs is None:
+            self._alias_docs = {}
+            for i, d in enumerate(self.catalog.documents):
+                for alias in title_aliases(d.title) | {d.key}:
+                    self._alias_docs.setdefault(alias, set()).add(i)
         found: set[int] = set()
         for name in names:
-            hits = by_alias.get(title_key(name))
+            hits = self._alias_docs.get(title_key(name))
             if not hits:
                 raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
             found |= hits
@@ -211,12 +218,10 @@ class Searcher:
             doc_ok &= np.array([any(d.region.startswith(r) for r in filters.regions) for d in cat.documents],
                                dtype=bool)
         keep &= doc_ok[cat.doc]
-        for bound, compare in ((filters.date_from, np.greater_equal), (filters.date_to, np.less_equal)):
-            if bound:
-                if not re.fullmatch(r"\d{4}(-\d{1,2}(-\d{1,2})?)?", bound):
-                    raise QueryError(f"bad date {bound!r}: use YYYY, YYYY-MM or YYYY-MM-DD")
-                value = date_number(bound) if compare is np.greater_equal else _end_of(bound)
-                keep &= (cat.effective > 0) & compare(cat.effective, value)
+        if filters.date_from:
+            keep &= cat.effective >= bound_number(filters.date_from, end=False)
+        if filters.date_to:
+            keep &= (cat.effective > 0) & (cat.effective <= bound_number(filters.date_to, end=True))
         return None if keep.all() else keep
 
     # ---- ranking -------------------------------------------------------------------------
@@ -227,19 +232,24 @@ class Searcher:
             parsed = parsed.resolve(keys)
         return parsed
 
-    def lexical_ranking(self, parsed: ParsedQuery, mask: np.ndarray | None, n: int
-                        ) -> tuple[list[tuple[int, float]], list[str]]:
-        """Best rows by BM25 of the question plus down-weighted expansion terms; and the terms."""
-        tokens = self.tokenizer.tokens(parsed.text)
-        scores = self.lexical.scores(tokens)
+    def query_terms(self, parsed: ParsedQuery) -> tuple[list[str], list[str]]:
+        """Tokens of the question, and tokens of its expansion terms."""
         extra = [t for term in parsed.expansions for t in self.tokenizer.tokens(term)]
+        return self.tokenizer.tokens(parsed.text), extra
+
+    def lexical_ranking(self, tokens: Sequence[str], extra: Sequence[str], mask: np.ndarray | None,
+                        n: int) -> list[tuple[int, float]]:
+        """Best rows by BM25 of the question's tokens plus down-weighted expansion tokens."""
+        scores = self.lexical.scores(tokens)
         if extra and self.tuning.expansion_weight:
             scores = scores + self.tuning.expansion_weight * self.lexical.scores(extra)
-        return top_rows(scores, n, mask), tokens + extra
+        return top_rows(scores, n, mask)
 
     def dense_ranking(self, parsed: ParsedQuery, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
         """Best rows by embedding similarity, the filter applied inside FAISS."""
         qvec = self.embedder.encode_query(parsed.text)
+        if self.adapter is not None:
+            qvec = self.adapter.apply(qvec)
         allowed = None if mask is None else self.catalog.ids[mask]
         if allowed is not None and len(allowed) == 0:
             return []
@@ -279,9 +289,10 @@ class Searcher:
         parsed = self.parse(query, filters)
         mask = self.mask(filters)
         n = max(k, self.tuning.candidates)
-        lexical, terms = self.lexical_ranking(parsed, mask, n)
-        dense = self.dense_ranking(parsed, mask, n)
         t = self.tuning
+        tokens, extra = self.query_terms(parsed)
+        lexical = self.lexical_ranking(tokens, extra, mask, n) if t.lexical_weight else []
+        dense = self.dense_ranking(parsed, mask, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [t.lexical_weight, t.dense_weight], t.rrf_k)
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
@@ -289,7 +300,7 @@ class Searcher:
         grouped = self._group(fused)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
-        return self._hits(grouped, why, terms)
+        return self._hits(grouped, why, tokens + extra)
 
     def _boosts(self, fused: Sequence[tuple[int, float]], parsed: ParsedQuery, filters: Filters) -> dict[int, float]:
         cat, t = self.catalog, self.tuning
@@ -380,13 +391,19 @@ class Searcher:
         return as_hits(prev), as_hits(nxt)
 
 
-def _end_of(bound: str) -> int:
-    """Last day number covered by a YYYY / YYYY-MM / YYYY-MM-DD bound."""
-    parts = bound.split("-")
-    year = int(parts[0])
-    month = int(parts[1]) if len(parts) > 1 else 12
-    day = int(parts[2]) if len(parts) > 2 else 31
-    return year * 10000 + month * 100 + day
+def bound_number(bound: str, *, end: bool) -> int:
+    """A YYYY / YYYY-MM / YYYY-MM-DD bound as yyyymmdd: its first day, or its last when `end`.
+
+    Raises:
+        QueryError: if `bound` has another form.
+    """
+    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", bound.strip())
+    if not m:
+        raise QueryError(f"bad date {bound!r}: use YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    month_value = int(month) if month else (12 if end else 1)
+    day_value = int(day) if day else (31 if end else 1)
+    return year * 10000 + month_value * 100 + day_value
 
 
 @functools.lru_cache(maxsize=2)

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from kb.errors import IngestError, KBError, NotADocument
+from kb.errors import IngestError, NotADocument, run_cli
 from kb.settings import add_arguments, config_from_args
 
 USAGE_EPILOG = """examples:
@@ -94,23 +94,15 @@ def ingest_main(argv: list[str]) -> int:
     print(f"knowledge base {cfg.kb}: {summary.documents} documents, {summary.articles} articles")
     if not args.no_index:
         from index import build
-        report = build(cfg.kb, cfg, progress=not args.quiet)
-        print(report)
+        print(build(cfg.kb, cfg, progress=not args.quiet).summary())
     return 1 if summary.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        if argv and argv[0] == "inspect":
-            return inspect_main(argv[1:])
-        return ingest_main(argv)
-    except KBError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: the knowledge base keeps its last committed state", file=sys.stderr)
-        return 130
+    if argv and argv[0] == "inspect":
+        return run_cli(inspect_main, argv[1:])
+    return run_cli(ingest_main, argv, interrupted="interrupted: the knowledge base keeps its last committed state")
 
 
 if __name__ == "__main__":

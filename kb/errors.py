@@ -67,3 +67,18 @@ class NotADocument(KBError):
         self.file = str(file)
         self.message = message
         super().__init__(f"{self.file}: {message}")
+
+
+def run_cli(command, *args, interrupted: str = "interrupted") -> int:
+    """Run a CLI command function and turn failures into one line on stderr and an exit code:
+    a `KBError` → its message and `exit_code`; Ctrl-C → `interrupted` and 130."""
+    import sys
+
+    try:
+        return command(*args)
+    except KBError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        return 130

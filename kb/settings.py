@@ -48,6 +48,16 @@ SETTINGS: tuple[Setting, ...] = (
             "or `auto` (flat, hnsw above `ann_threshold` passages)."),
     Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
+    Setting("rrf_k", 20.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
+    Setting("dense_weight", 3.0, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
+            "(chosen by `python -m index.learn.fit`).", float),
+    Setting("expansion_weight", 0.3, "Search: weight of the statute terms added for colloquial words "
+            "(`index/data/expansions.txt`).", float),
+    Setting("title_boost", 1.5, "Search: score factor for articles of a document the question names.", float),
+    Setting("region_boost", 1.2, "Search: score factor for rules of the preferred `region` and national ones.", float),
+    Setting("candidates", 200, "Search: depth of the keyword and meaning rankings before fusion.", int),
+    Setting("query_adapter", "bundled", "Search: query-side adapter learned by `python -m index.learn.fit`: "
+            "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
 )

@@ -1,5 +1,5 @@
 """Run the app for real: `streamlit run app.py` in a subprocess on a free localhost port, and a
-headless Debian Chromium driven by Playwright. Used by the browser tests and `bench/app_latency.py`.
+headless Debian Chromium driven by Playwright. Used by the browser tests and `bench/app_bench.py`.
 """
 from __future__ import annotations
 

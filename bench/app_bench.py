@@ -1,6 +1,6 @@
 """Time from pressing Enter in the search box to the results drawn in a real browser.
 
-    python -m bench.app_latency --kb DIR [--rounds 3]
+    python -m bench app -- --kb DIR [--rounds 3]
 
 Serves DIR with `streamlit run app.py` (a full knowledge base with its index, e.g. the whole
 lawrefbook corpus), opens it in headless Chromium, types each question, presses Enter and waits
@@ -48,7 +48,7 @@ def search_once(page, question: str) -> tuple[float, str]:
 
 def main(argv: list[str] | None = None) -> int:
     from ui.harness import chromium, running_app, wait_until_idle
-    parser = argparse.ArgumentParser(prog="python -m bench.app_latency", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench app", description=__doc__.split("\n\n")[0])
     add_arguments(parser, "kb")
     parser.add_argument("--rounds", type=int, default=3, help="times each question is asked (default 3)")
     args = parser.parse_args(argv)

@@ -1,0 +1,168 @@
+"""Search figures on a built knowledge base: quality with ablations, latency, build, memory, sizes.
+
+    python -m bench search [-- --kb DIR --questions FILE --folds 5 --lexical-variants]
+
+- Quality on the questions file (default ../shared/eval/stard-train.jsonl; scoring of
+  ../shared/eval/README.md): the shipped searcher end to end, then the ablation ladder of
+  `index.learn.fit` (lexical, + expansion, dense, + adapter, hybrid RRF, …) with k-fold
+  train-fit and held-out figures for the learned stages. `--lexical-variants` also rebuilds
+  the BM25 index in a temporary folder to compare plain jieba over article text (the reference
+  baseline), search-mode tokens, and the title/breadcrumb field (a few minutes each).
+- Latency of the shipped hybrid search, warm, k=10, including query encoding: p50/p95/p99,
+  and the share of query encoding, BM25 and FAISS.
+- Build: units/s of the index build recorded in its metadata, and the time of a no-change
+  rebuild (`index.build`, which must skip in well under 30 s).
+- Peak memory (max RSS) and on-disk sizes of the index parts and the embedding cache.
+Targets (full lawrefbook, 2 cores): Recall@10 ≥ 0.55, Recall@100 ≥ 0.80, MRR@10 ≥ 0.42;
+hybrid search p50 ≤ 50 ms, p95 ≤ 150 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.build import LEXICAL_DIR, build, current_folder, read_meta, tokenize_units, unit_headings
+from index.eval import format_metrics, judge, read_questions, summarise
+from index.learn.fit import TrainParams, cross_validate, load_material, print_ladder
+from index.lexical import LexicalIndex, top_rows
+from index.search import Filters, Searcher
+from index.tokenize import Tokenizer
+from kb.settings import load_config
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DOMAIN_QUESTIONS = Path(__file__).resolve().parent / "data" / "xinfang_questions.jsonl"
+
+
+def _size_mb(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 2**20
+
+
+def _percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    pick = lambda q: 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return f"p50 {pick(0.5):.1f} ms  p95 {pick(0.95):.1f} ms  p99 {pick(0.99):.1f} ms  mean {1000 * statistics.mean(values):.1f} ms"
+
+
+def quality_end_to_end(searcher: Searcher, questions, k: int = 100) -> dict[str, float]:
+    judged = []
+    for q in questions:
+        hits = searcher.search(q.query, k)
+        judged.append((judge([(h.doc_key, h.article_no, h.suffix) for h in hits], q.gold), len(q.gold)))
+    return summarise(judged)
+
+
+def latency(searcher: Searcher, questions, k: int = 10) -> None:
+    queries = [q.query for q in questions]
+    for query in queries[:20]:                       # warm caches and lazy loads
+        searcher.search(query, k)
+    total, encode, lexical, dense = [], [], [], []
+    mask = searcher.mask(Filters())
+    allowed = None if mask is None else searcher.catalog.ids[mask]
+    for query in queries:
+        t0 = time.perf_counter()
+        searcher.search(query, k)
+        t1 = time.perf_counter()
+        parsed = searcher.parse(query, Filters())
+        qvec = searcher.embedder.encode_query(parsed.text)
+        t2 = time.perf_counter()
+        tokens, extra = searcher.query_terms(parsed)
+        searcher.lexical_ranking(tokens, extra, mask, searcher.tuning.candidates)
+        t3 = time.perf_counter()
+        searcher.dense.search(qvec, searcher.tuning.candidates, allowed)
+        t4 = time.perf_counter()
+        total.append(t1 - t0)
+        encode.append(t2 - t1)
+        lexical.append(t3 - t2)
+        dense.append(t4 - t3)
+    print(f"latency, hybrid search k={k} ({len(queries)} queries, warm): {_percentiles(total)}")
+    for name, values in (("  query encoding", encode), ("  BM25 + top-k", lexical), ("  FAISS + filter", dense)):
+        print(f"{name:<18} {_percentiles(values)}")
+
+
+def lexical_variants(kb: Path, questions) -> None:
+    """Rebuild BM25 in a temporary folder for plain/search-mode tokens with/without headings."""
+    from ingest.store import open_store
+
+    with open_store(kb) as store:
+        units = sorted(store.iter_articles(), key=lambda u: u.id)
+    searcher_mask = np.array([u.status == "current" for u in units])
+    keys = [(u.doc_key, u.no if u.kind == "article" else -1, u.suffix) for u in units]
+    variants = (("plain jieba, article text", False, False), ("search mode, article text", True, False),
+                ("search mode, title + breadcrumb + text", True, True))
+    for label, search_mode, headings in variants:
+        tokenizer = Tokenizer(search_mode=search_mode)
+        fields = [(u.text, unit_headings(u) if headings else []) for u in units]
+        start = time.perf_counter()
+        index = LexicalIndex.build(tokenize_units(tokenizer, fields, progress=False))
+        seconds = time.perf_counter() - start
+        judged = []
+        for q in questions:
+            top = top_rows(index.scores(tokenizer.tokens(q.query)), 100, searcher_mask)
+            judged.append((judge([keys[r] for r, _ in top], q.gold), len(q.gold)))
+        print(f"  {label:<44} {format_metrics(summarise(judged))}  [{seconds:.0f} s to build]")
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench search", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kb", default=None, help="knowledge base with a built index (default: the kb setting)")
+    p.add_argument("--questions", type=Path, default=SHARED / "eval" / "stard-train.jsonl")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--lexical-variants", action="store_true", help="also compare BM25 tokenisations (slow)")
+    args = p.parse_args(argv)
+    cfg = load_config(kb=args.kb)
+    kb = Path(cfg.kb)
+    questions = read_questions(args.questions, need_gold=True)
+
+    start = time.perf_counter()
+    report = build(kb, cfg, progress=False)
+    print(f"build: no-change rebuild {time.perf_counter() - start:.1f} s (skipped: {report.skipped})")
+    folder = current_folder(kb)
+    meta = read_meta(folder, kb)
+    print(f"build: last full build {meta['units']} units in {meta['seconds']:.0f} s "
+          f"({meta['units'] / max(meta['seconds'], 1e-9):.0f} units/s; embedding time depends on the cache)")
+
+    start = time.perf_counter()
+    searcher = Searcher(kb, cfg)
+    print(f"searcher load {time.perf_counter() - start:.1f} s; model {searcher.embedder.model_id}; "
+          f"adapter {'on' if searcher.adapter is not None else 'off'}; {len(searcher.catalog)} units; "
+          f"tuning {dataclasses.asdict(searcher.tuning)}")
+    learned = " — train-fit: the adapter and fusion were learned from them; held-out figures below" \
+        if searcher.adapter is not None else ""
+    print(f"quality, shipped search, {args.questions.name} ({len(questions)} questions, k=100{learned}): "
+          f"{format_metrics(quality_end_to_end(searcher, questions))}")
+    domain = read_questions(DOMAIN_QUESTIONS, need_gold=True)
+    print(f"quality, shipped search, {DOMAIN_QUESTIONS.name} ({len(domain)} petition-work questions written for "
+          f"this project, never learned from): {format_metrics(quality_end_to_end(searcher, domain))}")
+    latency(searcher, questions)
+
+    m = load_material(searcher, questions, searcher.tuning.candidates)
+    print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions):")
+    print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates))
+    if args.lexical_variants:
+        print("lexical variants (BM25 only, current versions, all questions):")
+        lexical_variants(kb, questions)
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS) {own:.0f} MB")
+    sizes = {"catalog": _size_mb(folder / "catalog.npz") + _size_mb(folder / "catalog.json"),
+             "lexical": _size_mb(folder / LEXICAL_DIR), "dense": _size_mb(folder / "dense"),
+             "index total": _size_mb(folder)}
+    cache = Path(cfg.cache_dir).expanduser() / "embeddings.sqlite"
+    if cache.is_file():
+        sizes["embedding cache (all models)"] = _size_mb(cache)
+    print("on disk: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sizes.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,164 @@
+"""Command line: `python -m index build|search|eval` (see `python -m index --help`).
+
+Exit codes: 0 success, 1 a knowledge-base / index / query error (one line on stderr),
+2 bad command-line usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from kb.errors import run_cli
+from kb.settings import add_arguments, config_from_args
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build and query the search index.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("build", help="build or update the indexes from the knowledge base",
+                            description="Build or update the lexical and dense indexes from the store. "
+                                        "Skips the work when nothing changed since the last build.")
+    add_arguments(p, "kb", "model", "query_prefix")
+    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = commands.add_parser("search", help="search the knowledge base",
+                            description="Search with a question or a reference (信访工作条例第三十三条), or run "
+                                        "a batch of questions from a JSONL file.")
+    p.add_argument("query", nargs="?", help="the question (omit with --batch)")
+    p.add_argument("--batch", type=Path, metavar="FILE.jsonl",
+                   help='JSONL file of {"qid": ..., "query": ...} lines; writes one JSON line per query')
+    p.add_argument("--k", type=int, default=None, help="number of results (default: the top_k setting)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of readable text")
+    p.add_argument("--doc", action="append", default=[], metavar="TITLE",
+                   help="only this document (title or short name; repeat for several)")
+    p.add_argument("--level", action="append", default=[], help="only this level, e.g. 法律 (repeatable)")
+    p.add_argument("--in-region", action="append", default=[], metavar="REGION",
+                   help="only this region and places inside it, e.g. 全国 or 四川省 (repeatable)")
+    p.add_argument("--status", action="append", default=None,
+                   help="current (default), superseded, repealed, pending (repeatable)")
+    p.add_argument("--date-from", default="", help="effective on or after (YYYY[-MM[-DD]])")
+    p.add_argument("--date-to", default="", help="effective on or before (YYYY[-MM[-DD]])")
+    add_arguments(p, "kb", "model", "query_prefix", "region")
+
+    p = commands.add_parser("eval", help="measure retrieval quality on a questions file with gold articles",
+                            description="Print Recall@1/5/10/20/100, MRR@10 and nDCG@10 (scoring rules: "
+                                        "same title key and article number, any version, each gold once).")
+    p.add_argument("file", type=Path, metavar="FILE.jsonl")
+    p.add_argument("--k", type=int, default=100, help="results retrieved per question (default 100)")
+    add_arguments(p, "kb", "model", "query_prefix", "region")
+    return parser
+
+
+def _filters(args: argparse.Namespace):
+    from index.search import Filters
+
+    return Filters(documents=tuple(args.doc), levels=tuple(args.level), regions=tuple(args.in_region),
+                   statuses=tuple(args.status or ("current",)), date_from=args.date_from, date_to=args.date_to)
+
+
+def batch_line(qid: object, hits: Sequence, ms: float) -> dict:
+    """One output line of `search --batch` (the shape outside evaluation reads)."""
+    from index.eval import article_number
+
+    return {"qid": qid, "hits": [
+        {"title": h.title, "article_no": article_number(h.article_no, h.suffix) if h.article_no is not None
+         else None, "article_label": h.label, "doc_path": h.relpath or h.source, "score": round(h.score, 6)}
+        for h in hits], "ms": round(ms, 2)}
+
+
+def hit_key(hit) -> tuple[str, int, int] | None:
+    """Scoring key of a hit (None for outline sections, which have no article number)."""
+    return None if hit.article_no is None else (hit.doc_key, hit.article_no, hit.suffix)
+
+
+def _hit_json(hit) -> dict:
+    from dataclasses import asdict
+
+    return asdict(hit) | {"citation": hit.citation}
+
+
+def _print_hit(rank: int, hit) -> None:
+    from ingest.records import STATUS_LABELS
+
+    crumbs = " / ".join(p for p in (hit.subtitle, *hit.path) if p)
+    print(f"{rank:>2}. {hit.citation}  [{STATUS_LABELS.get(hit.status, hit.status)}; {hit.level} {hit.region}; "
+          f"{'+'.join(hit.match) or '-'}; {hit.score:.4f}]")
+    if crumbs:
+        print(f"    {crumbs}")
+    text = hit.text if len(hit.text) <= 160 else hit.text[:160] + "…"
+    print(f"    {text}")
+    if hit.other_versions:
+        print("    其他版本: " + ", ".join(f"{v.version_date or '?'} ({v.status})" for v in hit.other_versions))
+
+
+def _search(args: argparse.Namespace) -> int:
+    from index.search import Searcher
+
+    cfg = config_from_args(args)
+    filters = _filters(args)
+    searcher = Searcher(cfg.kb, cfg)
+    if args.batch is not None:
+        from index.eval import read_questions
+
+        for q in read_questions(args.batch, need_gold=False):
+            start = time.perf_counter()
+            hits = searcher.search(q.query, args.k, filters)
+            print(json.dumps(batch_line(q.qid, hits, (time.perf_counter() - start) * 1000), ensure_ascii=False),
+                  flush=True)
+        return 0
+    hits = searcher.search(args.query, args.k, filters)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=1))
+    elif not hits:
+        print("没有找到结果：请换一种说法，或放宽筛选条件（文件、层级、地区、效力状态、日期）。")
+    for rank, hit in enumerate(hits if not args.json else (), start=1):
+        _print_hit(rank, hit)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from index.eval import format_metrics, judge, read_questions, summarise
+    from index.search import Searcher
+
+    cfg = config_from_args(args)
+    questions = read_questions(args.file, need_gold=True)
+    searcher = Searcher(cfg.kb, cfg)
+    judged, times = [], []
+    for q in tqdm(questions, unit="q", desc="eval"):
+        start = time.perf_counter()
+        hits = searcher.search(q.query, args.k)
+        times.append(time.perf_counter() - start)
+        judged.append((judge([hit_key(h) for h in hits], q.gold), len(q.gold)))
+    times.sort()
+    print(f"{len(questions)} questions, k={args.k}, median {1000 * times[len(times) // 2]:.1f} ms/query")
+    print(format_metrics(summarise(judged)))
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from index.build import build
+
+    cfg = config_from_args(args)
+    report = build(cfg.kb, cfg, progress=not args.quiet, force=args.force)
+    print(report.summary())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and (args.query is None) == (args.batch is None):
+        parser.error("search: give either a question or --batch FILE.jsonl")
+    return run_cli({"build": _build, "search": _search, "eval": _eval}[args.command], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""A query-side linear adapter over embeddings: q' = normalise(q · W).
+
+Only queries are transformed, so the corpus vectors (and the embedding cache) stay as they
+are. The weights are learned by `python -m index.learn.fit` from questions with gold
+articles and saved with the `model_id` of the embedder they were trained against; an adapter
+for another model is refused (its vectors would live in another space).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.tokenize import DATA_DIR
+from kb.errors import ConfigError
+
+ADAPTER_FILE = DATA_DIR / "query_adapter.npz"
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Unit-length rows (float32); zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+@dataclass(frozen=True)
+class QueryAdapter:
+    weights: np.ndarray        # (dim, dim) float32
+    model_id: str              # embedder the weights were trained against
+    note: str = ""             # how it was trained (data, folds, held-out figures)
+
+    def apply(self, query_vectors: np.ndarray) -> np.ndarray:
+        """Adapted, unit-length query vector(s)."""
+        return normalise_rows(np.asarray(query_vectors, dtype=np.float32) @ self.weights)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, weights=self.weights.astype(np.float16), model_id=np.array(self.model_id),
+                            note=np.array(self.note))
+
+    @classmethod
+    def load(cls, path: Path) -> "QueryAdapter":
+        """Raises:
+            ConfigError: if the file is unreadable or not an adapter."""
+        try:
+            with np.load(path) as data:
+                return cls(data["weights"].astype(np.float32), str(data["model_id"]), str(data["note"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise ConfigError(f"{path}: not a query adapter ({err})") from None
+
+
+def adapter_for(model_id: str, path: Path = ADAPTER_FILE) -> QueryAdapter | None:
+    """The adapter in `path` if it was trained for `model_id`, else None (also if there is none).
+
+    Raises:
+        ConfigError: if the adapter file exists but is unreadable.
+    """
+    if not path.is_file():
+        return None
+    adapter = QueryAdapter.load(path)
+    return adapter if adapter.model_id == model_id else None
+
+
+def configured_adapter(setting: str, model_id: str) -> QueryAdapter | None:
+    """The adapter the `query_adapter` setting names: "bundled", "none" or a file.
+
+    Raises:
+        ConfigError: if a named file is missing or unreadable, or was trained for another model.
+    """
+    if setting == "none":
+        return None
+    if setting == "bundled":
+        return adapter_for(model_id)
+    path = Path(setting).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"setting query_adapter: {path} does not exist")
+    adapter = QueryAdapter.load(path)
+    if adapter.model_id != model_id:
+        raise ConfigError(f"setting query_adapter: {path} was trained for {adapter.model_id}, not {model_id}")
+    return adapter

@@ -1,0 +1,46 @@
+"""Catalog grouping of article versions: by text, across renumbering."""
+from dataclasses import dataclass
+
+from index.catalog import Catalog, newest_counterparts
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: int
+    no: int
+    text: str
+    version_id: int
+    version_date: str
+    status: str
+    kind: str = "article"
+    suffix: int = 0
+    label: str = ""
+    document_id: int = 1
+    doc_key: str = "示例条例"
+    title: str = "示例条例"
+    doc_level: str = "行政法规"
+    region: str = "全国"
+    effective: str = ""
+
+
+OLD = [Unit(1, 1, "为了规范信访工作，保护信访人的合法权益，制定本条例。", 10, "2005-01-10", "superseded"),
+       Unit(2, 2, "信访人对处理意见不服的，可以请求复查。", 10, "2005-01-10", "superseded"),
+       Unit(3, 3, "本条例自公布之日起施行。", 10, "2005-01-10", "superseded")]
+NEW = [Unit(4, 1, "为了规范信访工作，保护信访人的合法权益，维护信访秩序，制定本条例。", 11, "2022-02-25", "current"),
+       Unit(5, 2, "各级机关应当畅通信访渠道，方便群众来访。", 11, "2022-02-25", "current"),
+       Unit(6, 3, "信访人对处理意见不服的，可以自收到书面答复之日起30日内请求复查。", 11, "2022-02-25", "current"),
+       Unit(7, 4, "本条例自2022年5月1日起施行。", 11, "2022-02-25", "current")]
+
+
+def test_older_articles_join_the_newest_article_with_the_same_text() -> None:
+    links = newest_counterparts(OLD + NEW)
+    assert links[2] == 6                      # 第二条 became 第三条: joined by text, not by number
+    assert links[1] == 4 and links[3] == 7
+    assert all(links[u.id] == u.id for u in NEW)
+
+
+def test_catalog_groups_versions_by_text() -> None:
+    catalog = Catalog.from_units(OLD + NEW)
+    group = dict(zip(catalog.ids.tolist(), catalog.group.tolist()))
+    assert group[2] == group[6] and group[2] != group[5]
+    assert len(set(group.values())) == 4      # four articles of the newest version, each with its history

@@ -1,0 +1,83 @@
+"""`python -m index` end to end on the small app knowledge base: build, search, batch, eval, errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, needs_samples
+
+pytestmark = needs_samples
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "index", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_help_for_every_command() -> None:
+    for command in ((), ("build",), ("search",), ("eval",)):
+        result = cli(*command, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_build_is_skipped_when_nothing_changed(app_kb: Path) -> None:
+    result = cli("build", "--kb", str(app_kb), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "unchanged" in result.stdout
+
+
+def test_search_readable_and_json(app_kb: Path) -> None:
+    result = cli("search", "信访工作条例第三十六条", "--kb", str(app_kb), "--k", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(" 1. 《信访工作条例》第三十六条")
+    hits = json.loads(cli("search", "对复查意见不服还能找谁", "--kb", str(app_kb), "--json", "--k", "3").stdout)
+    assert len(hits) == 3 and {"citation", "match", "matched_terms", "other_versions"} <= set(hits[0])
+
+
+def test_search_filters(app_kb: Path) -> None:
+    result = cli("search", "信访人", "--kb", str(app_kb), "--json", "--doc", "信访条例")
+    assert {h["title"] for h in json.loads(result.stdout)} == {"信访条例"}
+
+
+def test_batch_lines_have_the_exact_shape(app_kb: Path, tmp_path: Path) -> None:
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"qid": 7, "query": "信访工作条例第三十三条"}\n{"qid": "x", "query": "调解费用"}\n',
+                     encoding="utf-8")
+    result = cli("search", "--batch", str(batch), "--k", "5", "--json", "--kb", str(app_kb))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["qid"] for line in lines] == [7, "x"]
+    assert set(lines[0]) == {"qid", "hits", "ms"} and len(lines[0]["hits"]) == 5
+    top = lines[0]["hits"][0]
+    assert set(top) == {"title", "article_no", "article_label", "doc_path", "score"}
+    assert (top["title"], top["article_no"], top["article_label"]) == ("信访工作条例", 33, "第三十三条")
+    assert top["doc_path"].endswith(".docx")
+
+
+def test_eval_prints_all_metrics(app_kb: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "gold.jsonl"
+    rows = [{"qid": 1, "query": "对复查意见不服还能找谁", "gold": [{"title": "信访工作条例", "article_no": 36}]},
+            {"qid": 2, "query": "信访工作条例第三十三条", "gold": [{"title": "信访工作条例", "article_no": 33}]}]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = cli("eval", str(questions), "--kb", str(app_kb), "--k", "20")
+    assert result.returncode == 0, result.stderr
+    for metric in ("Recall@1", "Recall@5", "Recall@10", "Recall@20", "Recall@100", "MRR@10", "nDCG@10"):
+        assert metric in result.stdout
+    assert "Recall@20 1.0000" in result.stdout
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path, app_kb: Path) -> None:
+    missing = cli("search", "调解", "--kb", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "no knowledge base" in missing.stderr
+    bad_doc = cli("search", "调解", "--kb", str(app_kb), "--doc", "不存在的条例")
+    assert bad_doc.returncode == 1 and "unknown document" in bad_doc.stderr and "Traceback" not in bad_doc.stderr
+    usage = cli("search", "--kb", str(app_kb))
+    assert usage.returncode == 2
+
+
+def test_search_without_index_says_how_to_build(app_store_kb: Path) -> None:
+    result = cli("search", "调解", "--kb", str(app_store_kb))
+    assert result.returncode == 1
+    assert f"python -m index build --kb {app_store_kb}" in result.stderr

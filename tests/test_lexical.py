@@ -1,0 +1,65 @@
+"""BM25 index on a tiny corpus: scores, filters before top-k, save/load."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.lexical import LexicalIndex, top_rows
+from index.tokenize import Tokenizer
+from kb.errors import SearchIndexError
+
+DOCS = ["信访人对复查意见不服的，可以向复核机关请求复核。",
+        "人民调解委员会调解民间纠纷，不收取任何费用。",
+        "用人单位应当按时足额支付劳动报酬。",
+        "信访事项应当依法及时就地解决。"]
+
+
+@pytest.fixture(scope="module")
+def index() -> tuple[LexicalIndex, Tokenizer]:
+    tk = Tokenizer()
+    return LexicalIndex.build([tk.tokens(d) for d in DOCS]), tk
+
+
+def test_best_row_for_a_question(index) -> None:
+    lex, tk = index
+    assert top_rows(lex.scores(tk.tokens("对复查意见不服怎么办")), 2)[0][0] == 0
+    assert top_rows(lex.scores(tk.tokens("调解要收费吗")), 1)[0][0] == 1
+
+
+def test_mask_applies_before_top_k(index) -> None:
+    lex, tk = index
+    scores = lex.scores(tk.tokens("信访"))
+    assert [r for r, _ in top_rows(scores, 1)] in ([0], [3])
+    mask = np.array([False, False, False, True])
+    assert [r for r, _ in top_rows(scores, 1, mask)] == [3]
+
+
+def test_no_known_token_scores_nothing(index) -> None:
+    lex, tk = index
+    assert not lex.scores(tk.tokens("量子计算")).any()
+    assert lex.scores([]).shape == (len(DOCS),)
+    assert top_rows(lex.scores([]), 5) == []
+    assert lex.known(["信访", "量子"]) == ["信访"]
+
+
+def test_top_rows_order_and_ties() -> None:
+    scores = np.array([0.5, 2.0, 0.0, 2.0, 1.0])
+    assert top_rows(scores, 3) == [(1, 2.0), (3, 2.0), (4, 1.0)]
+    assert top_rows(scores, 10) == [(1, 2.0), (3, 2.0), (4, 1.0), (0, 0.5)]
+
+
+def test_save_and_load_round_trip(index, tmp_path: Path) -> None:
+    lex, tk = index
+    lex.save(tmp_path / "lex")
+    loaded = LexicalIndex.load(tmp_path / "lex", rows=len(DOCS), rebuild_hint="python -m index build")
+    q = tk.tokens("人民调解委员会")
+    assert np.allclose(loaded.scores(q), lex.scores(q))
+
+
+def test_load_refuses_wrong_row_count_or_missing_files(index, tmp_path: Path) -> None:
+    lex, _ = index
+    lex.save(tmp_path / "lex")
+    with pytest.raises(SearchIndexError, match="python -m index build --kb X$"):
+        LexicalIndex.load(tmp_path / "lex", rows=99, rebuild_hint="python -m index build --kb X")
+    with pytest.raises(SearchIndexError, match="cannot read"):
+        LexicalIndex.load(tmp_path / "nothing", rows=4, rebuild_hint="python -m index build --kb X")

@@ -1,0 +1,115 @@
+"""Query understanding on strings: references, document names, expansions."""
+from pathlib import Path
+
+import pytest
+
+from index.query import (EXPANSIONS, Reference, TitleMatcher, expand, find_references, load_expansions,
+                         normalise_query, parse_query, title_aliases)
+from kb.errors import QueryError
+
+TITLES = ["信访工作条例", "信访条例", "北京市信访条例", "中华人民共和国民法典", "中华人民共和国人民调解法",
+          "中华人民共和国刑法", "中华人民共和国公司法", "中华人民共和国劳动法",
+          "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释",
+          "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）", "某某办法（试行）"]
+
+
+@pytest.fixture(scope="module")
+def titles() -> TitleMatcher:
+    return TitleMatcher(TITLES)
+
+
+def refs(text: str, titles: TitleMatcher) -> list[tuple[tuple[str, ...], int, int]]:
+    return [(r.doc_keys, r.no, r.suffix) for r in parse_query(text, titles).references]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("信访工作条例第三十三条", [(("信访工作条例",), 33, 0)]),
+    ("《人民调解法》第十七条", [(("人民调解法",), 17, 0)]),
+    ("民法典1165条", [(("民法典",), 1165, 0)]),
+    ("民法典 第 1165 条", [(("民法典",), 1165, 0)]),
+    ("《中华人民共和国民法典》第一千一百六十五条规定了什么", [(("民法典",), 1165, 0)]),
+    ("刑法第一百二十条之一", [(("刑法",), 120, 1)]),
+    ("刑法120条之1", [(("刑法",), 120, 1)]),
+    ("第33条", [((), 33, 0)]),
+    ("信访工作条例第三十三条第二款", [(("信访工作条例",), 33, 0)]),
+])
+def test_references(text: str, expected: list, titles: TitleMatcher) -> None:
+    assert refs(text, titles) == expected
+
+
+def test_lists_and_ranges_share_the_document(titles: TitleMatcher) -> None:
+    assert refs("民法典第十条、第十二条", titles) == [(("民法典",), 10, 0), (("民法典",), 12, 0)]
+    assert [no for _, no, _ in refs("民法典第十条至第十三条", titles)] == [10, 11, 12, 13]
+
+
+def test_each_reference_takes_the_nearest_document(titles: TitleMatcher) -> None:
+    assert refs("北京市信访条例第五条和信访条例第六条", titles) == [
+        (("北京市信访条例",), 5, 0), (("信访条例",), 6, 0)]
+
+
+def test_bare_reference_attaches_to_the_only_named_document(titles: TitleMatcher) -> None:
+    assert refs("第十七条 在人民调解法里怎么说", titles) == [(("人民调解法",), 17, 0)]
+
+
+def test_numbers_without_di_need_a_document(titles: TitleMatcher) -> None:
+    assert refs("一条路三条建议", titles) == []
+    assert refs("他提了3条意见", titles) == []
+
+
+def test_resolve_attaches_unnamed_references() -> None:
+    parsed = parse_query("第33条").resolve(("信访工作条例",))
+    assert parsed.references == (Reference(("信访工作条例",), 33, 0),)
+
+
+def test_title_inside_longer_title_is_matched_as_the_longer_one(titles: TitleMatcher) -> None:
+    text = normalise_query("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释第二十六条")
+    [mention] = titles.find(text)
+    assert mention.doc_keys == ("最高人民法院关于适用民法典有关担保制度的解释",)
+    assert text[mention.start:mention.end].startswith("最高人民法院")
+
+
+def test_mentioned_documents(titles: TitleMatcher) -> None:
+    assert parse_query("信访工作条例规定的复查期限是多久", titles).mentioned == ("信访工作条例",)
+    assert parse_query("公司法人可以起诉吗", titles).mentioned == ()          # 法人, not 公司法
+    assert parse_query("劳动法律法规有哪些", titles).mentioned == ()          # 法律, not 劳动法
+    assert parse_query("劳动法规定的工作时间", titles).mentioned == ("劳动法",)
+
+
+def test_aliases_are_derived_from_titles() -> None:
+    assert "民法典" in title_aliases("中华人民共和国民法典")
+    assert title_aliases("某某办法（试行）") == {"某某办法(试行)", "某某办法"}
+    assert "最高人民法院关于审理劳动争议案件适用法律问题的解释" in title_aliases(
+        "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）")
+
+
+def test_ambiguous_alias_names_all_its_documents() -> None:
+    matcher = TitleMatcher(["甲乙办法（试行）", "甲乙办法（暂行）"])
+    [mention] = matcher.find("甲乙办法第三条")
+    assert mention.doc_keys == ("甲乙办法(暂行)", "甲乙办法(试行)")
+
+
+def test_empty_query_is_an_error() -> None:
+    with pytest.raises(QueryError, match="empty query"):
+        parse_query("  \u3000 ")
+
+
+def test_expansion_table_loads_and_expands() -> None:
+    table = load_expansions()
+    added = expand("老板不给工资，我想去上访", table)
+    assert "信访" in added and "用人单位" in added
+    assert expand("信访人上访", table).count("信访") == 0      # already in the text
+
+
+def test_expansion_file_has_a_comment_header() -> None:
+    assert EXPANSIONS.read_text(encoding="utf-8").startswith("#")
+
+
+def test_bad_expansion_line_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "exp.txt"
+    bad.write_text("# header\n上访 信访\n", encoding="utf-8")
+    with pytest.raises(QueryError, match="exp.txt"):
+        load_expansions(bad)
+
+
+def test_find_references_without_mentions() -> None:
+    assert find_references("第十条之二", []) == [Reference((), 10, 2)]

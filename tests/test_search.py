@@ -1,0 +1,150 @@
+"""Searcher integration tests: the real bundled model and FAISS over the small app knowledge base
+(`app_kb` in conftest: a made-up provincial regulation in two versions, a made-up 意见, and the
+shared samples 《信访条例》(2005) and 《信访工作条例》(2022), ingested and indexed in tmp_path)."""
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED, shared_samples_present
+from index.build import build, current_folder
+from index.search import Filters, Hit, Searcher, bound_number, matched_terms
+from kb.errors import QueryError, SearchIndexError
+from kb.settings import load_config
+
+
+@pytest.fixture(scope="module")
+def indexed_kb(request: pytest.FixtureRequest) -> Path:
+    if not shared_samples_present():
+        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
+    return request.getfixturevalue("app_kb")
+
+
+@pytest.fixture(scope="module")
+def searcher(indexed_kb: Path) -> Searcher:
+    return Searcher(indexed_kb, load_config(kb=str(indexed_kb)))
+
+
+def cites(hits: list[Hit]) -> list[str]:
+    return [h.citation for h in hits]
+
+
+def test_colloquial_question_finds_the_review_article(searcher: Searcher) -> None:
+    hits = searcher.search("对复查意见不服还能找谁", k=3)
+    assert "《信访工作条例》第三十六条" in cites(hits)
+
+
+def test_reference_is_answered_first(searcher: Searcher) -> None:
+    for query in ("信访工作条例第三十三条", "《信访工作条例》第33条", "信访工作条例33条"):
+        top = searcher.search(query, k=5)[0]
+        assert (top.title, top.article_no) == ("信访工作条例", 33)
+        assert "reference" in top.match
+
+
+def test_bare_article_number_uses_the_document_filter(searcher: Searcher) -> None:
+    hits = searcher.search("第33条", k=3, filters=Filters(documents=("信访条例",)))
+    assert (hits[0].title, hits[0].article_no) == ("信访条例", 33)
+    assert all(h.title == "信访条例" for h in hits)
+
+
+def test_document_filter_returns_only_that_document(searcher: Searcher) -> None:
+    hits = searcher.search("信访人对处理意见不服怎么办", k=10, filters=Filters(documents=("信访条例",)))
+    assert hits and {h.title for h in hits} == {"信访条例"}
+
+
+def test_region_and_level_filters(searcher: Searcher) -> None:
+    local = searcher.search("社区调解委员会", k=10, filters=Filters(regions=("四川省",)))
+    assert local and all(h.region.startswith("四川省") for h in local)
+    national = searcher.search("社区调解委员会", k=10, filters=Filters(regions=("全国",)))
+    assert national and all(h.region == "全国" for h in national)
+    levels = {h.level for h in searcher.search("调解", k=20, filters=Filters(levels=("地方性法规",)))}
+    assert levels == {"地方性法规"}
+
+
+def test_current_versions_by_default_and_older_ones_on_request(searcher: Searcher) -> None:
+    default = searcher.search("社区调解不收取任何费用", k=10)
+    assert default and all(h.status == "current" for h in default)
+    hits = searcher.search("社区调解不收取任何费用", k=10, filters=Filters(statuses=("current", "superseded")))
+    sichuan = [h for h in hits if h.title == "四川省社区调解示范条例"]
+    assert sichuan[0].status == "current"                       # versions grouped, current shown
+    assert any(v.status == "superseded" for h in sichuan for v in h.other_versions)
+    old = searcher.search("社区调解不收取任何费用", k=10, filters=Filters(statuses=("superseded",)))
+    assert old and all(h.status == "superseded" for h in old)
+
+
+def test_date_filter(searcher: Searcher) -> None:
+    hits = searcher.search("信访", k=20, filters=Filters(date_to="2010"))
+    assert hits and all(h.effective <= "2010-12-31" for h in hits)
+    with pytest.raises(QueryError, match="bad date"):
+        searcher.search("信访", filters=Filters(date_from="去年"))
+
+
+def test_region_preference_boosts_local_rules_without_hiding_others(searcher: Searcher) -> None:
+    query = "调解委员会调解纠纷不收费"
+    plain = searcher.search(query, k=10, filters=Filters(prefer_region=""))
+    preferred = searcher.search(query, k=10, filters=Filters(prefer_region="四川省"))
+    rank = lambda hits: next(i for i, h in enumerate(hits) if h.region.startswith("四川省"))  # noqa: E731
+    assert rank(preferred) <= rank(plain)
+    assert {h.article_id for h in plain} & {h.article_id for h in preferred}
+
+
+def test_hit_explains_the_match(searcher: Searcher) -> None:
+    hit = searcher.search("信访人对复查意见不服", k=1)[0]
+    assert set(hit.match) <= {"keywords", "meaning", "reference"} and hit.match
+    assert "复查意见" in hit.matched_terms or "复查" in hit.matched_terms
+    assert hit.path and hit.source and hit.status == "current"
+
+
+def test_unknown_document_and_empty_query_are_query_errors(searcher: Searcher) -> None:
+    with pytest.raises(QueryError, match="unknown document"):
+        searcher.search("调解", filters=Filters(documents=("不存在的条例",)))
+    with pytest.raises(QueryError, match="empty query"):
+        searcher.search("   ")
+    with pytest.raises(QueryError, match="status"):
+        searcher.search("调解", filters=Filters(statuses=("valid",)))
+
+
+def test_article_and_neighbours(searcher: Searcher) -> None:
+    hit = searcher.article("信访工作条例", "第三十六条")
+    assert hit.article_no == 36 and hit.citation == "《信访工作条例》第三十六条"
+    before, after = searcher.neighbours(hit.article_id)
+    assert [h.article_no for h in before] == [35] and [h.article_no for h in after] == [37]
+    with pytest.raises(QueryError):
+        searcher.article("信访工作条例", "第九百条")
+
+
+def test_matched_terms_drop_terms_inside_longer_ones() -> None:
+    assert matched_terms(["复查", "复查意见", "不服", "量子"], "对复查意见不服的") == ("复查意见", "不服")
+
+
+def test_date_bounds() -> None:
+    assert bound_number("2022", end=False) == 20220101
+    assert bound_number("2022", end=True) == 20221231
+    assert bound_number("2022-5", end=False) == 20220501
+    assert bound_number("2022-05-09", end=True) == 20220509
+    with pytest.raises(QueryError, match="bad date"):
+        bound_number("22年", end=False)
+
+
+def test_filters_accept_lists_and_stay_hashable() -> None:
+    filters = Filters(documents=["信访条例"], statuses=["current", "superseded"])
+    assert filters.documents == ("信访条例",) and hash(filters) == hash(Filters(("信访条例",),
+                                                                                 statuses=("current", "superseded")))
+
+
+def test_unchanged_rebuild_is_skipped_and_stale_index_is_refused(indexed_kb: Path, tmp_path: Path) -> None:
+    report = build(indexed_kb, load_config(kb=str(indexed_kb)), progress=False)
+    assert report.skipped and current_folder(indexed_kb).name == Path(report.folder).name
+    import shutil
+
+    from ingest import run
+    kb = tmp_path / "kb"
+    shutil.copytree(indexed_kb, kb)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "甲乙条例.md").write_text("# 甲乙条例\n\n<!-- INFO END -->\n\n第一条 测试条文。\n", encoding="utf-8")
+    run([extra / "甲乙条例.md"], kb)
+    with pytest.raises(SearchIndexError, match="python -m index build --kb"):
+        Searcher(kb, load_config(kb=str(kb)))
+    rebuilt = build(kb, load_config(kb=str(kb)), progress=False)
+    assert not rebuilt.skipped
+    assert Searcher(kb, load_config(kb=str(kb))).search("甲乙条例第一条")[0].text == "测试条文。"
