@@ -3,7 +3,8 @@
 Only queries are transformed, so the corpus vectors (and the embedding cache) stay as they
 are. The weights are learned by `python -m index.learn.fit` from questions with gold
 articles and saved with the `model_id` of the embedder they were trained against; an adapter
-for another model is refused (its vectors would live in another space).
+for another model is refused (its vectors would live in another space); another backend or
+window of the same model is accepted (see `same_model`).
 """
 from __future__ import annotations
 
@@ -50,8 +51,17 @@ class QueryAdapter:
             raise ConfigError(f"{path}: not a query adapter ({err})") from None
 
 
+def same_model(a: str, b: str) -> bool:
+    """Whether two embedder model ids (`name@fingerprint/backend/lenN`) are one model's files.
+
+    The backend (torch, ONNX, ONNX int8) and the window move a vector by about 1% (cosine 0.99
+    to fp32, measured by `python -m bench embed`), so an adapter trained on one applies to all.
+    """
+    return a.split("/", 1)[0] == b.split("/", 1)[0]
+
+
 def adapter_for(model_id: str, path: Path = ADAPTER_FILE) -> QueryAdapter | None:
-    """The adapter in `path` if it was trained for `model_id`, else None (also if there is none).
+    """The adapter in `path` if it was trained for this model, else None (also if there is none).
 
     Raises:
         ConfigError: if the adapter file exists but is unreadable.
@@ -59,7 +69,7 @@ def adapter_for(model_id: str, path: Path = ADAPTER_FILE) -> QueryAdapter | None
     if not path.is_file():
         return None
     adapter = QueryAdapter.load(path)
-    return adapter if adapter.model_id == model_id else None
+    return adapter if same_model(adapter.model_id, model_id) else None
 
 
 def configured_adapter(setting: str, model_id: str) -> QueryAdapter | None:
@@ -76,6 +86,6 @@ def configured_adapter(setting: str, model_id: str) -> QueryAdapter | None:
     if not path.is_file():
         raise ConfigError(f"setting query_adapter: {path} does not exist")
     adapter = QueryAdapter.load(path)
-    if adapter.model_id != model_id:
+    if not same_model(adapter.model_id, model_id):
         raise ConfigError(f"setting query_adapter: {path} was trained for {adapter.model_id}, not {model_id}")
     return adapter

@@ -54,6 +54,9 @@ def test_adapter_file_round_trip_and_model_check(tmp_path: Path) -> None:
     assert loaded is not None and loaded.note == "note"
     assert np.allclose(loaded.apply(np.array([3.0, 4.0, 0, 0])), [0.6, 0.8, 0, 0])
     assert adapter_for("model-b", path) is None                   # trained for another vector space
+    QueryAdapter(weights, "m@abc/onnx-int8/len256", "").save(path)
+    assert adapter_for("m@abc/torch/len512", path) is not None    # same model files, another backend
+    assert adapter_for("m@def/onnx-int8/len256", path) is None    # other files under the same name
     assert adapter_for("model-a", tmp_path / "none.npz") is None
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="bad.npz"):

@@ -28,6 +28,12 @@ def cites(hits: list[Hit]) -> list[str]:
     return [h.citation for h in hits]
 
 
+def test_the_bundled_query_adapter_is_in_use_for_the_default_model(searcher: Searcher) -> None:
+    # index/data/query_adapter.npz was learned for m3e-small; a fresh install must pick it up
+    assert searcher.adapter is not None and "index.learn.fit" in searcher.adapter.note
+    assert searcher.adapter.weights.shape == (searcher.embedder.dim, searcher.embedder.dim)
+
+
 def test_colloquial_question_finds_the_review_article(searcher: Searcher) -> None:
     hits = searcher.search("对复查意见不服还能找谁", k=3)
     assert "《信访工作条例》第三十六条" in cites(hits)
