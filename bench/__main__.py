@@ -6,6 +6,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from kb.errors import run_cli
+
 
 def available() -> list[str]:
     here = Path(__file__).parent
@@ -25,7 +27,7 @@ def main(argv: list[str]) -> int:
     status = 0
     for name in names or available():
         print(f"== {name}", flush=True)
-        status |= importlib.import_module(f"bench.{name}_bench").main(rest)
+        status |= run_cli(importlib.import_module(f"bench.{name}_bench").main, rest)
     return status
 
 

@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench import percentile
 from kb.settings import add_arguments, config_from_args
 
 # Everyday questions of the kinds the app is for (not taken from any evaluation file).
@@ -26,11 +27,6 @@ QUESTIONS = ("对信访事项处理意见不服怎么办", "信访工作条例�
              "政府信息公开申请多久答复", "未成年人在学校受伤学校要承担责任吗", "离婚后孩子抚养权归谁",
              "行政复议的申请期限是多久")
 WARM_UP = "信访人有哪些权利"        # the first search loads the model and the index: timed apart
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def search_once(page, question: str) -> tuple[float, str]:

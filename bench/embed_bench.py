@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from bench import SHARED, size_mb
+
 DEFAULT_VARIANTS = "torch:512,torch:256,onnx:256,onnx-int8:256,onnx-int8:512"
 
 
@@ -103,7 +104,7 @@ def _cache_figures(rows: int, dim: int) -> tuple[float, float, float]:
             _, found = cache.get_many("bench", texts, dim)
             get = time.perf_counter() - t
             assert found.all()
-        size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+        size = size_mb(folder)
         return put, get, size
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -163,8 +164,8 @@ def _rebuild(kb: str, cache_dir: str) -> None:
         with EmbeddingCache.open(work / "cache") as cache:
             meta = build_dense(units, embedder, work / "dense", cache=cache, progress=False)
         total = time.perf_counter() - t
-        size = sum(f.stat().st_size for f in (work / "dense").iterdir()) / 2**20
-        cache_mb = sum(f.stat().st_size for f in (work / "cache").iterdir()) / 2**20
+        size = size_mb(work / "dense")
+        cache_mb = size_mb(work / "cache")
         print(f"no-change rebuild {meta.articles} articles, {meta.passages} passages, {meta.embedded} embedded: "
               f"{total:.1f} s ({read:.1f} s reading the store, {meta.seconds:.1f} s build_dense); target < 30 s")
         print(f"on disk           index {size:.0f} MB ({meta.index_type}), embedding cache {cache_mb:.0f} MB "
@@ -175,7 +176,6 @@ def _rebuild(kb: str, cache_dir: str) -> None:
 
 def main(argv: list[str]) -> int:
     from index.eval import read_questions
-    from kb.errors import KBError
     from kb.settings import load_config
 
     cfg = load_config()
@@ -198,11 +198,7 @@ def main(argv: list[str]) -> int:
         variants = [(backend, int(window)) for backend, window in (v.split(":") for v in args.variants.split(",") if v)]
     except ValueError:
         p.error(f"--variants: {args.variants!r} is not a list of backend:window")
-    try:
-        return _compare(args, variants, read_questions(Path(args.questions), need_gold=True))
-    except KBError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return _compare(args, variants, read_questions(Path(args.questions), need_gold=True))
 
 
 def _compare(args: argparse.Namespace, variants: list[tuple[str, int]], questions: list) -> int:
@@ -246,4 +242,5 @@ def _compare(args: argparse.Namespace, variants: list[tuple[str, int]], question
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from kb.errors import run_cli
+    sys.exit(run_cli(main, sys.argv[1:]))

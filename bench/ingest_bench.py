@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import SHARED, size_mb
 from ingest import run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def _peak_mb() -> tuple[float, float]:
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
         second = run([args.corpus], kb, workers=args.workers)
         t2 = time.perf_counter()
         own, workers = _peak_mb()
-        size = sum(f.stat().st_size for f in kb.iterdir() if f.is_file()) / 2**20
+        size = size_mb(kb)
         full = t1 - t0
         print(f"corpus            {args.corpus}")
         print(f"files             {first.added} added, {first.skipped} skipped, {first.failed} failed")

@@ -13,10 +13,10 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from bench import SHARED
 from ingest.parse import SUPPORTED_EXTENSIONS, parse_file
 from kb.errors import IngestError, NotADocument
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def _parse_one(path: str) -> tuple[str, str, int, int, list[str]]:

@@ -22,41 +22,26 @@ import argparse
 import dataclasses
 import resource
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench import SHARED, percentile, size_mb
 from index.build import LEXICAL_DIR, build, current_folder, read_meta, tokenize_units, unit_headings
-from index.eval import format_metrics, judge, read_questions, summarise
+from index.eval import format_metrics, judge, read_questions, search_questions, summarise
 from index.learn.fit import TrainParams, cross_validate, load_material, print_ladder
 from index.lexical import LexicalIndex, top_rows
 from index.search import Filters, Searcher
 from index.tokenize import Tokenizer
 from kb.settings import load_config
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 DOMAIN_QUESTIONS = Path(__file__).resolve().parent / "data" / "xinfang_questions.jsonl"
 
 
-def _size_mb(path: Path) -> float:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 2**20
-
-
 def _percentiles(values: list[float]) -> str:
-    ordered = sorted(values)
-    pick = lambda q: 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return f"p50 {pick(0.5):.1f} ms  p95 {pick(0.95):.1f} ms  p99 {pick(0.99):.1f} ms  mean {1000 * statistics.mean(values):.1f} ms"
-
-
-def quality_end_to_end(searcher: Searcher, questions, k: int = 100) -> dict[str, float]:
-    judged = []
-    for q in questions:
-        hits = searcher.search(q.query, k)
-        judged.append((judge([(h.doc_key, h.article_no, h.suffix) for h in hits], q.gold), len(q.gold)))
-    return summarise(judged)
+    return (f"p50 {1000 * percentile(values, 0.5):.1f} ms  p95 {1000 * percentile(values, 0.95):.1f} ms  "
+            f"p99 {1000 * percentile(values, 0.99):.1f} ms  mean {1000 * statistics.mean(values):.1f} ms")
 
 
 def latency(searcher: Searcher, questions, k: int = 10) -> None:
@@ -138,10 +123,10 @@ def main(argv: list[str]) -> int:
     learned = " — train-fit: the adapter and fusion were learned from them; held-out figures below" \
         if searcher.adapter is not None else ""
     print(f"quality, shipped search, {args.questions.name} ({len(questions)} questions, k=100{learned}): "
-          f"{format_metrics(quality_end_to_end(searcher, questions))}")
+          f"{format_metrics(search_questions(searcher, questions)[0])}")
     domain = read_questions(DOMAIN_QUESTIONS, need_gold=True)
     print(f"quality, shipped search, {DOMAIN_QUESTIONS.name} ({len(domain)} petition-work questions written for "
-          f"this project, never learned from): {format_metrics(quality_end_to_end(searcher, domain))}")
+          f"this project, never learned from): {format_metrics(search_questions(searcher, domain)[0])}")
     latency(searcher, questions)
 
     m = load_material(searcher, questions, searcher.tuning.candidates)
@@ -153,12 +138,12 @@ def main(argv: list[str]) -> int:
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS) {own:.0f} MB")
-    sizes = {"catalog": _size_mb(folder / "catalog.npz") + _size_mb(folder / "catalog.json"),
-             "lexical": _size_mb(folder / LEXICAL_DIR), "dense": _size_mb(folder / "dense"),
-             "index total": _size_mb(folder)}
+    sizes = {"catalog": size_mb(folder / "catalog.npz") + size_mb(folder / "catalog.json"),
+             "lexical": size_mb(folder / LEXICAL_DIR), "dense": size_mb(folder / "dense"),
+             "index total": size_mb(folder)}
     cache = Path(cfg.cache_dir).expanduser() / "embeddings.sqlite"
     if cache.is_file():
-        sizes["embedding cache (all models)"] = _size_mb(cache)
+        sizes["embedding cache (all models)"] = size_mb(cache)
     print("on disk: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sizes.items()))
     return 0
 

@@ -72,11 +72,6 @@ def batch_line(qid: object, hits: Sequence, ms: float) -> dict:
         for h in hits], "ms": round(ms, 2)}
 
 
-def hit_key(hit) -> tuple[str, int, int] | None:
-    """Scoring key of a hit (None for outline sections, which have no article number)."""
-    return None if hit.article_no is None else (hit.doc_key, hit.article_no, hit.suffix)
-
-
 def _hit_json(hit) -> dict:
     from dataclasses import asdict
 
@@ -123,23 +118,16 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from index.eval import format_metrics, judge, read_questions, summarise
+    from index.eval import format_metrics, read_questions, search_questions
     from index.search import Searcher
 
     cfg = config_from_args(args)
     questions = read_questions(args.file, need_gold=True)
     searcher = Searcher(cfg.kb, cfg)
-    judged, times = [], []
-    for q in tqdm(questions, unit="q", desc="eval"):
-        start = time.perf_counter()
-        hits = searcher.search(q.query, args.k)
-        times.append(time.perf_counter() - start)
-        judged.append((judge([hit_key(h) for h in hits], q.gold), len(q.gold)))
-    times.sort()
-    print(f"{len(questions)} questions, k={args.k}, median {1000 * times[len(times) // 2]:.1f} ms/query")
-    print(format_metrics(summarise(judged)))
+    metrics, seconds = search_questions(searcher, questions, args.k, progress=True)
+    seconds.sort()
+    print(f"{len(questions)} questions, k={args.k}, median {1000 * seconds[len(seconds) // 2]:.1f} ms/query")
+    print(format_metrics(metrics))
     return 0
 
 

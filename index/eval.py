@@ -3,7 +3,8 @@
 A retrieved article is a hit when its title key (`kb.chinese.title_key`) and article number
 (with the 之N suffix) equal a gold article's; any version counts and each gold article is
 credited once. Metrics: Recall@k averaged over queries, MRR@10, nDCG@10 with binary gains.
-The metric functions are pure; `read_questions` is the only file access.
+The metric functions are pure; `read_questions` is the only file access; `search_questions`
+runs a searcher over a question file (for `python -m index eval` and the benchmark).
 """
 from __future__ import annotations
 
@@ -109,6 +110,27 @@ def summarise(judged: Sequence[tuple[Sequence[bool], int]]) -> dict[str, float]:
     out["MRR@10"] = sum(reciprocal_rank(f) for f, _ in judged) / n
     out["nDCG@10"] = sum(ndcg_at(f, g) for f, g in judged) / n
     return out
+
+
+def hit_key(hit) -> ArticleKey | None:
+    """Scoring key of a search hit (None for outline sections, which have no article number)."""
+    return None if hit.article_no is None else (hit.doc_key, hit.article_no, hit.suffix)
+
+
+def search_questions(searcher, questions: Sequence[Question], k: int = 100, *, progress: bool = False
+                     ) -> tuple[dict[str, float], list[float]]:
+    """Metrics of `searcher.search` over `questions` at depth `k`, and each search's seconds."""
+    import time
+
+    from tqdm import tqdm
+
+    judged, seconds = [], []
+    for q in tqdm(questions, unit="q", desc="eval", disable=not progress):
+        start = time.perf_counter()
+        hits = searcher.search(q.query, k)
+        seconds.append(time.perf_counter() - start)
+        judged.append((judge([hit_key(h) for h in hits], q.gold), len(q.gold)))
+    return summarise(judged), seconds
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

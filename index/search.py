@@ -106,15 +106,14 @@ class Hit:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Ranking parameters: settings rows of kb/settings.py, except `lexical_weight` (always 1 in
-    use; 0 turns keyword search off for ablations, as `dense_weight` 0 turns dense search off)."""
+    """Ranking parameters: settings rows of kb/settings.py. Keywords weigh 1 in the fusion;
+    `dense_weight` 0 turns dense search off."""
     candidates: int
     rrf_k: float
     dense_weight: float
     expansion_weight: float
     title_boost: float
     region_boost: float
-    lexical_weight: float = 1.0
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Tuning":
@@ -291,9 +290,9 @@ class Searcher:
         n = max(k, self.tuning.candidates)
         t = self.tuning
         tokens, extra = self.query_terms(parsed)
-        lexical = self.lexical_ranking(tokens, extra, mask, n) if t.lexical_weight else []
+        lexical = self.lexical_ranking(tokens, extra, mask, n)
         dense = self.dense_ranking(parsed, mask, n) if t.dense_weight else []
-        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [t.lexical_weight, t.dense_weight], t.rrf_k)
+        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)

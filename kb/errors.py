@@ -4,6 +4,8 @@ CLIs print `str(err)` and exit with `err.exit_code`; the app shows it in one `st
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class KBError(Exception):
     """Base class. `str(err)` is a complete one-line message for the user."""
@@ -69,7 +71,7 @@ class NotADocument(KBError):
         super().__init__(f"{self.file}: {message}")
 
 
-def run_cli(command, *args, interrupted: str = "interrupted") -> int:
+def run_cli(command: Callable[..., int], *args: object, interrupted: str = "interrupted") -> int:
     """Run a CLI command function and turn failures into one line on stderr and an exit code:
     a `KBError` → its message and `exit_code`; Ctrl-C → `interrupted` and 130."""
     import sys

@@ -175,6 +175,7 @@ class Material:
     passages: np.ndarray             # current passages' vectors
     passage_rows: np.ndarray         # catalog row of each passage
     positives: list[np.ndarray]      # per question: indexes into passages
+    dense: list[Ranking]             # by the base query vectors
     lexical: list[Ranking]           # without expansion terms
     lexical_expanded: list[Ranking]
     key_of: Callable[[int], ArticleKey]
@@ -205,7 +206,9 @@ def load_material(searcher, questions: list[Question], n: int) -> Material:
     def key_of(row: int) -> ArticleKey:
         return docs[cat.doc[row]], int(cat.no[row]), int(cat.suffix[row])
 
-    return Material(questions, np.stack(queries), passages, passage_rows, positives, lexical, expanded, key_of)
+    query_vectors = np.stack(queries)
+    return Material(questions, query_vectors, passages, passage_rows, positives,
+                    dense_rankings(query_vectors, passages, passage_rows, n), lexical, expanded, key_of)
 
 
 def gold_rows(searcher, gold: frozenset[ArticleKey]) -> list[int]:
@@ -233,12 +236,12 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
            n: int) -> Learned:
     """Learn on questions `train`; metrics of every stage of the ablation ladder on each named set."""
     gold = [q.gold for q in m.questions]
-    base_dense = dense_rankings(m.queries, m.passages, m.passage_rows, n)
     # the fusion is chosen on questions the adapter was not trained on: on its own training
     # questions an adapter ranks far better than on new ones, and a fusion chosen there leans
     # too far towards it
-    inner_fit = [i for i in train if fold_of(f"fusion:{m.questions[i].qid}", 5)]
-    inner_val = [i for i in train if not fold_of(f"fusion:{m.questions[i].qid}", 5)]
+    for_fusion = {i for i in train if fold_of(f"fusion:{m.questions[i].qid}", 5) == 0}
+    inner_fit = [i for i in train if i not in for_fusion]
+    inner_val = [i for i in train if i in for_fusion]
     weights = fit_adapter(m.queries[inner_fit], [m.positives[i] for i in inner_fit], m.passages, params)
     inner = dense_rankings(normalise_rows(m.queries[inner_val] @ weights), m.passages, m.passage_rows, n)
     tuned = best_fusion([m.lexical_expanded[i] for i in inner_val], inner, [gold[i] for i in inner_val], m.key_of,
@@ -248,10 +251,10 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
     stages = {
         "lexical (BM25)": m.lexical,
         "lexical + expansion": m.lexical_expanded,
-        "dense": base_dense,
+        "dense": m.dense,
         "dense + adapter*": adapted,
-        "hybrid RRF": fused_rankings(m.lexical, base_dense, *PLAIN_RRF),
-        "hybrid RRF + expansion": fused_rankings(m.lexical_expanded, base_dense, *PLAIN_RRF),
+        "hybrid RRF": fused_rankings(m.lexical, m.dense, *PLAIN_RRF),
+        "hybrid RRF + expansion": fused_rankings(m.lexical_expanded, m.dense, *PLAIN_RRF),
         "hybrid + expansion + adapter*": fused_rankings(m.lexical_expanded, adapted, *PLAIN_RRF),
         f"… + tuned fusion* (rrf_k, dense_weight) = {tuned}": fused_rankings(m.lexical_expanded, adapted, *tuned),
     }
