@@ -10,6 +10,7 @@ import json
 import sys
 
 from kb.errors import IngestError, NotADocument, run_cli
+from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import add_arguments, config_from_args
 
 USAGE_EPILOG = """examples:
@@ -30,6 +31,7 @@ def _ingest_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="do not build or update the search index afterwards")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_wait_arguments(p)
     return p
 
 
@@ -86,15 +88,19 @@ def ingest_main(argv: list[str]) -> int:
             tqdm.write(f"failed   {o.path}: {o.message}", file=sys.stderr)
         elif o.status in ("skipped", "duplicate") and o.message:
             tqdm.write(f"skipped  {o.path}: {o.message}", file=sys.stderr)
+        elif o.message:
+            tqdm.write(f"note     {o.path}: {o.message}", file=sys.stderr)
 
-    summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file,
-                  progress=not args.quiet)
-    print(f"files: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
-          f"{summary.removed} removed, {summary.skipped} skipped, {summary.failed} failed")
-    print(f"knowledge base {cfg.kb}: {summary.documents} documents, {summary.articles} articles")
-    if not args.no_index:
-        from index import build
-        print(build(cfg.kb, cfg, progress=not args.quiet).summary())
+    # one hold over the ingest and the index build: no other writer gets in between
+    with cli_writer_lock(cfg.kb, wait_seconds(args, cfg)):
+        summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file,
+                      progress=not args.quiet)
+        print(f"files: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+              f"{summary.removed} removed, {summary.skipped} skipped, {summary.failed} failed")
+        print(f"knowledge base {cfg.kb}: {summary.documents} documents, {summary.articles} articles")
+        if not args.no_index:
+            from index import build
+            print(build(cfg.kb, cfg, progress=not args.quiet).summary())
     return 1 if summary.failed else 0
 
 

@@ -6,6 +6,7 @@ leaves a half-written document.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import itertools
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 from ingest.records import Document, Summary
 from ingest.store import StoreWriter
 from kb.errors import IngestError, NotADocument
+from kb.lock import writer_lock
+from kb.settings import load_config
 
 COMMIT_EVERY = 200          # files per transaction: bounds the work an interruption discards
 
@@ -57,6 +60,14 @@ def file_sha256(path: Path) -> str:
     if sidecar is not None:
         h.update(b"\0sidecar\0" + sidecar.read_bytes())
     return h.hexdigest()
+
+
+def file_day(path: str) -> str:
+    """The local date (YYYY-MM-DD) a file was last modified, or "" if it cannot be read."""
+    try:
+        return _dt.date.fromtimestamp(os.stat(path).st_mtime).isoformat()
+    except OSError:
+        return ""
 
 
 def discover(paths: Iterable[str | Path], extensions: Iterable[str]) -> Iterator[tuple[Path, str]]:
@@ -107,11 +118,21 @@ def run(paths: Iterable[str | Path], kb_dir: str | Path, *, prune: bool = False,
     that fails is reported (in the summary, via `on_file` and in the store's failures table) and
     the batch goes on; what an earlier good version of it stored stays.
 
+    The run holds the knowledge base's writer lock (`kb.lock`), waiting for another writer up to
+    the `wait` setting; a caller that holds the lock already (to build the index under the same
+    hold) is not kept waiting.
+
     Raises:
-        StoreError: if the knowledge base cannot be opened for writing.
+        StoreError: if the knowledge base cannot be opened for writing, or another writer holds
+            it longer than the `wait` setting.
     """
+    with writer_lock(kb_dir, wait=load_config().wait):
+        return _run_locked([Path(p) for p in paths], kb_dir, prune, workers, on_file, progress)
+
+
+def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int | None,
+                on_file: Callable[[FileOutcome], None] | None, progress: bool) -> Summary:
     from ingest.parse import SUPPORTED_EXTENSIONS
-    paths = [Path(p) for p in paths]
     writer = StoreWriter(kb_dir)
     counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "failed"), 0)
     failures: list[tuple[str, str, str]] = []
@@ -193,9 +214,22 @@ def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, 
 def _store_one(writer: StoreWriter, c: Candidate, parser: str, status: str, payload: object) -> FileOutcome:
     if status == "ok":
         doc: Document = payload  # type: ignore[assignment]
-        result = writer.put_file(c.path, c.relpath, c.sha256, parser, doc)
-        message = "same version as a file already stored" if result == "duplicate" else ""
-        return FileOutcome(c.path, result, articles=len(doc.articles) + len(doc.sections), message=message)
+        day = file_day(c.path)
+        result = writer.put_file(c.path, c.relpath, c.sha256, parser, doc, file_date=day)
+        if result == "conflict":
+            taken = f", and so does its version dated {day} (this file's day)" if day else ""
+            message = (f"another file of the title 《{doc.meta.title}》 without a date holds a different text{taken}: "
+                       f"not stored; put the date of this text in its file name, e.g. "
+                       f"{doc.meta.title}(2020-03-01){Path(c.path).suffix}")
+            writer.record_failure(c.path, "conflict", "same_title_other_text", message)
+            return FileOutcome(c.path, "failed", kind="conflict", message=message)
+        message = {"duplicate": "same version as a file already stored",
+                   "dated": f"another file of the title 《{doc.meta.title}》 without a date holds a different text: "
+                            f"stored as a separate version dated {day} (the file's modification day; the undated "
+                            f"text counts as older); put the real date in the file name, e.g. "
+                            f"{doc.meta.title}(2020-03-01){Path(c.path).suffix}"}.get(result, "")
+        return FileOutcome(c.path, "added" if result == "dated" else result,
+                           articles=len(doc.articles) + len(doc.sections), message=message)
     if status == "skip":
         return FileOutcome(c.path, "skipped", message=str(payload))
     kind, reason, message = payload  # type: ignore[misc]

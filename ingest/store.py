@@ -8,6 +8,10 @@ the last error of every file that could not be read; `meta` holds the schema ver
 parser fingerprint and a `generation` counter that grows with every committed change, so
 indexes can tell whether they are stale.
 
+Row ids are never reused (AUTOINCREMENT; a store made before that keeps a high-water mark per
+table in `meta`): an index snapshot built earlier may name an id, and that id must never come to
+mean another article.
+
 Every change happens inside a transaction (WAL mode, so readers keep reading the previous
 state meanwhile): a crash or Ctrl-C mid-ingest leaves the last committed state intact.
 """
@@ -18,7 +22,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.records import Document
@@ -27,11 +31,13 @@ from kb.errors import StoreError
 
 DB_NAME = "kb.sqlite"
 SCHEMA_VERSION = 1
+ID_TABLES = ("documents", "versions", "files", "nodes", "articles")
+_MARK = "max_id."              # meta key prefix of a table's id high-water mark (stores made before AUTOINCREMENT)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,              -- kb.chinese.title_key(title)
     region TEXT NOT NULL,
     title TEXT NOT NULL,            -- title of the newest version
@@ -40,7 +46,7 @@ CREATE TABLE IF NOT EXISTS documents (
     UNIQUE (key, region)
 );
 CREATE TABLE IF NOT EXISTS versions (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     document_id INTEGER NOT NULL REFERENCES documents(id),
     version_date TEXT NOT NULL,
     title TEXT NOT NULL,
@@ -54,7 +60,7 @@ CREATE TABLE IF NOT EXISTS versions (
     UNIQUE (document_id, version_date)
 );
 CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL UNIQUE,      -- absolute path
     relpath TEXT NOT NULL,          -- path relative to the folder it was ingested from
     sha256 TEXT NOT NULL,           -- of the file and its metadata sidecar
@@ -70,7 +76,7 @@ CREATE TABLE IF NOT EXISTS files (
     ingested_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS nodes (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     file_id INTEGER NOT NULL REFERENCES files(id),
     seq INTEGER NOT NULL,
     kind TEXT NOT NULL,
@@ -78,7 +84,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     path TEXT NOT NULL              -- JSON list of enclosing headings
 );
 CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     file_id INTEGER NOT NULL REFERENCES files(id),
     version_id INTEGER NOT NULL REFERENCES versions(id),
     seq INTEGER NOT NULL,           -- reading order within the file
@@ -259,6 +265,30 @@ class StoreWriter:
             raise StoreError(f"{self.kb_dir}: knowledge base has schema version {version}, this program "
                              f"writes {SCHEMA_VERSION}; ingest into a new --kb folder")
         self._dirty_documents: set[int] = set()
+        self._marked_tables = {t for t in ID_TABLES if "AUTOINCREMENT" not in self._table_sql(t).upper()}
+        if self._marked_tables:
+            # before anything is deleted, so no id handed out so far can come back
+            self.conn.execute("BEGIN IMMEDIATE")
+            for table in self._marked_tables:
+                self._set_meta(_MARK + table, str(self._next_id(table) - 1))
+            self.conn.execute("COMMIT")
+
+    def _table_sql(self, table: str) -> str:
+        row = self.conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
+        return row[0] if row else ""
+
+    def _next_id(self, table: str) -> int:
+        (largest,) = self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()
+        return max(int(self._meta(_MARK + table) or 0), largest or 0) + 1
+
+    def _new_ids(self, table: str, count: int) -> list[int | None]:
+        """Ids for `count` new rows of `table`: None lets AUTOINCREMENT choose; a store made before
+        it gets ids above its high-water mark, which moves past them."""
+        if table not in self._marked_tables:
+            return [None] * count
+        start = self._next_id(table)
+        self._set_meta(_MARK + table, str(start + count - 1))
+        return list(range(start, start + count))
 
     def close(self) -> None:
         self.conn.close()
@@ -297,8 +327,8 @@ class StoreWriter:
         if row:
             return row[0]
         return self.conn.execute(
-            "INSERT INTO documents(key, region, title, level, doc_type) VALUES (?,?,?,?,?)",
-            (key, m.region, m.title, m.level, m.doc_type)).lastrowid
+            "INSERT INTO documents(id, key, region, title, level, doc_type) VALUES (?,?,?,?,?,?)",
+            (self._new_ids("documents", 1)[0], key, m.region, m.title, m.level, m.doc_type)).lastrowid
 
     def _version_id(self, document_id: int, doc: Document) -> int:
         m = doc.meta
@@ -316,16 +346,27 @@ class StoreWriter:
                 "declared_status=COALESCE(NULLIF(?, ''), declared_status) WHERE id=?", (*values, row[0]))
             return row[0]
         return self.conn.execute(
-            "INSERT INTO versions(document_id, version_date, title, issuer, doc_number, promulgated, "
-            "effective, history, declared_status, status) VALUES (?,?,?,?,?,?,?,?,?,'current')",
-            (document_id, m.version_date, *values)).lastrowid
+            "INSERT INTO versions(id, document_id, version_date, title, issuer, doc_number, promulgated, "
+            "effective, history, declared_status, status) VALUES (?,?,?,?,?,?,?,?,?,?,'current')",
+            (self._new_ids("versions", 1)[0], document_id, m.version_date, *values)).lastrowid
 
-    def put_file(self, path: str, relpath: str, sha256: str, parser: str, doc: Document) -> str:
+    def put_file(self, path: str, relpath: str, sha256: str, parser: str, doc: Document,
+                 file_date: str = "") -> str:
         """Store a parsed file, replacing what an earlier parse of the same path stored.
 
-        Returns "added", "updated" or "duplicate" (another file already holds the same version
-        and part of this document: the file is recorded but its articles are not stored twice).
+        Returns "added", "updated", "duplicate" (another file already holds the same version
+        and part of this document with the same text: the file is recorded but its articles are
+        not stored twice), "dated" (an undated file of the same title and part holds another
+        text: this one is stored as a distinct version dated `file_date`, the file's day, and the
+        undated one counts as older) or "conflict" (such a file exists and there is no
+        `file_date`, or that date holds yet another text: nothing is stored or replaced).
         """
+        dated = False
+        if not doc.meta.version_date and self._holds_other_text(doc, "", path):
+            if not file_date or self._holds_other_text(doc, file_date, path):
+                return "conflict"
+            doc = replace(doc, meta=replace(doc.meta, version_date=file_date))
+            dated = True
         existing = self.conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
         if existing:
             self.remove_file(path)
@@ -337,32 +378,48 @@ class StoreWriter:
             (version_id, doc.meta.subtitle)).fetchone()
         first_no = next((a.no for a in doc.articles), 0)
         file_id = self.conn.execute(
-            "INSERT INTO files(path, relpath, sha256, parser, version_id, duplicate_of, subtitle, part_order, "
-            "encoding, preamble, attachments, notes, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (path, relpath, sha256, parser, version_id, twin[0] if twin else None, doc.meta.subtitle,
-             first_no, doc.encoding, doc.preamble, json.dumps(list(doc.attachments), ensure_ascii=False),
+            "INSERT INTO files(id, path, relpath, sha256, parser, version_id, duplicate_of, subtitle, part_order, "
+            "encoding, preamble, attachments, notes, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (self._new_ids("files", 1)[0], path, relpath, sha256, parser, version_id, twin[0] if twin else None,
+             doc.meta.subtitle, first_no, doc.encoding, doc.preamble,
+             json.dumps(list(doc.attachments), ensure_ascii=False),
              json.dumps(list(doc.notes), ensure_ascii=False), _now())).lastrowid
         self.conn.execute("DELETE FROM failures WHERE path=?", (path,))
         if twin:
             return "duplicate"
         dumps = lambda xs: json.dumps(list(xs), ensure_ascii=False)  # noqa: E731
         self.conn.executemany(
-            "INSERT INTO nodes(file_id, seq, kind, heading, path) VALUES (?,?,?,?,?)",
-            [(file_id, i, n.kind, n.heading, dumps(n.path)) for i, n in enumerate(doc.nodes)])
+            "INSERT INTO nodes(id, file_id, seq, kind, heading, path) VALUES (?,?,?,?,?,?)",
+            [(node_id, file_id, i, n.kind, n.heading, dumps(n.path))
+             for node_id, (i, n) in zip(self._new_ids("nodes", len(doc.nodes)), enumerate(doc.nodes))])
         rows = [(file_id, version_id, i, "article", a.no, a.suffix, a.label, 0, dumps(a.path),
                  dumps(a.paragraphs), a.text) for i, a in enumerate(doc.articles)]
         rows += [(file_id, version_id, len(rows) + i, "section", None, 0, s.heading, s.level,
                   dumps(s.path), dumps([s.text]), s.text) for i, s in enumerate(doc.sections)]
         self.conn.executemany(
-            "INSERT INTO articles(file_id, version_id, seq, kind, no, suffix, label, level, path, "
-            "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "INSERT INTO articles(id, file_id, version_id, seq, kind, no, suffix, label, level, path, "
+            "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(article_id, *row) for article_id, row in zip(self._new_ids("articles", len(rows)), rows)])
         since = doc.meta.effective or doc.meta.promulgated or doc.meta.version_date
         targets = {title_key(t) for t in doc.meta.repeals} - {title_key(doc.meta.title)}
         if since and targets:
             self.conn.executemany("INSERT INTO repeals(file_id, target_key, since) VALUES (?,?,?)",
                                   [(file_id, key, since) for key in sorted(targets)])
             self._touch_documents_with_keys(targets)
-        return "updated" if existing else "added"
+        return "dated" if dated else "updated" if existing else "added"
+
+    def _holds_other_text(self, doc: Document, version_date: str, path: str) -> bool:
+        """Whether another file stores this document's version `version_date` and part with a
+        different text (of its articles and sections, in order)."""
+        m = doc.meta
+        row = self.conn.execute("""
+            SELECT f.id FROM files f JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
+            WHERE d.key=? AND d.region=? AND v.version_date=? AND f.subtitle=? AND f.duplicate_of IS NULL
+              AND f.path != ?""", (title_key(m.title), m.region, version_date, m.subtitle, path)).fetchone()
+        if row is None:
+            return False
+        stored = [t for (t,) in self.conn.execute("SELECT text FROM articles WHERE file_id=? ORDER BY seq", row)]
+        return stored != [a.text for a in doc.articles] + [s.text for s in doc.sections]
 
     def _touch_documents_with_keys(self, keys: set[str]) -> None:
         for key in keys:

@@ -13,10 +13,12 @@ outlives a killed writer cannot keep the knowledge base locked.
 """
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import StoreError
+from kb.settings import Config, add_arguments
 
 LOCK_NAME = "writer.lock"
 POLL_SECONDS = 0.2
@@ -199,3 +202,32 @@ def _acquire(kb_dir: Path, wait: float, on_wait: Callable[[Holder], None] | None
     except BaseException:
         os.close(fd)
         raise
+
+
+def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--wait SECONDS` (the `wait` setting) and `--no-wait` for a writing command."""
+    add_arguments(parser, "wait")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="fail at once (exit 1) when another writer holds the knowledge base")
+
+
+def wait_seconds(args: argparse.Namespace, cfg: Config) -> float:
+    return 0.0 if args.no_wait else cfg.wait
+
+
+@contextmanager
+def cli_writer_lock(kb_dir: str | Path, wait: float) -> Iterator[None]:
+    """`writer_lock` for a command line: says on stderr whom it waits for and which stale lock it
+    takes over.
+
+    Raises:
+        StoreError: as `writer_lock`.
+    """
+    def waiting(who: Holder) -> None:
+        print(f"{busy_message(kb_dir, who)}; waiting up to {wait:g} s…", file=sys.stderr, flush=True)
+
+    def stale(who: Holder) -> None:
+        print(stale_message(kb_dir, who), file=sys.stderr, flush=True)
+
+    with writer_lock(kb_dir, wait=wait, on_wait=waiting, on_stale=stale):
+        yield

@@ -60,6 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
+    Setting("wait", 600.0, "Writers (ingest, index build, app uploads): seconds to wait while another writer "
+            "holds the knowledge base's lock; 0 = give up at once (`--no-wait`).", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

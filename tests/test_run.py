@@ -138,3 +138,44 @@ def test_editing_a_sidecar_reingests_its_file_with_the_overrides(tmp_path):
     with open_store(kb) as s:
         (doc,) = s.documents()
         assert (doc.level, doc.region) == ("地方性法规", "四川省成都市")
+
+
+UNDATED = "# 某市信访事项办理规定\n\n<!-- INFO END -->\n\n第一条 {first}\n\n第二条 {second}\n"
+
+
+def test_same_title_without_date_but_another_text_is_kept_as_a_distinct_version(tmp_path):
+    for folder, first in (("甲", "信访事项应当及时办理。"), ("乙", "信访事项由属地负责办理。")):
+        (tmp_path / "c" / folder).mkdir(parents=True)
+        (tmp_path / "c" / folder / "某市信访事项办理规定.md").write_text(
+            UNDATED.format(first=first, second=f"{folder}的第二条。"), encoding="utf-8")
+    outcomes = []
+    summary = run([tmp_path / "c"], tmp_path / "kb", on_file=outcomes.append)
+    assert (summary.added, summary.skipped, summary.failed, summary.documents) == (2, 0, 0, 1)
+    assert any("different text" in o.message for o in outcomes), outcomes
+    with open_store(tmp_path / "kb") as s:
+        texts = {a.text for a in s.iter_articles()}
+        assert {"信访事项应当及时办理。", "信访事项由属地负责办理。"} <= texts
+        assert len(s.versions(s.documents()[0].id)) == 2
+
+
+def test_same_title_without_date_and_the_same_text_stays_a_duplicate(tmp_path):
+    text = UNDATED.format(first="信访事项应当及时办理。", second="第二条内容。")
+    for folder in ("甲", "乙"):
+        (tmp_path / "c" / folder).mkdir(parents=True)
+        (tmp_path / "c" / folder / "某市信访事项办理规定.md").write_text(text, encoding="utf-8")
+    summary = run([tmp_path / "c"], tmp_path / "kb")
+    assert (summary.added, summary.skipped, summary.articles) == (1, 1, 2)
+
+
+def test_a_third_undated_text_of_the_same_day_is_a_conflict_with_a_non_zero_exit(tmp_path):
+    for folder in ("甲", "乙", "丙"):
+        (tmp_path / "c" / folder).mkdir(parents=True)
+        (tmp_path / "c" / folder / "某市信访事项办理规定.md").write_text(
+            UNDATED.format(first=f"{folder}的第一条。", second=f"{folder}的第二条。"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "ingest", str(tmp_path / "c"), "--kb", str(tmp_path / "kb"),
+                             "--no-index", "-q"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "2 added" in result.stdout and "1 failed" in result.stdout
+    assert "different text" in result.stderr and "not stored" in result.stderr and "stored as a separate version" in result.stderr
+    with open_store(tmp_path / "kb") as s:
+        assert [f.kind for f in s.failures()] == ["conflict"]

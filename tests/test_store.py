@@ -158,3 +158,41 @@ def test_derive_statuses_repeal_by_another_text_spares_a_later_reenactment():
     assert derive_statuses(versions, "2026-01-01", repealed_since="2022-05-01") == {1: "repealed", 2: "repealed"}
     assert derive_statuses(versions, "2026-01-01", repealed_since="2000-01-01") == {1: "superseded", 2: "current"}
     assert derive_statuses(versions, "2020-01-01", repealed_since="2022-05-01") == {1: "superseded", 2: "current"}
+
+
+def _article_ids(kb) -> set[int]:
+    with open_store(kb) as s:
+        return {a.id for a in s.iter_articles()}
+
+
+def test_ids_of_replaced_rows_are_never_reused(tmp_path):
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 5))
+    first = _article_ids(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h2", "p", make_doc("某市信访条例", "2020-01-01", 5, first=2))
+    w.close()
+    assert not first & _article_ids(tmp_path)
+
+
+def test_a_store_made_before_autoincrement_never_reuses_ids_either(tmp_path):
+    import sqlite3
+
+    from ingest import store as store_module
+    legacy = sqlite3.connect(tmp_path / store_module.DB_NAME)
+    legacy.executescript(store_module._SCHEMA.replace("AUTOINCREMENT", ""))
+    legacy.executescript("INSERT INTO meta VALUES ('schema_version', '1'), ('generation', '0');")
+    legacy.close()
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 5))
+    first = _article_ids(tmp_path)
+    with w.transaction():
+        w.remove_file("/c/a.md")
+    w.close()
+    w = StoreWriter(tmp_path)                # a later run, after the rows are gone
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h2", "p", make_doc("某市信访条例", "2020-01-01", 5, first=2))
+    w.close()
+    assert _article_ids(tmp_path) and not first & _article_ids(tmp_path)
