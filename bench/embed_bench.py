@@ -9,6 +9,8 @@ plus articles drawn at random (fixed seed) from the same documents (hard distrac
 - load time, articles/s, passages/s, chars/s (wall clock) and articles per CPU-second (less
   sensitive to other jobs on the machine), peak RSS of that process;
 - agreement: cosine between its passage vectors and the `torch` (fp32) ones of the same window;
+- determinism: for a sample of passages, whether the vector of a passage embedded alone, among
+  short passages and among long ones has the same bytes as in the full run (`--probe` passages);
 - dense-only retrieval over the sub-corpus (exact FAISS): Recall@1/5/10/20/100, MRR@10, nDCG@10.
 Then: embedding-cache bulk put/get speed at full-corpus size, on-disk size of index and cache,
 search latency (no filter, wide and narrow allow-lists) at full-corpus size on random vectors,
@@ -40,8 +42,25 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_variant(backend: str, window: int, cache_dir: str, units: list, queries: list[str]) -> dict:
-    """In a fresh process: load, embed the units' passages and the queries, time it."""
+def _determinism(embedder, texts: list[str], vectors: np.ndarray, probes: int) -> dict:
+    """How many of `probes` passages (spread over the run) get, embedded alone, among the 20
+    shortest passages and among the 20 longest, exactly the bytes they got in the full run; and
+    the lowest cosine between any two of those four vectors of one passage."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    shortest, longest = [texts[i] for i in order[:20]], [texts[i] for i in order[-20:]]
+    picked = range(0, len(texts), max(1, len(texts) // probes))[:probes]
+    same, lowest = 0, 1.0
+    for i in picked:
+        variants = [vectors[i], embedder.encode_passages([texts[i]])[0],
+                    embedder.encode_passages([texts[i], *shortest])[0], embedder.encode_passages([*longest, texts[i]])[-1]]
+        same += all(v.tobytes() == variants[0].tobytes() for v in variants[1:])
+        lowest = min(lowest, min(float(v @ variants[0]) for v in variants[1:]))
+    return {"probes": len(picked), "same": same, "lowest_cos": lowest}
+
+
+def _run_variant(backend: str, window: int, cache_dir: str, units: list, queries: list[str], probes: int) -> dict:
+    """In a fresh process: load, embed the units' passages and the queries, time it, and check
+    that a passage's vector does not depend on its batch-mates."""
     from index.dense import unit_passages
     from index.embed import load_embedder
 
@@ -55,7 +74,8 @@ def _run_variant(backend: str, window: int, cache_dir: str, units: list, queries
     t = time.perf_counter()
     qvecs = np.stack([embedder.encode_query(q) for q in queries])
     query_ms = (time.perf_counter() - t) / max(len(queries), 1) * 1000
-    return {"model_id": embedder.model_id, "load": load_seconds, "wall": wall, "cpu": cpu, "texts": texts,
+    determinism = _determinism(embedder, texts, vectors, probes)
+    return {"determinism": determinism, "model_id": embedder.model_id, "load": load_seconds, "wall": wall, "cpu": cpu, "texts": texts,
             "owners": owners, "vectors": vectors, "qvecs": qvecs, "query_ms": query_ms, "peak_mb": _peak_mb(),
             "chars": sum(len(t) for t in texts)}
 
@@ -188,6 +208,8 @@ def main(argv: list[str]) -> int:
                    help="backend:window,... or '' for none (default: %(default)s)")
     p.add_argument("--cache-dir", default=cfg.cache_dir, help="where exported models live (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--probe", type=int, default=50,
+                   help="passages checked for batch-independent vectors per variant (default: %(default)s)")
     p.add_argument("--search-passages", type=int, default=168_048,
                    help="size of the random index timed for search latency (default: %(default)s, "
                         "the passages of the whole lawrefbook corpus)")
@@ -213,7 +235,8 @@ def _compare(args: argparse.Namespace, variants: list[tuple[str, int]], question
     for backend, window in variants:
         # a fresh process per variant: its own peak memory and a cold load, no threads left from the last
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            r = pool.submit(_run_variant, backend, window, args.cache_dir, sub, [q.query for q in questions]).result()
+            r = pool.submit(_run_variant, backend, window, args.cache_dir, sub, [q.query for q in questions],
+                            args.probe).result()
         results[(backend, window)] = r
         ref = results.get(("torch", window))
         if ref is not None and ref["texts"] == r["texts"]:
@@ -228,6 +251,9 @@ def _compare(args: argparse.Namespace, variants: list[tuple[str, int]], question
               f"{n / r['cpu']:.1f} articles/CPU-s  query {r['query_ms']:.1f} ms  peak {r['peak_mb']:.0f} MB  "
               f"[{len(r['texts'])} passages, load avg {os.getloadavg()[0]:.1f}]", flush=True)
         print(f"{'':16s}  {agreement}", flush=True)
+        d = r["determinism"]
+        print(f"{'':16s}  determinism: {d['same']} of {d['probes']} passages get the same bytes alone, among short "
+              f"and among long passages (lowest cosine between them {d['lowest_cos']:.6f})", flush=True)
         print(f"{'':16s}  dense-only " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
     for r in list(results.values())[:1]:     # sizes depend on the dimension only
         dim = r["vectors"].shape[1]

@@ -157,7 +157,8 @@ def cached_vectors(texts: Sequence[str], embedder: PassageEncoder, cache: Embedd
     from tqdm import tqdm
 
     vectors, found = cache.get_many(embedder.model_id, texts, embedder.dim)
-    missing = sorted({texts[i] for i in np.flatnonzero(~found)}, key=len, reverse=True)
+    # longest first, ties by text: the same chunks whatever the order of `texts` or of the set
+    missing = sorted({texts[i] for i in np.flatnonzero(~found)}, key=lambda t: (-len(t), t))
     if missing:
         fresh: dict[str, np.ndarray] = {}
         with tqdm(total=len(missing), unit="passage", desc="embed", disable=not progress, smoothing=0.05) as bar:

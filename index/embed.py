@@ -14,6 +14,14 @@ Backends (setting `embed_backend`), all giving L2-normalised float32 vectors:
   (0.634 vs 0.632); figures from `python -m bench embed`.
 Exported files are written once to `<cache_dir>/onnx/<weights fingerprint>/` and reused.
 
+Each text is embedded alone (no padding, no batch-mates), so its vector depends on nothing but
+the text: dynamic int8 quantisation scales activations per call, and padded batches change the
+order of floating-point sums, so in batches a text's vector depended on which texts shared its
+batch and two builds of one corpus disagreed. Work is still handed to threads
+`embed_batch_size` texts at a time. One model per process and configuration, loaded under a lock
+(heavy imports included: transformers' lazy modules fail when imported from several threads at
+once), shared by every `Embedder` of that configuration and safe to use from many threads.
+
 The window (setting `max_seq_length`, default 256 tokens) was measured against 512: no slower
 (attention over long texts costs more than the extra passages) and equal or better recall
 (Recall@10 0.632 vs 0.628 with `torch`), since a long article becomes several focused passages.
@@ -22,8 +30,9 @@ Passages: an article is embedded as `《title》 breadcrumb 第X条 text` (`pass
 longer than the model window is split between its 款 (`split_passages`); every piece repeats the
 head, and each piece maps back to its article (see `index.dense`).
 
-`Embedder.model_id` names the vector space: model name, a fingerprint of its files, backend and
-window. Whenever it changes the vectors would change, so caches and indexes key on it.
+`Embedder.model_id` names the vector space: model name, a fingerprint of its files, backend,
+window and `VECTOR_RECIPE` (how a text is run through the model). Whenever it changes the vectors
+would change, so caches and indexes key on it.
 """
 from __future__ import annotations
 
@@ -34,6 +43,7 @@ import json
 import logging
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +63,7 @@ ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 EXPORT_INFO = "export.json"
 FINGERPRINT_WHOLE_FILE = 1 << 20      # files up to 1 MiB are hashed whole, larger ones by head, tail and size
 SENTENCE_END = re.compile(r"(?<=[。；;！!？?\n])")
+VECTOR_RECIPE = "alone"               # each text run by itself; vectors of batched runs were another space
 
 
 # ---- passages (pure) --------------------------------------------------------------------------
@@ -300,27 +311,36 @@ def _export_fp32(model, target: Path) -> dict:
 # ---- backends ---------------------------------------------------------------------------------
 
 class Backend(Protocol):
-    """One way of running a model: a tokenizer and a batch → raw (unnormalised) vectors.
-    `parallel` batches may run at once (from as many threads)."""
+    """One way of running a model: a tokenizer and one text → its raw (unnormalised) vector.
+    `embed_one` may run in `parallel` threads at once; `tokenizer` is used under `tokenizer_lock`."""
     tokenizer: object
+    tokenizer_lock: threading.Lock
     dim: int
     model_max_length: int
     parallel: int
 
-    def embed(self, texts: list[str], max_length: int) -> np.ndarray: ...
+    def embed_one(self, text: str, max_length: int) -> np.ndarray: ...
 
 
 class TorchBackend:
     def __init__(self, folder: Path, threads: int):
         self.model = _load_sentence_transformer(folder, threads)
         self.tokenizer = self.model.tokenizer
+        # A fast tokenizer changes its own truncation state on every call; two threads doing so
+        # at once fail ("Already borrowed"). Tokenising is short next to running the model.
+        self.tokenizer_lock = threading.Lock()
         self.dim = self.model.get_embedding_dimension()
         self.model_max_length = self.model.max_seq_length
-        self.parallel = 1          # PyTorch spreads one batch over all cores itself
+        self.parallel = 1          # PyTorch spreads one text over all cores itself
 
-    def embed(self, texts: list[str], max_length: int) -> np.ndarray:
-        self.model.max_seq_length = max_length
-        return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
+    def embed_one(self, text: str, max_length: int) -> np.ndarray:
+        import torch
+
+        with self.tokenizer_lock:
+            self.model.max_seq_length = max_length
+            features = self.model.tokenize([text])
+        with torch.inference_mode():
+            return self.model(features)["sentence_embedding"][0].numpy()
 
 
 class OnnxBackend:
@@ -333,16 +353,39 @@ class OnnxBackend:
         self.dim: int = info["dim"]
         self.model_max_length: int = info["max_seq_length"]
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        # One thread per batch and as many batches at once as cores: ~10% more passages per
-        # CPU-second than one batch over all cores, whose threads spin-wait on each other.
+        self.tokenizer_lock = threading.Lock()      # see TorchBackend
+        # One thread per text and as many texts at once as cores: ~10% more passages per
+        # CPU-second than one text over all cores, whose threads spin-wait on each other.
         self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
 
-    def embed(self, texts: list[str], max_length: int) -> np.ndarray:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
-        return self.session.run(None, {n: batch[n].astype(np.int64) for n in self.input_names})[0]
+    def embed_one(self, text: str, max_length: int) -> np.ndarray:
+        with self.tokenizer_lock:
+            tokens = self.tokenizer([text], truncation=True, max_length=max_length, return_tensors="np")
+        return self.session.run(None, {n: tokens[n].astype(np.int64) for n in self.input_names})[0][0]
+
+
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str, str, int, str], Backend] = {}     # (folder, fingerprint, backend, threads, cache_dir)
+
+
+def _shared_backend(folder: Path, fingerprint: str, spec: "EmbedderSpec") -> Backend:
+    """The process's one loaded model for this configuration; the caller holds `_LOAD_LOCK`.
+
+    Raises:
+        ConfigError: if the model cannot be loaded or exported.
+    """
+    cache_dir = Path(spec.cache_dir).expanduser()
+    key = (str(folder), fingerprint, spec.backend, spec.threads, str(cache_dir) if spec.backend != "torch" else "")
+    if key not in _LOADED:
+        if spec.backend == "torch":
+            _LOADED[key] = TorchBackend(folder, spec.threads)
+        else:
+            onnx_file = export_onnx(folder, cache_dir / "onnx" / fingerprint, spec.backend, spec.threads)
+            _LOADED[key] = OnnxBackend(folder, onnx_file, spec.threads)
+    return _LOADED[key]
 
 
 # ---- the embedder -----------------------------------------------------------------------------
@@ -383,26 +426,28 @@ class Embedder:
         # BPE may spend several tokens on one rare character) are counted exactly.
         wordpiece = type(getattr(getattr(backend.tokenizer, "backend_tokenizer", None), "model", None)).__name__
         self.split_count: Callable[[str], int] = len if wordpiece == "WordPiece" else self.count_tokens
-        self.model_id = f"{spec.model}@{fingerprint}/{spec.backend}/len{self.max_seq_length}"
+        self.model_id = f"{spec.model}@{fingerprint}/{spec.backend}/len{self.max_seq_length}/{VECTOR_RECIPE}"
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without the special tokens."""
-        return len(self.backend.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        with self.backend.tokenizer_lock:
+            return len(self.backend.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def passages(self, head: str, paragraphs: Sequence[str]) -> list[str]:
         """The passages of one article (see `split_passages`), each fitting the model window."""
         return split_passages(head, paragraphs, self.max_tokens, self.split_count)
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors (len(texts), dim), in the order of `texts`, embedded in
-        length-sorted batches."""
+        """Unit-length float32 vectors (len(texts), dim), in the order of `texts`; each text is
+        embedded alone, so its vector is the same whatever texts come with it. Threads take
+        `embed_batch_size` texts at a time, longest first (the last ones to finish are short)."""
         from tqdm import tqdm
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = length_batches([len(t) for t in texts], self.spec.batch_size)
 
         def embed(batch: np.ndarray) -> np.ndarray:
-            return self.backend.embed([texts[i] for i in batch], self.max_seq_length)
+            return np.stack([self.backend.embed_one(texts[i], self.max_seq_length) for i in batch])
 
         with tqdm(total=len(texts), unit="passage", desc="embed", disable=not progress, smoothing=0.05) as bar, \
                 ThreadPoolExecutor(self.backend.parallel) as pool:
@@ -413,12 +458,13 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """The unit-length float32 vector (dim,) of a question, after the `query_prefix`."""
-        return normalise(self.backend.embed([self.query_prefix + text], self.max_seq_length))[0]
+        return normalise(self.backend.embed_one(self.query_prefix + text, self.max_seq_length))
 
 
 def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
-    """Load the embedding model the settings name; `overrides` replace settings of `cfg` (or of
-    the environment and defaults, as for `load_config`).
+    """The embedder the settings name; `overrides` replace settings of `cfg` (or of the
+    environment and defaults, as for `load_config`). The model is loaded (and exported) once per
+    process and configuration, under a lock, whichever thread asks first; later calls share it.
 
     Raises:
         ConfigError: if a setting is invalid or the model cannot be found, loaded or exported.
@@ -431,13 +477,9 @@ def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
         raise ConfigError(f"setting max_seq_length: {spec.max_seq_length} is too small (at least 8)")
     if spec.batch_size < 1:
         raise ConfigError(f"setting embed_batch_size: {spec.batch_size} must be positive")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    folder = resolve_model(spec.model)
-    fingerprint = fingerprint_folder(folder)
-    if spec.backend == "torch":
-        backend: Backend = TorchBackend(folder, spec.threads)
-    else:
-        onnx_file = export_onnx(folder, Path(spec.cache_dir).expanduser() / "onnx" / fingerprint,
-                                spec.backend, spec.threads)
-        backend = OnnxBackend(folder, onnx_file, spec.threads)
+    with _LOAD_LOCK:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        folder = resolve_model(spec.model)
+        fingerprint = fingerprint_folder(folder)
+        backend = _shared_backend(folder, fingerprint, spec)
     return Embedder(spec, folder, fingerprint, backend)
