@@ -27,11 +27,14 @@ EXPANSIONS = DATA_DIR / "expansions.txt"
 MIN_ALIAS_CHARS = 2
 MAX_RANGE = 30          # "第一条至第九十条" is a range a person types by mistake; cap the expansion
 
-_NUM = rf"(?:\d+|[{CN_NUMERAL_CHARS}]+)"
-_ARTICLE = re.compile(rf"(第\s*)?({_NUM})\s*条(?:\s*之\s*({_NUM}))?(?:\s*第\s*{_NUM}\s*[款项])*")
+# Possessive runs, and a numeral starts only where no numeral character precedes it: otherwise a
+# long run of digits is rescanned from each of its positions (a 16,000-digit query took seconds).
+_NUM = rf"(?:\d++|[{CN_NUMERAL_CHARS}]++)"
+_ARTICLE = re.compile(rf"(第\s*+)?(?<![\d{CN_NUMERAL_CHARS}])({_NUM})\s*+条(?:\s*+之\s*+({_NUM}))?"
+                      rf"(?:\s*+第\s*+{_NUM}\s*+[款项])*+")
 # What may stand between a document name and its article, or between two listed articles.
 _GLUE = re.compile(r"[\s》>\"”“'的中、，,和及与或以]*")
-_RANGE_GLUE = re.compile(r"\s*(?:至|到|-|~|—|－)\s*")
+_RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
 _TRAILING_NOTE = re.compile(r"\([^()]*\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...): 公司法人
 # is not 公司法, and 劳动法律法规 means labour laws in general.

@@ -212,11 +212,14 @@ def join_wrapped_lines(lines: Sequence[str]) -> list[str]:
 _TOC_TITLE = re.compile(r"^目\s*[录次]$")
 _TOC_ENTRY = re.compile(
     rf"^(第{_NUM}(分编|编|章|节)|附\s*则|序\s*言|附\s*件|[一二三四五六七八九十]+、)")
-_TOC_PAGE_REF = re.compile(r"[\s.．…·—-]*\d*$")
+# The page number and leader dots ending an entry ("第一章 总则 …… 1"), matched against the
+# REVERSED line from its start (searched for before "$", the run would be rescanned from every dot).
+_REVERSED_TOC_PAGE_REF = re.compile(r"^\d*+[\s.．…·—-]*+")
 
 
 def _toc_key(line: str) -> str:
-    return "".join(_TOC_PAGE_REF.sub("", line).split())
+    entry = line[:len(line) - _REVERSED_TOC_PAGE_REF.match(line[::-1]).end()]
+    return "".join(entry.split())
 
 
 def drop_toc(lines: Sequence[str]) -> tuple[list[str], bool]:

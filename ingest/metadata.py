@@ -226,14 +226,34 @@ DOC_TYPES = ("实施细则", "实施办法", "实施意见", "修正案", "条�
              "解释", "决定", "决议", "意见", "通知", "方案", "批复", "答复", "解答", "规划", "纲要",
              "章程", "准则", "标准", "公告", "通告", "命令", "指引", "指南", "规程", "守则", "制度",
              "安排", "纪要", "目录", "清单", "法")
-_TRAILING_BRACKETS = re.compile(r"(?:[（(][^（）()]*[）)]\s*)+$")
+_OPENING_BRACKETS = "（("
+_BRACKETS = "（()）"
+
+
+def strip_trailing_brackets(title: str) -> str:
+    """`title` without its trailing bracketed notes: "刑法修正案（十一）" → "刑法修正案",
+    "办法（试行）（2020年修正）" → "办法". Done in code, reading each character once: a
+    "(…)+$" pattern searched over a title retries from every bracket (quadratic)."""
+    end = len(title)
+    while True:
+        close = end
+        while close and title[close - 1].isspace():
+            close -= 1
+        if not close or title[close - 1] not in "）)":
+            return title[:end]
+        opening = close - 2
+        while opening >= 0 and title[opening] not in _BRACKETS:
+            opening -= 1
+        if opening < 0 or title[opening] not in _OPENING_BRACKETS:
+            return title[:end]
+        end = opening
 
 
 def doc_type_of(title: str) -> str:
     """"中华人民共和国刑法修正案（十一）" → "修正案"; "…指导意见" → "意见"; "" if unknown.
 
     Compound types are reduced to their base ("实施细则" → "细则")."""
-    core = _TRAILING_BRACKETS.sub("", title.strip())
+    core = strip_trailing_brackets(title.strip())
     for t in DOC_TYPES:
         if core.endswith(t):
             return t[2:] if t.startswith("实施") else t
@@ -261,7 +281,7 @@ def find_title(lines: Sequence[str], hints: Sequence[str] = (), headline: str = 
     `hints`); without a headline to fall back on, the first candidate line.
     """
     keys = ["".join(ln.split()) for ln in lines]
-    for name in re.findall(r"《([^》]+)》", headline) + ["".join(headline.split())]:
+    for name in QUOTED_NAME.findall(headline) + ["".join(headline.split())]:
         if name and name in keys:
             return keys.index(name)
     candidates = [i for i, ln in enumerate(lines) if is_title_candidate(ln)]
@@ -377,7 +397,7 @@ def level_of(path: str, title: str, issuer: str, doc_type: str, doc_number: str)
     for part in PurePath(path).parts[:-1] if path else ():
         if part in FOLDER_LEVELS:
             return FOLDER_LEVELS[part]
-    core = _TRAILING_BRACKETS.sub("", title)
+    core = strip_trailing_brackets(title)
     if core.endswith(("宪法", "宪法修正案")):
         return "宪法"
     if "最高人民法院" in issuer or "最高人民检察院" in issuer or core.startswith(("最高人民法院", "最高人民检察院")):
@@ -421,7 +441,8 @@ def declared_status(lines: Iterable[str]) -> str:
 
 
 _SENTENCE = re.compile(r"[^。；;]*[。；;]?")
-_QUOTED_TITLE = re.compile(r"《([^《》]+)》")
+# A 《name》; an unclosed 《 does not reach past the next 《 (no rescan of the rest of the text).
+QUOTED_NAME = re.compile(r"《([^《》]+)》")
 
 
 def repealed_titles(lines: Iterable[str]) -> tuple[str, ...]:
@@ -435,7 +456,7 @@ def repealed_titles(lines: Iterable[str]) -> tuple[str, ...]:
             continue
         for sentence in _SENTENCE.findall(line):
             if "同时废止" in sentence:
-                found.extend(t for t in _QUOTED_TITLE.findall(sentence) if t not in found)
+                found.extend(t for t in QUOTED_NAME.findall(sentence) if t not in found)
     return tuple(found)
 
 

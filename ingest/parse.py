@@ -19,7 +19,6 @@ __all__ = ["parse_file", "parse_text", "parse_raw", "document_to_json", "read_si
            "SUPPORTED_EXTENSIONS"]
 
 _INFO_END = "<!-- INFO END -->"
-_MD_H1 = re.compile(r"^#\s+(.*?)\s*#*$")
 _SIGNATURE_NOTE = re.compile(r"^[（(](此件|本件)[^）)]*[）)]$|^(抄送|主送|印发|联系人|联系电话)[:：]"
                              r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*印发$")
 _SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
@@ -101,6 +100,12 @@ def _front_matter(raw: RawText, source: str) -> tuple[RawText, dict[str, str]]:
     return dataclasses.replace(raw, pages=pages), overrides
 
 
+def _title_line(line: str) -> str | None:
+    """The text of a level-1 Markdown heading ("# 标题"), else None."""
+    heading = structure.markdown_heading(line.strip())
+    return heading[1] if heading and heading[0] == 1 else None
+
+
 def _markdown_parts(lines: Sequence[str]) -> tuple[list[str], list[str], str, str]:
     """(head lines, body lines, title, subtitle) of a lawrefbook-style Markdown text."""
     try:
@@ -111,21 +116,21 @@ def _markdown_parts(lines: Sequence[str]) -> tuple[list[str], list[str], str, st
         end = 0
         for i, ln in enumerate(lines):
             text = ln.strip()
-            if text and not (_MD_H1.match(text) or metadata.is_history_line(text)
+            if text and not (_title_line(text) is not None or metadata.is_history_line(text)
                              or metadata.is_issuer_line(text) or metadata.find_doc_number([text])):
                 break
             end = i + 1
         head, body = list(lines[:end]), list(lines[end:])
-    titles = [m.group(1) for m in (_MD_H1.match(ln.strip()) for ln in head) if m]
+    titles = [t for t in map(_title_line, head) if t is not None]
     if not titles:
         # a title may sit in the body when a file has no head
         for i, ln in enumerate(body):
-            m = _MD_H1.match(ln.strip())
-            if m:
-                titles = [m.group(1)]
+            title = _title_line(ln)
+            if title is not None:
+                titles = [title]
                 del body[i]
                 break
-    head = [ln for ln in head if ln.strip() and not _MD_H1.match(ln.strip())]
+    head = [ln for ln in head if ln.strip() and _title_line(ln) is None]
     title = titles[0] if titles else ""
     subtitle = titles[1] if len(titles) > 1 else ""
     return head, body, title, subtitle
@@ -170,7 +175,7 @@ def _plain_parts(raw: RawText) -> tuple[list[str], list[str], str, bool]:
     first_body = next((i for i, p in enumerate(paragraphs) if _starts_body(p)), len(paragraphs))
     title_idx = metadata.find_title(paragraphs[:first_body], raw.title_hints, raw.headline)
     if title_idx is None:
-        quoted = re.findall(r"《([^》]+)》", raw.headline)
+        quoted = metadata.QUOTED_NAME.findall(raw.headline)
         title = quoted[0] if quoted else raw.headline
         start = 0
         while start < first_body and _is_head_line(paragraphs[start]):

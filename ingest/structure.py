@@ -43,14 +43,19 @@ ITEM_LEVEL = 4
 _NUM = f"[{CN_NUMERAL_CHARS}\\d]+"
 _CN_SMALL = "[一二三四五六七八九十百]+"
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+# "## 标题 ##": the closing #s and spaces are stripped in code (a lazy ".*?" followed by "\s*#*$"
+# retries at every character and is quadratic in a long run of spaces).
+_MD_HEADING = re.compile(r"^(#{1,6})\s++(.*)$", re.S)
 _HEADING = re.compile(rf"^第\s*({_NUM})\s*(分编|编|章|节)(?:\s+|$)(.*)$")
 _HEADING_GLUED = re.compile(rf"^第\s*({_NUM})\s*(分编|编|章|节)(.*)$")
 _ARTICLE = re.compile(rf"^第\s*({_NUM})\s*条(?:\s*之\s*({_NUM}))?(\s*)(.*)$", re.S)
 _REFERENCE_CONTINUATION = tuple("、，,的和及或与至到中规第")
 _NAMED_BLOCK = re.compile(r"^(序\s*言|附\s*则)$")
 _ATTACHMENT_BODY = re.compile(rf"^附\s*件\s*({_NUM})?$")
-_ATTACHMENT_LIST = re.compile(rf"^附\s*件\s*({_NUM})?\s*[:：]\s*(.*)$")
+_ATTACHMENT_LIST = re.compile(rf"^附\s*+件\s*+(?:({_NUM})\s*+)?[:：]\s*+(.*)$", re.S)
+# The space before "2.乙": split only at the start of a space run (a split tried inside the run
+# would rescan it from every position).
+_BEFORE_LIST_NUMBER = re.compile(r"(?<!\s)\s++(?=[（(]?\d{1,2}\s*+[.．、)）])")
 _LIST_NUMBER = re.compile(rf"^(?:[（(]?{_NUM}[）)]|{_NUM}\s*[.．、])\s*")
 _DATE_LINE = re.compile(rf"^[（(]?\s*(\d{{4}}|[{CN_NUMERAL_CHARS}]{{4}})\s*年\s*{_NUM}\s*月\s*{_NUM}\s*日\s*[）)]?$")
 _MARKUP = re.compile(r"\*\*|__")
@@ -88,6 +93,14 @@ def normalize_heading(ordinal: str, kind: str, name: str) -> str:
     label = f"第{''.join(ordinal.split())}{kind}"
     name = "".join(name.split())
     return f"{label} {name}" if name else label
+
+
+def markdown_heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of a Markdown "#" heading line ("## 标题 ##" → (2, "标题")), else None."""
+    m = _MD_HEADING.match(line)
+    if not m:
+        return None
+    return len(m.group(1)), m.group(2).rstrip("#").rstrip()
 
 
 def match_heading(line: str) -> tuple[str, str] | None:
@@ -131,7 +144,7 @@ def attachment_names(first: str, following: Sequence[str]) -> tuple[list[str], i
     Returns the names (numbers and trailing punctuation removed) and how many of `following`
     belonged to the list.
     """
-    names = [n for n in re.split(r"\s+(?=[（(]?\d{1,2}\s*[.．、)）])", first.strip()) if n]
+    names = [n for n in _BEFORE_LIST_NUMBER.split(first.strip()) if n]
     used = 0
     for line in following:
         text = line.strip()
@@ -318,9 +331,9 @@ def parse_structure(lines: Sequence[str], *, markdown: bool = False) -> Structur
     while i < len(body):
         line = body[i]
         i += 1
-        md = _MD_HEADING.match(line) if markdown else None
-        md_level = len(md.group(1)) if md else 0
-        text = md.group(2).strip() if md else line
+        md = markdown_heading(line) if markdown else None
+        md_level = md[0] if md else 0
+        text = md[1].strip() if md else line
         if not text:
             continue
 

@@ -79,7 +79,7 @@ def article_label(no: int, suffix: int = 0) -> str:
 
 
 ARTICLE_REF = re.compile(
-    rf"第\s*([{CN_NUMERAL_CHARS}]+|\d+)\s*条(?:\s*之\s*([{CN_NUMERAL_CHARS}]+|\d+))?")
+    rf"第\s*+([{CN_NUMERAL_CHARS}]++|\d++)\s*+条(?:\s*+之\s*+([{CN_NUMERAL_CHARS}]++|\d++))?")
 
 
 def parse_article_label(label: str) -> tuple[int, int]:

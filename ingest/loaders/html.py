@@ -27,7 +27,10 @@ _CANDIDATE_TAGS = {"div", "td", "article", "section", "main", "body", "center", 
                    "tbody", "tr", "p"}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CENTRED_STYLE = re.compile(r"text-align\s*:\s*center", re.I)
-_TITLE_SITE_SUFFIX = re.compile(r"\s*[_|｜\-—]+\s*[^_|｜\-—]*$")
+# Matched against the REVERSED title, from its start: "…_中国政府网" loses its last separator run
+# and what follows it. (On the title itself, a search for "[_-]+…$" retries from every
+# separator and is quadratic in a long run of them.)
+_REVERSED_SITE_SUFFIX = re.compile(r"^[^_|｜\-—]*+[_|｜\-—]++\s*+")
 
 
 def _declared_charset(data: bytes) -> str:
@@ -151,6 +154,13 @@ def _lines(block) -> tuple[list[str], list[str]]:
     return lines, centred
 
 
+def strip_site_suffix(title: str) -> str:
+    """"信访工作条例_中国政府网" → "信访工作条例": the text before the last run of separators
+    (_ | ｜ - —), if there is one."""
+    m = _REVERSED_SITE_SUFFIX.match(title[::-1])
+    return title[:len(title) - m.end()] if m else title
+
+
 def _headline(root) -> str:
     """The page's headline: an <h1> quoting a 《name》, else the longest <h1>, else <title>
     without its site-name suffix ("…_中国政府网"). Site logos often sit in an <h1> too."""
@@ -161,7 +171,7 @@ def _headline(root) -> str:
         return (quoting or sorted(headings, key=len, reverse=True))[0]
     title = root.find(".//title")
     if title is not None:
-        return _TITLE_SITE_SUFFIX.sub("", " ".join(title.text_content().split()))
+        return strip_site_suffix(" ".join(title.text_content().split()))
     return ""
 
 

@@ -1,0 +1,240 @@
+"""Hostile inputs: no file or query, however crafted, freezes or crashes ingestion or search.
+
+Each known slow pattern gets a file (or query) that drives it through the real loaders and
+parsers; `test_no_pattern_backtracks` runs every compiled pattern of the modules that see user
+text against long adversarial strings, so a new pattern is covered without a new test. Time
+limits here are generous guards against a hang (a regression fails instead of hanging), not
+speed goals: those live in the benchmarks.
+"""
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ingest import clean, metadata, parse, structure
+from ingest.loaders import docx as docx_loader
+from ingest.loaders import html as html_loader
+from ingest.loaders import pdf as pdf_loader
+from ingest.loaders import text as text_loader
+from ingest.parse import parse_file
+from index import query
+from kb import chinese
+
+GUARD_SECONDS = 2.0     # each hostile input; linear code needs milliseconds, the old patterns minutes
+RUN = 20_000            # length of the adversarial runs in files
+
+
+class TookTooLong(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging) when the block runs longer than `seconds`: the regex engine
+    checks for signals while it backtracks, so SIGALRM interrupts a runaway match."""
+    def expire(signum, frame):
+        raise TookTooLong(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def parse_within(path: Path, seconds: float = GUARD_SECONDS):
+    with time_limit(seconds):
+        return parse_file(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The known slow patterns, each through the real loader and parser.
+
+BODY = "第一条 为了规范信访工作，制定本办法。\n第二条 本办法自发布之日起施行。\n"
+
+
+def test_html_title_site_suffix(tmp_path: Path) -> None:
+    # no <h1>: the <title> is the headline, and its "…_site" suffix is cut
+    page = tmp_path / "suffix.html"
+    title = "某市信访工作办法" + "-" * RUN + "x-"
+    page.write_text(f"<html><head><title>{title}</title></head><body>"
+                    f"<div><p>某市信访工作办法</p>{''.join(f'<p>{ln}</p>' for ln in BODY.splitlines())}"
+                    "</div></body></html>", encoding="utf-8")
+    doc = parse_within(page)
+    assert [a.label for a in doc.articles] == ["第一条", "第二条"]
+    assert html_loader.strip_site_suffix("信访工作条例_中国政府网") == "信访工作条例"
+    assert html_loader.strip_site_suffix("信访工作条例 - 国务院 — 中国政府网") == "信访工作条例 - 国务院"
+    assert html_loader.strip_site_suffix("信访工作条例") == "信访工作条例"
+
+
+def test_markdown_heading(tmp_path: Path) -> None:
+    # U+1680 is whitespace to the regex engine but survives character normalisation
+    gap = "\u1680" * RUN
+    md = tmp_path / "heading.md"
+    md.write_text(f"# 某市信访办法{gap}x{gap}x\n\n## 第一章{gap}总则{gap}x\n\n{BODY}", encoding="utf-8")
+    doc = parse_within(md)
+    assert [a.label for a in doc.articles] == ["第一条", "第二条"]
+    assert structure.markdown_heading("## 标题 ##") == (2, "标题")
+    assert structure.markdown_heading("# C# ") == (1, "C#")
+    assert structure.markdown_heading("### 标题 # #") == (3, "标题 #")
+    assert structure.markdown_heading("#标题") is None
+
+
+def test_trailing_brackets_in_titles(tmp_path: Path) -> None:
+    md = tmp_path / "brackets.md"
+    md.write_text("# 某市信访办法" + "（）" * RUN + "x\n\n" + BODY, encoding="utf-8")
+    doc = parse_within(md)
+    assert len(doc.articles) == 2
+    assert metadata.strip_trailing_brackets("刑法修正案（十一）") == "刑法修正案"
+    assert metadata.strip_trailing_brackets("办法（试行）（2020年修正） ") == "办法"
+    assert metadata.strip_trailing_brackets("办法 （试行）") == "办法 "
+    assert metadata.strip_trailing_brackets("办法（（试行）") == "办法（"
+    assert metadata.doc_type_of("某某条例（试行）") == "条例"
+
+
+def test_toc_page_references(tmp_path: Path) -> None:
+    txt = tmp_path / "toc.txt"
+    txt.write_text("某市信访办法\n目录\n第一章 总则" + "." * RUN + "x\n第二章 附则 ……… 3\n"
+                   "第一章 总则\n" + BODY, encoding="utf-8")
+    doc = parse_within(txt)
+    assert [a.label for a in doc.articles] == ["第一条", "第二条"]
+    assert clean.drop_toc(["目录", "第一章 总则 …… 1", "第二章 附则 .... 12", "第一章 总则", "正文"]) \
+        == (["第一章 总则", "正文"], True)
+
+
+def test_attachment_lists(tmp_path: Path) -> None:
+    gap = "\u1680" * RUN
+    txt = tmp_path / "attachments.txt"
+    txt.write_text(f"关于做好信访工作的通知\n一、总体要求\n做好工作。\n附件{gap}x\n附件：甲表{gap}乙表{gap}x\n",
+                   encoding="utf-8")
+    parse_within(txt)
+    assert structure.attachment_names("1.甲表 2.乙表", [])[0] == ["甲表", "乙表"]
+
+
+def test_query_article_pattern() -> None:
+    for hostile in ("1" * 16_000, "一" * 16_000, "第" + "1 " * 8_000):
+        with time_limit(GUARD_SECONDS):
+            query.parse_query(hostile)
+    titles = query.TitleMatcher(["中华人民共和国民法典"])
+    refs = query.parse_query("民法典1165条和第十条之一第二款", titles).references
+    assert [(r.no, r.suffix) for r in refs] == [(1165, 0), (10, 1)]
+
+
+def test_quoted_names_in_headlines(tmp_path: Path) -> None:
+    page = tmp_path / "quotes.html"
+    page.write_text("<html><head><title>t</title></head><body><h1>" + "《" * RUN + "</h1><div>"
+                    + "".join(f"<p>{ln}</p>" for ln in BODY.splitlines()) + "</div></body></html>",
+                    encoding="utf-8")
+    assert len(parse_within(page).articles) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Every pattern of the modules that see user text, against a battery of adversarial strings.
+
+PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, clean,
+                                           structure, metadata, parse, chinese, query)
+SHORT_RUN, LONG_RUN = 1_000, 8_000
+# A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.
+MAX_GROWTH = 24.0
+NOTICEABLE = 0.002      # seconds on the short run below which a string is not worth re-timing
+
+
+def module_patterns() -> list[tuple[str, re.Pattern]]:
+    """(name, pattern) of every compiled pattern a module holds, also inside tuples/dicts."""
+    found = []
+    for module in PATTERN_MODULES:
+        for name, value in vars(module).items():
+            values = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
+            for item in values:
+                for inner in item if isinstance(item, tuple) else (item,):
+                    if isinstance(inner, re.Pattern):
+                        found.append((f"{module.__name__}.{name}", inner))
+    return found
+
+
+def _literal_chars(pattern: re.Pattern) -> str:
+    """The pattern's source without regex syntax, "\\uXXXX" escapes decoded: what it names."""
+    source = pattern.pattern if isinstance(pattern.pattern, str) else pattern.pattern.decode("latin-1")
+    source = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), source)
+    source = re.sub(r"\\[A-Za-z]", "", source)      # \\s, \\d, …: classes, not characters
+    return "".join(c for c in source if c not in "\\^$*+?{}[]()|")
+
+
+GENERIC_CHARS = " \t1一中x#（）()"
+RUN_UNITS = (" ", "1", "一")           # runs that often follow a literal ("第   …", "#   …")
+TAILS = ("\x01",)                      # a character no pattern names
+
+
+def adversarial_strings(pattern: re.Pattern) -> Iterator[Callable[[int], str]]:
+    """Builders of long strings (given the run length) made of what the pattern can match in many
+    ways, followed by a character that makes the match fail late. Units are the characters the
+    pattern names, each also followed by a space, and pairs of neighbours in its source ("（）",
+    "附件"): unit…unit+t and t+unit…unit+t+unit…unit+t for t in TAILS; then, after a prefix p
+    (nothing, a named character or pair), runs r…r of RUN_UNITS: p+r…r+p+r…r+p and
+    p+r+t+r…r+r+t+r…r (a literal, then a run the rest of the pattern rescans)."""
+    literal = _literal_chars(pattern)
+    chars = sorted(set(literal) | set(GENERIC_CHARS))
+    pairs = sorted({a + b for a, b in zip(literal, literal[1:])})
+    for unit in chars + [c + " " for c in chars] + pairs:
+        for tail in TAILS:
+            yield lambda n, unit=unit, tail=tail: unit * (n // len(unit)) + tail
+            yield lambda n, unit=unit, tail=tail: (tail + unit * (n // len(unit))) * 2 + tail
+    for prefix in ["", *chars, *pairs]:
+        for run in RUN_UNITS:
+            yield lambda n, run=run, prefix=prefix: (prefix + run * n) * 2 + prefix
+            for tail in TAILS:
+                yield lambda n, run=run, prefix=prefix, tail=tail: prefix + (run + tail + run * n) * 2
+
+
+def _exercise(pattern: re.Pattern, text: str) -> float:
+    """Seconds to run the pattern over `text` with finditer, match and fullmatch."""
+    subject = text if isinstance(pattern.pattern, str) else text.encode("utf-8")
+    started = time.perf_counter()
+    for _ in pattern.finditer(subject):
+        pass
+    pattern.fullmatch(subject)
+    pattern.match(subject)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("name,pattern", module_patterns(), ids=[n for n, _ in module_patterns()])
+def test_no_pattern_backtracks(name: str, pattern: re.Pattern) -> None:
+    with time_limit(60):
+        for build in adversarial_strings(pattern):
+            short = _exercise(pattern, build(SHORT_RUN))
+            if short < NOTICEABLE:
+                continue
+            # best of three: a busy machine slows single runs, never the best one by much
+            long = min(_exercise(pattern, build(LONG_RUN)) for _ in range(3))
+            short = min([short] + [_exercise(pattern, build(SHORT_RUN)) for _ in range(2)])
+            assert long < MAX_GROWTH * short, \
+                f"{name} {pattern.pattern!r} is slow: {long / short:.0f}× the time on an 8× longer " \
+                f"string {build(20)!r}…"
+
+
+# The patterns this file was written for, as they were: the checker must find each of them slow.
+FORMERLY_SLOW = {
+    "html title suffix": r"\s*[_|｜\-—]+\s*[^_|｜\-—]*$",
+    "markdown heading": r"^(#{1,6})\s+(.*?)\s*#*$",
+    "trailing brackets": r"(?:[（(][^（）()]*[）)]\s*)+$",
+    "toc page reference": r"[\s.．…·—-]*\d*$",
+    "attachment list": rf"^附\s*件\s*([{chinese.CN_NUMERAL_CHARS}\d]+)?\s*[:：]\s*(.*)$",
+    "attachment split": r"\s+(?=[（(]?\d{1,2}\s*[.．、)）])",
+    "quoted name": r"《([^》]+)》",
+    "query article": rf"(第\s*)?((?:\d+|[{chinese.CN_NUMERAL_CHARS}]+))\s*条",
+}
+
+
+@pytest.mark.parametrize("name", FORMERLY_SLOW)
+def test_battery_finds_formerly_slow_patterns(name: str) -> None:
+    with pytest.raises(AssertionError, match="is slow"):
+        test_no_pattern_backtracks(name, re.compile(FORMERLY_SLOW[name]))
