@@ -30,6 +30,7 @@ POINTER = "CURRENT"
 META = "meta.json"
 LEXICAL_DIR = "lexical"
 DENSE_DIR = "dense"
+from kb.workers import die_with_parent
 FORMAT = 1
 TOKENIZE_CHUNK = 2000
 
@@ -132,7 +133,7 @@ def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]]
                 out.extend(part)
                 bar.update(len(part))
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 for part in pool.map(_tokenize_chunk, ((tokenizer, c) for c in chunks)):
                     out.extend(part)
                     bar.update(len(part))

@@ -1,18 +1,24 @@
 """Batch ingestion: find files, skip unchanged ones by hash, parse the rest, write the store.
 
-Parsing runs in worker processes (it is pure CPU work); only this process writes, in
+Parsing runs in worker processes (it is pure CPU work), always, each file under a time and a
+memory limit (`ParsePool`), so no file can freeze or swell the caller; only this process writes, in
 transactions of a bounded size, so an interruption loses at most the current batch and never
 leaves a half-written document.
 """
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import hashlib
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from ingest.records import Document, Summary
@@ -47,7 +53,7 @@ def parser_fingerprint() -> str:
     h = hashlib.sha256()
     files = sorted(root.rglob("*.py")) + [root.parent / "kb" / "chinese.py"]
     for f in files:
-        if f.name not in ("store.py", "batch.py", "__main__.py"):
+        if f.name not in ("store.py", "batch.py", "worker.py", "__main__.py"):
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -88,8 +94,10 @@ def discover(paths: Iterable[str | Path], extensions: Iterable[str]) -> Iterator
             yield p.resolve(), p.name
 
 
-def _parse_one(path: str) -> tuple[str, object]:
-    """Worker: parse one file; errors travel back as plain tuples (exceptions may not pickle)."""
+def parse_one(path: str, memory_mb: int) -> tuple[str, object]:
+    """Parse one file (in a worker process): ("ok", Document), ("skip", message) or ("error",
+    (kind, reason, message)); errors travel back as plain tuples (exceptions may not pickle).
+    `memory_mb` is the worker's memory limit, named when the parse runs out of memory."""
     from ingest.parse import parse_file
     try:
         return "ok", parse_file(path)
@@ -97,16 +105,136 @@ def _parse_one(path: str) -> tuple[str, object]:
         return "error", (e.kind, e.reason, e.message)
     except NotADocument as e:
         return "skip", e.message
+    except MemoryError:
+        return too_large(memory_mb)
     except Exception as e:  # a parser bug must not abort the batch; report it as this file's failure
         return "error", ("corrupt", "parser_error", f"cannot parse ({type(e).__name__}: {e})")
 
 
+def too_large(memory_mb: int) -> tuple[str, object]:
+    return "error", ("too_large", "memory", f"parsing needs more than {memory_mb} MB of memory "
+                                            f"(setting parse_memory_mb); not stored")
+
+
+def _timed_out(seconds: float) -> tuple[str, object]:
+    return "error", ("timeout", "timeout", f"parsing took longer than {seconds:g} s "
+                                           f"(setting parse_timeout); not stored")
+
+
+def _crashed(returncode: int | None) -> tuple[str, object]:
+    how = f"signal {-returncode}" if returncode and returncode < 0 else f"exit status {returncode}"
+    return "error", ("corrupt", "parser_crashed", f"the parser process died ({how}) on this file; not stored")
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    conn: Connection
+    queue: collections.deque = field(default_factory=collections.deque)  # (index, path) handed to it
+    since: float = 0.0      # when the parse of queue[0] began, as far as this process can tell
+
+    def stop(self) -> int | None:
+        """Kill the process (if still running) and return its exit status."""
+        self.conn.close()
+        self.process.kill()
+        return self.process.wait()
+
+
+class ParsePool:
+    """Parse worker processes (`ingest.worker`), each file under a time and a memory limit.
+
+    A worker over `parse_timeout` seconds on a file is killed and replaced, and the file is a
+    `timeout` failure; a parse over `parse_memory_mb` fails with `too_large` inside its worker.
+    Workers are fresh interpreters (no fork of the caller's memory) that die with the thread
+    that started them: use the pool as a context manager in one thread.
+    """
+
+    PREFETCH = 2    # files handed to a worker at once, so it never waits while the caller stores
+
+    def __init__(self, size: int, timeout: float, memory_mb: int) -> None:
+        self.size, self.timeout, self.memory_mb = max(1, size), timeout, memory_mb
+        self._workers: list[_Worker] = []
+
+    def __enter__(self) -> "ParsePool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers.clear()
+
+    def _start(self) -> _Worker:
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[1])     # the caller may have found us by its cwd
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        with theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ingest.worker", str(os.getpid()), str(theirs.fileno()), str(self.memory_mb)],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
+        worker = _Worker(process, Connection(ours.detach()))
+        self._workers.append(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> int | None:
+        self._workers.remove(worker)
+        return worker.stop()
+
+    def map(self, paths: Sequence[str]) -> Iterator[tuple[str, object]]:
+        """`parse_one` of each path, in order."""
+        pending = collections.deque(enumerate(paths))
+        done: dict[int, tuple[str, object]] = {}
+        for n in range(len(paths)):
+            while n not in done:
+                self._dispatch(pending)
+                self._collect(done, pending)
+            yield done.pop(n)
+
+    def _dispatch(self, pending: collections.deque) -> None:
+        while pending and len(self._workers) < self.size:
+            self._start()
+        for worker in self._workers:
+            while pending and len(worker.queue) < self.PREFETCH:
+                index, path = pending.popleft()
+                if not worker.queue:
+                    worker.since = time.monotonic()
+                worker.queue.append((index, path))
+                try:
+                    worker.conn.send(path)
+                except OSError:     # died while idle: its queue is collected as a crash
+                    break
+
+    def _collect(self, done: dict, pending: collections.deque) -> None:
+        """Wait for a result or a deadline; a dead or late worker is replaced and its queued
+        files go back to `pending` (the file it was on is reported as failed)."""
+        busy = [w for w in self._workers if w.queue]
+        deadline = min(w.since for w in busy) + self.timeout
+        ready = wait([w.conn for w in busy], max(0.0, deadline - time.monotonic()))
+        now = time.monotonic()
+        for worker in busy:
+            retired = True
+            if worker.conn in ready:
+                try:
+                    result = worker.conn.recv()
+                    worker.since, retired = now, False
+                except (EOFError, OSError):
+                    result = _crashed(self._retire(worker))
+            elif now - worker.since >= self.timeout:
+                self._retire(worker)
+                result = _timed_out(self.timeout)
+            else:
+                continue
+            done[worker.queue.popleft()[0]] = result
+            if retired:
+                pending.extendleft(reversed(worker.queue))
+
+
 def _parse_all(paths: list[str], workers: int) -> Iterator[tuple[str, object]]:
-    if workers <= 1 or len(paths) < 8:
-        yield from map(_parse_one, paths)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_parse_one, paths, chunksize=8)
+    """`parse_one` of each path in order, in worker processes under the `parse_timeout` and
+    `parse_memory_mb` settings, whatever the number of files (an app upload is never parsed in
+    the server process)."""
+    cfg = load_config()
+    with ParsePool(min(workers, len(paths)), cfg.parse_timeout, cfg.parse_memory_mb) as pool:
+        yield from pool.map(paths)
 
 
 def run(paths: Iterable[str | Path], kb_dir: str | Path, *, prune: bool = False, workers: int | None = None,
@@ -203,10 +331,12 @@ def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, 
                 bar.update(1)
                 yield item
 
+        # each result is stored as it arrives, so the workers parse on while this process writes
         results = parsed()
-        while batch := list(itertools.islice(results, COMMIT_EVERY)):
+        for first in results:
             with writer.transaction():
-                outcomes = [_store_one(writer, c, parser, status, payload) for c, (status, payload) in batch]
+                outcomes = [_store_one(writer, c, parser, status, payload) for c, (status, payload)
+                            in itertools.chain([first], itertools.islice(results, COMMIT_EVERY - 1))]
             for outcome in outcomes:
                 report(outcome)
 

@@ -17,11 +17,12 @@ class IngestError(KBError):
     """A file could not be read or parsed.
 
     `kind` is the coarse class the CLI and JSON report ("empty", "no_text_layer", "corrupt",
-    "unsupported", "encoding"); `reason` is the specific cause ("not_docx", "binary",
+    "unsupported", "encoding"; "timeout" and "too_large" when a file exceeds a parsing limit);
+    `reason` is the specific cause ("not_docx", "binary",
     "mixed_encoding", "truncated", ...), and `message` says it in words.
     """
 
-    KINDS = ("empty", "no_text_layer", "corrupt", "unsupported", "encoding")
+    KINDS = ("empty", "no_text_layer", "corrupt", "unsupported", "encoding", "timeout", "too_large")
     exit_code = 2
 
     def __init__(self, file: str, kind: str, message: str, reason: str | None = None):

@@ -60,6 +60,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
+    Setting("parse_timeout", 60.0, "Ingest: seconds a file may take to parse (in its worker process); a slower "
+            "file is stopped and reported as `timeout`, the others are stored.", float),
+    Setting("parse_memory_mb", 1024, "Ingest: memory limit (address space, MB) of a parser process; a file that "
+            "needs more is reported as `too_large`, the others are stored.", int),
     Setting("wait", 600.0, "Writers (ingest, index build, app uploads): seconds to wait while another writer "
             "holds the knowledge base's lock; 0 = give up at once (`--no-wait`).", float),
 )

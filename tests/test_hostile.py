@@ -238,3 +238,138 @@ FORMERLY_SLOW = {
 def test_battery_finds_formerly_slow_patterns(name: str) -> None:
     with pytest.raises(AssertionError, match="is slow"):
         test_no_pattern_backtracks(name, re.compile(FORMERLY_SLOW[name]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-file bounds: every file parses in a worker process with a time and a memory limit.
+
+def regulation(i: int) -> str:
+    return (f"某市信访工作规定{i}号\n第一条 为了规范第{i}类信访事项的办理，制定本规定。\n"
+            f"第二条 本规定自发布之日起施行。\n")
+
+
+def slow_file(path: Path) -> Path:
+    """A legitimate but long text (60,000 articles): seconds to parse, far over a 0.5 s limit."""
+    path.write_text("某市超长规定\n" + "".join(f"第{i}条 本条规定第{i}项事务的办理程序和期限。\n"
+                                            for i in range(1, 60_001)), encoding="utf-8")
+    return path
+
+
+def big_text_file(path: Path) -> Path:
+    """30 MB of text: over 100 MB of memory to parse."""
+    line = "第一条 " + "信访事项办理程序" * 60 + "。\n"
+    path.write_text("某市大文件规定\n" + line * (30_000_000 // len(line.encode())), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICYKB_PARSE_TIMEOUT", "0.5")
+
+
+def test_one_slow_file_times_out_in_a_worker(tmp_path: Path, short_timeout: None) -> None:
+    # a batch of one file (an app upload) is parsed outside the calling process too
+    from ingest import run
+    slow = slow_file(tmp_path / "slow.txt")
+    started = time.perf_counter()
+    with time_limit(60):
+        summary = run([slow], tmp_path / "kb")
+    assert time.perf_counter() - started < 30
+    assert summary.added == 0 and summary.failed == 1
+    (path, kind, message), = summary.failures
+    assert kind == "timeout" and "0.5 s" in message and "parse_timeout" in message
+    assert "\n" not in message
+
+
+def test_one_huge_file_is_too_large_in_a_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import run
+    monkeypatch.setenv("POLICYKB_PARSE_MEMORY_MB", "100")
+    big = big_text_file(tmp_path / "big.txt")
+    with time_limit(120):
+        summary = run([big], tmp_path / "kb")
+    assert summary.failed == 1, summary
+    (path, kind, message), = summary.failures
+    assert kind == "too_large" and "100 MB" in message and "parse_memory_mb" in message
+
+
+def test_batch_commits_the_good_files_past_a_hostile_one(tmp_path: Path, short_timeout: None) -> None:
+    from ingest import run
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(35):
+        (folder / f"规定{i:02d}.txt").write_text(regulation(i), encoding="utf-8")
+    slow_file(folder / "规定99-slow.txt")
+    with time_limit(120):
+        summary = run([folder], tmp_path / "kb", workers=2)
+    assert (summary.added, summary.failed, summary.documents) == (35, 1, 35), summary
+    assert summary.failures[0][1] == "timeout"
+
+
+def _children(pid: int) -> set[int]:
+    """Pids of the live processes whose parent is `pid` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _kill_parent_then_check_workers(command: list[str], cwd: Path, at_least: int) -> None:
+    import os
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, *command], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < at_least and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            workers = _children(proc.pid)
+        assert len(workers) >= at_least, f"workers did not start: {workers}"
+        time.sleep(0.5)          # let them get busy
+        proc.kill()
+        proc.wait()
+        time.sleep(1.0)
+        survivors = [pid for pid in workers if _alive(pid)]
+    finally:
+        proc.kill()
+    for pid in survivors:
+        os.kill(pid, 9)
+    assert not survivors, f"workers {survivors} outlived their parent"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_parse_workers_die_with_their_parent(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(4):
+        slow_file(folder / f"slow{i}.txt")
+    _kill_parent_then_check_workers(["-m", "ingest", str(folder), "--kb", str(tmp_path / "kb"),
+                                     "--no-index", "-q", "--workers", "2"], tmp_path, at_least=2)
+
+
+TOKENISE_SCRIPT = """
+from index.build import tokenize_units
+from index.tokenize import Tokenizer
+fields = [("信访人对复查意见不服的，可以请求督查督办。" * 20, ["第一章 总则"])] * 200_000
+tokenize_units(Tokenizer(), fields, progress=False, workers=2)
+"""
+
+
+def test_tokeniser_workers_die_with_their_parent(tmp_path: Path) -> None:
+    _kill_parent_then_check_workers(["-c", TOKENISE_SCRIPT], tmp_path, at_least=2)
