@@ -10,9 +10,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
+from ingest.store import DB_NAME
 from kb.errors import run_cli
+from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import add_arguments, config_from_args
 
 
@@ -26,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(p, "kb", "model", "query_prefix")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_wait_arguments(p)
 
     p = commands.add_parser("search", help="search the knowledge base",
                             description="Search with a question or a reference (信访工作条例第三十三条), or run "
@@ -98,6 +102,9 @@ def _search(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     filters = _filters(args)
     searcher = Searcher(cfg.kb, cfg)
+    staleness = searcher.staleness()
+    if staleness:
+        print(staleness, file=sys.stderr)
     if args.batch is not None:
         from index.eval import read_questions
 
@@ -135,7 +142,9 @@ def _build(args: argparse.Namespace) -> int:
     from index.build import build
 
     cfg = config_from_args(args)
-    report = build(cfg.kb, cfg, progress=not args.quiet, force=args.force)
+    exists = (Path(cfg.kb) / DB_NAME).is_file()     # if not, `build` says so; no lock file is made for it
+    with cli_writer_lock(cfg.kb, wait_seconds(args, cfg)) if exists else nullcontext():
+        report = build(cfg.kb, cfg, progress=not args.quiet, force=args.force)
     print(report.summary())
     return 0
 

@@ -1,11 +1,14 @@
 """Build or update the search indexes of a knowledge base from its store.
 
 Layout under `<kb>/index/`: each build writes a fresh folder `build-<generation>-<time>/`
-(catalog, lexical index, dense index, `meta.json`) and then atomically replaces the one-line
-file `CURRENT` that names the folder in use, so a searcher never sees a half-written index;
-older build folders are removed afterwards. A build is skipped when the store generation, the
-tokeniser fingerprint and the embedding model are unchanged; unchanged passages are never
-embedded twice (the embedding cache of `index.cache` survives rebuilds).
+(catalog, lexical index, dense index, units table, `meta.json`): a snapshot. It then atomically
+replaces the one-line file `CURRENT` that names the snapshot in use, so a searcher never sees a
+half-written index. A build holds the knowledge base's writer lock (`kb.lock`) throughout, so
+builds never overlap; the snapshot it replaced is kept until the next swap (a searcher may be
+loading it), older ones and the leftovers of interrupted builds are removed by the next build,
+never by a reader. A build is skipped when the store generation, the tokeniser fingerprint and
+the embedding model are unchanged; unchanged passages are never embedded twice (the embedding
+cache of `index.cache` survives rebuilds).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,16 +26,18 @@ from pathlib import Path
 from index.catalog import Catalog
 from index.lexical import LexicalIndex
 from index.tokenize import STOP_WORDS, USER_DICT, Tokenizer
+from index.units import save_units
 from kb.errors import SearchIndexError
+from kb.lock import writer_lock
 from kb.settings import Config, load_config
+from kb.workers import die_with_parent
 
 INDEX_DIR = "index"
 POINTER = "CURRENT"
 META = "meta.json"
 LEXICAL_DIR = "lexical"
 DENSE_DIR = "dense"
-from kb.workers import die_with_parent
-FORMAT = 1
+FORMAT = 2                  # 2: snapshots carry their units table
 TOKENIZE_CHUNK = 2000
 
 
@@ -141,30 +147,49 @@ def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]]
 
 
 def _swap_in(root: Path, folder: Path) -> None:
-    """Point CURRENT at `folder` atomically, then remove older build folders."""
+    """Point CURRENT at `folder` atomically."""
     tmp = root / f".{POINTER}.{os.getpid()}"
     tmp.write_text(folder.name, encoding="utf-8")
     os.replace(tmp, root / POINTER)
-    for old in root.glob("build-*"):
-        if old.is_dir() and old.name != folder.name:
-            shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_all_but(root: Path, keep: set[str]) -> None:
+    """Remove the build folders not in `keep` and the pointer files of interrupted swaps.
+    Only a writer holding the lock calls this: no build is under way meanwhile."""
+    for entry in root.glob("build-*"):
+        if entry.is_dir() and entry.name not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+    for tmp in root.glob(f".{POINTER}.*"):
+        tmp.unlink(missing_ok=True)
 
 
 def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, *,
           force: bool = False) -> BuildReport:
-    """Build the catalog, lexical and dense indexes of `kb_dir`, or skip if nothing changed.
+    """Build the catalog, lexical and dense indexes and the units table of `kb_dir` as a new
+    snapshot, or skip if nothing changed. Holds the knowledge base's writer lock, waiting for
+    another writer up to the `wait` setting (a caller holding it already is not kept waiting).
 
     Raises:
-        StoreError: if there is no readable knowledge base in `kb_dir`.
+        StoreError: if there is no readable knowledge base in `kb_dir`, or another writer holds
+            it longer than the `wait` setting.
         ConfigError: if the embedding model or a word list cannot be loaded.
         SearchIndexError: if the index folder cannot be written.
     """
+    from ingest.store import open_store
+
+    cfg = cfg or load_config(kb=str(kb_dir))
+    with open_store(kb_dir):    # a missing knowledge base is reported before a lock file is made for it
+        pass
+    with writer_lock(kb_dir, wait=cfg.wait):
+        return _build_locked(kb_dir, cfg, progress, force)
+
+
+def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) -> BuildReport:
     from index.dense import build_dense
     from index.embed import load_embedder
     from ingest.store import open_store
 
     start = time.perf_counter()
-    cfg = cfg or load_config(kb=str(kb_dir))
     root = index_root(kb_dir)
     tokenizer = Tokenizer()
     embedder = load_embedder(cfg)
@@ -176,6 +201,8 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
             meta = read_meta(folder, kb_dir)
         except SearchIndexError:
             folder, meta = None, {}
+        if root.is_dir():
+            _remove_all_but(root, {folder.name, meta.get("previous", "")} if folder is not None else set())
         if (not force and folder is not None and meta.get("generation") == generation
                 and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id):
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
@@ -186,6 +213,7 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         new.mkdir(parents=True)
         catalog = Catalog.from_units(units)
         catalog.save(new)
+        save_units(new, units)
         t = time.perf_counter()
         tokens = tokenize_units(tokenizer, [(u.text, unit_headings(u)) for u in units], progress=progress)
         tokenize_seconds = time.perf_counter() - t
@@ -196,14 +224,17 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         dense_seconds = time.perf_counter() - t
         meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
                 "model_id": embedder.model_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "seconds": round(time.perf_counter() - start, 1)}
+                "seconds": round(time.perf_counter() - start, 1), "previous": folder.name if folder else ""}
         (new / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         _swap_in(root, new)
-    except OSError as err:
+    except (OSError, sqlite3.Error) as err:
         shutil.rmtree(new, ignore_errors=True)
-        raise SearchIndexError(f"{new}: cannot write the search index ({err})") from None
+        raise SearchIndexError(f"{new}: cannot write the search index ({err}); the previous index stays in use") \
+            from None
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
+    # the replaced snapshot stays one generation: a searcher may be loading it right now
+    _remove_all_but(root, {new.name, meta["previous"]})
     return BuildReport(str(kb_dir), str(new), False, generation, len(units), time.perf_counter() - start,
                        tokenize_seconds, dense_seconds)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ from index.fuse import boost, group_versions, pin_first, rrf
 from index.lexical import LexicalIndex, top_rows
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query, title_aliases
 from index.tokenize import Tokenizer
+from index.units import UnitTable
 from kb.chinese import parse_article_label, title_key
 from kb.errors import QueryError, SearchIndexError
+from kb.lock import holder
 from kb.settings import Config, load_config
 
 MATCH_REFERENCE, MATCH_KEYWORDS, MATCH_MEANING = "reference", "keywords", "meaning"
@@ -140,31 +143,31 @@ class Searcher:
     """Everything needed to answer searches over one knowledge base, loaded once."""
 
     def __init__(self, kb_dir: str | Path | None = None, cfg: Config | None = None) -> None:
-        """Raises:
+        """Load the snapshot CURRENT names: the last complete build, however far the store has
+        moved on since (`behind()` tells how far). A snapshot removed by a writer while it was
+        being loaded is given up for the one CURRENT names then, once.
+
+        Raises:
             StoreError: if the knowledge base is missing.
-            SearchIndexError: if the index is missing, stale or does not match the model.
+            SearchIndexError: if the index is missing, incomplete or does not match the model.
             ConfigError: if the embedding model cannot be loaded.
         """
-        from index.dense import DenseIndex
         from index.embed import load_embedder
         from ingest.store import open_store
 
         self.cfg = cfg or load_config(kb=None if kb_dir is None else str(kb_dir))
         self.kb_dir = Path(kb_dir if kb_dir is not None else self.cfg.kb)
         self.tuning = Tuning.from_config(self.cfg)
-        hint = rebuild_hint(self.kb_dir)
-        with open_store(self.kb_dir) as store:
-            generation = store.generation()
-        folder = current_folder(self.kb_dir)
-        meta = read_meta(folder, self.kb_dir)
-        if meta["generation"] != generation:
-            raise SearchIndexError(f"{folder}: index reflects knowledge-base generation {meta['generation']}, "
-                                   f"the knowledge base is at {generation}; rebuild it: {hint}")
-        self.meta = meta
-        self.catalog = Catalog.load(folder, hint)
-        self.lexical = LexicalIndex.load(folder / LEXICAL_DIR, rows=len(self.catalog), rebuild_hint=hint)
+        with open_store(self.kb_dir):       # a missing knowledge base is said as such
+            pass
         self.embedder = load_embedder(self.cfg)
-        self.dense = DenseIndex.load(folder / DENSE_DIR, self.embedder.model_id, len(self.catalog), hint)
+        folder = current_folder(self.kb_dir)
+        try:
+            self._load_snapshot(folder)
+        except SearchIndexError:
+            if current_folder(self.kb_dir) == folder:
+                raise
+            self._load_snapshot(current_folder(self.kb_dir))
         self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
@@ -172,6 +175,43 @@ class Searcher:
         self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         self._versions_of: dict[int, list[int]] | None = None
         self._alias_docs: dict[str, set[int]] | None = None
+
+    def _load_snapshot(self, folder: Path) -> None:
+        """Raises:
+            SearchIndexError: if a part of the snapshot in `folder` is missing or unreadable."""
+        from index.dense import DenseIndex
+
+        hint = rebuild_hint(self.kb_dir)
+        self.folder = folder
+        self.meta = read_meta(folder, self.kb_dir)
+        self.catalog = Catalog.load(folder, hint)
+        self.lexical = LexicalIndex.load(folder / LEXICAL_DIR, rows=len(self.catalog), rebuild_hint=hint)
+        self.dense = DenseIndex.load(folder / DENSE_DIR, self.embedder.model_id, len(self.catalog), hint)
+        self.units = UnitTable(folder, hint)
+
+    def behind(self) -> int:
+        """How many committed store changes the snapshot does not reflect (0: up to date).
+
+        Raises:
+            StoreError: if the knowledge base cannot be read.
+        """
+        from ingest.store import open_store
+
+        with open_store(self.kb_dir) as store:
+            return max(store.generation() - int(self.meta["generation"]), 0)
+
+    def staleness(self) -> str:
+        """One line for the user when the snapshot is behind the store, else "": a writer is
+        rebuilding it, or the command that does.
+
+        Raises:
+            StoreError: if the knowledge base cannot be read.
+        """
+        behind = self.behind()
+        if not behind:
+            return ""
+        doing = "正在重建" if holder(self.kb_dir) is not None else f"需要重建：{rebuild_hint(self.kb_dir)}"
+        return f"索引落后于知识库 {behind} 次更新，{doing}（检索暂用上次建立的索引）"
 
     # ---- filters -------------------------------------------------------------------------
     def documents_matching(self, names: Sequence[str]) -> np.ndarray:
@@ -333,12 +373,9 @@ class Searcher:
     # ---- hits ----------------------------------------------------------------------------
     def _hits(self, grouped: Sequence[tuple[int, float, list[int]]], why: dict[str, set[int]],
               terms: Sequence[str]) -> list[Hit]:
-        from ingest.store import open_store
-
         cat = self.catalog
         rows = [r for r, _, _ in grouped]
-        with open_store(self.kb_dir) as store:
-            units = {u.id: u for u in store.articles_by_ids(cat.ids[rows].tolist())}
+        units = self.units.by_ids(cat.ids[rows].tolist())      # from the snapshot: what the rows indexed
         hits = []
         for row, score, _ in grouped:
             u = units.get(int(cat.ids[row]))
@@ -405,10 +442,29 @@ def bound_number(bound: str, *, end: bool) -> int:
     return year * 10000 + month_value * 100 + day_value
 
 
-@functools.lru_cache(maxsize=2)
-def searcher_for(kb: str | None = None) -> Searcher:
-    """The process-wide Searcher of a knowledge base (default: the `kb` setting), loaded once."""
-    return Searcher(kb)
+_searchers: dict[tuple[str | None, Config | None], Searcher] = {}
+_searchers_guard = threading.Lock()
+SEARCHERS_KEPT = 2
+
+
+def searcher_for(kb: str | None = None, cfg: Config | None = None) -> Searcher:
+    """The process-wide Searcher of a knowledge base (default: the `kb` setting) and settings.
+
+    Loaded once, by one thread while the others wait for it, and loaded anew when a writer has
+    swapped in a new snapshot since.
+
+    Raises:
+        StoreError, SearchIndexError, ConfigError: as `Searcher`.
+    """
+    key = (kb, cfg)
+    with _searchers_guard:
+        cached = _searchers.pop(key, None)
+        if cached is None or current_folder(cached.kb_dir) != cached.folder:
+            cached = Searcher(kb, cfg)
+        _searchers[key] = cached                    # most recently used last
+        while len(_searchers) > SEARCHERS_KEPT:
+            del _searchers[next(iter(_searchers))]
+        return cached
 
 
 def search(query: str, k: int = 10, filters: Filters | None = None, *, kb: str | None = None) -> list[Hit]:

@@ -491,7 +491,8 @@ JOIN documents d ON d.id = v.document_id
 _READING_ORDER = " ORDER BY d.id, v.version_date, f.part_order, f.id, a.seq"
 
 
-def _article(row: tuple) -> StoredArticle:
+def stored_article(row: tuple) -> StoredArticle:
+    """A StoredArticle from a row of its fields in order, `path` and `paragraphs` as JSON lists."""
     r = list(row)
     r[6], r[7] = tuple(json.loads(r[6])), tuple(json.loads(r[7]))
     return StoredArticle(*r)
@@ -519,11 +520,11 @@ class Store:
 
     def iter_articles(self) -> Iterator[StoredArticle]:
         for row in self.conn.execute(_ARTICLE_SELECT + _READING_ORDER):
-            yield _article(row)
+            yield stored_article(row)
 
     def article(self, article_id: int) -> StoredArticle | None:
         row = self.conn.execute(_ARTICLE_SELECT + " WHERE a.id=?", (article_id,)).fetchone()
-        return _article(row) if row else None
+        return stored_article(row) if row else None
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         found: dict[int, StoredArticle] = {}
@@ -532,12 +533,12 @@ class Store:
             chunk = ids[start:start + 900]
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(_ARTICLE_SELECT + f" WHERE a.id IN ({marks})", chunk):
-                found[row[0]] = _article(row)
+                found[row[0]] = stored_article(row)
         return [found[i] for i in ids if i in found]
 
     def version_articles(self, version_id: int) -> list[StoredArticle]:
         rows = self.conn.execute(_ARTICLE_SELECT + " WHERE a.version_id=?" + _READING_ORDER, (version_id,))
-        return [_article(r) for r in rows]
+        return [stored_article(r) for r in rows]
 
     def neighbours(self, article_id: int, before: int = 1, after: int = 1
                    ) -> tuple[list[StoredArticle], list[StoredArticle]]:
@@ -554,7 +555,7 @@ class Store:
         rows = self.conn.execute(
             _ARTICLE_SELECT + " WHERE d.key=? AND a.no=? AND a.suffix=? AND a.kind='article'"
             " ORDER BY v.status != 'current', v.version_date DESC", (doc_key, no, suffix))
-        return [_article(r) for r in rows]
+        return [stored_article(r) for r in rows]
 
     def documents(self) -> list[StoredDocument]:
         rows = self.conn.execute("""

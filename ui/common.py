@@ -20,6 +20,7 @@ from lecture.handout import RichText
 from lecture.storage import pack_path
 
 if TYPE_CHECKING:
+    from index import Searcher
     from ingest.store import Store, StoredArticle, StoredDocument
     from kb.settings import Config
     from lecture import PackClause
@@ -87,6 +88,33 @@ def kb_store(cfg: Config, *, notice: bool = True) -> Iterator[Store | None]:
             yield None
         else:
             yield store
+
+
+SNAPSHOT_KEY = "index_snapshot"       # the index snapshot this session last searched
+
+
+def current_searcher(cfg: Config) -> Searcher:
+    """The process-wide searcher of the knowledge base (`index.search.searcher_for`): the index
+    snapshot in use, replaced as soon as a writer has swapped in a new one. A session is told
+    once when its searches move to a new snapshot; while the index is behind the store, a
+    caption says so (searches go on, on the last complete snapshot).
+
+    Raises:
+        SearchIndexError, ConfigError, StoreError: if the index or the model cannot be loaded.
+    """
+    import streamlit as st
+
+    from index.search import searcher_for
+    with st.spinner("正在加载检索模型和索引…"):
+        searcher = searcher_for(str(cfg.kb), cfg)
+    seen = st.session_state.get(SNAPSHOT_KEY)
+    if seen is not None and seen != searcher.folder.name:
+        st.toast(f"已载入新的索引（{len(searcher.catalog)} 条）")
+    st.session_state[SNAPSHOT_KEY] = searcher.folder.name
+    staleness = searcher.staleness()
+    if staleness:
+        st.caption(staleness)
+    return searcher
 
 
 def _documents(kb: str, generation: int) -> list[StoredDocument]:

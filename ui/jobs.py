@@ -2,8 +2,9 @@
 background thread so the rest of the app keeps answering meanwhile.
 
 No Streamlit here: the upload page starts an `IngestJob` and polls its state; `JobBoard` holds
-the one job per knowledge base and counts finished jobs (`finished`), which the app uses to
-reload its cached searcher.
+the one job per knowledge base. A job holds the knowledge base's writer lock, so it never runs
+at the same time as a command-line writer; the app's searcher picks up the new index snapshot
+by itself (`index.search.searcher_for`).
 """
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.errors import IngestError, KBError
+from kb.lock import Holder, writer_lock
 from lecture.storage import safe_stem
+
+if TYPE_CHECKING:
+    from kb.settings import Config
 
 UPLOAD_SUBDIR = "uploads"
 
@@ -81,7 +87,6 @@ class IngestJob:
     """One batch of uploads being ingested and indexed. Fields are written by the worker thread
     and read by the page; each assignment is atomic, which is all the page needs to show progress."""
     names: dict[str, str]                       # saved path → uploaded name
-    generation_before: int = -1                 # store generation when the job started (-1: no store yet)
     refused: list[FileResult] = field(default_factory=list)
     stage: str = "等待开始"
     done: int = 0
@@ -96,13 +101,11 @@ class IngestJob:
 
 
 class JobBoard:
-    """At most one running job per knowledge base (the store has one writer), and a counter of
-    finished jobs that tells caches the knowledge base has changed."""
+    """At most one running job per knowledge base (the store has one writer)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.jobs: dict[str, IngestJob] = {}
-        self.finished = 0
 
     def running(self, kb: str) -> IngestJob | None:
         job = self.jobs.get(kb)
@@ -129,19 +132,20 @@ class JobBoard:
             except Exception as e:  # the page must learn the job ended, whatever broke in it
                 job.error = f"处理中断：{type(e).__name__}: {e}"
             finally:
-                with self._lock:
-                    self.finished += 1
                 job.finished = True
 
         threading.Thread(target=target, name=f"ingest-{Path(kb).name}", daemon=True).start()
         return True
 
 
-def ingest_and_index(job: IngestJob, kb: str, cfg: object, paths: Sequence[str]) -> None:
-    """The work of an upload job: `ingest.run` over the saved files, then `index.build`.
+def ingest_and_index(job: IngestJob, kb: str, cfg: Config, paths: Sequence[str]) -> None:
+    """The work of an upload job: `ingest.run` over the saved files, then `index.build`, under one
+    hold of the knowledge base's writer lock (waiting up to the `wait` setting while another
+    writer, e.g. a command-line ingest, holds it; searches go on meanwhile).
 
     Raises:
-        KBError: from the store or the index (the job shows its message).
+        KBError: from the store or the index, or another writer holding the knowledge base too
+            long (the job shows its message).
     """
     from index.build import build     # (`from index import build` yields the submodule of that name)
     from ingest.batch import FileOutcome, run
@@ -151,9 +155,13 @@ def ingest_and_index(job: IngestJob, kb: str, cfg: object, paths: Sequence[str])
         job.results.append(FileResult(name, outcome.path, outcome.status, outcome.articles, outcome.message))
         job.done += 1
 
-    job.stage = "导入文件"
-    summary = run(list(paths), kb, on_file=on_file)
-    job.stage = "更新检索索引"
-    build(kb, cfg, progress=False)
+    def waiting(who: Holder) -> None:
+        job.stage = f"等待其他写入完成（进程 {who.pid} 自 {who.since} 起正在写入知识库）"
+
+    with writer_lock(kb, wait=cfg.wait, on_wait=waiting):
+        job.stage = "导入文件"
+        summary = run(list(paths), kb, on_file=on_file)
+        job.stage = "更新检索索引"
+        build(kb, cfg, progress=False)
     job.summary = f"知识库现有 {summary.documents} 部法规、{summary.articles} 条"
     job.stage = "完成"

@@ -1,7 +1,7 @@
 """检索: one question box (Enter searches), filters in the sidebar, results as clause cards.
 
 URL: `/?q=<question>` (the question is kept in the address, so a search can be shared).
-The searcher (model + indexes) is loaded once per process and swapped after an upload job.
+The searcher (model + indexes) is loaded once per process and swapped for each new index snapshot.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
-from ui.common import clause_card, documents, kb_store, level_order, region_order
+from ui.common import clause_card, current_searcher, documents, kb_store, level_order, region_order
 
 if TYPE_CHECKING:
     from index import Filters, Hit, Searcher
@@ -26,43 +26,13 @@ NO_PREFERENCE = ""
 QUERY_KEY = "q"
 
 
-def _load_searcher(kb: str, settings: str, finished_jobs: int, generation: int, _cfg: Config) -> Searcher:
-    """The searcher; all arguments but `_cfg` only key the cache: a new one is loaded when the
-    knowledge base, the settings, the number of finished upload jobs or the store generation change."""
-    from index import Searcher
-    return Searcher(kb, _cfg)
-
-
-def searcher(cfg: Config, generation: int) -> Searcher:
-    """The process-wide searcher for the knowledge base at `generation`. While an upload job runs,
-    the searcher of the generation it started from keeps answering; when it finishes the next
-    call loads the new index.
-
-    Raises:
-        SearchIndexError: if the index is missing or stale (the message holds the rebuild command).
-        ConfigError: if the embedding model cannot be loaded.
-    """
-    import streamlit as st
-
-    from ui.upload import job_board
-    board = job_board()
-    job = board.running(str(cfg.kb))
-    if job is not None and job.generation_before >= 0:
-        generation = job.generation_before
-    load = st.cache_resource(show_spinner="正在加载检索模型和索引…", max_entries=1)(_load_searcher)
-    return load(str(cfg.kb), repr(cfg), board.finished, generation, cfg)
-
-
 def index_description(cfg: Config) -> str:
     """Markdown lines describing the model and index in use.
 
     Raises:
         SearchIndexError, ConfigError, StoreError: if they cannot be loaded.
     """
-    from ingest import open_store
-    with open_store(cfg.kb) as store:
-        generation = store.generation()
-    meta = searcher(cfg, generation).meta
+    meta = current_searcher(cfg).meta
     return (f"- 向量模型：`{meta.get('model_id', cfg.model)}`（设置 model = `{cfg.model}`）\n"
             f"- 索引条目：{meta.get('units', '?')} 条，对应知识库内容版本 {meta.get('generation', '?')}\n"
             f"- 索引建立时间：{str(meta.get('built_at', '未知')).replace('T', ' ')}\n"
@@ -152,7 +122,7 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
         QueryError: for an invalid filter.
     """
     import streamlit as st
-    engine = searcher(cfg, store.generation())
+    engine = current_searcher(cfg)
     started = time.perf_counter()
     hits = engine.search(query, k, filters)
     elapsed = (time.perf_counter() - started) * 1000
@@ -167,19 +137,18 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
                         "或直接输入法规名称和条号，例如“信访工作条例第三十六条”。")
         return
     st.caption(f"找到 {len(hits)} 条 · 用时 {elapsed:.0f} 毫秒")
-    show_hits(cfg, store, hits, key=key)
+    show_hits(cfg, store, engine, hits, key=key)
 
 
-def show_hits(cfg: Config, store: Store, hits: list[Hit], *, key: str) -> None:
-    """Clause cards for hits, each with its other versions linked."""
+def show_hits(cfg: Config, store: Store, engine: Searcher, hits: list[Hit], *, key: str) -> None:
+    """Clause cards for hits, each with its other versions linked. The cards show the units as
+    the searcher's index snapshot holds them, whatever a writer is changing in the store."""
     import streamlit as st
 
     from ui.pages import page
-    units = {u.id: u for u in store.articles_by_ids([h.article_id for h in hits])}
+    units = engine.units.by_ids([h.article_id for h in hits])
     for hit in hits:
-        unit = units.get(hit.article_id)
-        if unit is None:            # re-ingested since the index was loaded
-            continue
+        unit = units[hit.article_id]
         clause_card(cfg, store, unit, key=f"{key}-{unit.id}", terms=hit.matched_terms, match_kinds=hit.match)
         if hit.other_versions:
             cols = st.columns(len(hit.other_versions) + 1)

@@ -66,21 +66,13 @@ def _start(cfg: Config, board: JobBoard, folder: Path, files, extensions) -> Non
             refused.append(FileResult(f.name, "", "refused", message=e.message))
             continue
         names[str(path.resolve())] = f.name
-    job = IngestJob(names=names, refused=refused, generation_before=_generation(cfg))
+    job = IngestJob(names=names, refused=refused)
     if not names:
         job.stage = "完成"
         board.record(str(cfg.kb), job)
         return
     if not board.start(str(cfg.kb), job, lambda j: ingest_and_index(j, str(cfg.kb), cfg, list(names))):
         st.warning("已有文件正在导入，请等它完成后再上传。")
-
-
-def _generation(cfg: Config) -> int:
-    from ingest.store import DB_NAME, open_store
-    if not (Path(cfg.kb) / DB_NAME).exists():
-        return -1
-    with open_store(cfg.kb) as store:
-        return store.generation()
 
 
 def _progress(kb: str, board: JobBoard) -> None:

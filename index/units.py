@@ -1,0 +1,76 @@
+"""The units table of an index snapshot: what each indexed unit shows (text, label, title,
+status, source…), written into the build folder as `units.sqlite`.
+
+A searcher shows its hits from here, never from the live store: while a writer changes the
+store (an article re-ingested, a file removed), the snapshot still shows exactly what it
+indexed, and a search never shows a text its index row does not stand for.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, fields
+from pathlib import Path
+
+from ingest.store import StoredArticle, stored_article
+from kb.errors import SearchIndexError
+
+UNITS = "units.sqlite"
+_COLUMNS = [f.name for f in fields(StoredArticle)]
+_JSON_COLUMNS = ("path", "paragraphs")
+
+
+def save_units(folder: Path, units: Iterable[StoredArticle]) -> None:
+    """Write the units table of a snapshot into `folder`.
+
+    Raises:
+        OSError, sqlite3.Error: if it cannot be written.
+    """
+    conn = sqlite3.connect(folder / UNITS)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")     # a new file in a build folder nobody reads yet
+        conn.execute(f"CREATE TABLE units (id INTEGER PRIMARY KEY, {', '.join(_COLUMNS[1:])})")
+        json_at = [_COLUMNS.index(c) for c in _JSON_COLUMNS]
+
+        def row(unit: StoredArticle) -> list:
+            values = list(astuple(unit))
+            for i in json_at:
+                values[i] = json.dumps(list(values[i]), ensure_ascii=False)
+            return values
+
+        conn.executemany(f"INSERT INTO units VALUES ({','.join('?' * len(_COLUMNS))})", map(row, units))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+class UnitTable:
+    """Read access to a snapshot's units table. The open file stays readable even when a later
+    writer removes the folder, so a searcher keeps its snapshot for as long as it lives."""
+
+    def __init__(self, folder: Path, rebuild_hint: str) -> None:
+        """Raises:
+            SearchIndexError: if the table is missing or unreadable."""
+        path = folder / UNITS
+        if not path.is_file():
+            raise SearchIndexError(f"{folder}: the index has no units table; rebuild it: {rebuild_hint}")
+        try:
+            self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            self._conn.execute("SELECT id FROM units LIMIT 1").fetchall()
+        except sqlite3.Error as err:
+            raise SearchIndexError(f"{path}: unreadable ({err}); rebuild it: {rebuild_hint}") from None
+        self._guard = threading.Lock()      # one connection, shared by the app's threads
+
+    def by_ids(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
+        """The units of the given ids that the snapshot holds, by id."""
+        ids = [int(i) for i in ids]
+        found: dict[int, StoredArticle] = {}
+        with self._guard:
+            for start in range(0, len(ids), 900):   # SQLite's bound-parameter limit
+                chunk = ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(f"SELECT * FROM units WHERE id IN ({marks})", chunk):
+                    found[row[0]] = stored_article(row)
+        return found

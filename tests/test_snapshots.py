@@ -1,0 +1,312 @@
+"""One writer, many readers: index snapshots through concurrent builds, ingests and interruptions.
+
+Tiny made-up corpora in tmp_path, the real bundled model; the embedding cache and model export
+live in a temporary folder (POLICYKB_CACHE_DIR), never the user's.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from index.build import INDEX_DIR, POINTER, build, current_folder
+from index.search import Searcher, searcher_for
+from ingest import run
+from kb.settings import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+TITLE = "某县信访事项测试条例"
+OTHER = "某县调解工作测试办法"
+CONTENTS = ("信访工作坚持属地管理", "信访人应当如实反映情况", "行政机关应当登记信访事项", "调解委员会受理纠纷",
+            "复查机关应当在三十日内答复", "听证应当公开进行", "督查部门负责督办", "信访档案妥善保管",
+            "举报人受到保护", "工作人员回避规则", "复核意见为最终意见", "违反本条例的处分")
+
+
+def regulation(title: str, contents: tuple[str, ...] | list[str]) -> str:
+    from kb.chinese import article_label
+    body = "\n\n".join(f"{article_label(i)} {text}。" for i, text in enumerate(contents, start=1))
+    return f"# {title}\n\n<!-- INFO END -->\n\n{body}\n"
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("policykb-cache")
+
+
+@pytest.fixture()
+def env(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The embedding cache in tmp (for this process and the CLIs it starts)."""
+    monkeypatch.setenv("POLICYKB_CACHE_DIR", str(cache_dir))
+    return {**os.environ, "POLICYKB_CACHE_DIR": str(cache_dir)}
+
+
+def write(corpus: Path, title: str, contents) -> Path:
+    corpus.mkdir(parents=True, exist_ok=True)
+    path = corpus / f"{title}.md"
+    path.write_text(regulation(title, contents), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def kb(tmp_path: Path, env: dict[str, str]) -> Path:
+    """An indexed knowledge base of two documents."""
+    corpus = tmp_path / "corpus"
+    write(corpus, TITLE, CONTENTS)
+    write(corpus, OTHER, ("调解应当自愿", "调解不收费"))
+    kb = tmp_path / "kb"
+    assert run([corpus], kb).failed == 0
+    build(kb, load_config(kb=str(kb)), progress=False)
+    return kb
+
+
+def cli(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def assert_complete(kb: Path) -> Path:
+    folder = current_folder(kb)
+    for name in ("catalog.npz", "lexical", "dense", "meta.json"):
+        assert (folder / name).exists(), f"{folder} has no {name}"
+    return folder
+
+
+# ---- one writer -------------------------------------------------------------------------------
+def test_two_builds_at_once_leave_a_complete_searchable_index(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.dense
+    original = index.dense.build_dense
+    first_in_dense, second_done = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_first_build_dense(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:             # the first build pauses here until the second is done (or 8 s)
+            first_in_dense.set()
+            second_done.wait(8)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(index.dense, "build_dense", slow_first_build_dense)
+    reports, errors = {}, []
+
+    def one_build(name: str) -> None:
+        try:
+            reports[name] = build(kb, load_config(kb=str(kb)), progress=False, force=True)
+        except BaseException as e:      # noqa: BLE001 - the test reports whatever broke
+            errors.append(e)
+        if name == "second":
+            second_done.set()
+
+    first = threading.Thread(target=one_build, args=("first",))
+    first.start()
+    assert first_in_dense.wait(120)
+    second = threading.Thread(target=one_build, args=("second",))
+    second.start()
+    first.join(300)
+    second.join(300)
+    assert not errors, errors
+    assert not reports["first"].skipped and not reports["second"].skipped
+    folder = assert_complete(kb)
+    assert folder.name == Path(reports["second"].folder).name
+    hits = Searcher(kb, load_config(kb=str(kb))).search(f"{TITLE}第五条")
+    assert hits[0].text == "复查机关应当在三十日内答复。"
+
+
+HOLD = """
+import sys, time
+from kb.lock import writer_lock
+with writer_lock(sys.argv[1], wait=0):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(kb: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(kb), str(seconds)], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_writers_wait_for_the_lock_or_fail_in_one_line(kb: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    holder = hold_lock(kb, 60)
+    try:
+        busy = f"knowledge base {kb} is being written by pid {holder.pid} since "
+        for module, args in (("index", ("build", "--kb", str(kb), "--force")),
+                             ("ingest", (str(tmp_path / "corpus"), "--kb", str(kb)))):
+            refused = cli(module, *args, "--no-wait", env=env)
+            assert refused.returncode == 1 and refused.stderr.startswith(f"error: {busy}"), refused.stderr
+            assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        gave_up = cli("index", "build", "--kb", str(kb), "--wait", "1", "--quiet", env=env)
+        assert gave_up.returncode == 1 and f"{busy}" in gave_up.stderr and "waiting" in gave_up.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    rebuilt = cli("index", "build", "--kb", str(kb), "--force", "--quiet", "--no-wait", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert_complete(kb)
+
+
+@pytest.mark.slow
+def test_two_build_commands_at_once(kb: Path, env: dict[str, str]) -> None:
+    args = [sys.executable, "-m", "index", "build", "--force", "--quiet", "--kb", str(kb)]
+    first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    second = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0 and second.returncode == 0, (err, second.stderr)
+    assert "built" in out and "built" in second.stdout
+    assert_complete(kb)
+    found = cli("index", "search", f"{TITLE}第十一条", "--kb", str(kb), env=env)
+    assert found.returncode == 0 and "复核意见为最终意见" in found.stdout, found.stderr
+
+
+def test_the_upload_job_waits_for_another_writer(kb: Path, tmp_path: Path) -> None:
+    from ui.jobs import IngestJob, ingest_and_index
+    new = write(tmp_path / "uploads", "某县听证测试规则", ("听证由信访部门主持",))
+    job = IngestJob(names={str(new): new.name})
+    holder = hold_lock(kb, 3)
+    worker = threading.Thread(target=ingest_and_index, args=(job, str(kb), load_config(kb=str(kb)), [str(new)]))
+    worker.start()
+    stages = set()
+    while worker.is_alive():
+        stages.add(job.stage)
+        time.sleep(0.05)
+    holder.wait()
+    assert any(str(holder.pid) in s and s.startswith("等待") for s in stages), stages
+    assert job.stage == "完成" and [r.status for r in job.results] == ["added"]
+
+
+# ---- readers ----------------------------------------------------------------------------------
+def test_a_searcher_serves_the_last_snapshot_while_the_store_moves_on(kb: Path, tmp_path: Path,
+                                                                      env: dict[str, str]) -> None:
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    searcher = Searcher(kb, load_config(kb=str(kb)))
+    assert searcher.behind() == 1
+    assert searcher.search(f"{TITLE}第二条")[0].text == "信访人应当如实反映情况。"
+    result = cli("index", "search", f"{TITLE}第二条", "--kb", str(kb), env=env)
+    assert result.returncode == 0 and "信访人应当如实反映情况" in result.stdout
+    assert "索引落后于知识库 1 次更新" in result.stderr and "python -m index build" in result.stderr
+
+
+def test_an_interrupted_build_leaves_the_snapshot_serving_and_the_next_writer_cleans_up(kb: Path) -> None:
+    root = kb / INDEX_DIR
+    serving = current_folder(kb)
+    leftover = root / "build-9-20000101000000-99999"
+    leftover.mkdir()
+    (leftover / "catalog.npz").write_bytes(b"half")
+    (root / f".{POINTER}.99999").write_text(leftover.name, encoding="utf-8")
+    assert Searcher(kb, load_config(kb=str(kb))).search(f"{TITLE}第一条")[0].text == "信访工作坚持属地管理。"
+    assert leftover.exists()                # readers never clean
+    report = build(kb, load_config(kb=str(kb)), progress=False)
+    assert report.skipped and current_folder(kb) == serving
+    assert not leftover.exists() and not (root / f".{POINTER}.99999").exists()
+
+
+def test_the_previous_snapshot_is_kept_for_one_generation(kb: Path, tmp_path: Path) -> None:
+    cfg = load_config(kb=str(kb))
+    first = current_folder(kb)
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    second = Path(build(kb, cfg, progress=False).folder)
+    assert first.is_dir() and second.is_dir()
+    run([write(tmp_path / "more", "某县督查测试规则", ("督查每年开展一次",))], kb)
+    third = Path(build(kb, cfg, progress=False).folder)
+    assert not first.exists() and second.is_dir() and third.is_dir()
+
+
+def test_a_searcher_retries_once_when_its_snapshot_vanishes_while_loading(kb: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.catalog import Catalog
+    old = current_folder(kb)
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    new = Path(build(kb, load_config(kb=str(kb)), progress=False, force=True).folder)
+    (kb / INDEX_DIR / POINTER).write_text(old.name, encoding="utf-8")
+    original = Catalog.load
+    swapped = []
+
+    def load_while_a_writer_swaps(folder, hint):
+        if not swapped:                 # a writer swaps in the new snapshot and removes the old one now
+            swapped.append(folder)
+            (kb / INDEX_DIR / POINTER).write_text(new.name, encoding="utf-8")
+            shutil.rmtree(old)
+        return original(folder, hint)
+
+    monkeypatch.setattr(Catalog, "load", staticmethod(load_while_a_writer_swaps))
+    searcher = Searcher(kb, load_config(kb=str(kb)))
+    assert swapped == [old] and searcher.search("某县听证测试规则第一条")[0].text == "听证由信访部门主持。"
+
+
+def test_hits_come_from_the_snapshot_while_a_writer_changes_the_store(kb: Path, tmp_path: Path) -> None:
+    searcher = Searcher(kb, load_config(kb=str(kb)))
+    # the document is re-ingested with a new first article: every article moves down by one
+    run([write(tmp_path / "corpus", TITLE, ("新增的第一条内容", *CONTENTS))], kb)
+    hit = searcher.search(f"{TITLE}第十一条")[0]
+    assert (hit.label, hit.text) == ("第十一条", "复核意见为最终意见。")
+    # and removed altogether: its hits are still shown, from the snapshot
+    (tmp_path / "corpus" / f"{TITLE}.md").unlink()
+    run([tmp_path / "corpus"], kb, prune=True)
+    hits = searcher.search("复查机关答复期限", k=3)
+    assert any(h.text == "复查机关应当在三十日内答复。" and h.title == TITLE for h in hits)
+    # the next snapshot no longer holds it
+    build(kb, load_config(kb=str(kb)), progress=False)
+    assert all(h.title != TITLE for h in Searcher(kb, load_config(kb=str(kb))).search(f"{TITLE}第一条"))
+
+
+def test_searcher_for_loads_one_searcher_for_many_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    search_module = importlib.import_module("index.search")     # (`index.search` is also a function)
+    built = []
+
+    class SlowSearcher:
+        def __init__(self, kb, cfg=None):
+            time.sleep(0.3)
+            built.append(self)
+            self.kb_dir, self.folder = Path(kb), Path("build-x")
+
+    monkeypatch.setattr(search_module, "Searcher", SlowSearcher)
+    monkeypatch.setattr(search_module, "current_folder", lambda kb: Path("build-x"))
+    kb = str(tmp_path / "kb")
+    got, errors = [], []
+
+    def first_search() -> None:
+        try:
+            got.append(searcher_for(kb))
+        except BaseException as e:      # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=first_search) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and len(built) == 1 and all(s is built[0] for s in got)
+
+
+def test_searcher_for_picks_up_a_new_snapshot(kb: Path, tmp_path: Path) -> None:
+    before = searcher_for(str(kb))
+    assert searcher_for(str(kb)) is before
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    build(kb, load_config(kb=str(kb)), progress=False)
+    after = searcher_for(str(kb))
+    assert after is not before and after.search("某县听证测试规则第一条")[0].text == "听证由信访部门主持。"
+
+
+def test_the_app_keeps_answering_during_an_ingest_and_loads_the_new_snapshot(kb: Path, tmp_path: Path,
+                                                                               open_page) -> None:
+    at = open_page(kb, "search", q=f"{TITLE}第二条")
+    assert not at.exception and not at.error
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    during = open_page(kb, "search", q=f"{TITLE}第二条")
+    assert not during.error, [e.value for e in during.error]
+    assert any("信访人应当如实反映情况" in m.value for m in during.markdown)
+    assert any("索引落后于知识库 1 次更新" in c.value for c in during.caption)
+    build(kb, load_config(kb=str(kb)), progress=False)
+    during.text_input(key="q").input("某县听证测试规则第一条").run()
+    assert not during.error, [e.value for e in during.error]
+    assert any("《某县听证测试规则》第一条" in m.value for m in during.markdown)
+    assert [t.value for t in during.toast] == ["已载入新的索引（15 条）"]
