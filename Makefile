@@ -6,6 +6,11 @@ BIN    := $(VENV)/bin
 CORPUS ?= corpus
 KB     ?= data/kb
 PORT   ?= 8501
+# The app listens on this machine only (127.0.0.1). PUBLIC=1 (or POLICYKB_PUBLIC=1) serves every
+# network interface instead; the app then takes uploads only with a password (POLICYKB_UPLOAD_PASSWORD).
+PUBLIC ?= $(POLICYKB_PUBLIC)
+SERVE_PUBLIC := $(filter 1 true yes on,$(PUBLIC))
+ADDRESS := $(if $(SERVE_PUBLIC),0.0.0.0,127.0.0.1)
 
 .PHONY: setup browser run test bench clean
 setup: $(VENV)/.installed
@@ -23,8 +28,9 @@ browser:
 
 run: setup
 	$(BIN)/python -m ingest $(CORPUS) --kb $(KB) --prune
-	@echo "Serving http://localhost:$(PORT)"
-	$(BIN)/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false -- --kb $(KB)
+	@echo "Serving http://$(if $(SERVE_PUBLIC),<this machine's address>,127.0.0.1):$(PORT)"
+	$(BIN)/streamlit run app.py --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
+		--browser.gatherUsageStats false -- --kb $(KB) $(if $(SERVE_PUBLIC),--public,--no-public)
 
 test: setup browser
 	$(BIN)/python -m pytest -q

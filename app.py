@@ -2,7 +2,8 @@
 
 Options after `--` are the settings of kb/settings.py (defaults there, or POLICYKB_* environment
 variables): --kb, --corpus (where uploads are saved), --model, --region (preferred region),
---top-k, --upload-max-mb, …; `streamlit run app.py -- --help` lists them. The pages live in `ui/`.
+--top-k, --upload-max-mb, --public, …; `streamlit run app.py -- --help` lists them. The pages live in `ui/`.
+Started from this folder, the server listens on 127.0.0.1 only (.streamlit/config.toml).
 """
 from __future__ import annotations
 
@@ -34,11 +35,12 @@ def main() -> None:
     import streamlit as st
 
     from kb.errors import KBError
+    from ui.common import escape
     from ui.pages import serve
     try:
         cfg = config(sys.argv[1:])
     except KBError as e:
-        st.error(str(e))
+        st.error(escape(str(e)))
         st.stop()
     except SystemExit:
         st.error("启动参数有误（或请求了帮助）。用法：")

@@ -39,7 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
             "How the model runs: `torch` (fp32 reference), `onnx` (ONNX Runtime, fp32) or `onnx-int8` "
             "(ONNX Runtime, int8 weights; about twice as fast on CPU, same recall)."),
     Setting("max_seq_length", 256, "Model window in tokens; longer articles are split between paragraphs.", int),
-    Setting("embed_batch_size", 32, "Passages embedded per batch.", int),
+    Setting("embed_batch_size", 32, "Passages handed to an embedding thread at a time (each is embedded alone, so "
+            "vectors do not depend on it).", int),
     Setting("embed_threads", 0, "CPU threads for embedding; 0 = one per core.", int),
     Setting("cache_dir", "~/.cache/policykb",
             "Folder of the embedding cache and exported model files (kept across knowledge bases)."),
@@ -60,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
+    Setting("public", False, "Serve the app to the network (all interfaces) instead of this machine only "
+            "(`make run PUBLIC=1`); uploads then need `upload_password`.", bool),
+    Setting("upload_password", "", "Password for uploads when the app is `public` (without one, a public app "
+            "refuses uploads). Set it in the environment or as `upload_password` in `.streamlit/secrets.toml`, "
+            "not on the command line, where other users of the machine can read it."),
     Setting("parse_timeout", 60.0, "Ingest: seconds a file may take to parse (in its worker process); a slower "
             "file is stopped and reported as `timeout`, the others are stored.", float),
     Setting("parse_memory_mb", 1024, "Ingest: memory limit (address space, MB) of a parser process; a file that "
@@ -75,7 +81,16 @@ Config = dataclasses.make_dataclass(
 Config.__doc__ = "Resolved settings; build it with `load_config`."
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
 def _convert(setting: Setting, value: object) -> object:
+    if setting.type is bool and isinstance(value, str):     # bool("0") would be True
+        if value.strip().lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(f"setting {setting.name} ({setting.env}): {value!r} is not one of "
+                              f"{', '.join(TRUE_WORDS)} or {', '.join(w for w in FALSE_WORDS if w)}")
+        return value.strip().lower() in TRUE_WORDS
     try:
         return setting.type(value)
     except (TypeError, ValueError):
@@ -105,6 +120,10 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
     """Add `--name` flags for the given settings to a CLI parser (default None = not given)."""
     for name in names:
         s = _BY_NAME[name]
+        if s.type is bool:          # `--public` / `--no-public`
+            parser.add_argument(s.flag, dest=s.name, default=None, action=argparse.BooleanOptionalAction,
+                                help=f"{s.help} Default: {s.default!r} (env {s.env}).")
+            continue
         parser.add_argument(s.flag, dest=s.name, default=None, type=s.type, metavar=s.name.upper(),
                             help=f"{s.help} Default: {s.default!r} (env {s.env}).")
 

@@ -1,6 +1,8 @@
 """概览 page (AppTest): counts, the model and index in use, and files that failed with the reason."""
 from __future__ import annotations
 
+import html
+
 from ingest import run
 
 
@@ -20,7 +22,7 @@ def test_failed_files_are_listed_with_their_reason_and_a_missing_index_is_explai
     assert run([broken], writable_kb).failed == 1
     at = open_page(writable_kb, "overview")
     assert not at.exception
-    assert len(at.error) == 1 and f"python -m index build --kb {writable_kb}" in at.error[0].value
+    assert len(at.error) == 1 and f"python -m index build --kb {writable_kb}" in html.unescape(at.error[0].value)
     assert "未能导入的文件（1）" in [h.value for h in at.subheader]
     table = at.dataframe[0].value
     assert table["文件"].tolist() == [str(broken.resolve())] and "PNG" in table["原因"].tolist()[0]

@@ -65,7 +65,7 @@ def document_list(cfg: Config, store: Store) -> None:
         st.markdown(f"#### {group_level}（{level_counts[group_level]}）")
         for d in group:
             cols = st.columns([5, 2])
-            cols[0].page_link(page("browse", cfg), label=d.title, query_params={"doc": str(d.id)})
+            cols[0].page_link(page("browse", cfg), label=escape(d.title), query_params={"doc": str(d.id)})
             cols[1].markdown(f"{status_badge(d.status)} <small>{escape(_doc_facts(d))}</small>", unsafe_allow_html=True)
 
 
@@ -101,7 +101,7 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
         st.info("链接中的条文已不在知识库中（法规可能已重新导入），下面显示这部法规的全文。")
     versions = store.versions(doc.id)
     version = _choose_version(versions, target)
-    st.title(version.title)
+    st.title(escape(version.title))
     st.markdown(status_badge(version.status) + f" <small>{escape(doc.level)} · {escape(doc.region)}</small>",
                 unsafe_allow_html=True)
     _metadata(version)

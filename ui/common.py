@@ -6,7 +6,7 @@ Pages only render; every decision about text (citations, highlighting, diffs) co
 from __future__ import annotations
 
 import functools
-import html
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,7 +63,7 @@ def guarded(render: Callable[[Config], None], cfg: Config) -> Callable[[], None]
         try:
             render(cfg)
         except KBError as e:
-            st.error(str(e))
+            st.error(escape(str(e)))
     return page
 
 
@@ -152,8 +152,18 @@ def empty_kb_notice(cfg: Config) -> None:
             f"或在命令行运行：`python -m ingest 文件夹 --kb {cfg.kb}`，完成后刷新本页。")
 
 
+# What Markdown, GitHub's autolinks, Streamlit's `:red[…]`, `:material/…:` and `$…$`, and HTML are
+# written with: these characters anywhere; at the start of a line, a blank (indented code), a block
+# marker or the dot of an ordered list's number; the dot of "www.".
+_MARKUP = re.compile(r"[\\`*_\[\]()<>&~$:|@]|^[ \t#>+=\-]|^(\d{1,9})\.|(?<=www)\.", re.MULTILINE | re.IGNORECASE)
+
+
 def escape(text: str) -> str:
-    return html.escape(text, quote=False)
+    """`text` shown as itself wherever Streamlit renders Markdown (st.markdown, messages, captions,
+    titles, widget labels) or HTML: every character that could start markup becomes a numeric
+    character reference, which Markdown and HTML both show as that character. The one way file
+    names, titles and other user strings are put into the page."""
+    return _MARKUP.sub(lambda m: f"{m.group(1)}&#46;" if m.group(1) else f"&#{ord(m.group(0))};", text)
 
 
 _MARK_TAGS = {"hit": "mark", "del": "del", "ins": "ins"}
@@ -225,7 +235,7 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
         st.markdown(card_header_html(article, match_kinds), unsafe_allow_html=True)
         meta = card_meta(article)
         if meta:
-            st.caption(meta)
+            st.caption(escape(meta))
         st.markdown(article_html(article, terms, label=False), unsafe_allow_html=True)
         cols = st.columns([1, 1, 1, 1.2])
         show_context = cols[0].toggle("上下文", key=f"{key}-ctx")
@@ -268,9 +278,9 @@ def add_to_pack(cfg: Config, name: str, article: StoredArticle) -> None:
         pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
         save_pack(cfg.kb, add_clause(pack, clause_from_article(article)))
     except KBError as e:
-        st.error(str(e))
+        st.error(escape(str(e)))
         return
-    st.toast(f"已将{article_citation(article)}加入讲义“{name}”")
+    st.toast(escape(f"已将{article_citation(article)}加入讲义“{name}”"))
 
 
 def pack_sidebar(cfg: Config) -> None:

@@ -109,7 +109,7 @@ def _multi_version_hint(cfg: Config, store: Store) -> None:
         for d in shown:
             newest, previous = store.versions(d.id)[:2]
             label = f"{d.title}：{_date(previous.version_date)} → {_date(newest.version_date)}"
-            st.page_link(page("compare", cfg), label=label,
+            st.page_link(page("compare", cfg), label=escape(label),
                          query_params={"old": str(previous.id), "new": str(newest.id)})
 
 

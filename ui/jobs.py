@@ -8,6 +8,7 @@ by itself (`index.search.searcher_for`).
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class FileResult:
     """What became of one uploaded file."""
     name: str               # the name the user uploaded
     path: str               # where it was saved ("" if it was refused before saving)
-    status: str             # saved | added | updated | unchanged | skipped | failed
+    status: str             # added | updated | unchanged | duplicate | skipped | failed | refused | repeated
     articles: int = 0
     message: str = ""
 
@@ -56,6 +57,8 @@ def safe_upload_name(name: str, allowed: Iterable[str]) -> str:
 def save_upload(folder: Path, name: str, data: bytes, *, allowed: Iterable[str], max_bytes: int) -> Path:
     """Save uploaded bytes under a safe name in `folder`. A file of the same name and the same
     content is reused; a different one gets a numbered name ("条例-2.pdf"), never overwritten.
+    Anything but a regular file under a name (a symlink someone planted, a folder) is left alone
+    and the next name taken: a link is never written through, nor reused.
 
     Raises:
         IngestError: kind "unsupported" for a bad type or name or a file over `max_bytes`, kind
@@ -72,14 +75,35 @@ def save_upload(folder: Path, name: str, data: bytes, *, allowed: Iterable[str],
         folder.mkdir(parents=True, exist_ok=True)
         for n in range(1, 1000):
             target = folder / (safe if n == 1 else f"{stem}-{n}{suffix}")
-            if target.exists() and target.read_bytes() != data:
+            if target.is_symlink() or target.exists():
+                if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
+                    return target
                 continue
-            if not target.exists():
-                target.write_bytes(data)
-            return target
+            if _write_new(target, data):
+                return target
     except OSError as e:
         raise IngestError(name, "unsupported", f"无法保存到 {folder}（{e.strerror}）", reason="write") from None
     raise IngestError(name, "unsupported", f"{folder} 中同名文件过多", reason="write")
+
+
+def _write_new(target: Path, data: bytes) -> bool:
+    """Create `target` with `data`; False if something appeared under that name meanwhile (the
+    creation neither follows a symlink nor replaces anything).
+
+    Raises:
+        OSError: if it cannot be written (a partly written file is removed).
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError:
+        target.unlink(missing_ok=True)
+        raise
+    return True
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
-from ui.common import documents, kb_store, level_order, region_order
+from ui.common import documents, escape, kb_store, level_order, region_order
 
 if TYPE_CHECKING:
     from kb.settings import Config
@@ -24,8 +24,8 @@ def render(cfg: Config) -> None:
         cols[1].metric("条文", store.count_articles())
         cols[2].metric("现行有效", stats["status"].get("current", 0))
         cols[3].metric("多版本法规", sum(d.versions > 1 for d in docs))
-        st.caption(f"知识库 {cfg.kb} · 最近导入 {store.last_ingest().replace('T', ' ') or '未知'} · "
-                   f"内容版本 {store.generation()}")
+        st.caption(escape(f"知识库 {cfg.kb} · 最近导入 {store.last_ingest().replace('T', ' ') or '未知'} · "
+                          f"内容版本 {store.generation()}"))
         cols = st.columns(3)
         _counts(cols[0], "按效力级别", stats["level"], key=level_order)
         _counts(cols[1], "按地区", stats["region"], key=region_order)
@@ -56,4 +56,4 @@ def _index_info(cfg: Config) -> None:
     try:
         st.markdown(index_description(cfg))
     except KBError as e:            # the rest of the overview stays useful without an index
-        st.error(str(e))
+        st.error(escape(str(e)))

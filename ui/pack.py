@@ -27,23 +27,24 @@ def render(cfg: Config) -> None:
     st.title("讲义")
     message = st.session_state.pop("pack-message", None)
     if message:
-        st.error(message)
+        st.error(escape(message))
     _new_pack_form(cfg)
     name = active_pack()
     empty_hint = f"讲义“{name}”还没有条文。在“检索”或“法规浏览”页点“加入讲义”收集条文，它们会按顺序出现在这里。"
     if not pack_path(cfg.kb, name).exists():
-        st.info(empty_hint)
+        st.info(escape(empty_hint))
         return
     pack = load_pack(cfg.kb, name)
     st.text_input("讲义标题", value=pack.title, key=f"pack-title-{name}",
                   on_change=_retitle, args=(cfg, name, f"pack-title-{name}"))
     if pack.items:
-        st.caption(f"共 {len(pack.items)} 条 · 更新于 {pack.updated.replace('T', ' ')} · 保存在 {pack_path(cfg.kb, name)}")
+        st.caption(escape(f"共 {len(pack.items)} 条 · 更新于 {pack.updated.replace('T', ' ')} · "
+                          f"保存在 {pack_path(cfg.kb, name)}"))
         _export_buttons(pack)
         with kb_store(cfg, notice=False) as store:
             _items(cfg, pack, store)
     else:
-        st.info(empty_hint)
+        st.info(escape(empty_hint))
     _delete_control(cfg, name)
 
 
@@ -113,7 +114,7 @@ def _items(cfg: Config, pack: LecturePack, store: Store | None) -> None:
     for i, item in enumerate(pack.items):
         key = _item_key(pack.name, item)
         if item.heading:
-            st.subheader(item.heading)
+            st.subheader(escape(item.heading))
         with st.container(border=True):
             st.markdown(f'<span class="kb-cite">{i + 1}. {escape(item.citation)}</span>{status_badge(item.status)}',
                         unsafe_allow_html=True)
@@ -157,7 +158,7 @@ def _export_buttons(pack: LecturePack) -> None:
 def _delete_control(cfg: Config, name: str) -> None:
     import streamlit as st
     with st.popover("删除这份讲义", icon=":material/delete_forever:"):
-        st.write(f"确定删除讲义“{name}”？此操作不能撤销。")
+        st.markdown(escape(f"确定删除讲义“{name}”？此操作不能撤销。"))
         st.button("确定删除", key="pack-delete", type="primary", on_click=_delete, args=(cfg, name))
 
 

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
-from ui.common import clause_card, current_searcher, documents, kb_store, level_order, region_order
+from ui.common import clause_card, current_searcher, documents, escape, kb_store, level_order, region_order
 
 if TYPE_CHECKING:
     from index import Filters, Hit, Searcher
@@ -127,7 +127,7 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
     hits = engine.search(query, k, filters)
     elapsed = (time.perf_counter() - started) * 1000
     if not hits:
-        st.warning(f"没有找到与“{query}”相关的条文。")
+        st.warning(escape(f"没有找到与“{query}”相关的条文。"))
         limits = restrictions(filters)
         if limits:
             st.markdown("当前筛选条件（" + "；".join(limits) + "）可能太窄。可以在左侧放宽：加入已修改或已废止的版本，"
