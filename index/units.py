@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
 from pathlib import Path
 
 from ingest.store import StoredArticle, stored_article
@@ -35,7 +35,7 @@ def save_units(folder: Path, units: Iterable[StoredArticle]) -> None:
         json_at = [_COLUMNS.index(c) for c in _JSON_COLUMNS]
 
         def row(unit: StoredArticle) -> list:
-            values = list(astuple(unit))
+            values = [getattr(unit, name) for name in _COLUMNS]
             for i in json_at:
                 values[i] = json.dumps(list(values[i]), ensure_ascii=False)
             return values
