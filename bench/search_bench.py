@@ -1,11 +1,13 @@
 """Search figures on a built knowledge base: quality with ablations, latency, build, memory, sizes.
 
-    python -m bench search [-- --kb DIR --questions FILE --folds 5 --lexical-variants]
+    python -m bench search [-- --kb DIR --questions FILE [--questions FILE …] --folds 5 --lexical-variants]
 
-- Quality on the questions file (default ../shared/eval/stard-train.jsonl; scoring of
-  ../shared/eval/README.md): the shipped searcher end to end, then the ablation ladder of
-  `index.learn.fit` (lexical, + expansion, dense, + adapter, hybrid RRF, …) with k-fold
-  train-fit and held-out figures for the learned stages. `--lexical-variants` also rebuilds
+- Quality on each question set, side by side (default ../shared/eval/stard-train.jsonl, real
+  layperson questions, and ../shared/eval/xinfang-dev.jsonl, the petition-work questions of the
+  product's own users; scoring of ../shared/eval/README.md): the shipped searcher end to end
+  (without and with the knowledge base's default collection, if it has one), then the ablation
+  ladder of `index.learn.fit` (lexical, + expansion, dense, + adapter, hybrid RRF, tuned fusion,
+  the gate) with k-fold train-fit and held-out figures for the learned stages. `--lexical-variants` also rebuilds
   the BM25 index in a temporary folder to compare plain jieba over article text (the reference
   baseline), search-mode tokens, and the title/breadcrumb field (a few minutes each).
 - Latency of the shipped hybrid search, warm, k=10, including query encoding: p50/p95/p99,
@@ -29,14 +31,15 @@ import numpy as np
 
 from bench import SHARED, percentile, size_mb
 from index.build import LEXICAL_DIR, build, current_folder, read_meta, tokenize_units, unit_headings
-from index.eval import format_metrics, judge, read_questions, search_questions, summarise
-from index.learn.fit import TrainParams, cross_validate, load_material, print_ladder
+from index.collections import load_collections
+from index.eval import format_metrics, judge, search_questions, summarise
+from index.learn.fit import TrainParams, cross_validate, load_material, print_ladder, read_question_sets
 from index.lexical import LexicalIndex, top_rows
 from index.search import Filters, Searcher
 from index.tokenize import Tokenizer
 from kb.settings import load_config
 
-DOMAIN_QUESTIONS = Path(__file__).resolve().parent / "data" / "xinfang_questions.jsonl"
+QUESTION_SETS = (SHARED / "eval" / "stard-train.jsonl", SHARED / "eval" / "xinfang-dev.jsonl")
 
 
 def _percentiles(values: list[float]) -> str:
@@ -99,13 +102,15 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench search", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kb", default=None, help="knowledge base with a built index (default: the kb setting)")
-    p.add_argument("--questions", type=Path, default=SHARED / "eval" / "stard-train.jsonl")
+    p.add_argument("--questions", type=Path, action="append", default=None,
+                   help="question set with gold articles; repeatable (default: " +
+                        " and ".join(q.name for q in QUESTION_SETS) + ")")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--lexical-variants", action="store_true", help="also compare BM25 tokenisations (slow)")
     args = p.parse_args(argv)
     cfg = load_config(kb=args.kb)
     kb = Path(cfg.kb)
-    questions = read_questions(args.questions, need_gold=True)
+    question_sets = read_question_sets(args.questions or QUESTION_SETS)
 
     start = time.perf_counter()
     report = build(kb, cfg, progress=False)
@@ -120,21 +125,25 @@ def main(argv: list[str]) -> int:
     print(f"searcher load {time.perf_counter() - start:.1f} s; model {searcher.embedder.model_id}; "
           f"adapter {'on' if searcher.adapter is not None else 'off'}; {len(searcher.catalog)} units; "
           f"tuning {dataclasses.asdict(searcher.tuning)}")
-    learned = " — train-fit: the adapter and fusion were learned from them; held-out figures below" \
-        if searcher.adapter is not None else ""
-    print(f"quality, shipped search, {args.questions.name} ({len(questions)} questions, k=100{learned}): "
-          f"{format_metrics(search_questions(searcher, questions)[0])}")
-    domain = read_questions(DOMAIN_QUESTIONS, need_gold=True)
-    print(f"quality, shipped search, {DOMAIN_QUESTIONS.name} ({len(domain)} petition-work questions written for "
-          f"this project, never learned from): {format_metrics(search_questions(searcher, domain)[0])}")
-    latency(searcher, questions)
+    default_collection = load_collections(kb).default
+    print("quality, shipped search, k=100 (train-fit where the settings were learned from these questions; "
+          "held-out figures in the ablation below):")
+    for name, questions in question_sets.items():
+        print(f"  {name} ({len(questions)} questions), no collection: "
+              f"{format_metrics(search_questions(searcher, questions, filters=Filters(prefer_collection='none'))[0])}")
+        if default_collection:
+            print(f"  {name}, default collection {default_collection}: "
+                  f"{format_metrics(search_questions(searcher, questions)[0])}")
+    everything = [q for questions in question_sets.values() for q in questions]
+    latency(searcher, everything)
 
-    m = load_material(searcher, questions, searcher.tuning.candidates)
-    print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions):")
-    print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates))
+    m = load_material(searcher, question_sets, searcher.tuning.candidates)
+    print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
+          f"the sets side by side):")
+    print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())
     if args.lexical_variants:
         print("lexical variants (BM25 only, current versions, all questions):")
-        lexical_variants(kb, questions)
+        lexical_variants(kb, everything)
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS) {own:.0f} MB")

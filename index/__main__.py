@@ -48,14 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="current (default), superseded, repealed, pending (repeatable)")
     p.add_argument("--date-from", default="", help="effective on or after (YYYY[-MM[-DD]])")
     p.add_argument("--date-to", default="", help="effective on or before (YYYY[-MM[-DD]])")
-    add_arguments(p, "kb", "model", "query_prefix", "region")
+    add_arguments(p, "kb", "model", "query_prefix", "region", "collection")
 
     p = commands.add_parser("eval", help="measure retrieval quality on a questions file with gold articles",
                             description="Print Recall@1/5/10/20/100, MRR@10 and nDCG@10 (scoring rules: "
                                         "same title key and article number, any version, each gold once).")
     p.add_argument("file", type=Path, metavar="FILE.jsonl")
     p.add_argument("--k", type=int, default=100, help="results retrieved per question (default 100)")
-    add_arguments(p, "kb", "model", "query_prefix", "region")
+    add_arguments(p, "kb", "model", "query_prefix", "region", "collection")
     return parser
 
 

@@ -117,9 +117,10 @@ def hit_key(hit) -> ArticleKey | None:
     return None if hit.article_no is None else (hit.doc_key, hit.article_no, hit.suffix)
 
 
-def search_questions(searcher, questions: Sequence[Question], k: int = 100, *, progress: bool = False
+def search_questions(searcher, questions: Sequence[Question], k: int = 100, *, filters=None, progress: bool = False
                      ) -> tuple[dict[str, float], list[float]]:
-    """Metrics of `searcher.search` over `questions` at depth `k`, and each search's seconds."""
+    """Metrics of `searcher.search` over `questions` at depth `k` (with `filters`, an
+    `index.search.Filters`, or the defaults), and each search's seconds."""
     import time
 
     from tqdm import tqdm
@@ -127,7 +128,7 @@ def search_questions(searcher, questions: Sequence[Question], k: int = 100, *, p
     judged, seconds = [], []
     for q in tqdm(questions, unit="q", desc="eval", disable=not progress):
         start = time.perf_counter()
-        hits = searcher.search(q.query, k)
+        hits = searcher.search(q.query, k, filters)
         seconds.append(time.perf_counter() - start)
         judged.append((judge([hit_key(h) for h in hits], q.gold), len(q.gold)))
     return summarise(judged), seconds

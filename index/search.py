@@ -13,6 +13,7 @@ once; `search()` then answers in tens of milliseconds. Steps of one search:
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
@@ -26,9 +27,11 @@ import numpy as np
 from index.adapter import configured_adapter
 from index.build import DENSE_DIR, LEXICAL_DIR, current_folder, read_meta, rebuild_hint
 from index.catalog import STATUSES, Catalog, date_text
+from index.collections import load_collections
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.lexical import LexicalIndex, top_rows
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query, title_aliases
+from index.rerank import RERANK_DEPTH, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer
 from index.units import UnitTable
 from kb.chinese import parse_article_label, title_key
@@ -48,7 +51,8 @@ class Filters:
     current only by default; dates (YYYY, YYYY-MM or YYYY-MM-DD) bound the effective date (or,
     where none is known, the version date; units with no date at all fail an upper bound).
     `prefer_region`: rank this region's rules (and national ones) higher; None = the `region`
-    setting, "" = no preference.
+    setting, "" = no preference. `prefer_collection`: rank the documents of this collection
+    (`index.collections`) higher; None = the `collection` setting, "none" = no preference.
     """
     documents: tuple[str, ...] = ()
     levels: tuple[str, ...] = ()
@@ -57,6 +61,7 @@ class Filters:
     date_from: str = ""
     date_to: str = ""
     prefer_region: str | None = None
+    prefer_collection: str | None = None
 
     def __post_init__(self) -> None:
         # accept lists (e.g. from a multi-select) but stay hashable: masks are cached per Filters
@@ -117,11 +122,12 @@ class Tuning:
     expansion_weight: float
     title_boost: float
     region_boost: float
+    collection_boost: float
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Tuning":
         return cls(cfg.candidates, cfg.rrf_k, cfg.dense_weight, cfg.expansion_weight, cfg.title_boost,
-                   cfg.region_boost)
+                   cfg.region_boost, cfg.collection_boost)
 
 
 def _prefers(region: str, preferred: str) -> bool:
@@ -169,6 +175,8 @@ class Searcher:
                 raise
             self._load_snapshot(current_folder(self.kb_dir))
         self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
+        self.reranker = configured_reranker(self.cfg.reranker)
+        self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
         self.expansions = load_expansions()
@@ -333,6 +341,8 @@ class Searcher:
         lexical = self.lexical_ranking(tokens, extra, mask, n)
         dense = self.dense_ranking(parsed, mask, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
+        if self.reranker is not None:
+            fused = self.rerank(parsed, fused, lexical, dense)
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
@@ -341,9 +351,70 @@ class Searcher:
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, tokens + extra)
 
+    def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
+               dense: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The second stage: the best `RERANK_DEPTH` fused rows in the reranker's order, then the
+        rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones."""
+        head = [r for r, _ in fused[:RERANK_DEPTH]]
+        order = self.reranker.order(self.features(parsed, head, lexical, dense))
+        rows = [head[i] for i in order] + [r for r, _ in fused[RERANK_DEPTH:]]
+        return [(row, 1.0 / (self.tuning.rrf_k + rank)) for rank, row in enumerate(rows, start=1)]
+
+    def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],
+                 dense: Sequence[tuple[int, float]]) -> np.ndarray:
+        """`index.rerank` features of candidate `rows` (best fused first) for a parsed question."""
+        cat = self.catalog
+        lexical_at = {r: (rank, score) for rank, (r, score) in enumerate(lexical, start=1)}
+        dense_at = {r: (rank, score) for rank, (r, score) in enumerate(dense, start=1)}
+        units = self.units.by_ids(cat.ids[list(rows)].tolist())
+        mentioned = set(parsed.mentioned)
+        positions = self.positions()
+        candidates = []
+        for r in rows:
+            u = units.get(int(cat.ids[r]))
+            doc = cat.documents[cat.doc[r]]
+            lex_rank, lex_score = lexical_at.get(r, (None, 0.0))
+            den_rank, den_score = dense_at.get(r, (None, 0.0))
+            candidates.append(Candidate(int(cat.doc[r]), lex_rank, float(lex_score), den_rank, float(den_score),
+                                        doc.title, (u.subtitle, *u.path) if u else (), u.text if u else "",
+                                        float(positions[r]), doc.key in mentioned))
+        return candidate_features(parsed.text, candidates)
+
+    def positions(self) -> np.ndarray:
+        """Per row, where the article stands in its version: 0 first … 1 last (0 for sections)."""
+        if self._positions is None:
+            cat = self.catalog
+            version_key = cat.doc.astype(np.int64) * 100_000_000 + cat.version
+            last: dict[int, int] = {}
+            for key, no in zip(version_key.tolist(), cat.no.tolist()):
+                last[key] = max(last.get(key, 0), no)
+            tops = np.array([last[key] for key in version_key.tolist()], dtype=np.float32)
+            self._positions = np.where(cat.no > 0, cat.no / np.maximum(tops, 1), 0).astype(np.float32)
+        return self._positions
+
+    def collection_documents(self, name: str | None) -> frozenset[int]:
+        """Document indexes of the collection a search prefers (`Filters.prefer_collection`; None =
+        the `collection` setting, which defaults to the knowledge base's default collection).
+        Names in the collection that match no document are ignored here (the app lists them).
+
+        Raises:
+            QueryError: for an unknown collection name.
+            ConfigError: if the collections file is unreadable.
+        """
+        collections = load_collections(self.kb_dir)
+        chosen = collections.chosen(self.cfg.collection if name is None else name)
+        if not chosen:
+            return frozenset()
+        found: set[int] = set()
+        for doc in collections.members[chosen]:
+            with contextlib.suppress(QueryError):
+                found.update(self.documents_matching([doc]).tolist())
+        return frozenset(found)
+
     def _boosts(self, fused: Sequence[tuple[int, float]], parsed: ParsedQuery, filters: Filters) -> dict[int, float]:
         cat, t = self.catalog, self.tuning
         preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
+        collection = self.collection_documents(filters.prefer_collection) if t.collection_boost != 1 else frozenset()
         mentioned = set(parsed.mentioned)
         factors: dict[int, float] = {}
         for row, _ in fused:
@@ -351,6 +422,8 @@ class Searcher:
             factor = t.title_boost if doc.key in mentioned else 1.0
             if preferred and _prefers(doc.region, preferred):
                 factor *= t.region_boost
+            if int(cat.doc[row]) in collection:
+                factor *= t.collection_boost
             if factor != 1.0:
                 factors[row] = factor
         return factors

@@ -56,20 +56,26 @@ SETTINGS: tuple[Setting, ...] = (
             "(`index/data/expansions.txt`).", float),
     Setting("title_boost", 1.5, "Search: score factor for articles of a document the question names.", float),
     Setting("region_boost", 1.2, "Search: score factor for rules of the preferred `region` and national ones.", float),
+    Setting("collection", "", "Search: the collection (文件集, `<kb>/collections.yaml`) whose documents rank higher "
+            "(never exclusively): a name, empty for the knowledge base's default collection, `none` for no preference.",
+            ),
+    Setting("collection_boost", 1.5, "Search: score factor for the documents of the preferred `collection`.", float),
     Setting("candidates", 200, "Search: depth of the keyword and meaning rankings before fusion.", int),
     Setting("query_adapter", "bundled", "Search: query-side adapter learned by `python -m index.learn.fit`: "
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
+    Setting("reranker", "bundled", "Search: the learned second stage over the fused candidates (`index/rerank.py`, "
+            "learned by `python -m index.learn.fit`): `bundled` (index/data/reranker.json, if present), a file, or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
+    Setting("parse_timeout", 60.0, "Ingest: seconds a file may take to parse (in its worker process); a slower "
+            "file is stopped and reported as `timeout`, the others are stored.", float),
+    Setting("parse_memory_mb", 1024, "Ingest: memory limit (address space, MB) of a parser process; a file that "
+            "needs more is reported as `too_large`, the others are stored.", int),
     Setting("public", False, "Serve the app to the network (all interfaces) instead of this machine only "
             "(`make run PUBLIC=1`); uploads then need `upload_password`.", bool),
     Setting("upload_password", "", "Password for uploads when the app is `public` (without one, a public app "
             "refuses uploads). Set it in the environment or as `upload_password` in `.streamlit/secrets.toml`, "
             "not on the command line, where other users of the machine can read it."),
-    Setting("parse_timeout", 60.0, "Ingest: seconds a file may take to parse (in its worker process); a slower "
-            "file is stopped and reported as `timeout`, the others are stored.", float),
-    Setting("parse_memory_mb", 1024, "Ingest: memory limit (address space, MB) of a parser process; a file that "
-            "needs more is reported as `too_large`, the others are stored.", int),
     Setting("wait", 600.0, "Writers (ingest, index build, app uploads): seconds to wait while another writer "
             "holds the knowledge base's lock; 0 = give up at once (`--no-wait`).", float),
 )

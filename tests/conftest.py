@@ -23,6 +23,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than ~30 s (CI still runs it)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The embedding cache and exported models of every test (and of the commands tests start)
+    live in a temporary folder of the session, never in the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POLICYKB_CACHE_DIR", str(tmp_path_factory.mktemp("policykb-cache")))
+        yield
+
+
 def app_corpus_paths() -> list[Path]:
     """The synthetic documents (the corpus README is not one) and the shared samples that exist."""
     paths = sorted(p for p in APP_CORPUS.rglob("*.md") if p.name != "README.md")

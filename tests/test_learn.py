@@ -25,9 +25,23 @@ def test_fusion_of_cached_rankings_and_grid_choice() -> None:
     assert fused == [[3, 1, 2], [1, 7, 2]]                      # ties keep first-seen order
     metrics = evaluate(fused, gold, keys.__getitem__, [0, 1])
     assert metrics["Recall@5"] == 1.0
-    rrf_k, weight = best_fusion(lexical, dense, gold, keys.__getitem__, [1])
+    rrf_k, weight, _ = best_fusion(lexical, dense, gold, keys.__getitem__, [[1]])
     assert evaluate(fused_rankings([lexical[1]], [dense[1]], rrf_k, weight), [gold[1]], keys.__getitem__,
                     [0])["MRR@10"] == 1.0                          # the grid lets dense win question 2
+
+
+def test_fusion_is_chosen_for_the_set_it_helps_least() -> None:
+    # set A (questions 0-2) is answered by dense, set B (question 3) by keywords. A pure average
+    # of the four questions would follow A's majority; the worst-set choice must not sink B.
+    keys = {r: ("甲法", r, 0) for r in range(20)}
+    gold = [frozenset({("甲法", g, 0)}) for g in (1, 2, 3, 4)]
+    lexical = [[9, 8, 7, 6, 1], [9, 8, 7, 6, 2], [9, 8, 7, 6, 3], [4, 9, 8]]
+    dense = [[1, 9], [2, 9], [3, 9], [9, 8, 7, 6, 5, 10, 11, 4]]
+    by_average = best_fusion(lexical, dense, gold, keys.__getitem__, [[0, 1, 2, 3]])
+    by_worst = best_fusion(lexical, dense, gold, keys.__getitem__, [[0, 1, 2], [3]])
+    mrr_b = lambda k, w: evaluate(fused_rankings([lexical[3]], [dense[3]], k, w), [gold[3]],  # noqa: E731
+                                  keys.__getitem__, [0])["MRR@10"]
+    assert mrr_b(*by_worst[:2]) > mrr_b(*by_average[:2])
 
 
 def test_adapter_learns_a_rotation_it_is_shown() -> None:

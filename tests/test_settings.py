@@ -30,3 +30,9 @@ def test_bad_values_and_names_are_config_errors(monkeypatch):
 def test_readme_shows_the_current_settings_table():
     text = README.read_text(encoding="utf-8")
     assert with_settings_table(text) == text, "run: python -m kb.settings --update-readme"
+
+
+def test_tests_never_use_the_users_cache() -> None:
+    # conftest points the cache at the session's temporary folder; a test run must not fill ~/.cache
+    cache = Path(load_config().cache_dir).expanduser().resolve()
+    assert not cache.is_relative_to(Path.home() / ".cache")

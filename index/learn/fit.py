@@ -1,6 +1,7 @@
 """Learn the data-driven parts of ranking from questions with gold articles, honestly.
 
-    python -m index.learn.fit --kb DIR --questions ../shared/eval/stard-train.jsonl [--folds 5]
+    python -m index.learn.fit --kb DIR --questions ../shared/eval/stard-train.jsonl \
+        --questions ../shared/eval/xinfang-dev.jsonl [--folds 5]
 
 What is learned:
 1. the query-side linear adapter (`index/adapter.py`): W starts at the identity and is trained
@@ -9,13 +10,20 @@ What is learned:
    the base model. Only questions are
    transformed, so the corpus vectors (and the embedding cache) stay as they are;
 2. the fusion parameters (RRF k, dense weight), chosen on a small grid, on a fifth of the
-   training questions held out from an adapter trained on the other four fifths.
+   training questions held out from an adapter trained on the other four fifths;
+3. whether the adapter is used at all (the gate): the best fusion with it and without it are
+   compared on those same held-out questions.
+
+Several question sets (e.g. STARD's civil-law questions and the petition-work questions of the
+product's own users) are learned from together, and every choice is made on the *worst* set: a
+grid point or the adapter wins only by what it does for the set it helps least, so gains on one
+benchmark are never bought with losses on the other.
 
 How it is reported: k-fold cross-validation with folds fixed by a hash of the qid. In each fold
-both parts are learned on the other k-1 folds only (nested: the fusion grid is searched with the
+every part is learned on the other k-1 folds only (nested: the fusion grid is searched with the
 fold's own adapter) and measured on the held-out fold. Train-fit and held-out figures are
-printed side by side for every stage of the ablation ladder, so what generalises can be told
-from what is memorised. Then both are learned on all questions: the adapter is written (float16,
+printed for every stage of the ablation ladder and every question set, so what generalises can
+be told from what is memorised. Then both are learned on all questions: the adapter is written (float16,
 with the embedder's model id and the held-out figures in its note) to `--out`
 (default `index/data/query_adapter.npz`) and the chosen fusion values are printed for the
 `rrf_k` / `dense_weight` settings.
@@ -38,8 +46,9 @@ from pathlib import Path
 import numpy as np
 
 from index.adapter import ADAPTER_FILE, QueryAdapter, normalise_rows
-from index.eval import ArticleKey, Question, format_metrics, judge, read_questions, summarise
+from index.eval import ArticleKey, Question, judge, read_questions, summarise
 from index.fuse import rrf
+from index.rerank import RERANK_DEPTH, RERANKER_FILE, Reranker, fit_reranker
 from kb.errors import run_cli
 
 Ranking = list[int]                      # catalog rows, best first
@@ -84,17 +93,22 @@ def evaluate(rankings: Sequence[Ranking], gold: Sequence[frozenset[ArticleKey]],
     return summarise([(judge([key_of(r) for r in rankings[i][:k]], gold[i]), len(gold[i])) for i in idx])
 
 
+def worst_objective(rankings: Sequence[Ranking], gold: Sequence[frozenset[ArticleKey]],
+                    key_of: Callable[[int], ArticleKey], groups: Sequence[Sequence[int]]) -> float:
+    """The objective of the question group (set) that does worst: what every choice maximises."""
+    return min(objective(evaluate(rankings, gold, key_of, g)) for g in groups if len(g))
+
+
 def best_fusion(lexical: Sequence[Ranking], dense: Sequence[Ranking], gold: Sequence[frozenset[ArticleKey]],
-                key_of: Callable[[int], ArticleKey], idx: Sequence[int]) -> tuple[float, float]:
-    """The (rrf_k, dense_weight) of the grid with the best objective on questions `idx`."""
-    sub_lex, sub_den = [lexical[i] for i in idx], [dense[i] for i in idx]
-    sub_gold = [gold[i] for i in idx]
+                key_of: Callable[[int], ArticleKey], groups: Sequence[Sequence[int]]) -> tuple[float, float, float]:
+    """(rrf_k, dense_weight, worst objective) of the grid point whose worst group does best;
+    `groups` index into the given rankings."""
     scored = []
     for rrf_k, weight in itertools.product(RRF_K_GRID, DENSE_WEIGHT_GRID):
-        metrics = evaluate(fused_rankings(sub_lex, sub_den, rrf_k, weight), sub_gold, key_of, range(len(idx)))
-        scored.append((objective(metrics), -rrf_k, rrf_k, weight))
-    _, _, rrf_k, weight = max(scored)
-    return float(rrf_k), float(weight)
+        fused = fused_rankings(lexical, dense, rrf_k, weight)
+        scored.append((worst_objective(fused, gold, key_of, groups), -rrf_k, rrf_k, weight))
+    score, _, rrf_k, weight = max(scored)
+    return float(rrf_k), float(weight), score
 
 
 def fit_adapter(queries: np.ndarray, positives: Sequence[np.ndarray], passages: np.ndarray,
@@ -152,17 +166,26 @@ def fit_adapter(queries: np.ndarray, positives: Sequence[np.ndarray], passages: 
     return weights.detach().numpy().astype(np.float32)
 
 
-def dense_rankings(query_vectors: np.ndarray, passages: np.ndarray, passage_rows: np.ndarray,
-                   n: int) -> list[Ranking]:
-    """Per question, the `n` best rows by their best passage (exact inner product)."""
+def dense_scored(query_vectors: np.ndarray, passages: np.ndarray, passage_rows: np.ndarray,
+                 n: int) -> list[list[tuple[int, float]]]:
+    """Per question, the `n` best (row, score) by their best passage (exact inner product)."""
     out = []
     for start in range(0, len(query_vectors), 256):
         scores = query_vectors[start:start + 256] @ passages.T
         for row_scores in scores:
             top = np.argpartition(-row_scores, min(4 * n, len(row_scores) - 1))[:4 * n]
             top = top[np.argsort(-row_scores[top], kind="stable")]
-            out.append(list(dict.fromkeys(passage_rows[top].tolist()))[:n])
+            best: dict[int, float] = {}
+            for row, score in zip(passage_rows[top].tolist(), row_scores[top].tolist()):
+                best.setdefault(row, score)
+            out.append(list(best.items())[:n])
     return out
+
+
+def dense_rankings(query_vectors: np.ndarray, passages: np.ndarray, passage_rows: np.ndarray,
+                   n: int) -> list[Ranking]:
+    """Per question, the `n` best rows by their best passage (exact inner product)."""
+    return [[r for r, _ in pairs] for pairs in dense_scored(query_vectors, passages, passage_rows, n)]
 
 
 # ---- loading from a knowledge base -----------------------------------------------------------
@@ -171,6 +194,7 @@ def dense_rankings(query_vectors: np.ndarray, passages: np.ndarray, passage_rows
 class Material:
     """Everything the learning needs, computed once from the knowledge base."""
     questions: list[Question]
+    sets: list[str]                  # the question set (file) each question comes from
     queries: np.ndarray              # base query vectors
     passages: np.ndarray             # current passages' vectors
     passage_rows: np.ndarray         # catalog row of each passage
@@ -179,11 +203,27 @@ class Material:
     lexical: list[Ranking]           # without expansion terms
     lexical_expanded: list[Ranking]
     key_of: Callable[[int], ArticleKey]
+    # (question, fused rows, lexical (row, score), dense (row, score)) → reranker features
+    features: Callable[[int, Ranking, list[tuple[int, float]], list[tuple[int, float]]], np.ndarray]
+    lexical_scored: list[list[tuple[int, float]]]      # lexical_expanded with BM25 scores
+
+    def set_names(self) -> list[str]:
+        return list(dict.fromkeys(self.sets))
+
+    def by_set(self, idx: Sequence[int]) -> dict[str, list[int]]:
+        """`idx` split by question set, in set order."""
+        out: dict[str, list[int]] = {name: [] for name in self.set_names()}
+        for i in idx:
+            out[self.sets[i]].append(i)
+        return out
 
 
-def load_material(searcher, questions: list[Question], n: int) -> Material:
+def load_material(searcher, question_sets: dict[str, list[Question]], n: int) -> Material:
+    """Rankings and vectors of every question of every set (name → questions)."""
     from index.search import Filters
 
+    questions = [q for qs in question_sets.values() for q in qs]
+    sets = [name for name, qs in question_sets.items() for _ in qs]
     cat, dense = searcher.catalog, searcher.dense
     rows = cat.rows_of(dense.passage_articles)
     current = np.flatnonzero(cat.status[rows] == 0)
@@ -193,22 +233,28 @@ def load_material(searcher, questions: list[Question], n: int) -> Material:
     for i, r in enumerate(passage_rows.tolist()):
         by_row.setdefault(r, []).append(i)
     mask = searcher.mask(Filters())
-    positives, queries, lexical, expanded = [], [], [], []
+    positives, queries, lexical, expanded, parsed_queries = [], [], [], [], []
     for q in questions:
         positives.append(np.array([p for r in gold_rows(searcher, q.gold) for p in by_row.get(r, [])], dtype=np.int64))
         parsed = searcher.parse(q.query, Filters())
+        parsed_queries.append(parsed)
         queries.append(searcher.embedder.encode_query(parsed.text))
         tokens, extra = searcher.query_terms(parsed)
         lexical.append([r for r, _ in searcher.lexical_ranking(tokens, [], mask, n)])
-        expanded.append([r for r, _ in searcher.lexical_ranking(tokens, extra, mask, n)])
+        expanded.append(searcher.lexical_ranking(tokens, extra, mask, n))
     docs = [d.key for d in cat.documents]
 
     def key_of(row: int) -> ArticleKey:
         return docs[cat.doc[row]], int(cat.no[row]), int(cat.suffix[row])
 
+    def features(i: int, rows: Ranking, lexical_pairs: list[tuple[int, float]],
+                 dense_pairs: list[tuple[int, float]]) -> np.ndarray:
+        return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs)
+
     query_vectors = np.stack(queries)
-    return Material(questions, query_vectors, passages, passage_rows, positives,
-                    dense_rankings(query_vectors, passages, passage_rows, n), lexical, expanded, key_of)
+    return Material(questions, sets, query_vectors, passages, passage_rows, positives,
+                    dense_rankings(query_vectors, passages, passage_rows, n), lexical,
+                    [[r for r, _ in pairs] for pairs in expanded], key_of, features, expanded)
 
 
 def gold_rows(searcher, gold: frozenset[ArticleKey]) -> list[int]:
@@ -228,26 +274,61 @@ def gold_rows(searcher, gold: frozenset[ArticleKey]) -> list[int]:
 @dataclasses.dataclass(frozen=True)
 class Learned:
     weights: np.ndarray                  # the adapter
-    fusion: tuple[float, float]          # (rrf_k, dense_weight)
-    metrics: dict[str, dict[str, dict[str, float]]]   # stage → question set → metrics
+    use_adapter: bool                    # the gate's choice
+    fusion: tuple[float, float]          # (rrf_k, dense_weight) of the chosen stage
+    reranker: np.ndarray                 # the second stage's weights
+    use_reranker: bool                   # the gate's choice
+    metrics: dict[str, dict[str, dict[str, float]]]   # stage → question group → metrics
+
+
+def rerank_all(fused: Sequence[Ranking], features: Sequence[np.ndarray], weights: np.ndarray) -> list[Ranking]:
+    """Each fused ranking with its first `RERANK_DEPTH` rows in the order of the reranker `weights`."""
+    out = []
+    for rows, f in zip(fused, features):
+        head = rows[:RERANK_DEPTH]
+        out.append([head[j] for j in np.argsort(-(f @ weights), kind="stable")] + list(rows[RERANK_DEPTH:]))
+    return out
+
+
+SHIPPED = "shipped*"
 
 
 def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], params: TrainParams,
            n: int) -> Learned:
-    """Learn on questions `train`; metrics of every stage of the ablation ladder on each named set."""
+    """Learn on questions `train`; metrics of every stage of the ablation ladder on each named group."""
     gold = [q.gold for q in m.questions]
-    # the fusion is chosen on questions the adapter was not trained on: on its own training
-    # questions an adapter ranks far better than on new ones, and a fusion chosen there leans
-    # too far towards it
+    # the fusion and the gate are chosen on questions the adapter was not trained on: on its own
+    # training questions an adapter ranks far better than on new ones, and a choice made there
+    # leans too far towards it
     for_fusion = {i for i in train if fold_of(f"fusion:{m.questions[i].qid}", 5) == 0}
     inner_fit = [i for i in train if i not in for_fusion]
     inner_val = [i for i in train if i in for_fusion]
+    position = {i: p for p, i in enumerate(inner_val)}
+    groups = [[position[i] for i in idx] for idx in m.by_set(inner_val).values()]
+    val_gold, val_lexical = [gold[i] for i in inner_val], [m.lexical_expanded[i] for i in inner_val]
     weights = fit_adapter(m.queries[inner_fit], [m.positives[i] for i in inner_fit], m.passages, params)
     inner = dense_rankings(normalise_rows(m.queries[inner_val] @ weights), m.passages, m.passage_rows, n)
-    tuned = best_fusion([m.lexical_expanded[i] for i in inner_val], inner, [gold[i] for i in inner_val], m.key_of,
-                        range(len(inner_val)))
+    *with_adapter, with_score = best_fusion(val_lexical, inner, val_gold, m.key_of, groups)
+    *without, without_score = best_fusion(val_lexical, [m.dense[i] for i in inner_val], val_gold, m.key_of, groups)
+    use_adapter = with_score > without_score
     weights = fit_adapter(m.queries[list(train)], [m.positives[i] for i in train], m.passages, params)
     adapted = dense_rankings(normalise_rows(m.queries @ weights), m.passages, m.passage_rows, n)
+    tuned_plain = fused_rankings(m.lexical_expanded, m.dense, *without)
+    tuned_adapted = fused_rankings(m.lexical_expanded, adapted, *with_adapter)
+    chosen = tuned_adapted if use_adapter else tuned_plain
+    # the second stage, over the chosen fusion's candidates; gated on the same held-out questions
+    dense_pairs = dense_scored(normalise_rows(m.queries @ weights) if use_adapter else m.queries, m.passages,
+                               m.passage_rows, n)
+    features = [m.features(i, chosen[i][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[i])
+                for i in range(len(m.questions))]
+    labels = [np.array([m.key_of(r) in m.questions[i].gold for r in chosen[i][:RERANK_DEPTH]], dtype=np.float64)
+              for i in range(len(m.questions))]
+    inner_reranker = fit_reranker([features[i] for i in inner_fit], [labels[i] for i in inner_fit])
+    val_chosen = [chosen[i] for i in inner_val]
+    use_reranker = worst_objective(rerank_all(val_chosen, [features[i] for i in inner_val], inner_reranker),
+                                   val_gold, m.key_of, groups) > worst_objective(val_chosen, val_gold, m.key_of, groups)
+    reranker = fit_reranker([features[i] for i in train], [labels[i] for i in train])
+    reranked = rerank_all(chosen, features, reranker)
     stages = {
         "lexical (BM25)": m.lexical,
         "lexical + expansion": m.lexical_expanded,
@@ -255,43 +336,89 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
         "dense + adapter*": adapted,
         "hybrid RRF": fused_rankings(m.lexical, m.dense, *PLAIN_RRF),
         "hybrid RRF + expansion": fused_rankings(m.lexical_expanded, m.dense, *PLAIN_RRF),
+        f"hybrid + expansion, tuned fusion* [{tuple(without)}]": tuned_plain,
         "hybrid + expansion + adapter*": fused_rankings(m.lexical_expanded, adapted, *PLAIN_RRF),
-        f"… + tuned fusion* (rrf_k, dense_weight) = {tuned}": fused_rankings(m.lexical_expanded, adapted, *tuned),
+        f"… + tuned fusion* [{tuple(with_adapter)}]": tuned_adapted,
+        f"… gated [adapter {'on' if use_adapter else 'off'}]": chosen,
+        "… + reranker*": reranked,
+        f"{SHIPPED} [adapter {'on' if use_adapter else 'off'}, reranker {'on' if use_reranker else 'off'}]":
+            reranked if use_reranker else chosen,
     }
-    return Learned(weights, tuned, {stage: {name: evaluate(r, gold, m.key_of, idx) for name, idx in evals.items()}
-                                    for stage, r in stages.items()})
+    return Learned(weights, use_adapter, tuple(with_adapter if use_adapter else without), reranker, use_reranker,
+                   {stage: {name: evaluate(r, gold, m.key_of, idx) for name, idx in evals.items()}
+                    for stage, r in stages.items()})
 
 
 UNSEEN = "held-out, gold unseen"     # held-out questions none of whose gold articles is in training
 
 
 def cross_validate(m: Material, folds: int, params: TrainParams, n: int) -> dict[str, dict[str, dict[str, float]]]:
-    """stage → "train-fit"/"held-out" → metrics averaged over `folds` folds (learned parts are
-    learned on the other folds only)."""
+    """stage → "<set> train-fit" / "<set> held-out" / "<set> held-out, gold unseen" → metrics averaged
+    over `folds` folds (learned parts are learned on the other folds only, from every set)."""
     fold = np.array([fold_of(q.qid, folds) for q in m.questions])
     runs = []
     for f in range(folds):
         train, held = np.flatnonzero(fold != f).tolist(), np.flatnonzero(fold == f).tolist()
         seen = set().union(*(m.questions[i].gold for i in train))
-        unseen = [i for i in held if not m.questions[i].gold & seen]
-        runs.append(ladder(m, train, {"train-fit": train, "held-out": held, UNSEEN: unseen}, params, n).metrics)
+        evals: dict[str, Sequence[int]] = {}
+        for name in m.set_names():
+            evals[f"{name} train-fit"] = [i for i in train if m.sets[i] == name]
+            evals[f"{name} held-out"] = [i for i in held if m.sets[i] == name]
+            evals[f"{name} {UNSEEN}"] = [i for i in held if m.sets[i] == name and not m.questions[i].gold & seen]
+        runs.append(ladder(m, train, evals, params, n).metrics)
     stages = [list(run) for run in runs]
     out: dict[str, dict[str, dict[str, float]]] = {}
     for i, stage in enumerate(stages[0]):
-        label = stage.split(" (")[0]
+        label = stage.split(" [")[0]
         out[label] = {}
-        for part in ("train-fit", "held-out", UNSEEN):
+        for part in runs[0][stage]:
             per_fold = [run[names[i]][part] for run, names in zip(runs, stages)]
             out[label][part] = {k: float(np.mean([r[k] for r in per_fold])) for k in per_fold[0]}
+        if label == SHIPPED:
+            for part in ("adapter", "reranker"):
+                out[label][f"{part} on in folds"] = {"count": float(sum(f"{part} on" in names[i] for names in stages))}
     return out
 
 
-def print_ladder(results: dict[str, dict[str, dict[str, float]]]) -> None:
-    """One line per stage and part; train-fit only for learned (*) stages."""
+def short_metrics(metrics: dict[str, float]) -> str:
+    return f"R@10 {metrics['Recall@10']:.3f} R@100 {metrics['Recall@100']:.3f} MRR@10 {metrics['MRR@10']:.3f}"
+
+
+def print_ladder(results: dict[str, dict[str, dict[str, float]]], sets: Sequence[str]) -> None:
+    """One line per stage and part with the question sets side by side; train-fit only for
+    learned (*) stages."""
     for stage, parts in results.items():
-        for part, metrics in parts.items():
-            if part != "train-fit" or "*" in stage:
-                print(f"  {stage:<34} {part:<22} {format_metrics(metrics)}")
+        kinds = dict.fromkeys(part.split(" ", 1)[1] for part in parts if " " in part and part.split(" ", 1)[0] in sets)
+        for kind in kinds:
+            if kind == "train-fit" and "*" not in stage:
+                continue
+            cells = "  |  ".join(f"{name}: {short_metrics(parts[f'{name} {kind}'])}" for name in sets
+                                 if f"{name} {kind}" in parts)
+            print(f"  {stage:<36} {kind:<22} {cells}")
+        for part in ("adapter", "reranker"):
+            if f"{part} on in folds" in parts:
+                print(f"  {stage:<36} the gate kept the {part} in {parts[f'{part} on in folds']['count']:.0f} fold(s)")
+
+
+def write_or_remove(path: Path, keep: bool, make: Callable[[], Reranker | QueryAdapter]) -> None:
+    """Save what `make` returns to `path` if the gate kept it; otherwise remove an old `path`."""
+    if keep:
+        make().save(path)
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    elif path.exists():
+        path.unlink()
+        print(f"the gate turned it down: removed {path}")
+    else:
+        print(f"the gate turned it down: {path} not written")
+
+
+def read_question_sets(paths: Sequence[Path]) -> dict[str, list[Question]]:
+    """Question sets by file stem (e.g. `stard-train`, `xinfang-dev`).
+
+    Raises:
+        QueryError: if a file cannot be read or a line is malformed.
+    """
+    return {path.stem: read_questions(path, need_gold=True) for path in paths}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -300,11 +427,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m index.learn.fit",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--questions", type=Path, required=True, help="JSONL questions with gold articles")
+    parser.add_argument("--questions", type=Path, action="append", required=True,
+                        help="JSONL questions with gold articles; repeat for several sets (each choice is made "
+                             "on the set it helps least)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5; 0: no CV)")
     parser.add_argument("--candidates", type=int, default=200, help="rankings' depth before fusion")
     parser.add_argument("--out", type=Path, default=ADAPTER_FILE, help=f"adapter file (default {ADAPTER_FILE})")
-    parser.add_argument("--dry-run", action="store_true", help="report only, write no adapter")
+    parser.add_argument("--reranker-out", type=Path, default=RERANKER_FILE,
+                        help=f"reranker file (default {RERANKER_FILE})")
+    parser.add_argument("--dry-run", action="store_true", help="report only, write nothing")
     for f in dataclasses.fields(TrainParams):
         parser.add_argument(f"--{f.name}", type=type(f.default), default=f.default, help=f"training {f.name}")
     add_arguments(parser, "kb", "model", "query_prefix")
@@ -318,32 +449,38 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     from kb.settings import config_from_args
 
     cfg = config_from_args(args)
-    questions = read_questions(args.questions, need_gold=True)
+    question_sets = read_question_sets(args.questions)
     searcher = Searcher(cfg.kb, cfg)
     start = time.perf_counter()
-    m = load_material(searcher, questions, args.candidates)
-    print(f"{len(questions)} questions ({sum(len(p) > 0 for p in m.positives)} with gold passages), "
+    m = load_material(searcher, question_sets, args.candidates)
+    sizes = ", ".join(f"{name} {len(qs)}" for name, qs in question_sets.items())
+    print(f"{len(m.questions)} questions ({sizes}; {sum(len(p) > 0 for p in m.positives)} with gold passages), "
           f"{len(m.passages)} current passages, model {searcher.embedder.model_id}; "
           f"rankings in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     print("* = learned from the questions; train-fit = measured on the questions it was learned from")
-    everyone = list(range(len(questions)))
+    everyone = list(range(len(m.questions)))
     held_out = ""
     if args.folds > 1:
         print(f"{args.folds}-fold cross-validation (mean over folds):")
         results = cross_validate(m, args.folds, params, args.candidates)
-        print_ladder(results)
-        held_out = f"; {args.folds}-fold held-out, last stage: {format_metrics(list(results.values())[-1]['held-out'])}"
-    final = ladder(m, everyone, {"all": everyone}, params, args.candidates)
+        print_ladder(results, m.set_names())
+        shipped = results[SHIPPED]
+        held_out = f"; {args.folds}-fold held-out, shipped stage: " + "; ".join(
+            f"{name} {short_metrics(shipped[f'{name} held-out'])}" for name in m.set_names())
+    final = ladder(m, everyone, m.by_set(everyone), params, args.candidates)
     print("learned on all questions, measured on all (train-fit for * stages):")
     for stage, parts in final.metrics.items():
-        print(f"  {stage:<34} {format_metrics(parts['all'])}")
-    print(f"fusion chosen on all questions: rrf_k={final.fusion[0]:g}, dense_weight={final.fusion[1]:g} "
-          f"(settings rrf_k / dense_weight)")
-    if not args.dry_run:
-        note = (f"learned by index.learn.fit from {args.questions.name} ({len(questions)} questions), "
-                f"{params}{held_out}")
-        QueryAdapter(final.weights, searcher.embedder.model_id, note).save(args.out)
-        print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB) for {searcher.embedder.model_id}")
+        print(f"  {stage:<44} " + "  |  ".join(f"{name}: {short_metrics(v)}" for name, v in parts.items()))
+    print(f"chosen on all questions: query_adapter={'bundled' if final.use_adapter else 'none'}, "
+          f"rrf_k={final.fusion[0]:g}, dense_weight={final.fusion[1]:g} (settings query_adapter / rrf_k / dense_weight)")
+    print(f"chosen on all questions: reranker={'bundled' if final.use_reranker else 'none'} (setting reranker)")
+    if args.dry_run:
+        return 0
+    note = f"learned by index.learn.fit from {', '.join(p.name for p in args.questions)} ({len(m.questions)} questions)"
+    # a part the gate turned down is removed, so that `bundled` never means a stale file
+    write_or_remove(args.reranker_out, final.use_reranker, lambda: Reranker(final.reranker, note + held_out))
+    write_or_remove(args.out, final.use_adapter,
+                    lambda: QueryAdapter(final.weights, searcher.embedder.model_id, f"{note}, {params}{held_out}"))
     return 0
 
 

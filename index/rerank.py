@@ -1,0 +1,206 @@
+"""The learned second stage: a linear ranker over the fused candidates, from cheap features.
+
+No cross-encoder ships here, so the second stage re-scores the best `RERANK_DEPTH` fused
+candidates from features computed in about a millisecond for all of them:
+
+- retrieval: each retriever's rank and score (BM25, dense), the fused rank;
+- document: how many of the candidates come from the same document (a question about one
+  regulation retrieves many of its articles), that document's best fused rank, whether the
+  question names it, how much of the question's wording is in its title;
+- article: how much of the question's wording is in its text and in its chapter/section
+  headings, its length, its position in its document;
+- question type × article kind: a "how long / by when" question and an article with a time
+  limit (15日内, 三个月), "who / which office" and an article naming an office, "may I / is it
+  legal" and an article saying 可以/不得/应当, "what happens if" and an article with a penalty.
+
+Nothing names a document, a region or a level: the features are the same for every
+knowledge base, and local rules are never pushed down because a benchmark of national
+questions would reward it (the user's own preferences — region, collection — apply after).
+
+The weights are learned by `python -m index.learn.fit` (a listwise softmax over each
+question's candidates, L2-regularised, on the training folds of every question set) and saved
+as JSON with their feature names and held-out figures: `index/data/reranker.json`.
+`candidate_features` is pure (tested on hand-made candidates); `Reranker.load` is the only
+file access.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.tokenize import DATA_DIR
+from kb.errors import ConfigError
+
+RERANKER_FILE = DATA_DIR / "reranker.json"
+RERANK_DEPTH = 100
+
+# Question types, by the words people use to ask them (bounded alternations: no backtracking).
+QUESTION_TYPES = {
+    "time": re.compile(r"几天|多少天|多久|多长时间|几个月|多少日|期限|时限|期间|天内|日内|什么时候|哪天|截止|超过.{0,4}天"),
+    "who": re.compile(r"谁|哪个部门|哪个机关|哪个单位|哪些部门|哪级|哪里|哪儿|哪个|什么部门|什么机关|找谁|向谁|归谁|负责"),
+    "may": re.compile(r"能不能|可不可以|可以吗|能否|是否可以|允许|合法吗|违法吗|行不行|有没有权|算不算|是不是"),
+    "consequence": re.compile(r"后果|处罚|罚款|会怎样|会怎么样|怎么处理|怎么处罚|追究|责任|处分|拘留|会不会被"),
+}
+# What an article that answers each type contains.
+ARTICLE_KINDS = {
+    "time": re.compile(r"[0-9零一二三四五六七八九十百两]{1,4}\s?(?:个)?(?:工作日|日|天|个月|月|年|小时)(?:内|以内|之内|起|前)|届满|期限"),
+    "who": re.compile(r"机关|部门|单位|委员会|人民政府|人民法院|人民检察院|机构|组织"),
+    "may": re.compile(r"可以|不得|禁止|应当|有权|无权"),
+    "consequence": re.compile(r"罚款|拘留|处分|法律责任|追究|处罚|责令|赔偿"),
+}
+
+FEATURES = (
+    "lexical_rank", "lexical_score", "dense_rank", "dense_score", "dense_gap", "fused_rank", "both",
+    "doc_share", "doc_best_rank", "title_named", "title_overlap",
+    "text_overlap", "heading_overlap", "length", "position",
+    *(f"{kind}_match" for kind in QUESTION_TYPES),
+)
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of the CJK/letter/digit runs of `text` (punctuation and spaces cut runs)."""
+    out: set[str] = set()
+    for run in re.findall(r"[\w]+", text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def overlap(query: set[str], text: str) -> float:
+    """Share of the question's bigrams found in `text`."""
+    if not query:
+        return 0.0
+    return len(query & bigrams(text)) / len(query)
+
+
+def question_types(question: str) -> dict[str, bool]:
+    return {kind: bool(pattern.search(question)) for kind, pattern in QUESTION_TYPES.items()}
+
+
+def _recip(rank: int | None) -> float:
+    """1 at rank 1, falling slowly; 0 when the retriever did not return the candidate."""
+    return 0.0 if rank is None else 10.0 / (9.0 + rank)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the features need of one fused candidate."""
+    doc: int                        # document index
+    lexical_rank: int | None        # 1-based, None if BM25 did not return it
+    lexical_score: float
+    dense_rank: int | None
+    dense_score: float
+    title: str
+    headings: Sequence[str]
+    text: str
+    position: float                 # 0 first article … 1 last article of its document
+    title_named: bool               # the question names its document
+
+
+def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+    """(len(candidates), len(FEATURES)) float32 features of fused candidates, best fused first."""
+    q = bigrams(question)
+    types = question_types(question)
+    top_lexical = max((c.lexical_score for c in candidates), default=0.0) or 1.0
+    top_dense = max((c.dense_score for c in candidates if c.dense_rank is not None), default=0.0)
+    per_doc: dict[int, int] = {}
+    best_rank: dict[int, int] = {}
+    for rank, c in enumerate(candidates, start=1):
+        per_doc[c.doc] = per_doc.get(c.doc, 0) + 1
+        best_rank.setdefault(c.doc, rank)
+    title_overlap: dict[int, float] = {}
+    rows = []
+    for rank, c in enumerate(candidates, start=1):
+        if c.doc not in title_overlap:
+            title_overlap[c.doc] = overlap(q, c.title)
+        row = [
+            _recip(c.lexical_rank), c.lexical_score / top_lexical,
+            _recip(c.dense_rank), c.dense_score if c.dense_rank is not None else 0.0,
+            (c.dense_score - top_dense) if c.dense_rank is not None else -1.0,
+            _recip(rank), float(c.lexical_rank is not None and c.dense_rank is not None),
+            per_doc[c.doc] / len(candidates), _recip(best_rank[c.doc]), float(c.title_named), title_overlap[c.doc],
+            overlap(q, c.text), overlap(q, " ".join(c.headings)), math.log1p(len(c.text)) / 8.0, c.position,
+        ]
+        row.extend(float(asked and bool(ARTICLE_KINDS[kind].search(c.text))) for kind, asked in types.items())
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float32).reshape(len(candidates), len(FEATURES))
+
+
+@dataclass(frozen=True)
+class Reranker:
+    """A linear model over `FEATURES`: score = features · weights."""
+    weights: np.ndarray             # (len(FEATURES),) float32
+    note: str = ""                  # how it was learned, with held-out figures
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return features @ self.weights
+
+    def order(self, features: np.ndarray) -> np.ndarray:
+        """Candidate positions, best first (ties keep the fused order)."""
+        return np.argsort(-self.scores(features), kind="stable")
+
+    def save(self, path: Path) -> None:
+        body = {"features": list(FEATURES), "weights": [round(float(w), 6) for w in self.weights], "note": self.note}
+        path.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "Reranker":
+        """Raises:
+            ConfigError: if the file is unreadable or was learned over other features."""
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            names, weights = list(body["features"]), np.asarray(body["weights"], dtype=np.float32)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"{path}: not a reranker ({err})") from None
+        if names != list(FEATURES) or len(weights) != len(FEATURES):
+            raise ConfigError(f"{path}: learned over other features; re-run python -m index.learn.fit")
+        return cls(weights, str(body.get("note", "")))
+
+
+def configured_reranker(setting: str) -> Reranker | None:
+    """The reranker the `reranker` setting names: "bundled" (if the file exists), "none" or a file.
+
+    Raises:
+        ConfigError: if a named file is missing, or a file is unreadable.
+    """
+    if setting == "none":
+        return None
+    path = RERANKER_FILE if setting == "bundled" else Path(setting).expanduser()
+    if not path.is_file():
+        if setting == "bundled":
+            return None
+        raise ConfigError(f"setting reranker: {path} does not exist")
+    return Reranker.load(path)
+
+
+def fit_reranker(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1e-3,
+                 epochs: int = 300, lr: float = 0.05, seed: int = 0) -> np.ndarray:
+    """Weights maximising the listwise softmax likelihood of each question's gold candidates.
+
+    `features[i]`: (n_i, len(FEATURES)); `labels[i]`: (n_i,) 1 for gold candidates. Questions
+    without a gold candidate teach nothing and are skipped. Full-batch Adam, deterministic.
+    """
+    lists = [(f, y / y.sum()) for f, y in zip(features, labels) if len(y) and y.sum() > 0]
+    dim = len(FEATURES)
+    w = np.zeros(dim, dtype=np.float64)
+    if not lists:
+        return w.astype(np.float32)
+    m, v = np.zeros(dim), np.zeros(dim)
+    rng = np.random.default_rng(seed)
+    w += rng.normal(scale=1e-3, size=dim)
+    for step in range(1, epochs + 1):
+        grad = 2 * l2 * w
+        for f, target in lists:
+            s = f @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            grad += f.T @ (p - target) / len(lists)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad ** 2
+        w -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+    return w.astype(np.float32)

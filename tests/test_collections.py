@@ -1,0 +1,100 @@
+"""Collections (文件集): the YAML file's pure parsing, and search preferring (never restricting to)
+a collection's documents, on the small app knowledge base with the real model and index."""
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED, shared_samples_present
+from index.collections import (Collections, format_collections, load_collections, parse_collections,
+                               save_collections)
+from index.search import Filters, Searcher
+from kb.errors import ConfigError, QueryError
+from kb.settings import load_config
+
+EXAMPLE = """
+default: 信访课程
+collections:
+  信访课程:
+    - 信访工作条例
+    - 中华人民共和国人民调解法
+  地方:
+    - 四川省信访条例
+"""
+
+
+def test_parse_reads_names_documents_and_default() -> None:
+    c = parse_collections(EXAMPLE)
+    assert c.names() == ["信访课程", "地方"]
+    assert c.members["信访课程"] == ("信访工作条例", "中华人民共和国人民调解法")
+    assert c.default == "信访课程"
+
+
+def test_format_round_trips() -> None:
+    c = parse_collections(EXAMPLE)
+    assert parse_collections(format_collections(c)) == c
+    assert parse_collections(format_collections(Collections())) == Collections()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("collections: [a, b]", "mapping"),
+    ("collections:\n  x: 信访工作条例\n", "list"),
+    ("default: 无此集\ncollections:\n  x: [信访工作条例]\n", "not defined"),
+    ("collections:\n  x: [信访工作条例\n", "YAML"),
+])
+def test_malformed_files_are_one_line_errors_naming_the_file(text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as err:
+        parse_collections(text, "kb/collections.yaml")
+    assert str(err.value).startswith("kb/collections.yaml") and "\n" not in str(err.value)
+
+
+def test_chosen_resolves_the_setting() -> None:
+    c = parse_collections(EXAMPLE)
+    assert c.chosen("") == "信访课程"            # empty setting: the knowledge base's default
+    assert c.chosen("none") == ""
+    assert c.chosen("地方") == "地方"
+    with pytest.raises(QueryError, match="unknown collection '无此集'"):
+        c.chosen("无此集")
+    assert Collections().chosen("") == ""
+
+
+def test_edits_validate_and_keep_the_default() -> None:
+    c = Collections().with_collection("课程", ["信访工作条例", "信访工作条例", " "], make_default=True)
+    assert c.members == {"课程": ("信访工作条例",)} and c.default == "课程"
+    assert c.without("课程") == Collections()
+    for name, docs in (("", ["信访工作条例"]), ("x" * 61, ["信访工作条例"]), ("课程", [])):
+        with pytest.raises(QueryError):
+            c.with_collection(name, docs)
+
+
+def test_save_and_load(tmp_path: Path) -> None:
+    assert load_collections(tmp_path) == Collections()
+    c = parse_collections(EXAMPLE)
+    save_collections(tmp_path, c)
+    assert load_collections(tmp_path) == c
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]     # no temporary file left
+
+
+@pytest.fixture()
+def kb_with_index(request: pytest.FixtureRequest) -> Path:
+    if not shared_samples_present():
+        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
+    return request.getfixturevalue("writable_indexed_kb")
+
+
+def test_search_prefers_the_collection_but_does_not_restrict_to_it(kb_with_index: Path) -> None:
+    query = "信访人对处理意见不服的，可以怎么办"
+    cfg = load_config(kb=str(kb_with_index), collection_boost=3.0)
+    plain = Searcher(kb_with_index, cfg).search(query, k=10, filters=Filters(prefer_collection="none"))
+    old_law = [h for h in plain if h.title == "信访条例"]
+    assert old_law, "the 2005 regulation answers this question too"
+    save_collections(kb_with_index, Collections().with_collection("旧条例", ["信访条例"], make_default=True))
+    searcher = Searcher(kb_with_index, cfg)
+    preferred = searcher.search(query, k=10)                       # the default collection applies
+    assert preferred[0].title == "信访条例"
+    assert preferred[0].citation != plain[0].citation
+    wide = searcher.search(query, k=60)
+    assert {h.title for h in wide} - {"信访条例"}, "documents outside the collection still appear"
+    assert [h.citation for h in searcher.search(query, k=10, filters=Filters(prefer_collection="none"))] == \
+        [h.citation for h in plain]
+    with pytest.raises(QueryError, match="unknown collection"):
+        searcher.search(query, filters=Filters(prefer_collection="无此集"))

@@ -1,0 +1,115 @@
+"""The second stage: features of hand-made candidates, the listwise fit, the weights file, and the
+searcher using a reranker (real model and index over the small app knowledge base)."""
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED, shared_samples_present
+from index.rerank import (FEATURES, Candidate, Reranker, bigrams, candidate_features, configured_reranker,
+                          fit_reranker, question_types)
+from index.search import Searcher
+from kb.errors import ConfigError
+from kb.settings import load_config
+
+
+def candidate(doc: int, text: str, *, lexical: int | None = None, dense: int | None = None, title: str = "某条例",
+              headings: tuple[str, ...] = (), named: bool = False, position: float = 0.5) -> Candidate:
+    return Candidate(doc, lexical, 10.0 / lexical if lexical else 0.0, dense, 0.9 - 0.01 * (dense or 0), title,
+                     headings, text, position, named)
+
+
+def column(features: np.ndarray, name: str) -> np.ndarray:
+    return features[:, FEATURES.index(name)]
+
+
+def test_question_types_are_read_from_the_wording() -> None:
+    assert question_types("信访事项多少天内要答复？")["time"]
+    assert question_types("对复查意见不服还能找谁")["who"]
+    assert question_types("法援律师收辛苦费合法吗")["may"]
+    assert question_types("冒充信访人闹事会被拘留吗")["consequence"]
+    assert not any(question_types("信访工作条例的立法目的").values())
+
+
+def test_features_of_hand_made_candidates() -> None:
+    question = "信访事项多少天内要答复"
+    cands = [candidate(0, "本条例所称信访，是指公民来信来访。", lexical=1, dense=3, headings=("第一章 总则",)),
+             candidate(1, "信访事项应当自受理之日起60日内办结，并书面答复信访人。", lexical=2,
+                       headings=("第四章 信访事项的办理",), title="信访工作条例", named=True),
+             candidate(1, "信访人对答复不服的，可以自收到书面答复之日起30日内请求复查。", dense=1,
+                       title="信访工作条例", named=True)]
+    f = candidate_features(question, cands)
+    assert f.shape == (3, len(FEATURES)) and f.dtype == np.float32
+    assert list(column(f, "time_match")) == [0.0, 1.0, 1.0]          # a time question, articles with 日内
+    assert list(column(f, "both")) == [1.0, 0.0, 0.0]
+    assert column(f, "lexical_rank")[2] == 0.0 and column(f, "dense_rank")[1] == 0.0   # not returned
+    assert list(column(f, "doc_share")) == pytest.approx([1 / 3, 2 / 3, 2 / 3])
+    assert list(column(f, "title_named")) == [0.0, 1.0, 1.0]
+    assert column(f, "text_overlap")[1] > column(f, "text_overlap")[0]
+    assert column(f, "fused_rank")[0] > column(f, "fused_rank")[2]   # the fused order itself
+    assert bigrams("信访，答复") == {"信访", "答复"}                      # punctuation cuts runs
+
+
+def test_the_listwise_fit_learns_a_signal_it_is_shown() -> None:
+    rng = np.random.default_rng(0)
+    useful = FEATURES.index("time_match")
+    features, labels = [], []
+    for _ in range(200):
+        f = rng.random((20, len(FEATURES))).astype(np.float32)
+        y = np.zeros(20)
+        gold = rng.integers(20)
+        y[gold] = 1
+        f[:, useful] = 0
+        f[gold, useful] = 1
+        features.append(f)
+        labels.append(y)
+    weights = fit_reranker(features[:150], labels[:150])
+    top_right = [int(np.argmax(f @ weights)) == int(np.argmax(y)) for f, y in zip(features[150:], labels[150:])]
+    assert np.mean(top_right) > 0.9
+    assert weights[useful] == max(weights)
+    assert np.array_equal(weights, fit_reranker(features[:150], labels[:150]))      # deterministic
+
+
+def test_weights_file_round_trip_and_refusals(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    Reranker(np.arange(len(FEATURES), dtype=np.float32), "note").save(path)
+    loaded = configured_reranker(str(path))
+    assert loaded is not None and loaded.note == "note"
+    assert np.array_equal(loaded.weights, np.arange(len(FEATURES), dtype=np.float32))
+    assert configured_reranker("none") is None
+    path.write_text('{"features": ["other"], "weights": [1.0]}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="other features"):
+        configured_reranker(str(path))
+    with pytest.raises(ConfigError, match="does not exist"):
+        configured_reranker(str(tmp_path / "missing.json"))
+
+
+def test_question_type_patterns_do_not_backtrack() -> None:
+    start = time.perf_counter()
+    for text in ("超过" + "一" * 20000, "1" * 20000 + "个", "谁" * 20000):
+        question_types(text)
+        candidate_features(text, [candidate(0, text, lexical=1)])
+    assert time.perf_counter() - start < 5
+
+
+@pytest.fixture(scope="module")
+def indexed_kb(request: pytest.FixtureRequest) -> Path:
+    if not shared_samples_present():
+        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
+    return request.getfixturevalue("app_kb")
+
+
+def test_searcher_reorders_its_candidates_with_the_reranker(indexed_kb: Path, tmp_path: Path) -> None:
+    query = "信访人对处理意见不服的，多少日内可以请求复查"
+    plain = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker="none"))
+    weights = np.zeros(len(FEATURES), dtype=np.float32)
+    weights[FEATURES.index("position")] = -10.0          # a reranker that wants the first articles
+    path = tmp_path / "first.json"
+    Reranker(weights).save(path)
+    reranked = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker=str(path)))
+    before = plain.search(query, k=10)
+    after = reranked.search(query, k=10)
+    assert [h.citation for h in after] != [h.citation for h in before]
+    positions = reranked.positions()[reranked.catalog.rows_of([h.article_id for h in after])]
+    assert list(positions) == sorted(positions)          # the reranker's order, boosts being neutral here
