@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
-from kb.chinese import CN_NUMERAL_CHARS, cn_to_int, title_key
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
 from kb.errors import QueryError
 
 EXPANSIONS = DATA_DIR / "expansions.txt"
@@ -135,10 +135,12 @@ class ParsedQuery:
 
 
 def _numeral(text: str) -> int | None:
+    """The number, or None for no numeral or one no article can have (over `MAX_NUMERAL`)."""
     try:
-        return cn_to_int(text)
+        n = cn_to_int(text)
     except ValueError:
         return None
+    return n if n <= MAX_NUMERAL else None
 
 
 def find_references(text: str, mentions: list[Mention]) -> list[Reference]:

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from kb.errors import IngestError, NotADocument, run_cli
+from kb.errors import IngestError, NotADocument, printable, run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import add_arguments, config_from_args
 
@@ -85,9 +85,9 @@ def ingest_main(argv: list[str]) -> int:
 
     def on_file(o: FileOutcome) -> None:
         if o.status == "failed":
-            tqdm.write(f"failed   {o.path}: {o.message}", file=sys.stderr)
+            tqdm.write(printable(f"failed   {o.path}: {o.message}"), file=sys.stderr)
         elif o.status in ("skipped", "duplicate") and o.message:
-            tqdm.write(f"skipped  {o.path}: {o.message}", file=sys.stderr)
+            tqdm.write(printable(f"skipped  {o.path}: {o.message}"), file=sys.stderr)
         elif o.message:
             tqdm.write(f"note     {o.path}: {o.message}", file=sys.stderr)
 

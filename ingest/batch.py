@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
+import errno
 import hashlib
 import itertools
 import os
@@ -76,22 +77,48 @@ def file_day(path: str) -> str:
         return ""
 
 
-def discover(paths: Iterable[str | Path], extensions: Iterable[str]) -> Iterator[tuple[Path, str]]:
+def _broken_link(path: Path) -> str:
+    """Why a path that is a symbolic link cannot be followed ("symlink loop", "broken
+    symlink"), or "" when it can (or is no link)."""
+    try:
+        os.stat(path)
+        return ""
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symlink loop: not followed"
+        return "broken symlink: its target does not exist" if path.is_symlink() else ""
+
+
+def discover(paths: Iterable[str | Path], extensions: Iterable[str],
+             report: Callable[[FileOutcome], None]) -> Iterator[tuple[Path, str]]:
     """Yield (absolute path, path relative to its root argument) of every file to ingest.
 
     Folders are walked recursively in sorted order; hidden files and folders are ignored.
     A file named explicitly is always yielded, so an unsupported type gets a clear error.
+    Symbolic links that cannot be followed are reported, never yielded: one named explicitly
+    as failed, one inside a folder as skipped.
     """
     exts = {e.lower() for e in extensions}
     for p in paths:
         p = Path(p)
+        try:
+            broken, resolved = _broken_link(p), p.resolve()
+        except (OSError, RuntimeError):     # resolve() of a loop (RuntimeError before Python 3.13)
+            broken, resolved = "symlink loop: not followed", p
+        if broken:
+            report(FileOutcome(str(p.absolute()), "failed", kind="unsupported", message=broken))
+            continue
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 rel = f.relative_to(p)
-                if f.is_file() and f.suffix.lower() in exts and not any(part.startswith(".") for part in rel.parts):
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if f.is_file() and f.suffix.lower() in exts:
                     yield f.resolve(), rel.as_posix()
+                elif f.is_symlink() and (broken := _broken_link(f)):
+                    report(FileOutcome(str(f), "skipped", message=broken))
         else:
-            yield p.resolve(), p.name
+            yield resolved, p.name
 
 
 def parse_one(path: str, memory_mb: int) -> tuple[str, object]:
@@ -122,8 +149,16 @@ def _timed_out(seconds: float) -> tuple[str, object]:
 
 
 def _crashed(returncode: int | None) -> tuple[str, object]:
-    how = f"signal {-returncode}" if returncode and returncode < 0 else f"exit status {returncode}"
+    """The failure of a file whose worker died (exit status or -signal), or never started (None)."""
+    if returncode is None:
+        return "error", ("corrupt", "parser_crashed", f"the parser process did not start within "
+                                                      f"{STARTUP_TIMEOUT:g} s; not stored")
+    how = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
     return "error", ("corrupt", "parser_crashed", f"the parser process died ({how}) on this file; not stored")
+
+
+READY = "ready"             # a worker's first message, once it has started up
+STARTUP_TIMEOUT = 120.0     # seconds a worker may take to start (a busy machine), apart from parse_timeout
 
 
 @dataclass
@@ -131,7 +166,8 @@ class _Worker:
     process: subprocess.Popen
     conn: Connection
     queue: collections.deque = field(default_factory=collections.deque)  # (index, path) handed to it
-    since: float = 0.0      # when the parse of queue[0] began, as far as this process can tell
+    ready: bool = False     # it has started up (sent READY)
+    since: float = field(default_factory=time.monotonic)   # start of the parse of queue[0] (or of start-up)
 
     def stop(self) -> int | None:
         """Kill the process (if still running) and return its exit status."""
@@ -195,7 +231,7 @@ class ParsePool:
         for worker in self._workers:
             while pending and len(worker.queue) < self.PREFETCH:
                 index, path = pending.popleft()
-                if not worker.queue:
+                if not worker.queue and worker.ready:
                     worker.since = time.monotonic()
                 worker.queue.append((index, path))
                 try:
@@ -207,7 +243,7 @@ class ParsePool:
         """Wait for a result or a deadline; a dead or late worker is replaced and its queued
         files go back to `pending` (the file it was on is reported as failed)."""
         busy = [w for w in self._workers if w.queue]
-        deadline = min(w.since for w in busy) + self.timeout
+        deadline = min(w.since + (self.timeout if w.ready else STARTUP_TIMEOUT) for w in busy)
         ready = wait([w.conn for w in busy], max(0.0, deadline - time.monotonic()))
         now = time.monotonic()
         for worker in busy:
@@ -218,9 +254,12 @@ class ParsePool:
                     worker.since, retired = now, False
                 except (EOFError, OSError):
                     result = _crashed(self._retire(worker))
-            elif now - worker.since >= self.timeout:
+                if result == READY:
+                    worker.ready = True
+                    continue
+            elif now - worker.since >= (self.timeout if worker.ready else STARTUP_TIMEOUT):
                 self._retire(worker)
-                result = _timed_out(self.timeout)
+                result = _timed_out(self.timeout) if worker.ready else _crashed(None)
             else:
                 continue
             done[worker.queue.popleft()[0]] = result
@@ -276,7 +315,7 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
         parser = parser_fingerprint()
         found: dict[str, str] = {}
         todo: list[Candidate] = []
-        for path, rel in discover(paths, SUPPORTED_EXTENSIONS):
+        for path, rel in discover(paths, SUPPORTED_EXTENSIONS, report):
             key = str(path)
             if key in found:
                 continue

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from ingest.clean import squeeze_cjk_spaces
 from ingest.records import Article, Node, Section
-from kb.chinese import CN_NUMERAL_CHARS, article_label, cn_to_int
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, article_label, cn_to_int
 
 SECTION_MAX_CHARS = 1500
 # Outline levels from here down ("（1）", "①") are list items inside a section, not sections.
@@ -253,7 +253,8 @@ def _is_signature_line(text: str) -> bool:
 
 
 def _article_candidate(line: str) -> tuple[int, int, bool, str] | None:
-    """(no, suffix, has_separator, rest) for a line starting with an article label."""
+    """(no, suffix, has_separator, rest) for a line starting with an article label; a number no
+    article can have ("第100000条") is not a label, and the line stays text."""
     m = _ARTICLE.match(line)
     if not m:
         return None
@@ -261,6 +262,8 @@ def _article_candidate(line: str) -> tuple[int, int, bool, str] | None:
         no = cn_to_int(m.group(1))
         suffix = cn_to_int(m.group(2)) if m.group(2) else 0
     except ValueError:
+        return None
+    if no > MAX_NUMERAL or suffix > MAX_NUMERAL:
         return None
     return no, suffix, bool(m.group(3)) or not m.group(4), m.group(4).strip()
 

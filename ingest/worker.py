@@ -3,32 +3,39 @@
 `ingest.batch.ParsePool` starts it with one end of a socket pair as file descriptor FD; the
 worker caps its own address space at MEMORY_MB (so a decompression bomb fails here with a
 MemoryError instead of swelling the caller, e.g. the app's server process), arms its death
-signal, then answers each path it receives with `ingest.batch.parse_one(path)` until the socket
-closes. It is a fresh interpreter, not a fork: a fork would inherit the caller's address space
+signal, says it is ready, then answers each path it receives with `ingest.batch.parse_one(path)`
+until the socket closes. It is a fresh interpreter, not a fork: a fork would inherit the caller's address space
 (the app's model and index), which no memory limit could then tell apart from the parse.
 """
 from __future__ import annotations
 
 import resource
+import signal
 import sys
 from multiprocessing.connection import Connection
 
-from ingest.batch import parse_one
+from ingest.batch import READY, parse_one, too_large
 from kb.workers import die_with_parent
 
 
 def serve(parent_pid: int, fd: int, memory_mb: int) -> None:
     """Parse the paths that arrive on `fd` until it closes. Raises nothing."""
     die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the caller's to handle (it stops us)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     conn = Connection(fd)
+    conn.send(READY)        # time limits count from here, not from the interpreter's start-up
     while True:
         try:
             path = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(parse_one(path, memory_mb))
+        result = parse_one(path, memory_mb)
+        try:
+            conn.send(result)
+        except MemoryError:     # the result is pickled before anything is sent
+            conn.send(too_large(memory_mb))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ _DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2,
            "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 CN_NUMERAL_CHARS = "零〇○一二两三四五六七八九十百千万"
+MAX_NUMERAL = 99_999    # the largest number `int_to_cn` writes (and an article number can have)
 
 
 def cn_to_int(text: str) -> int:
@@ -52,7 +53,7 @@ def int_to_cn(n: int) -> str:
     Raises:
         ValueError: if `n` is negative or too large.
     """
-    if n < 0 or n >= 100000:
+    if n < 0 or n > MAX_NUMERAL:
         raise ValueError(f"numeral out of range: {n}")
     if n == 0:
         return "零"

@@ -4,7 +4,20 @@ CLIs print `str(err)` and exit with `err.exit_code`; the app shows it in one `st
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
+
+# Bidirectional overrides and isolates: they reorder what a terminal shows ("txt.exe" as "exe.txt").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a one-line message: control characters (newlines, ANSI escapes, …), line
+    separators and bidi controls are written as escapes ("\\n", "\\x1b"), so a file name can
+    neither break an error line nor restyle the user's terminal."""
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS else ch
+                   for ch in text)
 
 
 class KBError(Exception):
@@ -28,11 +41,11 @@ class IngestError(KBError):
     def __init__(self, file: str, kind: str, message: str, reason: str | None = None):
         if kind not in self.KINDS:
             raise ValueError(f"unknown IngestError kind {kind!r}")
-        self.file = str(file)
+        self.file = str(file)       # as given, for programs; messages show it with `printable`
         self.kind = kind
         self.reason = reason or kind
-        self.message = message
-        super().__init__(f"{self.file}: {message}")
+        self.message = printable(message)
+        super().__init__(f"{printable(self.file)}: {self.message}")
 
     def to_json(self) -> dict:
         return {"file": self.file,
@@ -68,8 +81,8 @@ class NotADocument(KBError):
 
     def __init__(self, file: str, message: str):
         self.file = str(file)
-        self.message = message
-        super().__init__(f"{self.file}: {message}")
+        self.message = printable(message)
+        super().__init__(f"{printable(self.file)}: {self.message}")
 
 
 def run_cli(command: Callable[..., int], *args: object, interrupted: str = "interrupted") -> int:
@@ -80,7 +93,7 @@ def run_cli(command: Callable[..., int], *args: object, interrupted: str = "inte
     try:
         return command(*args)
     except KBError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {printable(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)

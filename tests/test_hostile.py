@@ -26,6 +26,7 @@ from ingest.loaders import text as text_loader
 from ingest.parse import parse_file
 from index import query
 from kb import chinese
+from kb.errors import IngestError
 
 GUARD_SECONDS = 2.0     # each hostile input; linear code needs milliseconds, the old patterns minutes
 RUN = 20_000            # length of the adversarial runs in files
@@ -373,3 +374,232 @@ tokenize_units(Tokenizer(), fields, progress=False, workers=2)
 
 def test_tokeniser_workers_die_with_their_parent(tmp_path: Path) -> None:
     _kill_parent_then_check_workers(["-c", TOKENISE_SCRIPT], tmp_path, at_least=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decompression and size caps: a small file that expands enormously fails fast, with little memory.
+
+PARSE_REPORT = """
+import resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))   # as a parse worker: never more than 1 GiB
+from ingest.parse import parse_file
+from kb.errors import IngestError
+started = time.perf_counter()
+try:
+    parse_file(sys.argv[1])
+    outcome = "ok"
+except IngestError as err:
+    outcome = f"{err.kind}|{err}"
+except MemoryError:
+    outcome = "memory_error|"
+print(outcome)
+print(time.perf_counter() - started)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def parse_in_subprocess(path: Path, timeout: float = 60) -> tuple[str, str, float, float]:
+    """(kind or "ok", message, seconds, peak MB) of parsing `path` in a fresh process limited to
+    1 GiB (a regression fails there instead of taking the test machine's memory)."""
+    import os
+    import subprocess
+    import sys
+    try:
+        out = subprocess.run([sys.executable, "-c", PARSE_REPORT, str(path)], capture_output=True, text=True,
+                             timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split("\n")
+    except subprocess.TimeoutExpired:
+        return "hang", f"no result after {timeout} s", timeout, 0.0
+    if len(out) < 3:
+        return "crash", "", 0.0, 0.0
+    kind, _, message = out[0].partition("|")
+    return kind, message, float(out[1]), float(out[2])
+
+
+def docx_with_body(path: Path, write_body: Callable) -> Path:
+    """A real .docx (python-docx) whose word/document.xml body is written by `write_body(f)`,
+    streamed into the ZIP so that a huge body never sits in memory."""
+    import io
+    import zipfile
+
+    import docx
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("某市信访工作办法")
+    document.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != "word/document.xml":
+                target.writestr(info, data)
+                continue
+            head, tail = data.split(b"<w:body>")
+            with target.open("word/document.xml", "w", force_zip64=True) as f:
+                f.write(head + b"<w:body>")
+                write_body(f)
+                f.write(tail)
+    return path
+
+
+def test_docx_whitespace_bomb_fails_fast_with_little_memory(tmp_path: Path) -> None:
+    def gigabyte_of_spaces(f) -> None:
+        chunk = b" " * (1 << 20)
+        for _ in range(1024):
+            f.write(chunk)
+
+    bomb = docx_with_body(tmp_path / "bomb.docx", gigabyte_of_spaces)
+    assert bomb.stat().st_size < 2_000_000
+    kind, message, seconds, peak_mb = parse_in_subprocess(bomb)
+    assert kind == "too_large", (kind, message)
+    assert "bomb.docx" in message and f"{docx_loader.MAX_PART_BYTES >> 20} MB" in message
+    assert seconds < 20 and peak_mb < 300, (seconds, peak_mb)
+
+
+def test_docx_with_two_million_paragraphs_fails_fast(tmp_path: Path) -> None:
+    def paragraphs(f) -> None:
+        for _ in range(200):
+            f.write(b"<w:p/>" * 10_000)
+
+    many = docx_with_body(tmp_path / "many.docx", paragraphs)
+    kind, message, seconds, peak_mb = parse_in_subprocess(many)
+    assert kind == "too_large", (kind, message)
+    assert "many.docx" in message and f"{docx_loader.MAX_PARAGRAPHS:,}" in message
+    assert seconds < 20 and peak_mb < 300, (seconds, peak_mb)
+
+
+def test_docx_under_the_caps_still_parses(tmp_path: Path) -> None:
+    def articles(f) -> None:
+        for i in range(1, 4):
+            f.write(f"<w:p><w:r><w:t>第{i}条 本办法的第{i}条规定。</w:t></w:r></w:p>".encode())
+
+    doc = parse_within(docx_with_body(tmp_path / "fine.docx", articles))
+    assert [a.no for a in doc.articles] == [1, 2, 3]
+
+
+def test_html_element_bomb(tmp_path: Path) -> None:
+    page = tmp_path / "bomb.html"
+    with page.open("w", encoding="utf-8") as f:
+        f.write("<html><head><title>某市信访工作办法</title></head><body><div>")
+        for _ in range(90):
+            f.write("<p>中</p>" * 10_000)
+        f.write("</div></body></html>")
+    kind, message, seconds, peak_mb = parse_in_subprocess(page)
+    assert kind == "too_large", (kind, message)
+    assert "bomb.html" in message and f"{html_loader.MAX_ELEMENTS:,}" in message
+    assert seconds < 20, seconds
+
+
+def test_html_over_the_size_cap(tmp_path: Path) -> None:
+    page = tmp_path / "huge.html"
+    line = "<p>第一条 为了规范信访工作，保障信访人的合法权益，制定本办法。</p>\n"
+    page.write_text("<html><body>" + line * (html_loader.MAX_BYTES // len(line.encode()) + 1) + "</body></html>",
+                    encoding="utf-8")
+    with pytest.raises(IngestError) as err:
+        parse_within(page)
+    assert err.value.kind == "too_large" and f"{html_loader.MAX_BYTES >> 20} MB" in str(err.value)
+
+
+def pdf_of(pages: int, lines_per_page: list[str]) -> bytes:
+    """A PDF of `pages` pages that all show the same lines (one shared content stream)."""
+    from test_loaders import make_pdf
+    one = make_pdf([lines_per_page])
+    # make_pdf numbers: 1-3 font, 4 page tree, 5 content, 6 page, 7 catalog; add page objects 8…
+    objects = one.split(b"\nendobj\n")
+    body = [o[o.index(b" obj\n") + 5:] for o in objects if b" obj\n" in o]
+    page = body[5]
+    body += [page] * (pages - 1)
+    kids = [6] + list(range(8, 8 + pages - 1))
+    body[3] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), pages)
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(body, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(body) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_page_cap(tmp_path: Path) -> None:
+    pdf = tmp_path / "pages.pdf"
+    pdf.write_bytes(pdf_of(pdf_loader.MAX_PAGES + 1, ["第一条 为了规范信访工作，制定本办法。"]))
+    with pytest.raises(IngestError) as err:
+        parse_within(pdf, 20)
+    assert err.value.kind == "too_large" and f"{pdf_loader.MAX_PAGES:,} pages" in str(err.value)
+
+
+def test_pdf_character_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf = tmp_path / "chars.pdf"
+    pdf.write_bytes(pdf_of(3, ["第一条 为了规范信访工作，制定本办法。"] * 20))
+    assert len(parse_within(pdf).articles) >= 1
+    monkeypatch.setattr(pdf_loader, "MAX_CHARS", 500)
+    with pytest.raises(IngestError) as err:
+        parse_within(pdf)
+    assert err.value.kind == "too_large" and "500 characters" in str(err.value)
+
+
+def test_blank_pdf_is_not_called_images(tmp_path: Path) -> None:
+    from test_loaders import make_pdf
+    pdf = tmp_path / "blank.pdf"
+    pdf.write_bytes(make_pdf([[], []]))
+    with pytest.raises(IngestError) as err:
+        parse_file(pdf)
+    message = str(err.value)
+    assert "of images" not in message and "OCR" not in message and "blank" in message
+    assert (err.value.kind, err.value.reason) == ("empty", "blank")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracebacks and messages.
+
+def test_huge_article_number_is_text_not_a_traceback(tmp_path: Path) -> None:
+    from ingest import run
+    txt = tmp_path / "big-number.txt"
+    txt.write_text("某市信访工作办法\n第一条 为了规范信访工作，制定本办法。\n第100000条 本条编号超出范围。\n"
+                   "第二条 本办法自发布之日起施行。\n", encoding="utf-8")
+    doc = parse_file(txt)
+    assert [a.no for a in doc.articles] == [1, 2]
+    assert "第100000条" in doc.articles[0].text
+    summary = run([txt], tmp_path / "kb")
+    assert (summary.added, summary.failed) == (1, 0)
+    assert query.parse_query("信访工作办法第100000条").references == ()
+
+
+def test_symlink_loops(tmp_path: Path) -> None:
+    from ingest import run
+    from ingest.batch import FileOutcome
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "good.txt").write_text(regulation(1), encoding="utf-8")
+    (folder / "a.txt").symlink_to(folder / "b.txt")
+    (folder / "b.txt").symlink_to(folder / "a.txt")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    other = tmp_path / "other.txt"
+    other.write_text(regulation(2), encoding="utf-8")
+    outcomes: list[FileOutcome] = []
+    summary = run([loop, folder, other], tmp_path / "kb", on_file=outcomes.append)
+    assert summary.added == 2
+    by_path = {Path(o.path).name: o for o in outcomes}
+    assert by_path["loop"].status == "failed" and "symlink loop" in by_path["loop"].message
+    assert by_path["a.txt"].status == "skipped" and "symlink loop" in by_path["a.txt"].message
+    assert by_path["b.txt"].status == "skipped"
+
+
+def test_error_lines_carry_no_raw_control_characters(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    from kb.errors import IngestError as Error
+    assert "\n" not in str(Error("a\nb.txt", "empty", "bad\rname")) and "\x1b" not in str(Error("\x1b[31m.txt", "empty", "x"))
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "evil\n\x1b[31mred.txt").write_bytes(b"\x00\x01binary")
+    result = subprocess.run([sys.executable, "-m", "ingest", str(folder), "--kb", str(tmp_path / "kb"),
+                             "--no-index", "-q"], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and "red.txt" in failed[0] and "\\n" in failed[0], result.stderr

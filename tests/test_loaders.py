@@ -263,9 +263,10 @@ def test_div_per_paragraph_page(tmp_path):
 
 # --- PDF -------------------------------------------------------------------------------------
 
-def make_pdf(pages: list[list[str]]) -> bytes:
+def make_pdf(pages: list[list[str]], image: bool = False) -> bytes:
     """A PDF whose pages show the given lines in a CJK font (STSong-Light, UniGB-UCS2-H
-    encoding, not embedded), so that pypdf reads real Chinese text from a real text layer."""
+    encoding, not embedded), so that pypdf reads real Chinese text from a real text layer;
+    with `image`, each page also draws a 1×1 grey image (as a scanned page does)."""
     objects: list[bytes] = [
         b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H "
         b"/DescendantFonts [2 0 R] >>",
@@ -275,14 +276,20 @@ def make_pdf(pages: list[list[str]]) -> bytes:
         b"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 80 >>",
         b"",  # 4: the page tree, filled in below
     ]
+    images = b""
+    if image:
+        objects.append(b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
+                       b"/BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream")
+        images = b" /XObject << /Im1 %d 0 R >>" % len(objects)
     kids = []
     for lines in pages:
-        ops = [b"BT /F1 12 Tf 14 TL 50 800 Td"]
+        ops = [b"q 595 0 0 842 0 0 cm /Im1 Do Q"] if image else []
+        ops += [b"BT /F1 12 Tf 14 TL 50 800 Td"]
         ops += [b"<" + line.encode("utf-16-be").hex().encode() + b"> Tj T*" for line in lines]
         stream = b"\n".join(ops + [b"ET"])
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
         objects.append(b"<< /Type /Page /Parent 4 0 R /MediaBox [0 0 595 842] /Resources "
-                       b"<< /Font << /F1 1 0 R >> >> /Contents %d 0 R >>" % len(objects))
+                       b"<< /Font << /F1 1 0 R >>%s >> /Contents %d 0 R >>" % (images, len(objects)))
         kids.append(len(objects))
     objects[3] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
         b" ".join(b"%d 0 R" % k for k in kids), len(kids))
@@ -331,7 +338,7 @@ def test_pdf_text_layer_wrapped_lines_headers_and_footers(tmp_path, width, per_p
 
 def test_pdf_without_text_layer_needs_ocr(tmp_path):
     path = tmp_path / "scan.pdf"
-    path.write_bytes(make_pdf([[], []]))
+    path.write_bytes(make_pdf([[], []], image=True))
     with pytest.raises(IngestError) as err:
         parse_file(path)
     assert (err.value.kind, err.value.reason) == ("no_text_layer", "scanned")

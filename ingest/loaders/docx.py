@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.loaders import RawText
-from kb.chinese import int_to_cn
+from kb.chinese import MAX_NUMERAL, int_to_cn
 from kb.errors import IngestError
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _CHINESE_FORMATS = {"chineseCounting", "chineseCountingThousand", "chineseLegalSimplified",
                     "japaneseCounting", "ideographLegalTraditional", "taiwaneseCounting"}
+# Caps against decompression bombs (a 1 MB file can hold a 1 GiB part) and documents built to
+# exhaust the parser; far above any real regulation (民法典: ~4 MB of XML, ~3,000 paragraphs).
+MAX_PART_BYTES = 64 << 20       # uncompressed bytes of one part of the package
+MAX_PACKAGE_BYTES = 256 << 20   # uncompressed bytes of all parts
+MAX_PARAGRAPHS = 200_000        # w:p elements of word/document.xml
+_CHUNK = 1 << 20
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 _STEMS = "甲乙丙丁戊己庚辛壬癸"
 
@@ -30,7 +37,7 @@ def _val(el, tag: str, default: str = "") -> str:
 
 def format_number(n: int, fmt: str) -> str:
     """A list counter in a Word number format ("chineseCounting" 3 → "三", "decimal" 3 → "3")."""
-    if fmt in _CHINESE_FORMATS:
+    if fmt in _CHINESE_FORMATS and 0 <= n <= MAX_NUMERAL:
         return int_to_cn(n)
     if fmt == "decimalEnclosedCircle" and 1 <= n <= len(_CIRCLED):
         return _CIRCLED[n - 1]
@@ -129,13 +136,84 @@ def _blocks(parent, document, numbers: ListNumbers) -> Iterator[tuple[str, bool]
                 yield from _blocks(content, document, numbers)
 
 
+class _TooLarge(Exception):
+    """A part exceeds a cap; the message says which and by what."""
+
+
+class _Bounded(io.RawIOBase):
+    """A part's stream that raises `_TooLarge` past `limit` bytes: sizes are counted while
+    decompressing, not taken from the ZIP header, which a crafted file may understate."""
+
+    def __init__(self, stream, name: str, limit: int) -> None:
+        self.stream, self.name, self.limit, self.count = stream, name, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(_CHUNK if size is None or size < 0 else min(size, _CHUNK))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise _TooLarge(f"its part {self.name} expands to more than {self.limit >> 20} MB")
+        return data
+
+
+def _paragraph_count_within_cap(part: _Bounded) -> None:
+    """Stream-parse word/document.xml, counting paragraphs up to `MAX_PARAGRAPHS`."""
+    from lxml import etree
+
+    paragraphs = 0
+    for _, element in etree.iterparse(part, events=("end",), tag=_W + "p", huge_tree=False):
+        paragraphs += 1
+        if paragraphs > MAX_PARAGRAPHS:
+            raise _TooLarge(f"it has more than {MAX_PARAGRAPHS:,} paragraphs")
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+
+
+def check_package(path: Path, package: zipfile.ZipFile) -> None:
+    """Refuse a package whose parts expand past the caps, reading each part in bounded chunks.
+
+    Raises:
+        IngestError: kind "too_large", naming the file and the cap it exceeds.
+    """
+    from lxml import etree
+
+    total = 0
+    try:
+        for info in package.infolist():
+            if info.file_size > MAX_PART_BYTES:
+                raise _TooLarge(f"its part {info.filename} declares {info.file_size >> 20} MB, "
+                                f"more than {MAX_PART_BYTES >> 20} MB")
+            with package.open(info) as stream:
+                part = _Bounded(stream, info.filename, MAX_PART_BYTES)
+                if info.filename == "word/document.xml":
+                    _paragraph_count_within_cap(part)
+                while part.read(_CHUNK):
+                    pass
+            total += part.count
+            if total > MAX_PACKAGE_BYTES:
+                raise _TooLarge(f"its parts expand to more than {MAX_PACKAGE_BYTES >> 20} MB")
+    except _TooLarge as err:
+        raise IngestError(str(path), "too_large", f"Word document too large to ingest: {err}",
+                          reason="decompressed_size") from None
+    except etree.XMLSyntaxError as err:
+        raise IngestError(str(path), "corrupt", f"damaged .docx file (XMLSyntaxError: {err})",
+                          reason="corrupt") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+        raise IngestError(str(path), "corrupt", f"damaged .docx file ({type(err).__name__}: {err})",
+                          reason="corrupt") from None
+
+
 def load(path: Path, data: bytes) -> RawText:
     """Text of a .docx file.
 
     Raises:
         IngestError: kind "unsupported"/reason "not_docx" when the file is not a Word
             document (not a ZIP, an old .doc, a ZIP without word/document.xml); kind
-            "corrupt"/reason "corrupt" when its XML cannot be read.
+            "corrupt"/reason "corrupt" when its XML cannot be read; kind "too_large" past the
+            caps of `check_package`.
     """
     import docx
     from docx.opc.exceptions import PackageNotFoundError
@@ -151,6 +229,7 @@ def load(path: Path, data: bytes) -> RawText:
         if "word/document.xml" not in package.namelist():
             raise IngestError(str(path), "unsupported", "not a .docx file: the ZIP holds no "
                               "word/document.xml", reason="not_docx")
+        check_package(path, package)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_blocks(document.element.body, document, ListNumbers(document)))

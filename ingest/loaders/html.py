@@ -8,6 +8,7 @@ The page headline (`<h1>`, else `<title>`) is kept as a hint: it may be a news h
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -25,6 +26,9 @@ _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "tabl
 _CELL_TAGS = {"td", "th"}
 _CANDIDATE_TAGS = {"div", "td", "article", "section", "main", "body", "center", "font", "table",
                    "tbody", "tr", "p"}
+# Caps against pages built to exhaust the parser (a real regulation page: < 2 MB, < 20,000 elements).
+MAX_BYTES = 10 << 20
+MAX_ELEMENTS = 200_000
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CENTRED_STYLE = re.compile(r"text-align\s*:\s*center", re.I)
 # Matched against the REVERSED title, from its start: "…_中国政府网" loses its last separator run
@@ -179,17 +183,24 @@ def load(path: Path, data: bytes) -> RawText:
     """Text of the content block of a saved web page.
 
     Raises:
-        IngestError: as `decode_html`; kind "corrupt"/reason "corrupt" when lxml cannot parse it.
+        IngestError: as `decode_html`; kind "corrupt"/reason "corrupt" when lxml cannot parse it;
+            kind "too_large" over `MAX_BYTES` or `MAX_ELEMENTS`.
     """
     import lxml.html
     from lxml import etree
 
+    if len(data) > MAX_BYTES:
+        raise IngestError(str(path), "too_large", f"web page too large to ingest: {len(data) >> 20} MB, more "
+                          f"than {MAX_BYTES >> 20} MB", reason="size")
     text, encoding = decode_html(str(path), data)
     try:
         root = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError) as err:
         raise IngestError(str(path), "corrupt", f"cannot parse the HTML ({err})",
                           reason="corrupt") from None
+    if sum(1 for _ in itertools.islice(root.iter(), MAX_ELEMENTS + 1)) > MAX_ELEMENTS:
+        raise IngestError(str(path), "too_large", f"web page too large to ingest: more than "
+                          f"{MAX_ELEMENTS:,} elements", reason="elements")
     headline = _headline(root)
     for el in list(root.iter(*_DROP_TAGS)):
         el.drop_tree()
