@@ -115,8 +115,9 @@ def busy_message(kb_dir: str | Path, who: Holder) -> str:
 
 
 def stale_message(kb_dir: str | Path, who: Holder) -> str:
-    return (f"knowledge base {kb_dir}: taking over the stale lock of pid {who.pid} (since {who.since}), "
-            f"which ended without releasing it")
+    """One line about a lock file whose holder ended without releasing it (killed, crashed)."""
+    gone = "is no longer running" if not who.alive() else "no longer holds it"
+    return f"knowledge base {kb_dir}: taking over the stale lock of pid {who.pid} (since {who.since}), which {gone}"
 
 
 @contextmanager
