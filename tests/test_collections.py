@@ -98,3 +98,19 @@ def test_search_prefers_the_collection_but_does_not_restrict_to_it(kb_with_index
         [h.citation for h in plain]
     with pytest.raises(QueryError, match="unknown collection"):
         searcher.search(query, filters=Filters(prefer_collection="无此集"))
+
+
+def test_app_creates_a_default_collection_and_searches_with_it(kb_with_index: Path, open_page) -> None:
+    at = open_page(kb_with_index, "search")
+    assert at.selectbox(key="f-collection").options == ["无"]
+    at.text_input(key="c-name").input("旧条例").run()
+    at.multiselect(key="c-docs-旧条例").select("信访条例").run()
+    at.checkbox(key="c-default").check().run()
+    at.button(key="c-save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert load_collections(kb_with_index) == Collections({"旧条例": ("信访条例",)}, "旧条例")
+    box = at.selectbox(key="f-collection")
+    assert box.value == "旧条例" and "旧条例（默认）" in box.options
+    at.text_input(key="q").input("信访人对处理意见不服的，可以怎么办").run()
+    cards = [m.value for m in at.markdown if 'class="kb-cite"' in m.value]
+    assert cards and "《信访条例》" in cards[0]

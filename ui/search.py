@@ -8,7 +8,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from index.collections import NO_COLLECTION, load_collections, save_collections
 from ingest.records import STATUS_LABELS
+from kb.errors import QueryError
 from ui.common import clause_card, current_searcher, documents, escape, kb_store, level_order, region_order
 
 if TYPE_CHECKING:
@@ -92,10 +94,59 @@ def sidebar_filters(cfg: Config, store: Store) -> tuple[Filters, int]:
     prefer = side.selectbox("地区偏好", preference_options, index=preference_options.index(default_pref),
                             format_func=lambda r: r or "无偏好", key="f-prefer",
                             help="优先显示该地区（及全国）的规定，不会排除其他地区。")
+    collection = collection_choice(cfg, titles)
     date_from, date_to = (d.isoformat() for d in dates) if len(dates) == 2 else ("", "")
     filters = Filters(documents=tuple(chosen_docs), levels=tuple(chosen_levels), regions=tuple(chosen_regions),
-                      statuses=tuple(statuses), date_from=date_from, date_to=date_to, prefer_region=prefer)
+                      statuses=tuple(statuses), date_from=date_from, date_to=date_to, prefer_region=prefer,
+                      prefer_collection=collection)
     return filters, k
+
+
+def collection_choice(cfg: Config, titles: dict[str, str]) -> str:
+    """The sidebar's 优先文件集 control and its editor; returns the `prefer_collection` to search
+    with ("none" for no preference).
+
+    Raises:
+        ConfigError: if the collections file is unreadable (the page shows it as one error).
+    """
+    import streamlit as st
+
+    collections = load_collections(cfg.kb)
+    options = [NO_COLLECTION, *collections.names()]
+    try:
+        preferred = collections.chosen(cfg.collection) or NO_COLLECTION
+    except QueryError:          # the setting names a collection this knowledge base lacks
+        preferred = NO_COLLECTION
+    side = st.sidebar
+    chosen = side.selectbox("优先文件集", options, index=options.index(preferred), key="f-collection",
+                            format_func=lambda n: "无" if n == NO_COLLECTION else n + ("（默认）" if n == collections.default
+                                                                                     else ""),
+                            help="优先显示文件集中的文件（仍会显示其他文件）。")
+    with side.expander("管理文件集"):
+        name = st.text_input("名称", value="" if chosen == NO_COLLECTION else chosen, key="c-name")
+        members = collections.members.get(name, ())
+        by_title = {t: k for k, t in titles.items()}
+        chosen_docs = st.multiselect("文件", sorted(titles.values()), key=f"c-docs-{name}",
+                                     default=[t for t in members if t in by_title])
+        missing = [t for t in members if t not in by_title]
+        if missing:
+            st.caption("知识库中找不到：" + "、".join(escape(t) for t in missing))
+        make_default = st.checkbox("设为默认文件集", value=bool(name) and name == collections.default, key="c-default")
+        save, remove = st.columns(2)
+        if save.button("保存", key="c-save"):
+            try:
+                save_collections(cfg.kb, collections.with_collection(name, [*chosen_docs, *missing],
+                                                                     make_default=make_default))
+            except QueryError as err:
+                st.error(str(err))
+            else:
+                st.session_state.pop("f-collection", None)
+                st.rerun()
+        if remove.button("删除", key="c-remove", disabled=name not in collections.members):
+            save_collections(cfg.kb, collections.without(name))
+            st.session_state.pop("f-collection", None)
+            st.rerun()
+    return chosen
 
 
 def restrictions(filters: Filters) -> list[str]:
