@@ -12,13 +12,14 @@ import pytest
 from markdown_it import MarkdownIt
 
 from ingest import open_store
-from ui.common import escape
+from ui.common import WORD_JOINER, escape
 from ui.jobs import UPLOAD_SUBDIR, save_upload
 
 ALLOWED = (".txt", ".md", ".pdf", ".docx", ".html")
 TRACKER = "![x](http://127.0.0.1:9/track.png)y.txt"
 BAIT = "[点我领取补贴](http://127.0.0.1:9/claim).txt"
-HOSTILE = [TRACKER, BAIT, "<img src=x onerror=alert(1)>.md", ":red[假通知] $x^2$ www.example.com.txt",
+HOSTILE = [TRACKER, BAIT, "<img src=x onerror=alert(1)>.md", ":red[假通知] $x^2$ www.example.com a@b.cn.txt",
+           ":material/home: :smile: HTTPS://x.cn/a.txt",
            "**粗体** _斜体_ `代码` # 标题 > 引用 | 表 |.txt", "1. 列表\n- 项\n\n    缩进.txt"]
 REGULATION = """示范社区议事协商规则
 
@@ -41,18 +42,24 @@ def tokens(source: str) -> list:
 
 def markup_in(source: str) -> list[str]:
     """What Markdown would make of `source` beyond plain text: links, images, HTML, emphasis,
-    code, headings, lists, quotes, tables; and bare URLs, which GitHub-flavoured Markdown links."""
+    code, headings, lists, quotes, tables; and bare URLs and e-mail addresses, which Streamlit's
+    renderer (GitHub-flavoured Markdown) turns into links even after decoding character references."""
     plain = {"paragraph_open", "paragraph_close", "inline", "text", "softbreak", "hardbreak"}
-    return ([m.group(0) for m in re.finditer(r"https?://|www\.", source)]
-            + [f"{t.type} {t.content!r}" for t in tokens(source) if t.type not in plain])
+    return autolinks(source) + [f"{t.type} {t.content!r}" for t in tokens(source) if t.type not in plain]
+
+
+def autolinks(source: str) -> list[str]:
+    """Text that GitHub-flavoured Markdown links by itself (the patterns of its autolink-literal
+    extension), looked for in the decoded text, as the browser's renderer does."""
+    return re.findall(r"https?://|www(?=\.)|[-.\w+]+@[-\w]+(?:\.[-\w]+)+", html.unescape(source), re.ASCII)
 
 
 def assert_plain(values: list[str], *names: str) -> None:
     """No link, image, HTML or bare URL anywhere, and each name shown whole in one run of text."""
     dangerous = [(v, t.type) for v in values for t in tokens(v) if t.type in ("image", "link_open", "html_inline",
                                                                               "html_block")]
-    assert not dangerous and not [v for v in values if re.search(r"https?://|www\.", v)], dangerous
-    texts = [t.content for v in values for t in tokens(v) if t.type == "text"]
+    assert not dangerous and not [v for v in values if autolinks(v)], dangerous
+    texts = [t.content.replace(WORD_JOINER, "") for v in values for t in tokens(v) if t.type == "text"]
     for name in names:
         assert any(name in text for text in texts), (name, values)
 
@@ -67,8 +74,9 @@ def shown(at) -> list[str]:
 def test_escaped_text_is_plain_in_markdown_and_shows_unchanged():
     for name in HOSTILE:
         assert markup_in(escape(name)) == [], name
-        # character references decode back to the name (line breaks aside, which Markdown folds)
-        assert html.unescape(escape(name)) == name
+        # character references decode back to the name, with invisible word joiners that keep
+        # URLs and addresses from being linked
+        assert html.unescape(escape(name)).replace(WORD_JOINER, "") == name
     assert markup_in(TRACKER) and markup_in(BAIT)         # the check sees what it must remove
 
 
@@ -87,7 +95,7 @@ def test_refused_files_are_listed_with_their_names_as_plain_text(writable_kb, tm
     assert not at.exception
     values = shown(at)
     assert_plain(values, TRACKER, BAIT.replace(".txt", ".exe"), "<img src=x onerror=alert(1)>.md")
-    decoded = [html.unescape(v) for v in values]
+    decoded = [html.unescape(v).replace(WORD_JOINER, "") for v in values]
     assert any(TRACKER in v and "文件是空的" in v for v in decoded), decoded
     assert any(BAIT.replace(".txt", ".exe") in v and "不支持的文件类型" in v for v in decoded), decoded
     assert any("<img src=x onerror=alert(1)>.md" in v for v in decoded), decoded
@@ -120,7 +128,7 @@ def test_every_upload_has_a_result_line_in_chinese(writable_kb, tmp_path, open_p
     _wait_for_results(at)
     assert not at.exception
     values = shown(at)
-    lines = [html.unescape(v) for v in values if " — " in html.unescape(v)]
+    lines = [html.unescape(v).replace(WORD_JOINER, "") for v in values if " — " in html.unescape(v)]
     assert len(lines) == 4, lines
     assert sum(TRACKER in line for line in lines) == 2
     assert any(TRACKER in line and "已导入" in line for line in lines), lines

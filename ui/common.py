@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.records import LEVELS, STATUS_LABELS
+from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
 from kb.errors import KBError
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
                      new_pack, save_pack)
@@ -152,17 +152,24 @@ def empty_kb_notice(cfg: Config) -> None:
             f"或在命令行运行：`python -m ingest 文件夹 --kb {cfg.kb}`，完成后刷新本页。")
 
 
-# What Markdown, GitHub's autolinks, Streamlit's `:red[…]`, `:material/…:` and `$…$`, and HTML are
-# written with: these characters anywhere; at the start of a line, a blank (indented code), a block
-# marker or the dot of an ordered list's number; the dot of "www.".
-_MARKUP = re.compile(r"[\\`*_\[\]()<>&~$:|@]|^[ \t#>+=\-]|^(\d{1,9})\.|(?<=www)\.", re.MULTILINE | re.IGNORECASE)
+# What Markdown, Streamlit's `:red[…]`, `:material/…:` and `$…$`, and HTML are written with: these
+# characters anywhere; at the start of a line, a blank (indented code), a block marker or the dot of
+# an ordered list's number.
+_MARKUP = re.compile(r"[\\`*_\[\]()<>&~$|:]|^[ \t#>+=\-]|^(\d{1,9})\.", re.MULTILINE)
+# Streamlit's renderer links URLs and e-mail addresses in text even after decoding character
+# references, so an invisible word joiner goes where its patterns would match: before the colon of
+# "http(s):", after the "www" of "www." and after the "@" of an address.
+_LINK_TRIGGER = re.compile(r"(?<=http)(?=:)|(?<=https)(?=:)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def escape(text: str) -> str:
     """`text` shown as itself wherever Streamlit renders Markdown (st.markdown, messages, captions,
     titles, widget labels) or HTML: every character that could start markup becomes a numeric
-    character reference, which Markdown and HTML both show as that character. The one way file
-    names, titles and other user strings are put into the page."""
+    character reference, which Markdown and HTML both show as that character, and URLs and
+    addresses get an invisible `WORD_JOINER` that keeps them from becoming links. The one way
+    file names, titles and other user strings are put into the page."""
+    text = _LINK_TRIGGER.sub(WORD_JOINER, text)
     return _MARKUP.sub(lambda m: f"{m.group(1)}&#46;" if m.group(1) else f"&#{ord(m.group(0))};", text)
 
 
@@ -217,6 +224,9 @@ def card_meta(article: StoredArticle) -> str:
         parts.append(" › ".join(article.path))
     if article.issuer:
         parts.append(article.issuer)
+    if article.version_event:
+        # an amended law's 施行 date is the original law's: say which version this text is
+        parts.append(f"{article.version_event_date} {EVENT_LABELS[article.version_event]}")
     if article.effective:
         parts.append(f"{article.effective} 施行")
     if article.region and article.region != "全国":
