@@ -310,3 +310,23 @@ def test_the_app_keeps_answering_during_an_ingest_and_loads_the_new_snapshot(kb:
     assert not during.error, [e.value for e in during.error]
     assert any("《某县听证测试规则》第一条" in m.value for m in during.markdown)
     assert [t.value for t in during.toast] == ["已载入新的索引（15 条）"]
+
+
+def test_eight_first_searches_at_once_share_one_searcher(kb: Path) -> None:
+    from index import search
+    start, results, errors = threading.Barrier(8), [], []
+
+    def first_search() -> None:
+        start.wait()
+        try:
+            results.append([h.citation for h in search(f"{TITLE}第三条", k=3, kb=str(kb))])
+        except BaseException as e:      # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=first_search) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    assert len(results) == 8 and all(r == results[0] for r in results) and results[0][0] == f"《{TITLE}》第三条"
