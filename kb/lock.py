@@ -53,11 +53,10 @@ class Holder:
         return True
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Held:
     fd: int
-    thread: int
-    depth: int
+    thread: int             # the thread holding it; it may nest holds
 
 
 _held: dict[str, _Held] = {}
@@ -137,21 +136,12 @@ def writer_lock(kb_dir: str | Path, *, wait: float, on_wait: Callable[[Holder], 
     key = str(kb_dir.resolve())
     with _held_guard:
         held = _held.get(key)
-        if held is not None and held.thread == threading.get_ident():
-            held.depth += 1
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield
-        finally:
-            with _held_guard:
-                held.depth -= 1
+    if held is not None and held.thread == threading.get_ident():
+        yield                       # nested: the outer hold releases it
         return
     fd = _acquire(kb_dir, wait, on_wait, on_stale)
     with _held_guard:
-        _held[key] = _Held(fd, threading.get_ident(), 1)
+        _held[key] = _Held(fd, threading.get_ident())
     try:
         yield
     finally:
