@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -181,11 +182,13 @@ class ParsePool:
 
     A worker over `parse_timeout` seconds on a file is killed and replaced, and the file is a
     `timeout` failure; a parse over `parse_memory_mb` fails with `too_large` inside its worker.
-    Workers are fresh interpreters (no fork of the caller's memory) that die with the thread
-    that started them: use the pool as a context manager in one thread.
+    Workers are fresh interpreters (no fork of the caller's memory), started by the thread of
+    each `map` call and dying with it (and with the caller's process); leaving the context
+    stops any that remain.
     """
 
-    PREFETCH = 2    # files handed to a worker at once, so it never waits while the caller stores
+    PREFETCH = 8    # files a worker holds, sent in halves: it never waits while the caller stores
+    AHEAD = 64      # results parsed ahead of the caller, at most (bounds the memory they take)
 
     def __init__(self, size: int, timeout: float, memory_mb: int) -> None:
         self.size, self.timeout, self.memory_mb = max(1, size), timeout, memory_mb
@@ -216,35 +219,82 @@ class ParsePool:
         return worker.stop()
 
     def map(self, paths: Sequence[str]) -> Iterator[tuple[str, object]]:
-        """`parse_one` of each path, in order."""
-        pending = collections.deque(enumerate(paths))
+        """`parse_one` of each path, in order. A thread of the pool hands out files and receives
+        results (unpickling them) while the caller stores the ones before; it keeps at most
+        `AHEAD` results waiting for the caller.
+
+        Raises:
+            OSError: if a worker process cannot be started.
+        """
         done: dict[int, tuple[str, object]] = {}
-        for n in range(len(paths)):
-            while n not in done:
-                self._dispatch(pending)
-                self._collect(done, pending)
-            yield done.pop(n)
+        changed = threading.Condition()
+        failure: list[BaseException] = []
+        stop = threading.Event()
+
+        def feed() -> None:
+            pending = collections.deque(enumerate(paths))
+            try:
+                while not stop.is_set() and (pending or any(w.queue for w in self._workers)):
+                    with changed:
+                        if not any(w.queue for w in self._workers):     # idle until the caller takes some
+                            changed.wait_for(lambda: len(done) < self.AHEAD or stop.is_set())
+                        room = len(done) < self.AHEAD
+                    if room:
+                        self._dispatch(pending)
+                    results = self._collect(pending, wake_within=0.2)
+                    with changed:
+                        done.update(results)
+                        changed.notify_all()
+            except BaseException as err:    # handed to the caller, which raises it
+                with changed:
+                    failure.append(err)
+                    changed.notify_all()
+            finally:    # the death signal would stop them with this thread anyway; say so
+                for worker in list(self._workers):
+                    self._retire(worker)
+
+        # The workers' death signal follows this thread: it ends once every file is answered.
+        feeder = threading.Thread(target=feed, name="parse-pool", daemon=True)
+        feeder.start()
+        try:
+            for n in range(len(paths)):
+                with changed:
+                    changed.wait_for(lambda: n in done or failure)
+                    if n not in done:
+                        raise failure[0]
+                    result = done.pop(n)
+                    changed.notify_all()
+                yield result
+        finally:
+            stop.set()
+            with changed:
+                changed.notify_all()
+            feeder.join()
 
     def _dispatch(self, pending: collections.deque) -> None:
         while pending and len(self._workers) < self.size:
             self._start()
         for worker in self._workers:
-            while pending and len(worker.queue) < self.PREFETCH:
-                index, path = pending.popleft()
-                if not worker.queue and worker.ready:
-                    worker.since = time.monotonic()
-                worker.queue.append((index, path))
-                try:
-                    worker.conn.send(path)
-                except OSError:     # died while idle: its queue is collected as a crash
-                    break
+            if not pending or len(worker.queue) > self.PREFETCH // 2:
+                continue
+            if not worker.queue and worker.ready:
+                worker.since = time.monotonic()
+            batch = [pending.popleft() for _ in range(min(len(pending), self.PREFETCH - len(worker.queue)))]
+            worker.queue.extend(batch)
+            try:
+                worker.conn.send([path for _, path in batch])   # one message: fewer hand-offs
+            except OSError:     # died while idle: its queue is collected as a crash
+                pass
 
-    def _collect(self, done: dict, pending: collections.deque) -> None:
-        """Wait for a result or a deadline; a dead or late worker is replaced and its queued
-        files go back to `pending` (the file it was on is reported as failed)."""
+    def _collect(self, pending: collections.deque, wake_within: float) -> dict[int, tuple[str, object]]:
+        """Results that arrive within `wake_within` seconds, by index; a dead or late worker is
+        replaced and its queued files go back to `pending` (the file it was on fails)."""
+        done: dict[int, tuple[str, object]] = {}
         busy = [w for w in self._workers if w.queue]
+        if not busy:
+            return done
         deadline = min(w.since + (self.timeout if w.ready else STARTUP_TIMEOUT) for w in busy)
-        ready = wait([w.conn for w in busy], max(0.0, deadline - time.monotonic()))
+        ready = wait([w.conn for w in busy], min(wake_within, max(0.0, deadline - time.monotonic())))
         now = time.monotonic()
         for worker in busy:
             retired = True
@@ -265,6 +315,7 @@ class ParsePool:
             done[worker.queue.popleft()[0]] = result
             if retired:
                 pending.extendleft(reversed(worker.queue))
+        return done
 
 
 def _parse_all(paths: list[str], workers: int) -> Iterator[tuple[str, object]]:

@@ -3,7 +3,7 @@
 `ingest.batch.ParsePool` starts it with one end of a socket pair as file descriptor FD; the
 worker caps its own address space at MEMORY_MB (so a decompression bomb fails here with a
 MemoryError instead of swelling the caller, e.g. the app's server process), arms its death
-signal, says it is ready, then answers each path it receives with `ingest.batch.parse_one(path)`
+signal, says it is ready, then answers each path of the lists it receives with `ingest.batch.parse_one(path)`
 until the socket closes. It is a fresh interpreter, not a fork: a fork would inherit the caller's address space
 (the app's model and index), which no memory limit could then tell apart from the parse.
 """
@@ -19,7 +19,8 @@ from kb.workers import die_with_parent
 
 
 def serve(parent_pid: int, fd: int, memory_mb: int) -> None:
-    """Parse the paths that arrive on `fd` until it closes. Raises nothing."""
+    """Parse the lists of paths that arrive on `fd`, answering each path, until it closes.
+    Raises nothing."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the caller's to handle (it stops us)
     limit = memory_mb * 1024 * 1024
@@ -28,14 +29,15 @@ def serve(parent_pid: int, fd: int, memory_mb: int) -> None:
     conn.send(READY)        # time limits count from here, not from the interpreter's start-up
     while True:
         try:
-            path = conn.recv()
+            paths = conn.recv()
         except (EOFError, OSError):
             return
-        result = parse_one(path, memory_mb)
-        try:
-            conn.send(result)
-        except MemoryError:     # the result is pickled before anything is sent
-            conn.send(too_large(memory_mb))
+        for path in paths:
+            result = parse_one(path, memory_mb)
+            try:
+                conn.send(result)
+            except MemoryError:     # the result is pickled before anything is sent
+                conn.send(too_large(memory_mb))
 
 
 if __name__ == "__main__":

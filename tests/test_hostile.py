@@ -358,7 +358,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_parse_workers_die_with_their_parent(tmp_path: Path) -> None:
     folder = tmp_path / "corpus"
     folder.mkdir()
-    for i in range(4):
+    for i in range(8):      # (8 files: enough for the old code to start a pool too)
         slow_file(folder / f"slow{i}.txt")
     _kill_parent_then_check_workers(["-m", "ingest", str(folder), "--kb", str(tmp_path / "kb"),
                                      "--no-index", "-q", "--workers", "2"], tmp_path, at_least=2)
