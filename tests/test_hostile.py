@@ -603,3 +603,34 @@ def test_error_lines_carry_no_raw_control_characters(tmp_path: Path) -> None:
     assert "\x1b" not in result.stderr
     failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
     assert len(failed) == 1 and "red.txt" in failed[0] and "\\n" in failed[0], result.stderr
+
+
+def test_docx_part_that_understates_its_size(tmp_path: Path) -> None:
+    # the ZIP headers claim 1 KB for an 80 MB part (over the cap): the caps must not rely on them
+    import struct
+    import zipfile
+
+    def spaces(f) -> None:
+        for _ in range(80):
+            f.write(b" " * (1 << 20))
+
+    liar = tmp_path / "liar.docx"
+    with zipfile.ZipFile(docx_with_body(tmp_path / "honest.docx", spaces)) as honest, \
+            zipfile.ZipFile(liar, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in honest.infolist():
+            with honest.open(info) as source, target.open(info.filename, "w", force_zip64=False) as out:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+    data = bytearray(liar.read_bytes())
+    with zipfile.ZipFile(liar) as package:
+        info = package.getinfo("word/document.xml")
+    struct.pack_into("<I", data, info.header_offset + 22, 1000)          # local header
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", data, central + 24, 1000)                      # central directory
+    liar.write_bytes(bytes(data))
+    kind, message, seconds, peak_mb = parse_in_subprocess(liar)
+    assert kind in ("corrupt", "too_large"), (kind, message)
+    assert "liar.docx" in message
+    assert seconds < 20 and peak_mb < 300, (seconds, peak_mb)
