@@ -44,10 +44,11 @@ def _inspect_parser() -> argparse.ArgumentParser:
 
 
 def inspect_main(argv: list[str]) -> int:
-    from ingest.parse import document_to_json, parse_file
+    from ingest.batch import parse_file_bounded
+    from ingest.parse import document_to_json
     args = _inspect_parser().parse_args(argv)
     try:
-        doc = parse_file(args.file)
+        doc = parse_file_bounded(args.file)
     except NotADocument as e:
         err = IngestError(args.file, "empty", e.message, reason="not_a_document")
         return _inspect_error(err, args.json)

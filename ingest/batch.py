@@ -318,6 +318,23 @@ class ParsePool:
         return done
 
 
+def parse_file_bounded(path: str | Path) -> Document:
+    """`ingest.parse.parse_file` in a worker process, under the `parse_timeout` and
+    `parse_memory_mb` settings (as every file of `run` is parsed).
+
+    Raises:
+        IngestError: as `parse_file`, and kind "timeout" / "too_large" over a limit.
+        NotADocument: as `parse_file`.
+    """
+    (status, payload), = _parse_all([str(Path(path).absolute())], 1)
+    if status == "ok":
+        return payload  # type: ignore[return-value]
+    if status == "skip":
+        raise NotADocument(str(path), str(payload))
+    kind, reason, message = payload  # type: ignore[misc]
+    raise IngestError(str(path), kind, message, reason=reason)
+
+
 def _parse_all(paths: list[str], workers: int) -> Iterator[tuple[str, object]]:
     """`parse_one` of each path in order, in worker processes under the `parse_timeout` and
     `parse_memory_mb` settings, whatever the number of files (an app upload is never parsed in

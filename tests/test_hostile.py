@@ -282,6 +282,17 @@ def test_one_slow_file_times_out_in_a_worker(tmp_path: Path, short_timeout: None
     assert "\n" not in message
 
 
+def test_inspect_is_bounded_too(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    slow = slow_file(tmp_path / "slow.txt")
+    result = subprocess.run([sys.executable, "-m", "ingest", "inspect", str(slow)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "POLICYKB_PARSE_TIMEOUT": "0.5"}, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "parse_timeout" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_one_huge_file_is_too_large_in_a_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ingest import run
     monkeypatch.setenv("POLICYKB_PARSE_MEMORY_MB", "100")
