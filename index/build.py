@@ -173,7 +173,7 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         StoreError: if there is no readable knowledge base in `kb_dir`, or another writer holds
             it longer than the `wait` setting.
         ConfigError: if the embedding model or a word list cannot be loaded.
-        SearchIndexError: if the index folder cannot be written.
+        SearchIndexError: if the index folder cannot be written, or the knowledge base has no articles.
     """
     from ingest.store import open_store
 
@@ -208,6 +208,9 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
                                time.perf_counter() - start)
         units = sorted(store.iter_articles(), key=lambda u: u.id)
+    if not units:
+        raise SearchIndexError(f"{kb_dir}: the knowledge base has no articles yet, so there is nothing to index; "
+                               f"add files: python -m ingest PATH --kb {kb_dir}")
     new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
     try:
         new.mkdir(parents=True)

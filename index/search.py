@@ -105,6 +105,8 @@ class Hit:
     match: tuple[str, ...] = ()     # "reference" / "keywords" / "meaning"
     matched_terms: tuple[str, ...] = ()
     other_versions: tuple[VersionRef, ...] = field(default=())
+    version_event: str = ""         # "amended" / "revised": the change that made this version, "" if original
+    version_event_date: str = ""
 
     @property
     def citation(self) -> str:
@@ -465,7 +467,8 @@ class Searcher:
              others: tuple[VersionRef, ...]) -> Hit:
         return Hit(u.id, u.kind, u.title, u.subtitle, u.doc_key, u.label, u.no, u.suffix, u.path, u.text,
                    u.paragraphs, u.status, u.doc_level, u.region, u.issuer, u.doc_number, u.effective,
-                   u.version_date, u.source, u.relpath, u.document_id, u.version_id, score, match, terms, others)
+                   u.version_date, u.source, u.relpath, u.document_id, u.version_id, score, match, terms, others,
+                   u.version_event, u.version_event_date)
 
     def article(self, doc: str, label: str) -> Hit:
         """One article by document name (title, key or short name) and label ("第三十六条", "第36条"),

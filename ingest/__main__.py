@@ -99,7 +99,9 @@ def ingest_main(argv: list[str]) -> int:
         print(f"files: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
               f"{summary.removed} removed, {summary.skipped} skipped, {summary.failed} failed")
         print(f"knowledge base {cfg.kb}: {summary.documents} documents, {summary.articles} articles")
-        if not args.no_index:
+        if not args.no_index and not summary.articles:
+            print("nothing to index yet: the knowledge base has no articles")
+        elif not args.no_index:
             from index import build
             print(build(cfg.kb, cfg, progress=not args.quiet).summary())
     return 1 if summary.failed else 0

@@ -15,6 +15,9 @@ LEVELS = ("宪法", "法律", "行政法规", "党内法规", "监察法规", "�
 # Validity status codes and their Chinese labels.
 STATUS_LABELS = {"current": "现行有效", "superseded": "已修改", "repealed": "已废止",
                  "pending": "尚未施行"}
+# How a version came about, in the words a citation uses ("2017-06-27 修正").
+EVENT_LABELS = {"promulgated": "公布", "effective": "施行", "adopted": "通过", "approved": "批准",
+                "amended": "修正", "revised": "修订", "repealed": "废止"}
 
 # "标题": any other heading that groups articles (a Markdown "## 一、管辖" in a judicial interpretation).
 NODE_KINDS = ("编", "分编", "章", "节", "序言", "附则", "附件", "标题")

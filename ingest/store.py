@@ -145,6 +145,10 @@ class StoredArticle:
     effective: str
     source: str
     relpath: str
+    # the amendment or revision that made this version (kind "amended"/"revised" and its date), "" for
+    # an original text: an amended law's `effective` is the original law's 施行 date
+    version_event: str = ""
+    version_event_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -484,7 +488,15 @@ class StoreWriter:
 _ARTICLE_SELECT = """
 SELECT a.id, a.kind, a.no, a.suffix, a.label, a.level, a.path, a.paragraphs, a.text,
        a.version_id, d.id, d.key, v.title, f.subtitle, d.level, d.region, v.status, v.version_date,
-       v.issuer, v.doc_number, v.promulgated, v.effective, f.path, f.relpath
+       v.issuer, v.doc_number, v.promulgated, v.effective, f.path, f.relpath,
+       COALESCE((SELECT json_extract(h.value, '$.kind') FROM json_each(v.history) h
+                 WHERE json_extract(h.value, '$.kind') IN ('amended', 'revised')
+                   AND json_extract(h.value, '$.date') <= v.version_date
+                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), ''),
+       COALESCE((SELECT json_extract(h.value, '$.date') FROM json_each(v.history) h
+                 WHERE json_extract(h.value, '$.kind') IN ('amended', 'revised')
+                   AND json_extract(h.value, '$.date') <= v.version_date
+                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), '')
 FROM articles a JOIN files f ON f.id = a.file_id JOIN versions v ON v.id = a.version_id
 JOIN documents d ON d.id = v.document_id
 """

@@ -79,3 +79,16 @@ def test_search_without_index_says_how_to_build(app_store_kb: Path) -> None:
     result = cli("search", "调解", "--kb", str(app_store_kb))
     assert result.returncode == 1
     assert f"python -m index build --kb {app_store_kb}" in result.stderr
+
+
+def test_an_empty_knowledge_base_is_said_not_a_traceback(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    kb = tmp_path / "kb"
+    ingest = subprocess.run([sys.executable, "-m", "ingest", str(empty), "--kb", str(kb), "--quiet"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert ingest.returncode == 0 and "Traceback" not in ingest.stderr, ingest.stderr
+    assert "nothing to index yet" in ingest.stdout
+    build = cli("build", "--kb", str(kb), "--quiet")
+    assert build.returncode == 1 and "Traceback" not in build.stderr
+    assert build.stderr.strip().count("\n") == 0 and "no articles yet" in build.stderr

@@ -196,3 +196,26 @@ def test_a_store_made_before_autoincrement_never_reuses_ids_either(tmp_path):
         w.put_file("/c/a.md", "a.md", "h2", "p", make_doc("某市信访条例", "2020-01-01", 5, first=2))
     w.close()
     assert _article_ids(tmp_path) and not first & _article_ids(tmp_path)
+
+
+def test_an_amended_version_says_which_amendment_made_it(tmp_path):
+    # a card of the 2017 text of an amended law must not show only the original law's 施行 date
+    from ingest import open_store, run
+    from ui.common import card_meta
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "某某法(2017-06-27).md").write_text(
+        "# 某某法\n\n1989年4月4日 第七届全国人民代表大会第二次会议通过\n"
+        "2014年11月1日 第十二届全国人民代表大会常务委员会第十一次会议第一次修正\n"
+        "2017年6月27日 第十二届全国人民代表大会常务委员会第二十八次会议第二次修正\n"
+        "1990年10月1日 施行\n\n<!-- INFO END -->\n\n第一条 为了规范某某工作，制定本法。\n", encoding="utf-8")
+    (corpus / "另一法.md").write_text("# 另一法\n\n2020年1月1日 施行\n\n<!-- INFO END -->\n\n第一条 为了规范另一工作，制定本法。\n",
+                                   encoding="utf-8")
+    run([corpus], tmp_path / "kb")
+    with open_store(tmp_path / "kb") as store:
+        by_title = {a.title: a for a in store.iter_articles()}
+    amended, original = by_title["某某法"], by_title["另一法"]
+    assert (amended.version_event, amended.version_event_date) == ("amended", "2017-06-27")
+    assert "2017-06-27 修正" in card_meta(amended) and "1990-10-01 施行" in card_meta(amended)
+    assert (original.version_event, original.version_event_date) == ("", "")
+    assert "修正" not in card_meta(original)
