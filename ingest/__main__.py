@@ -26,7 +26,7 @@ def _ingest_parser() -> argparse.ArgumentParser:
         description="Ingest policy documents (PDF, DOCX, TXT, MD, HTML) into the knowledge base, then update "
                     "the search index. Unchanged files are skipped; use 'inspect FILE' to parse one file.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
-    add_arguments(p, "kb")
+    add_arguments(p, "kb", "parse_timeout", "parse_memory_mb")
     p.add_argument("--prune", action="store_true", help="remove documents whose files vanished from the given folders")
     p.add_argument("--no-index", action="store_true", help="do not build or update the search index afterwards")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: up to 2)")
@@ -40,6 +40,7 @@ def _inspect_parser() -> argparse.ArgumentParser:
                                 description="Parse one file without storing it and show what ingestion would keep.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print one JSON object (the parse, or the error)")
+    add_arguments(p, "parse_timeout", "parse_memory_mb")
     return p
 
 
@@ -48,7 +49,7 @@ def inspect_main(argv: list[str]) -> int:
     from ingest.parse import document_to_json
     args = _inspect_parser().parse_args(argv)
     try:
-        doc = parse_file_bounded(args.file)
+        doc = parse_file_bounded(args.file, config_from_args(args))
     except NotADocument as e:
         err = IngestError(args.file, "empty", e.message, reason="not_a_document")
         return _inspect_error(err, args.json)
@@ -94,7 +95,7 @@ def ingest_main(argv: list[str]) -> int:
 
     # one hold over the ingest and the index build: no other writer gets in between
     with cli_writer_lock(cfg.kb, wait_seconds(args, cfg)):
-        summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file,
+        summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file, cfg=cfg,
                       progress=not args.quiet)
         print(f"files: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
               f"{summary.removed} removed, {summary.skipped} skipped, {summary.failed} failed")

@@ -27,7 +27,7 @@ from ingest.records import Document, Summary
 from ingest.store import StoreWriter
 from kb.errors import IngestError, NotADocument
 from kb.lock import writer_lock
-from kb.settings import load_config
+from kb.settings import Config, load_config
 
 COMMIT_EVERY = 200          # files per transaction: bounds the work an interruption discards
 
@@ -318,15 +318,15 @@ class ParsePool:
         return done
 
 
-def parse_file_bounded(path: str | Path) -> Document:
+def parse_file_bounded(path: str | Path, cfg: Config | None = None) -> Document:
     """`ingest.parse.parse_file` in a worker process, under the `parse_timeout` and
-    `parse_memory_mb` settings (as every file of `run` is parsed).
+    `parse_memory_mb` settings of `cfg` (default: `load_config()`), as every file of `run` is parsed.
 
     Raises:
         IngestError: as `parse_file`, and kind "timeout" / "too_large" over a limit.
         NotADocument: as `parse_file`.
     """
-    (status, payload), = _parse_all([str(Path(path).absolute())], 1)
+    (status, payload), = _parse_all([str(Path(path).absolute())], 1, cfg or load_config())
     if status == "ok":
         return payload  # type: ignore[return-value]
     if status == "skip":
@@ -335,18 +335,19 @@ def parse_file_bounded(path: str | Path) -> Document:
     raise IngestError(str(path), kind, message, reason=reason)
 
 
-def _parse_all(paths: list[str], workers: int) -> Iterator[tuple[str, object]]:
+def _parse_all(paths: list[str], workers: int, cfg: Config) -> Iterator[tuple[str, object]]:
     """`parse_one` of each path in order, in worker processes under the `parse_timeout` and
     `parse_memory_mb` settings, whatever the number of files (an app upload is never parsed in
     the server process)."""
-    cfg = load_config()
     with ParsePool(min(workers, len(paths)), cfg.parse_timeout, cfg.parse_memory_mb) as pool:
         yield from pool.map(paths)
 
 
 def run(paths: Iterable[str | Path], kb_dir: str | Path, *, prune: bool = False, workers: int | None = None,
-        on_file: Callable[[FileOutcome], None] | None = None, progress: bool = False) -> Summary:
-    """Ingest files and folders into the knowledge base at `kb_dir`.
+        on_file: Callable[[FileOutcome], None] | None = None, progress: bool = False,
+        cfg: Config | None = None) -> Summary:
+    """Ingest files and folders into the knowledge base at `kb_dir`, with the `wait`,
+    `parse_timeout` and `parse_memory_mb` settings of `cfg` (default: `load_config()`).
 
     Unchanged files (same content hash, same parser) are skipped; changed files replace what
     they stored; with `prune`, files that vanished from the given folders are removed. A file
@@ -361,12 +362,13 @@ def run(paths: Iterable[str | Path], kb_dir: str | Path, *, prune: bool = False,
         StoreError: if the knowledge base cannot be opened for writing, or another writer holds
             it longer than the `wait` setting.
     """
-    with writer_lock(kb_dir, wait=load_config().wait):
-        return _run_locked([Path(p) for p in paths], kb_dir, prune, workers, on_file, progress)
+    cfg = cfg or load_config()
+    with writer_lock(kb_dir, wait=cfg.wait):
+        return _run_locked([Path(p) for p in paths], kb_dir, prune, workers, on_file, progress, cfg)
 
 
 def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int | None,
-                on_file: Callable[[FileOutcome], None] | None, progress: bool) -> Summary:
+                on_file: Callable[[FileOutcome], None] | None, progress: bool, cfg: Config) -> Summary:
     from ingest.parse import SUPPORTED_EXTENSIONS
     writer = StoreWriter(kb_dir)
     counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "failed"), 0)
@@ -407,7 +409,7 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
                 report(FileOutcome(c.path, "duplicate" if state.duplicate_of else "unchanged"))
             else:
                 changed.append(c)
-        _ingest_changed(writer, changed, parser, workers or min(2, os.cpu_count() or 1), report, progress)
+        _ingest_changed(writer, changed, parser, workers or min(2, os.cpu_count() or 1), report, progress, cfg)
     finally:
         writer.close()
     from ingest.store import open_store
@@ -430,11 +432,11 @@ def _prune(writer: StoreWriter, roots: list[Path], found: dict[str, str],
 
 
 def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, workers: int,
-                    report: Callable[[FileOutcome], None], progress: bool) -> None:
+                    report: Callable[[FileOutcome], None], progress: bool, cfg: Config) -> None:
     from tqdm import tqdm
     with tqdm(total=len(changed), unit="file", desc="ingest", disable=not progress, dynamic_ncols=True) as bar:
         def parsed() -> Iterator[tuple[Candidate, tuple[str, object]]]:
-            for item in zip(changed, _parse_all([c.path for c in changed], workers)):
+            for item in zip(changed, _parse_all([c.path for c in changed], workers, cfg)):
                 bar.update(1)
                 yield item
 

@@ -645,3 +645,16 @@ def test_docx_part_that_understates_its_size(tmp_path: Path) -> None:
     assert kind in ("corrupt", "too_large"), (kind, message)
     assert "liar.docx" in message
     assert seconds < 20 and peak_mb < 300, (seconds, peak_mb)
+
+
+def test_the_limits_are_command_line_flags_too(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    slow = slow_file(tmp_path / "slow.txt")
+    result = subprocess.run([sys.executable, "-m", "ingest", str(slow), "--kb", str(tmp_path / "kb"), "--quiet",
+                             "--no-index", "--parse-timeout", "0.5"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1 and "timeout" in result.stderr and "0.5 s" in result.stderr, result.stderr
+    inspected = subprocess.run([sys.executable, "-m", "ingest", "inspect", str(slow), "--parse-timeout", "0.5"],
+                               cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert inspected.returncode == 2 and "parse_timeout" in inspected.stderr
