@@ -338,7 +338,7 @@ class TorchBackend:
 
         with self.tokenizer_lock:
             self.model.max_seq_length = max_length
-            features = self.model.tokenize([text])
+            features = self.model.preprocess([text])
         with torch.inference_mode():
             return self.model(features)["sentence_embedding"][0].numpy()
 
