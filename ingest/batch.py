@@ -455,11 +455,15 @@ def _store_one(writer: StoreWriter, c: Candidate, parser: str, status: str, payl
         doc: Document = payload  # type: ignore[assignment]
         day = file_day(c.path)
         result = writer.put_file(c.path, c.relpath, c.sha256, parser, doc, file_date=day)
-        if result == "conflict":
+        if result == "conflict" and doc.meta.version_date:
+            message = (f"another file of the title 《{doc.meta.title}》 dated {doc.meta.version_date} holds a different "
+                       f"text: not stored; correct the date of one of them (in its file name or metadata)")
+        elif result == "conflict":
             taken = f", and so does its version dated {day} (this file's day)" if day else ""
             message = (f"another file of the title 《{doc.meta.title}》 without a date holds a different text{taken}: "
                        f"not stored; put the date of this text in its file name, e.g. "
                        f"{doc.meta.title}(2020-03-01){Path(c.path).suffix}")
+        if result == "conflict":
             writer.record_failure(c.path, "conflict", "same_title_other_text", message)
             return FileOutcome(c.path, "failed", kind="conflict", message=message)
         message = {"duplicate": "same version as a file already stored",

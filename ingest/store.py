@@ -363,9 +363,12 @@ class StoreWriter:
         not stored twice), "dated" (an undated file of the same title and part holds another
         text: this one is stored as a distinct version dated `file_date`, the file's day, and the
         undated one counts as older) or "conflict" (such a file exists and there is no
-        `file_date`, or that date holds yet another text: nothing is stored or replaced).
+        `file_date`, or that date holds yet another text; or a file of the same title, date and
+        part holds another text: nothing is stored or replaced).
         """
         dated = False
+        if doc.meta.version_date and self._holds_other_text(doc, doc.meta.version_date, path):
+            return "conflict"
         if not doc.meta.version_date and self._holds_other_text(doc, "", path):
             if not file_date or self._holds_other_text(doc, file_date, path):
                 return "conflict"
