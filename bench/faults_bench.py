@@ -773,8 +773,7 @@ def make_hostile(folder: Path) -> dict[str, Path]:
     os.symlink(loop.name, loop)
     out["symlink loop"] = loop
     named = folder / "\x1b[31m红色\n第二行.txt"
-    named.write_text("某市信访事项办理规定\n\n第一条 为了规范信访事项办理，制定本规定。\n\n第二条 本规定自发布之日起施行。\n",
-                     encoding="utf-8")
+    named.write_text("\n\n", encoding="utf-8")     # no text: its error line must name it in printable form
     out["ANSI escapes + newline in the name"] = named
     return out
 

@@ -104,11 +104,12 @@ async def user_searches(page, user: int, searches: int, expected: dict[str, int]
         await search(page, q, expected[q], tally)
 
 
-async def run_users(url: str, users: int, searches: int, expected: dict[str, int]
-                    ) -> tuple[Tally, float, Tally, float]:
-    """(tally of the warm-up search, seconds to open all pages, tally of the search phase, its seconds).
-    The warm-up search (the server loads the model and the index) is made by the first user
-    alone, once all pages are open."""
+async def run_users(url: str, users: int, searches: int, expected: dict[str, int], server: int | None
+                    ) -> tuple[Tally, float, Tally, float, tuple[float, float]]:
+    """(tally of the warm-up search, seconds to open all pages, tally of the search phase, its
+    seconds, CPU seconds of the server and of everything else this process started (browser and
+    Playwright driver) during it). The warm-up search (the server loads the model and the index)
+    is made by the first user alone, once all pages are open."""
     from playwright.async_api import async_playwright
 
     from ui.harness import CHROMIUM, CHROMIUM_ARGS
@@ -121,12 +122,34 @@ async def run_users(url: str, users: int, searches: int, expected: dict[str, int
             ready = time.perf_counter() - started
             warm = Tally()
             await search(opened[0][1], WARM_UP, expected[WARM_UP], warm)
+            cpu_before = cpu_split(server)
             started = time.perf_counter()
             await asyncio.gather(*(user_searches(page, u, searches, expected, tally)
                                    for u, (_, page) in enumerate(opened)))
-            return warm, ready, tally, time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            cpu_after = cpu_split(server)
+            return warm, ready, tally, seconds, (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         finally:
             await browser.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a living process (0 if gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    values = text[text.rindex(")") + 2:].split()
+    return (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(server: int | None) -> tuple[float, float]:
+    """CPU seconds so far of the server (and its children) and of the other processes this one
+    started (the browser and the Playwright driver), counting the living ones."""
+    family = descendants(os.getpid())
+    theirs = set(descendants(server)) | {server} if server else set()
+    return (sum(cpu_seconds(p) for p in family if p in theirs),
+            sum(cpu_seconds(p) for p in family if p not in theirs))
 
 
 def server_pid() -> int | None:
@@ -171,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         print(f"server {url} (pid {pid}), {args.users} users × {args.searches} searches", flush=True)
-        warm, ready, tally, seconds = asyncio.run(run_users(url, args.users, args.searches, expected))
+        warm, ready, tally, seconds, cpu = asyncio.run(run_users(url, args.users, args.searches, expected, pid))
         stop.set()
         watcher.join()
         peak[0] = max(peak[0], vm_hwm_mb(pid) if pid else 0.0)
@@ -190,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in (tally.errors + tally.wrong)[:10]:
         print(f"  {line}")
     print(f"server peak RSS (VmHWM): {peak[0]:.0f} MB")
+    print(f"CPU during the searches ({os.cpu_count()} cores, {seconds:.0f} s): server {cpu[0]:.0f} s, "
+          f"browser + driver {cpu[1]:.0f} s")
     return 1 if tally.errors or tally.wrong or warm.errors or warm.wrong else 0
 
 
