@@ -300,35 +300,30 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
     # the fusion and the gate are chosen on questions the adapter was not trained on: on its own
     # training questions an adapter ranks far better than on new ones, and a choice made there
     # leans too far towards it
-    for_fusion = {i for i in train if fold_of(f"fusion:{m.questions[i].qid}", 5) == 0}
+    for_fusion = {i for i in train if fold_of(f"fusion:{m.questions[i].qid}", 3) == 0}
     inner_fit = [i for i in train if i not in for_fusion]
     inner_val = [i for i in train if i in for_fusion]
     position = {i: p for p, i in enumerate(inner_val)}
     groups = [[position[i] for i in idx] for idx in m.by_set(inner_val).values()]
     val_gold, val_lexical = [gold[i] for i in inner_val], [m.lexical_expanded[i] for i in inner_val]
-    weights = fit_adapter(m.queries[inner_fit], [m.positives[i] for i in inner_fit], m.passages, params)
-    inner = dense_rankings(normalise_rows(m.queries[inner_val] @ weights), m.passages, m.passage_rows, n)
+    inner_weights = fit_adapter(m.queries[inner_fit], [m.positives[i] for i in inner_fit], m.passages, params)
+    inner_vectors = normalise_rows(m.queries[inner_val] @ inner_weights)
+    inner = dense_rankings(inner_vectors, m.passages, m.passage_rows, n)
     *with_adapter, with_score = best_fusion(val_lexical, inner, val_gold, m.key_of, groups)
     *without, without_score = best_fusion(val_lexical, [m.dense[i] for i in inner_val], val_gold, m.key_of, groups)
     use_adapter = with_score > without_score
+    fusion = tuple(with_adapter if use_adapter else without)
+    reranker, use_reranker = learn_reranker(m, inner_val, inner_vectors if use_adapter else m.queries[inner_val],
+                                            fusion, n)
     weights = fit_adapter(m.queries[list(train)], [m.positives[i] for i in train], m.passages, params)
     adapted = dense_rankings(normalise_rows(m.queries @ weights), m.passages, m.passage_rows, n)
     tuned_plain = fused_rankings(m.lexical_expanded, m.dense, *without)
     tuned_adapted = fused_rankings(m.lexical_expanded, adapted, *with_adapter)
     chosen = tuned_adapted if use_adapter else tuned_plain
-    # the second stage, over the chosen fusion's candidates; gated on the same held-out questions
     dense_pairs = dense_scored(normalise_rows(m.queries @ weights) if use_adapter else m.queries, m.passages,
                                m.passage_rows, n)
-    features = [m.features(i, chosen[i][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[i])
-                for i in range(len(m.questions))]
-    labels = [np.array([m.key_of(r) in m.questions[i].gold for r in chosen[i][:RERANK_DEPTH]], dtype=np.float64)
-              for i in range(len(m.questions))]
-    inner_reranker = fit_reranker([features[i] for i in inner_fit], [labels[i] for i in inner_fit])
-    val_chosen = [chosen[i] for i in inner_val]
-    use_reranker = worst_objective(rerank_all(val_chosen, [features[i] for i in inner_val], inner_reranker),
-                                   val_gold, m.key_of, groups) > worst_objective(val_chosen, val_gold, m.key_of, groups)
-    reranker = fit_reranker([features[i] for i in train], [labels[i] for i in train])
-    reranked = rerank_all(chosen, features, reranker)
+    reranked = rerank_all(chosen, [m.features(i, chosen[i][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[i])
+                                   for i in range(len(m.questions))], reranker)
     stages = {
         "lexical (BM25)": m.lexical,
         "lexical + expansion": m.lexical_expanded,
@@ -344,9 +339,40 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
         f"{SHIPPED} [adapter {'on' if use_adapter else 'off'}, reranker {'on' if use_reranker else 'off'}]":
             reranked if use_reranker else chosen,
     }
-    return Learned(weights, use_adapter, tuple(with_adapter if use_adapter else without), reranker, use_reranker,
+    return Learned(weights, use_adapter, fusion, reranker, use_reranker,
                    {stage: {name: evaluate(r, gold, m.key_of, idx) for name, idx in evals.items()}
                     for stage, r in stages.items()})
+
+
+def learn_reranker(m: Material, questions: Sequence[int], query_vectors: np.ndarray, fusion: tuple[float, float],
+                   n: int) -> tuple[np.ndarray, bool]:
+    """The second stage's weights, and whether its gate keeps it.
+
+    It learns from candidate lists ranked with an adapter that was not trained on their
+    questions (`query_vectors` of `questions`, the fusion questions), as every list is at search
+    time: lists of the adapter's own training questions rank their gold far too well, and a
+    reranker learned from them trusts the dense ranks too much. The gate learns on one half of
+    those questions and compares with and without it on the other half, on the worst set.
+    """
+    dense_pairs = dense_scored(query_vectors, m.passages, m.passage_rows, n)
+    fused = fused_rankings([m.lexical_expanded[i] for i in questions], [[r for r, _ in p] for p in dense_pairs],
+                           *fusion)
+    features = [m.features(i, fused[p][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[p])
+                for p, i in enumerate(questions)]
+    labels = [np.array([m.key_of(r) in m.questions[i].gold for r in fused[p][:RERANK_DEPTH]], dtype=np.float64)
+              for p, i in enumerate(questions)]
+    gold = [m.questions[i].gold for i in questions]
+    half = [fold_of(f"rerank:{m.questions[i].qid}", 2) == 0 for i in questions]
+    learn = [p for p in range(len(questions)) if half[p]]
+    check = [p for p in range(len(questions)) if not half[p]]
+    trial = fit_reranker([features[p] for p in learn], [labels[p] for p in learn])
+    check_groups = [[c for c, p in enumerate(check) if m.sets[questions[p]] == name] for name in m.set_names()]
+    before = [fused[p] for p in check]
+    after = rerank_all(before, [features[p] for p in check], trial)
+    check_gold = [gold[p] for p in check]
+    keep = worst_objective(after, check_gold, m.key_of, check_groups) > \
+        worst_objective(before, check_gold, m.key_of, check_groups)
+    return fit_reranker(features, labels), keep
 
 
 UNSEEN = "held-out, gold unseen"     # held-out questions none of whose gold articles is in training
