@@ -374,10 +374,13 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
     counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "failed"), 0)
     failures: list[tuple[str, str, str]] = []
 
+    unread: list[FileOutcome] = []      # failed before parsing (missing, unreadable, a symlink loop)
+
     def report(outcome: FileOutcome) -> None:
         counts["skipped" if outcome.status == "duplicate" else outcome.status] += 1
         if outcome.status == "failed":
             failures.append((outcome.path, outcome.kind, outcome.message))
+            unread.append(outcome)
         if on_file:
             on_file(outcome)
 
@@ -399,6 +402,10 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
                 report(FileOutcome(key, "failed", kind="unsupported", message=f"cannot read ({e.strerror})"))
                 continue
             todo.append(Candidate(key, rel, digest))
+        if unread:      # the store's failures table lists every file that failed, not only parse failures
+            with writer.transaction():
+                for outcome in unread:
+                    writer.record_failure(outcome.path, outcome.kind, outcome.kind, outcome.message)
         if prune:
             _prune(writer, paths, found, report)
         states = writer.file_states()

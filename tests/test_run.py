@@ -180,3 +180,12 @@ def test_a_third_undated_text_of_the_same_day_is_a_conflict_with_a_non_zero_exit
     assert "stored as a separate version" in result.stderr
     with open_store(tmp_path / "kb") as s:
         assert [f.kind for f in s.failures()] == ["conflict"]
+
+
+def test_files_that_cannot_be_read_are_in_the_failures_table_too(tmp_path: Path) -> None:
+    from ingest import open_store, run
+    missing = tmp_path / "没有这个文件.md"
+    summary = run([missing], tmp_path / "kb")
+    assert summary.failed == 1
+    with open_store(tmp_path / "kb") as store:
+        assert [(f.path, f.kind) for f in store.failures()] == [(str(missing.resolve()), "unsupported")]
