@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -24,6 +26,7 @@ from kb.settings import load_config
 REPO = Path(__file__).resolve().parents[1]
 TITLE = "某县信访事项测试条例"
 OTHER = "某县调解工作测试办法"
+T = TypeVar("T")
 CONTENTS = ("信访工作坚持属地管理", "信访人应当如实反映情况", "行政机关应当登记信访事项", "调解委员会受理纠纷",
             "复查机关应当在三十日内答复", "听证应当公开进行", "督查部门负责督办", "信访档案妥善保管",
             "举报人受到保护", "工作人员回避规则", "复核意见为最终意见", "违反本条例的处分")
@@ -258,6 +261,26 @@ def test_hits_come_from_the_snapshot_while_a_writer_changes_the_store(kb: Path, 
     assert all(h.title != TITLE for h in Searcher(kb, load_config(kb=str(kb))).search(f"{TITLE}第一条"))
 
 
+def all_at_once(call: Callable[[], T], threads: int, *, timeout: float) -> tuple[list[T], list[BaseException]]:
+    """Call `call` in `threads` threads released together (a barrier); what the calls returned and
+    what they raised, after waiting up to `timeout` seconds for each thread."""
+    start, results, errors = threading.Barrier(threads), [], []
+
+    def one_call() -> None:
+        start.wait()
+        try:
+            results.append(call())
+        except BaseException as e:      # noqa: BLE001 - returned to the test, which asserts on it
+            errors.append(e)
+
+    workers = [threading.Thread(target=one_call) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout)
+    return results, errors
+
+
 def test_searcher_for_loads_one_searcher_for_many_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     search_module = importlib.import_module("index.search")     # (`index.search` is also a function)
     built = []
@@ -271,19 +294,7 @@ def test_searcher_for_loads_one_searcher_for_many_threads(tmp_path: Path, monkey
     monkeypatch.setattr(search_module, "Searcher", SlowSearcher)
     monkeypatch.setattr(search_module, "current_folder", lambda kb: Path("build-x"))
     kb = str(tmp_path / "kb")
-    got, errors = [], []
-
-    def first_search() -> None:
-        try:
-            got.append(searcher_for(kb))
-        except BaseException as e:      # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=first_search) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    got, errors = all_at_once(lambda: searcher_for(kb), 8, timeout=30)
     assert not errors and len(built) == 1 and all(s is built[0] for s in got)
 
 
@@ -314,19 +325,7 @@ def test_the_app_keeps_answering_during_an_ingest_and_loads_the_new_snapshot(kb:
 
 def test_eight_first_searches_at_once_share_one_searcher(kb: Path) -> None:
     from index import search
-    start, results, errors = threading.Barrier(8), [], []
-
-    def first_search() -> None:
-        start.wait()
-        try:
-            results.append([h.citation for h in search(f"{TITLE}第三条", k=3, kb=str(kb))])
-        except BaseException as e:      # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=first_search) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    results, errors = all_at_once(lambda: [h.citation for h in search(f"{TITLE}第三条", k=3, kb=str(kb))], 8,
+                                  timeout=300)
     assert not errors, errors
     assert len(results) == 8 and all(r == results[0] for r in results) and results[0][0] == f"《{TITLE}》第三条"
