@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.harness import free_port
+from ui.harness import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,12 +50,7 @@ def addresses_served_by(command: list[str], port: int, log: Path) -> set[str]:
         time.sleep(1.0)            # a server binding several addresses binds them one after another
         return listening_addresses(port)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=20)
 
 
 @pytest.mark.slow

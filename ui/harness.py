@@ -47,12 +47,20 @@ def running_app(kb: Path, log: Path, *, timeout: float = 120.0) -> Iterator[str]
         _wait_healthy(url, proc, log, timeout)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
+
+
+def stop_process(proc: subprocess.Popen, *, timeout: float) -> None:
+    """Ask `proc` to end (SIGTERM), kill it if it has not after `timeout` seconds, and reap it.
+
+    Raises nothing of its own (a process already gone is fine).
+    """
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
