@@ -511,7 +511,7 @@ def test_html_over_the_size_cap(tmp_path: Path) -> None:
 
 def pdf_of(pages: int, lines_per_page: list[str]) -> bytes:
     """A PDF of `pages` pages that all show the same lines (one shared content stream)."""
-    from test_loaders import make_pdf
+    from test_loaders import make_pdf, pdf_file
     one = make_pdf([lines_per_page])
     # make_pdf numbers: 1-3 font, 4 page tree, 5 content, 6 page, 7 catalog; add page objects 8…
     objects = one.split(b"\nendobj\n")
@@ -520,16 +520,7 @@ def pdf_of(pages: int, lines_per_page: list[str]) -> bytes:
     body += [page] * (pages - 1)
     kids = [6] + list(range(8, 8 + pages - 1))
     body[3] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), pages)
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(body, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(body) + 1, xref)
-    return bytes(out)
+    return pdf_file(body, root=7)
 
 
 def test_pdf_page_cap(tmp_path: Path) -> None:

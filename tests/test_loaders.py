@@ -294,6 +294,12 @@ def make_pdf(pages: list[list[str]], image: bool = False) -> bytes:
     objects[3] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
         b" ".join(b"%d 0 R" % k for k in kids), len(kids))
     objects.append(b"<< /Type /Catalog /Pages 4 0 R >>")
+    return pdf_file(objects, root=len(objects))
+
+
+def pdf_file(objects: list[bytes], root: int) -> bytes:
+    """A PDF file of these object bodies (numbered from 1, in order) with its cross-reference
+    table; `root` is the number of the catalog."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -302,8 +308,7 @@ def make_pdf(pages: list[list[str]], image: bool = False) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, len(objects), xref)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref)
     return bytes(out)
 
 
