@@ -4,11 +4,12 @@
 plus two real sample files of ../shared (by path, when present): 《信访条例》(2005, GB18030 text)
 and 《信访工作条例》(2022, DOCX). `app_kb`: a copy of it with the search index built
 (`index.build`, real bundled model). Tests that write into a knowledge base (lecture packs,
-uploads) take `writable_kb`, a per-test copy.
+uploads) take `writable_kb`, a per-test copy. `run_until_done` reruns a page until its upload job ends.
 """
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,17 @@ def open_page():
         return at.run()
     return run
 
+
+def run_until_done(at, timeout: float = 240.0):
+    """Rerun the page `at` until the background upload job reports its end (success or error).
+
+    Raises:
+        AssertionError: if it has not ended after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        at.run()
+        if at.success or (at.error and not at.get("progress")):
+            return at
+    raise AssertionError("upload job did not finish in time")

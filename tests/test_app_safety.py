@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
 
+from conftest import run_until_done
 from ingest import open_store
 from ui.common import WORD_JOINER, escape
 from ui.jobs import UPLOAD_SUBDIR, save_upload
@@ -101,16 +101,6 @@ def test_refused_files_are_listed_with_their_names_as_plain_text(writable_kb, tm
     assert any("<img src=x onerror=alert(1)>.md" in v for v in decoded), decoded
 
 
-def _wait_for_results(at, timeout: float = 240.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        at.run()
-        if at.success or (at.error and not at.get("progress")):
-            return at
-    raise AssertionError("upload job did not finish in time")
-
-
 def test_every_upload_has_a_result_line_in_chinese(writable_kb, tmp_path, open_page, monkeypatch):
     """Two uploads of one file in one batch, a file whose text is already stored, a refused one:
     each gets its own line, in Chinese, names as plain text."""
@@ -125,7 +115,7 @@ def test_every_upload_has_a_result_line_in_chinese(writable_kb, tmp_path, open_p
         ("空白.md", b"", "text/markdown"),
     ])
     _click(at, "上传并导入")
-    _wait_for_results(at)
+    run_until_done(at)
     assert not at.exception
     values = shown(at)
     lines = [html.unescape(v).replace(WORD_JOINER, "") for v in values if " — " in html.unescape(v)]

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import run_until_done
 from ingest import open_store
 from kb.errors import IngestError
 from kb.errors import SearchIndexError
@@ -84,17 +85,6 @@ def test_job_failure_becomes_its_message():
     assert broken.error.startswith("处理中断：ZeroDivisionError")
 
 
-def _run_until_done(at, timeout: float = 240.0):
-    """Rerun the page until the background job reports its end (success or error)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        at.run()
-        if at.success or (at.error and not at.get("progress")):
-            return at
-    raise AssertionError("upload job did not finish in time")
-
-
 def test_upload_ingests_indexes_and_reports_each_file(writable_indexed_kb, tmp_path, open_page, monkeypatch):
     corpus = tmp_path / "corpus"
     monkeypatch.setenv("POLICYKB_CORPUS", str(corpus))
@@ -108,7 +98,7 @@ def test_upload_ingests_indexes_and_reports_each_file(writable_indexed_kb, tmp_p
     ])
     at.button[[b.label for b in at.button].index("上传并导入")].click().run()
     assert not at.exception
-    _run_until_done(at)
+    run_until_done(at)
     saved = corpus / UPLOAD_SUBDIR / "示范街道志愿服务管理办法.txt"
     assert saved.is_file() and not (tmp_path / "示范街道志愿服务管理办法.txt").exists()
     lines = [m.value for m in at.markdown] + [e.value for e in at.error]
