@@ -1,7 +1,7 @@
 """Benchmarks: each module prints its figures; `python -m bench NAME` runs one, `python -m bench` all.
 
-Shared here: where `../shared` is, and the two measures every benchmark reports (sizes on disk
-and percentiles).
+Shared here: where `../shared` is, the two measures every benchmark reports (sizes on disk
+and percentiles), and the error line of a bench pointed at a folder with no knowledge base.
 """
 from __future__ import annotations
 
@@ -20,3 +20,10 @@ def percentile(values: list[float], q: float) -> float:
     """The value at quantile `q` (0–1) of `values`, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def missing_kb(kb: Path) -> str | None:
+    """The error line for a bench run on `kb` when it holds no knowledge base (no store), else None."""
+    if (kb / "kb.sqlite").is_file():
+        return None
+    return f"error: {kb}: no knowledge base (build one with python -m ingest FOLDER --kb {kb})"

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench import percentile
+from bench import missing_kb, percentile
 from kb.settings import add_arguments, config_from_args
 
 # Everyday questions of the kinds the app is for (not taken from any evaluation file).
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     kb = Path(cfg.kb)
-    if not (kb / "kb.sqlite").is_file():
-        print(f"error: {kb}: no knowledge base (build one with python -m ingest FOLDER --kb {kb})", file=sys.stderr)
+    if problem := missing_kb(kb):
+        print(problem, file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp, running_app(kb, Path(tmp) / "streamlit.log", timeout=300) as url, \
             chromium() as browser:

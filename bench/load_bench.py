@@ -30,7 +30,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import percentile
+from bench import missing_kb, percentile
 from bench.app_bench import QUESTIONS, WARM_UP
 from bench.faults_bench import descendants, vm_hwm_mb
 from kb.settings import add_arguments, config_from_args
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     kb = Path(cfg.kb)
-    if not (kb / "kb.sqlite").is_file():
-        print(f"error: {kb}: no knowledge base (build one with python -m ingest FOLDER --kb {kb})", file=sys.stderr)
+    if problem := missing_kb(kb):
+        print(problem, file=sys.stderr)
         return 2
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found: install it with `make browser`", file=sys.stderr)
