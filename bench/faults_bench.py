@@ -207,6 +207,22 @@ def start(args: list[str], cache: Path, logs: Path, name: str) -> subprocess.Pop
         return subprocess.Popen([sys.executable, *args], cwd=REPO, env=_env(cache), stdout=out, stderr=err)
 
 
+def index_build_args(kb: Path) -> list[str]:
+    """The arguments (after `python`) of a quiet `index build --force` of `kb`."""
+    return ["-m", "index", "build", "--force", "--quiet", "--kb", str(kb)]
+
+
+def start_build_holding_lock(kb: Path, cache: Path, logs: Path, name: str) -> subprocess.Popen:
+    """Start `index build --force` of `kb` (output into LOGS/NAME.out/.err) and return once it
+    holds the knowledge base's write lock, has ended, or MARKER_TIMEOUT seconds have passed."""
+    from kb.lock import holder
+    proc = start(index_build_args(kb), cache, logs, name)
+    deadline = time.monotonic() + MARKER_TIMEOUT
+    while holder(kb) is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
 def finished(proc: subprocess.Popen, logs: Path, name: str, started: float, what: str,
              timeout: float = COMMAND_TIMEOUT) -> Ran:
     try:
@@ -613,13 +629,9 @@ class Bench:
     # -- two writers --
     def two_builds(self) -> None:
         kb, cache, logs = self.fresh("two-builds")
-        from kb.lock import holder
         started = time.perf_counter()
-        first = start(["-m", "index", "build", "--force", "--quiet", "--kb", str(kb)], cache, logs, "build1")
-        deadline = time.monotonic() + MARKER_TIMEOUT
-        while holder(kb) is None and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        second = start(["-m", "index", "build", "--force", "--quiet", "--kb", str(kb)], cache, logs, "build2")
+        first = start_build_holding_lock(kb, cache, logs, "build1")
+        second = start(index_build_args(kb), cache, logs, "build2")
         a = finished(first, logs, "build1", started, "first of two builds")
         b = finished(second, logs, "build2", started, "second of two builds")
         waited = "waiting" in b.err
@@ -665,12 +677,8 @@ class Bench:
 
     def no_wait(self) -> None:
         kb, cache, logs = self.fresh("no-wait")
-        from kb.lock import holder
         started = time.perf_counter()
-        first = start(["-m", "index", "build", "--force", "--quiet", "--kb", str(kb)], cache, logs, "build1")
-        deadline = time.monotonic() + MARKER_TIMEOUT
-        while holder(kb) is None and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        first = start_build_holding_lock(kb, cache, logs, "build1")
         b = run(["-m", "ingest", str(self.corpus.new), "--kb", str(kb), "--no-wait", "-q"], cache,
                 "ingest --no-wait while a build runs")
         a = finished(first, logs, "build1", started, "build holding the lock")
