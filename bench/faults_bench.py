@@ -750,30 +750,10 @@ def make_hostile(folder: Path) -> dict[str, Path]:
         + "".join(f"<p>第{n}条 信访事项应当依法办理。" + "（）" * 200 + "</p>" for n in range(1, 30))
         + "<p>第100000条 超大条号。</p></body></html>", encoding="utf-8")
     out["HTML backtracking bait"] = html
-    bomb = folder / "zipbomb.docx"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        z.writestr("_rels/.rels", _RELS)
-        with z.open("word/document.xml", "w", force_zip64=True) as f:
-            f.write(b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
-                    b'2006/main"><w:body>')
-            chunk = b" " * (1 << 20)
-            for _ in range(1024):           # 1 GiB of whitespace
-                f.write(chunk)
-            f.write(b"</w:body></w:document>")
-    out["DOCX zip bomb (1 GiB member)"] = bomb
-    many = folder / "paragraphs.docx"
-    with zipfile.ZipFile(many, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        z.writestr("_rels/.rels", _RELS)
-        with z.open("word/document.xml", "w", force_zip64=True) as f:
-            f.write(b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
-                    b'2006/main"><w:body>')
-            block = b"<w:p/>" * 10_000
-            for _ in range(200):            # 2,000,000 paragraphs (12 MB: under the size caps)
-                f.write(block)
-            f.write(b"</w:body></w:document>")
-    out["DOCX of 2,000,000 paragraphs"] = many
+    # 1 GiB of whitespace in one member
+    out["DOCX zip bomb (1 GiB member)"] = docx_of_repeated_body(folder / "zipbomb.docx", b" " * (1 << 20), 1024)
+    # 2,000,000 paragraphs (12 MB: under the size caps)
+    out["DOCX of 2,000,000 paragraphs"] = docx_of_repeated_body(folder / "paragraphs.docx", b"<w:p/>" * 10_000, 200)
     pdf = folder / "blank.pdf"
     pdf.write_bytes(blank_pdf())
     out["PDF without text"] = pdf
@@ -784,6 +764,21 @@ def make_hostile(folder: Path) -> dict[str, Path]:
     named.write_text("\n\n", encoding="utf-8")     # no text: its error line must name it in printable form
     out["ANSI escapes + newline in the name"] = named
     return out
+
+
+def docx_of_repeated_body(path: Path, block: bytes, times: int) -> Path:
+    """Write a DOCX at `path` whose document body is `block` `times` over, streamed into the zip
+    member so that a body of any size is never held in memory; return `path`."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        z.writestr("_rels/.rels", _RELS)
+        with z.open("word/document.xml", "w", force_zip64=True) as f:
+            f.write(b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
+                    b'2006/main"><w:body>')
+            for _ in range(times):
+                f.write(block)
+            f.write(b"</w:body></w:document>")
+    return path
 
 
 _CONTENT_TYPES = ('<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
