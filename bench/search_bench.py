@@ -15,8 +15,10 @@
 - Build: units/s of the index build recorded in its metadata, and the time of a no-change
   rebuild (`index.build`, which must skip in well under 30 s).
 - Peak memory (max RSS) and on-disk sizes of the index parts and the embedding cache.
-Targets (full lawrefbook, 2 cores): Recall@10 ≥ 0.55, Recall@100 ≥ 0.80, MRR@10 ≥ 0.42;
-hybrid search p50 ≤ 50 ms, p95 ≤ 150 ms.
+Targets (full lawrefbook, default settings, 2 cores, held-out): STARD Recall@10 ≥ 0.70,
+Recall@100 ≥ 0.90, MRR@10 ≥ 0.55 (Recall@10 ≥ 0.75 where the gold is unseen in training);
+petition questions Recall@10 ≥ 0.85, MRR@10 ≥ 0.65 with no collection; search p50 ≤ 40 ms,
+p95 ≤ 100 ms including the second stage.
 """
 from __future__ import annotations
 
