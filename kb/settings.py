@@ -33,7 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kb", "data/kb", "Knowledge-base folder (SQLite store and index files)."),
     Setting("corpus", "corpus", "Folder of source documents that `make run` ingests."),
     Setting("model", "m3e-small",
-            "Embedding model: `m3e-small` (bundled, offline) or any sentence-transformers name or path."),
+            "Embedding model: `m3e-small` (bundled; its README allows non-commercial research use only), "
+            "`use-multilingual` (bundled; Apache-2.0, its own numpy engine) or any sentence-transformers name or path."),
     Setting("query_prefix", "", "Text put before every query before embedding (e.g. for bge models)."),
     Setting("embed_backend", "onnx-int8",
             "How the model runs: `torch` (fp32 reference), `onnx` (ONNX Runtime, fp32) or `onnx-int8` "
@@ -64,7 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_adapter", "bundled", "Search: query-side adapter learned by `python -m index.learn.fit`: "
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("reranker", "bundled", "Search: the learned second stage over the fused candidates (`index/rerank.py`, "
-            "learned by `python -m index.learn.fit`): `bundled` (index/data/reranker.json, if present), a file, or `none`."),
+            "learned by `python -m index.learn.fit`): `bundled` (index/data/reranker.json, used if learned for the model in use), a file, or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
     Setting("parse_timeout", 60.0, "Ingest: seconds a file may take to parse (in its worker process); a slower "

@@ -61,6 +61,15 @@ def test_split_uses_the_given_token_count():
     assert len(by_chars) == 1 and len(by_double) == 3
 
 
+def test_split_fits_the_window_when_a_character_is_several_tokens():
+    # byte-level BPE, or NFKC turning "㈠" into "(一)": cutting a sentence every `budget` characters
+    # is then not enough
+    count = lambda s: sum(3 if c == "㈠" else 1 for c in s)     # noqa: E731
+    passages = split_passages("头", ["㈠" * 40 + "乙" * 40], 30, count=count)
+    assert all(count(p) <= 30 for p in passages)
+    assert "".join(p[2:] for p in passages) == "㈠" * 40 + "乙" * 40
+
+
 def test_split_rejects_a_tiny_window():
     with pytest.raises(ValueError):
         split_passages(HEAD, ["文"], 1)
@@ -389,3 +398,41 @@ def test_eight_threads_loading_at_once_share_one_model(tmp_path: Path):
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report == {"errors": [], "models": 1, "vectors": 1, "answered": 8}
+
+
+# ---- use-multilingual: the licence-clean model with its own numpy engine -----------------------
+
+def test_use_multilingual_resolves_to_its_package_files():
+    folder = resolve_model("use-multilingual")
+    assert (folder / "sp.model").is_file() and (folder / "weights.npz").is_file()
+
+
+def test_use_multilingual_embeds_deterministically_and_ranks_sensibly(tmp_path: Path):
+    embedder = load_embedder(model="use-multilingual", embed_batch_size=4, cache_dir=str(tmp_path))
+    assert embedder.model_id.startswith("use-multilingual@") and "/numpy/len256/" in embedder.model_id
+    assert embedder.dim == 512 and embedder.max_tokens == 253     # <s>, </s> and a leading ▁ take three
+    alone = embedder.encode_passages([PETITION])[0]
+    among = embedder.encode_passages([*LONG_TEXTS, PETITION, *SHORT_TEXTS])[len(LONG_TEXTS)]
+    assert alone.tobytes() == among.tobytes() == embedder.encode_query(PETITION).tobytes()
+    assert abs(float(np.linalg.norm(alone)) - 1) < 1e-5
+    question = embedder.encode_query("对信访事项处理意见不服，多少天内可以请求复查？")
+    unrelated = embedder.encode_passages(["《某市绿化条例》 第八条 城市绿地应当定期修剪。"])[0]
+    assert float(question @ alone) > float(question @ unrelated)
+
+
+def test_use_multilingual_splits_passages_by_exact_token_counts(tmp_path: Path):
+    # NFKC inside the tokenizer expands characters ("㈠" → "(一)"): a character count is no bound
+    embedder = load_embedder(model="use-multilingual", max_seq_length=40, cache_dir=str(tmp_path))
+    assert not embedder.backend.chars_bound_tokens
+    assert embedder.count_tokens("㈠㈡①②") > len("㈠㈡①②")
+    assert embedder.count_tokens("罕见字𠀀𪚥") == len("罕见字𠀀𪚥")      # the leading ▁ is counted as special
+    passages = embedder.passages(HEAD, ["㈠" * 30, "依法办理。" * 10])
+    assert len(passages) > 1
+    assert all(embedder.count_tokens(p) <= embedder.max_tokens for p in passages)
+
+
+def test_use_multilingual_truncates_a_long_query_to_the_window(tmp_path: Path):
+    embedder = load_embedder(model="use-multilingual", max_seq_length=16, cache_dir=str(tmp_path))
+    head = "信访人对处理意见不服的可以请求复查复查机关应当"
+    tail = "另外还有很多很多与此无关的文字" * 50
+    assert embedder.encode_query(head + tail).tobytes() == embedder.encode_query(head + "其他内容").tobytes()
