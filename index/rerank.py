@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.adapter import same_model
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
@@ -136,6 +137,7 @@ class Reranker:
     """A linear model over `FEATURES`: score = features · weights."""
     weights: np.ndarray             # (len(FEATURES),) float32
     note: str = ""                  # how it was learned, with held-out figures
+    model_id: str = ""              # embedder whose dense scores it was learned on ("" = any)
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         return features @ self.weights
@@ -145,7 +147,8 @@ class Reranker:
         return np.argsort(-self.scores(features), kind="stable")
 
     def save(self, path: Path) -> None:
-        body = {"features": list(FEATURES), "weights": [round(float(w), 6) for w in self.weights], "note": self.note}
+        body = {"features": list(FEATURES), "weights": [round(float(w), 6) for w in self.weights], "note": self.note,
+                "model_id": self.model_id}
         path.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
@@ -159,14 +162,15 @@ class Reranker:
             raise ConfigError(f"{path}: not a reranker ({err})") from None
         if names != list(FEATURES) or len(weights) != len(FEATURES):
             raise ConfigError(f"{path}: learned over other features; re-run python -m index.learn.fit")
-        return cls(weights, str(body.get("note", "")))
+        return cls(weights, str(body.get("note", "")), str(body.get("model_id", "")))
 
 
-def configured_reranker(setting: str) -> Reranker | None:
-    """The reranker the `reranker` setting names: "bundled" (if the file exists), "none" or a file.
+def configured_reranker(setting: str, model_id: str) -> Reranker | None:
+    """The reranker the `reranker` setting names for the embedder `model_id`: "bundled" (if the
+    file exists and was learned on this model's dense scores), "none" or a file.
 
     Raises:
-        ConfigError: if a named file is missing, or a file is unreadable.
+        ConfigError: if a named file is missing, unreadable or learned on another model.
     """
     if setting == "none":
         return None
@@ -175,7 +179,12 @@ def configured_reranker(setting: str) -> Reranker | None:
         if setting == "bundled":
             return None
         raise ConfigError(f"setting reranker: {path} does not exist")
-    return Reranker.load(path)
+    reranker = Reranker.load(path)
+    if not reranker.model_id or same_model(reranker.model_id, model_id):
+        return reranker
+    if setting == "bundled":
+        return None        # its dense features would mean something else
+    raise ConfigError(f"setting reranker: {path} was learned for {reranker.model_id}, not {model_id}")
 
 
 def fit_reranker(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1e-3,

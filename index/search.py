@@ -177,7 +177,7 @@ class Searcher:
                 raise
             self._load_snapshot(current_folder(self.kb_dir))
         self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
-        self.reranker = configured_reranker(self.cfg.reranker)
+        self.reranker = configured_reranker(self.cfg.reranker, self.embedder.model_id)
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
@@ -260,7 +260,14 @@ class Searcher:
         doc_ok = np.ones(len(cat.documents), dtype=bool)
         if filters.documents:
             doc_ok[:] = False
-            doc_ok[self.documents_matching(filters.documents)] = True
+            named = self.documents_matching(filters.documents)
+            doc_ok[named] = True
+            # A document asked for by name is searched even when none of its versions has an
+            # allowed status (a replaced or repealed text): its newest version, as for references.
+            for d in named.tolist():
+                rows = cat.doc == d
+                if not (keep & rows).any():
+                    keep |= rows & (cat.version == cat.version[rows].max())
         if filters.levels:
             doc_ok &= np.array([d.level in filters.levels for d in cat.documents], dtype=bool)
         if filters.regions:

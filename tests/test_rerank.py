@@ -71,18 +71,33 @@ def test_the_listwise_fit_learns_a_signal_it_is_shown() -> None:
     assert np.array_equal(weights, fit_reranker(features[:150], labels[:150]))      # deterministic
 
 
+M3E = "m3e-small@015b8fb6280264c6/onnx-int8/len256/alone"
+USE = "use-multilingual@546647e010f5e76d/numpy/len256/alone"
+
+
 def test_weights_file_round_trip_and_refusals(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     Reranker(np.arange(len(FEATURES), dtype=np.float32), "note").save(path)
-    loaded = configured_reranker(str(path))
+    loaded = configured_reranker(str(path), M3E)
     assert loaded is not None and loaded.note == "note"
     assert np.array_equal(loaded.weights, np.arange(len(FEATURES), dtype=np.float32))
-    assert configured_reranker("none") is None
+    assert configured_reranker("none", M3E) is None
     path.write_text('{"features": ["other"], "weights": [1.0]}', encoding="utf-8")
     with pytest.raises(ConfigError, match="other features"):
-        configured_reranker(str(path))
+        configured_reranker(str(path), M3E)
     with pytest.raises(ConfigError, match="does not exist"):
-        configured_reranker(str(tmp_path / "missing.json"))
+        configured_reranker(str(tmp_path / "missing.json"), M3E)
+
+
+def test_a_reranker_is_used_only_with_the_model_it_was_learned_on(tmp_path: Path) -> None:
+    # its dense_score / dense_gap features mean something else in another model's space
+    path = tmp_path / "r.json"
+    Reranker(np.ones(len(FEATURES), dtype=np.float32), "", M3E).save(path)
+    assert configured_reranker(str(path), M3E.replace("onnx-int8", "torch")) is not None   # same model, other backend
+    with pytest.raises(ConfigError, match="learned for m3e-small"):
+        configured_reranker(str(path), USE)
+    assert configured_reranker("bundled", M3E) is not None
+    assert configured_reranker("bundled", USE) is None
 
 
 def test_question_type_patterns_do_not_backtrack() -> None:

@@ -504,7 +504,7 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
         return 0
     note = f"learned by index.learn.fit from {', '.join(p.name for p in args.questions)} ({len(m.questions)} questions)"
     # a part the gate turned down is removed, so that `bundled` never means a stale file
-    write_or_remove(args.reranker_out, final.use_reranker, lambda: Reranker(final.reranker, note + held_out))
+    write_or_remove(args.reranker_out, final.use_reranker, lambda: Reranker(final.reranker, note + held_out, searcher.embedder.model_id))
     write_or_remove(args.out, final.use_adapter,
                     lambda: QueryAdapter(final.weights, searcher.embedder.model_id, f"{note}, {params}{held_out}"))
     return 0
