@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.records import Document
+from ingest.successors import load_successors
 from kb.chinese import title_key
 from kb.errors import StoreError
 
@@ -210,20 +211,24 @@ def _now() -> str:
 
 
 def derive_statuses(versions: Sequence[tuple[int, str, str, str]], today: str,
-                    repealed_since: str = "") -> dict[int, str]:
+                    repealed_since: str = "", superseded_since: str = "") -> dict[int, str]:
     """Status of each version of one document from (id, version_date, declared_status, effective).
 
     A declared status wins. Otherwise the newest version already in force is "current", newer
     ones whose effective date lies ahead are "pending" and older ones "superseded". A document
     whose newest version is declared repealed, or was repealed by another text from
-    `repealed_since` (a date not after `today`) on, has every version repealed.
+    `repealed_since` (a date not after `today`) on, has every version repealed; one replaced by
+    a successor of another title from `superseded_since` on has every version superseded.
     """
     ordered = sorted(versions, key=lambda v: v[1], reverse=True)
-    repealed_by_other = bool(repealed_since) and repealed_since <= today and bool(ordered) \
-        and ordered[0][1] < repealed_since
-    if ordered and (ordered[0][2] == "repealed" or repealed_by_other):
+
+    def replaced_from(since: str) -> bool:
+        return bool(since) and since <= today and bool(ordered) and ordered[0][1] < since
+
+    if ordered and (ordered[0][2] == "repealed" or replaced_from(repealed_since)):
         return {v[0]: "repealed" for v in ordered}
-    statuses, current_seen = {}, False
+    current_seen = replaced_from(superseded_since)       # the successor is the current one
+    statuses = {}
     for vid, _date, declared, effective in ordered:
         if declared:
             statuses[vid] = declared
@@ -269,6 +274,10 @@ class StoreWriter:
             raise StoreError(f"{self.kb_dir}: knowledge base has schema version {version}, this program "
                              f"writes {SCHEMA_VERSION}; ingest into a new --kb folder")
         self._dirty_documents: set[int] = set()
+        try:
+            self.successors = load_successors()
+        except (OSError, ValueError) as e:
+            raise StoreError(f"cannot read the list of successor documents ({e})") from None
         self._marked_tables = {t for t in ID_TABLES if "AUTOINCREMENT" not in self._table_sql(t).upper()}
         if self._marked_tables:
             # before anything is deleted, so no id handed out so far can come back
@@ -276,6 +285,19 @@ class StoreWriter:
             for table in self._marked_tables:
                 self._set_meta(_MARK + table, str(self._next_id(table) - 1))
             self.conn.execute("COMMIT")
+        if version is None:
+            self._set_meta("successors", self.successors.fingerprint)
+        elif self._meta("successors") != self.successors.fingerprint:
+            # The bundled list changed (or the store predates it): re-derive what it names now and
+            # what an earlier list may have named (documents with no current version).
+            self._touch_documents_with_keys(set(self.successors.by_replaced))
+            self._dirty_documents.update(i for (i,) in self.conn.execute(
+                "SELECT document_id FROM versions GROUP BY document_id HAVING SUM(status = 'current') = 0"))
+            if self._dirty_documents:
+                with self.transaction():
+                    self._set_meta("successors", self.successors.fingerprint)
+            else:
+                self._set_meta("successors", self.successors.fingerprint)
 
     def _table_sql(self, table: str) -> str:
         row = self.conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
@@ -471,8 +493,28 @@ class StoreWriter:
               AND (d.region = '全国' OR target.region LIKE d.region || '%')""", (document_id,)).fetchone()
         return since or ""
 
+    def _superseded_since(self, document_id: int) -> str:
+        """Earliest date from which a successor of another title (`ingest.successors`), of the same
+        or a wider region, is in force in place of this document."""
+        key, region = self.conn.execute("SELECT key, region FROM documents WHERE id=?", (document_id,)).fetchone()
+        successors = sorted(self.successors.by_replaced.get(key, ()))
+        if not successors:
+            return ""
+        (since,) = self.conn.execute(f"""
+            SELECT MIN(COALESCE(NULLIF(v.effective, ''), v.version_date)) FROM documents d
+            JOIN versions v ON v.document_id = d.id
+            WHERE d.key IN ({','.join('?' * len(successors))}) AND (d.region = '全国' OR ? LIKE d.region || '%')""",
+            (*successors, region)).fetchone()
+        return since or ""
+
     def _finish_documents(self) -> None:
         today = _dt.date.today().isoformat()
+        # a successor that came or went changes the status of what it replaces
+        if self._dirty_documents:
+            keys = {k for (k,) in self.conn.execute(
+                f"SELECT key FROM documents WHERE id IN ({','.join('?' * len(self._dirty_documents))})",
+                sorted(self._dirty_documents))}
+            self._touch_documents_with_keys(self.successors.replaced_by(keys))
         for document_id in self._dirty_documents:
             versions = self.conn.execute(
                 "SELECT id, version_date, declared_status, effective, title FROM versions WHERE document_id=?",
@@ -480,8 +522,9 @@ class StoreWriter:
             if not versions:
                 self.conn.execute("DELETE FROM documents WHERE id=?", (document_id,))
                 continue
-            repealed_since = self._repealed_since(document_id)
-            for vid, status in derive_statuses([v[:4] for v in versions], today, repealed_since).items():
+            statuses = derive_statuses([v[:4] for v in versions], today, self._repealed_since(document_id),
+                                       self._superseded_since(document_id))
+            for vid, status in statuses.items():
                 self.conn.execute("UPDATE versions SET status=? WHERE id=?", (status, vid))
             newest_title = max(versions, key=lambda v: v[1])[4]
             self.conn.execute("UPDATE documents SET title=? WHERE id=?", (newest_title, document_id))

@@ -46,3 +46,16 @@ def demo_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_readme_example_finds_its_clause_on_the_demo_corpus(demo_kb: Path, question: str, clause: str) -> None:
     hits = Searcher(demo_kb, load_config(kb=str(demo_kb))).search(question, k=10)
     assert clause in [h.citation for h in hits], [h.citation for h in hits]
+
+
+@pytest.mark.slow
+def test_the_replaced_2005_regulation_is_found_only_on_request(demo_kb: Path) -> None:
+    # ingest/data/successors.tsv: 《信访工作条例》 (2022) took over from 《信访条例》 (2005)
+    from index.search import Filters
+    searcher = Searcher(demo_kb, load_config(kb=str(demo_kb)))
+    question = "信访人对处理意见不服的，可以在多少日内请求复查？"
+    assert "信访条例" not in {h.title for h in searcher.search(question, k=20)}
+    asked = searcher.search(question, k=20, filters=Filters(statuses=("superseded",)))
+    assert {h.status for h in asked} == {"superseded"} and "信访条例" in {h.title for h in asked}
+    cited = searcher.search("信访条例第十四条", k=5)[0]
+    assert (cited.title, cited.citation) == ("信访条例", "《信访条例》第十四条")

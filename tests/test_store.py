@@ -219,3 +219,69 @@ def test_an_amended_version_says_which_amendment_made_it(tmp_path):
     assert "2017-06-27 修正" in card_meta(amended) and "1990-10-01 施行" in card_meta(amended)
     assert (original.version_event, original.version_event_date) == ("", "")
     assert "修正" not in card_meta(original)
+
+
+def test_derive_statuses_successor_of_another_title_supersedes_every_version():
+    versions = [(1, "1995-10-28", "", ""), (2, "2005-01-10", "", "")]
+    assert derive_statuses(versions, "2026-01-01", superseded_since="2022-05-01") == {1: "superseded", 2: "superseded"}
+    assert derive_statuses(versions, "2020-01-01", superseded_since="2022-05-01") == {1: "superseded", 2: "current"}
+    assert derive_statuses(versions, "2026-01-01", superseded_since="2000-01-01") == {1: "superseded", 2: "current"}
+    assert derive_statuses([(1, "2005-01-10", "current", "")], "2026-01-01", superseded_since="2022-05-01") \
+        == {1: "current"}                                            # a declared status still wins
+
+
+def test_parse_successors_reads_pairs_and_names_a_bad_line():
+    from ingest.successors import parse_successors
+    listed = parse_successors("# comment\n\n信访条例\t信访工作条例\treason\n《中华人民共和国甲法》\t乙法\t\n丙\t丙\tsame\n")
+    assert listed.by_replaced == {"信访条例": frozenset({"信访工作条例"}), "甲法": frozenset({"乙法"})}
+    assert listed.replaced_by({"信访工作条例", "其他"}) == {"信访条例"}
+    assert parse_successors("信访条例\t信访工作条例\tother words").fingerprint \
+        == parse_successors("信访条例\t信访工作条例\treason").fingerprint
+    with pytest.raises(ValueError, match="line 2"):
+        parse_successors("甲\t乙\n只有一个标题\n")
+
+
+def test_a_successor_of_another_title_supersedes_its_predecessor_while_it_is_stored(tmp_path):
+    # the bundled list names 《信访工作条例》 (2022) as the successor of 《信访条例》 (2005)
+    old = make_doc("信访条例", "2005-01-10", effective="2005-05-01", source="old.md")
+    local = make_doc("某省信访条例", "2016-07-29", region="某省", source="local.md")
+    new = make_doc("信访工作条例", "2022-02-25", effective="2022-05-01", source="new.md")
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/old.md", "old.md", "h1", "p", old)
+        w.put_file("/c/local.md", "local.md", "h3", "p", local)
+    with open_store(tmp_path) as s:
+        assert {d.title: d.status for d in s.documents()} == {"信访条例": "current", "某省信访条例": "current"}
+    with w.transaction():
+        w.put_file("/c/new.md", "new.md", "h2", "p", new)
+    with open_store(tmp_path) as s:
+        assert {d.title: d.status for d in s.documents()} == {
+            "信访条例": "superseded", "某省信访条例": "current", "信访工作条例": "current"}
+    with w.transaction():
+        w.remove_file("/c/new.md")
+    w.close()
+    with open_store(tmp_path) as s:
+        assert {d.title: d.status for d in s.documents()} == {"信访条例": "current", "某省信访条例": "current"}
+
+
+def test_a_changed_successors_list_re_derives_a_store_written_before(tmp_path, monkeypatch):
+    from ingest import store as store_module
+    from ingest.successors import parse_successors
+    monkeypatch.setattr(store_module, "load_successors", lambda: parse_successors(""))
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/old.md", "old.md", "h1", "p", make_doc("甲条例", "2005-01-10", source="old.md"))
+        w.put_file("/c/new.md", "new.md", "h2", "p", make_doc("乙条例", "2022-02-25", source="new.md"))
+    w.close()
+    with open_store(tmp_path) as s:
+        generation = s.generation()
+        assert [d.status for d in s.documents()] == ["current", "current"]
+    monkeypatch.setattr(store_module, "load_successors", lambda: parse_successors("甲条例\t乙条例\tlisted later"))
+    StoreWriter(tmp_path).close()                    # opening a writer applies the new list
+    with open_store(tmp_path) as s:
+        assert {d.title: d.status for d in s.documents()} == {"甲条例": "superseded", "乙条例": "current"}
+        assert s.generation() == generation + 1      # so the index is rebuilt with the new status
+    monkeypatch.setattr(store_module, "load_successors", lambda: parse_successors(""))
+    StoreWriter(tmp_path).close()                    # and a pair taken off the list is undone
+    with open_store(tmp_path) as s:
+        assert [d.status for d in s.documents()] == ["current", "current"]
