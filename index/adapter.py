@@ -8,6 +8,7 @@ window of the same model is accepted (see `same_model`).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,16 @@ from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
 ADAPTER_FILE = DATA_DIR / "query_adapter.npz"
+_MODEL_FOLDER = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def bundled_file(model_id: str, default: Path) -> Path:
+    """Where the bundled learned file `default` (index/data/NAME) is for the model of `model_id`:
+    index/data/<model name>/NAME when that model has its own (e.g. use-multilingual), else
+    `default`, learned for the default model (whose recorded model id the caller checks)."""
+    model = model_id.split("@", 1)[0]
+    own = default.parent / model / default.name
+    return own if _MODEL_FOLDER.fullmatch(model) and own.is_file() else default
 
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -60,12 +71,14 @@ def same_model(a: str, b: str) -> bool:
     return a.split("/", 1)[0] == b.split("/", 1)[0]
 
 
-def adapter_for(model_id: str, path: Path = ADAPTER_FILE) -> QueryAdapter | None:
-    """The adapter in `path` if it was trained for this model, else None (also if there is none).
+def adapter_for(model_id: str, path: Path | None = None) -> QueryAdapter | None:
+    """The adapter in `path` (default: the bundled one for this model) if it was trained for this
+    model, else None (also if there is none).
 
     Raises:
         ConfigError: if the adapter file exists but is unreadable.
     """
+    path = path or bundled_file(model_id, ADAPTER_FILE)
     if not path.is_file():
         return None
     adapter = QueryAdapter.load(path)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.adapter import same_model
+from index.adapter import bundled_file, same_model
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
@@ -174,7 +174,7 @@ def configured_reranker(setting: str, model_id: str) -> Reranker | None:
     """
     if setting == "none":
         return None
-    path = RERANKER_FILE if setting == "bundled" else Path(setting).expanduser()
+    path = bundled_file(model_id, RERANKER_FILE) if setting == "bundled" else Path(setting).expanduser()
     if not path.is_file():
         if setting == "bundled":
             return None

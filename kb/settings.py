@@ -50,8 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
             "or `auto` (flat, hnsw above `ann_threshold` passages)."),
     Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
-    Setting("rrf_k", 60.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
-    Setting("dense_weight", 3.0, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
+    Setting("rrf_k", 20.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
+    Setting("dense_weight", 1.5, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
             "(chosen by `python -m index.learn.fit`).", float),
     Setting("expansion_weight", 0.3, "Search: weight of the statute terms added for colloquial words "
             "(`index/data/expansions.txt`).", float),

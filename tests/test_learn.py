@@ -75,3 +75,16 @@ def test_adapter_file_round_trip_and_model_check(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="bad.npz"):
         adapter_for("model-a", tmp_path / "bad.npz")
+
+
+def test_a_model_with_its_own_bundled_files_gets_them(tmp_path: Path) -> None:
+    from index.adapter import bundled_file
+    default = tmp_path / "query_adapter.npz"
+    default.write_bytes(b"x")
+    (tmp_path / "use-multilingual").mkdir()
+    own = tmp_path / "use-multilingual" / "query_adapter.npz"
+    own.write_bytes(b"y")
+    assert bundled_file("use-multilingual@0123/numpy/len256/alone", default) == own
+    assert bundled_file("m3e-small@abcd/onnx-int8/len256/alone", default) == default
+    assert bundled_file("/models/use-multilingual@abcd/torch/len256", default) == default   # a path names no folder
+    assert bundled_file("../use-multilingual@abcd/torch/len256", default) == default
