@@ -88,3 +88,23 @@ def test_a_model_with_its_own_bundled_files_gets_them(tmp_path: Path) -> None:
     assert bundled_file("m3e-small@abcd/onnx-int8/len256/alone", default) == default
     assert bundled_file("/models/use-multilingual@abcd/torch/len256", default) == default   # a path names no folder
     assert bundled_file("../use-multilingual@abcd/torch/len256", default) == default
+
+
+def test_subcorpus_takes_gold_files_their_versions_the_petition_texts_and_a_fixed_draw(tmp_path: Path) -> None:
+    import json
+
+    from index.learn.subcorpus import choose_files, gold_files, version_stem
+    names = ["法律/甲法(2017-09-01).md", "法律/甲法(2023-09-01).md", "法规/乙条例.md", "地方/某省信访条例.md",
+             *[f"其他/丙{i}办法.md" for i in range(20)]]
+    files = [tmp_path / n for n in names]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"qid": 1, "query": "问", "gold": [{"title": "甲法", "article_no": 1,
+                                                                    "doc_path": "法律/甲法(2023-09-01).md"}]},
+                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    gold = gold_files(tmp_path, [questions])
+    assert gold == {tmp_path / "法律/甲法(2023-09-01).md"}
+    assert version_stem("甲法(2017-09-01).md") == version_stem("甲法.md") == "甲法"
+    chosen = choose_files(files, gold, extra=5, seed=0)
+    assert {tmp_path / n for n in names[:2] + names[3:4]} <= set(chosen)     # both versions and the 信访 text
+    assert len(chosen) == 3 + 5 and chosen == choose_files(files, gold, extra=5, seed=0)
+    assert choose_files(files, gold, extra=5, seed=1) != chosen
