@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.records import Document
-from ingest.successors import load_successors
+from ingest.successors import Successors, load_successors
 from kb.chinese import title_key
 from kb.errors import StoreError
 
@@ -243,6 +243,30 @@ def derive_statuses(versions: Sequence[tuple[int, str, str, str]], today: str,
     return statuses
 
 
+def _bundled_successors() -> Successors:
+    """Raises:
+        StoreError: if the bundled list of successors cannot be read."""
+    try:
+        return load_successors()
+    except (OSError, ValueError) as e:
+        raise StoreError(f"cannot read the list of successor documents ({e})") from None
+
+
+def _successor_rows(conn: sqlite3.Connection, successors: Successors, document_id: int) -> list[tuple[int, str, str]]:
+    """(document id, title, from when) of the stored successors of another title that replace a
+    document (`ingest.successors`): of the same or a wider region, in force from their earliest
+    version's effective (or version) date."""
+    row = conn.execute("SELECT key, region FROM documents WHERE id=?", (document_id,)).fetchone()
+    keys = sorted(successors.by_replaced.get(row[0], ())) if row else []
+    if not keys:
+        return []
+    return conn.execute(f"""
+        SELECT d.id, d.title, MIN(COALESCE(NULLIF(v.effective, ''), v.version_date)) FROM documents d
+        JOIN versions v ON v.document_id = d.id
+        WHERE d.key IN ({','.join('?' * len(keys))}) AND (d.region = '全国' OR ? LIKE d.region || '%')
+        GROUP BY d.id ORDER BY 3""", (*keys, row[1])).fetchall()
+
+
 def _connect(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -274,10 +298,7 @@ class StoreWriter:
             raise StoreError(f"{self.kb_dir}: knowledge base has schema version {version}, this program "
                              f"writes {SCHEMA_VERSION}; ingest into a new --kb folder")
         self._dirty_documents: set[int] = set()
-        try:
-            self.successors = load_successors()
-        except (OSError, ValueError) as e:
-            raise StoreError(f"cannot read the list of successor documents ({e})") from None
+        self.successors = _bundled_successors()
         self._marked_tables = {t for t in ID_TABLES if "AUTOINCREMENT" not in self._table_sql(t).upper()}
         if self._marked_tables:
             # before anything is deleted, so no id handed out so far can come back
@@ -494,18 +515,9 @@ class StoreWriter:
         return since or ""
 
     def _superseded_since(self, document_id: int) -> str:
-        """Earliest date from which a successor of another title (`ingest.successors`), of the same
-        or a wider region, is in force in place of this document."""
-        key, region = self.conn.execute("SELECT key, region FROM documents WHERE id=?", (document_id,)).fetchone()
-        successors = sorted(self.successors.by_replaced.get(key, ()))
-        if not successors:
-            return ""
-        (since,) = self.conn.execute(f"""
-            SELECT MIN(COALESCE(NULLIF(v.effective, ''), v.version_date)) FROM documents d
-            JOIN versions v ON v.document_id = d.id
-            WHERE d.key IN ({','.join('?' * len(successors))}) AND (d.region = '全国' OR ? LIKE d.region || '%')""",
-            (*successors, region)).fetchone()
-        return since or ""
+        """Earliest date from which a successor of another title is in force in place of this document."""
+        return min((since for _, _, since in _successor_rows(self.conn, self.successors, document_id) if since),
+                   default="")
 
     def _finish_documents(self) -> None:
         today = _dt.date.today().isoformat()
@@ -660,6 +672,15 @@ class Store:
             JOIN repeals r ON r.target_key = target.key JOIN files f ON f.id = r.file_id
             JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
             WHERE target.id = ? AND d.id != target.id ORDER BY r.since""", (document_id,)).fetchall()
+
+    def replaced_by(self, document_id: int) -> list[tuple[int, str, str]]:
+        """(document id, title, since) of the stored successors of another title that replace this
+        document (`ingest/data/successors.tsv`).
+
+        Raises:
+            StoreError: if the bundled list of successors cannot be read.
+        """
+        return _successor_rows(self.conn, _bundled_successors(), document_id)
 
     def repeals(self, document_id: int) -> list[tuple[int, str, str]]:
         """(document id, title, since) of the stored documents this document declares repealed."""

@@ -104,3 +104,17 @@ def test_every_page_copes_with_an_empty_knowledge_base(tmp_path, open_page, page
     at = open_page(tmp_path / "empty", page)
     assert not at.exception and not at.error
     assert at.info                               # an explanation, not a failure
+
+
+def test_a_replaced_document_links_to_its_successor(app_store_kb, open_page):
+    # ingest/data/successors.tsv: 《信访工作条例》 took over from the 2005 《信访条例》
+    with open_store(app_store_kb) as store:
+        ids = {d.title: d.id for d in store.documents()}
+        assert [(t, s) for _, t, s in store.replaced_by(ids["信访条例"])] == [("信访工作条例", "2022-05-01")]
+        assert store.replaced_by(ids["信访工作条例"]) == []
+    at = open_page(app_store_kb, "browse", doc=str(ids["信访条例"]))
+    assert not at.exception and not at.error
+    link = next(link for link in at.get("page_link") if "取代" in link.value)
+    assert link.value == "自 2022-05-01 起由《信访工作条例》取代"
+    assert f"doc={ids['信访工作条例']}" in link.proto.query_string
+    assert "已修改" in _markdown(at)

@@ -104,6 +104,11 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
     st.title(escape(version.title))
     st.markdown(status_badge(version.status) + f" <small>{escape(doc.level)} · {escape(doc.region)}</small>",
                 unsafe_allow_html=True)
+    for verb, (other, title, since) in [("废止", r) for r in store.repealed_by(doc.id)] + \
+                                       [("取代", r) for r in store.replaced_by(doc.id)]:
+        when = f"自 {since} 起" if since else ""
+        st.page_link(page("browse", cfg), label=f"{when}由《{escape(title)}》{verb}", icon=":material/arrow_forward:",
+                     query_params={"doc": str(other)})
     _metadata(version)
     if len(versions) > 1:
         st.markdown("**版本**")
