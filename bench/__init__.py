@@ -1,11 +1,15 @@
 """Benchmarks: each module prints its figures; `python -m bench NAME` runs one, `python -m bench` all.
 
 Shared here: where `../shared` is, the two measures every benchmark reports (sizes on disk
-and percentiles), and the error line of a bench pointed at a folder with no knowledge base.
+and percentiles), and the arguments of a bench run on a knowledge base (with the error line when there is none).
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
+
+from kb.settings import Config, add_arguments, config_from_args
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -22,8 +26,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def missing_kb(kb: Path) -> str | None:
-    """The error line for a bench run on `kb` when it holds no knowledge base (no store), else None."""
-    if (kb / "kb.sqlite").is_file():
+def parse_kb_args(parser: argparse.ArgumentParser, argv: list[str] | None
+                  ) -> tuple[argparse.Namespace, Config] | None:
+    """`argv` parsed by `parser` with the `kb` setting added, and the settings they give; None,
+    after the one error line, when that folder holds no knowledge base (no store)."""
+    add_arguments(parser, "kb")
+    args = parser.parse_args(argv)
+    cfg = config_from_args(args)
+    kb = Path(cfg.kb)
+    if not (kb / "kb.sqlite").is_file():
+        print(f"error: {kb}: no knowledge base (build one with python -m ingest FOLDER --kb {kb})", file=sys.stderr)
         return None
-    return f"error: {kb}: no knowledge base (build one with python -m ingest FOLDER --kb {kb})"
+    return args, cfg

@@ -18,8 +18,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench import missing_kb, percentile
-from kb.settings import add_arguments, config_from_args
+from bench import parse_kb_args, percentile
 
 # Everyday questions of the kinds the app is for (not taken from any evaluation file).
 QUESTIONS = ("对信访事项处理意见不服怎么办", "信访工作条例第三十六条", "邻居装修噪音扰民可以找谁调解",
@@ -45,14 +44,11 @@ def search_once(page, question: str) -> tuple[float, str]:
 def main(argv: list[str] | None = None) -> int:
     from ui.harness import chromium, running_app, wait_until_idle
     parser = argparse.ArgumentParser(prog="python -m bench app", description=__doc__.split("\n\n")[0])
-    add_arguments(parser, "kb")
     parser.add_argument("--rounds", type=int, default=3, help="times each question is asked (default 3)")
-    args = parser.parse_args(argv)
-    cfg = config_from_args(args)
-    kb = Path(cfg.kb)
-    if problem := missing_kb(kb):
-        print(problem, file=sys.stderr)
+    if (parsed := parse_kb_args(parser, argv)) is None:
         return 2
+    args, cfg = parsed
+    kb = Path(cfg.kb)
     with tempfile.TemporaryDirectory() as tmp, running_app(kb, Path(tmp) / "streamlit.log", timeout=300) as url, \
             chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

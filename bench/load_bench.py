@@ -30,10 +30,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import missing_kb, percentile
+from bench import parse_kb_args, percentile
 from bench.app_bench import QUESTIONS, WARM_UP
 from bench.faults_bench import descendants, vm_hwm_mb
-from kb.settings import add_arguments, config_from_args
 
 SEARCH_BOX = "输入问题、关键词或条文（按回车检索）"
 SEARCH_TIMEOUT_MS = 120_000         # one search; a slower one counts as an error
@@ -166,15 +165,12 @@ def server_pid() -> int | None:
 def main(argv: list[str] | None = None) -> int:
     from ui.harness import CHROMIUM, running_app
     parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__.split("\n\n")[0])
-    add_arguments(parser, "kb")
     parser.add_argument("--users", type=int, default=4, help="concurrent users, one browser context each (default 4)")
     parser.add_argument("--searches", type=int, default=10, help="searches per user (default 10)")
-    args = parser.parse_args(argv)
-    cfg = config_from_args(args)
-    kb = Path(cfg.kb)
-    if problem := missing_kb(kb):
-        print(problem, file=sys.stderr)
+    if (parsed := parse_kb_args(parser, argv)) is None:
         return 2
+    args, cfg = parsed
+    kb = Path(cfg.kb)
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found: install it with `make browser`", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from types import ModuleType
 
 import pytest
 
+from bench.faults_bench import docx_of_repeated_body
 from ingest import clean, metadata, parse, structure
 from ingest.loaders import docx as docx_loader
 from ingest.loaders import html as html_loader
@@ -428,63 +429,23 @@ def parse_in_subprocess(path: Path, timeout: float = 60) -> tuple[str, str, floa
     return kind, message, float(out[1]), float(out[2])
 
 
-def docx_with_body(path: Path, write_body: Callable) -> Path:
-    """A real .docx (python-docx) whose word/document.xml body is written by `write_body(f)`,
-    streamed into the ZIP so that a huge body never sits in memory."""
-    import io
-    import zipfile
-
-    import docx
-    buffer = io.BytesIO()
-    document = docx.Document()
-    document.add_paragraph("某市信访工作办法")
-    document.save(buffer)
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename != "word/document.xml":
-                target.writestr(info, data)
-                continue
-            head, tail = data.split(b"<w:body>")
-            with target.open("word/document.xml", "w", force_zip64=True) as f:
-                f.write(head + b"<w:body>")
-                write_body(f)
-                f.write(tail)
-    return path
-
-
-def test_docx_whitespace_bomb_fails_fast_with_little_memory(tmp_path: Path) -> None:
-    def gigabyte_of_spaces(f) -> None:
-        chunk = b" " * (1 << 20)
-        for _ in range(1024):
-            f.write(chunk)
-
-    bomb = docx_with_body(tmp_path / "bomb.docx", gigabyte_of_spaces)
-    assert bomb.stat().st_size < 2_000_000
-    kind, message, seconds, peak_mb = parse_in_subprocess(bomb)
+@pytest.mark.parametrize("name, block, times, cap", [
+    ("bomb.docx", b" " * (1 << 20), 1024, f"{docx_loader.MAX_PART_BYTES >> 20} MB"),    # a gigabyte of spaces
+    ("many.docx", b"<w:p/>" * 10_000, 200, f"{docx_loader.MAX_PARAGRAPHS:,}"),           # two million paragraphs
+])
+def test_docx_over_a_cap_fails_fast_with_little_memory(tmp_path: Path, name: str, block: bytes, times: int,
+                                                        cap: str) -> None:
+    small = docx_of_repeated_body(tmp_path / name, block, times)
+    assert small.stat().st_size < 2_000_000
+    kind, message, seconds, peak_mb = parse_in_subprocess(small)
     assert kind == "too_large", (kind, message)
-    assert "bomb.docx" in message and f"{docx_loader.MAX_PART_BYTES >> 20} MB" in message
-    assert seconds < 20 and peak_mb < 300, (seconds, peak_mb)
-
-
-def test_docx_with_two_million_paragraphs_fails_fast(tmp_path: Path) -> None:
-    def paragraphs(f) -> None:
-        for _ in range(200):
-            f.write(b"<w:p/>" * 10_000)
-
-    many = docx_with_body(tmp_path / "many.docx", paragraphs)
-    kind, message, seconds, peak_mb = parse_in_subprocess(many)
-    assert kind == "too_large", (kind, message)
-    assert "many.docx" in message and f"{docx_loader.MAX_PARAGRAPHS:,}" in message
+    assert name in message and cap in message
     assert seconds < 20 and peak_mb < 300, (seconds, peak_mb)
 
 
 def test_docx_under_the_caps_still_parses(tmp_path: Path) -> None:
-    def articles(f) -> None:
-        for i in range(1, 4):
-            f.write(f"<w:p><w:r><w:t>第{i}条 本办法的第{i}条规定。</w:t></w:r></w:p>".encode())
-
-    doc = parse_within(docx_with_body(tmp_path / "fine.docx", articles))
+    articles = "".join(f"<w:p><w:r><w:t>第{i}条 本办法的第{i}条规定。</w:t></w:r></w:p>" for i in range(1, 4))
+    doc = parse_within(docx_of_repeated_body(tmp_path / "fine.docx", articles.encode(), 1))
     assert [a.no for a in doc.articles] == [1, 2, 3]
 
 
@@ -614,12 +575,8 @@ def test_docx_part_that_understates_its_size(tmp_path: Path) -> None:
     import struct
     import zipfile
 
-    def spaces(f) -> None:
-        for _ in range(80):
-            f.write(b" " * (1 << 20))
-
     liar = tmp_path / "liar.docx"
-    with zipfile.ZipFile(docx_with_body(tmp_path / "honest.docx", spaces)) as honest, \
+    with zipfile.ZipFile(docx_of_repeated_body(tmp_path / "honest.docx", b" " * (1 << 20), 80)) as honest, \
             zipfile.ZipFile(liar, "w", zipfile.ZIP_DEFLATED) as target:
         for info in honest.infolist():
             with honest.open(info) as source, target.open(info.filename, "w", force_zip64=False) as out:
