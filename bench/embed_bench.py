@@ -221,13 +221,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rebuild", action="store_true",
                    help="also time a no-change build_dense over the whole knowledge base (cache pre-filled)")
     args = p.parse_args(argv)
-    try:
-        variants = [(parts[0] if len(parts) == 3 else args.model, parts[-2], int(parts[-1]))
-                    for parts in (v.split(":") for v in args.variants.split(",") if v) if 2 <= len(parts) <= 3]
-    except ValueError:
-        variants = []
-    if len(variants) != len([v for v in args.variants.split(",") if v]):
-        p.error(f"--variants: {args.variants!r} is not a list of [model:]backend:window")
+    variants = []
+    for variant in filter(None, args.variants.split(",")):
+        parts = variant.split(":")
+        if len(parts) not in (2, 3) or not parts[-1].isdigit():
+            p.error(f"--variants: {args.variants!r} is not a list of [model:]backend:window")
+        variants.append((parts[0] if len(parts) == 3 else args.model, parts[-2], int(parts[-1])))
     return _compare(args, variants, read_questions(Path(args.questions), need_gold=True))
 
 
