@@ -55,7 +55,7 @@ def parser_fingerprint() -> str:
     h = hashlib.sha256()
     files = sorted(root.rglob("*.py")) + [root.parent / "kb" / "chinese.py"]
     for f in files:
-        if f.name not in ("store.py", "batch.py", "worker.py", "__main__.py"):
+        if f.name not in ("store.py", "successors.py", "batch.py", "worker.py", "__main__.py"):    # not parsing: the store and batch logic
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -374,13 +374,10 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
     counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "failed"), 0)
     failures: list[tuple[str, str, str]] = []
 
-    unread: list[FileOutcome] = []      # failed before parsing (missing, unreadable, a symlink loop)
-
     def report(outcome: FileOutcome) -> None:
         counts["skipped" if outcome.status == "duplicate" else outcome.status] += 1
         if outcome.status == "failed":
             failures.append((outcome.path, outcome.kind, outcome.message))
-            unread.append(outcome)
         if on_file:
             on_file(outcome)
 
@@ -402,10 +399,11 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
                 report(FileOutcome(key, "failed", kind="unsupported", message=f"cannot read ({e.strerror})"))
                 continue
             todo.append(Candidate(key, rel, digest))
-        if unread:      # the store's failures table lists every file that failed, not only parse failures
+        if failures:    # so far, files that could not be read (missing, unreadable, a symlink loop): the
+            # store's failures table lists every file that failed, not only parse failures
             with writer.transaction():
-                for outcome in unread:
-                    writer.record_failure(outcome.path, outcome.kind, outcome.kind, outcome.message)
+                for path, kind, message in failures:
+                    writer.record_failure(path, kind, kind, message)
         if prune:
             _prune(writer, paths, found, report)
         states = writer.file_states()
