@@ -6,16 +6,19 @@ candidates from features computed in about a millisecond for all of them:
 - retrieval: each retriever's rank and score (BM25, dense), the fused rank;
 - document: how many of the candidates come from the same document (a question about one
   regulation retrieves many of its articles), that document's best fused rank, whether the
-  question names it, how much of the question's wording is in its title;
+  question names it, how much of the question's wording is in its title, and whether it
+  implies it: the document prior's vote (`index/prior.py`: the documents that answer the
+  nearest questions with known answers);
 - article: how much of the question's wording is in its text and in its chapter/section
   headings, its length, its position in its document;
 - question type × article kind: a "how long / by when" question and an article with a time
   limit (15日内, 三个月), "who / which office" and an article naming an office, "may I / is it
   legal" and an article saying 可以/不得/应当, "what happens if" and an article with a penalty.
 
-Nothing names a document, a region or a level: the features are the same for every
-knowledge base, and local rules are never pushed down because a benchmark of national
-questions would reward it (the user's own preferences — region, collection — apply after).
+No feature names a region or a level, and no weight belongs to a document: a document counts
+only through the vote of the questions nearest to this one, so a local rule is preferred for
+questions like those it answered and is never pushed down as such (the user's own preferences —
+region, collection — apply after).
 
 The weights are learned by `python -m index.learn.fit` (a listwise softmax over each
 question's candidates, L2-regularised, on the training folds of every question set) and saved
@@ -58,7 +61,7 @@ ARTICLE_KINDS = {
 
 FEATURES = (
     "lexical_rank", "lexical_score", "dense_rank", "dense_score", "dense_gap", "fused_rank", "both",
-    "doc_share", "doc_best_rank", "title_named", "title_overlap",
+    "doc_share", "doc_best_rank", "title_named", "title_overlap", "doc_vote",
     "text_overlap", "heading_overlap", "length", "position",
     *(f"{kind}_match" for kind in QUESTION_TYPES),
 )
@@ -101,6 +104,7 @@ class Candidate:
     text: str
     position: float                 # 0 first article … 1 last article of its document
     title_named: bool               # the question names its document
+    vote: float = 0.0               # the document prior's vote for its document (0 … 1)
 
 
 def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
@@ -125,6 +129,7 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
             (c.dense_score - top_dense) if c.dense_rank is not None else -1.0,
             _recip(rank), float(c.lexical_rank is not None and c.dense_rank is not None),
             per_doc[c.doc] / len(candidates), _recip(best_rank[c.doc]), float(c.title_named), title_overlap[c.doc],
+            c.vote,
             overlap(q, c.text), overlap(q, " ".join(c.headings)), math.log1p(len(c.text)) / 8.0, c.position,
         ]
         row.extend(float(asked and bool(ARTICLE_KINDS[kind].search(c.text))) for kind, asked in types.items())

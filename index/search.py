@@ -18,7 +18,7 @@ import functools
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from index.collections import load_collections
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.lexical import LexicalIndex, top_rows
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query, title_aliases
+from index.prior import configured_prior
 from index.rerank import RERANK_DEPTH, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer
 from index.units import UnitTable
@@ -178,6 +179,7 @@ class Searcher:
             self._load_snapshot(current_folder(self.kb_dir))
         self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
         self.reranker = configured_reranker(self.cfg.reranker, self.embedder.model_id)
+        self.prior = configured_prior(self.cfg.question_prior, self.embedder.model_id)
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
@@ -301,9 +303,9 @@ class Searcher:
             scores = scores + self.tuning.expansion_weight * self.lexical.scores(extra)
         return top_rows(scores, n, mask)
 
-    def dense_ranking(self, parsed: ParsedQuery, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
-        """Best rows by embedding similarity, the filter applied inside FAISS."""
-        qvec = self.embedder.encode_query(parsed.text)
+    def dense_ranking(self, qvec: np.ndarray, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
+        """Best rows by embedding similarity to the base query vector `qvec` (the adapter applied
+        here), the filter applied inside FAISS."""
         if self.adapter is not None:
             qvec = self.adapter.apply(qvec)
         allowed = None if mask is None else self.catalog.ids[mask]
@@ -348,10 +350,12 @@ class Searcher:
         t = self.tuning
         tokens, extra = self.query_terms(parsed)
         lexical = self.lexical_ranking(tokens, extra, mask, n)
-        dense = self.dense_ranking(parsed, mask, n) if t.dense_weight else []
+        qvec = self.embedder.encode_query(parsed.text) if t.dense_weight or self.reranker is not None else None
+        dense = self.dense_ranking(qvec, mask, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
-            fused = self.rerank(parsed, fused, lexical, dense)
+            votes = self.prior.document_votes(qvec) if self.prior is not None else {}
+            fused = self.rerank(parsed, fused, lexical, dense, votes)
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
@@ -361,17 +365,19 @@ class Searcher:
         return self._hits(grouped, why, tokens + extra)
 
     def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
-               dense: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+               dense: Sequence[tuple[int, float]], votes: Mapping[str, float]) -> list[tuple[int, float]]:
         """The second stage: the best `RERANK_DEPTH` fused rows in the reranker's order, then the
-        rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones."""
+        rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
+        `votes`: the document prior's votes (document key → vote) for the question."""
         head = [r for r, _ in fused[:RERANK_DEPTH]]
-        order = self.reranker.order(self.features(parsed, head, lexical, dense))
+        order = self.reranker.order(self.features(parsed, head, lexical, dense, votes))
         rows = [head[i] for i in order] + [r for r, _ in fused[RERANK_DEPTH:]]
         return [(row, 1.0 / (self.tuning.rrf_k + rank)) for rank, row in enumerate(rows, start=1)]
 
     def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],
-                 dense: Sequence[tuple[int, float]]) -> np.ndarray:
-        """`index.rerank` features of candidate `rows` (best fused first) for a parsed question."""
+                 dense: Sequence[tuple[int, float]], votes: Mapping[str, float]) -> np.ndarray:
+        """`index.rerank` features of candidate `rows` (best fused first) for a parsed question;
+        `votes` are the document prior's (document key → vote)."""
         cat = self.catalog
         lexical_at = {r: (rank, score) for rank, (r, score) in enumerate(lexical, start=1)}
         dense_at = {r: (rank, score) for rank, (r, score) in enumerate(dense, start=1)}
@@ -386,7 +392,7 @@ class Searcher:
             den_rank, den_score = dense_at.get(r, (None, 0.0))
             candidates.append(Candidate(int(cat.doc[r]), lex_rank, float(lex_score), den_rank, float(den_score),
                                         doc.title, (u.subtitle, *u.path) if u else (), u.text if u else "",
-                                        float(positions[r]), doc.key in mentioned))
+                                        float(positions[r]), doc.key in mentioned, votes.get(doc.key, 0.0)))
         return candidate_features(parsed.text, candidates)
 
     def positions(self) -> np.ndarray:

@@ -12,7 +12,10 @@ What is learned:
 2. the fusion parameters (RRF k, dense weight), chosen on a small grid, on a fifth of the
    training questions held out from an adapter trained on the other four fifths;
 3. whether the adapter is used at all (the gate): the best fusion with it and without it are
-   compared on those same held-out questions.
+   compared on those same held-out questions;
+4. the second stage (`index/rerank.py`) and its gate, on the same questions; its document-vote
+   feature (`index/prior.py`) comes, for each of them, from the votes of the other training
+   questions only, as a new question's does at search time.
 
 Several question sets (e.g. STARD's civil-law questions and the petition-work questions of the
 product's own users) are learned from together, and every choice is made on the *worst* set: a
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import itertools
 import sys
@@ -48,6 +52,7 @@ import numpy as np
 from index.adapter import ADAPTER_FILE, QueryAdapter, normalise_rows
 from index.eval import ArticleKey, Question, judge, read_questions, summarise
 from index.fuse import rrf
+from index.prior import PRIOR_FILE, QuestionPrior, neighbour_votes, vote_matrix
 from index.rerank import RERANK_DEPTH, RERANKER_FILE, Reranker, fit_reranker
 from kb.errors import run_cli
 
@@ -203,9 +208,26 @@ class Material:
     lexical: list[Ranking]           # without expansion terms
     lexical_expanded: list[Ranking]
     key_of: Callable[[int], ArticleKey]
-    # (question, fused rows, lexical (row, score), dense (row, score)) → reranker features
-    features: Callable[[int, Ranking, list[tuple[int, float]], list[tuple[int, float]]], np.ndarray]
+    # (question, fused rows, lexical (row, score), dense (row, score), document votes) → reranker features
+    features: Callable[[int, Ranking, list[tuple[int, float]], list[tuple[int, float]], dict[str, float]], np.ndarray]
     lexical_scored: list[list[tuple[int, float]]]      # lexical_expanded with BM25 scores
+
+    @functools.cached_property
+    def doc_keys(self) -> tuple[str, ...]:
+        """The documents the gold articles are in: the document prior's vote columns."""
+        return tuple(sorted({key for q in self.questions for key, *_ in q.gold}))
+
+    @functools.cached_property
+    def votes(self) -> np.ndarray:
+        """(questions, doc_keys) each question's vote for its gold documents."""
+        return vote_matrix([[key for key, *_ in q.gold] for q in self.questions], self.doc_keys)
+
+    def prior_votes(self, questions: Sequence[int], voters: Sequence[int]) -> list[dict[str, float]]:
+        """Per question of `questions`, the document prior's votes (document key → vote) made of
+        the questions `voters` only."""
+        votes = neighbour_votes(normalise_rows(self.queries[list(questions)]),
+                                normalise_rows(self.queries[list(voters)]), self.votes[list(voters)])
+        return [{self.doc_keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)} for row in votes]
 
     def set_names(self) -> list[str]:
         return list(dict.fromkeys(self.sets))
@@ -248,8 +270,8 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
         return docs[cat.doc[row]], int(cat.no[row]), int(cat.suffix[row])
 
     def features(i: int, rows: Ranking, lexical_pairs: list[tuple[int, float]],
-                 dense_pairs: list[tuple[int, float]]) -> np.ndarray:
-        return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs)
+                 dense_pairs: list[tuple[int, float]], votes: dict[str, float]) -> np.ndarray:
+        return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs, votes)
 
     query_vectors = np.stack(queries)
     return Material(questions, sets, query_vectors, passages, passage_rows, positives,
@@ -314,7 +336,7 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
     use_adapter = with_score > without_score
     fusion = tuple(with_adapter if use_adapter else without)
     reranker, use_reranker = learn_reranker(m, inner_val, inner_vectors if use_adapter else m.queries[inner_val],
-                                            fusion, n)
+                                            fusion, n, m.prior_votes(inner_val, inner_fit))
     weights = fit_adapter(m.queries[list(train)], [m.positives[i] for i in train], m.passages, params)
     adapted = dense_rankings(normalise_rows(m.queries @ weights), m.passages, m.passage_rows, n)
     tuned_plain = fused_rankings(m.lexical_expanded, m.dense, *without)
@@ -322,8 +344,9 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
     chosen = tuned_adapted if use_adapter else tuned_plain
     dense_pairs = dense_scored(normalise_rows(m.queries @ weights) if use_adapter else m.queries, m.passages,
                                m.passage_rows, n)
-    reranked = rerank_all(chosen, [m.features(i, chosen[i][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[i])
-                                   for i in range(len(m.questions))], reranker)
+    votes = m.prior_votes(range(len(m.questions)), train)
+    reranked = rerank_all(chosen, [m.features(i, chosen[i][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[i],
+                                              votes[i]) for i in range(len(m.questions))], reranker)
     stages = {
         "lexical (BM25)": m.lexical,
         "lexical + expansion": m.lexical_expanded,
@@ -345,7 +368,7 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
 
 
 def learn_reranker(m: Material, questions: Sequence[int], query_vectors: np.ndarray, fusion: tuple[float, float],
-                   n: int) -> tuple[np.ndarray, bool]:
+                   n: int, votes: Sequence[dict[str, float]]) -> tuple[np.ndarray, bool]:
     """The second stage's weights, and whether its gate keeps it.
 
     It learns from candidate lists ranked with an adapter that was not trained on their
@@ -357,7 +380,7 @@ def learn_reranker(m: Material, questions: Sequence[int], query_vectors: np.ndar
     dense_pairs = dense_scored(query_vectors, m.passages, m.passage_rows, n)
     fused = fused_rankings([m.lexical_expanded[i] for i in questions], [[r for r, _ in p] for p in dense_pairs],
                            *fusion)
-    features = [m.features(i, fused[p][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[p])
+    features = [m.features(i, fused[p][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[p], votes[p])
                 for p, i in enumerate(questions)]
     labels = [np.array([m.key_of(r) in m.questions[i].gold for r in fused[p][:RERANK_DEPTH]], dtype=np.float64)
               for p, i in enumerate(questions)]
@@ -426,7 +449,7 @@ def print_ladder(results: dict[str, dict[str, dict[str, float]]], sets: Sequence
                 print(f"  {stage:<36} the gate kept the {part} in {parts[f'{part} on in folds']['count']:.0f} fold(s)")
 
 
-def write_or_remove(path: Path, keep: bool, make: Callable[[], Reranker | QueryAdapter]) -> None:
+def write_or_remove(path: Path, keep: bool, make: Callable[[], Reranker | QueryAdapter | QuestionPrior]) -> None:
     """Save what `make` returns to `path` if the gate kept it; otherwise remove an old `path`."""
     if keep:
         make().save(path)
@@ -461,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ADAPTER_FILE, help=f"adapter file (default {ADAPTER_FILE})")
     parser.add_argument("--reranker-out", type=Path, default=RERANKER_FILE,
                         help=f"reranker file (default {RERANKER_FILE})")
+    parser.add_argument("--prior-out", type=Path, default=PRIOR_FILE,
+                        help=f"question prior file (default {PRIOR_FILE})")
     parser.add_argument("--dry-run", action="store_true", help="report only, write nothing")
     for f in dataclasses.fields(TrainParams):
         parser.add_argument(f"--{f.name}", type=type(f.default), default=f.default, help=f"training {f.name}")
@@ -474,7 +499,8 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     from index.search import Searcher
     from kb.settings import config_from_args
 
-    cfg = config_from_args(args)
+    # the learned parts in use are not read: they are what is being learned (and may be stale)
+    cfg = dataclasses.replace(config_from_args(args), query_adapter="none", reranker="none", question_prior="none")
     question_sets = read_question_sets(args.questions)
     searcher = Searcher(cfg.kb, cfg)
     start = time.perf_counter()
@@ -505,6 +531,10 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     note = f"learned by index.learn.fit from {', '.join(p.name for p in args.questions)} ({len(m.questions)} questions)"
     # a part the gate turned down is removed, so that `bundled` never means a stale file
     write_or_remove(args.reranker_out, final.use_reranker, lambda: Reranker(final.reranker, note + held_out, searcher.embedder.model_id))
+    # the prior is the second stage's document-vote feature: shipped with it or not at all
+    write_or_remove(args.prior_out, final.use_reranker,
+                    lambda: QuestionPrior(normalise_rows(m.queries), m.doc_keys, m.votes, searcher.embedder.model_id,
+                                          note))
     write_or_remove(args.out, final.use_adapter,
                     lambda: QueryAdapter(final.weights, searcher.embedder.model_id, f"{note}, {params}{held_out}"))
     return 0

@@ -1,0 +1,112 @@
+"""Which documents answer questions like this one: a document prior learned from questions.
+
+A petition worker's deadline question and a villager's inheritance question are answered from
+different documents, and the words of a question tell which long before they tell which
+article: the nearest questions with known answers (cosine of the base query embeddings, the
+`NEIGHBOURS` nearest, softmax weights at `TEMPERATURE`) vote for the documents their gold
+articles are in. The vote is a feature of the learned second stage (`index/rerank.py`), which
+weighs it against the others: it reorders the fused candidates, never adds or removes one.
+
+What is stored (`index/data/question_prior.npz`, plain arrays, no pickle): the training
+questions' unit vectors (float16), the document keys their gold articles name, each question's
+votes (its gold documents, equal shares) and the model id of the embedder (another model's
+vectors live in another space and are refused, as for the query adapter). The questions' texts
+are not stored. `python -m index.learn.fit` writes it beside the reranker that learned its weight.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.adapter import bundled_file, normalise_rows, same_model
+from index.tokenize import DATA_DIR
+from kb.errors import ConfigError
+
+PRIOR_FILE = DATA_DIR / "question_prior.npz"
+NEIGHBOURS = 10
+TEMPERATURE = 0.05
+
+
+def vote_matrix(gold_documents: Sequence[Sequence[str]], doc_keys: Sequence[str]) -> np.ndarray:
+    """(questions, documents) float32: each question's gold documents, equal shares summing to 1."""
+    column = {key: j for j, key in enumerate(doc_keys)}
+    votes = np.zeros((len(gold_documents), len(doc_keys)), dtype=np.float32)
+    for i, docs in enumerate(gold_documents):
+        for key in set(docs):
+            votes[i, column[key]] = 1.0 / len(set(docs))
+    return votes
+
+
+def neighbour_votes(query_vectors: np.ndarray, question_vectors: np.ndarray, votes: np.ndarray,
+                    neighbours: int = NEIGHBOURS, temperature: float = TEMPERATURE) -> np.ndarray:
+    """(queries, documents): the softmax-weighted votes of each query's nearest questions.
+
+    `query_vectors` and `question_vectors` are unit rows of one embedding space."""
+    sims = np.atleast_2d(query_vectors) @ question_vectors.T
+    n = min(neighbours, sims.shape[1])
+    if n == 0:
+        return np.zeros((sims.shape[0], votes.shape[1]), dtype=np.float32)
+    nearest = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+    near_sims = np.take_along_axis(sims, nearest, axis=1)
+    weights = np.exp((near_sims - near_sims.max(axis=1, keepdims=True)) / temperature)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("qn,qnd->qd", weights, votes[nearest]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class QuestionPrior:
+    vectors: np.ndarray            # (questions, dim) float32 unit rows
+    doc_keys: tuple[str, ...]      # document keys (`kb.chinese.title_key`) the votes are over
+    votes: np.ndarray              # (questions, documents) float32
+    model_id: str                  # embedder of the vectors
+    note: str = ""                 # how it was learned, with held-out figures
+
+    def document_votes(self, query_vector: np.ndarray) -> dict[str, float]:
+        """Document key → vote of the question's neighbours (only documents with a vote)."""
+        row = neighbour_votes(normalise_rows(query_vector.reshape(1, -1)), self.vectors, self.votes)[0]
+        return {self.doc_keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)}
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, vectors=self.vectors.astype(np.float16), doc_keys=np.array(self.doc_keys),
+                            votes=self.votes.astype(np.float16), model_id=np.array(self.model_id), note=np.array(self.note))
+
+    @classmethod
+    def load(cls, path: Path) -> "QuestionPrior":
+        """Raises:
+            ConfigError: if the file is unreadable or not a question prior."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                vectors, votes = data["vectors"].astype(np.float32), data["votes"].astype(np.float32)
+                prior = cls(vectors, tuple(str(k) for k in data["doc_keys"]), votes, str(data["model_id"]),
+                            str(data["note"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise ConfigError(f"{path}: not a question prior ({err})") from None
+        if votes.shape != (len(vectors), len(prior.doc_keys)):
+            raise ConfigError(f"{path}: not a question prior (votes {votes.shape} for {len(vectors)} questions "
+                              f"and {len(prior.doc_keys)} documents)")
+        return prior
+
+
+def configured_prior(setting: str, model_id: str) -> QuestionPrior | None:
+    """The prior the `question_prior` setting names for the embedder `model_id`: "bundled" (if the
+    file exists and was learned with this model), "none" or a file.
+
+    Raises:
+        ConfigError: if a named file is missing, unreadable or learned with another model.
+    """
+    if setting == "none":
+        return None
+    path = bundled_file(model_id, PRIOR_FILE) if setting == "bundled" else Path(setting).expanduser()
+    if not path.is_file():
+        if setting == "bundled":
+            return None
+        raise ConfigError(f"setting question_prior: {path} does not exist")
+    prior = QuestionPrior.load(path)
+    if same_model(prior.model_id, model_id):
+        return prior
+    if setting == "bundled":
+        return None
+    raise ConfigError(f"setting question_prior: {path} was learned with {prior.model_id}, not {model_id}")

@@ -1,0 +1,93 @@
+"""The document prior: votes of the nearest questions on hand-made vectors, the file, and the
+second stage weighing the vote in a real searcher (real model and index over the small app
+knowledge base)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED, shared_samples_present
+from index.adapter import normalise_rows
+from index.prior import QuestionPrior, configured_prior, neighbour_votes, vote_matrix
+from index.rerank import FEATURES, Reranker
+from index.search import Searcher
+from kb.errors import ConfigError
+from kb.settings import load_config
+
+M3E = "m3e-small@015b8fb6280264c6/onnx-int8/len256/alone"
+
+
+def test_votes_are_shares_of_each_questions_gold_documents() -> None:
+    votes = vote_matrix([["甲法"], ["甲法", "乙法", "甲法"], []], ("乙法", "甲法", "丙法"))
+    assert votes.tolist() == [[0, 1, 0], [0.5, 0.5, 0], [0, 0, 0]]
+
+
+def test_the_nearest_questions_vote_and_a_low_temperature_trusts_the_nearest_most() -> None:
+    questions = normalise_rows(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0, 1]]))
+    votes = vote_matrix([["甲法"], ["乙法"], ["丙法"], ["丁法"]], ("甲法", "乙法", "丙法", "丁法"))
+    query = normalise_rows(np.array([[1, 0.02, 0]]))
+    two = neighbour_votes(query, questions, votes, neighbours=2, temperature=0.05)[0]
+    assert two[2] == two[3] == 0                               # only the two nearest vote
+    assert two[0] > two[1] > 0 and abs(two.sum() - 1) < 1e-6
+    sharp = neighbour_votes(query, questions, votes, neighbours=2, temperature=0.001)[0]
+    assert sharp[0] > max(two[0], 0.95)
+    assert neighbour_votes(query, questions[:0], votes[:0]).shape == (1, 4)     # no questions: no votes
+
+
+def prior_file(tmp_path: Path, model_id: str = M3E) -> Path:
+    vectors = normalise_rows(np.eye(3, 4, dtype=np.float32))
+    prior = QuestionPrior(vectors, ("甲法", "乙法"), vote_matrix([["甲法"], ["乙法"], []], ("甲法", "乙法")), model_id,
+                          "test")
+    path = tmp_path / "question_prior.npz"
+    prior.save(path)
+    return path
+
+
+def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
+    path = prior_file(tmp_path)
+    loaded = configured_prior(str(path), M3E)
+    assert loaded is not None and loaded.doc_keys == ("甲法", "乙法") and loaded.note == "test"
+    assert loaded.document_votes(np.array([1, 0, 0, 0], dtype=np.float32))["甲法"] > 0.99
+    assert configured_prior("none", M3E) is None
+    assert configured_prior(str(path), M3E.replace("onnx-int8", "torch")) is not None     # same model, other backend
+    with pytest.raises(ConfigError, match="learned with"):
+        configured_prior(str(path), "use-multilingual@abc/numpy/len128/alone")
+    with pytest.raises(ConfigError, match="does not exist"):
+        configured_prior(str(tmp_path / "missing.npz"), M3E)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ConfigError, match="not a question prior"):
+        configured_prior(str(tmp_path / "junk.npz"), M3E)
+
+
+@pytest.fixture(scope="module")
+def indexed_kb(request: pytest.FixtureRequest) -> Path:
+    if not shared_samples_present():
+        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
+    return request.getfixturevalue("app_kb")
+
+
+def test_the_second_stage_prefers_the_documents_the_neighbours_vote_for(indexed_kb: Path, tmp_path: Path) -> None:
+    query = "信访人对处理意见不服的，多少日内可以请求复查"
+    weights = np.zeros(len(FEATURES), dtype=np.float32)
+    weights[FEATURES.index("fused_rank")] = 1.0           # the fused order, unless a vote says otherwise
+    weights[FEATURES.index("doc_vote")] = 100.0
+    reranker = tmp_path / "vote.json"
+    Reranker(weights).save(reranker)
+    plain = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker=str(reranker), question_prior="none"))
+    before = plain.search(query, k=10)
+    voted = before[-1].doc_key if before[-1].doc_key != before[0].doc_key else \
+        next(d.key for d in plain.catalog.documents if d.key != before[0].doc_key)
+    qvec = plain.embedder.encode_query(query).reshape(1, -1)
+    prior = tmp_path / "prior.npz"
+    QuestionPrior(normalise_rows(qvec), (voted,), np.ones((1, 1), dtype=np.float32), plain.embedder.model_id).save(prior)
+    voting = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker=str(reranker), question_prior=str(prior)))
+    after = voting.search(query, k=50)
+    assert after[0].doc_key == voted != before[0].doc_key
+    assert {h.doc_key for h in after} - {voted}              # preferred, not restricted to
+
+
+def test_the_bundled_prior_serves_the_default_model_only() -> None:
+    bundled = configured_prior("bundled", M3E)
+    assert bundled is not None and len(bundled.vectors) == len(bundled.votes) > 0
+    assert np.allclose(bundled.votes.sum(axis=1), 1, atol=1e-2)      # every question's shares sum to 1
+    assert configured_prior("bundled", "use-multilingual@7a1e/numpy/len128/alone") is None
