@@ -2,6 +2,8 @@
 is not one, on strings; actors, triggers, 款 and 项; and 《信访工作条例》 from ../shared/samples."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import SHARED
@@ -158,3 +160,87 @@ def test_xinfang_gongzuo_tiaoli_2022():
         ("第三十六条", 1, 30, "日", False, "收到复核请求的机关、单位", "提出复核意见"),
     }
     assert not any(d.label == "第五十条" for d in found)            # 本条例自2022年5月1日起施行
+
+
+# ---- stored at ingest, read back by `python -m lecture deadlines` ----------------------------------
+
+REGULATION = """# 示范调解条例
+
+第一条 为了规范调解工作，制定本条例。
+
+第二条 调解委员会收到调解申请，应当在10日内决定是否受理。
+
+第三条 当事人对调解结果不服的，可以自收到调解书之日起三十日内向上一级调解委员会申请复查。
+上一级调解委员会应当自收到复查申请之日起30日内作出复查决定；情况复杂的，可以延长，但延长期限不得超过十五日。
+
+第四条 本条例自2024年1月1日起施行。
+"""
+
+
+@pytest.fixture()
+def deadline_kb(tmp_path):
+    from ingest import run
+    source = tmp_path / "corpus" / "示范调解条例(2024-01-01).md"
+    source.parent.mkdir()
+    source.write_text(REGULATION, encoding="utf-8")
+    (tmp_path / "corpus" / "没有期限的规定.md").write_text("# 没有期限的规定\n\n第一条 调解应当尊重当事人意愿。\n",
+                                                            encoding="utf-8")
+    kb = tmp_path / "kb"
+    summary = run([source.parent], kb)
+    assert summary.failed == 0, summary.failures
+    return kb
+
+
+def test_cli_lists_the_stored_deadlines_as_json(deadline_kb, capsys):
+    from lecture.__main__ import main
+    assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示范调解条例", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["article_label"], r["paragraph"], r["amount"], r["unit"], r["actor"], r["extension"]) for r in rows] == [
+        ("第二条", 1, 10, "日", "调解委员会", False),
+        ("第三条", 1, 30, "日", "当事人", False),
+        ("第三条", 2, 30, "日", "上一级调解委员会", False),
+        ("第三条", 2, 15, "日", "上一级调解委员会", True)]
+    assert set(rows[0]) == {"title", "article_label", "paragraph", "item", "amount", "unit", "actor", "trigger",
+                            "action", "extension", "sentence"}
+    assert rows[1]["trigger"] == "自收到调解书之日起" and rows[1]["action"] == "申请复查"
+    assert rows[0]["title"] == "示范调解条例"
+
+
+def test_cli_text_output_and_errors(deadline_kb, capsys):
+    from lecture.__main__ import main
+    assert main(["deadlines", "--kb", str(deadline_kb)]) == 0
+    out = capsys.readouterr().out
+    assert "《示范调解条例》" in out and "第三条第二款  15日（延长）" in out and "没有期限的规定" not in out
+    assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "没有期限的规定"]) == 0
+    assert "没有找到期限" in capsys.readouterr().out
+    assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "不存在的条例"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["deadlines", "--kb", str(deadline_kb.parent / "nothing")]) == 1
+    with pytest.raises(SystemExit) as usage:
+        main(["deadlines", "--bogus"])
+    assert usage.value.code == 2
+
+
+def test_re_ingest_replaces_the_deadlines_of_a_changed_file(deadline_kb):
+    from ingest import open_store, run
+    from lecture.deadlines import deadline_rows
+    source = deadline_kb.parent / "corpus" / "示范调解条例(2024-01-01).md"
+    source.write_text(REGULATION.replace("10日内", "7日内"), encoding="utf-8")
+    run([source.parent], deadline_kb)
+    with open_store(deadline_kb) as store:
+        rows = deadline_rows(store, ["示范调解条例"])
+    assert [r.deadline.amount for r in rows] == [7, 30, 30, 15]
+    assert rows[0].citation == "《示范调解条例》第二条第一款"
+
+
+@pytest.mark.skipif(not XINFANG_2022.is_file(), reason=f"{XINFANG_2022} not found (../shared/samples)")
+def test_cli_on_xinfang_gongzuo_tiaoli(tmp_path, capsys):
+    from ingest import run
+    from lecture.__main__ import main
+    kb = tmp_path / "kb"
+    run([XINFANG_2022], kb)
+    assert main(["deadlines", "--kb", str(kb), "--doc", "信访工作条例", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    fixed = {(r["article_label"], r["amount"], r["unit"], r["actor"]) for r in rows if r["amount"] is not None}
+    assert ("第三十六条", 30, "日", "信访人") in fixed and ("第二十三条", 5, "工作日", "有关机关、单位") in fixed
+    assert len(fixed) == 9 and not any(r["article_label"] == "第五十条" for r in rows)
