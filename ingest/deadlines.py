@@ -47,6 +47,7 @@ _DATE = re.compile(
     rf"(?:{_SPACE}{_NUM}{_SPACE}月(?:{_SPACE}{_NUM}{_SPACE}日)?+)?+|{_NUM}{_SPACE}月{_SPACE}{_NUM}{_SPACE}日|年度")
 _SENTENCE_END = re.compile(r"[。；;！？!?]")
 _CLAUSE_END = re.compile(r"[，,：:]")
+_CLAUSE_OR_SENTENCE_END = re.compile(r"[，,：:。；;！？!?]")
 _ITEM = re.compile(rf"^\s*+[（(]([{CN_NUMERAL_CHARS}]++)[）)]")
 # A sentence about a penalty or criminal-law period, or the clause saying when the text takes effect.
 _NOT_PROCEDURE = re.compile(
@@ -55,16 +56,19 @@ _NOT_PROCEDURE = re.compile(
 # Who acts: a noun phrase ending in one of these, right before what it does.
 _ACTOR_END = re.compile(
     r"(?:党委|政府|人民法院|法院|检察院|机关|单位|部门|机构|组织|委员会|办公室|小组|中心|场所|企业|公司|"
-    r"当事人|申请人|被申请人|第三人|信访人|代理人|监护人|律师|公民|法人|个人|人员|家属|人|(?<!或)者|方|局|厅|所|站|办|会)")
+    r"当事人|申请人|被申请人|第三人|信访人|代理人|监护人|律师|警察|公民|法人|个人|人员|家属|员|人|(?<!或)者|方|局|厅|事务所|派出所|看守所|研究所|站|会)")
 _AFTER_ACTOR = ("应当", "应在", "必须", "须", "可以", "有权", "不得", "对", "在", "因", "认为", "就", "向", "自",
                 "经", "于", "通过", "能够", "收到", "接到", "办理", "提出", "申请", "发现", "作出", "依法", "依照",
                 "按照", "根据", "不服", "未", "逾期", "及时", "立即", "决定", "受理", "会同", "负责", "共同",
                 "应", "要", "直接", "同意", "接受", "拒绝", "请求", "做出", "审查", "将", "已")
 # Heads that are not an actor: a modal, a preposition, a condition ("当事人" is an actor, "当地" not).
-_NOT_SUBJECT_START = ("可以", "应当", "必须", "不得", "对", "在", "自", "经", "因", "为", "按照", "依照", "依据",
+_NOT_SUBJECT_START = ("可以", "应当", "应经", "应在", "应按", "应向", "应于", "应予", "应由", "必须", "不得", "对", "在", "自", "经", "因", "为", "按照", "依照", "依据",
                       "根据", "除", "凡", "如", "当年", "当地", "当前", "当日", "若", "于", "从", "以", "将", "把",
                       "就", "向", "与", "给", "情况", "需要", "确需", "必要", "属于", "不属于", "涉及", "发现")
 _LEADING_WORDS = ("但是", "但", "并且", "并", "且", "同时", "则", "其中", "另外", "由")
+_JOINERS = "、和或及与的之，,"
+_NOT_DONE = ("未", "没有", "不能", "无法")
+_MODAL_HEAD = re.compile(r"^(?:应当|必须|可以|应|须)")
 _OWN_TEXT = re.compile(r"本(?:条例|法|规定|办法|细则|规则)")
 _ACTION_MAX = 30
 _ACTOR_MAX = 40
@@ -117,11 +121,13 @@ def _strip_leading(text: str) -> str:
     return text
 
 
-def clause_actor(clause: str) -> str:
+def clause_actor(clause: str, *, loose: bool = False) -> str:
     """The actor a clause starts with ("有关机关、单位应当……" → "有关机关、单位"), or "".
 
     The actor is the shortest head of the clause that ends in an actor word (机关, 单位, 信访人…)
     followed by what an actor does (应当, 对, 收到…); words joined by 、/和/或者 stay together.
+    `loose` (for the condition that opens a sentence: "房地产开发企业变更名称的") takes an actor
+    word followed by any verb.
     """
     clause = _strip_leading(_ITEM.sub("", clause, count=1))
     if not clause or clause.startswith(_NOT_SUBJECT_START):
@@ -131,6 +137,8 @@ def clause_actor(clause: str) -> str:
             break
         if clause.startswith(_AFTER_ACTOR, m.end()):
             return clause[:m.end()]
+        if loose and m.end() < len(clause) and clause[m.end()] not in _JOINERS and not _ACTOR_END.match(clause, m.end()):
+            return clause[:m.end()]
     return ""
 
 
@@ -138,6 +146,8 @@ def _sentence_actor(prefix: str) -> str:
     """The nearest actor in the comma clauses of `prefix` (a sentence up to a limit), or ""."""
     clauses = [prefix[a:b].rstrip("，,：:") for a, b in _spans(prefix, _CLAUSE_END)]
     actors = [actor for actor in map(clause_actor, clauses) if actor]
+    if not actors and clauses:
+        actors = [clause_actor(clauses[0], loose=True)] if clause_actor(clauses[0], loose=True) else []
     if len(actors) > 1 and actors[-1].startswith("本"):
         return actors[-2]   # "行政复议机关……，本机关有权处理的，应当……": the body named before
     return actors[-1] if actors else ""
@@ -164,12 +174,13 @@ def _action(rest: str, extension: bool) -> str:
     rest = rest.lstrip("，,、 ")          # "十五日内，依法向人民法院提起行政诉讼"
     end = _CLAUSE_END.search(rest)
     action = (rest[:end.start()] if end else rest).strip().rstrip("。；;！？!?")
+    action = _MODAL_HEAD.sub("", action, count=1)
     for word in ("依法", "内"):
         if action.startswith(word):
             action = action[len(word):]
     if action.startswith("向"):
         # "向复查机关、单位的上一级机关、单位请求复核" → "请求复核": whom to ask is in the sentence
-        ends = [m.end() for m in _ACTOR_END.finditer(action, 0, 60)]
+        ends = [m.end() for m in _ACTOR_END.finditer(action, 0, 60) if action.startswith(_AFTER_ACTOR, m.end())]
         if ends and ends[-1] < len(action):
             action = action[ends[-1]:]
     return action[:_ACTION_MAX]
@@ -177,8 +188,18 @@ def _action(rest: str, extension: bool) -> str:
 
 def _is_limit(m: re.Match, masked: str) -> bool:
     pre, post = m.group("pre"), m.group("post")
-    if m.start("num") > 0 and masked[m.start("num") - 1] in "每第满":
-        return False        # 每年, 第十日, 年满 / 不满三个月
+    if m.start("num") > 0 and masked[m.start("num") - 1] in "每第满" or "每" in masked[max(0, m.start() - 2):m.start()]:
+        return False        # 每年, 第十日, 年满 / 不满三个月, 每月不超过三个工作日
+    rest = masked[m.end():]
+    clause_end = _CLAUSE_OR_SENTENCE_END.search(rest)
+    rest = rest[:clause_end.start()] if clause_end else rest
+    rest = rest.lstrip("，, ") if not rest else rest
+    if not rest and clause_end and clause_end.group() in "，,":
+        following = masked[m.end() + 1:]
+        end = _CLAUSE_OR_SENTENCE_END.search(following)
+        rest = following[:end.start()] if end else following
+    if rest.endswith("的") or "不得" in rest or rest.startswith(_NOT_DONE):
+        return False        # a condition ("二十日内不能作出决定的") or a ban ("离任后二年内，不得担任")
     if post:
         return True
     return bool(pre) and pre != "起" or pre == "起" and masked[:m.start()].rstrip().endswith("之日")
@@ -261,14 +282,19 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                         first_actor[article.no] = own
                     if not _NOT_PROCEDURE.search(masked):
                         for limit in _limits(masked):
-                            prefix = sentence[:limit.start]
-                            actor = _sentence_actor(prefix) or inherited or carried or own
+                            prefix, after = sentence[:limit.start], sentence[limit.end:]
+                            actor = _sentence_actor(prefix)
+                            # "竣工验收合格后十五日内，建设单位应当报……备案": the actor follows the limit
+                            later = clause_actor(after[1:]) if not actor and after[:1] in "，," else ""
+                            if later:
+                                after = _MODAL_HEAD.sub("", after[1 + len(later):], count=1)
+                            actor = actor or later or inherited or carried or own
                             out.append(Deadline(
                                 article=index, label=article.label, paragraph=p_no, item=item,
                                 amount=limit.amount, unit=limit.unit,
                                 phrase=sentence[limit.start:limit.end].strip(), actor=actor,
                                 trigger=_trigger(prefix, actor),
-                                action=_action(sentence[limit.end:], limit.extension),
+                                action=_action(after, limit.extension),
                                 extension=limit.extension,
                                 sentence=line[s_start:s_end].strip()))
                     carried = own or inherited or carried

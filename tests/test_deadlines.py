@@ -82,6 +82,10 @@ def test_immediate_and_timely_have_no_fixed_period():
     "法律规定的申请期限超过六十日的除外。",
     "委员会在2021年12月31日前完成换届。",
     "从事法律工作满三年的，可以申请。",
+    "二十日内不能作出决定的，经负责人批准，可以延期。",                 # a condition restating a limit
+    "项目完成后一年内未实施转化的，可以由成果完成人实施。",
+    "审判人员从人民法院离任后二年内，不得以律师身份担任辩护人。",       # a ban, not a duty to act
+    "工会委员从事工会工作，每月不超过三个工作日。",                   # a quota
 ])
 def test_what_is_not_a_limit(text):
     assert limits(text) == []
@@ -94,6 +98,13 @@ def test_actor_trigger_and_action_of_each_limit():
         ("信访人", "自收到书面答复之日起", "请求复核"),
         ("收到复核请求的机关、单位", "自收到复核请求之日起", "提出复核意见")]
     assert found[0].sentence.startswith("信访人对复查意见不服的") and found[0].sentence.endswith("请求复核。")
+
+
+def test_actor_named_after_the_limit_or_in_an_opening_condition():
+    (found,) = limits("工程竣工验收合格后三十日内，建设单位应当报主管部门备案。")
+    assert (found.actor, found.action) == ("建设单位", "报主管部门备案")
+    (found,) = limits("房地产开发企业变更企业名称的，应当在变更后二十日内向主管部门办理变更手续。")
+    assert (found.actor, found.action) == ("房地产开发企业", "办理变更手续")
 
 
 def test_trigger_of_a_clause_ending_in_after():
