@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from kb.errors import run_cli
 from kb.settings import add_arguments, config_from_args
@@ -47,6 +48,50 @@ def _deadlines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiz_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--doc", required=True, metavar="TITLE", help="the document (title or short name)")
+    add_arguments(p, "kb")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same questions (default 1)")
+    p.add_argument("--count", type=int, default=10, help="number of questions at most (default 10)")
+    p.add_argument("--docx", type=Path, metavar="FILE.docx", help="write the quiz with its answer key as Word")
+    p.add_argument("--json", action="store_true", help="print the questions as JSON")
+
+
+def _quiz(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ingest.store import open_store
+    from kb.errors import QueryError
+    from lecture import to_docx
+    from lecture.deadlines import document_deadlines, select_documents
+    from lecture.quiz import LETTERS, make_quiz, quiz_handout
+
+    with open_store(config_from_args(args).kb) as store:
+        documents = select_documents(store, [args.doc])
+        if len(documents) > 1:
+            raise QueryError(f"{args.doc!r} names {len(documents)} documents "
+                             f"({'、'.join(d.title + '（' + d.region + '）' for d in documents)}); name one")
+        rows = document_deadlines(store, documents[0])
+    questions = make_quiz([(r.deadline, r.citation) for r in rows], seed=args.seed, count=args.count)
+    if not questions:
+        raise QueryError(f"《{documents[0].title}》 has no fixed time limits to ask about")
+    if args.docx:
+        try:
+            args.docx.write_bytes(to_docx(quiz_handout(documents[0].title, questions)))
+        except OSError as e:
+            raise QueryError(f"{args.docx}: cannot write ({e.strerror})") from None
+        print(f"{len(questions)} questions written to {args.docx}")
+    elif args.json:
+        print(json.dumps([asdict(q) for q in questions], ensure_ascii=False, indent=1))
+    else:
+        for n, q in enumerate(questions, start=1):
+            print(f"{n}. {q.prompt}")
+            for letter, choice in zip(LETTERS, q.choices):
+                print(f"   {letter}. {choice}")
+            print(f"   答案：{q.answer}（{q.citation}）")
+    return 0
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -58,6 +103,7 @@ class Command:
 # One line per subcommand: name, help, its arguments, what it runs.
 COMMANDS = (
     Command("deadlines", "list the time limits (期限) of documents, in article order", _deadlines_arguments, _deadlines),
+    Command("quiz", "practice questions (自测) on the time limits and actors of a document", _quiz_arguments, _quiz),
 )
 
 

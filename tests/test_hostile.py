@@ -27,6 +27,7 @@ from ingest.loaders import text as text_loader
 from ingest.parse import parse_file
 from index import query
 from kb import chinese
+from lecture import flow
 from kb.errors import IngestError
 
 GUARD_SECONDS = 2.0     # each hostile input; linear code needs milliseconds, the old patterns minutes
@@ -143,7 +144,7 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 # Every pattern of the modules that see user text, against a battery of adversarial strings.
 
 PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, clean,
-                                           structure, metadata, parse, chinese, query, deadlines)
+                                           structure, metadata, parse, chinese, query, deadlines, flow)
 SHORT_RUN, LONG_RUN = 1_000, 8_000
 # A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.
 MAX_GROWTH = 24.0
