@@ -131,7 +131,7 @@ def to_dot(flow: Flow, link: Callable[[str], str] | None = None) -> str:
     import graphviz
 
     graph = graphviz.Digraph(name="flow", graph_attr={"rankdir": "TB", "label": flow.title, "labelloc": "t",
-                                                       "fontname": "sans-serif"},
+                                                       "fontname": "sans-serif", "nodesep": "0.9", "ranksep": "0.6"},
                              node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "#e8f0fe",
                                         "fontname": "sans-serif"},
                              edge_attr={"fontname": "sans-serif", "fontsize": "10"})
@@ -146,7 +146,8 @@ def to_dot(flow: Flow, link: Callable[[str], str] | None = None) -> str:
         clause = f"\n{'、'.join(s.clauses)}" if s.clauses else ""
         graph.node(s.key, f"{s.label}{clause}", **attrs)
     for t in flow.transitions:
-        graph.edge(t.source, t.target, label=t.label)
+        # one fact a line: a renderer measures Chinese text narrower than it is, long labels collide
+        graph.edge(t.source, t.target, label=t.label.replace(" · ", "\n"))
     return graph.source
 
 

@@ -65,7 +65,7 @@ def test_flow_tab_draws_the_procedure(app_store_kb, open_page):
     at = open_page(app_store_kb, "tools", doc=_doc_id(app_store_kb, "信访工作条例"))
     (chart,) = at.get("graphviz_chart")
     dot = chart.proto.spec
-    assert "请求复核" in dot and "不再受理" in dot and "不服 · 30日 · 信访人" in dot and "URL=" in dot
+    assert "请求复核" in dot and "不再受理" in dot and "不服\n30日\n信访人" in dot and "URL=" in dot
     assert {"导出 SVG（用于幻灯片）", "导出 DOT 源文件"} <= {b.label for b in at.get("download_button")}
 
 
@@ -89,3 +89,58 @@ def test_self_test_round_scores_and_shows_the_clause_of_each_mistake(app_store_k
     assert len(mistakes) == 5 - right >= 4
     assert all("《信访工作条例》第" in m and 'href="/browse?doc=' in m for m in mistakes)
     assert "导出试卷 Word（含答案）" in {b.label for b in at.get("download_button")}
+
+
+# ---- in a real browser ----------------------------------------------------------------------------
+
+@pytest.mark.slow
+@needs_samples
+def test_in_the_browser_table_flow_picture_and_a_quiz_round(app_store_kb, tmp_path):
+    from playwright.sync_api import expect
+
+    from ui.harness import CHROMIUM, chromium, running_app, wait_until_idle
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
+    doc = _doc_id(app_store_kb, "信访工作条例")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with running_app(app_store_kb, tmp_path / "streamlit.log") as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True,
+                                      locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(60000)
+        page.goto(f"{url}/tools?doc={doc}")
+        wait_until_idle(page)
+
+        table = page.locator("table.kb-deadlines")
+        expect(table).to_contain_text("第三十六条第一款")
+        expect(table).to_contain_text("请求复核")
+        link = table.get_by_role("link", name="第三十六条第一款").first
+        expect(link).to_have_attribute("href", re.compile(rf"^/browse\?doc={doc}&ver=\d+&art=\d+$"))
+        page.screenshot(path=str(SHOTS / "tools-1-deadlines.png"))
+
+        page.get_by_role("tab", name="流程图").click()
+        wait_until_idle(page)
+        svg = page.locator('[data-testid="stGraphVizChart"] svg')
+        expect(svg).to_be_visible()
+        expect(svg).to_contain_text("请求复核")
+        expect(svg).to_contain_text("不再受理")
+        assert svg.locator("a").count() >= 5                           # steps link to their clauses
+        page.set_viewport_size({"width": 1400, "height": 2000})         # the whole picture, for the record
+        wait_until_idle(page)
+        page.locator('[data-testid="stGraphVizChart"]').screenshot(path=str(SHOTS / "tools-2-flow.png"))
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        with page.expect_download() as download:
+            page.get_by_role("button", name="导出 SVG（用于幻灯片）").click()
+        exported = Path(download.value.path()).read_text(encoding="utf-8")
+        assert exported.startswith("<svg") and "请求复核" in exported
+
+        page.get_by_role("tab", name="自测").click()
+        wait_until_idle(page)
+        quiz = page.get_by_test_id("stForm")
+        quiz.get_by_role("radio").first.check(force=True)
+        quiz.get_by_role("button", name="交卷").click()
+        wait_until_idle(page)
+        expect(page.get_by_text(re.compile(r"得分：\d / 5"))).to_be_visible()
+        expect(page.locator(".kb-mistake").first).to_contain_text("《信访工作条例》第")
+        page.screenshot(path=str(SHOTS / "tools-3-quiz.png"), full_page=True)
+        context.close()

@@ -123,7 +123,7 @@ def _flow(rows: list[DeadlineRow], chosen: list[StoredDocument]) -> None:
     for r in own:
         links.setdefault(r.article.label, clause_url(r))
     st.caption("方框是办理步骤，箭头上是期限和办理主体；点击方框阅读对应条文。")
-    st.graphviz_chart(to_dot(flow, link=links.get), width="stretch")
+    st.graphviz_chart(to_dot(flow, link=links.get))
     stem = safe_stem(f"流程图_{doc.title}")
     cols = st.columns(2)
     cols[0].download_button("导出 SVG（用于幻灯片）", to_svg(flow).encode("utf-8"), file_name=f"{stem}.svg",
