@@ -26,7 +26,7 @@ from ingest.records import Article
 from kb.chinese import ARTICLE_REF, CN_NUMERAL_CHARS, cn_to_int
 
 UNITS = ("日", "工作日", "个月", "年", "小时")
-_UNIT_OF = {"日": "日", "天": "日", "工作日": "工作日", "个工作日": "工作日", "个月": "个月", "月": "个月",
+UNIT_OF = {"日": "日", "天": "日", "工作日": "工作日", "个工作日": "工作日", "个月": "个月", "月": "个月",
             "年": "年", "小时": "小时", "个小时": "小时"}
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -34,6 +34,8 @@ _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789
 _NUM = rf"(?:(?<!\d)\d{{1,6}}+|(?<![{CN_NUMERAL_CHARS}])[{CN_NUMERAL_CHARS}]{{1,9}}+)"
 _SPACE = r"\s{0,3}+"
 _UNIT = r"(?:个工作日|工作日|个小时|小时|个月|日|天|月|年)"
+# A period as written ("30日", "五个工作日"): what a quiz blanks out and reads back.
+AMOUNT_UNIT = re.compile(rf"(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})")
 # A limit: words before it that make a bare period one ("不得超过", "延长", "期限为", "之日起"),
 # the number and unit, and words after it ("内", "届满", "前"); `_is_limit` decides which suffice.
 _PERIOD = re.compile(
@@ -230,7 +232,7 @@ def _limits(masked: str) -> list[_Found]:
         pre = m.group("pre") or ""
         extension = "延长" in pre or "延长" in masked[previous_end:m.start()]
         start = m.start("num") if pre == "起" else m.start()
-        found.append(_Found(start, m.end(), amount, _UNIT_OF[m.group("unit")], extension))
+        found.append(_Found(start, m.end(), amount, UNIT_OF[m.group("unit")], extension))
     for m in _IMMEDIATE.finditer(masked):
         found.append(_Found(m.start("word"), m.end("word"), None, "", False))
     return sorted(found, key=lambda f: f.start)
