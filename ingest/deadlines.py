@@ -62,16 +62,22 @@ _ACTOR_END = re.compile(
 _AFTER_ACTOR = ("应当", "应在", "必须", "须", "可以", "有权", "不得", "对", "在", "因", "认为", "就", "向", "自",
                 "经", "于", "通过", "能够", "收到", "接到", "办理", "提出", "申请", "发现", "作出", "依法", "依照",
                 "按照", "根据", "不服", "未", "逾期", "及时", "立即", "决定", "受理", "会同", "负责", "共同",
-                "应", "要", "直接", "同意", "接受", "拒绝", "请求", "做出", "审查", "将", "已")
+                "应", "要", "同意", "接受", "拒绝", "请求", "做出", "审查", "将", "已")
 # Heads that are not an actor: a modal, a preposition, a condition ("当事人" is an actor, "当地" not).
-_NOT_SUBJECT_START = ("可以", "应当", "应经", "应在", "应按", "应向", "应于", "应予", "应由", "必须", "不得", "对", "在", "自", "经", "因", "为", "按照", "依照", "依据",
+_NOT_SUBJECT_START = ("不", "未", "可以", "应当", "应经", "应在", "应按", "应向", "应于", "应予", "应由", "必须", "不得", "对", "在", "自", "经", "因", "为", "按照", "依照", "依据",
                       "根据", "除", "凡", "如", "当年", "当地", "当前", "当日", "若", "于", "从", "以", "将", "把",
-                      "就", "向", "与", "给", "情况", "需要", "确需", "必要", "属于", "不属于", "涉及", "发现")
+                      "就", "向", "与", "给", "情况", "需要", "确需", "必要", "属于", "涉及", "发现")
 _LEADING_WORDS = ("但是", "但", "并且", "并", "且", "同时", "则", "其中", "另外", "由")
-_JOINERS = "、和或及与的之，,"
+_RELATIVE = re.compile(r"[^，,的]{1,8}+的(?=.)")
+# What the actor of an opening condition does ("房地产开发企业变更企业名称的，……").
+_LOOSE_VERBS = ("变更", "转让", "出租", "发生", "使用", "取得", "设立", "进行", "从事", "违反", "需要", "拟",
+                "要求", "开展", "举办", "建设", "生产", "销售", "经营", "委托", "签订", "完成", "终止", "解散",
+                "注销", "迁移", "改变", "停止", "新建", "扩建", "改建", "采购", "招标", "投标", "参加", "申领")
+_BANS = ("不得", "不准", "禁止")
+_NOT_A_TIME_TO_ACT = ("有效期", "处分期", "试用期", "任期", "经营期限", "保密期限", "存续期", "服务期")
 _NOT_DONE = ("未", "没有", "不能", "无法")
 _MODAL_HEAD = re.compile(r"^(?:应当|必须|可以|应|须)")
-_OWN_TEXT = re.compile(r"本(?:条例|法|规定|办法|细则|规则)")
+_OWN_TEXT = re.compile(r"对本(?:条例|法|规定|办法|细则|规则)")
 _ACTION_MAX = 30
 _ACTOR_MAX = 40
 
@@ -128,8 +134,8 @@ def clause_actor(clause: str, *, loose: bool = False) -> str:
 
     The actor is the shortest head of the clause that ends in an actor word (机关, 单位, 信访人…)
     followed by what an actor does (应当, 对, 收到…); words joined by 、/和/或者 stay together.
-    `loose` (for the condition that opens a sentence: "房地产开发企业变更名称的") takes an actor
-    word followed by any verb.
+    `loose` (for the condition that opens a sentence: "房地产开发企业变更名称的") also takes an
+    actor word followed by one of the verbs such a condition has.
     """
     clause = _strip_leading(_ITEM.sub("", clause, count=1))
     if not clause or clause.startswith(_NOT_SUBJECT_START):
@@ -137,9 +143,11 @@ def clause_actor(clause: str, *, loose: bool = False) -> str:
     for m in _ACTOR_END.finditer(clause, 0, _ACTOR_MAX + 6):
         if m.end() > _ACTOR_MAX:
             break
+        if _RELATIVE.match(clause, m.end()):
+            continue        # "信访人提出的信访事项": the actor of a phrase that names a thing
         if clause.startswith(_AFTER_ACTOR, m.end()):
             return clause[:m.end()]
-        if loose and m.end() < len(clause) and clause[m.end()] not in _JOINERS and not _ACTOR_END.match(clause, m.end()):
+        if loose and m.end() > 1 and clause.startswith(_LOOSE_VERBS, m.end()):
             return clause[:m.end()]
     return ""
 
@@ -200,8 +208,11 @@ def _is_limit(m: re.Match, masked: str) -> bool:
         following = masked[m.end() + 1:]
         end = _CLAUSE_OR_SENTENCE_END.search(following)
         rest = following[:end.start()] if end else following
-    if rest.endswith("的") or "不得" in rest or rest.startswith(_NOT_DONE):
+    if rest.endswith("的") or any(w in rest for w in _BANS) or rest.startswith(_NOT_DONE):
         return False        # a condition ("二十日内不能作出决定的") or a ban ("离任后二年内，不得担任")
+    clause_start = max(masked.rfind(c, 0, m.start()) for c in "，,：:") + 1
+    if any(w in masked[clause_start:m.start("num")] for w in _NOT_A_TIME_TO_ACT):
+        return False        # how long something lasts: "有效期不超过5年", "处分期最长不得超过48个月"
     if post:
         return True
     return bool(pre) and pre != "起" or pre == "起" and masked[:m.start()].rstrip().endswith("之日")
@@ -249,7 +260,8 @@ def _lines(paragraph: str) -> Iterator[tuple[int, str]]:
 
 
 def _cited_article(sentence: str) -> int | None:
-    """Number of the article of the same text a sentence cites ("本条例第三十一条"), or None."""
+    """Number of the article of the same text whose matters a sentence is about ("对本条例第三十一条第六项
+    规定的信访事项……"), or None."""
     m = _OWN_TEXT.search(sentence)
     ref = ARTICLE_REF.search(sentence, m.end()) if m else None
     if ref is None or ref.start() != m.end():

@@ -86,6 +86,10 @@ def test_immediate_and_timely_have_no_fixed_period():
     "项目完成后一年内未实施转化的，可以由成果完成人实施。",
     "审判人员从人民法院离任后二年内，不得以律师身份担任辩护人。",       # a ban, not a duty to act
     "工会委员从事工会工作，每月不超过三个工作日。",                   # a quota
+    "海员证的有效期不超过5年。",                                       # how long a thing lasts
+    "排污许可证的有效期限为三年。",
+    "处分期最长不得超过48个月。",
+    "公安机关可以决定自处罚完毕之日起六个月至三年以内不准其出境。",
 ])
 def test_what_is_not_a_limit(text):
     assert limits(text) == []
