@@ -68,6 +68,8 @@ _NOT_SUBJECT_START = ("不", "未", "可以", "应当", "应经", "应在", "应
                       "根据", "除", "凡", "如", "当年", "当地", "当前", "当日", "若", "于", "从", "以", "将", "把",
                       "就", "向", "与", "给", "情况", "需要", "确需", "必要", "属于", "涉及", "发现")
 _LEADING_WORDS = ("但是", "但", "并且", "并", "且", "同时", "则", "其中", "另外", "由")
+_MODALS_AND_PREPOSITIONS = ("应当", "必须", "可以", "有权", "不得", "在", "对", "自", "向", "于", "经", "就", "因",
+                            "通过", "依法", "依照", "按照", "根据")
 _RELATIVE = re.compile(r"[^，,的]{1,8}+的(?=.)")
 # What the actor of an opening condition does ("房地产开发企业变更企业名称的，……").
 _LOOSE_VERBS = ("变更", "转让", "出租", "发生", "使用", "取得", "设立", "进行", "从事", "违反", "需要", "拟",
@@ -122,10 +124,13 @@ def _spans(text: str, pattern: re.Pattern) -> Iterator[tuple[int, int]]:
 
 
 def _strip_leading(text: str) -> str:
+    """`text` without the item number and the conjunction it opens with ("（一）", "但是", "由")."""
     text = text.strip()
-    for word in _LEADING_WORDS:
-        if text.startswith(word):
-            return text[len(word):].strip()
+    if text[:1] in "（(":
+        text = _ITEM.sub("", text, count=1).strip()
+    if text.startswith(_LEADING_WORDS):
+        word = next(w for w in _LEADING_WORDS if text.startswith(w))
+        text = text[len(word):].strip()
     return text
 
 
@@ -137,13 +142,13 @@ def clause_actor(clause: str, *, loose: bool = False) -> str:
     `loose` (for the condition that opens a sentence: "房地产开发企业变更名称的") also takes an
     actor word followed by one of the verbs such a condition has.
     """
-    clause = _strip_leading(_ITEM.sub("", clause, count=1))
+    clause = _strip_leading(clause)
     if not clause or clause.startswith(_NOT_SUBJECT_START):
         return ""
     for m in _ACTOR_END.finditer(clause, 0, _ACTOR_MAX + 6):
         if m.end() > _ACTOR_MAX:
             break
-        if _RELATIVE.match(clause, m.end()):
+        if not clause.startswith(_MODALS_AND_PREPOSITIONS, m.end()) and _RELATIVE.match(clause, m.end()):
             continue        # "信访人提出的信访事项": the actor of a phrase that names a thing
         if clause.startswith(_AFTER_ACTOR, m.end()):
             return clause[:m.end()]

@@ -111,6 +111,13 @@ def test_actor_named_after_the_limit_or_in_an_opening_condition():
     assert (found.actor, found.action) == ("房地产开发企业", "办理变更手续")
 
 
+def test_the_body_named_before_this_body_and_not_the_actor_of_a_phrase_naming_a_thing():
+    found = limits("行政复议机关在对被申请人作出的行政行为进行审查时，认为其依据不合法，本机关有权处理的，应当在三十日内依法处理。")
+    assert found[0].actor == "行政复议机关"
+    found = limits("办理机关应当依法办理。", "信访人提出的信访事项，属于本机关职权范围的，应当在15日内受理。")
+    assert found[0].actor == "办理机关"                # not 信访人: it names whose matter it is
+
+
 def test_trigger_of_a_clause_ending_in_after():
     (found,) = limits("法律援助机构收到通知后，应当在三日内指派律师。")
     assert (found.actor, found.trigger, found.action) == ("法律援助机构", "收到通知后", "指派律师")
