@@ -266,3 +266,14 @@ def test_cli_on_xinfang_gongzuo_tiaoli(tmp_path, capsys):
     fixed = {(r["article_label"], r["amount"], r["unit"], r["actor"]) for r in rows if r["amount"] is not None}
     assert ("第三十六条", 30, "日", "信访人") in fixed and ("第二十三条", 5, "工作日", "有关机关、单位") in fixed
     assert len(fixed) == 9 and not any(r["article_label"] == "第五十条" for r in rows)
+
+
+def test_a_knowledge_base_from_before_time_limits_says_to_ingest_again(deadline_kb, capsys):
+    import sqlite3
+
+    from lecture.__main__ import main
+    with sqlite3.connect(deadline_kb / "kb.sqlite") as conn:
+        conn.execute("DROP TABLE deadlines")
+    assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示范调解条例"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "python -m ingest FOLDER --kb" in err

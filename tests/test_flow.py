@@ -104,3 +104,23 @@ def test_flow_of_xinfang_gongzuo_tiaoli():
         assert step in chain
     edge = next(t for t in flow.transitions if labels[t.target] == "请求复核")
     assert edge.label == "不服 · 30日 · 信访人"
+
+
+LAWREFBOOK = SHARED / "corpus" / "lawrefbook"
+REGULATIONS = ("诉讼与非诉讼程序法/人民调解法(2010-08-28).md", "诉讼与非诉讼程序法/行政复议法(2023-09-01).md",
+               "行政法/法律援助法(2021-08-20).md", "地方性法规/浙江/浙江省信访条例(2016-07-29).md",
+               "地方性法规/上海/上海市信访条例(2018-05-24).md")
+
+
+@pytest.mark.parametrize("relpath", REGULATIONS)
+def test_flow_of_other_regulations(relpath):
+    from ingest.parse import parse_file
+    path = LAWREFBOOK / relpath
+    if not path.is_file():
+        pytest.skip(f"{path} not found (../shared/corpus/lawrefbook)")
+    doc = parse_file(path)
+    flow = build_flow(doc.meta.title, extract_deadlines(doc.articles), {a.label: a.text for a in doc.articles})
+    assert not flow.empty
+    keys = {s.key for s in flow.steps}
+    assert all(t.source in keys and t.target in keys for t in flow.transitions)
+    assert ET.fromstring(to_svg(flow)) is not None and to_dot(flow).count(" -> ") == len(flow.transitions)
