@@ -107,6 +107,8 @@ def test_actor_trigger_and_action_of_each_limit():
 def test_actor_named_after_the_limit_or_in_an_opening_condition():
     (found,) = limits("工程竣工验收合格后三十日内，建设单位应当报主管部门备案。")
     assert (found.actor, found.action) == ("建设单位", "报主管部门备案")
+    (found,) = limits("调解员调解纠纷，应当在十五日内调解结束。")
+    assert found.actor == "调解员"
     (found,) = limits("房地产开发企业变更企业名称的，应当在变更后二十日内向主管部门办理变更手续。")
     assert (found.actor, found.action) == ("房地产开发企业", "办理变更手续")
 
