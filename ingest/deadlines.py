@@ -1,14 +1,17 @@
 """Time limits (期限) in the articles of a regulation: pure functions over `Article` records.
 
 `extract_deadlines(articles)` finds every time limit of every article — "15日内", "5个工作日内",
-"六十日内", "三个月", "不超过30日", "延长……不得超过30日", "自收到书面答复之日起30日内", and
-"应当立即/及时" (kept with no fixed period) — in Arabic, full-width or Chinese numerals, with who
-must act (the sentence's subject, carried over from the sentence before, or from the article a
-subject-less sentence cites, or from the article before), the trigger, the action, whether it
-is an extension, and the citation down to 款 and 项.
+"六十日内", "期限为三个月", "不超过30日", "延长……不得超过30日", "自收到书面答复之日起30日内",
+"提前三十日", "七日前", and "应当立即/及时" (kept with no fixed period) — in Arabic, full-width or
+Chinese numerals, with who must act (the sentence's subject, else the one named right after the
+limit, else the actor of the article a subject-less sentence is about, else the one carried over
+from the sentence before), the trigger, the action, whether it is an extension, and the citation
+down to 款 and 项.
 
 Not time limits, and never listed: dates (2022年5月1日), 施行/生效 clauses, ages (年满十八周岁),
-amounts and counts (五千元, 三人以上), periodic duties (每年), and periods of a penalty or of
+amounts and counts (五千元, 三人以上), periodic duties and quotas (每年, 每月不超过三个工作日), how
+long a thing lasts (有效期, 任期, 保存期限不得少于二年), a condition restating a limit
+("二十日内不能作出决定的"), bans (离任后二年内不得担任), and periods of a penalty or of
 criminal law (三年以下有期徒刑, 拘留合并执行最长不超过二十日, 追诉时效, 缓刑考验期): a sentence
 about a penalty is skipped. Procedure around a penalty stays ("拘留后二十四小时以内通知家属").
 "届满" and "之日起" are read as part of a trigger ("期限届满之日起十五日内"), not as limits alone.
@@ -39,7 +42,7 @@ AMOUNT_UNIT = re.compile(rf"(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})")
 # A limit: words before it that make a bare period one ("不得超过", "延长", "期限为", "之日起"),
 # the number and unit, and words after it ("内", "届满", "前"); `_is_limit` decides which suffice.
 _PERIOD = re.compile(
-    rf"(?P<pre>(?:最长|最多|一般)?+(?:不得超过|不超过|不应超过|不超过|延长|期限为|期限是|期间为|时限为|为期)|起)?+"
+    rf"(?P<pre>(?:最长|最多|一般|至少)?+(?:不得超过|不超过|不应超过|延长|期限为|期限是|期间为|时限为|为期|提前)|起)?+"
     rf"{_SPACE}(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})"
     r"(?P<post>以内|之内|内|届满|前(?![款条项述列])|为限)?+")
 _IMMEDIATE = re.compile(r"(?:应当|必须|应|须|并|要)(?:依法)?+(?P<word>立即|及时)")

@@ -43,6 +43,8 @@ def periods(*paragraphs: str) -> list[tuple[int | None, str]]:
     ("检察院可以在十日以内提出意见。", [(10, "日")]),
     ("人民代表大会常务委员会应当于会议举行七日前通知代表。", [(7, "日")]),
     ("被申请人自期限届满之日起十五日内可以起诉。", [(15, "日")]),
+    ("用人单位应当提前三十日以书面形式通知劳动者本人。", [(30, "日")]),
+    ("供水单位应当至少提前两个工作日通知用户。", [(2, "工作日")]),
 ])
 def test_each_shape_of_a_limit(text, expected):
     assert periods(text) == expected
@@ -90,6 +92,7 @@ def test_immediate_and_timely_have_no_fixed_period():
     "排污许可证的有效期限为三年。",
     "处分期最长不得超过48个月。",
     "公安机关可以决定自处罚完毕之日起六个月至三年以内不准其出境。",
+    "记录保存期限不得少于二年。",                                     # how long, not when to act
 ])
 def test_what_is_not_a_limit(text):
     assert limits(text) == []
