@@ -98,7 +98,9 @@ def _table_html(rows: list[DeadlineRow]) -> str:
         cells = list(row_cells(r))
         linked = f'<a href="{clause_url(r)}" target="_self">{escape(cells[0])}</a>'
         title = [f"<td>{escape(r.article.title)}</td>"] * several
-        tds = title + [f"<td>{linked}</td>"] + [f"<td>{escape(c)}</td>" for c in cells[1:]]
+        nowrap = '<td style="white-space:nowrap">'
+        tds = title + [f"{nowrap}{linked}</td>", f"{nowrap}{escape(cells[1])}</td>"] + \
+            [f"<td>{escape(c)}</td>" for c in cells[2:]]
         body.append(f'<tr title="{escape(r.deadline.sentence)}">{"".join(tds)}</tr>')
     return (f'<table class="kb-diff kb-deadlines"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
