@@ -42,7 +42,7 @@ AMOUNT_UNIT = re.compile(rf"(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})")
 # A limit: words before it that make a bare period one ("不得超过", "延长", "期限为", "之日起"),
 # the number and unit, and words after it ("内", "届满", "前"); `_is_limit` decides which suffice.
 _PERIOD = re.compile(
-    rf"(?P<pre>(?:最长|最多|一般|至少)?+(?:不得超过|不超过|不应超过|延长|期限为|期限是|期间为|时限为|为期|提前)|起)?+"
+    rf"(?P<pre>(?:最长|最多|一般|至少)?+(?:不得超过|不超过|不应超过|延长|期限为|期限是|期间为|时限为|为期|提前|届满前)|起)?+"
     rf"{_SPACE}(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})"
     r"(?P<post>以内|之内|内|届满|前(?![款条项述列])|为限)?+")
 _IMMEDIATE = re.compile(r"(?:应当|必须|应|须|并|要)(?:依法)?+(?P<word>立即|及时)")
@@ -207,8 +207,10 @@ def _action(rest: str, extension: bool) -> str:
 
 def _is_limit(m: re.Match, masked: str) -> bool:
     pre, post = m.group("pre"), m.group("post")
-    if m.start("num") > 0 and masked[m.start("num") - 1] in "每第满" or "每" in masked[max(0, m.start() - 2):m.start()]:
-        return False        # 每年, 第十日, 年满 / 不满三个月, 每月不超过三个工作日
+    num = m.start("num")
+    if num > 0 and (masked[num - 1] in "每第" or masked[num - 1] == "满" and masked[num - 2:num] != "届满") \
+            or "每" in masked[max(0, m.start() - 2):m.start()]:
+        return False        # 每年, 第十日, 年满 / 不满三个月 (not 届满三十日前), 每月不超过三个工作日
     rest = masked[m.end():]
     clause_end = _CLAUSE_OR_SENTENCE_END.search(rest)
     rest = rest[:clause_end.start()] if clause_end else rest
@@ -220,8 +222,9 @@ def _is_limit(m: re.Match, masked: str) -> bool:
     if rest.endswith("的") or any(w in rest for w in _BANS) or rest.startswith(_NOT_DONE):
         return False        # a condition ("二十日内不能作出决定的") or a ban ("离任后二年内，不得担任")
     clause_start = max(masked.rfind(c, 0, m.start()) for c in "，,：:") + 1
-    if any(w in masked[clause_start:m.start("num")] for w in _NOT_A_TIME_TO_ACT):
-        return False        # how long something lasts: "有效期不超过5年", "处分期最长不得超过48个月"
+    before = masked[clause_start:m.start("num")]
+    if any(w in before for w in _NOT_A_TIME_TO_ACT) and "届满" not in before:
+        return False        # how long something lasts ("有效期不超过5年"), not "有效期届满三十日前申请"
     if post:
         return True
     return bool(pre) and pre != "起" or pre == "起" and masked[:m.start()].rstrip().endswith("之日")
