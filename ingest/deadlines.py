@@ -253,7 +253,10 @@ def _limits(masked: str) -> list[_Found]:
             continue
         previous_end = found[-1].end if found else 0
         pre = m.group("pre") or ""
-        extension = "延长" in pre or "延长" in masked[previous_end:m.start()]
+        # an extension is a cap ("延长期限不得超过30日", "可以延长三十日"), not a limit to ask for one
+        # ("需要延长审限的，应当在期限届满十五日前提出申请")
+        extension = "延长" in pre or ("延长" in masked[previous_end:m.start()] and
+                                     (pre.endswith("超过") or not m.group("post")))
         start = m.start("num") if pre == "起" else m.start()
         found.append(_Found(start, m.end(), amount, UNIT_OF[m.group("unit")], extension))
     for m in _IMMEDIATE.finditer(masked):

@@ -59,6 +59,8 @@ def test_extension_of_a_limit():
     assert found[1].phrase == "不得超过30日" and found[1].action == "延长期限"
     assert found[1].actor == "有权处理的机关"        # carried over from the sentence before
     assert [(d.amount, d.extension) for d in limits("复议机关可以延长三十日。")] == [(30, True)]
+    asking = limits("需要延长审限的，合议庭应当在期限届满十五日前向院长提出申请。")
+    assert [(d.amount, d.extension, d.action) for d in asking] == [(15, False, "向院长提出申请")]
 
 
 def test_immediate_and_timely_have_no_fixed_period():
