@@ -82,6 +82,7 @@ _LOOSE_VERBS = ("变更", "转让", "出租", "发生", "使用", "取得", "设
 _BANS = ("不得", "不准", "禁止")
 _NOT_A_TIME_TO_ACT = ("有效期", "处分期", "试用期", "任期", "经营期限", "保密期限", "存续期", "服务期")
 _NOT_DONE = ("未", "没有", "不能", "无法")
+_ADDRESSED = re.compile(r"(请求|申请|提请)[^，。]{2,30}?(?:机关|单位|法院|部门|机构|委员会)([^、，的\s]{2,8}+)$")
 _MODAL_HEAD = re.compile(r"^(?:应当|必须|可以|应|须)")
 _OWN_TEXT = re.compile(r"对本(?:条例|法|规定|办法|细则|规则)")
 _ACTION_MAX = 30
@@ -202,6 +203,9 @@ def _action(rest: str, extension: bool) -> str:
         ends = [m.end() for m in _ACTOR_END.finditer(action, 0, 60) if action.startswith(_AFTER_ACTOR, m.end())]
         if ends and ends[-1] < len(action):
             action = action[ends[-1]:]
+    addressed = _ADDRESSED.match(action)
+    if addressed:       # "请求原办理机关、单位的上一级机关、单位复查" → "请求复查", likewise
+        action = addressed.group(1) + addressed.group(2)
     return action[:_ACTION_MAX]
 
 

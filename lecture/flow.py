@@ -23,7 +23,6 @@ from ingest.deadlines import Deadline
 
 START = "start"
 _ACTION_NOISE = re.compile(r"分别按照下列方式|分别按照下列规定|按照下列方式|按照下列规定|按下列方式|按下列规定|分别")
-_ADDRESSED = re.compile(r"(请求|申请|提请)[^，。]{2,30}?(?:机关|单位|法院|部门|机构|委员会)([^、，的\s]{2,8}+)$")
 _LABEL_MAX = 14
 _CONDITION = re.compile(r"的[，,]")
 
@@ -59,12 +58,8 @@ class Flow:
 
 
 def step_label(action: str) -> str:
-    """A short node label from an action: "分别按照下列方式处理" → "处理",
-    "请求原办理机关、单位的上一级机关、单位复查" → "请求复查" (whom to ask is in the clause)."""
+    """A short node label from an action: "分别按照下列方式处理" → "处理"."""
     label = _ACTION_NOISE.sub("", action).strip() or action
-    addressed = _ADDRESSED.match(label)
-    if addressed:
-        label = addressed.group(1) + addressed.group(2)
     return label if len(label) <= _LABEL_MAX else label[:_LABEL_MAX - 1] + "…"
 
 

@@ -63,7 +63,6 @@ def test_document_without_limits_has_an_empty_flow():
 
 def test_step_labels_are_short():
     assert step_label("分别按照下列方式处理") == "处理"
-    assert step_label("请求原办理机关、单位的上一级机关、单位复查") == "请求复查"
     assert len(step_label("将该工程的权属、主管部门、管理单位、规模、功能等情况报送")) == 14
 
 
