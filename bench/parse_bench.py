@@ -1,6 +1,7 @@
 """Parse every file of a corpus (default: ../shared/corpus/lawrefbook) with `ingest.parse_file`,
-without a store, and print files/s, articles/s, failures, skipped files and the files whose
-article numbers do not run in sequence.
+without a store, and print files/s, articles/s, failures, skipped files, the time limits found
+(`ingest.deadlines`) and what extracting them costs, and the files whose article numbers do not
+run in sequence.
 
     python -m bench parse [-- --corpus DIR --workers N --show N]
 Target on 2 cores: the whole lawrefbook corpus in well under 2 minutes.
@@ -14,21 +15,27 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench import SHARED
+from ingest.deadlines import extract_deadlines
 from ingest.parse import SUPPORTED_EXTENSIONS, parse_file
 from kb.errors import IngestError, NotADocument
 
 
 
-def _parse_one(path: str) -> tuple[str, str, int, int, list[str]]:
-    """(path, outcome, articles, sections, sequence notes); outcome "ok", "skipped" or an error."""
+def _parse_one(path: str) -> tuple[str, str, int, int, list[str], tuple[int, int, float]]:
+    """(path, outcome, articles, sections, sequence notes, (fixed time limits, 立即/及时 limits,
+    seconds their extraction takes)); outcome "ok", "skipped" or an error."""
     try:
         doc = parse_file(path)
     except NotADocument:
-        return path, "skipped", 0, 0, []
+        return path, "skipped", 0, 0, [], (0, 0, 0.0)
     except IngestError as err:
-        return path, f"{err.kind}/{err.reason}: {err.message}", 0, 0, []
+        return path, f"{err.kind}/{err.reason}: {err.message}", 0, 0, [], (0, 0, 0.0)
     notes = [n for n in doc.notes if "out of sequence" in n]
-    return path, "ok", len(doc.articles), len(doc.sections), notes
+    start = time.process_time()     # parse_file ran it already; once more, timed on its own (CPU)
+    extract_deadlines(doc.articles)
+    cost = time.process_time() - start
+    fixed = sum(1 for d in doc.deadlines if d.amount is not None)
+    return path, "ok", len(doc.articles), len(doc.sections), notes, (fixed, len(doc.deadlines) - fixed, cost)
 
 
 def main(argv: list[str]) -> int:
@@ -58,8 +65,13 @@ def main(argv: list[str]) -> int:
     print(f"units          {articles} articles, {sections} sections")
     print(f"time           {elapsed:.1f} s with {args.workers} workers ({len(files) / elapsed:.0f} "
           f"files/s, {articles / elapsed:.0f} articles/s)   target < 120 s")
+    fixed, immediate = sum(r[5][0] for r in results), sum(r[5][1] for r in results)
+    with_limits = sum(1 for r in results if r[5][0])
+    cost = sum(r[5][2] for r in results)
+    print(f"time limits    {fixed} fixed periods + {immediate} 立即/及时 in {with_limits} documents; "
+          f"extraction {cost:.1f} s CPU ({1000 * cost / max(outcomes['ok'], 1):.1f} ms a document)")
     print(f"out of order   {len(unordered)} files with article numbers out of sequence")
-    for path, _, _, _, notes in unordered[:args.show]:
+    for path, _, _, _, notes, _ in unordered[:args.show]:
         print(f"  {Path(path).relative_to(args.corpus)}: {len(notes)} breaks, first: {notes[0]}")
     for path, outcome, *_ in results:
         if outcome not in ("ok", "skipped"):

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ingest import clean, metadata, structure
+from ingest.deadlines import extract_deadlines
 from ingest.loaders import SUPPORTED_EXTENSIONS, RawText, load_file
 from ingest.loaders.text import split_lines
 from ingest.records import Document, DocumentMeta
@@ -231,7 +232,8 @@ def parse_raw(raw: RawText, *, source: str, sidecar: Mapping[str, str] | None = 
         meta = dataclasses.replace(meta, **overrides)
     return Document(source=source, meta=meta, nodes=parsed.nodes, articles=parsed.articles,
                     sections=parsed.sections, preamble=parsed.preamble,
-                    attachments=parsed.attachments, notes=tuple(notes), encoding=raw.encoding)
+                    attachments=parsed.attachments, notes=tuple(notes), encoding=raw.encoding,
+                    deadlines=extract_deadlines(parsed.articles))
 
 
 def describe(*, title: str, subtitle: str, head: Sequence[str], signature: Sequence[str],

@@ -7,6 +7,10 @@ style texts), and its attachment names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.deadlines import Deadline
 
 # Levels of legal force, highest first (used for grouping and display, never for ranking).
 LEVELS = ("宪法", "法律", "行政法规", "党内法规", "监察法规", "司法解释", "部门规章",
@@ -87,6 +91,7 @@ class Document:
     attachments: tuple[str, ...] = ()  # attachment names, without their numbers
     notes: tuple[str, ...] = ()        # non-fatal remarks from parsing (e.g. "目录 block dropped")
     encoding: str = ""                 # detected text encoding, where it applies
+    deadlines: tuple[Deadline, ...] = ()   # time limits of the articles (`ingest.deadlines`)
 
     @property
     def chapters(self) -> list[str]:

@@ -2,7 +2,8 @@
 
 Tables: `documents` (one per title and region) ← `versions` (one per version date) ← `files`
 (one per source file; several files may form one version, like the 编 of 民法典) ← `nodes`
-(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts). `repeals` records
+(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts) ← `deadlines` (the
+time limits of an article, `ingest.deadlines`). `repeals` records
 the titles a file declares repealed ("《信访条例》同时废止"), which marks them 已废止. `failures` keeps
 the last error of every file that could not be read; `meta` holds the schema version, the
 parser fingerprint and a `generation` counter that grows with every committed change, so
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.deadlines import Deadline
 from ingest.records import Document
 from ingest.successors import Successors, load_successors
 from kb.chinese import title_key
@@ -110,6 +112,22 @@ CREATE TABLE IF NOT EXISTS repeals (
     target_key TEXT NOT NULL,       -- title key of a title the file declares repealed (《…》同时废止)
     since TEXT NOT NULL             -- from when: the repealing text's effective (or promulgation) date
 );
+CREATE TABLE IF NOT EXISTS deadlines (
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    seq INTEGER NOT NULL,           -- reading order within the file (ingest.deadlines.extract_deadlines)
+    paragraph INTEGER NOT NULL,     -- 款, from 1
+    item INTEGER NOT NULL,          -- 项, from 1; 0 outside items
+    amount INTEGER,                 -- NULL for 立即/及时 (no fixed period)
+    unit TEXT NOT NULL,             -- 日 | 工作日 | 个月 | 年 | 小时 | '' (no fixed period)
+    phrase TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    "trigger" TEXT NOT NULL,
+    action TEXT NOT NULL,
+    extension INTEGER NOT NULL,
+    sentence TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deadlines_file ON deadlines(file_id);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file_id);
 CREATE INDEX IF NOT EXISTS repeals_target ON repeals(target_key);
 CREATE INDEX IF NOT EXISTS articles_version ON articles(version_id, no, suffix);
@@ -450,6 +468,14 @@ class StoreWriter:
             "INSERT INTO articles(id, file_id, version_id, seq, kind, no, suffix, label, level, path, "
             "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(article_id, *row) for article_id, row in zip(self._new_ids("articles", len(rows)), rows)])
+        if doc.deadlines:
+            article_ids = [i for (i,) in self.conn.execute(
+                "SELECT id FROM articles WHERE file_id=? AND kind='article' ORDER BY seq", (file_id,))]
+            self.conn.executemany(
+                'INSERT INTO deadlines(article_id, file_id, seq, paragraph, item, amount, unit, phrase, actor, "trigger", '
+                "action, extension, sentence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(article_ids[d.article], file_id, seq, d.paragraph, d.item, d.amount, d.unit, d.phrase, d.actor,
+                  d.trigger, d.action, int(d.extension), d.sentence) for seq, d in enumerate(doc.deadlines)])
         since = doc.meta.effective or doc.meta.promulgated or doc.meta.version_date
         targets = {title_key(t) for t in doc.meta.repeals} - {title_key(doc.meta.title)}
         if since and targets:
@@ -489,6 +515,7 @@ class StoreWriter:
         targets = {k for (k,) in self.conn.execute("SELECT target_key FROM repeals WHERE file_id=?", (file_id,))}
         self._touch_documents_with_keys(targets)
         self.conn.execute("DELETE FROM repeals WHERE file_id=?", (file_id,))
+        self.conn.execute("DELETE FROM deadlines WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM articles WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM nodes WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM files WHERE id=?", (file_id,))
@@ -609,6 +636,24 @@ class Store:
     def version_articles(self, version_id: int) -> list[StoredArticle]:
         rows = self.conn.execute(_ARTICLE_SELECT + " WHERE a.version_id=?" + _READING_ORDER, (version_id,))
         return [stored_article(r) for r in rows]
+
+    def version_deadlines(self, version_id: int) -> list[tuple[int, Deadline]]:
+        """(article id, time limit) of every limit of a version's articles, in reading order;
+        `Deadline.article` is the article's place in its file.
+
+        Raises:
+            StoreError: if the knowledge base was built before time limits were extracted.
+        """
+        try:
+            rows = self.conn.execute("""
+                SELECT a.id, a.seq, a.label, t.paragraph, t.item, t.amount, t.unit, t.phrase, t.actor, t."trigger",
+                       t.action, t.extension, t.sentence
+                FROM deadlines t JOIN articles a ON a.id = t.article_id JOIN files f ON f.id = t.file_id
+                WHERE a.version_id=? ORDER BY f.part_order, f.id, t.seq""", (version_id,)).fetchall()
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"{self.kb_dir}: this knowledge base has no time limits yet ({e}); ingest its files "
+                             f"again with: python -m ingest FOLDER --kb {self.kb_dir}") from None
+        return [(r[0], Deadline(*r[1:11], bool(r[11]), r[12])) for r in rows]
 
     def neighbours(self, article_id: int, before: int = 1, after: int = 1
                    ) -> tuple[list[StoredArticle], list[StoredArticle]]:

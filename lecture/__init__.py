@@ -7,8 +7,16 @@ Public API:
   `citation`, `status_label`, `pack_handout`;
 - storage: `list_packs`, `load_pack`, `save_pack`, `create_pack`, `delete_pack`, `resolve_clause`;
 - handouts: `Handout`, `Run`, `mark_terms`, `to_markdown`, `to_docx`, `comparison_handout`,
-  `side_runs`, `change_label`, `summary_line`.
+  `side_runs`, `change_label`, `summary_line`;
+- 期限一览 (`lecture.deadlines`): `DeadlineRow`, `select_documents`, `document_deadlines`,
+  `deadline_rows`, `filter_rows`, `actors_of`, `row_json`, `row_cells`, `to_csv`, `deadlines_handout`;
+- 流程图 (`lecture.flow`, pure): `Flow`, `build_flow`, `to_dot`, `to_svg`;
+- 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `make_quiz`, `is_correct`, `score`, `quiz_handout`.
 """
+from lecture.deadlines import (TABLE_HEADER, DeadlineRow, actors_of, deadline_rows, deadlines_handout,
+                               document_deadlines, filter_rows, row_cells, row_json, select_documents, to_csv)
+from lecture.flow import Flow, build_flow, to_dot, to_svg
+from lecture.quiz import Definition, Question, is_correct, make_quiz, quiz_handout, score
 from lecture.comparison import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line
 from lecture.export_docx import to_docx
 from lecture.export_markdown import to_markdown
@@ -18,7 +26,10 @@ from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, citati
                           status_label)
 from lecture.storage import create_pack, delete_pack, list_packs, load_pack, resolve_clause, save_pack
 
-__all__ = ["CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
+__all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "actors_of", "build_flow",
+           "deadline_rows", "deadlines_handout", "document_deadlines", "filter_rows", "is_correct", "make_quiz",
+           "quiz_handout", "row_cells", "row_json", "score", "select_documents", "to_csv", "to_dot", "to_svg",
+           "CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
            "add_clause", "change_label", "citation", "clause_from_article", "comparison_handout", "contains",
            "create_pack", "delete_pack", "edit_clause", "list_packs", "load_pack", "mark_terms", "move_clause",
            "new_pack", "pack_handout", "remove_clause", "resolve_clause", "retitle", "save_pack", "side_runs",

@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 
 from bench.faults_bench import docx_of_repeated_body
-from ingest import clean, metadata, parse, structure
+from ingest import clean, deadlines, metadata, parse, structure
 from ingest.loaders import docx as docx_loader
 from ingest.loaders import html as html_loader
 from ingest.loaders import pdf as pdf_loader
@@ -27,6 +27,7 @@ from ingest.loaders import text as text_loader
 from ingest.parse import parse_file
 from index import query
 from kb import chinese
+from lecture import flow
 from kb.errors import IngestError
 
 GUARD_SECONDS = 2.0     # each hostile input; linear code needs milliseconds, the old patterns minutes
@@ -143,7 +144,7 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 # Every pattern of the modules that see user text, against a battery of adversarial strings.
 
 PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, clean,
-                                           structure, metadata, parse, chinese, query)
+                                           structure, metadata, parse, chinese, query, deadlines, flow)
 SHORT_RUN, LONG_RUN = 1_000, 8_000
 # A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.
 MAX_GROWTH = 24.0

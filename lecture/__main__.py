@@ -1,0 +1,124 @@
+"""Command line: `python -m lecture deadlines|quiz` (see `python -m lecture --help`).
+
+Exit codes: 0 success, 1 a knowledge-base or document error (one line on stderr), 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.errors import run_cli
+from kb.settings import add_arguments, config_from_args
+
+
+def _add_doc_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--doc", action="append", default=[], metavar="TITLE",
+                   help="only this document (title or short name; repeat for several)")
+    add_arguments(p, "kb")
+
+
+def _deadlines_arguments(p: argparse.ArgumentParser) -> None:
+    _add_doc_arguments(p)
+    p.add_argument("--json", action="store_true",
+                   help='print a JSON list of {"title", "article_label", "paragraph", "item", "amount", "unit", '
+                        '"actor", "trigger", "action", "extension", "sentence"}')
+
+
+def _deadlines(args: argparse.Namespace) -> int:
+    from ingest.store import open_store
+    from lecture.deadlines import deadline_rows, row_json, row_line
+
+    with open_store(config_from_args(args).kb) as store:
+        rows = deadline_rows(store, args.doc)
+    if args.json:
+        print(json.dumps([row_json(r) for r in rows], ensure_ascii=False, indent=1))
+        return 0
+    title = None
+    for r in rows:
+        if r.article.title != title:
+            title = r.article.title
+            print(f"《{title}》")
+        print(f"  {row_line(r)}")
+    if not rows:
+        print("没有找到期限。")
+    return 0
+
+
+def _quiz_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--doc", required=True, metavar="TITLE", help="the document (title or short name)")
+    add_arguments(p, "kb")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same questions (default 1)")
+    p.add_argument("--count", type=int, default=10, help="number of questions at most (default 10)")
+    p.add_argument("--docx", type=Path, metavar="FILE.docx", help="write the quiz with its answer key as Word")
+    p.add_argument("--json", action="store_true", help="print the questions as JSON")
+
+
+def _quiz(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ingest.store import open_store
+    from kb.errors import QueryError
+    from lecture import to_docx
+    from lecture.deadlines import document_deadlines, select_documents
+    from lecture.quiz import LETTERS, make_quiz, quiz_handout
+
+    with open_store(config_from_args(args).kb) as store:
+        documents = select_documents(store, [args.doc])
+        if len(documents) > 1:
+            raise QueryError(f"{args.doc!r} names {len(documents)} documents "
+                             f"({'、'.join(d.title + '（' + d.region + '）' for d in documents)}); name one")
+        rows = document_deadlines(store, documents[0])
+    questions = make_quiz([(r.deadline, r.citation) for r in rows], seed=args.seed, count=args.count)
+    if not questions:
+        raise QueryError(f"《{documents[0].title}》 has no fixed time limits to ask about")
+    if args.docx:
+        try:
+            args.docx.write_bytes(to_docx(quiz_handout(documents[0].title, questions)))
+        except OSError as e:
+            raise QueryError(f"{args.docx}: cannot write ({e.strerror})") from None
+        print(f"{len(questions)} questions written to {args.docx}")
+    elif args.json:
+        print(json.dumps([asdict(q) for q in questions], ensure_ascii=False, indent=1))
+    else:
+        for n, q in enumerate(questions, start=1):
+            print(f"{n}. {q.prompt}")
+            for letter, choice in zip(LETTERS, q.choices):
+                print(f"   {letter}. {choice}")
+            print(f"   答案：{q.answer}（{q.citation}）")
+    return 0
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# One line per subcommand: name, help, its arguments, what it runs.
+COMMANDS = (
+    Command("deadlines", "list the time limits (期限) of documents, in article order", _deadlines_arguments, _deadlines),
+    Command("quiz", "practice questions (自测) on the time limits and actors of a document", _quiz_arguments, _quiz),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lecture", description="Instructor tools over the knowledge base.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for c in COMMANDS:
+        c.arguments(sub.add_parser(c.name, help=c.help, description=c.help[0].upper() + c.help[1:] + "."))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_cli(next(c.run for c in COMMANDS if c.name == args.command), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
