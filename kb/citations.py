@@ -1,0 +1,386 @@
+"""Citations of legal provisions in running text, pure: 《X》第N条第M款第K项 as people write them.
+
+One parser serves the citation checker (`lecture.citations`, over a lecture or report) and the
+reference extraction at ingest (`ingest.references`, over the articles of a document):
+
+- documents are named in 书名号 (《中华人民共和国行政复议法》, 《行政复议法》), or without them
+  when a `TitleMatcher` knows the name (人民调解法第十七条, 民法典第1165条, 刑诉法); `本法`,
+  `本条例`, `该法` … name the citing document itself (`own_title`) or, in a lecture, the document
+  named last before them;
+- articles: Arabic or Chinese numerals, 第十条之一; 款 and 项 (第三十一条第（六）项, 第二款第三项);
+  lists and ranges (第十条、第十二条, 第十条至第十二条, 第三十五条和第三十六条) share the document;
+  同条/本条 第二款, 前款, 前条 are relative to the article in context;
+- version hints: `2017年修正的《行政复议法》`, `《行政复议法》（2017年修正）`, `原《信访条例》`.
+
+Dates (2022年5月1日) and other ordinals (第一章, 第三节, 第二批, 第1次) are not citations: an
+article needs 条. A bare 第N条 with no document named before it in the same paragraph is kept
+only where the wording makes it a citation (依据第十条, 第十条规定). Spans index the original
+text; full-width digits and brackets are accepted as written.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
+
+MIN_ALIAS_CHARS = 2
+# Short names no title spells out; the full title's key is what they stand for.
+ABBREVIATIONS: Mapping[str, str] = {
+    "刑诉法": "刑事诉讼法", "民诉法": "民事诉讼法", "行诉法": "行政诉讼法", "行复法": "行政复议法",
+    "治安法": "治安管理处罚法", "妇女法": "妇女权益保障法", "妇女权益法": "妇女权益保障法",
+    "老年法": "老年人权益保障法", "未保法": "未成年人保护法", "调解法": "人民调解法",
+}
+
+_DIGIT = "0-9０-９"
+_NUM = rf"(?:[{_DIGIT}]++|[{CN_NUMERAL_CHARS}]++)"
+_OPEN, _CLOSE = "[（(]", "[）)]"
+# The words that name the citing (or last named) document, and those that name an article in context.
+_DOC_WORDS = "法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
+_TOKEN = re.compile(
+    rf"(?P<art>第\s*+(?P<no>{_NUM})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
+    rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
+    rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
+    rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS}))"
+    rf"|(?P<rel>前款|前条|本条|本款|同条|该条)")
+_BRACKETED = re.compile(r"《([^《》\n]{1,120}+)》")
+# A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的".
+_HINT_BEFORE = re.compile(
+    rf"(?:(?P<year>[{_DIGIT}]{{4}})\s*+年(?:\s*+[{_DIGIT}]{{1,2}}\s*+月(?:\s*+[{_DIGIT}]{{1,2}}\s*+日)?)?"
+    r"\s*+起?\s*+(?:第.次)?\s*+(?:修正|修订|修改|版|颁布|公布|施行|通过|印发|制定|发布)?\s*+(?:后|本)?\s*+的?"
+    r"|(?P<old>原|旧|修订前的?|修正前的?|修改前的?))\s*+$")
+HINT_WINDOW = 24
+# ... or just after it: "（2017年修正）", "(2018)".
+_HINT_AFTER = re.compile(rf"{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（()）\n]{{0,10}}+)?{_CLOSE}")
+# Between a document name and its article; between two listed articles; a range.
+_NAME_GLUE = re.compile(r"[\s》]*+(?:的|中|之)?\s*+")
+_LIST_GLUE = re.compile(r"\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
+_RANGE_GLUE = re.compile(r"\s*+(?:至|到|-|~|—|－|～)\s*+")
+# A bare 第N条 with no document in context is a citation only when the wording says so.
+_CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
+_CITING_AFTER = re.compile(r"\s*+(?:的?规定|明确|指出|要求|第)")
+# Words that make 第N条 a count of something else: 第一条路, 第二条腿.
+_NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
+_TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
+# After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
+_WORD_AFTER_FA = frozenset("人律院官庭警医学")
+_COUNTRY = "中华人民共和国"
+
+
+def title_aliases(title: str) -> set[str]:
+    """Names a person may use for a document: its title key, without a trailing bracket note."""
+    key = title_key(title)
+    aliases = {key, _TRAILING_NOTE.sub("", key)}
+    return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A document name found in a text: span and the keys of the documents it names."""
+    start: int
+    end: int
+    doc_keys: tuple[str, ...]
+
+
+class TitleMatcher:
+    """Finds document names in a text: longest alias first, left to right, no overlaps.
+
+    `aliases` adds (short name, title) pairs no title spells out (刑诉法 → 刑事诉讼法).
+    """
+
+    def __init__(self, titles: Iterable[str], aliases: Iterable[tuple[str, str]] = ()) -> None:
+        names: dict[str, set[str]] = {}
+        for title in titles:
+            for alias in title_aliases(title):
+                names.setdefault(alias, set()).add(title_key(title))
+        for alias, title in aliases:
+            names.setdefault(title_key(alias), set()).add(title_key(title))
+        self._names = {alias: tuple(sorted(keys)) for alias, keys in names.items()}
+        self._lengths = sorted({len(a) for a in self._names}, reverse=True)
+
+    def find(self, text: str) -> list[Mention]:
+        """Mentions in `text`; spans index into `text`."""
+        keyed, offsets = _keyed(text)
+        found, i = [], 0
+        while i < len(keyed):
+            for length in self._lengths:
+                keys = self._names.get(keyed[i:i + length])
+                if keys and not _continues_word(keyed, i + length):
+                    found.append(Mention(offsets[i], offsets[i + length - 1] + 1, keys))
+                    i += length
+                    break
+            else:
+                i += 1
+        return found
+
+
+def _keyed(text: str) -> tuple[str, list[int]]:
+    """`text` with the characters `title_key` drops removed, and each kept character's offset.
+
+    Lets 《中华人民共和国民法典》 in a text meet the key 民法典, and a quoted title inside
+    a longer title meet its key, while spans still point into the original text.
+    """
+    kept, offsets, i = [], [], 0
+    while i < len(text):
+        if text.startswith(_COUNTRY, i):
+            i += len(_COUNTRY)
+            continue
+        if title_key(text[i]):
+            kept.append(text[i])
+            offsets.append(i)
+        i += 1
+    return "".join(kept), offsets
+
+
+def _continues_word(text: str, end: int) -> bool:
+    return text[end - 1] == "法" and end < len(text) and text[end] in _WORD_AFTER_FA
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited provision. `start`/`end` index the parsed text and cover the document's name
+    (or 本法/该法/同条) for the first provision cited after it, the provision alone for the
+    next ones of a list.
+
+    `title` is the document as written (without 《》, "" when none is named or in context);
+    `own` marks a reference to the citing document itself (`own_title` given to the parser).
+    `version_year` ("2017") or `earlier_version` (原《…》) come from a version hint.
+    `explicit` is False for a bare 第N条 taken from the context of the text, which a checker may
+    treat more leniently.
+    """
+    start: int
+    end: int
+    title: str
+    no: int
+    suffix: int = 0
+    paragraph: int | None = None
+    item: int | None = None
+    version_year: str = ""
+    earlier_version: bool = False
+    own: bool = False
+    explicit: bool = True
+
+
+@dataclass(frozen=True)
+class _Name:
+    start: int               # of the name, or of a version hint before it
+    end: int                 # after the name, or after a version note in brackets after it
+    title: str
+    version_year: str
+    earlier_version: bool
+
+
+def _numeral(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        n = cn_to_int(text)
+    except ValueError:
+        return None
+    return n if 0 < n <= MAX_NUMERAL else None
+
+
+def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
+    """Document names in `text`, in order: 《…》 always, known names without 书名号 outside them."""
+    spans: list[tuple[int, int, str]] = [(m.start(), m.end(), m.group(1)) for m in _BRACKETED.finditer(text)]
+    if titles is not None:
+        inside = spans[:]
+        for m in titles.find(text):
+            if not any(s <= m.start < e for s, e, _ in inside):
+                spans.append((m.start, m.end, text[m.start:m.end]))
+    names = []
+    for start, end, title in sorted(spans):
+        year, earlier = "", False
+        before = _HINT_BEFORE.search(text[max(0, start - HINT_WINDOW):start])
+        if before and before.group(0).strip():
+            year, earlier = before.group("year") or "", bool(before.group("old"))
+            start -= len(before.group(0))
+        after = _HINT_AFTER.match(text, end)
+        if after:
+            year, end = after.group("year"), after.end()
+        names.append(_Name(start, end, title.strip(), _ascii_digits(year), earlier))
+    return names
+
+
+def _ascii_digits(text: str) -> str:
+    return text.translate({ord("０") + i: str(i) for i in range(10)})
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of “…” and 「…」 quotations (unclosed ones run to the end of their paragraph)."""
+    spans, i = [], 0
+    pairs = {"“": "”", "「": "」"}
+    while i < len(text):
+        close = pairs.get(text[i])
+        if close is None:
+            i += 1
+            continue
+        end = text.find(close, i + 1)
+        stop = text.find("\n", i + 1)
+        end = end if end >= 0 and (stop < 0 or end < stop) else (stop if stop >= 0 else len(text))
+        spans.append((i, end + 1))
+        i = end + 1
+    return spans
+
+
+def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: str | None = None,
+                    own_article: tuple[int, int] | None = None, own_paragraph: int | None = None
+                    ) -> list[Citation]:
+    """Every citation in `text`, in order.
+
+    `own_title` set: the text belongs to that document (an article being ingested): 本法 and
+    bare 第N条 name it, and `own_article`/`own_paragraph` (1-based) are what 本条, 前条 and 前款
+    are relative to. Unset (a lecture): 本法/该法 and bare 第N条 name the document named last
+    before them, and relative words refer to the provision cited last; inside a quotation only
+    citations that name their document count (a quoted article's 前款 is the quoted law's).
+    """
+    names = _names(text, titles)
+    quotes = _quoted_spans(text) if own_title is None else []
+    out: list[Citation] = []
+    name_at = 0                     # names[:name_at] lie before the current token
+    last_name: _Name | None = None
+    prev: Citation | None = None    # the citation just before, for lists, ranges and 同条
+    prev_end = -1
+    pending_rel: tuple[str, int, int] | None = None    # 同条/本条/本法 … just before: word, start, end
+    quote_at = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() < prev_end:
+            continue                # the 款 or 项 of the citation just read
+        while name_at < len(names) and names[name_at].start < m.start():
+            if names[name_at].end <= m.start():
+                last_name = names[name_at]
+            name_at += 1
+        if name_at and names[name_at - 1].end > m.start():
+            continue                # a 第N条 inside a title (关于…第十条的解释)
+        while quote_at < len(quotes) and quotes[quote_at][1] <= m.start():
+            quote_at += 1
+        quoted = quote_at < len(quotes) and quotes[quote_at][0] < m.start()
+        chained = prev is not None and (_LIST_GLUE.fullmatch(text, prev_end, m.start()) is not None
+                                        or _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None)
+        rel_here = pending_rel if pending_rel and _NAME_GLUE.fullmatch(text, pending_rel[2], m.start()) else None
+        pending_rel = None
+        if m.group("rel") or m.group("own"):
+            word = m.group("rel") or m.group("own")
+            if word in ("前款", "前条", "本款"):
+                cited = _relative(word, m, prev if own_title is None else None, own_title, own_article,
+                                  own_paragraph, quoted)
+                if cited is not None:
+                    out.append(cited)
+                    prev, prev_end = cited, m.end()
+                continue
+            pending_rel = (word, m.start(), m.end())
+            continue
+        named = last_name if last_name is not None and _NAME_GLUE.fullmatch(text, last_name.end, m.start()) else None
+        if m.group("art"):
+            no, suffix = _numeral(m.group("no")), _numeral(m.group("suffix")) if m.group("suffix") else 0
+            if no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER:
+                continue
+            start = m.start()
+            if named is not None:
+                cited = Citation(named.start, m.end(), named.title, no, suffix,
+                                 version_year=named.version_year, earlier_version=named.earlier_version)
+            elif rel_here and rel_here[0] not in ("同条", "本条", "该条"):
+                if own_title is not None and rel_here[0].startswith("本"):
+                    cited = Citation(rel_here[1], m.end(), own_title, no, suffix, own=True)
+                elif last_name is not None or (own_title is None and not quoted):
+                    title = last_name.title if last_name else ""
+                    cited = Citation(rel_here[1], m.end(), title, no, suffix,
+                                     version_year=last_name.version_year if last_name else "",
+                                     earlier_version=last_name.earlier_version if last_name else False)
+                else:
+                    continue
+            elif chained and prev is not None:
+                cited = Citation(start, m.end(), prev.title, no, suffix, version_year=prev.version_year,
+                                 earlier_version=prev.earlier_version, own=prev.own, explicit=prev.explicit)
+            elif own_title is not None:
+                cited = Citation(start, m.end(), own_title, no, suffix, own=True)
+            elif quoted:
+                continue
+            elif last_name is not None and "\n" not in text[last_name.end:start]:
+                cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,
+                                 earlier_version=last_name.earlier_version, explicit=False)
+            elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
+                  or _CITING_AFTER.match(text, m.end())):
+                cited = Citation(start, m.end(), "", no, suffix, explicit=False)
+            else:
+                continue
+            cited, end = _with_parts(text, m.end(), cited)
+            out.append(cited)
+            prev, prev_end = cited, end
+            continue
+        # a 款 or 项 with no article before it: of the article in context
+        base = _context_article(rel_here, chained, prev, own_title, own_article, quoted)
+        if base is None:
+            continue
+        start = rel_here[1] if rel_here else m.start()
+        if m.group("para"):
+            cited = Citation(start, m.end(), base.title, base.no, base.suffix, _numeral(m.group("pno")), None,
+                             base.version_year, base.earlier_version, base.own, base.explicit)
+        else:
+            paragraph = base.paragraph if (chained or rel_here) else own_paragraph
+            cited = Citation(start, m.end(), base.title, base.no, base.suffix, paragraph, _numeral(m.group("ino")),
+                             base.version_year, base.earlier_version, base.own, base.explicit)
+        if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
+            continue        # a numeral out of range
+        cited, end = _with_parts(text, m.end(), cited)
+        out.append(cited)
+        prev, prev_end = cited, end
+    return out
+
+
+_PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")
+
+
+def _with_parts(text: str, end: int, cited: Citation) -> tuple[Citation, int]:
+    """`cited` extended by the 款 and 项 written right after it ("第三十三条第二款第（一）项")."""
+    m = _PART.match(text, end)
+    if not m or m.end() == end or not (m.group("pno") or m.group("ino")):
+        return cited, end
+    paragraph = _numeral(m.group("pno")) if m.group("pno") else cited.paragraph
+    item = _numeral(m.group("ino")) if m.group("ino") else None
+    if (m.group("pno") and paragraph is None) or (m.group("ino") and item is None):
+        return cited, end
+    return Citation(cited.start, m.end(), cited.title, cited.no, cited.suffix, paragraph, item, cited.version_year,
+                    cited.earlier_version, cited.own, cited.explicit), m.end()
+
+
+def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Citation | None,
+                     own_title: str | None, own_article: tuple[int, int] | None, quoted: bool) -> Citation | None:
+    """The article a 款 or 项 written without one belongs to: the one cited just before (a list,
+    or 同条), or the citing article itself (本条, or a bare 第二款 inside an ingested article)."""
+    if (chained or (rel and rel[0] in ("同条", "该条"))) and prev is not None:
+        return prev
+    if own_title is not None and own_article is not None and (rel is None or rel[0] in ("本条", "同条")):
+        return Citation(0, 0, own_title, own_article[0], own_article[1], own=True)
+    if own_title is None and rel and rel[0] == "本条" and prev is not None and not quoted:
+        return prev
+    return None
+
+
+def _relative(word: str, m: re.Match, prev: Citation | None, own_title: str | None,
+              own_article: tuple[int, int] | None, own_paragraph: int | None, quoted: bool) -> Citation | None:
+    """前款 / 前条 / 本款: relative to the citing article (`own_*`), or in a lecture to the provision
+    cited just before."""
+    if own_title is not None and own_article is not None:
+        no, suffix, paragraph, title, own = own_article[0], own_article[1], own_paragraph, own_title, True
+    elif prev is not None and not quoted:
+        no, suffix, paragraph, title, own = prev.no, prev.suffix, prev.paragraph, prev.title, False
+    else:
+        return None
+    version = (prev.version_year, prev.earlier_version) if prev is not None and not own else ("", False)
+    if word == "前条":
+        if suffix:
+            suffix -= 1
+        elif no > 1:
+            no -= 1
+        else:
+            return None
+        return Citation(m.start(), m.end(), title, no, suffix, None, None, *version, own)
+    if word == "前款":
+        if not paragraph or paragraph < 2:
+            return None
+        return Citation(m.start(), m.end(), title, no, suffix, paragraph - 1, None, *version, own)
+    if not paragraph:
+        return None
+    return Citation(m.start(), m.end(), title, no, suffix, paragraph, None, *version, own)
