@@ -682,6 +682,14 @@ class Store:
         """
         return _successor_rows(self.conn, _bundled_successors(), document_id)
 
+    def repealing(self, key: str) -> list[tuple[int, str, str, int]]:
+        """(document id, title, since, version id) of the stored texts that declare the title with
+        this key repealed, whether or not that title's own text is stored (《婚姻法》 by 《民法典》)."""
+        return self.conn.execute("""
+            SELECT DISTINCT d.id, d.title, r.since, v.id FROM repeals r JOIN files f ON f.id = r.file_id
+            JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
+            WHERE r.target_key = ? AND d.key != ? ORDER BY r.since""", (key, key)).fetchall()
+
     def repeals(self, document_id: int) -> list[tuple[int, str, str]]:
         """(document id, title, since) of the stored documents this document declares repealed."""
         return self.conn.execute("""

@@ -9,7 +9,7 @@ reference extraction at ingest (`ingest.references`, over the articles of a docu
   named last before them;
 - articles: Arabic or Chinese numerals, 第十条之一; 款 and 项 (第三十一条第（六）项, 第二款第三项);
   lists and ranges (第十条、第十二条, 第十条至第十二条, 第三十五条和第三十六条) share the document;
-  同条/本条 第二款, 前款, 前条 are relative to the article in context;
+  同条/本条/其 第二款, 前款, 前条 are relative to the article in context;
 - version hints: `2017年修正的《行政复议法》`, `《行政复议法》（2017年修正）`, `原《信访条例》`.
 
 Dates (2022年5月1日) and other ordinals (第一章, 第三节, 第二批, 第1次) are not citations: an
@@ -43,7 +43,7 @@ _TOKEN = re.compile(
     rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
     rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
     rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS}))"
-    rf"|(?P<rel>前款|前条|本条|本款|同条|该条)")
+    rf"|(?P<rel>前款|前条|本条|本款|同条|该条|其)")
 _BRACKETED = re.compile(r"《([^《》\n]{1,120}+)》")
 # A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的".
 _HINT_BEFORE = re.compile(
@@ -56,12 +56,19 @@ _HINT_AFTER = re.compile(rf"{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（(
 # Between a document name and its article; between two listed articles; a range.
 _NAME_GLUE = re.compile(r"[\s》]*+(?:的|中|之)?\s*+")
 _LIST_GLUE = re.compile(r"\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
-_RANGE_GLUE = re.compile(r"\s*+(?:至|到|-|~|—|－|～)\s*+")
+# (each starts only where a space run does: one tried inside the run would rescan it)
+_RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
 _CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
-_CITING_AFTER = re.compile(r"\s*+(?:的?规定|明确|指出|要求|第)")
+_CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)")
 # Words that make 第N条 a count of something else: 第一条路, 第二条腿.
 _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
+# A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
+# Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
+_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{2,20}}?(?:{_DOC_WORDS})\s*+$")
+_LEAD_WORDS = re.compile(r"^(?:根据|依据|按照|依照|违反|参照|适用|对照|援引|引用|以及|或者|上述|前述|有关|相关|下列|以下|"
+                         r"现行|新|和|与|及|或|是|在|了|的|按|依|对|于|即|如|由|经|为|并|而|但|且|也|都|应|可|见)++")
+UNLISTED_WINDOW = 24
 _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
 _WORD_AFTER_FA = frozenset("人律院官庭警医学")
@@ -105,6 +112,8 @@ class TitleMatcher:
         found, i = [], 0
         while i < len(keyed):
             for length in self._lengths:
+                if i + length > len(keyed):
+                    continue        # (a shorter slice at the end could equal a shorter name)
                 keys = self._names.get(keyed[i:i + length])
                 if keys and not _continues_word(keyed, i + length):
                     found.append(Mention(offsets[i], offsets[i + length - 1] + 1, keys))
@@ -293,6 +302,8 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             elif chained and prev is not None:
                 cited = Citation(start, m.end(), prev.title, no, suffix, version_year=prev.version_year,
                                  earlier_version=prev.earlier_version, own=prev.own, explicit=prev.explicit)
+            elif (unlisted := _unlisted_name(text, start)) is not None:
+                cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix)
             elif own_title is not None:
                 cited = Citation(start, m.end(), own_title, no, suffix, own=True)
             elif quoted:
@@ -329,6 +340,21 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
     return out
 
 
+def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
+    """(start, name) of a document name no matcher knows, written right before `start`, or None."""
+    window_start = max(0, start - UNLISTED_WINDOW)
+    m = _UNLISTED_NAME.search(text, window_start, start)
+    if not m:
+        return None
+    name = m.group(0).rstrip()
+    lead = _LEAD_WORDS.match(name)
+    if lead:
+        name = name[lead.end():]
+    if len(name) < 3 or name[0] in "本该此其":
+        return None
+    return start - len(m.group(0)) + (lead.end() if lead else 0), name
+
+
 _PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")
 
 
@@ -349,7 +375,7 @@ def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Cita
                      own_title: str | None, own_article: tuple[int, int] | None, quoted: bool) -> Citation | None:
     """The article a 款 or 项 written without one belongs to: the one cited just before (a list,
     or 同条), or the citing article itself (本条, or a bare 第二款 inside an ingested article)."""
-    if (chained or (rel and rel[0] in ("同条", "该条"))) and prev is not None:
+    if (chained or (rel and rel[0] in ("同条", "该条", "其"))) and prev is not None:
         return prev
     if own_title is not None and own_article is not None and (rel is None or rel[0] in ("本条", "同条")):
         return Citation(0, 0, own_title, own_article[0], own_article[1], own=True)
