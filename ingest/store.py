@@ -2,7 +2,8 @@
 
 Tables: `documents` (one per title and region) ← `versions` (one per version date) ← `files`
 (one per source file; several files may form one version, like the 编 of 民法典) ← `nodes`
-(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts). `repeals` records
+(编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts), whose references
+and definitions (`ingest.references`) are in `article_refs` and `definitions`. `repeals` records
 the titles a file declares repealed ("《信访条例》同时废止"), which marks them 已废止. `failures` keeps
 the last error of every file that could not be read; `meta` holds the schema version, the
 parser fingerprint and a `generation` counter that grows with every committed change, so
@@ -110,6 +111,27 @@ CREATE TABLE IF NOT EXISTS repeals (
     target_key TEXT NOT NULL,       -- title key of a title the file declares repealed (《…》同时废止)
     since TEXT NOT NULL             -- from when: the repealing text's effective (or promulgation) date
 );
+CREATE TABLE IF NOT EXISTS article_refs (  -- what an article cites (ingest.references), resolved when read
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    span_start INTEGER NOT NULL,    -- span in the citing article's text
+    span_end INTEGER NOT NULL,
+    target_key TEXT NOT NULL,       -- title key of the cited document, '' for the citing document itself
+    target_title TEXT NOT NULL,     -- as written
+    no INTEGER NOT NULL,
+    suffix INTEGER NOT NULL,
+    paragraph INTEGER,
+    item INTEGER
+);
+CREATE TABLE IF NOT EXISTS definitions (   -- terms an article defines (本法所称X，是指……)
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    term TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_refs_article ON article_refs(article_id);
+CREATE INDEX IF NOT EXISTS article_refs_target ON article_refs(target_key, no, suffix);
+CREATE INDEX IF NOT EXISTS definitions_article ON definitions(article_id);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file_id);
 CREATE INDEX IF NOT EXISTS repeals_target ON repeals(target_key);
 CREATE INDEX IF NOT EXISTS articles_version ON articles(version_id, no, suffix);
@@ -187,6 +209,28 @@ class StoredNode:
     heading: str
     path: tuple[str, ...]
     first_article_id: int | None   # where this heading starts in the text, for anchors
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A provision an article cites; `target_id` is the article it resolves to now, None if none."""
+    article_id: int
+    start: int                      # span in the citing article's text
+    end: int
+    target_key: str                 # '' for the citing document itself
+    target_title: str
+    no: int
+    suffix: int
+    paragraph: int | None
+    item: int | None
+    target_id: int | None
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    article_id: int
+    term: str
+    definition: str
 
 
 @dataclass(frozen=True)
@@ -450,6 +494,7 @@ class StoreWriter:
             "INSERT INTO articles(id, file_id, version_id, seq, kind, no, suffix, label, level, path, "
             "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(article_id, *row) for article_id, row in zip(self._new_ids("articles", len(rows)), rows)])
+        self._put_links(file_id, doc)
         since = doc.meta.effective or doc.meta.promulgated or doc.meta.version_date
         targets = {title_key(t) for t in doc.meta.repeals} - {title_key(doc.meta.title)}
         if since and targets:
@@ -457,6 +502,21 @@ class StoreWriter:
                                   [(file_id, key, since) for key in sorted(targets)])
             self._touch_documents_with_keys(targets)
         return "dated" if dated else "updated" if existing else "added"
+
+    def _put_links(self, file_id: int, doc: Document) -> None:
+        """Store the references and definitions of a file's articles (`ingest.references`)."""
+        from ingest.references import extract_definitions, extract_references
+
+        ids = [i for (i,) in self.conn.execute(
+            "SELECT id FROM articles WHERE file_id=? AND kind='article' ORDER BY seq", (file_id,))]
+        self.conn.executemany(
+            "INSERT INTO article_refs(article_id, span_start, span_end, target_key, target_title, no, suffix, "
+            "paragraph, item) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(ids[r.article], r.start, r.end, r.target_key, r.target_title, r.no, r.suffix, r.paragraph, r.item)
+             for r in extract_references(doc.meta.title, doc.articles)])
+        self.conn.executemany(
+            "INSERT INTO definitions(article_id, term, definition, span_start, span_end) VALUES (?,?,?,?,?)",
+            [(ids[d.article], d.term, d.definition, d.start, d.end) for d in extract_definitions(doc.articles)])
 
     def _holds_other_text(self, doc: Document, version_date: str, path: str) -> bool:
         """Whether another file stores this document's version `version_date` and part with a
@@ -489,6 +549,9 @@ class StoreWriter:
         targets = {k for (k,) in self.conn.execute("SELECT target_key FROM repeals WHERE file_id=?", (file_id,))}
         self._touch_documents_with_keys(targets)
         self.conn.execute("DELETE FROM repeals WHERE file_id=?", (file_id,))
+        for table in ("article_refs", "definitions"):
+            self.conn.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT id FROM articles WHERE file_id=?)",
+                              (file_id,))
         self.conn.execute("DELETE FROM articles WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM nodes WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM files WHERE id=?", (file_id,))
@@ -698,6 +761,64 @@ class Store:
             JOIN documents target ON target.key = r.target_key
             WHERE v.document_id = ? AND target.id != v.document_id ORDER BY target.title""",
             (document_id,)).fetchall()
+
+    def _resolve(self, version_id: int, target_key: str, no: int, suffix: int) -> int | None:
+        """The article a reference names: in the citing version for the document itself, else in the
+        version in force (or the newest) of the document with that title key."""
+        if not target_key:
+            row = self.conn.execute("SELECT id FROM articles WHERE version_id=? AND no=? AND suffix=? "
+                                    "AND kind='article' LIMIT 1", (version_id, no, suffix)).fetchone()
+        else:
+            row = self.conn.execute("""
+                SELECT a.id FROM articles a JOIN versions v ON v.id = a.version_id JOIN documents d ON d.id = v.document_id
+                WHERE d.key=? AND a.no=? AND a.suffix=? AND a.kind='article'
+                ORDER BY v.status != 'current', v.version_date DESC LIMIT 1""", (target_key, no, suffix)).fetchone()
+        return row[0] if row else None
+
+    def references(self, article_id: int) -> list[StoredReference]:
+        """What an article cites, in text order, each resolved to an article where one answers."""
+        rows = self.conn.execute("""
+            SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
+                   r.paragraph, r.item, a.version_id
+            FROM article_refs r JOIN articles a ON a.id = r.article_id WHERE r.article_id=? ORDER BY r.span_start""",
+            (article_id,)).fetchall()
+        return [StoredReference(*r[:9], self._resolve(r[9], r[3], r[5], r[6])) for r in rows]
+
+    def cited_by(self, article_id: int) -> list[tuple[StoredArticle, StoredReference]]:
+        """The articles that cite this one, with the reference: in its own version (本法第N条, 前款 …),
+        then in other documents (《信访工作条例》第二十二条 in a local regulation), reading order."""
+        target = self.article(article_id)
+        if target is None or target.no is None:
+            return []
+        rows = self.conn.execute("""
+            SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
+                   r.paragraph, r.item
+            FROM article_refs r JOIN articles a ON a.id = r.article_id
+            WHERE r.no=? AND r.suffix=? AND ((r.target_key = '' AND a.version_id = ? AND a.id != ?)
+                                            OR (r.target_key = ? AND r.target_key != ''))
+            ORDER BY r.target_key != '', a.version_id, a.seq, r.span_start""",
+            (target.no, target.suffix, target.version_id, article_id, target.doc_key)).fetchall()
+        citing = {a.id: a for a in self.articles_by_ids(sorted({r[0] for r in rows}))}
+        return [(citing[r[0]], StoredReference(*r, article_id)) for r in rows if r[0] in citing]
+
+    def definitions(self, version_id: int) -> list[StoredDefinition]:
+        """The terms a version defines, in reading order."""
+        rows = self.conn.execute("""
+            SELECT d.article_id, d.term, d.definition FROM definitions d JOIN articles a ON a.id = d.article_id
+            JOIN files f ON f.id = a.file_id WHERE a.version_id=? ORDER BY f.part_order, f.id, a.seq, d.span_start""",
+            (version_id,)).fetchall()
+        return [StoredDefinition(*r) for r in rows]
+
+    def link_counts(self) -> dict[str, int]:
+        """References stored, those resolving to a stored article now, and definitions."""
+        total = resolved = 0
+        rows = self.conn.execute("SELECT a.version_id, r.target_key, r.no, r.suffix FROM article_refs r "
+                                 "JOIN articles a ON a.id = r.article_id")
+        for version_id, key, no, suffix in rows:
+            total += 1
+            resolved += self._resolve(version_id, key, no, suffix) is not None
+        (definitions,) = self.conn.execute("SELECT COUNT(*) FROM definitions").fetchone()
+        return {"references": total, "resolved": resolved, "definitions": definitions}
 
     def failures(self) -> list[StoredFailure]:
         return [StoredFailure(*r) for r in self.conn.execute(

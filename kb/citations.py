@@ -66,8 +66,11 @@ _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
 # A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
 # Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
 _UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{2,20}}?(?:{_DOC_WORDS})\s*+$")
-_LEAD_WORDS = re.compile(r"^(?:根据|依据|按照|依照|违反|参照|适用|对照|援引|引用|以及|或者|上述|前述|有关|相关|下列|以下|"
-                         r"现行|新|和|与|及|或|是|在|了|的|按|依|对|于|即|如|由|经|为|并|而|但|且|也|都|应|可|见)++")
+# The name starts after the last word that leads into it (依照行政复议法); one still holding a word
+# no title has (是, 应当 …) cannot be delimited and is left uncited rather than guessed.
+_LEAD_WORDS = re.compile(r"根据|依据|按照|依照|违反|参照|适用|对照|援引|引用|执行|遵守|对于|关于|或者|以及|及其|"
+                         r"办理|提起|申请|上述|前述|有关|相关|下列|以下|现行|新修订的?|修订后的?|[，、。；：]")
+_NOT_IN_NAMES = frozenset("是在了未有应将被")
 UNLISTED_WINDOW = 24
 _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
@@ -275,8 +278,9 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 cited = _relative(word, m, prev if own_title is None else None, own_title, own_article,
                                   own_paragraph, quoted)
                 if cited is not None:
+                    cited, end = _with_parts(text, m.end(), cited)     # 前款第（二）项
                     out.append(cited)
-                    prev, prev_end = cited, m.end()
+                    prev, prev_end = cited, end
                 continue
             pending_rel = (word, m.start(), m.end())
             continue
@@ -303,6 +307,8 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 cited = Citation(start, m.end(), prev.title, no, suffix, version_year=prev.version_year,
                                  earlier_version=prev.earlier_version, own=prev.own, explicit=prev.explicit)
             elif (unlisted := _unlisted_name(text, start)) is not None:
+                if not unlisted[1]:
+                    continue        # cites a document whose name cannot be told: never guessed
                 cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix)
             elif own_title is not None:
                 cited = Citation(start, m.end(), own_title, no, suffix, own=True)
@@ -341,18 +347,23 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
 
 
 def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
-    """(start, name) of a document name no matcher knows, written right before `start`, or None."""
-    window_start = max(0, start - UNLISTED_WINDOW)
-    m = _UNLISTED_NAME.search(text, window_start, start)
+    """(start, name) of a document name no matcher knows, written right before `start`; (start, "")
+    when one is there but cannot be delimited; None when there is none."""
+    m = _UNLISTED_NAME.search(text, max(0, start - UNLISTED_WINDOW), start)
     if not m:
         return None
-    name = m.group(0).rstrip()
-    lead = _LEAD_WORDS.match(name)
-    if lead:
-        name = name[lead.end():]
-    if len(name) < 3 or name[0] in "本该此其":
+    name, name_start = m.group(0).rstrip(), m.start()
+    country = name.find("中华人民共和国")
+    leads = list(_LEAD_WORDS.finditer(name, 0, country if country >= 0 else len(name)))
+    if country >= 0:
+        name, name_start = name[country:], name_start + country
+    elif leads:
+        name, name_start = name[leads[-1].end():], name_start + leads[-1].end()
+    if name[:1] in ("本", "该", "此", "其"):
         return None
-    return start - len(m.group(0)) + (lead.end() if lead else 0), name
+    if len(name) < 3 or _NOT_IN_NAMES & set(name):
+        return name_start, ""
+    return name_start, name
 
 
 _PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")

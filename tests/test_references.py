@@ -1,0 +1,122 @@
+"""Linked reading: references and definitions extracted from articles (pure), stored at ingest,
+resolved and reversed when read."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.parse import parse_text
+from ingest.references import extract_definitions, extract_references
+
+RULES = """# 某市社区调解条例
+
+<!-- INFO END -->
+
+第一条 为了规范社区调解，根据《中华人民共和国人民调解法》第三十四条，制定本条例。
+
+第二条 本条例所称社区调解，是指社区调解室促使当事人自愿达成协议的活动。
+
+第三条 社区调解室应当受理下列纠纷：
+（一）邻里纠纷；
+（二）物业纠纷。
+前款第（二）项所列纠纷，可以邀请物业服务人参加。
+
+第四条 违反本条例第三条规定的，依照前条处理；情节严重的，依照《某省调解条例》第九条处理。
+
+第五条 本条例下列用语的含义：
+（一）当事人，是指纠纷的各方；
+调解员是指社区调解室聘任的人员。
+"""
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return parse_text(RULES, source="某市社区调解条例.md", markdown=True)
+
+
+def spans(doc, refs) -> list[tuple]:
+    return [(doc.articles[r.article].label, doc.articles[r.article].text[r.start:r.end], r.target_key, r.no,
+             r.paragraph, r.item) for r in refs]
+
+
+def test_references_of_each_article(doc) -> None:
+    assert spans(doc, extract_references(doc.meta.title, doc.articles)) == [
+        ("第一条", "《中华人民共和国人民调解法》第三十四条", "人民调解法", 34, None, None),
+        ("第三条", "前款第（二）项", "", 3, 1, 2),
+        ("第四条", "本条例第三条", "", 3, None, None),
+        ("第四条", "前条", "", 3, None, None),
+        ("第四条", "《某省调解条例》第九条", "某省调解条例", 9, None, None),
+    ]
+
+
+def test_definitions(doc) -> None:
+    got = [(doc.articles[d.article].label, d.term, d.definition) for d in extract_definitions(doc.articles)]
+    assert got == [
+        ("第二条", "社区调解", "本条例所称社区调解，是指社区调解室促使当事人自愿达成协议的活动。"),
+        ("第五条", "当事人", "（一）当事人，是指纠纷的各方；"),
+        ("第五条", "调解员", "调解员是指社区调解室聘任的人员。"),
+    ]
+
+
+def test_no_definitions_outside_defining_articles() -> None:
+    doc = parse_text("# 某办法\n\n<!-- INFO END -->\n\n第一条 调解员是指定的人员之一。\n", source="x.md", markdown=True)
+    assert extract_definitions(doc.articles) == []
+
+
+TARGET = """# 某省调解条例
+
+<!-- INFO END -->
+
+第九条 调解不得收费。
+"""
+
+
+@pytest.fixture()
+def linked_kb(tmp_path: Path) -> Path:
+    from ingest import run
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "某市社区调解条例.md").write_text(RULES, encoding="utf-8")
+    (tmp_path / "docs" / "某省调解条例.md").write_text(TARGET, encoding="utf-8")
+    summary = run([tmp_path / "docs"], tmp_path / "kb")
+    assert summary.failed == 0, summary.failures
+    return tmp_path / "kb"
+
+
+def article(store, key: str, no: int):
+    return next(a for a in store.iter_articles() if a.doc_key == key and a.no == no)
+
+
+def test_stored_references_resolve_when_read(linked_kb: Path) -> None:
+    from ingest import open_store
+    with open_store(linked_kb) as store:
+        fourth = article(store, "某市社区调解条例", 4)
+        refs = store.references(fourth.id)
+        assert [(r.target_key, r.no, r.target_id) for r in refs] == [
+            ("", 3, article(store, "某市社区调解条例", 3).id), ("", 3, article(store, "某市社区调解条例", 3).id),
+            ("某省调解条例", 9, article(store, "某省调解条例", 9).id)]
+        assert fourth.text[refs[2].start:refs[2].end] == "《某省调解条例》第九条"
+        # 人民调解法 is not in this knowledge base: the reference is kept, unresolved
+        [unresolved] = store.references(article(store, "某市社区调解条例", 1).id)
+        assert (unresolved.target_key, unresolved.target_id) == ("人民调解法", None)
+        assert store.link_counts() == {"references": 5, "resolved": 4, "definitions": 3}
+        assert [d.term for d in store.definitions(fourth.version_id)] == ["社区调解", "当事人", "调解员"]
+
+
+def test_reverse_links(linked_kb: Path) -> None:
+    from ingest import open_store
+    with open_store(linked_kb) as store:
+        cited = store.cited_by(article(store, "某省调解条例", 9).id)
+        assert [(a.doc_key, a.no) for a, _ in cited] == [("某市社区调解条例", 4)]
+        third = store.cited_by(article(store, "某市社区调解条例", 3).id)
+        # its own 前款第（二）项 is not a link from another article
+        assert [(a.no, a.text[r.start:r.end]) for a, r in third] == [(4, "本条例第三条"), (4, "前条")]
+
+
+def test_removing_a_file_removes_its_links(linked_kb: Path) -> None:
+    from ingest import open_store, run
+    (linked_kb.parent / "docs" / "某市社区调解条例.md").unlink()
+    run([linked_kb.parent / "docs"], linked_kb, prune=True)
+    with open_store(linked_kb) as store:
+        assert store.link_counts() == {"references": 0, "resolved": 0, "definitions": 0}
+        assert store.cited_by(article(store, "某省调解条例", 9).id) == []
