@@ -8,11 +8,11 @@ Public API:
 - storage: `list_packs`, `load_pack`, `save_pack`, `create_pack`, `delete_pack`, `resolve_clause`;
 - handouts: `Handout`, `Run`, `mark_terms`, `to_markdown`, `to_docx`, `comparison_handout`,
   `side_runs`, `change_label`, `summary_line`;
-- citation check (引用核对): `check_text`, `check_file`, `read_input`, `StoreLookup`, `CheckedCitation`,
-  `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`.
+- citation check (引用核对): `check_text`, `check_file`, `read_input`, `read_upload`, `StoreLookup`,
+  `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`.
 """
 from lecture.citations import (VERDICT_LABELS, VERDICTS, CheckedCitation, StoreLookup, all_ok, check_file,
-                               check_text, read_input, report_json)
+                               check_text, read_input, read_upload, report_json)
 from lecture.comparison import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line
 from lecture.export_docx import to_docx
 from lecture.export_markdown import to_markdown
@@ -23,7 +23,8 @@ from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, citati
 from lecture.storage import create_pack, delete_pack, list_packs, load_pack, resolve_clause, save_pack
 
 __all__ = ["CHANGE_LABELS", "CheckedCitation", "ClauseRef", "StoreLookup", "VERDICTS", "VERDICT_LABELS",
-           "all_ok", "check_file", "check_text", "read_input", "report_json", "Handout", "LecturePack", "PackClause", "RichText", "Run",
+           "all_ok", "check_file", "check_text", "read_input", "read_upload", "report_json", "Handout",
+           "LecturePack", "PackClause", "RichText", "Run",
            "add_clause", "change_label", "citation", "clause_from_article", "comparison_handout", "contains",
            "create_pack", "delete_pack", "edit_clause", "list_packs", "load_pack", "mark_terms", "move_clause",
            "new_pack", "pack_handout", "remove_clause", "resolve_clause", "retitle", "save_pack", "side_runs",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from kb.chinese import article_label, int_to_cn, title_key
+from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
 from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations, title_aliases
 
 VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
@@ -45,6 +45,8 @@ _QUOTE_AFTER = re.compile(r"[\s，,]*+(?:中|的)?\s*+(?:明确|也|还|则|就|
 _QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
 QUOTE_BEFORE_WINDOW = 12
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
+# "第三十三条 经人民调解委员会……": a quotation may start with the article's own label
+_LABEL_AT_START = re.compile(rf"\s*+{ARTICLE_REF.pattern}\s*+")
 _SAYS = re.compile(r"规定\s*+[：:]\s*+\Z")
 
 
@@ -214,7 +216,7 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
     if quote and similarity is not None and similarity < 1.0:
         return _result(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
                        title, date, None, similarity)
-    return _result(text, c, "ok", f"{note}《{title}》{provision(c)}", title, date, None, similarity)
+    return _result(text, c, "ok", f"{note}《{title}》{provision(c)}：现行有效，核对无误", title, date, None, similarity)
 
 
 def _date(iso: str) -> str:
@@ -354,6 +356,7 @@ def _letters(text: str) -> str:
 def quote_similarity(quote: str, target: str) -> float:
     """How much of the quotation the provision's text holds, 0..1, punctuation and spacing
     ignored; 1.0 when every piece between ellipses (……) is in the text word for word."""
+    quote = quote[label.end():] if (label := _LABEL_AT_START.match(quote)) else quote
     pieces = [_letters(p) for p in re.split(r"…+|\.{3,}", quote)]
     pieces = [p for p in pieces if p]
     letters = _letters(target)
@@ -484,6 +487,26 @@ def read_input(path: str | Path) -> str:
 
     raw = load_file(path)
     return "\n\n".join("\n".join(page) for page in raw.pages)
+
+
+def read_upload(name: str, data: bytes) -> str:
+    """The text of an uploaded file (its name gives the format), read like `read_input` from a
+    temporary copy that is deleted at once.
+
+    Raises:
+        IngestError: if the file cannot be read; the message names `name`, not the copy.
+    """
+    import tempfile
+
+    from kb.errors import IngestError
+
+    with tempfile.TemporaryDirectory(prefix="check-") as folder:
+        path = Path(folder) / (Path(name).name or "upload.txt")
+        path.write_bytes(data)
+        try:
+            return read_input(path)
+        except IngestError as err:
+            raise IngestError(name, err.kind, err.message, err.reason) from None
 
 
 def check_file(path: str | Path, kb_dir: str | Path) -> tuple[str, list[CheckedCitation]]:
