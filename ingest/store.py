@@ -777,12 +777,29 @@ class Store:
 
     def references(self, article_id: int) -> list[StoredReference]:
         """What an article cites, in text order, each resolved to an article where one answers."""
-        rows = self.conn.execute("""
+        return self._references("r.article_id=?", article_id)
+
+    def version_references(self, version_id: int) -> dict[int, list[StoredReference]]:
+        """What each article of a version cites (article id → references in text order)."""
+        out: dict[int, list[StoredReference]] = {}
+        for ref in self._references("a.version_id=?", version_id):
+            out.setdefault(ref.article_id, []).append(ref)
+        return out
+
+    def _references(self, where: str, value: int) -> list[StoredReference]:
+        rows = self.conn.execute(f"""
             SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
                    r.paragraph, r.item, a.version_id
-            FROM article_refs r JOIN articles a ON a.id = r.article_id WHERE r.article_id=? ORDER BY r.span_start""",
-            (article_id,)).fetchall()
-        return [StoredReference(*r[:9], self._resolve(r[9], r[3], r[5], r[6])) for r in rows]
+            FROM article_refs r JOIN articles a ON a.id = r.article_id WHERE {where}
+            ORDER BY r.article_id, r.span_start""", (value,)).fetchall()
+        resolved: dict[tuple, int | None] = {}
+        out = []
+        for r in rows:
+            key = (r[9], r[3], r[5], r[6])
+            if key not in resolved:
+                resolved[key] = self._resolve(*key)
+            out.append(StoredReference(*r[:9], resolved[key]))
+        return out
 
     def cited_by(self, article_id: int) -> list[tuple[StoredArticle, StoredReference]]:
         """The articles that cite this one, with the reference: in its own version (本法第N条, 前款 …),

@@ -2,6 +2,7 @@
 and in a real browser with a screenshot); an unreadable upload is one error line."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -70,4 +71,18 @@ def test_checker_in_the_browser(app_store_kb, tmp_path):
         expect(page.locator("span.kb-article_not_found")).to_have_text("《信访工作条例》第六十条")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "check.png"), full_page=True)
+        # linked reading: an article of 《信访条例》 whose text cites another, and what cites it
+        from ingest import open_store
+        with open_store(app_store_kb) as store:
+            art15, art16 = (store.find_articles("信访条例", n)[0] for n in (15, 16))
+        page.goto(f"{url}/browse?doc={art16.document_id}&art={art15.id}")
+        wait_until_idle(page)
+        link = page.locator(f"#art-{art15.id} a.kb-ref", has_text="本条例第十六条")
+        expect(link).to_have_attribute("href", f"#art-{art16.id}")
+        expect(link).to_have_attribute("title", re.compile("第十六条：信访人采用走访形式"))
+        expect(page.get_by_text("引用本条的条文")).to_be_visible()
+        page.locator(f".st-key-card-b-target-{art15.id}").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "linked-article.png"), full_page=False)
+        link.click()
+        expect(page.locator(f"#art-{art16.id}")).to_be_in_viewport()
         context.close()

@@ -120,3 +120,31 @@ def test_removing_a_file_removes_its_links(linked_kb: Path) -> None:
     with open_store(linked_kb) as store:
         assert store.link_counts() == {"references": 0, "resolved": 0, "definitions": 0}
         assert store.cited_by(article(store, "某省调解条例", 9).id) == []
+
+
+def test_linked_paragraphs_cut_links_and_terms() -> None:
+    from lecture.linked import Link, Piece, linked_paragraphs
+    paragraphs = ("调解员依照本条例第三条处理。", "前款规定的调解员，第九条另有规定的除外。")
+    links = [Link(5, 11, 3, True), Link(15, 17, 4, False), Link(24, 27, None, False)]
+    got = linked_paragraphs(paragraphs, links, {"调解员": "调解员是指……"})
+    assert got == [
+        [Piece("调解员", definition="调解员是指……"), Piece("依照"), Piece("本条例第三条", 3, True), Piece("处理。")],
+        [Piece("前款", 4, False), Piece("规定的"), Piece("调解员", definition="调解员是指……"),
+         Piece("，第九条另有规定的除外。")]]
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared" / "samples").is_dir(),
+                    reason="shared samples not found")
+def test_reading_view_links_references_terms_and_citing_articles(app_store_kb, open_page) -> None:
+    from ingest import open_store
+    with open_store(app_store_kb) as store:
+        art15, art16 = (store.find_articles("信访条例", n)[0] for n in (15, 16))
+    at = open_page(app_store_kb, "browse", doc=str(art16.document_id), art=str(art16.id))
+    assert not at.exception and not at.error
+    text = next(m.value for m in at.markdown if f'id="art-{art15.id}"' in m.value)
+    block = text.split(f'id="art-{art15.id}"')[1].split('class="kb-article')[0]
+    assert f'<a class="kb-ref" href="#art-{art16.id}"' in block and "本条例第十六条</a>" in block
+    assert '<abbr class="kb-term" title="本条例所称信访，是指' in text
+    # the article page lists what cites it
+    assert any(link.label.endswith("（本条例第十六条）") and f"art={art15.id}" in link.proto.query_string
+               for link in at.get("page_link"))
