@@ -53,10 +53,12 @@ _HINT_BEFORE = re.compile(
 HINT_WINDOW = 24
 # ... or just after it: "（2017年修正）", "(2018)".
 _HINT_AFTER = re.compile(rf"{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（()）\n]{{0,10}}+)?{_CLOSE}")
-# Between a document name and its article; between two listed articles; a range.
-_NAME_GLUE = re.compile(r"[\s》]*+(?:的|中|之)?\s*+")
-_LIST_GLUE = re.compile(r"\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
-# (each starts only where a space run does: one tried inside the run would rescan it)
+# Between a document name and its article; between two listed articles; a range. Tried only over
+# `MAX_GLUE` characters, and (each starts only where a space run does: one tried inside the run
+# would rescan it).
+MAX_GLUE = 12
+_NAME_GLUE = re.compile(r"(?<!\s)[\s》]*+(?:的|中|之)?\s*+")
+_LIST_GLUE = re.compile(r"(?<!\s)\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
 _CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
@@ -268,9 +270,9 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         while quote_at < len(quotes) and quotes[quote_at][1] <= m.start():
             quote_at += 1
         quoted = quote_at < len(quotes) and quotes[quote_at][0] < m.start()
-        chained = prev is not None and (_LIST_GLUE.fullmatch(text, prev_end, m.start()) is not None
-                                        or _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None)
-        rel_here = pending_rel if pending_rel and _NAME_GLUE.fullmatch(text, pending_rel[2], m.start()) else None
+        chained = prev is not None and (_glued(_LIST_GLUE, text, prev_end, m.start())
+                                        or _glued(_RANGE_GLUE, text, prev_end, m.start()))
+        rel_here = pending_rel if pending_rel and _glued(_NAME_GLUE, text, pending_rel[2], m.start()) else None
         pending_rel = None
         if m.group("rel") or m.group("own"):
             word = m.group("rel") or m.group("own")
@@ -284,7 +286,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 continue
             pending_rel = (word, m.start(), m.end())
             continue
-        named = last_name if last_name is not None and _NAME_GLUE.fullmatch(text, last_name.end, m.start()) else None
+        named = last_name if last_name is not None and _glued(_NAME_GLUE, text, last_name.end, m.start()) else None
         if m.group("art"):
             no, suffix = _numeral(m.group("no")), _numeral(m.group("suffix")) if m.group("suffix") else 0
             if no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER:
@@ -367,6 +369,11 @@ def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
 
 
 _PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")
+
+
+def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:
+    """Whether only `glue` stands between `start` and `end` (a few characters at most)."""
+    return 0 <= end - start <= MAX_GLUE and glue.fullmatch(text, start, end) is not None
 
 
 def _with_parts(text: str, end: int, cited: Citation) -> tuple[Citation, int]:

@@ -40,13 +40,13 @@ OLD_QUOTE_MIN = 0.9
 _REGION_END = ("省", "市", "区", "县", "州", "盟", "旗")
 _NOT_TEXT = re.compile(r"[\W_]+")
 _ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
-_QUOTE_AFTER = re.compile(r"[\s，,]*+(?:中|的)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
+_QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中|的)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
                           r"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[“「])?")
 _QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
 QUOTE_BEFORE_WINDOW = 12
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
 # "第三十三条 经人民调解委员会……": a quotation may start with the article's own label
-_LABEL_AT_START = re.compile(rf"\s*+{ARTICLE_REF.pattern}\s*+")
+_LABEL_AT_START = re.compile(rf"(?<!\s)\s*+{ARTICLE_REF.pattern}\s*+")
 _SAYS = re.compile(r"规定\s*+[：:]\s*+\Z")
 
 
