@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import kb_of_texts
 from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations
 from lecture.citations import StoreLookup, check_text, quotation, quote_similarity
 
@@ -192,14 +193,8 @@ NEW_RULES = """# 某省矛盾纠纷调处条例
 
 @pytest.fixture(scope="module")
 def made_up_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ingest import run
-    root = tmp_path_factory.mktemp("citations")
-    (root / "docs").mkdir()
-    (root / "docs" / "某省矛盾纠纷调处条例(2015-03-01).md").write_text(OLD_RULES, encoding="utf-8")
-    (root / "docs" / "某省矛盾纠纷调处条例(2021-06-01).md").write_text(NEW_RULES, encoding="utf-8")
-    summary = run([root / "docs"], root / "kb")
-    assert summary.failed == 0, summary.failures
-    return root / "kb"
+    return kb_of_texts(tmp_path_factory.mktemp("citations"), {"某省矛盾纠纷调处条例(2015-03-01).md": OLD_RULES,
+                                                                 "某省矛盾纠纷调处条例(2021-06-01).md": NEW_RULES})
 
 
 def check(kb: Path, text: str) -> list[dict]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import kb_of_texts
 from ingest.parse import parse_text
 from ingest.references import extract_definitions, extract_references
 
@@ -74,13 +75,7 @@ TARGET = """# 某省调解条例
 
 @pytest.fixture()
 def linked_kb(tmp_path: Path) -> Path:
-    from ingest import run
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "某市社区调解条例.md").write_text(RULES, encoding="utf-8")
-    (tmp_path / "docs" / "某省调解条例.md").write_text(TARGET, encoding="utf-8")
-    summary = run([tmp_path / "docs"], tmp_path / "kb")
-    assert summary.failed == 0, summary.failures
-    return tmp_path / "kb"
+    return kb_of_texts(tmp_path, {"某市社区调解条例.md": RULES, "某省调解条例.md": TARGET})
 
 
 def article(store, key: str, no: int):
