@@ -40,6 +40,8 @@ _OPEN, _CLOSE = "[（(]", "[）)]"
 _DOC_WORDS = "法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
 _TOKEN = re.compile(
     rf"(?P<art>第\s*+(?P<no>{_NUM})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
+    # "民法典1165条", "第十条、十二条": without 第 only right after a name or in a list
+    rf"|(?P<unmarked>(?<![{_DIGIT}{CN_NUMERAL_CHARS}])(?P<uno>{_NUM})\s*+条(?:\s*+之\s*+(?P<usuffix>{_NUM}))?)"
     rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
     rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
     rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS}))"
@@ -63,8 +65,10 @@ _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
 _CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
 _CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)")
-# Words that make 第N条 a count of something else: 第一条路, 第二条腿.
+# Words that make 第N条 a count of something else: 第一条路, 第二条腿; and, for a bare 第N条 taken
+# from context, nouns that make it an item of a list in the speaker's own words (第一条经验).
 _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
+_OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|做法|理由|途径|渠道|教训|启示|体会|举措|路径|任务|注意事项|标准|好处|优点|缺点)")
 # A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
 # Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
 _UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{2,20}}?(?:{_DOC_WORDS})\s*+$")
@@ -287,8 +291,11 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             pending_rel = (word, m.start(), m.end())
             continue
         named = last_name if last_name is not None and _glued(_NAME_GLUE, text, last_name.end, m.start()) else None
-        if m.group("art"):
-            no, suffix = _numeral(m.group("no")), _numeral(m.group("suffix")) if m.group("suffix") else 0
+        if m.group("unmarked") and (named is None and not chained):
+            continue            # 五十条, 3条意见: a count, not a citation
+        if m.group("art") or m.group("unmarked"):
+            number, after = (m.group("no"), m.group("suffix")) if m.group("art") else (m.group("uno"), m.group("usuffix"))
+            no, suffix = _numeral(number), _numeral(after) if after else 0
             if no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER:
                 continue
             start = m.start()
@@ -315,6 +322,8 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             elif own_title is not None:
                 cited = Citation(start, m.end(), own_title, no, suffix, own=True)
             elif quoted:
+                continue
+            elif _OWN_LIST_AFTER.match(text, m.end()):
                 continue
             elif last_name is not None and "\n" not in text[last_name.end:start]:
                 cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,

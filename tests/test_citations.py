@@ -37,6 +37,7 @@ def cites(text: str, names: TitleMatcher | None = None, **kw) -> list[tuple]:
     ("《中华人民共和国行政复议法》第二十条规定", [("《中华人民共和国行政复议法》第二十条", "中华人民共和国行政复议法", 20, 0, None, None)]),
     ("依照《行政复议法》第二十条", [("《行政复议法》第二十条", "行政复议法", 20, 0, None, None)]),
     ("民法典第1165条", [("民法典第1165条", "民法典", 1165, 0, None, None)]),
+    ("民法典1165条", [("民法典1165条", "民法典", 1165, 0, None, None)]),
     ("民法典第１１６５条", [("民法典第１１６５条", "民法典", 1165, 0, None, None)]),
     ("人民调解法第十七条", [("人民调解法第十七条", "人民调解法", 17, 0, None, None)]),
     ("刑诉法第十条之一", [("刑诉法第十条之一", "刑诉法", 10, 1, None, None)]),
@@ -56,6 +57,7 @@ def test_lists_and_ranges_share_the_document(names: TitleMatcher) -> None:
         ("《民法典》第十条", "民法典", 10, 0, None, None), ("第十二条", "民法典", 12, 0, None, None)]
     assert cites("《民法典》第十条至第十二条", names)[1] == ("第十二条", "民法典", 12, 0, None, None)
     assert cites("《民法典》第三十五条和第三十六条", names)[1] == ("第三十六条", "民法典", 36, 0, None, None)
+    assert cites("《民法典》第三十五条、三十六条", names)[1] == ("三十六条", "民法典", 36, 0, None, None)
     assert cites("《人民调解法》第三十三条第一款、第二款第三项", names)[1] == ("第二款第三项", "人民调解法", 33, 0, 2, 3)
 
 
@@ -87,7 +89,7 @@ def test_version_hints() -> None:
 
 @pytest.mark.parametrize("text", [
     "《信访工作条例》自2022年5月1日起施行。", "第一章 总则", "第三节", "第二批试点", "第1次会议", "一条路三条建议",
-    "他提了3条意见", "第一条经验是多听", "《信访工作条例》共五章五十条",
+    "他提了3条意见", "第一条经验是多听", "《信访工作条例》共五章五十条", "学习《信访工作条例》的第一条体会是多听",
 ])
 def test_not_citations(text: str, names: TitleMatcher) -> None:
     assert cites(text, names) == []
