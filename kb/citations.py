@@ -65,8 +65,8 @@ _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
 _CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
 _CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)")
-# Words that make 第N条 a count of something else: 第一条路, 第二条腿; and, for a bare 第N条 taken
-# from context, nouns that make it an item of a list in the speaker's own words (第一条经验).
+# Words that make 第N条 a count of something else: 第一条路, 第二条腿; and
+# nouns that make it an item of a list in the speaker's own words (第一条经验).
 _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
 _OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|做法|理由|途径|渠道|教训|启示|体会|举措|路径|任务|注意事项|标准|好处|优点|缺点)")
 # A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
@@ -296,7 +296,8 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         if m.group("art") or m.group("unmarked"):
             number, after = (m.group("no"), m.group("suffix")) if m.group("art") else (m.group("uno"), m.group("usuffix"))
             no, suffix = _numeral(number), _numeral(after) if after else 0
-            if no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER:
+            if (no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER
+                    or _OWN_LIST_AFTER.match(text, m.end())):
                 continue
             start = m.start()
             if named is not None:
@@ -322,8 +323,6 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             elif own_title is not None:
                 cited = Citation(start, m.end(), own_title, no, suffix, own=True)
             elif quoted:
-                continue
-            elif _OWN_LIST_AFTER.match(text, m.end()):
                 continue
             elif last_name is not None and "\n" not in text[last_name.end:start]:
                 cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,
