@@ -46,7 +46,7 @@ _TOKEN = re.compile(
     rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
     rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS}))"
     rf"|(?P<rel>前款|前条|本条|本款|同条|该条|其)")
-_BRACKETED = re.compile(r"《([^《》\n]{1,120}+)》")
+MAX_TITLE_CHARS = 120
 # A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的".
 _HINT_BEFORE = re.compile(
     rf"(?:(?P<year>[{_DIGIT}]{{4}})\s*+年(?:\s*+[{_DIGIT}]{{1,2}}\s*+月(?:\s*+[{_DIGIT}]{{1,2}}\s*+日)?)?"
@@ -201,7 +201,7 @@ def _numeral(text: str | None) -> int | None:
 
 def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
     """Document names in `text`, in order: 《…》 always, known names without 书名号 outside them."""
-    spans: list[tuple[int, int, str]] = [(m.start(), m.end(), m.group(1)) for m in _BRACKETED.finditer(text)]
+    spans = _bracketed(text)
     if titles is not None:
         inside = spans[:]
         for m in titles.find(text):
@@ -219,6 +219,23 @@ def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
             year, end = after.group("year"), after.end()
         names.append(_Name(start, end, title.strip(), _ascii_digits(year), earlier))
     return names
+
+
+def _bracketed(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, title) of each outermost 《…》: a title quoting another one, written
+    《关于适用《中华人民共和国民法典》婚姻家庭编的解释》, is one title. An unclosed 《 is dropped at
+    the end of its line, and a title longer than `MAX_TITLE_CHARS` is none."""
+    spans, opened = [], []
+    for i, ch in enumerate(text):
+        if ch == "《":
+            opened.append(i)
+        elif ch == "》" and opened:
+            start = opened.pop()
+            if not opened and i - start - 1 <= MAX_TITLE_CHARS:
+                spans.append((start, i + 1, text[start + 1:i]))
+        elif ch == "\n":
+            opened.clear()
+    return spans
 
 
 def _ascii_digits(text: str) -> str:

@@ -408,8 +408,11 @@ class StoreLookup:
         self.store: Store = store
         self._documents = store.documents()
         self._by_key: dict[str, list] = {}
+        self._by_alias: dict[str, list] = {}       # also without a bracket note: 某办法 for 某办法（试行）
         for d in self._documents:
             self._by_key.setdefault(d.key, []).append(d)
+            for alias in title_aliases(d.title) - {d.key}:
+                self._by_alias.setdefault(alias, []).append(d)
         self._known: dict[int, KnownDocument] = {}
         self._articles: dict[int, list] = {}
         self._alignments: dict[tuple[int, int], dict[int, int]] = {}
@@ -424,12 +427,14 @@ class StoreLookup:
         return self._names
 
     def documents(self, title: str) -> list[KnownDocument]:
-        """Documents answering to a name: its key (also without a bracket note, or spelt out from a
-        short name), else the regional documents whose title is a region followed by it."""
-        keys = [*title_aliases(title), ABBREVIATIONS.get(title_key(title), "")]
-        for key in [title_key(title), *keys]:
-            if key and key in self._by_key:
-                return [self._known_document(d) for d in self._by_key[key]]
+        """Documents answering to a name: by title key (the name's also without a bracket note, or
+        spelt out from a short name), then by a stored title without its bracket note, else the
+        regional documents whose title is a region followed by the name."""
+        keys = [title_key(title), *sorted(title_aliases(title)), ABBREVIATIONS.get(title_key(title), "")]
+        for table in (self._by_key, self._by_alias):
+            for key in keys:
+                if key and key in table:
+                    return [self._known_document(d) for d in table[key]]
         key = title_key(title)
         regional = [d for d in self._documents if len(d.key) > len(key) and d.key.endswith(key)
                     and d.key[:-len(key)].endswith(_REGION_END)]

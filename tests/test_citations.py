@@ -109,6 +109,13 @@ def test_unlisted_name_is_not_taken_for_the_last_named_one(names: TitleMatcher) 
     assert got[1] == ("治安管理处罚法第十九条", "治安管理处罚法", 19, 0, None, None)
 
 
+def test_a_title_quoting_another_is_one_title(names: TitleMatcher) -> None:
+    text = "依据《最高人民法院关于适用《中华人民共和国民法典》婚姻家庭编的解释（一）》第五条"
+    [c] = parse_citations(text, names)
+    assert (text[c.start:c.end], c.no) == (text[2:], 5)
+    assert c.title == "最高人民法院关于适用《中华人民共和国民法典》婚姻家庭编的解释（一）"
+
+
 def test_article_numbers_inside_titles_are_not_citations() -> None:
     assert cites("《关于适用〈行政复议法〉第九条的解释》") == []
 
@@ -195,8 +202,10 @@ NEW_RULES = """# 某省矛盾纠纷调处条例
 
 @pytest.fixture(scope="module")
 def made_up_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    trial = "# 某市调解办法（试行）\n\n<!-- INFO END -->\n\n第一条 为了规范调解，制定本办法。\n"
     return kb_of_texts(tmp_path_factory.mktemp("citations"), {"某省矛盾纠纷调处条例(2015-03-01).md": OLD_RULES,
-                                                                 "某省矛盾纠纷调处条例(2021-06-01).md": NEW_RULES})
+                                                                 "某省矛盾纠纷调处条例(2021-06-01).md": NEW_RULES,
+                                                                 "某市调解办法（试行）.md": trial})
 
 
 def check(kb: Path, text: str) -> list[dict]:
@@ -219,6 +228,11 @@ def test_missing_article_paragraph_and_item(made_up_kb: Path) -> None:
     assert [c["verdict"] for c in got] == ["article_not_found", "paragraph_not_found", "item_not_found",
                                            "item_not_found"]
     assert "共6条" in got[0]["message"] and "只有2款" in got[1]["message"] and "只有2项" in got[2]["message"]
+
+
+def test_a_title_without_its_bracket_note(made_up_kb: Path) -> None:
+    [c] = check(made_up_kb, "《某市调解办法》第一条")
+    assert (c["verdict"], c["title"]) == ("ok", "某市调解办法（试行）")
 
 
 def test_unknown_and_ambiguous_documents(made_up_kb: Path) -> None:
