@@ -40,10 +40,12 @@ OLD_QUOTE_MIN = 0.9
 _REGION_END = ("省", "市", "区", "县", "州", "盟", "旗")
 _NOT_TEXT = re.compile(r"[\W_]+")
 _ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
-_QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中|的)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
+_QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
                           r"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[“「])?")
-_QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
+_QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:这是|即|系|见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
 QUOTE_BEFORE_WINDOW = 12
+# Shorter quotations are terms (the “分类处理” of an article), not quotations of its text.
+MIN_QUOTE_CHARS = 8
 _SENTENCE_END = re.compile(r"[。；;！？!?\n]")
 # "第三十三条 经人民调解委员会……": a quotation may start with the article's own label
 _LABEL_AT_START = re.compile(rf"(?<!\s)\s*+{ARTICLE_REF.pattern}\s*+")
@@ -328,7 +330,13 @@ def _item_paragraph(paragraphs: Sequence[str]) -> str:
 
 def quotation(text: str, c: Citation) -> str:
     """The quotation that goes with a citation: “…” or 「…」 right after it (规定：“…”), the rest of
-    the sentence after 规定：, or a quotation right before it (“…”（《X》第N条）); "" if none."""
+    the sentence after 规定：, or a quotation right before it (“…”（《X》第N条）); "" if none, or if
+    it is shorter than `MIN_QUOTE_CHARS` letters."""
+    quoted = _quotation(text, c)
+    return quoted if len(_letters(quoted)) >= MIN_QUOTE_CHARS else ""
+
+
+def _quotation(text: str, c: Citation) -> str:
     after = _QUOTE_AFTER.match(text, c.end)
     if after and after.group("open"):
         close = "”" if after.group("open") == "“" else "」"

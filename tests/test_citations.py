@@ -150,7 +150,12 @@ def test_quotation_around_a_citation() -> None:
     text = "《人民调解法》第三十三条规定：人民法院依法确认调解协议有效。另见"
     [c] = parse_citations(text)
     assert quotation(text, c) == "人民法院依法确认调解协议有效。"
-    assert quotation("《人民调解法》第三十三条。\n“另一段”", parse_citations("《人民调解法》第三十三条")[0]) == ""
+    text = "“人民法院依法确认调解协议有效。”这是《人民调解法》第三十三条的规定"
+    assert quotation(text, parse_citations(text)[0]) == "人民法院依法确认调解协议有效。"
+    text = "《人民调解法》第三十三条。\n“人民法院依法确认调解协议有效。”"
+    assert quotation(text, parse_citations(text)[0]) == ""
+    text = "《人民调解法》第三十三条的“司法确认”程序"          # a term, not a quotation
+    assert quotation(text, parse_citations(text)[0]) == ""
 
 
 def test_quote_similarity() -> None:
