@@ -20,7 +20,7 @@ from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int
-from kb.citations import Mention, TitleMatcher, title_aliases
+from kb.citations import Mention, TitleMatcher
 from kb.errors import QueryError
 
 EXPANSIONS = DATA_DIR / "expansions.txt"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import kb_of_texts
-from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations
+from kb.citations import ABBREVIATIONS, TitleMatcher, parse_citations
 from lecture.citations import StoreLookup, check_text, quotation, quote_similarity
 
 REPO = Path(__file__).resolve().parents[1]
