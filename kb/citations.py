@@ -19,6 +19,7 @@ text; full-width digits and brackets are accepted as written.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -203,9 +204,11 @@ def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
     """Document names in `text`, in order: 《…》 always, known names without 书名号 outside them."""
     spans = _bracketed(text)
     if titles is not None:
-        inside = spans[:]
+        starts = [s for s, _, _ in spans]          # in order, not overlapping
+        ends = [e for _, e, _ in spans]
         for m in titles.find(text):
-            if not any(s <= m.start < e for s, e, _ in inside):
+            i = bisect.bisect_right(starts, m.start) - 1
+            if i < 0 or ends[i] <= m.start:        # not inside a 《…》
                 spans.append((m.start, m.end, text[m.start:m.end]))
     names = []
     for start, end, title in sorted(spans):

@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 
 from bench.faults_bench import docx_of_repeated_body
-from ingest import clean, metadata, parse, structure
+from ingest import clean, metadata, parse, references, structure
 from ingest.loaders import docx as docx_loader
 from ingest.loaders import html as html_loader
 from ingest.loaders import pdf as pdf_loader
@@ -141,6 +141,13 @@ def test_citation_parser_and_quotations() -> None:
             found = citations.parse_citations(hostile, titles)
             for c in found[:200]:
                 citation_check.quotation(hostile, c)
+    from ingest.records import Article
+    for body in ("本法所称甲乙，是指" * (RUN // 9), "下列用语的含义：\n" + "（一）甲乙是指\n" * (RUN // 8),
+                 "前款第一项、" * (RUN // 6), "《" * RUN + "》第一条"):
+        with time_limit(GUARD_SECONDS):
+            articles = [Article(1, 0, "第一条", (), (body,), body)]
+            references.extract_references("某法", articles)
+            references.extract_definitions(articles)
     refs = citations.parse_citations("民法典第1165条和第十条之一第二款", titles)
     assert [(r.no, r.suffix, r.paragraph) for r in refs] == [(1165, 0, None), (10, 1, 2)]
 
@@ -158,7 +165,7 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 
 PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, clean,
                                            structure, metadata, parse, chinese, query, citations,
-                                           citation_check)
+                                           citation_check, references)
 SHORT_RUN, LONG_RUN = 1_000, 8_000
 # A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.
 MAX_GROWTH = 24.0
