@@ -60,7 +60,10 @@ _HINT_AFTER = re.compile(rf"{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（(
 # `MAX_GLUE` characters, and (each starts only where a space run does: one tried inside the run
 # would rescan it).
 MAX_GLUE = 12
-_NAME_GLUE = re.compile(r"(?<!\s)[\s》]*+(?:的|中|之)?\s*+")
+_NAME_GLUE = re.compile(r"(?<!\s)[\s》）)]*+(?:的|中|之)?\s*+")
+# "《中华人民共和国人民调解法》（以下简称《人民调解法》）": the short name stands for the title before it.
+_SHORT_FOR = re.compile(r"(?:以下)?简称\s*+[：:]?\s*+\Z")
+SHORT_FOR_WINDOW = 8
 _LIST_GLUE = re.compile(r"(?<!\s)\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
@@ -210,8 +213,13 @@ def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
             i = bisect.bisect_right(starts, m.start) - 1
             if i < 0 or ends[i] <= m.start:        # not inside a 《…》
                 spans.append((m.start, m.end, text[m.start:m.end]))
-    names = []
+    names: list[_Name] = []
+    short: dict[str, str] = {}      # 《…》（以下简称《X》）: X → the title named just before
     for start, end, title in sorted(spans):
+        title = title.strip()
+        if names and _SHORT_FOR.search(text, max(0, start - SHORT_FOR_WINDOW), start):
+            short[title] = names[-1].title
+        title = short.get(title, title)
         year, earlier = "", False
         before = _HINT_BEFORE.search(text[max(0, start - HINT_WINDOW):start])
         if before and before.group(0).strip():
@@ -220,7 +228,7 @@ def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
         after = _HINT_AFTER.match(text, end)
         if after:
             year, end = after.group("year"), after.end()
-        names.append(_Name(start, end, title.strip(), _ascii_digits(year), earlier))
+        names.append(_Name(start, end, title, _ascii_digits(year), earlier))
     return names
 
 

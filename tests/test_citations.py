@@ -71,6 +71,11 @@ def test_relative_references_take_the_document_named_last(names: TitleMatcher) -
     assert cites("《人民调解法》第三十三条规定了司法确认。前条则规定", names)[1][2] == 32
 
 
+def test_short_name_given_in_the_text(names: TitleMatcher) -> None:
+    text = "《中华人民共和国人民调解法》（以下简称《调解法》）对此有规定。《调解法》第十七条"
+    assert [(c[1], c[2]) for c in cites(text, names)] == [("中华人民共和国人民调解法", 17)]
+
+
 def test_each_citation_takes_the_nearest_name(names: TitleMatcher) -> None:
     got = cites("《民法典》第五条和《人民调解法》第六条", names)
     assert [(c[1], c[2]) for c in got] == [("民法典", 5), ("人民调解法", 6)]
