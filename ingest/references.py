@@ -49,6 +49,7 @@ class Reference:
     suffix: int = 0
     paragraph: int | None = None
     item: int | None = None
+    loose: bool = False          # a name without 书名号 (实施刑法第N条): resolved by its longest known ending
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def extract_references(title: str, articles: Sequence[ArticleLike]) -> list[Refe
                 if not key and (c.no, c.suffix) == (article.no, article.suffix) and c.paragraph == paragraph_no:
                     continue        # 本款: the paragraph itself
                 out.append(Reference(position, offset + c.start, offset + c.end, key, "" if not key else c.title,
-                                     c.no, c.suffix, c.paragraph, c.item))
+                                     c.no, c.suffix, c.paragraph, c.item, c.loose))
             offset += len(paragraph) + 1
     return out
 

@@ -120,7 +120,8 @@ CREATE TABLE IF NOT EXISTS article_refs (  -- what an article cites (ingest.refe
     no INTEGER NOT NULL,
     suffix INTEGER NOT NULL,
     paragraph INTEGER,
-    item INTEGER
+    item INTEGER,
+    loose INTEGER NOT NULL          -- 1: a name written without 书名号, matched by its longest stored ending
 );
 CREATE TABLE IF NOT EXISTS definitions (   -- terms an article defines (本法所称X，是指……)
     article_id INTEGER NOT NULL REFERENCES articles(id),
@@ -511,9 +512,9 @@ class StoreWriter:
             "SELECT id FROM articles WHERE file_id=? AND kind='article' ORDER BY seq", (file_id,))]
         self.conn.executemany(
             "INSERT INTO article_refs(article_id, span_start, span_end, target_key, target_title, no, suffix, "
-            "paragraph, item) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(ids[r.article], r.start, r.end, r.target_key, r.target_title, r.no, r.suffix, r.paragraph, r.item)
-             for r in extract_references(doc.meta.title, doc.articles)])
+            "paragraph, item, loose) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(ids[r.article], r.start, r.end, r.target_key, r.target_title, r.no, r.suffix, r.paragraph, r.item,
+              int(r.loose)) for r in extract_references(doc.meta.title, doc.articles)])
         self.conn.executemany(
             "INSERT INTO definitions(article_id, term, definition, span_start, span_end) VALUES (?,?,?,?,?)",
             [(ids[d.article], d.term, d.definition, d.start, d.end) for d in extract_definitions(doc.articles)])
@@ -762,9 +763,25 @@ class Store:
             WHERE v.document_id = ? AND target.id != v.document_id ORDER BY target.title""",
             (document_id,)).fetchall()
 
-    def _resolve(self, version_id: int, target_key: str, no: int, suffix: int) -> int | None:
+    def document_key(self, key: str, loose: bool = False) -> str:
+        """`key` if a stored document has it; for a `loose` name (written without 书名号, possibly
+        with the words leading into it: 实施刑法) the longest stored key it ends with; else ""."""
+        if self.conn.execute("SELECT 1 FROM documents WHERE key=?", (key,)).fetchone():
+            return key
+        if not loose:
+            return ""
+        row = self.conn.execute(
+            "SELECT key FROM documents WHERE length(key) >= 2 AND length(key) < length(?) "
+            "AND substr(?, -length(key)) = key ORDER BY length(key) DESC LIMIT 1", (key, key)).fetchone()
+        return row[0] if row else ""
+
+    def _resolve(self, version_id: int, target_key: str, no: int, suffix: int, loose: bool = False) -> int | None:
         """The article a reference names: in the citing version for the document itself, else in the
-        version in force (or the newest) of the document with that title key."""
+        version in force (or the newest) of the document with that title key (`document_key`)."""
+        if target_key:
+            target_key = self.document_key(target_key, loose)
+            if not target_key:
+                return None
         if not target_key:
             row = self.conn.execute("SELECT id FROM articles WHERE version_id=? AND no=? AND suffix=? "
                                     "AND kind='article' LIMIT 1", (version_id, no, suffix)).fetchone()
@@ -789,16 +806,22 @@ class Store:
     def _references(self, where: str, value: int) -> list[StoredReference]:
         rows = self.conn.execute(f"""
             SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
-                   r.paragraph, r.item, a.version_id
+                   r.paragraph, r.item, a.version_id, r.loose
             FROM article_refs r JOIN articles a ON a.id = r.article_id WHERE {where}
             ORDER BY r.article_id, r.span_start""", (value,)).fetchall()
         resolved: dict[tuple, int | None] = {}
         out = []
         for r in rows:
-            key = (r[9], r[3], r[5], r[6])
+            key = (r[9], r[3], r[5], r[6], bool(r[10]))
             if key not in resolved:
                 resolved[key] = self._resolve(*key)
-            out.append(StoredReference(*r[:9], resolved[key]))
+            ref = StoredReference(*r[:9], resolved[key])
+            ending = self.document_key(ref.target_key, True) if r[10] and ref.target_id is not None else ""
+            if ending and ending != ref.target_key and ref.target_title.endswith(ending):
+                # 属于刑法第五十条: the link starts where the name it ends with does
+                ref = replace(ref, start=ref.start + len(ref.target_title) - len(ending), target_key=ending,
+                              target_title=ending)
+            out.append(ref)
         return out
 
     def cited_by(self, article_id: int) -> list[tuple[StoredArticle, StoredReference]]:
@@ -807,14 +830,16 @@ class Store:
         target = self.article(article_id)
         if target is None or target.no is None:
             return []
-        rows = self.conn.execute("""
+        rows = [r[:9] for r in self.conn.execute("""
             SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
-                   r.paragraph, r.item
+                   r.paragraph, r.item, r.loose
             FROM article_refs r JOIN articles a ON a.id = r.article_id
             WHERE r.no=? AND r.suffix=? AND ((r.target_key = '' AND a.version_id = ? AND a.id != ?)
-                                            OR (r.target_key = ? AND r.target_key != ''))
+                                            OR r.target_key = ?
+                                            OR (r.loose = 1 AND substr(r.target_key, -length(?)) = ?))
             ORDER BY r.target_key != '', a.version_id, a.seq, r.span_start""",
-            (target.no, target.suffix, target.version_id, article_id, target.doc_key)).fetchall()
+            (target.no, target.suffix, target.version_id, article_id, target.doc_key, target.doc_key, target.doc_key))
+            if r[3] in ("", target.doc_key) or self.document_key(r[3], True) == target.doc_key]
         citing = {a.id: a for a in self.articles_by_ids(sorted({r[0] for r in rows}))}
         return [(citing[r[0]], StoredReference(*r, article_id)) for r in rows if r[0] in citing]
 
@@ -829,11 +854,11 @@ class Store:
     def link_counts(self) -> dict[str, int]:
         """References stored, those resolving to a stored article now, and definitions."""
         total = resolved = 0
-        rows = self.conn.execute("SELECT a.version_id, r.target_key, r.no, r.suffix FROM article_refs r "
-                                 "JOIN articles a ON a.id = r.article_id")
-        for version_id, key, no, suffix in rows:
-            total += 1
-            resolved += self._resolve(version_id, key, no, suffix) is not None
+        rows = self.conn.execute("SELECT a.version_id, r.target_key, r.no, r.suffix, r.loose, COUNT(*) "
+                                 "FROM article_refs r JOIN articles a ON a.id = r.article_id GROUP BY 1, 2, 3, 4, 5")
+        for version_id, key, no, suffix, loose, count in rows:
+            total += count
+            resolved += count * (self._resolve(version_id, key, no, suffix, bool(loose)) is not None)
         (definitions,) = self.conn.execute("SELECT COUNT(*) FROM definitions").fetchone()
         return {"references": total, "resolved": resolved, "definitions": definitions}
 

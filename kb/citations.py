@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
 
@@ -38,7 +38,7 @@ _DIGIT = "0-9０-９"
 _NUM = rf"(?:[{_DIGIT}]++|[{CN_NUMERAL_CHARS}]++)"
 _OPEN, _CLOSE = "[（(]", "[）)]"
 # The words that name the citing (or last named) document, and those that name an article in context.
-_DOC_WORDS = "法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
+_DOC_WORDS = "法典|法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
 _TOKEN = re.compile(
     rf"(?P<art>第\s*+(?P<no>{_NUM})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
     # "民法典1165条", "第十条、十二条": without 第 only right after a name or in a list
@@ -75,12 +75,13 @@ _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
 _OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|做法|理由|途径|渠道|教训|启示|体会|举措|路径|任务|注意事项|标准|好处|优点|缺点)")
 # A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
 # Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
-_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{2,20}}?(?:{_DOC_WORDS})\s*+$")
-# The name starts after the last word that leads into it (依照行政复议法); one still holding a word
-# no title has (是, 应当 …) cannot be delimited and is left uncited rather than guessed.
+_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{1,20}}?(?:{_DOC_WORDS})\s*+$")
+# The name starts after the last word that leads into it (依照行政复议法, 属于刑法), or after a
+# character no title has (是, 在, 将 …); what is left may still carry other words, so it is `loose`.
 _LEAD_WORDS = re.compile(r"根据|依据|按照|依照|违反|参照|适用|对照|援引|引用|执行|遵守|对于|关于|或者|以及|及其|"
-                         r"办理|提起|申请|上述|前述|有关|相关|下列|以下|现行|新修订的?|修订后的?|[，、。；：]")
-_NOT_IN_NAMES = frozenset("是在了未有应将被")
+                         r"办理|提起|申请|上述|前述|有关|相关|下列|以下|现行|新修订的?|修订后的?|修正[前后]的?|"
+                         r"属于|符合|构成|实施|认定为|比照|不受|不影响|同时|[是在了应将被，、。；：]")
+_OWN_NAME = re.compile(rf"(?:本|该|此|其)(?:{_DOC_WORDS})")
 UNLISTED_WINDOW = 24
 _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
@@ -169,7 +170,8 @@ class Citation:
     `own` marks a reference to the citing document itself (`own_title` given to the parser).
     `version_year` ("2017") or `earlier_version` (原《…》) come from a version hint.
     `explicit` is False for a bare 第N条 taken from the context of the text, which a checker may
-    treat more leniently.
+    treat more leniently. `loose` marks a name without 书名号 that no matcher knew (实施刑法第N条):
+    it may still carry the words leading into it, so a reader may match its longest known ending.
     """
     start: int
     end: int
@@ -182,6 +184,7 @@ class Citation:
     earlier_version: bool = False
     own: bool = False
     explicit: bool = True
+    loose: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,12 +345,11 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 else:
                     continue
             elif chained and prev is not None:
-                cited = Citation(start, m.end(), prev.title, no, suffix, version_year=prev.version_year,
-                                 earlier_version=prev.earlier_version, own=prev.own, explicit=prev.explicit)
+                cited = replace(prev, start=start, end=m.end(), no=no, suffix=suffix, paragraph=None, item=None)
             elif (unlisted := _unlisted_name(text, start)) is not None:
                 if not unlisted[1]:
                     continue        # cites a document whose name cannot be told: never guessed
-                cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix)
+                cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix, loose=True)
             elif own_title is not None:
                 cited = Citation(start, m.end(), own_title, no, suffix, own=True)
             elif quoted:
@@ -370,12 +372,10 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             continue
         start = rel_here[1] if rel_here else m.start()
         if m.group("para"):
-            cited = Citation(start, m.end(), base.title, base.no, base.suffix, _numeral(m.group("pno")), None,
-                             base.version_year, base.earlier_version, base.own, base.explicit)
+            cited = replace(base, start=start, end=m.end(), paragraph=_numeral(m.group("pno")), item=None)
         else:
             paragraph = base.paragraph if (chained or rel_here) else own_paragraph
-            cited = Citation(start, m.end(), base.title, base.no, base.suffix, paragraph, _numeral(m.group("ino")),
-                             base.version_year, base.earlier_version, base.own, base.explicit)
+            cited = replace(base, start=start, end=m.end(), paragraph=paragraph, item=_numeral(m.group("ino")))
         if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
             continue        # a numeral out of range
         cited, end = _with_parts(text, m.end(), cited)
@@ -386,7 +386,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
 
 def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
     """(start, name) of a document name no matcher knows, written right before `start`; (start, "")
-    when one is there but cannot be delimited; None when there is none."""
+    when what is there is too short to be one; None when there is none."""
     m = _UNLISTED_NAME.search(text, max(0, start - UNLISTED_WINDOW), start)
     if not m:
         return None
@@ -397,11 +397,9 @@ def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
         name, name_start = name[country:], name_start + country
     elif leads:
         name, name_start = name[leads[-1].end():], name_start + leads[-1].end()
-    if name[:1] in ("本", "该", "此", "其"):
+    if _OWN_NAME.fullmatch(name):
         return None
-    if len(name) < 3 or _NOT_IN_NAMES & set(name):
-        return name_start, ""
-    return name_start, name
+    return (name_start, name) if len(name) >= MIN_ALIAS_CHARS else (name_start, "")
 
 
 _PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")
@@ -421,8 +419,7 @@ def _with_parts(text: str, end: int, cited: Citation) -> tuple[Citation, int]:
     item = _numeral(m.group("ino")) if m.group("ino") else None
     if (m.group("pno") and paragraph is None) or (m.group("ino") and item is None):
         return cited, end
-    return Citation(cited.start, m.end(), cited.title, cited.no, cited.suffix, paragraph, item, cited.version_year,
-                    cited.earlier_version, cited.own, cited.explicit), m.end()
+    return replace(cited, end=m.end(), paragraph=paragraph, item=item), m.end()
 
 
 def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Citation | None,
@@ -443,12 +440,12 @@ def _relative(word: str, m: re.Match, prev: Citation | None, own_title: str | No
     """前款 / 前条 / 本款: relative to the citing article (`own_*`), or in a lecture to the provision
     cited just before."""
     if own_title is not None and own_article is not None:
-        no, suffix, paragraph, title, own = own_article[0], own_article[1], own_paragraph, own_title, True
+        base = Citation(0, 0, own_title, own_article[0], own_article[1], own_paragraph, own=True)
     elif prev is not None and not quoted:
-        no, suffix, paragraph, title, own = prev.no, prev.suffix, prev.paragraph, prev.title, False
+        base = prev
     else:
         return None
-    version = (prev.version_year, prev.earlier_version) if prev is not None and not own else ("", False)
+    no, suffix, paragraph = base.no, base.suffix, base.paragraph
     if word == "前条":
         if suffix:
             suffix -= 1
@@ -456,11 +453,11 @@ def _relative(word: str, m: re.Match, prev: Citation | None, own_title: str | No
             no -= 1
         else:
             return None
-        return Citation(m.start(), m.end(), title, no, suffix, None, None, *version, own)
-    if word == "前款":
+        paragraph = None
+    elif word == "前款":
         if not paragraph or paragraph < 2:
             return None
-        return Citation(m.start(), m.end(), title, no, suffix, paragraph - 1, None, *version, own)
-    if not paragraph:
+        paragraph -= 1
+    elif not paragraph:
         return None
-    return Citation(m.start(), m.end(), title, no, suffix, paragraph, None, *version, own)
+    return replace(base, start=m.start(), end=m.end(), no=no, suffix=suffix, paragraph=paragraph, item=None)

@@ -22,7 +22,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -90,7 +90,7 @@ class Replacement:
 
 class Lookup(Protocol):
     def names(self) -> TitleMatcher: ...
-    def documents(self, title: str) -> list[KnownDocument]: ...
+    def documents(self, title: str, loose: bool = False) -> list[KnownDocument]: ...
     def articles(self, version_id: int) -> Sequence[Unit]: ...
     def replacements(self, title: str, document: KnownDocument | None) -> list[Replacement]: ...
     def counterpart(self, old_version_id: int, index: int, new_version_id: int) -> Unit | None: ...
@@ -158,7 +158,11 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
     cited = f"《{c.title}》{provision(c)}" if c.title else provision(c)
     if not c.title:
         return _result(text, c, "unknown_document", f"{provision(c)}：前文没有写明是哪部法规")
-    documents = lookup.documents(c.title)
+    documents = lookup.documents(c.title, c.loose)
+    if c.loose and len(documents) == 1 and c.title.endswith(documents[0].key) and c.title != documents[0].key:
+        # 属于治安管理处罚法第九条: the citation starts where the name it ends with does
+        c = replace(c, start=c.start + len(c.title) - len(documents[0].key), title=documents[0].key)
+        cited = f"《{c.title}》{provision(c)}"
     if not documents:
         gone = [r for r in lookup.replacements(c.title, None) if r.repealed]
         if gone:
@@ -434,9 +438,10 @@ class StoreLookup:
             self._names = TitleMatcher(titles, ABBREVIATIONS.items())
         return self._names
 
-    def documents(self, title: str) -> list[KnownDocument]:
+    def documents(self, title: str, loose: bool = False) -> list[KnownDocument]:
         """Documents answering to a name: by title key (the name's also without a bracket note, or
-        spelt out from a short name), then by a stored title without its bracket note, else the
+        spelt out from a short name), then by a stored title without its bracket note, then for a
+        `loose` name (no 书名号: 属于治安管理处罚法) by the longest stored key it ends with, else the
         regional documents whose title is a region followed by the name."""
         keys = [title_key(title), *sorted(title_aliases(title)), ABBREVIATIONS.get(title_key(title), "")]
         for table in (self._by_key, self._by_alias):
@@ -444,6 +449,9 @@ class StoreLookup:
                 if key and key in table:
                     return [self._known_document(d) for d in table[key]]
         key = title_key(title)
+        ending = self.store.document_key(key, loose) if loose else ""
+        if ending:
+            return [self._known_document(d) for d in self._by_key[ending]]
         regional = [d for d in self._documents if len(d.key) > len(key) and d.key.endswith(key)
                     and d.key[:-len(key)].endswith(_REGION_END)]
         return [self._known_document(d) for d in regional]

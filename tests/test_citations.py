@@ -121,6 +121,17 @@ def test_a_title_quoting_another_is_one_title(names: TitleMatcher) -> None:
     assert c.title == "最高人民法院关于适用《中华人民共和国民法典》婚姻家庭编的解释（一）"
 
 
+def test_names_without_shu_ming_hao_no_matcher_knows() -> None:
+    [c] = parse_citations("该行为属于刑法第二十条规定的情形")
+    assert (c.title, c.no, c.loose) == ("刑法", 20, True)
+    [c] = parse_citations("公民、法人或者其他组织依照行政复议法第六条")
+    assert (c.title, c.loose) == ("行政复议法", True)
+    # what is left may carry other words: the reader matches its known ending
+    [c] = parse_citations("具体行政行为有行政复议法第十条")
+    assert (c.title, c.loose) == ("具体行政行为有行政复议法", True)
+    assert [c.own for c in parse_citations("依照本办法第十条", own_title="某办法", own_article=(1, 0))] == [True]
+
+
 def test_article_numbers_inside_titles_are_not_citations() -> None:
     assert cites("《关于适用〈行政复议法〉第九条的解释》") == []
 
@@ -238,6 +249,13 @@ def test_missing_article_paragraph_and_item(made_up_kb: Path) -> None:
     assert [c["verdict"] for c in got] == ["article_not_found", "paragraph_not_found", "item_not_found",
                                            "item_not_found"]
     assert "共6条" in got[0]["message"] and "只有2款" in got[1]["message"] and "只有2项" in got[2]["message"]
+
+
+def test_a_loose_name_is_checked_by_its_known_ending(made_up_kb: Path) -> None:
+    text = "这种情形可以认定属于某省矛盾纠纷调处条例第四条第二款规定的情形"
+    [c] = check(made_up_kb, text)
+    assert (c["verdict"], c["text"]) == ("ok", "某省矛盾纠纷调处条例第四条第二款")
+    assert text[c["start"]:c["end"]] == c["text"]
 
 
 def test_a_title_without_its_bracket_note(made_up_kb: Path) -> None:

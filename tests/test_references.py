@@ -143,3 +143,15 @@ def test_reading_view_links_references_terms_and_citing_articles(app_store_kb, o
     # the article page lists what cites it
     assert any(link.label.endswith("（本条例第十六条）") and f"art={art15.id}" in link.proto.query_string
                for link in at.get("page_link"))
+
+
+def test_a_name_without_shu_ming_hao_resolves_by_its_ending(tmp_path: Path) -> None:
+    from ingest import open_store
+    citing = "# 某县调解规定\n\n<!-- INFO END -->\n\n第一条 调解员收费的，属于某省调解条例第九条禁止的行为。\n"
+    kb = kb_of_texts(tmp_path, {"某县调解规定.md": citing, "某省调解条例.md": TARGET})
+    with open_store(kb) as store:
+        first = article(store, "某县调解规定", 1)
+        [ref] = store.references(first.id)
+        assert ref.target_id == article(store, "某省调解条例", 9).id
+        assert first.text[ref.start:ref.end] == "某省调解条例第九条"
+        assert [a.id for a, _ in store.cited_by(ref.target_id)] == [first.id]
