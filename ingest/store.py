@@ -765,11 +765,18 @@ class Store:
 
     def document_key(self, key: str, loose: bool = False) -> str:
         """`key` if a stored document has it; for a `loose` name (written without 书名号, possibly
-        with the words leading into it: 实施刑法) the longest stored key it ends with; else ""."""
+        with the words leading into it: 实施刑法) the one stored key ending with it, else the longest
+        stored key it ends with; else ""."""
         if self.conn.execute("SELECT 1 FROM documents WHERE key=?", (key,)).fetchone():
             return key
         if not loose:
             return ""
+        longer = self.conn.execute("SELECT DISTINCT key FROM documents WHERE length(key) > length(?) "
+                                   "AND substr(key, -length(?)) = ? LIMIT 2", (key, key, key)).fetchall()
+        if longer:
+            # itself the end of stored titles (调解仲裁法 of 劳动争议调解仲裁法): a short title, not
+            # words leading into a shorter one; it names that title only if it is the only one
+            return longer[0][0] if len(longer) == 1 else ""
         row = self.conn.execute(
             "SELECT key FROM documents WHERE length(key) >= 2 AND length(key) < length(?) "
             "AND substr(?, -length(key)) = key ORDER BY length(key) DESC LIMIT 1", (key, key)).fetchone()

@@ -147,11 +147,16 @@ def test_reading_view_links_references_terms_and_citing_articles(app_store_kb, o
 
 def test_a_name_without_shu_ming_hao_resolves_by_its_ending(tmp_path: Path) -> None:
     from ingest import open_store
-    citing = "# 某县调解规定\n\n<!-- INFO END -->\n\n第一条 调解员收费的，属于某省调解条例第九条禁止的行为。\n"
-    kb = kb_of_texts(tmp_path, {"某县调解规定.md": citing, "某省调解条例.md": TARGET})
+    citing = ("# 某县调解规定\n\n<!-- INFO END -->\n\n第一条 调解员收费的，属于某省调解条例第九条禁止的行为。\n\n"
+              "第二条 依照调解条例第九条处理。\n")
+    kb = kb_of_texts(tmp_path, {"某县调解规定.md": citing, "某省调解条例.md": TARGET,
+                                "某市调解条例.md": TARGET.replace("某省", "某市")})
     with open_store(kb) as store:
         first = article(store, "某县调解规定", 1)
         [ref] = store.references(first.id)
         assert ref.target_id == article(store, "某省调解条例", 9).id
         assert first.text[ref.start:ref.end] == "某省调解条例第九条"
         assert [a.id for a, _ in store.cited_by(ref.target_id)] == [first.id]
+        # 调解条例 is the end of two stored titles: a short title of either, so not resolved
+        [ref] = store.references(article(store, "某县调解规定", 2).id)
+        assert (ref.target_key, ref.target_id) == ("调解条例", None)
