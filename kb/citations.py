@@ -169,8 +169,7 @@ class Citation:
     `title` is the document as written (without 《》, "" when none is named or in context);
     `own` marks a reference to the citing document itself (`own_title` given to the parser).
     `version_year` ("2017") or `earlier_version` (原《…》) come from a version hint.
-    `explicit` is False for a bare 第N条 taken from the context of the text, which a checker may
-    treat more leniently. `loose` marks a name without 书名号 that no matcher knew (实施刑法第N条):
+    `loose` marks a name without 书名号 that no matcher knew (实施刑法第N条):
     it may still carry the words leading into it, so a reader may match its longest known ending.
     """
     start: int
@@ -183,7 +182,6 @@ class Citation:
     version_year: str = ""
     earlier_version: bool = False
     own: bool = False
-    explicit: bool = True
     loose: bool = False
 
 
@@ -356,10 +354,10 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 continue
             elif last_name is not None and "\n" not in text[last_name.end:start]:
                 cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,
-                                 earlier_version=last_name.earlier_version, explicit=False)
+                                 earlier_version=last_name.earlier_version)
             elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
                   or _CITING_AFTER.match(text, m.end())):
-                cited = Citation(start, m.end(), "", no, suffix, explicit=False)
+                cited = Citation(start, m.end(), "", no, suffix)
             else:
                 continue
             cited, end = _with_parts(text, m.end(), cited)

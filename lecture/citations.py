@@ -176,7 +176,7 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
     document = documents[0]
     version, note = _version(document, c)
     units = list(lookup.articles(version.id))
-    index = next((i for i, u in enumerate(units) if u.no == c.no and u.suffix == c.suffix), None)
+    index = _unit_index(units, c)
     title, date = version.title, version.version_date
     if index is None:
         older = _in_older_version(document, version, c, lookup)
