@@ -19,6 +19,7 @@ How a citation is judged, in order:
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -54,6 +55,8 @@ _SAYS = re.compile(r"规定\s*+[：:]\s*+\Z")
 
 class Unit(Protocol):
     """An article as the checker needs it: `ingest.store.StoredArticle` fits."""
+    id: int
+    document_id: int
     no: int | None
     suffix: int
     label: str
@@ -113,6 +116,7 @@ class CheckedCitation:
     message: str
     current: Counterpart | None = None
     quote_similarity: float | None = None
+    unit: Unit | None = None        # the article checked, where one was found
 
     def to_json(self) -> dict:
         c = self.citation
@@ -149,9 +153,10 @@ def provision(c: Citation) -> str:
 
 
 def _result(text: str, c: Citation, verdict: str, message: str, title: str = "", version_date: str = "",
-            current: Counterpart | None = None, similarity: float | None = None) -> CheckedCitation:
+            current: Counterpart | None = None, similarity: float | None = None,
+            unit: Unit | None = None) -> CheckedCitation:
     return CheckedCitation(c, text[c.start:c.end], title or c.title, version_date, article_label(c.no, c.suffix),
-                           verdict, message, current, similarity)
+                           verdict, message, current, similarity, unit)
 
 
 def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
@@ -191,17 +196,18 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
         return _result(text, c, "article_not_found", f"{note}《{title}》没有{article_label(c.no, c.suffix)}（共{count}条）",
                        title, date)
     unit = units[index]
+    found = functools.partial(_result, unit=unit)
     paragraphs = unit.paragraphs
     if c.paragraph and c.paragraph > len(paragraphs):
-        return _result(text, c, "paragraph_not_found",
-                       f"{note}《{title}》{unit.label}只有{len(paragraphs)}款", title, date)
+        return found(text, c, "paragraph_not_found",
+                     f"{note}《{title}》{unit.label}只有{len(paragraphs)}款", title, date)
     target = paragraphs[c.paragraph - 1] if c.paragraph else unit.text
     if c.item:
         items = items_of(target if c.paragraph else _item_paragraph(paragraphs))
         if c.item > len(items):
             where = f"{unit.label}第{int_to_cn(c.paragraph)}款" if c.paragraph else unit.label
-            return _result(text, c, "item_not_found",
-                           f"{note}《{title}》{where}" + (f"只有{len(items)}项" if items else "没有分项"), title, date)
+            return found(text, c, "item_not_found",
+                         f"{note}《{title}》{where}" + (f"只有{len(items)}项" if items else "没有分项"), title, date)
         target = items[c.item - 1]
     quote = quotation(text, c)
     similarity = None
@@ -211,18 +217,18 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
             older = _quoted_older(document, version, c, quote, similarity, lookup)
             if older is not None:
                 current = _counterpart(older, _unit_index(lookup.articles(older.id), c), version, lookup)
-                return _result(text, c, "not_current",
-                               f"引文与{_date(older.version_date)}版本的{unit.label}一致，现行版本（{_date(date)}）"
-                               + (f"对应{current.article_label}" if current else "无对应条文"),
-                               title, older.version_date, current, similarity)
+                return found(text, c, "not_current",
+                             f"引文与{_date(older.version_date)}版本的{unit.label}一致，现行版本（{_date(date)}）"
+                             + (f"对应{current.article_label}" if current else "无对应条文"),
+                             title, older.version_date, current, similarity)
     if version.status != "current":
         current, message = _in_force(document, version, index, lookup)
-        return _result(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
-                       similarity)
+        return found(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
+                     similarity)
     if quote and similarity is not None and similarity < 1.0:
-        return _result(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
-                       title, date, None, similarity)
-    return _result(text, c, "ok", f"{note}《{title}》{provision(c)}：现行有效，核对无误", title, date, None, similarity)
+        return found(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
+                     title, date, None, similarity)
+    return found(text, c, "ok", f"{note}《{title}》{provision(c)}：现行有效，核对无误", title, date, None, similarity)
 
 
 def _date(iso: str) -> str:

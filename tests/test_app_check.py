@@ -30,6 +30,7 @@ def test_pasted_paragraph_shows_each_verdict(app_store_kb, open_page):
     good = next(r for r in rows if "第三十一条第（六）项" in r)
     bad = next(r for r in rows if "第六十条" in r)
     assert "正确" in good and "条不存在" in bad and "共50条" in bad
+    assert 'href="browse?doc=' in good and "href=" not in bad          # the article checked, to read
     assert any("共 2 处引用，1 处需要修改" in m.value for m in at.markdown)
     marked = next(m.value for m in at.markdown if "kb-check-text" in m.value)
     assert 'class="kb-cited kb-ok"' in marked and 'class="kb-cited kb-article_not_found"' in marked

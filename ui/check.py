@@ -57,7 +57,11 @@ def results_html(checked: list[CheckedCitation]) -> str:
     for c in checked:
         current = f"《{c.current.title}》{c.current.article_label}" if c.current else ""
         similarity = "" if c.quote_similarity is None else f"{c.quote_similarity:.0%}"
-        rows.append(f"<tr><td>{escape(c.text)}</td><td>{verdict_badge(c.verdict)}</td><td>{escape(c.message)}</td>"
+        cited = escape(c.text)
+        if c.unit is not None:          # the article checked, to read in full
+            cited = (f'<a href="browse?doc={c.unit.document_id}&amp;art={c.unit.id}" target="_self">'
+                     f"{cited}</a>")
+        rows.append(f"<tr><td>{cited}</td><td>{verdict_badge(c.verdict)}</td><td>{escape(c.message)}</td>"
                     f"<td>{escape(current)}</td><td>{similarity}</td></tr>")
     return ('<table class="kb-check"><thead><tr><th>引用</th><th>结论</th><th>说明</th><th>现行对应条文</th>'
             f'<th>引文相似度</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
