@@ -38,7 +38,8 @@ VERDICT_LABELS = {"ok": "正确", "unknown_document": "未知法规", "article_n
 # A quotation matching an older version's article at least this well, and better than the cited
 # one, is taken as a quotation of that version.
 OLD_QUOTE_MIN = 0.9
-_REGION_END = ("省", "市", "区", "县", "州", "盟", "旗")
+MIN_SHORT_NAME = 3          # a shorter name (《条例》) is too vague to stand for the titles ending with it
+AMBIGUOUS_LISTED = 8        # titles named in the message of an ambiguous citation
 _NOT_TEXT = re.compile(r"[\W_]+")
 _ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
 _QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
@@ -177,7 +178,9 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
                            + (f"（见其{current.article_label}）" if current.article_label else ""), current=current)
         return _result(text, c, "unknown_document", f"知识库中没有《{c.title}》")
     if len(documents) > 1:
-        return _result(text, c, "ambiguous", f"《{c.title}》可指：" + "、".join(f"《{d.title}》" for d in documents))
+        listed = "、".join(f"《{d.title}》" for d in documents[:AMBIGUOUS_LISTED])
+        more = f"等{len(documents)}部" if len(documents) > AMBIGUOUS_LISTED else ""
+        return _result(text, c, "ambiguous", f"《{c.title}》可指：{listed}{more}")
     document = documents[0]
     version, note = _version(document, c)
     units = list(lookup.articles(version.id))
@@ -447,8 +450,8 @@ class StoreLookup:
     def documents(self, title: str, loose: bool = False) -> list[KnownDocument]:
         """Documents answering to a name: by title key (the name's also without a bracket note, or
         spelt out from a short name), then by a stored title without its bracket note, then for a
-        `loose` name (no 书名号: 属于治安管理处罚法) by the longest stored key it ends with, else the
-        regional documents whose title is a region followed by the name."""
+        `loose` name (no 书名号: 属于治安管理处罚法) by `Store.document_key`, else the documents whose
+        title ends with the name (上海市信访条例 for 信访条例; several make the citation ambiguous)."""
         keys = [title_key(title), *sorted(title_aliases(title)), ABBREVIATIONS.get(title_key(title), "")]
         for table in (self._by_key, self._by_alias):
             for key in keys:
@@ -458,9 +461,8 @@ class StoreLookup:
         ending = self.store.document_key(key, loose) if loose else ""
         if ending:
             return [self._known_document(d) for d in self._by_key[ending]]
-        regional = [d for d in self._documents if len(d.key) > len(key) and d.key.endswith(key)
-                    and d.key[:-len(key)].endswith(_REGION_END)]
-        return [self._known_document(d) for d in regional]
+        longer = [d for d in self._documents if len(d.key) > len(key) >= MIN_SHORT_NAME and d.key.endswith(key)]
+        return [self._known_document(d) for d in longer]
 
     def _known_document(self, d) -> KnownDocument:
         if d.id not in self._known:
