@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import kb_of_texts
+from conftest import kb_of_texts, needs_samples
 from kb.citations import ABBREVIATIONS, TitleMatcher, parse_citations
 from lecture.citations import StoreLookup, check_text, quotation, quote_similarity
 
@@ -385,3 +385,13 @@ def test_sample_file_through_the_cli(real_kb: Path, tmp_path: Path) -> None:
     text = "\n".join(sample.read_text(encoding="utf-8").splitlines())
     assert all(text[c["start"]:c["end"]] == c["text"] for c in got)
     assert all(c["verdict"] in ("ok", "unknown_document") for c in got)
+
+
+@needs_samples
+def test_a_docx_through_the_cli(app_store_kb: Path) -> None:
+    # the 2022 regulation's own text: 本条例第三十一条第六项 … name the regulation it is titled with
+    done = run_check(str(SHARED / "samples" / "xinfang-gongzuo-tiaoli-2022.docx"), "--kb", str(app_store_kb), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = json.loads(done.stdout)["citations"]
+    assert [c["text"] for c in got] == ["本条例第三十一条第六项", "本条例第三十一条第六项", "本条例第二十条", "第二十六条"]
+    assert {c["title"] for c in got} == {"信访工作条例"} and {c["verdict"] for c in got} == {"ok"}
