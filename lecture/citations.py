@@ -30,6 +30,7 @@ from typing import Protocol
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
 from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations, title_aliases
 
+CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
 VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
             "not_current", "quote_mismatch", "ambiguous")
 VERDICT_LABELS = {"ok": "正确", "unknown_document": "未知法规", "article_not_found": "条不存在",
@@ -506,14 +507,19 @@ class StoreLookup:
 
 
 def read_input(path: str | Path) -> str:
-    """The text of a .docx / .md / .txt (any format ingestion reads), nothing stored: lines joined
-    by newlines, so offsets index this text.
+    """The text of a .docx / .md / .txt (`CHECK_EXTENSIONS`, read by the ingestion loaders),
+    nothing stored: lines joined by newlines, so offsets index this text.
 
     Raises:
-        IngestError: if the file cannot be read (its message names the file and the reason).
+        IngestError: if the file cannot be read or is of another type (the message names the file
+            and the reason).
     """
     from ingest.loaders import load_file
+    from kb.errors import IngestError
 
+    if Path(path).suffix.lower() not in CHECK_EXTENSIONS:
+        raise IngestError(str(path), "unsupported", f"cannot check a {Path(path).suffix or 'file without extension'}"
+                          f" file; supported: {', '.join(CHECK_EXTENSIONS)}", reason="extension")
     raw = load_file(path)
     return "\n\n".join("\n".join(page) for page in raw.pages)
 

@@ -332,6 +332,9 @@ def test_cli_exit_codes_and_json(made_up_kb: Path, tmp_path: Path) -> None:
     assert [c["verdict"] for c in json.loads(done.stdout)["citations"]] == ["ok", "article_not_found"]
     done = run_check(str(tmp_path / "missing.md"), "--kb", str(made_up_kb))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "missing.md" in done.stderr
+    (tmp_path / "slides.pdf").write_bytes(b"%PDF-1.4")
+    done = run_check(str(tmp_path / "slides.pdf"), "--kb", str(made_up_kb))
+    assert done.returncode == 2 and "slides.pdf" in done.stderr and ".docx" in done.stderr
     (tmp_path / "empty.txt").write_bytes(b"")
     done = run_check(str(tmp_path / "empty.txt"), "--kb", str(made_up_kb))
     assert done.returncode == 2 and "empty.txt" in done.stderr
