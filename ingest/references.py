@@ -28,6 +28,9 @@ _TERM_LINE = re.compile(r"^\s*+(?:[（(][一二三四五六七八九十]++[）)]
                         rf"(?P<term>[^，,。；;：:\n“”「」]{{{MIN_TERM_CHARS},{MAX_TERM_CHARS}}}?)[”」]?[，,]?\s*+是指")
 _DEFINING_ARTICLE = re.compile(r"用语的?含义|下列用语|用语定义|术语")
 _SENTENCE_END = re.compile(r"[。；;\n]")
+# "住宅物业管理（以下简称物业管理）": the term without its bracket note
+_TERM_NOTE = re.compile(r"[（(][^（()）]*+[）)]$")
+_QUOTE_MARKS = frozenset("“”「」\"")
 
 
 class ArticleLike(Protocol):
@@ -97,9 +100,9 @@ def extract_definitions(articles: Sequence[ArticleLike]) -> list[Definition]:
                     found.append((m.group("term"), line_start + m.start("term")))
                 line_start += len(line) + 1
         for term, start in sorted(found, key=lambda f: f[1]):
-            term = term.strip().strip("“”「」\"'")
-            if len(term) < MIN_TERM_CHARS:
-                continue
+            term = _TERM_NOTE.sub("", term.strip()).strip("“”「」\"'")
+            if len(term) < MIN_TERM_CHARS or _QUOTE_MARKS & set(term):
+                continue        # too short, or two terms quoted together (“甲”和“乙”)
             stop = _SENTENCE_END.search(text, start)
             end = stop.end() if stop else len(text)
             line_start = text.rfind("\n", 0, start) + 1

@@ -160,3 +160,12 @@ def test_a_name_without_shu_ming_hao_resolves_by_its_ending(tmp_path: Path) -> N
         # 调解条例 is the end of two stored titles: a short title of either, so not resolved
         [ref] = store.references(article(store, "某县调解规定", 2).id)
         assert (ref.target_key, ref.target_id) == ("调解条例", None)
+
+
+def test_definition_terms_lose_their_bracket_note() -> None:
+    text = "本条例所称住宅物业管理（以下简称物业管理），是指业主委托物业服务人的活动。"
+    doc = parse_text(f"# 某条例\n\n<!-- INFO END -->\n\n第二条 {text}\n", source="x.md", markdown=True)
+    assert [d.term for d in extract_definitions(doc.articles)] == ["住宅物业管理"]
+    text = "本解释所称“计算机信息系统”和“计算机系统”，是指具备自动处理数据功能的系统。"
+    doc = parse_text(f"# 某解释\n\n<!-- INFO END -->\n\n第十一条 {text}\n", source="y.md", markdown=True)
+    assert extract_definitions(doc.articles) == []
