@@ -365,14 +365,15 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             prev, prev_end = cited, end
             continue
         # a 款 or 项 with no article before it: of the article in context
-        base = _context_article(rel_here, chained, prev, own_title, own_article, quoted)
+        same_paragraph = prev is not None and "\n" not in text[prev_end:m.start()]
+        base = _context_article(rel_here, chained, prev, own_title, own_article, quoted, same_paragraph)
         if base is None:
             continue
         start = rel_here[1] if rel_here else m.start()
         if m.group("para"):
             cited = replace(base, start=start, end=m.end(), paragraph=_numeral(m.group("pno")), item=None)
         else:
-            paragraph = base.paragraph if (chained or rel_here) else own_paragraph
+            paragraph = base.paragraph if (chained or rel_here or own_title is None) else own_paragraph
             cited = replace(base, start=start, end=m.end(), paragraph=paragraph, item=_numeral(m.group("ino")))
         if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
             continue        # a numeral out of range
@@ -421,14 +422,17 @@ def _with_parts(text: str, end: int, cited: Citation) -> tuple[Citation, int]:
 
 
 def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Citation | None,
-                     own_title: str | None, own_article: tuple[int, int] | None, quoted: bool) -> Citation | None:
+                     own_title: str | None, own_article: tuple[int, int] | None, quoted: bool,
+                     same_paragraph: bool) -> Citation | None:
     """The article a 款 or 项 written without one belongs to: the one cited just before (a list,
-    or 同条), or the citing article itself (本条, or a bare 第二款 inside an ingested article)."""
+    同条, or in a lecture the last one cited in the paragraph), or the citing article itself (本条,
+    or a bare 第二款 inside an ingested article)."""
     if (chained or (rel and rel[0] in ("同条", "该条", "其"))) and prev is not None:
         return prev
     if own_title is not None and own_article is not None and (rel is None or rel[0] in ("本条", "同条")):
         return Citation(0, 0, own_title, own_article[0], own_article[1], own=True)
-    if own_title is None and rel and rel[0] == "本条" and prev is not None and not quoted:
+    if own_title is None and prev is not None and not quoted and ((rel and rel[0] == "本条")
+                                                                  or (rel is None and same_paragraph)):
         return prev
     return None
 

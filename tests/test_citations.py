@@ -69,6 +69,9 @@ def test_relative_references_take_the_document_named_last(names: TitleMatcher) -
         ("前款", "信访工作条例", 31, 0, 1, None),
         ("该条例第九条", "信访工作条例", 9, 0, None, None)]
     assert cites("《人民调解法》第三十三条规定了司法确认。前条则规定", names)[1][2] == 32
+    # a 款 alone in the paragraph of a citation is of the article cited last
+    text = "《人民调解法》第三十三条第二款规定了强制执行；第三款规定了确认无效的后果。\n第四款"
+    assert cites(text, names)[1:] == [("第三款", "人民调解法", 33, 0, 3, None)]
 
 
 def test_short_name_given_in_the_text(names: TitleMatcher) -> None:
