@@ -9,7 +9,7 @@ reference extraction at ingest (`ingest.references`, over the articles of a docu
   named last before them;
 - articles: Arabic or Chinese numerals, 第十条之一; 款 and 项 (第三十一条第（六）项, 第二款第三项);
   lists and ranges (第十条、第十二条, 第十条至第十二条, 第三十五条和第三十六条) share the document;
-  同条/本条/其 第二款, 前款, 前条 are relative to the article in context;
+  同条/本条/其/其中 第二款, 前款, 前条 are relative to the article in context;
 - version hints: `2017年修正的《行政复议法》`, `《行政复议法》（2017年修正）`, `原《信访条例》`.
 
 Dates (2022年5月1日) and other ordinals (第一章, 第三节, 第二批, 第1次) are not citations: an
@@ -45,9 +45,10 @@ _TOKEN = re.compile(
     rf"|(?P<unmarked>(?<![{_DIGIT}{CN_NUMERAL_CHARS}])(?P<uno>{_NUM})\s*+条(?:\s*+之\s*+(?P<usuffix>{_NUM}))?)"
     rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
     rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
-    rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS}))"
-    rf"|(?P<rel>前款|前条|本条|本款|同条|该条|其)")
+    rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS})(?=\s*+(?:的|中)?\s*+第))"
+    rf"|(?P<rel>前款|前条|本款|(?:本条|同条|该条|其中|其)(?=\s*+(?:的|中)?\s*+第))")
 MAX_TITLE_CHARS = 120
+_TITLE_MARKS = re.compile(r"[《》\n]")
 # A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的".
 _HINT_BEFORE = re.compile(
     rf"(?:(?P<year>[{_DIGIT}]{{4}})\s*+年(?:\s*+[{_DIGIT}]{{1,2}}\s*+月(?:\s*+[{_DIGIT}]{{1,2}}\s*+日)?)?"
@@ -237,8 +238,10 @@ def _bracketed(text: str) -> list[tuple[int, int, str]]:
     """(start, end, title) of each outermost 《…》: a title quoting another one, written
     《关于适用《中华人民共和国民法典》婚姻家庭编的解释》, is one title. An unclosed 《 is dropped at
     the end of its line, and a title longer than `MAX_TITLE_CHARS` is none."""
-    spans, opened = [], []
-    for i, ch in enumerate(text):
+    spans: list[tuple[int, int, str]] = []
+    opened: list[int] = []
+    for m in _TITLE_MARKS.finditer(text):
+        i, ch = m.start(), m.group()
         if ch == "《":
             opened.append(i)
         elif ch == "》" and opened:
@@ -282,6 +285,8 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
     before them, and relative words refer to the provision cited last; inside a quotation only
     citations that name their document count (a quoted article's 前款 is the quoted law's).
     """
+    if "条" not in text and "款" not in text and "项" not in text:
+        return []               # (most paragraphs: every citation names one of these)
     names = _names(text, titles)
     quotes = _quoted_spans(text) if own_title is None else []
     out: list[Citation] = []
@@ -373,8 +378,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         if m.group("para"):
             cited = replace(base, start=start, end=m.end(), paragraph=_numeral(m.group("pno")), item=None)
         else:
-            paragraph = base.paragraph if (chained or rel_here or own_title is None) else own_paragraph
-            cited = replace(base, start=start, end=m.end(), paragraph=paragraph, item=_numeral(m.group("ino")))
+            cited = replace(base, start=start, end=m.end(), item=_numeral(m.group("ino")))
         if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
             continue        # a numeral out of range
         cited, end = _with_parts(text, m.end(), cited)
@@ -427,9 +431,10 @@ def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Cita
     """The article a 款 or 项 written without one belongs to: the one cited just before (a list,
     同条, or in a lecture the last one cited in the paragraph), or the citing article itself (本条,
     or a bare 第二款 inside an ingested article)."""
-    if (chained or (rel and rel[0] in ("同条", "该条", "其"))) and prev is not None:
+    if (chained or (rel and rel[0] in ("同条", "该条", "其", "其中"))) and prev is not None:
         return prev
-    if own_title is not None and own_article is not None and (rel is None or rel[0] in ("本条", "同条")):
+    if own_title is not None and own_article is not None and (rel is None or rel[0] in ("本条", "同条", "其中")):
+        # no 款: a 项 of the citing article is of its list, whichever 款 holds it (本条第（一）项)
         return Citation(0, 0, own_title, own_article[0], own_article[1], own=True)
     if own_title is None and prev is not None and not quoted and ((rel and rel[0] == "本条")
                                                                   or (rel is None and same_paragraph)):
