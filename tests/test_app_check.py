@@ -15,6 +15,9 @@ PARAGRAPH = ("信访事项的办理方式，《信访工作条例》第三十一
              "依据《信访工作条例》第六十条，逾期未办结的要追责。")
 
 
+REPLACED = "对复查意见不服的，原《信访条例》第三十五条规定可以请求复核。"
+
+
 def _table(at) -> str:
     return next(m.value for m in at.markdown if 'class="kb-check"' in m.value)
 
@@ -62,7 +65,7 @@ def test_checker_in_the_browser(app_store_kb, tmp_path):
         page.set_default_timeout(60000)
         page.goto(f"{url}/check")
         wait_until_idle(page)
-        page.get_by_label("粘贴文字").fill(PARAGRAPH)
+        page.get_by_label("粘贴文字").fill(PARAGRAPH + REPLACED)
         page.get_by_role("button", name="核对引用").click()
         wait_until_idle(page)
         table = page.locator("table.kb-check")
@@ -70,6 +73,9 @@ def test_checker_in_the_browser(app_store_kb, tmp_path):
         expect(table.locator("tr", has_text="第三十一条第（六）项")).to_contain_text("正确")
         expect(table.locator("tr", has_text="第六十条")).to_contain_text("条不存在")
         expect(page.locator("span.kb-article_not_found")).to_have_text("《信访工作条例》第六十条")
+        replaced = table.locator("tr", has_text="原《信访条例》第三十五条")
+        expect(replaced).to_contain_text("非现行")
+        expect(replaced).to_contain_text("《信访工作条例》第三十六条")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "check.png"), full_page=True)
         # linked reading: an article of 《信访条例》 whose text cites another, and what cites it

@@ -24,6 +24,7 @@ _CSS = """<style>
 .kb-check td {vertical-align:top; padding:.35em .5em; border-bottom:1px solid #eee; line-height:1.6;}
 .kb-check th {text-align:left; padding:.35em .5em; border-bottom:2px solid #ccc;}
 .kb-check {border-collapse:collapse; width:100%;}
+.kb-check td:nth-child(2) {white-space:nowrap;}
 </style>"""
 
 
