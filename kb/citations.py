@@ -6,7 +6,9 @@ reference extraction at ingest (`ingest.references`, over the articles of a docu
 - documents are named in 书名号 (《中华人民共和国行政复议法》, 《行政复议法》), or without them
   when a `TitleMatcher` knows the name (人民调解法第十七条, 民法典第1165条, 刑诉法); `本法`,
   `本条例`, `该法` … name the citing document itself (`own_title`) or, in a lecture, the document
-  named last before them;
+  named last before them; a short name the text gives (（以下简称《调解法》）) stands for the title
+  before it; a name no matcher knows, right before 第N条 (属于治安管理处罚法第九条), is kept as
+  `loose`: the reader matches its known ending;
 - articles: Arabic or Chinese numerals, 第十条之一; 款 and 项 (第三十一条第（六）项, 第二款第三项);
   lists and ranges (第十条、第十二条, 第十条至第十二条, 第三十五条和第三十六条) share the document;
   同条/本条/其/其中 第二款, 前款, 前条 are relative to the article in context;
