@@ -4,7 +4,7 @@
   `刑法第一百二十条之一`, `第十条至第十二条` are resolved to (document keys, number, suffix) so the
   searcher can put those articles first. A bare `第33条` is attached to the only document
   named in the query, or left for the searcher to resolve against a one-document filter.
-- Document names are found by `TitleMatcher`, whose aliases are derived from the titles
+- Document names are found by `kb.citations.TitleMatcher`, whose aliases are derived from the titles
   themselves (`kb.chinese.title_key` drops 中华人民共和国 and quotes; trailing notes such as
   （试行）/（2020年修正） are dropped too), so no list of the corpus is written by hand.
 - Colloquial words are mapped to statute wording (上访 → 信访) by the table in
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int
+from kb.citations import Mention, TitleMatcher
 from kb.errors import QueryError
 
 EXPANSIONS = DATA_DIR / "expansions.txt"
 
-MIN_ALIAS_CHARS = 2
 MAX_RANGE = 30          # "第一条至第九十条" is a range a person types by mistake; cap the expansion
 
 # Possessive runs, and a numeral starts only where no numeral character precedes it: otherwise a
@@ -35,82 +35,11 @@ _ARTICLE = re.compile(rf"(第\s*+)?(?<![\d{CN_NUMERAL_CHARS}])({_NUM})\s*+条(?:
 # What may stand between a document name and its article, or between two listed articles.
 _GLUE = re.compile(r"[\s》>\"”“'的中、，,和及与或以]*")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
-_TRAILING_NOTE = re.compile(r"\([^()]*\)$")
-# After a name ending in 法, these characters make another word (法人, 法律, 法院 ...): 公司法人
-# is not 公司法, and 劳动法律法规 means labour laws in general.
-_WORD_AFTER_FA = frozenset("人律院官庭警医学")
 
 
 def normalise_query(text: str) -> str:
     """NFKC (full-width digits and brackets become ASCII), whitespace runs squeezed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
-
-
-def title_aliases(title: str) -> set[str]:
-    """Names a person may use for a document: its title key, without a trailing bracket note."""
-    key = title_key(title)
-    aliases = {key, _TRAILING_NOTE.sub("", key)}
-    return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
-
-
-@dataclass(frozen=True)
-class Mention:
-    """A document name found in a query: text span and the keys of the documents it names."""
-    start: int
-    end: int
-    doc_keys: tuple[str, ...]
-
-
-class TitleMatcher:
-    """Finds document names in a text: longest alias first, left to right, no overlaps."""
-
-    def __init__(self, titles: Iterable[str]) -> None:
-        names: dict[str, set[str]] = {}
-        for title in titles:
-            for alias in title_aliases(title):
-                names.setdefault(alias, set()).add(title_key(title))
-        self._names = {alias: tuple(sorted(keys)) for alias, keys in names.items()}
-        self._lengths = sorted({len(a) for a in self._names}, reverse=True)
-
-    def find(self, text: str) -> list[Mention]:
-        """Mentions in `text` (normalised with `normalise_query`); spans index into `text`."""
-        keyed, offsets = _keyed(text)
-        found, i = [], 0
-        while i < len(keyed):
-            for length in self._lengths:
-                keys = self._names.get(keyed[i:i + length])
-                if keys and not _continues_word(keyed, i + length):
-                    found.append(Mention(offsets[i], offsets[i + length - 1] + 1, keys))
-                    i += length
-                    break
-            else:
-                i += 1
-        return found
-
-
-_COUNTRY = "中华人民共和国"
-
-
-def _keyed(text: str) -> tuple[str, list[int]]:
-    """`text` with the characters `title_key` drops removed, and each kept character's offset.
-
-    Lets 《中华人民共和国民法典》 in a question meet the key 民法典, and a quoted title inside
-    a longer title meet its key, while spans still point into the original text.
-    """
-    kept, offsets, i = [], [], 0
-    while i < len(text):
-        if text.startswith(_COUNTRY, i):
-            i += len(_COUNTRY)
-            continue
-        if title_key(text[i]):
-            kept.append(text[i])
-            offsets.append(i)
-        i += 1
-    return "".join(kept), offsets
-
-
-def _continues_word(text: str, end: int) -> bool:
-    return text[end - 1] == "法" and end < len(text) and text[end] in _WORD_AFTER_FA
 
 
 @dataclass(frozen=True)

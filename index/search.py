@@ -30,12 +30,13 @@ from index.catalog import STATUSES, Catalog, date_text
 from index.collections import load_collections
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.lexical import LexicalIndex, top_rows
-from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query, title_aliases
 from index.prior import configured_prior
+from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
 from index.rerank import RERANK_DEPTH, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer
 from index.units import UnitTable
 from kb.chinese import parse_article_label, title_key
+from kb.citations import title_aliases
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
 from kb.settings import Config, load_config

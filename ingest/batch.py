@@ -53,7 +53,7 @@ def parser_fingerprint() -> str:
     """Hash of the parsing code: when it changes, stored parses are stale and files are re-read."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    files = sorted(root.rglob("*.py")) + [root.parent / "kb" / "chinese.py"]
+    files = sorted(root.rglob("*.py")) + [root.parent / "kb" / "chinese.py", root.parent / "kb" / "citations.py"]
     for f in files:
         if f.name not in ("store.py", "successors.py", "batch.py", "worker.py", "__main__.py"):    # not parsing: the store and batch logic
             h.update(f.read_bytes())

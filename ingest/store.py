@@ -3,7 +3,8 @@
 Tables: `documents` (one per title and region) ← `versions` (one per version date) ← `files`
 (one per source file; several files may form one version, like the 编 of 民法典) ← `nodes`
 (编/章/节 headings) and `articles` (条, or outline sections of 意见-style texts) ← `deadlines` (the
-time limits of an article, `ingest.deadlines`). `repeals` records
+time limits of an article, `ingest.deadlines`), `article_refs` and `definitions` (its references
+and the terms it defines, `ingest.references`). `repeals` records
 the titles a file declares repealed ("《信访条例》同时废止"), which marks them 已废止. `failures` keeps
 the last error of every file that could not be read; `meta` holds the schema version, the
 parser fingerprint and a `generation` counter that grows with every committed change, so
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from ingest.deadlines import Deadline
 from ingest.records import Document
+from ingest.references import extract_definitions, extract_references
 from ingest.successors import Successors, load_successors
 from kb.chinese import title_key
 from kb.errors import StoreError
@@ -128,6 +130,28 @@ CREATE TABLE IF NOT EXISTS deadlines (
     sentence TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deadlines_file ON deadlines(file_id);
+CREATE TABLE IF NOT EXISTS article_refs (  -- what an article cites (ingest.references), resolved when read
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    span_start INTEGER NOT NULL,    -- span in the citing article's text
+    span_end INTEGER NOT NULL,
+    target_key TEXT NOT NULL,       -- title key of the cited document, '' for the citing document itself
+    target_title TEXT NOT NULL,     -- as written
+    no INTEGER NOT NULL,
+    suffix INTEGER NOT NULL,
+    paragraph INTEGER,
+    item INTEGER,
+    loose INTEGER NOT NULL          -- 1: a name written without 书名号, matched by its longest stored ending
+);
+CREATE TABLE IF NOT EXISTS definitions (   -- terms an article defines (本法所称X，是指……)
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    term TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_refs_article ON article_refs(article_id);
+CREATE INDEX IF NOT EXISTS article_refs_target ON article_refs(target_key, no, suffix);
+CREATE INDEX IF NOT EXISTS definitions_article ON definitions(article_id);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file_id);
 CREATE INDEX IF NOT EXISTS repeals_target ON repeals(target_key);
 CREATE INDEX IF NOT EXISTS articles_version ON articles(version_id, no, suffix);
@@ -205,6 +229,28 @@ class StoredNode:
     heading: str
     path: tuple[str, ...]
     first_article_id: int | None   # where this heading starts in the text, for anchors
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A provision an article cites; `target_id` is the article it resolves to now, None if none."""
+    article_id: int
+    start: int                      # span in the citing article's text
+    end: int
+    target_key: str                 # '' for the citing document itself
+    target_title: str
+    no: int
+    suffix: int
+    paragraph: int | None
+    item: int | None
+    target_id: int | None
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    article_id: int
+    term: str
+    definition: str
 
 
 @dataclass(frozen=True)
@@ -468,14 +514,7 @@ class StoreWriter:
             "INSERT INTO articles(id, file_id, version_id, seq, kind, no, suffix, label, level, path, "
             "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(article_id, *row) for article_id, row in zip(self._new_ids("articles", len(rows)), rows)])
-        if doc.deadlines:
-            article_ids = [i for (i,) in self.conn.execute(
-                "SELECT id FROM articles WHERE file_id=? AND kind='article' ORDER BY seq", (file_id,))]
-            self.conn.executemany(
-                'INSERT INTO deadlines(article_id, file_id, seq, paragraph, item, amount, unit, phrase, actor, "trigger", '
-                "action, extension, sentence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(article_ids[d.article], file_id, seq, d.paragraph, d.item, d.amount, d.unit, d.phrase, d.actor,
-                  d.trigger, d.action, int(d.extension), d.sentence) for seq, d in enumerate(doc.deadlines)])
+        self._put_facts(file_id, doc)
         since = doc.meta.effective or doc.meta.promulgated or doc.meta.version_date
         targets = {title_key(t) for t in doc.meta.repeals} - {title_key(doc.meta.title)}
         if since and targets:
@@ -483,6 +522,25 @@ class StoreWriter:
                                   [(file_id, key, since) for key in sorted(targets)])
             self._touch_documents_with_keys(targets)
         return "dated" if dated else "updated" if existing else "added"
+
+    def _put_facts(self, file_id: int, doc: Document) -> None:
+        """Store what was drawn from a file's articles: time limits (`doc.deadlines`, found by the
+        parser), references and definitions (`ingest.references`)."""
+        ids = [i for (i,) in self.conn.execute(
+            "SELECT id FROM articles WHERE file_id=? AND kind='article' ORDER BY seq", (file_id,))]
+        self.conn.executemany(
+            'INSERT INTO deadlines(article_id, file_id, seq, paragraph, item, amount, unit, phrase, actor, "trigger", '
+            "action, extension, sentence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(ids[d.article], file_id, seq, d.paragraph, d.item, d.amount, d.unit, d.phrase, d.actor,
+              d.trigger, d.action, int(d.extension), d.sentence) for seq, d in enumerate(doc.deadlines)])
+        self.conn.executemany(
+            "INSERT INTO article_refs(article_id, span_start, span_end, target_key, target_title, no, suffix, "
+            "paragraph, item, loose) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(ids[r.article], r.start, r.end, r.target_key, r.target_title, r.no, r.suffix, r.paragraph, r.item,
+              int(r.loose)) for r in extract_references(doc.meta.title, doc.articles)])
+        self.conn.executemany(
+            "INSERT INTO definitions(article_id, term, definition, span_start, span_end) VALUES (?,?,?,?,?)",
+            [(ids[d.article], d.term, d.definition, d.start, d.end) for d in extract_definitions(doc.articles)])
 
     def _holds_other_text(self, doc: Document, version_date: str, path: str) -> bool:
         """Whether another file stores this document's version `version_date` and part with a
@@ -516,6 +574,9 @@ class StoreWriter:
         self._touch_documents_with_keys(targets)
         self.conn.execute("DELETE FROM repeals WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM deadlines WHERE file_id=?", (file_id,))
+        for table in ("article_refs", "definitions"):
+            self.conn.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT id FROM articles WHERE file_id=?)",
+                              (file_id,))
         self.conn.execute("DELETE FROM articles WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM nodes WHERE file_id=?", (file_id,))
         self.conn.execute("DELETE FROM files WHERE id=?", (file_id,))
@@ -727,6 +788,14 @@ class Store:
         """
         return _successor_rows(self.conn, _bundled_successors(), document_id)
 
+    def repealing(self, key: str) -> list[tuple[int, str, str, int]]:
+        """(document id, title, since, version id) of the stored texts that declare the title with
+        this key repealed, whether or not that title's own text is stored (《婚姻法》 by 《民法典》)."""
+        return self.conn.execute("""
+            SELECT DISTINCT d.id, d.title, r.since, v.id FROM repeals r JOIN files f ON f.id = r.file_id
+            JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
+            WHERE r.target_key = ? AND d.key != ? ORDER BY r.since""", (key, key)).fetchall()
+
     def repeals(self, document_id: int) -> list[tuple[int, str, str]]:
         """(document id, title, since) of the stored documents this document declares repealed."""
         return self.conn.execute("""
@@ -735,6 +804,112 @@ class Store:
             JOIN documents target ON target.key = r.target_key
             WHERE v.document_id = ? AND target.id != v.document_id ORDER BY target.title""",
             (document_id,)).fetchall()
+
+    def document_key(self, key: str, loose: bool = False) -> str:
+        """`key` if a stored document has it; for a `loose` name (written without 书名号, possibly
+        with the words leading into it: 实施刑法) the one stored key ending with it, else the longest
+        stored key it ends with; else ""."""
+        if self.conn.execute("SELECT 1 FROM documents WHERE key=?", (key,)).fetchone():
+            return key
+        if not loose:
+            return ""
+        longer = self.conn.execute("SELECT DISTINCT key FROM documents WHERE length(key) > length(?) "
+                                   "AND substr(key, -length(?)) = ? LIMIT 2", (key, key, key)).fetchall()
+        if longer:
+            # itself the end of stored titles (调解仲裁法 of 劳动争议调解仲裁法): a short title, not
+            # words leading into a shorter one; it names that title only if it is the only one
+            return longer[0][0] if len(longer) == 1 else ""
+        row = self.conn.execute(
+            "SELECT key FROM documents WHERE length(key) >= 2 AND length(key) < length(?) "
+            "AND substr(?, -length(key)) = key ORDER BY length(key) DESC LIMIT 1", (key, key)).fetchone()
+        return row[0] if row else ""
+
+    def _resolve(self, version_id: int, target_key: str, no: int, suffix: int, loose: bool = False) -> int | None:
+        """The article a reference names: in the citing version for the document itself, else in the
+        version in force (or the newest) of the document with that title key (`document_key`)."""
+        if target_key:
+            target_key = self.document_key(target_key, loose)
+            if not target_key:
+                return None
+        if not target_key:
+            row = self.conn.execute("SELECT id FROM articles WHERE version_id=? AND no=? AND suffix=? "
+                                    "AND kind='article' LIMIT 1", (version_id, no, suffix)).fetchone()
+        else:
+            row = self.conn.execute("""
+                SELECT a.id FROM articles a JOIN versions v ON v.id = a.version_id JOIN documents d ON d.id = v.document_id
+                WHERE d.key=? AND a.no=? AND a.suffix=? AND a.kind='article'
+                ORDER BY v.status != 'current', v.version_date DESC LIMIT 1""", (target_key, no, suffix)).fetchone()
+        return row[0] if row else None
+
+    def references(self, article_id: int) -> list[StoredReference]:
+        """What an article cites, in text order, each resolved to an article where one answers."""
+        return self._references("r.article_id=?", article_id)
+
+    def version_references(self, version_id: int) -> dict[int, list[StoredReference]]:
+        """What each article of a version cites (article id → references in text order)."""
+        out: dict[int, list[StoredReference]] = {}
+        for ref in self._references("a.version_id=?", version_id):
+            out.setdefault(ref.article_id, []).append(ref)
+        return out
+
+    def _references(self, where: str, value: int) -> list[StoredReference]:
+        rows = self.conn.execute(f"""
+            SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
+                   r.paragraph, r.item, a.version_id, r.loose
+            FROM article_refs r JOIN articles a ON a.id = r.article_id WHERE {where}
+            ORDER BY r.article_id, r.span_start""", (value,)).fetchall()
+        resolved: dict[tuple, int | None] = {}
+        out = []
+        for r in rows:
+            key = (r[9], r[3], r[5], r[6], bool(r[10]))
+            if key not in resolved:
+                resolved[key] = self._resolve(*key)
+            ref = StoredReference(*r[:9], resolved[key])
+            ending = self.document_key(ref.target_key, True) if r[10] and ref.target_id is not None else ""
+            if ending and ending != ref.target_key and ref.target_title.endswith(ending):
+                # 属于刑法第五十条: the link starts where the name it ends with does
+                ref = replace(ref, start=ref.start + len(ref.target_title) - len(ending), target_key=ending,
+                              target_title=ending)
+            out.append(ref)
+        return out
+
+    def cited_by(self, article_id: int) -> list[tuple[StoredArticle, StoredReference]]:
+        """The articles that cite this one, with the reference: in its own version (本法第N条, 前款 …),
+        then in other documents (《信访工作条例》第二十二条 in a local regulation), reading order."""
+        target = self.article(article_id)
+        if target is None or target.no is None:
+            return []
+        rows = [r[:9] for r in self.conn.execute("""
+            SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
+                   r.paragraph, r.item, r.loose
+            FROM article_refs r JOIN articles a ON a.id = r.article_id
+            WHERE r.no=? AND r.suffix=? AND ((r.target_key = '' AND a.version_id = ? AND a.id != ?)
+                                            OR r.target_key = ?
+                                            OR (r.loose = 1 AND substr(r.target_key, -length(?)) = ?))
+            ORDER BY r.target_key != '', a.version_id, a.seq, r.span_start""",
+            (target.no, target.suffix, target.version_id, article_id, target.doc_key, target.doc_key, target.doc_key))
+            if r[3] in ("", target.doc_key) or self.document_key(r[3], True) == target.doc_key]
+        citing = {a.id: a for a in self.articles_by_ids(sorted({r[0] for r in rows}))}
+        return [(citing[r[0]], StoredReference(*r, article_id)) for r in rows if r[0] in citing]
+
+    def definitions(self, version_id: int) -> list[StoredDefinition]:
+        """The terms a version defines, in reading order."""
+        rows = self.conn.execute("""
+            SELECT d.article_id, d.term, d.definition FROM definitions d JOIN articles a ON a.id = d.article_id
+            JOIN files f ON f.id = a.file_id WHERE a.version_id=? ORDER BY f.part_order, f.id, a.seq, d.span_start""",
+            (version_id,)).fetchall()
+        return [StoredDefinition(*r) for r in rows]
+
+    def link_counts(self) -> dict[str, int]:
+        """References stored, those resolving to a stored article now, and definitions."""
+        total = resolved = 0
+        rows = self.conn.execute("SELECT a.version_id, r.target_key, r.no, r.suffix, r.loose, COUNT(*) "
+                                 "FROM article_refs r JOIN articles a ON a.id = r.article_id GROUP BY 1, 2, 3, 4, 5")
+        for version_id, key, no, suffix, loose, count in rows:
+            total += count
+            resolved += count * (self._resolve(version_id, key, no, suffix, bool(loose)) is not None)
+        (definitions,) = self.conn.execute("SELECT COUNT(*) FROM definitions").fetchone()
+        return {"references": total, "resolved": resolved, "definitions": definitions}
 
     def failures(self) -> list[StoredFailure]:
         return [StoredFailure(*r) for r in self.conn.execute(

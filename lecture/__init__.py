@@ -11,8 +11,12 @@ Public API:
 - 期限一览 (`lecture.deadlines`): `DeadlineRow`, `select_documents`, `document_deadlines`,
   `deadline_rows`, `filter_rows`, `actors_of`, `row_json`, `row_cells`, `to_csv`, `deadlines_handout`;
 - 流程图 (`lecture.flow`, pure): `Flow`, `build_flow`, `to_dot`, `to_svg`;
-- 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `make_quiz`, `is_correct`, `score`, `quiz_handout`.
+- 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `make_quiz`, `is_correct`, `score`, `quiz_handout`;
+- citation check (引用核对): `check_text`, `check_file`, `read_input`, `read_upload`, `StoreLookup`,
+  `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`.
 """
+from lecture.citations import (VERDICT_LABELS, VERDICTS, CheckedCitation, StoreLookup, all_ok, check_file,
+                               check_text, read_input, read_upload, report_json)
 from lecture.deadlines import (TABLE_HEADER, DeadlineRow, actors_of, deadline_rows, deadlines_handout,
                                document_deadlines, filter_rows, row_cells, row_json, select_documents, to_csv)
 from lecture.flow import Flow, build_flow, to_dot, to_svg
@@ -29,6 +33,8 @@ from lecture.storage import create_pack, delete_pack, list_packs, load_pack, res
 __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "actors_of", "build_flow",
            "deadline_rows", "deadlines_handout", "document_deadlines", "filter_rows", "is_correct", "make_quiz",
            "quiz_handout", "row_cells", "row_json", "score", "select_documents", "to_csv", "to_dot", "to_svg",
+           "CheckedCitation", "StoreLookup", "VERDICTS", "VERDICT_LABELS", "all_ok", "check_file", "check_text",
+           "read_input", "read_upload", "report_json",
            "CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
            "add_clause", "change_label", "citation", "clause_from_article", "comparison_handout", "contains",
            "create_pack", "delete_pack", "edit_clause", "list_packs", "load_pack", "mark_terms", "move_clause",

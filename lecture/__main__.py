@@ -1,6 +1,8 @@
-"""Command line: `python -m lecture deadlines|quiz` (see `python -m lecture --help`).
+"""Command line: `python -m lecture check|deadlines|quiz` (see `python -m lecture --help`).
 
 Exit codes: 0 success, 1 a knowledge-base or document error (one line on stderr), 2 bad usage.
+`check FILE` (every citation in a lecture draft or report checked against the knowledge base):
+0 every citation is right, 1 some is not, 2 the input or the knowledge base could not be read.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.errors import run_cli
+from kb.errors import KBError, printable, run_cli
 from kb.settings import add_arguments, config_from_args
 
 
@@ -19,6 +21,32 @@ def _add_doc_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--doc", action="append", default=[], metavar="TITLE",
                    help="only this document (title or short name; repeat for several)")
     add_arguments(p, "kb")
+
+
+def _check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE", help="a .docx, .md or .txt file")
+    p.add_argument("--json", action="store_true",
+                   help='print {"citations": [...]} with character offsets into the text')
+    add_arguments(p, "kb")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lecture.citations import VERDICT_LABELS, all_ok, check_file, report_json
+
+    try:
+        cfg = config_from_args(args)
+        _text, checked = check_file(args.file, cfg.kb)
+    except KBError as err:
+        print(f"error: {printable(str(err))}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report_json(checked), ensure_ascii=False, indent=1))
+    else:
+        for c in checked:
+            print(f"{c.citation.start}-{c.citation.end}\t{VERDICT_LABELS[c.verdict]}\t{c.text}\t{c.message}")
+        bad = sum(c.verdict != "ok" for c in checked)
+        print(f"{len(checked)} citations, {bad} to correct" if checked else "no citations found")
+    return 0 if all_ok(checked) else 1
 
 
 def _deadlines_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,6 +130,8 @@ class Command:
 
 # One line per subcommand: name, help, its arguments, what it runs.
 COMMANDS = (
+    Command("check", "check the citations of a .docx/.md/.txt lecture draft or report (引用核对): article, 款 and "
+                     "项 exist, the version is in force, quotations match", _check_arguments, _check),
     Command("deadlines", "list the time limits (期限) of documents, in article order", _deadlines_arguments, _deadlines),
     Command("quiz", "practice questions (自测) on the time limits and actors of a document", _quiz_arguments, _quiz),
 )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ingest.deadlines import Deadline
 from kb.chinese import int_to_cn, title_key
+from kb.citations import title_aliases
 from kb.errors import QueryError
 from lecture.handout import Handout, Heading, Table, paragraph, plain
 from lecture.pack import citation
@@ -51,7 +52,6 @@ def select_documents(store: Store, names: Sequence[str]) -> list[StoredDocument]
     Raises:
         QueryError: if a name matches no document.
     """
-    from index.query import title_aliases
     documents = store.documents()
     if not names:
         return documents

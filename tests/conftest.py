@@ -40,6 +40,18 @@ def app_corpus_paths() -> list[Path]:
     return paths
 
 
+def kb_of_texts(root: Path, texts: dict[str, str]) -> Path:
+    """A knowledge base `root/kb` (store only) of made-up documents: file name → text, written
+    under `root/docs`."""
+    from ingest import run
+    (root / "docs").mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (root / "docs" / name).write_text(text, encoding="utf-8")
+    summary = run([root / "docs"], root / "kb")
+    assert summary.failed == 0, summary.failures
+    return root / "kb"
+
+
 def shared_samples_present() -> bool:
     return all((SHARED / "samples" / name).is_file() for name in SAMPLE_FILES)
 

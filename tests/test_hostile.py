@@ -19,16 +19,17 @@ from types import ModuleType
 import pytest
 
 from bench.faults_bench import docx_of_repeated_body
-from ingest import clean, deadlines, metadata, parse, structure
+from ingest import clean, deadlines, metadata, parse, references, structure
 from ingest.loaders import docx as docx_loader
 from ingest.loaders import html as html_loader
 from ingest.loaders import pdf as pdf_loader
 from ingest.loaders import text as text_loader
 from ingest.parse import parse_file
 from index import query
-from kb import chinese
-from lecture import flow
+from kb import chinese, citations
 from kb.errors import IngestError
+from lecture import citations as citation_check
+from lecture import flow
 
 GUARD_SECONDS = 2.0     # each hostile input; linear code needs milliseconds, the old patterns minutes
 RUN = 20_000            # length of the adversarial runs in files
@@ -132,6 +133,26 @@ def test_query_article_pattern() -> None:
     assert [(r.no, r.suffix) for r in refs] == [(1165, 0), (10, 1)]
 
 
+def test_citation_parser_and_quotations() -> None:
+    titles = citations.TitleMatcher(["中华人民共和国民法典"], citations.ABBREVIATIONS.items())
+    for hostile in ("1" * RUN, "一" * RUN, "第" * RUN, "第1" * RUN, "《" * RUN, "《民法典》" * (RUN // 5),
+                    "民法典第1条、" * (RUN // 7), "“" * RUN, "第一条" + " " * RUN + "规定：", "年" * RUN,
+                    "2017年" * (RUN // 5), "本法" * RUN, "其第一款" * (RUN // 4), "法" * RUN + "第一条"):
+        with time_limit(GUARD_SECONDS):
+            found = citations.parse_citations(hostile, titles)
+            for c in found[:200]:
+                citation_check.quotation(hostile, c)
+    from ingest.records import Article
+    for body in ("本法所称甲乙，是指" * (RUN // 9), "下列用语的含义：\n" + "（一）甲乙是指\n" * (RUN // 8),
+                 "前款第一项、" * (RUN // 6), "《" * RUN + "》第一条"):
+        with time_limit(GUARD_SECONDS):
+            articles = [Article(1, 0, "第一条", (), (body,), body)]
+            references.extract_references("某法", articles)
+            references.extract_definitions(articles)
+    refs = citations.parse_citations("民法典第1165条和第十条之一第二款", titles)
+    assert [(r.no, r.suffix, r.paragraph) for r in refs] == [(1165, 0, None), (10, 1, 2)]
+
+
 def test_quoted_names_in_headlines(tmp_path: Path) -> None:
     page = tmp_path / "quotes.html"
     page.write_text("<html><head><title>t</title></head><body><h1>" + "《" * RUN + "</h1><div>"
@@ -144,7 +165,8 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 # Every pattern of the modules that see user text, against a battery of adversarial strings.
 
 PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, clean,
-                                           structure, metadata, parse, chinese, query, deadlines, flow)
+                                           structure, metadata, parse, chinese, query, citations,
+                                           citation_check, references, deadlines, flow)
 SHORT_RUN, LONG_RUN = 1_000, 8_000
 # A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.
 MAX_GROWTH = 24.0

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from index.query import (EXPANSIONS, Reference, TitleMatcher, expand, find_references, load_expansions,
-                         normalise_query, parse_query, title_aliases)
+                         normalise_query, parse_query)
+from kb.citations import title_aliases
 from kb.errors import QueryError
 
 TITLES = ["信访工作条例", "信访条例", "北京市信访条例", "中华人民共和国民法典", "中华人民共和国人民调解法",

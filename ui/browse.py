@@ -10,8 +10,8 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
-from ui.common import (article_html, clause_card, documents, escape, kb_store, level_order, query_int,
-                       region_order, status_badge)
+from ui.common import (article_citation, article_links, clause_card, documents, escape, kb_store, level_order,
+                       linked_article_html, query_int, region_order, status_badge)
 from ui.search import search_hits_cards
 
 if TYPE_CHECKING:
@@ -123,14 +123,31 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
     if target is not None:
         st.markdown("**定位条文**")
         clause_card(cfg, store, target, key=f"b-target-{target.id}", show_read_link=False)
+        _cited_by(cfg, store, target)
     _in_document_search(cfg, store, doc, version)
     if nodes:
         with st.expander("目录", expanded=False):
             st.markdown(_toc_html(nodes), unsafe_allow_html=True)
     st.subheader("全文")
-    st.markdown(full_text_html(units, nodes, target.id if target else None), unsafe_allow_html=True)
+    st.markdown(full_text_html(store, units, nodes, target.id if target else None), unsafe_allow_html=True)
     if target is not None:
         _scroll_to(f"art-{target.id}")
+
+
+def _cited_by(cfg: Config, store: Store, target: StoredArticle) -> None:
+    """The articles that cite the target: of its own text first, then of other documents."""
+    import streamlit as st
+
+    from ui.pages import page
+    citing = store.cited_by(target.id)
+    with st.expander(f"引用本条的条文（{len(citing)}）", expanded=bool(citing)):
+        if not citing:
+            st.caption("知识库中没有条文引用本条。")
+        for article, ref in citing:
+            where = "本法规" if article.document_id == target.document_id else "其他法规"
+            quoted = article.text[ref.start:ref.end]
+            st.page_link(page("browse", cfg), label=escape(f"{where} · {article_citation(article)}（{quoted}）"),
+                         query_params={"doc": str(article.document_id), "art": str(article.id)})
 
 
 def _metadata(version: StoredVersion) -> None:
@@ -166,9 +183,11 @@ def _toc_html(nodes) -> str:
     return entries(())
 
 
-def full_text_html(units: list[StoredArticle], nodes, target_id: int | None) -> str:
+def full_text_html(store: Store, units: list[StoredArticle], nodes, target_id: int | None) -> str:
     """The version's text: each heading where its first unit starts, each unit in a block with
-    the anchor `art-<id>` (the target unit highlighted)."""
+    the anchor `art-<id>` (the target unit highlighted), references linked and defined terms marked."""
+    references, targets, definitions = article_links(store, units)
+    version = units[0].version_id if units else None
     headings: dict[int, list] = {}
     for node in nodes:
         if node.first_article_id is not None:
@@ -180,7 +199,8 @@ def full_text_html(units: list[StoredArticle], nodes, target_id: int | None) -> 
             parts.append(f'<p style="font-weight:600;font-size:{size}em;text-align:center;margin-top:1em">'
                          f'{escape(node.heading)}</p>')
         css = "kb-article kb-target" if unit.id == target_id else "kb-article"
-        parts.append(f'<div class="{css}" id="art-{unit.id}">{article_html(unit)}</div>')
+        body = linked_article_html(unit, references.get(unit.id, []), targets, definitions, page_version=version)
+        parts.append(f'<div class="{css}" id="art-{unit.id}">{body}</div>')
     return "".join(parts)
 
 

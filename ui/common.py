@@ -6,8 +6,9 @@ Pages only render; every decision about text (citations, highlighting, diffs) co
 from __future__ import annotations
 
 import functools
+import html
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,11 +18,12 @@ from kb.errors import KBError
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
                      new_pack, save_pack)
 from lecture.handout import RichText
+from lecture.linked import Link, linked_paragraphs
 from lecture.storage import pack_path
 
 if TYPE_CHECKING:
     from index import Searcher
-    from ingest.store import Store, StoredArticle, StoredDocument
+    from ingest.store import Store, StoredArticle, StoredDocument, StoredReference
     from kb.settings import Config
     from lecture import PackClause
 
@@ -46,6 +48,8 @@ _CSS = """<style>
 .kb-diff td {vertical-align:top; padding:.35em .5em; border-bottom:1px solid #eee; line-height:1.6;}
 .kb-diff th {text-align:left; padding:.35em .5em; border-bottom:2px solid #ccc;}
 .kb-diff {border-collapse:collapse; width:100%;}
+.kb-text a.kb-ref {color:#1a73e8; text-decoration:none; border-bottom:1px dotted #1a73e8;}
+.kb-text abbr.kb-term {text-decoration:none; border-bottom:1px dashed #b06000; cursor:help;}
 </style>"""
 
 
@@ -205,6 +209,60 @@ def article_html(article: StoredArticle | PackClause, terms: Sequence[str] = (),
     return f'<div class="kb-text">{head}{body}</div>'
 
 
+HOVER_CHARS = 300      # of a cited article's text shown on hovering over the reference
+
+
+def _attribute(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def linked_article_html(article: StoredArticle, references: Sequence[StoredReference],
+                        targets: Mapping[int, StoredArticle], definitions: Mapping[str, str],
+                        terms: Sequence[str] = (), *, label: bool = True, page_version: int | None = None) -> str:
+    """An article's text with its references as links (`#art-<id>` for an article of
+    `page_version`, shown on the same page; the reading view of its document otherwise), the
+    cited text on hover; the document's defined terms marked, their definition on hover; matched
+    search terms highlighted. Unresolved references are plain text."""
+    links = [Link(r.start, r.end, r.target_id if r.target_id in targets else None,
+                  r.target_id in targets and targets[r.target_id].version_id == page_version)
+             for r in references]
+    body = []
+    for pieces in linked_paragraphs(article.paragraphs or (article.text,), links, definitions):
+        out = []
+        for piece in pieces:
+            text = runs_html(mark_terms(piece.text, terms))
+            if piece.target_id is not None:
+                target = targets[piece.target_id]
+                hover = _attribute(f"{article_citation(target)}：{target.text[:HOVER_CHARS]}")
+                href = (f"#art-{target.id}" if piece.in_page
+                        else f"browse?doc={target.document_id}&amp;art={target.id}")
+                out.append(f'<a class="kb-ref" href="{href}" target="_self" title="{hover}">{text}</a>')
+            elif piece.definition:
+                out.append(f'<abbr class="kb-term" title="{_attribute(piece.definition)}">{text}</abbr>')
+            else:
+                out.append(text)
+        body.append(f"<p>{''.join(out)}</p>")
+    head = f"<p><b>{escape(article.label)}</b></p>" if label else ""
+    return f'<div class="kb-text">{head}{"".join(body)}</div>'
+
+
+def article_links(store: Store, articles: Sequence[StoredArticle]
+                  ) -> tuple[dict[int, list[StoredReference]], dict[int, StoredArticle], dict[str, str]]:
+    """For `linked_article_html`: the references of these articles (all of one version, or a few
+    cards), the articles they resolve to, and the terms their documents define."""
+    versions = {a.version_id for a in articles}
+    references: dict[int, list[StoredReference]] = {}
+    if len(versions) == 1 and len(articles) > 1:
+        references = store.version_references(next(iter(versions)))
+    else:
+        for a in articles:
+            references[a.id] = store.references(a.id)
+    ids = sorted({r.target_id for refs in references.values() for r in refs if r.target_id is not None})
+    targets = {t.id: t for t in store.articles_by_ids(ids)}
+    definitions = {d.term: d.definition for v in sorted(versions) for d in store.definitions(v)}
+    return references, targets, definitions
+
+
 def copy_text(article: StoredArticle) -> str:
     """What 复制引用 copies: the citation, then the text."""
     return f"{article_citation(article)}\n{article.text}"
@@ -246,7 +304,9 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
         meta = card_meta(article)
         if meta:
             st.caption(escape(meta))
-        st.markdown(article_html(article, terms, label=False), unsafe_allow_html=True)
+        references, targets, definitions = article_links(store, [article])
+        st.markdown(linked_article_html(article, references.get(article.id, []), targets, definitions, terms,
+                                        label=False), unsafe_allow_html=True)
         cols = st.columns([1, 1, 1, 1.2])
         show_context = cols[0].toggle("上下文", key=f"{key}-ctx")
         if show_read_link:

@@ -28,6 +28,7 @@ PAGES = (
     PageSpec("browse", "法规浏览", ":material/menu_book:", "ui.browse"),
     PageSpec("pack", "讲义", ":material/assignment:", "ui.pack"),
     PageSpec("compare", "新旧对照", ":material/compare:", "ui.compare"),
+    PageSpec("check", "引用核对", ":material/fact_check:", "ui.check"),
     PageSpec("tools", "备课工具", ":material/school:", "ui.tools"),
     PageSpec("upload", "添加文件", ":material/upload_file:", "ui.upload"),
     PageSpec("overview", "概览", ":material/insights:", "ui.overview"),

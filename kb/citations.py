@@ -1,0 +1,472 @@
+"""Citations of legal provisions in running text, pure: 《X》第N条第M款第K项 as people write them.
+
+One parser serves the citation checker (`lecture.citations`, over a lecture or report) and the
+reference extraction at ingest (`ingest.references`, over the articles of a document):
+
+- documents are named in 书名号 (《中华人民共和国行政复议法》, 《行政复议法》), or without them
+  when a `TitleMatcher` knows the name (人民调解法第十七条, 民法典第1165条, 刑诉法); `本法`,
+  `本条例`, `该法` … name the citing document itself (`own_title`) or, in a lecture, the document
+  named last before them; a short name the text gives (（以下简称《调解法》）) stands for the title
+  before it; a name no matcher knows, right before 第N条 (属于治安管理处罚法第九条), is kept as
+  `loose`: the reader matches its known ending;
+- articles: Arabic or Chinese numerals, 第十条之一; 款 and 项 (第三十一条第（六）项, 第二款第三项);
+  lists and ranges (第十条、第十二条, 第十条至第十二条, 第三十五条和第三十六条) share the document;
+  同条/本条/其/其中 第二款, 前款, 前条 are relative to the article in context;
+- version hints: `2017年修正的《行政复议法》`, `《行政复议法》（2017年修正）`, `原《信访条例》`.
+
+Dates (2022年5月1日) and other ordinals (第一章, 第三节, 第二批, 第1次) are not citations: an
+article needs 条. A bare 第N条 with no document named before it in the same paragraph is kept
+only where the wording makes it a citation (依据第十条, 第十条规定). Spans index the original
+text; full-width digits and brackets are accepted as written.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
+
+MIN_ALIAS_CHARS = 2
+# Short names no title spells out; the full title's key is what they stand for.
+ABBREVIATIONS: Mapping[str, str] = {
+    "刑诉法": "刑事诉讼法", "民诉法": "民事诉讼法", "行诉法": "行政诉讼法", "行复法": "行政复议法",
+    "治安法": "治安管理处罚法", "妇女法": "妇女权益保障法", "妇女权益法": "妇女权益保障法",
+    "老年法": "老年人权益保障法", "未保法": "未成年人保护法", "调解法": "人民调解法",
+}
+
+_DIGIT = "0-9０-９"
+_NUM = rf"(?:[{_DIGIT}]++|[{CN_NUMERAL_CHARS}]++)"
+_OPEN, _CLOSE = "[（(]", "[）)]"
+# The words that name the citing (or last named) document, and those that name an article in context.
+_DOC_WORDS = "法典|法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
+_TOKEN = re.compile(
+    rf"(?P<art>第\s*+(?P<no>{_NUM})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
+    # "民法典1165条", "第十条、十二条": without 第 only right after a name or in a list
+    rf"|(?P<unmarked>(?<![{_DIGIT}{CN_NUMERAL_CHARS}])(?P<uno>{_NUM})\s*+条(?:\s*+之\s*+(?P<usuffix>{_NUM}))?)"
+    rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
+    rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
+    rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS})(?=\s*+(?:的|中)?\s*+第))"
+    rf"|(?P<rel>前款|前条|本款|(?:本条|同条|该条|其中|其)(?=\s*+(?:的|中)?\s*+第))")
+MAX_TITLE_CHARS = 120
+_TITLE_MARKS = re.compile(r"[《》\n]")
+# A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的".
+_HINT_BEFORE = re.compile(
+    rf"(?:(?P<year>[{_DIGIT}]{{4}})\s*+年(?:\s*+[{_DIGIT}]{{1,2}}\s*+月(?:\s*+[{_DIGIT}]{{1,2}}\s*+日)?)?"
+    r"\s*+起?\s*+(?:第.次)?\s*+(?:修正|修订|修改|版|颁布|公布|施行|通过|印发|制定|发布)?\s*+(?:后|本)?\s*+的?"
+    r"|(?P<old>原|旧|修订前的?|修正前的?|修改前的?))\s*+$")
+HINT_WINDOW = 24
+# ... or just after it: "（2017年修正）", "(2018)".
+_HINT_AFTER = re.compile(rf"{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（()）\n]{{0,10}}+)?{_CLOSE}")
+# Between a document name and its article; between two listed articles; a range. Tried only over
+# `MAX_GLUE` characters, and (each starts only where a space run does: one tried inside the run
+# would rescan it).
+MAX_GLUE = 12
+_NAME_GLUE = re.compile(r"(?<!\s)[\s》）)]*+(?:的|中|之)?\s*+")
+# "《中华人民共和国人民调解法》（以下简称《人民调解法》）": the short name stands for the title before it.
+_SHORT_FOR = re.compile(r"(?:以下)?简称\s*+[：:]?\s*+\Z")
+SHORT_FOR_WINDOW = 8
+_LIST_GLUE = re.compile(r"(?<!\s)\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
+_RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
+# A bare 第N条 with no document in context is a citation only when the wording says so.
+_CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
+_CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)")
+# Words that make 第N条 a count of something else: 第一条路, 第二条腿; and
+# nouns that make it an item of a list in the speaker's own words (第一条经验).
+_NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
+_OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|做法|理由|途径|渠道|教训|启示|体会|举措|路径|任务|注意事项|标准|好处|优点|缺点)")
+# A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
+# Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
+_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{1,20}}?(?:{_DOC_WORDS})\s*+$")
+# The name starts after the last word that leads into it (依照行政复议法, 属于刑法), or after a
+# character no title has (是, 在, 将 …); what is left may still carry other words, so it is `loose`.
+_LEAD_WORDS = re.compile(r"根据|依据|按照|依照|违反|参照|适用|对照|援引|引用|执行|遵守|对于|关于|或者|以及|及其|"
+                         r"办理|提起|申请|上述|前述|有关|相关|下列|以下|现行|新修订的?|修订后的?|修正[前后]的?|"
+                         r"属于|符合|构成|实施|认定为|比照|不受|不影响|同时|[是在了应将被，、。；：]")
+_OWN_NAME = re.compile(rf"(?:本|该|此|其)(?:{_DOC_WORDS})")
+UNLISTED_WINDOW = 24
+_TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
+# After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
+_WORD_AFTER_FA = frozenset("人律院官庭警医学")
+_COUNTRY = "中华人民共和国"
+
+
+def title_aliases(title: str) -> set[str]:
+    """Names a person may use for a document: its title key, without a trailing bracket note."""
+    key = title_key(title)
+    aliases = {key, _TRAILING_NOTE.sub("", key)}
+    return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A document name found in a text: span and the keys of the documents it names."""
+    start: int
+    end: int
+    doc_keys: tuple[str, ...]
+
+
+class TitleMatcher:
+    """Finds document names in a text: longest alias first, left to right, no overlaps.
+
+    `aliases` adds (short name, title) pairs no title spells out (刑诉法 → 刑事诉讼法).
+    """
+
+    def __init__(self, titles: Iterable[str], aliases: Iterable[tuple[str, str]] = ()) -> None:
+        names: dict[str, set[str]] = {}
+        for title in titles:
+            for alias in title_aliases(title):
+                names.setdefault(alias, set()).add(title_key(title))
+        for alias, title in aliases:
+            names.setdefault(title_key(alias), set()).add(title_key(title))
+        self._names = {alias: tuple(sorted(keys)) for alias, keys in names.items()}
+        self._lengths = sorted({len(a) for a in self._names}, reverse=True)
+
+    def find(self, text: str) -> list[Mention]:
+        """Mentions in `text`; spans index into `text`."""
+        keyed, offsets = _keyed(text)
+        found, i = [], 0
+        while i < len(keyed):
+            for length in self._lengths:
+                if i + length > len(keyed):
+                    continue        # (a shorter slice at the end could equal a shorter name)
+                keys = self._names.get(keyed[i:i + length])
+                if keys and not _continues_word(keyed, i + length):
+                    found.append(Mention(offsets[i], offsets[i + length - 1] + 1, keys))
+                    i += length
+                    break
+            else:
+                i += 1
+        return found
+
+
+def _keyed(text: str) -> tuple[str, list[int]]:
+    """`text` with the characters `title_key` drops removed, and each kept character's offset.
+
+    Lets 《中华人民共和国民法典》 in a text meet the key 民法典, and a quoted title inside
+    a longer title meet its key, while spans still point into the original text.
+    """
+    kept, offsets, i = [], [], 0
+    while i < len(text):
+        if text.startswith(_COUNTRY, i):
+            i += len(_COUNTRY)
+            continue
+        if title_key(text[i]):
+            kept.append(text[i])
+            offsets.append(i)
+        i += 1
+    return "".join(kept), offsets
+
+
+def _continues_word(text: str, end: int) -> bool:
+    return text[end - 1] == "法" and end < len(text) and text[end] in _WORD_AFTER_FA
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited provision. `start`/`end` index the parsed text and cover the document's name
+    (or 本法/该法/同条) for the first provision cited after it, the provision alone for the
+    next ones of a list.
+
+    `title` is the document as written (without 《》, "" when none is named or in context);
+    `own` marks a reference to the citing document itself (`own_title` given to the parser).
+    `version_year` ("2017") or `earlier_version` (原《…》) come from a version hint.
+    `loose` marks a name without 书名号 that no matcher knew (实施刑法第N条):
+    it may still carry the words leading into it, so a reader may match its longest known ending.
+    """
+    start: int
+    end: int
+    title: str
+    no: int
+    suffix: int = 0
+    paragraph: int | None = None
+    item: int | None = None
+    version_year: str = ""
+    earlier_version: bool = False
+    own: bool = False
+    loose: bool = False
+
+
+@dataclass(frozen=True)
+class _Name:
+    start: int               # of the name, or of a version hint before it
+    end: int                 # after the name, or after a version note in brackets after it
+    title: str
+    version_year: str
+    earlier_version: bool
+
+
+def _numeral(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        n = cn_to_int(text)
+    except ValueError:
+        return None
+    return n if 0 < n <= MAX_NUMERAL else None
+
+
+def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
+    """Document names in `text`, in order: 《…》 always, known names without 书名号 outside them."""
+    spans = _bracketed(text)
+    if titles is not None:
+        starts = [s for s, _, _ in spans]          # in order, not overlapping
+        ends = [e for _, e, _ in spans]
+        for m in titles.find(text):
+            i = bisect.bisect_right(starts, m.start) - 1
+            if i < 0 or ends[i] <= m.start:        # not inside a 《…》
+                spans.append((m.start, m.end, text[m.start:m.end]))
+    names: list[_Name] = []
+    short: dict[str, str] = {}      # 《…》（以下简称《X》）: X → the title named just before
+    for start, end, title in sorted(spans):
+        title = title.strip()
+        if names and _SHORT_FOR.search(text, max(0, start - SHORT_FOR_WINDOW), start):
+            short[title] = names[-1].title
+        title = short.get(title, title)
+        year, earlier = "", False
+        before = _HINT_BEFORE.search(text[max(0, start - HINT_WINDOW):start])
+        if before and before.group(0).strip():
+            year, earlier = before.group("year") or "", bool(before.group("old"))
+            start -= len(before.group(0))
+        after = _HINT_AFTER.match(text, end)
+        if after:
+            year, end = after.group("year"), after.end()
+        names.append(_Name(start, end, title, _ascii_digits(year), earlier))
+    return names
+
+
+def _bracketed(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, title) of each outermost 《…》: a title quoting another one, written
+    《关于适用《中华人民共和国民法典》婚姻家庭编的解释》, is one title. An unclosed 《 is dropped at
+    the end of its line, and a title longer than `MAX_TITLE_CHARS` is none."""
+    spans: list[tuple[int, int, str]] = []
+    opened: list[int] = []
+    for m in _TITLE_MARKS.finditer(text):
+        i, ch = m.start(), m.group()
+        if ch == "《":
+            opened.append(i)
+        elif ch == "》" and opened:
+            start = opened.pop()
+            if not opened and i - start - 1 <= MAX_TITLE_CHARS:
+                spans.append((start, i + 1, text[start + 1:i]))
+        elif ch == "\n":
+            opened.clear()
+    return spans
+
+
+def _ascii_digits(text: str) -> str:
+    return text.translate({ord("０") + i: str(i) for i in range(10)})
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of “…” and 「…」 quotations (unclosed ones run to the end of their paragraph)."""
+    spans, i = [], 0
+    pairs = {"“": "”", "「": "」"}
+    while i < len(text):
+        close = pairs.get(text[i])
+        if close is None:
+            i += 1
+            continue
+        end = text.find(close, i + 1)
+        stop = text.find("\n", i + 1)
+        end = end if end >= 0 and (stop < 0 or end < stop) else (stop if stop >= 0 else len(text))
+        spans.append((i, end + 1))
+        i = end + 1
+    return spans
+
+
+def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: str | None = None,
+                    own_article: tuple[int, int] | None = None, own_paragraph: int | None = None
+                    ) -> list[Citation]:
+    """Every citation in `text`, in order.
+
+    `own_title` set: the text belongs to that document (an article being ingested): 本法 and
+    bare 第N条 name it, and `own_article`/`own_paragraph` (1-based) are what 本条, 前条 and 前款
+    are relative to. Unset (a lecture): 本法/该法 and bare 第N条 name the document named last
+    before them, and relative words refer to the provision cited last; inside a quotation only
+    citations that name their document count (a quoted article's 前款 is the quoted law's).
+    """
+    if "条" not in text and "款" not in text and "项" not in text:
+        return []               # (most paragraphs: every citation names one of these)
+    names = _names(text, titles)
+    quotes = _quoted_spans(text) if own_title is None else []
+    out: list[Citation] = []
+    name_at = 0                     # names[:name_at] lie before the current token
+    last_name: _Name | None = None
+    prev: Citation | None = None    # the citation just before, for lists, ranges and 同条
+    prev_end = -1
+    pending_rel: tuple[str, int, int] | None = None    # 同条/本条/本法 … just before: word, start, end
+    quote_at = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() < prev_end:
+            continue                # the 款 or 项 of the citation just read
+        while name_at < len(names) and names[name_at].start < m.start():
+            if names[name_at].end <= m.start():
+                last_name = names[name_at]
+            name_at += 1
+        if name_at and names[name_at - 1].end > m.start():
+            continue                # a 第N条 inside a title (关于…第十条的解释)
+        while quote_at < len(quotes) and quotes[quote_at][1] <= m.start():
+            quote_at += 1
+        quoted = quote_at < len(quotes) and quotes[quote_at][0] < m.start()
+        chained = prev is not None and (_glued(_LIST_GLUE, text, prev_end, m.start())
+                                        or _glued(_RANGE_GLUE, text, prev_end, m.start()))
+        rel_here = pending_rel if pending_rel and _glued(_NAME_GLUE, text, pending_rel[2], m.start()) else None
+        pending_rel = None
+        if m.group("rel") or m.group("own"):
+            word = m.group("rel") or m.group("own")
+            if word in ("前款", "前条", "本款"):
+                cited = _relative(word, m, prev if own_title is None else None, own_title, own_article,
+                                  own_paragraph, quoted)
+                if cited is not None:
+                    cited, end = _with_parts(text, m.end(), cited)     # 前款第（二）项
+                    out.append(cited)
+                    prev, prev_end = cited, end
+                continue
+            pending_rel = (word, m.start(), m.end())
+            continue
+        named = last_name if last_name is not None and _glued(_NAME_GLUE, text, last_name.end, m.start()) else None
+        if m.group("unmarked") and (named is None and not chained):
+            continue            # 五十条, 3条意见: a count, not a citation
+        if m.group("art") or m.group("unmarked"):
+            number, after = (m.group("no"), m.group("suffix")) if m.group("art") else (m.group("uno"), m.group("usuffix"))
+            no, suffix = _numeral(number), _numeral(after) if after else 0
+            if (no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER
+                    or _OWN_LIST_AFTER.match(text, m.end())):
+                continue
+            start = m.start()
+            if named is not None:
+                cited = Citation(named.start, m.end(), named.title, no, suffix,
+                                 version_year=named.version_year, earlier_version=named.earlier_version)
+            elif rel_here and rel_here[0] not in ("同条", "本条", "该条"):
+                if own_title is not None and rel_here[0].startswith("本"):
+                    cited = Citation(rel_here[1], m.end(), own_title, no, suffix, own=True)
+                elif last_name is not None or (own_title is None and not quoted):
+                    title = last_name.title if last_name else ""
+                    cited = Citation(rel_here[1], m.end(), title, no, suffix,
+                                     version_year=last_name.version_year if last_name else "",
+                                     earlier_version=last_name.earlier_version if last_name else False)
+                else:
+                    continue
+            elif chained and prev is not None:
+                cited = replace(prev, start=start, end=m.end(), no=no, suffix=suffix, paragraph=None, item=None)
+            elif (unlisted := _unlisted_name(text, start)) is not None:
+                if not unlisted[1]:
+                    continue        # cites a document whose name cannot be told: never guessed
+                cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix, loose=True)
+            elif own_title is not None:
+                cited = Citation(start, m.end(), own_title, no, suffix, own=True)
+            elif quoted:
+                continue
+            elif last_name is not None and "\n" not in text[last_name.end:start]:
+                cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,
+                                 earlier_version=last_name.earlier_version)
+            elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
+                  or _CITING_AFTER.match(text, m.end())):
+                cited = Citation(start, m.end(), "", no, suffix)
+            else:
+                continue
+            cited, end = _with_parts(text, m.end(), cited)
+            out.append(cited)
+            prev, prev_end = cited, end
+            continue
+        # a 款 or 项 with no article before it: of the article in context
+        same_paragraph = prev is not None and "\n" not in text[prev_end:m.start()]
+        base = _context_article(rel_here, chained, prev, own_title, own_article, quoted, same_paragraph)
+        if base is None:
+            continue
+        start = rel_here[1] if rel_here else m.start()
+        if m.group("para"):
+            cited = replace(base, start=start, end=m.end(), paragraph=_numeral(m.group("pno")), item=None)
+        else:
+            cited = replace(base, start=start, end=m.end(), item=_numeral(m.group("ino")))
+        if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
+            continue        # a numeral out of range
+        cited, end = _with_parts(text, m.end(), cited)
+        out.append(cited)
+        prev, prev_end = cited, end
+    return out
+
+
+def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
+    """(start, name) of a document name no matcher knows, written right before `start`; (start, "")
+    when what is there is too short to be one; None when there is none."""
+    m = _UNLISTED_NAME.search(text, max(0, start - UNLISTED_WINDOW), start)
+    if not m:
+        return None
+    name, name_start = m.group(0).rstrip(), m.start()
+    country = name.find("中华人民共和国")
+    leads = list(_LEAD_WORDS.finditer(name, 0, country if country >= 0 else len(name)))
+    if country >= 0:
+        name, name_start = name[country:], name_start + country
+    elif leads:
+        name, name_start = name[leads[-1].end():], name_start + leads[-1].end()
+    if _OWN_NAME.fullmatch(name):
+        return None
+    return (name_start, name) if len(name) >= MIN_ALIAS_CHARS else (name_start, "")
+
+
+_PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")
+
+
+def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:
+    """Whether only `glue` stands between `start` and `end` (a few characters at most)."""
+    return 0 <= end - start <= MAX_GLUE and glue.fullmatch(text, start, end) is not None
+
+
+def _with_parts(text: str, end: int, cited: Citation) -> tuple[Citation, int]:
+    """`cited` extended by the 款 and 项 written right after it ("第三十三条第二款第（一）项")."""
+    m = _PART.match(text, end)
+    if not m or m.end() == end or not (m.group("pno") or m.group("ino")):
+        return cited, end
+    paragraph = _numeral(m.group("pno")) if m.group("pno") else cited.paragraph
+    item = _numeral(m.group("ino")) if m.group("ino") else None
+    if (m.group("pno") and paragraph is None) or (m.group("ino") and item is None):
+        return cited, end
+    return replace(cited, end=m.end(), paragraph=paragraph, item=item), m.end()
+
+
+def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Citation | None,
+                     own_title: str | None, own_article: tuple[int, int] | None, quoted: bool,
+                     same_paragraph: bool) -> Citation | None:
+    """The article a 款 or 项 written without one belongs to: the one cited just before (a list,
+    同条, or in a lecture the last one cited in the paragraph), or the citing article itself (本条,
+    or a bare 第二款 inside an ingested article)."""
+    if (chained or (rel and rel[0] in ("同条", "该条", "其", "其中"))) and prev is not None:
+        return prev
+    if own_title is not None and own_article is not None and (rel is None or rel[0] in ("本条", "同条", "其中")):
+        # no 款: a 项 of the citing article is of its list, whichever 款 holds it (本条第（一）项)
+        return Citation(0, 0, own_title, own_article[0], own_article[1], own=True)
+    if own_title is None and prev is not None and not quoted and ((rel and rel[0] == "本条")
+                                                                  or (rel is None and same_paragraph)):
+        return prev
+    return None
+
+
+def _relative(word: str, m: re.Match, prev: Citation | None, own_title: str | None,
+              own_article: tuple[int, int] | None, own_paragraph: int | None, quoted: bool) -> Citation | None:
+    """前款 / 前条 / 本款: relative to the citing article (`own_*`), or in a lecture to the provision
+    cited just before."""
+    if own_title is not None and own_article is not None:
+        base = Citation(0, 0, own_title, own_article[0], own_article[1], own_paragraph, own=True)
+    elif prev is not None and not quoted:
+        base = prev
+    else:
+        return None
+    no, suffix, paragraph = base.no, base.suffix, base.paragraph
+    if word == "前条":
+        if suffix:
+            suffix -= 1
+        elif no > 1:
+            no -= 1
+        else:
+            return None
+        paragraph = None
+    elif word == "前款":
+        if not paragraph or paragraph < 2:
+            return None
+        paragraph -= 1
+    elif not paragraph:
+        return None
+    return replace(base, start=m.start(), end=m.end(), no=no, suffix=suffix, paragraph=paragraph, item=None)

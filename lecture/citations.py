@@ -1,0 +1,558 @@
+"""引用核对: every citation in a lecture draft or a trainee's report checked against the knowledge base.
+
+`check_text(text, lookup)` finds the citations (`kb.citations.parse_citations`) and gives each a
+verdict (`VERDICTS`). The verdict logic is pure over a small `Lookup` interface; `StoreLookup`
+answers it from a knowledge base (`ingest.store.Store`), and `check_file` reads a file with the
+ingestion loaders without storing anything.
+
+How a citation is judged, in order:
+1. its document: named, or in context (本条例, 该法 …); unknown → `unknown_document` unless a
+   stored text declares it repealed (《婚姻法》 by 《民法典》第一千二百六十条) → `not_current`;
+   several documents answer to a short name → `ambiguous`;
+2. the version: the one a hint names (2017年修正的…, 原《…》), else the one in force;
+3. 条, 款, 项 in that version → `article_not_found` / `paragraph_not_found` / `item_not_found`;
+4. a quotation just before or after it (“…”, 「…」, or after 规定：) compared with the text: one
+   that matches an older version better → `not_current`; any other difference → `quote_mismatch`;
+5. a version not in force (an older version, a document replaced or repealed) → `not_current`,
+   with the corresponding article of the text in force (aligned by `index.compare`).
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
+from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations, title_aliases
+
+CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
+VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
+            "not_current", "quote_mismatch", "ambiguous")
+VERDICT_LABELS = {"ok": "正确", "unknown_document": "未知法规", "article_not_found": "条不存在",
+                  "paragraph_not_found": "款不存在", "item_not_found": "项不存在", "not_current": "非现行",
+                  "quote_mismatch": "引文不符", "ambiguous": "名称有歧义"}
+# A quotation matching an older version's article at least this well, and better than the cited
+# one, is taken as a quotation of that version.
+OLD_QUOTE_MIN = 0.9
+MIN_SHORT_NAME = 3          # a shorter name (《条例》) is too vague to stand for the titles ending with it
+AMBIGUOUS_LISTED = 8        # titles named in the message of an ambiguous citation
+_NOT_TEXT = re.compile(r"[\W_]+")
+_ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
+_QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
+                          r"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[“「])?")
+_QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:这是|即|系|见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
+QUOTE_BEFORE_WINDOW = 12
+# Shorter quotations are terms (the “分类处理” of an article), not quotations of its text.
+MIN_QUOTE_CHARS = 8
+_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
+# "第三十三条 经人民调解委员会……": a quotation may start with the article's own label
+_LABEL_AT_START = re.compile(rf"(?<!\s)\s*+{ARTICLE_REF.pattern}\s*+")
+_SAYS = re.compile(r"规定\s*+[：:]\s*+\Z")
+
+
+class Unit(Protocol):
+    """An article as the checker needs it: `ingest.store.StoredArticle` fits."""
+    id: int
+    document_id: int
+    no: int | None
+    suffix: int
+    label: str
+    paragraphs: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class KnownVersion:
+    id: int
+    version_date: str
+    title: str
+    status: str
+    years: frozenset[str]        # years of its history events (2017 for 2017年修正)
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    id: int
+    key: str
+    title: str
+    region: str
+    versions: tuple[KnownVersion, ...]     # newest first
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A text in force in place of a document: its successor, or the text that repealed it."""
+    title: str
+    version_id: int
+    repealed: bool          # declared repealed (“《…》同时废止”) rather than succeeded
+    since: str
+
+
+class Lookup(Protocol):
+    def names(self) -> TitleMatcher: ...
+    def documents(self, title: str, loose: bool = False) -> list[KnownDocument]: ...
+    def articles(self, version_id: int) -> Sequence[Unit]: ...
+    def replacements(self, title: str, document: KnownDocument | None) -> list[Replacement]: ...
+    def counterpart(self, old_version_id: int, index: int, new_version_id: int) -> Unit | None: ...
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    title: str
+    article_label: str
+
+
+@dataclass(frozen=True)
+class CheckedCitation:
+    citation: Citation
+    text: str                       # the citation as written
+    title: str                      # the document's title as stored, or as written when unknown
+    version_date: str               # of the version checked, "" when none
+    article_label: str
+    verdict: str                    # one of VERDICTS
+    message: str
+    current: Counterpart | None = None
+    quote_similarity: float | None = None
+    unit: Unit | None = None        # the article checked, where one was found
+
+    def to_json(self) -> dict:
+        c = self.citation
+        return {"text": self.text, "start": c.start, "end": c.end, "title": self.title,
+                "version_date": self.version_date, "article_label": self.article_label,
+                "paragraph": c.paragraph, "item": c.item, "verdict": self.verdict, "message": self.message,
+                "current": None if self.current is None else {"title": self.current.title,
+                                                              "article_label": self.current.article_label},
+                "quote_similarity": self.quote_similarity}
+
+
+def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
+    """A verdict for every citation in `text`, in order."""
+    return [_check(text, c, lookup) for c in parse_citations(text, lookup.names())]
+
+
+def report_json(checked: Sequence[CheckedCitation]) -> dict:
+    """The `--json` object: {"citations": [...]}."""
+    return {"citations": [c.to_json() for c in checked]}
+
+
+def all_ok(checked: Sequence[CheckedCitation]) -> bool:
+    return all(c.verdict == "ok" for c in checked)
+
+
+def provision(c: Citation) -> str:
+    """"第三十三条第二款第（一）项" of a citation."""
+    label = article_label(c.no, c.suffix)
+    if c.paragraph:
+        label += f"第{int_to_cn(c.paragraph)}款"
+    if c.item:
+        label += f"第（{int_to_cn(c.item)}）项"
+    return label
+
+
+def _result(text: str, c: Citation, verdict: str, message: str, title: str = "", version_date: str = "",
+            current: Counterpart | None = None, similarity: float | None = None,
+            unit: Unit | None = None) -> CheckedCitation:
+    return CheckedCitation(c, text[c.start:c.end], title or c.title, version_date, article_label(c.no, c.suffix),
+                           verdict, message, current, similarity, unit)
+
+
+def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
+    cited = f"《{c.title}》{provision(c)}" if c.title else provision(c)
+    if not c.title:
+        return _result(text, c, "unknown_document", f"{provision(c)}：前文没有写明是哪部法规")
+    documents = lookup.documents(c.title, c.loose)
+    if c.loose and len(documents) == 1 and c.title.endswith(documents[0].key) and c.title != documents[0].key:
+        # 属于治安管理处罚法第九条: the citation starts where the name it ends with does
+        c = replace(c, start=c.start + len(c.title) - len(documents[0].key), title=documents[0].key)
+        cited = f"《{c.title}》{provision(c)}"
+    if not documents:
+        gone = [r for r in lookup.replacements(c.title, None) if r.repealed]
+        if gone:
+            current = _repeal_clause(c.title, gone[0], lookup)
+            return _result(text, c, "not_current",
+                           f"《{c.title}》已废止：{gone[0].since}起由《{gone[0].title}》废止"
+                           + (f"（见其{current.article_label}）" if current.article_label else ""), current=current)
+        return _result(text, c, "unknown_document", f"知识库中没有《{c.title}》")
+    if len(documents) > 1:
+        listed = "、".join(f"《{d.title}》" for d in documents[:AMBIGUOUS_LISTED])
+        more = f"等{len(documents)}部" if len(documents) > AMBIGUOUS_LISTED else ""
+        return _result(text, c, "ambiguous", f"《{c.title}》可指：{listed}{more}")
+    document = documents[0]
+    version, note = _version(document, c)
+    units = list(lookup.articles(version.id))
+    index = _unit_index(units, c)
+    title, date = version.title, version.version_date
+    if index is None:
+        older = _in_older_version(document, version, c, lookup)
+        if older is not None:
+            old_version, old_index = older
+            current = _counterpart(old_version, old_index, version, lookup)
+            return _result(text, c, "not_current",
+                           f"{cited}是{_date(old_version.version_date)}版本的条文，现行版本（{_date(date)}）"
+                           + (f"对应{current.article_label}" if current else "无对应条文"),
+                           title, old_version.version_date, current)
+        count = sum(1 for u in units if u.no is not None)
+        return _result(text, c, "article_not_found", f"{note}《{title}》没有{article_label(c.no, c.suffix)}（共{count}条）",
+                       title, date)
+    unit = units[index]
+    found = functools.partial(_result, unit=unit)
+    paragraphs = unit.paragraphs
+    if c.paragraph and c.paragraph > len(paragraphs):
+        return found(text, c, "paragraph_not_found",
+                     f"{note}《{title}》{unit.label}只有{len(paragraphs)}款", title, date)
+    target = paragraphs[c.paragraph - 1] if c.paragraph else unit.text
+    if c.item:
+        items = items_of(target if c.paragraph else _item_paragraph(paragraphs))
+        if c.item > len(items):
+            where = f"{unit.label}第{int_to_cn(c.paragraph)}款" if c.paragraph else unit.label
+            return found(text, c, "item_not_found",
+                         f"{note}《{title}》{where}" + (f"只有{len(items)}项" if items else "没有分项"), title, date)
+        target = items[c.item - 1]
+    quote = quotation(text, c)
+    similarity = None
+    if quote:
+        similarity = round(quote_similarity(quote, target), 3)
+        if similarity < 1.0:
+            older = _quoted_older(document, version, c, quote, similarity, lookup)
+            if older is not None:
+                current = _counterpart(older, _unit_index(lookup.articles(older.id), c), version, lookup)
+                return found(text, c, "not_current",
+                             f"引文与{_date(older.version_date)}版本的{unit.label}一致，现行版本（{_date(date)}）"
+                             + (f"对应{current.article_label}" if current else "无对应条文"),
+                             title, older.version_date, current, similarity)
+    if version.status != "current":
+        current, message = _in_force(document, version, index, lookup)
+        return found(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
+                     similarity)
+    if quote and similarity is not None and similarity < 1.0:
+        return found(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
+                     title, date, None, similarity)
+    return found(text, c, "ok", f"{note}《{title}》{provision(c)}：现行有效，核对无误", title, date, None, similarity)
+
+
+def _date(iso: str) -> str:
+    return f"{iso[:4]}年{int(iso[5:7])}月{int(iso[8:10])}日" if len(iso) == 10 else (iso or "未注明日期")
+
+
+def _version(document: KnownDocument, c: Citation) -> tuple[KnownVersion, str]:
+    """The version a citation means and a note saying which, when it is not simply the current one."""
+    versions = document.versions
+    current = next((v for v in versions if v.status == "current"), versions[0])
+    if c.version_year:
+        # the version dated that year; else the oldest whose history has an event that year (later
+        # versions repeat it: a 2023 text lists "2017年修正" too); else the last one before it
+        year = c.version_year
+        chosen = (next((v for v in versions if v.version_date[:4] == year), None)
+                  or next((v for v in reversed(versions) if year in v.years), None)
+                  or next((v for v in versions if v.version_date[:4] < year), versions[-1]))
+        return chosen, f"（按{year}年版本核对）"
+    if c.earlier_version:
+        older = [v for v in versions if v.version_date < current.version_date]
+        if current.status == "current" and older:
+            return older[0], f"（按原{_date(older[0].version_date)}版本核对）"
+        return current, ""
+    return current, ""
+
+
+def _unit_index(units: Sequence[Unit], c: Citation) -> int | None:
+    return next((i for i, u in enumerate(units) if u.no == c.no and u.suffix == c.suffix), None)
+
+
+def _in_older_version(document: KnownDocument, version: KnownVersion, c: Citation, lookup: Lookup
+                      ) -> tuple[KnownVersion, int] | None:
+    """An older version holding the article an undated citation names, when the cited one does not."""
+    if c.version_year or c.earlier_version:
+        return None
+    for older in document.versions:
+        if older.version_date < version.version_date:
+            index = _unit_index(lookup.articles(older.id), c)
+            if index is not None:
+                return older, index
+    return None
+
+
+def _quoted_older(document: KnownDocument, version: KnownVersion, c: Citation, quote: str, similarity: float,
+                  lookup: Lookup) -> KnownVersion | None:
+    """An older version whose same-numbered provision the quotation matches better than the cited one."""
+    best, best_score = None, max(similarity, OLD_QUOTE_MIN - 1e-9)
+    for older in document.versions:
+        if older.version_date >= version.version_date:
+            continue
+        units = lookup.articles(older.id)
+        index = _unit_index(units, c)
+        if index is None:
+            continue
+        unit = units[index]
+        target = unit.paragraphs[c.paragraph - 1] if c.paragraph and c.paragraph <= len(unit.paragraphs) else unit.text
+        score = quote_similarity(quote, target)
+        if score > best_score:
+            best, best_score = older, score
+    return best
+
+
+def _counterpart(old: KnownVersion, index: int | None, new: KnownVersion, lookup: Lookup) -> Counterpart | None:
+    if index is None:
+        return None
+    unit = lookup.counterpart(old.id, index, new.id)
+    return Counterpart(new.title, unit.label) if unit is not None else None
+
+
+def _in_force(document: KnownDocument, version: KnownVersion, index: int, lookup: Lookup
+              ) -> tuple[Counterpart | None, str]:
+    """What is in force in place of a version not in force, and its article corresponding to `index`."""
+    current = next((v for v in document.versions if v.status == "current"), None)
+    if current is not None and current.id != version.id:
+        found = _counterpart(version, index, current, lookup)
+        return found, (f"现行有效的是{_date(current.version_date)}版本"
+                       + (f"，对应其{found.article_label}" if found else "，无对应条文"))
+    for replacement in lookup.replacements(document.title, document):
+        if replacement.repealed:
+            clause = _repeal_clause(document.title, replacement, lookup)
+            return clause, f"{replacement.since}起由《{replacement.title}》废止" + (
+                f"（见其{clause.article_label}）" if clause.article_label else "")
+        new = KnownVersion(replacement.version_id, "", replacement.title, "current", frozenset())
+        found = _counterpart(version, index, new, lookup)
+        return found, (f"{replacement.since}起由《{replacement.title}》取代"
+                       + (f"，对应其{found.article_label}" if found else "，无对应条文"))
+    status = {"superseded": "已修改", "repealed": "已废止", "pending": "尚未施行"}.get(version.status, version.status)
+    return None, f"该版本{status}"
+
+
+def _repeal_clause(title: str, replacement: Replacement, lookup: Lookup) -> Counterpart:
+    """The article of the repealing text that names `title` as repealed ("" label if none found)."""
+    key = title_key(title)
+    for unit in reversed(list(lookup.articles(replacement.version_id))):
+        if "废止" in unit.text and key in title_key(unit.text):
+            return Counterpart(replacement.title, unit.label)
+    return Counterpart(replacement.title, "")
+
+
+def items_of(paragraph: str) -> list[str]:
+    """The 项 of a 款: its lines that start with （一）, （二） …"""
+    return [line for line in paragraph.split("\n") if _ITEM.match(line)]
+
+
+def _item_paragraph(paragraphs: Sequence[str]) -> str:
+    """The 款 whose 项 a citation without 款 means: the first that has any."""
+    return next((p for p in paragraphs if items_of(p)), paragraphs[0] if paragraphs else "")
+
+
+def quotation(text: str, c: Citation) -> str:
+    """The quotation that goes with a citation: “…” or 「…」 right after it (规定：“…”), the rest of
+    the sentence after 规定：, or a quotation right before it (“…”（《X》第N条）); "" if none, or if
+    it is shorter than `MIN_QUOTE_CHARS` letters."""
+    quoted = _quotation(text, c)
+    return quoted if len(_letters(quoted)) >= MIN_QUOTE_CHARS else ""
+
+
+def _quotation(text: str, c: Citation) -> str:
+    after = _QUOTE_AFTER.match(text, c.end)
+    if after and after.group("open"):
+        close = "”" if after.group("open") == "“" else "」"
+        end = text.find(close, after.end())
+        stop = text.find("\n", after.end())
+        if end >= 0 and (stop < 0 or end < stop):
+            return text[after.end():end]
+    elif after and _SAYS.search(text, c.end, after.end()):
+        stop = _SENTENCE_END.search(text, after.end())
+        return text[after.end():stop.end() if stop else len(text)]
+    before = _QUOTE_BEFORE.search(text[max(0, c.start - QUOTE_BEFORE_WINDOW):c.start])
+    if before:
+        close_at = max(0, c.start - QUOTE_BEFORE_WINDOW) + before.start()
+        opening = "“" if before.group("close") == "”" else "「"
+        start = text.rfind(opening, 0, close_at)
+        if start >= 0 and "\n" not in text[start:close_at]:
+            return text[start + 1:close_at]
+    return ""
+
+
+def _letters(text: str) -> str:
+    return _NOT_TEXT.sub("", unicodedata.normalize("NFKC", text))
+
+
+def quote_similarity(quote: str, target: str) -> float:
+    """How much of the quotation the provision's text holds, 0..1, punctuation and spacing
+    ignored; 1.0 when every piece between ellipses (……) is in the text word for word."""
+    quote = quote[label.end():] if (label := _LABEL_AT_START.match(quote)) else quote
+    pieces = [_letters(p) for p in re.split(r"…+|\.{3,}", quote)]
+    pieces = [p for p in pieces if p]
+    letters = _letters(target)
+    if not pieces:
+        return 1.0
+    if all(p in letters for p in pieces):
+        return 1.0
+    total = sum(len(p) for p in pieces)
+    matched = 0
+    for piece in pieces:
+        matcher = difflib.SequenceMatcher(None, letters, piece, autojunk=False)
+        matched += sum(b.size for b in matcher.get_matching_blocks())
+    return min(matched / total, 0.999)
+
+
+def differences(quote: str, target: str, limit: int = 5) -> str:
+    """The differing characters, as 原文「…」引作「…」 pairs (the first `limit`)."""
+    from index.compare import char_diff
+
+    quoted, letters = _letters(quote), _letters(target)
+    blocks = [b for b in difflib.SequenceMatcher(None, letters, quoted, autojunk=False).get_matching_blocks() if b.size]
+    window = letters
+    if blocks:
+        # the stretch of the text the quotation covers, widened by its unmatched head and tail
+        first, last = blocks[0], blocks[-1]
+        window = letters[max(0, first.a - first.b):last.a + last.size + len(quoted) - last.b - last.size]
+    pairs, deleted = [], ""
+    for segment in char_diff(window, quoted):
+        if segment.op == "delete":
+            deleted = segment.text
+        elif segment.op == "insert":
+            pairs.append(f"原文「{deleted}」引作「{segment.text}」")
+            deleted = ""
+        else:
+            if deleted:
+                pairs.append(f"原文「{deleted}」漏引")
+            deleted = ""
+    if deleted:
+        pairs.append(f"原文「{deleted}」漏引")
+    return "；".join(pairs[:limit]) + ("……" if len(pairs) > limit else "") if pairs else "字句不同"
+
+
+class StoreLookup:
+    """`Lookup` over a knowledge base (`ingest.store.Store`), caching what it reads."""
+
+    def __init__(self, store) -> None:
+        from ingest.store import Store
+
+        self.store: Store = store
+        self._documents = store.documents()
+        self._by_key: dict[str, list] = {}
+        self._by_alias: dict[str, list] = {}       # also without a bracket note: 某办法 for 某办法（试行）
+        for d in self._documents:
+            self._by_key.setdefault(d.key, []).append(d)
+            for alias in title_aliases(d.title) - {d.key}:
+                self._by_alias.setdefault(alias, []).append(d)
+        self._known: dict[int, KnownDocument] = {}
+        self._articles: dict[int, list] = {}
+        self._alignments: dict[tuple[int, int], dict[int, int]] = {}
+        self._names: TitleMatcher | None = None
+
+    def names(self) -> TitleMatcher:
+        """Stored titles, the titles stored texts declare repealed, and common short names."""
+        if self._names is None:
+            repealed = [k for (k,) in self.store.conn.execute("SELECT DISTINCT target_key FROM repeals")]
+            titles = [d.title for d in self._documents] + repealed
+            self._names = TitleMatcher(titles, ABBREVIATIONS.items())
+        return self._names
+
+    def documents(self, title: str, loose: bool = False) -> list[KnownDocument]:
+        """Documents answering to a name: by title key (the name's also without a bracket note, or
+        spelt out from a short name), then by a stored title without its bracket note, then for a
+        `loose` name (no 书名号: 属于治安管理处罚法) by `Store.document_key`, else the documents whose
+        title ends with the name (上海市信访条例 for 信访条例; several make the citation ambiguous)."""
+        keys = [title_key(title), *sorted(title_aliases(title)), ABBREVIATIONS.get(title_key(title), "")]
+        for table in (self._by_key, self._by_alias):
+            for key in keys:
+                if key and key in table:
+                    return [self._known_document(d) for d in table[key]]
+        key = title_key(title)
+        ending = self.store.document_key(key, loose) if loose else ""
+        if ending:
+            return [self._known_document(d) for d in self._by_key[ending]]
+        longer = [d for d in self._documents if len(d.key) > len(key) >= MIN_SHORT_NAME and d.key.endswith(key)]
+        return [self._known_document(d) for d in longer]
+
+    def _known_document(self, d) -> KnownDocument:
+        if d.id not in self._known:
+            versions = tuple(KnownVersion(v.id, v.version_date, v.title, v.status,
+                                          frozenset(h["date"][:4] for h in v.history if h.get("date")))
+                             for v in self.store.versions(d.id))
+            self._known[d.id] = KnownDocument(d.id, d.key, d.title, d.region, versions)
+        return self._known[d.id]
+
+    def articles(self, version_id: int) -> Sequence[Unit]:
+        if version_id not in self._articles:
+            self._articles[version_id] = [a for a in self.store.version_articles(version_id) if a.kind == "article"]
+        return self._articles[version_id]
+
+    def replacements(self, title: str, document: KnownDocument | None) -> list[Replacement]:
+        out = [Replacement(t, vid, True, since) for _id, t, since, vid in self.store.repealing(title_key(title))]
+        if document is not None:
+            for doc_id, t, since in self.store.replaced_by(document.id):
+                versions = self._known_document(next(d for d in self._documents if d.id == doc_id)).versions
+                current = next((v for v in versions if v.status == "current"), versions[0])
+                out.append(Replacement(t, current.id, False, since))
+        return out
+
+    def counterpart(self, old_version_id: int, index: int, new_version_id: int) -> Unit | None:
+        """The article of the new version aligned with the old version's article at `index`
+        (`index.compare`: paired by text; an article without a pair gives its nearest one)."""
+        key = (old_version_id, new_version_id)
+        if key not in self._alignments:
+            from index.compare import compare
+
+            old, new = self.articles(old_version_id), self.articles(new_version_id)
+            pairs: dict[int, int] = {}
+            for row in compare(old, new).rows:
+                if row.old is not None and row.new is not None:
+                    pairs[row.old.index] = row.new.index
+                elif row.old is not None and row.hint is not None:
+                    pairs[row.old.index] = row.hint.index
+            self._alignments[key] = pairs
+        j = self._alignments[key].get(index)
+        return self.articles(new_version_id)[j] if j is not None else None
+
+
+def read_input(path: str | Path) -> str:
+    """The text of a .docx / .md / .txt (`CHECK_EXTENSIONS`, read by the ingestion loaders),
+    nothing stored: lines joined by newlines, so offsets index this text.
+
+    Raises:
+        IngestError: if the file cannot be read or is of another type (the message names the file
+            and the reason).
+    """
+    from ingest.loaders import load_file
+    from kb.errors import IngestError
+
+    if Path(path).suffix.lower() not in CHECK_EXTENSIONS:
+        raise IngestError(str(path), "unsupported", f"cannot check a {Path(path).suffix or 'file without extension'}"
+                          f" file; supported: {', '.join(CHECK_EXTENSIONS)}", reason="extension")
+    raw = load_file(path)
+    return "\n\n".join("\n".join(page) for page in raw.pages)
+
+
+def read_upload(name: str, data: bytes) -> str:
+    """The text of an uploaded file (its name gives the format), read like `read_input` from a
+    temporary copy that is deleted at once.
+
+    Raises:
+        IngestError: if the file cannot be read; the message names `name`, not the copy.
+    """
+    import tempfile
+
+    from kb.errors import IngestError
+
+    with tempfile.TemporaryDirectory(prefix="check-") as folder:
+        path = Path(folder) / (Path(name).name or "upload.txt")
+        path.write_bytes(data)
+        try:
+            return read_input(path)
+        except IngestError as err:
+            raise IngestError(name, err.kind, err.message, err.reason) from None
+
+
+def check_file(path: str | Path, kb_dir: str | Path) -> tuple[str, list[CheckedCitation]]:
+    """Read a file and check its citations against the knowledge base in `kb_dir`.
+
+    Raises:
+        IngestError: if the file cannot be read.
+        StoreError: if there is no readable knowledge base in `kb_dir`.
+    """
+    from ingest.store import open_store
+
+    text = read_input(path)
+    with open_store(kb_dir) as store:
+        return text, check_text(text, StoreLookup(store))
