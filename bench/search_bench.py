@@ -124,10 +124,9 @@ def main(argv: list[str]) -> int:
 
     start = time.perf_counter()
     searcher = Searcher(kb, cfg)
-    prior = f"weight {searcher.prior.weight:g}" if searcher.prior is not None else "off"
     print(f"searcher load {time.perf_counter() - start:.1f} s; model {searcher.embedder.model_id}; "
           f"adapter {'on' if searcher.adapter is not None else 'off'}; "
-          f"reranker {'on' if searcher.reranker is not None else 'off'}; question prior {prior}; "
+          f"reranker {'on' if searcher.reranker is not None else 'off'}; question prior {'on' if searcher.prior is not None else 'off'}; "
           f"{len(searcher.catalog)} units; "
           f"tuning {dataclasses.asdict(searcher.tuning)}")
     default_collection = load_collections(kb).default
