@@ -91,7 +91,7 @@ def _quiz(args: argparse.Namespace) -> int:
     from ingest.store import open_store
     from kb.errors import QueryError
     from lecture import to_docx
-    from lecture.deadlines import document_deadlines, select_documents
+    from lecture.deadlines import document_deadlines, document_definitions, select_documents
     from lecture.quiz import LETTERS, make_quiz, quiz_handout
 
     with open_store(config_from_args(args).kb) as store:
@@ -100,7 +100,9 @@ def _quiz(args: argparse.Namespace) -> int:
             raise QueryError(f"{args.doc!r} names {len(documents)} documents "
                              f"({'、'.join(d.title + '（' + d.region + '）' for d in documents)}); name one")
         rows = document_deadlines(store, documents[0])
-    questions = make_quiz([(r.deadline, r.citation) for r in rows], seed=args.seed, count=args.count)
+        definitions = document_definitions(store, documents[0])
+    questions = make_quiz([(r.deadline, r.citation) for r in rows], seed=args.seed, count=args.count,
+                          definitions=definitions)
     if not questions:
         raise QueryError(f"《{documents[0].title}》 has no fixed time limits to ask about")
     if args.docx:

@@ -17,6 +17,7 @@ from kb.citations import title_aliases
 from kb.errors import QueryError
 from lecture.handout import Handout, Heading, Table, paragraph, plain
 from lecture.pack import citation
+from lecture.quiz import Definition
 
 if TYPE_CHECKING:
     from ingest.store import Store, StoredArticle, StoredDocument
@@ -76,6 +77,17 @@ def document_deadlines(store: Store, document: StoredDocument) -> list[DeadlineR
     found = store.version_deadlines(versions[0].id)
     articles = {a.id: a for a in store.articles_by_ids(sorted({i for i, _ in found}))}
     return [DeadlineRow(articles[i], d) for i, d in found]
+
+
+def document_definitions(store: Store, document: StoredDocument) -> list[Definition]:
+    """The terms the newest version of a document defines (`ingest.references`), with their citations,
+    for the self-test."""
+    versions = store.versions(document.id)
+    if not versions:
+        return []
+    found = store.definitions(versions[0].id)
+    articles = {a.id: a for a in store.articles_by_ids(sorted({d.article_id for d in found}))}
+    return [Definition(d.term, d.definition, citation(document.title, articles[d.article_id].label)) for d in found]
 
 
 def deadline_rows(store: Store, names: Sequence[str] = ()) -> list[DeadlineRow]:

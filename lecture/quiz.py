@@ -24,7 +24,7 @@ LETTERS = "ABCDEFGH"
 
 @dataclass(frozen=True)
 class Definition:
-    """A defined term of a document (from the citation checker's definitions, when wired)."""
+    """A defined term of a document (`lecture.deadlines.document_definitions`)."""
     term: str
     meaning: str
     citation: str

@@ -143,7 +143,7 @@ def test_search_within_a_document_on_the_browse_page(app_kb, open_page, query):
 
 def test_restrictions_name_every_narrowing_filter():
     from index import Filters
-    from ui.search import restrictions
+    from ui.common import restrictions
     assert restrictions(Filters()) == ["只查现行有效的版本"]
     assert restrictions(Filters(statuses=("current", "superseded", "repealed", "pending"))) == []
     words = restrictions(Filters(documents=("信访工作条例",), levels=("行政法规",), regions=("四川省",),

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
 from ui.common import (article_citation, article_links, clause_card, documents, escape, kb_store, level_order,
-                       linked_article_html, query_int, region_order, status_badge)
-from ui.search import search_hits_cards
+                       linked_article_html, query_int, region_order, search_hits_cards, status_badge)
 
 if TYPE_CHECKING:
     from ingest.store import Store, StoredArticle, StoredDocument, StoredVersion

@@ -12,8 +12,7 @@ from ingest.records import STATUS_LABELS
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
 from lecture.storage import safe_stem
-from ui.common import documents, escape, kb_store, level_order, query_int, runs_html
-from ui.pack import DOCX_MIME
+from ui.common import DOCX_MIME, documents, escape, kb_store, level_order, query_int, runs_html
 
 if TYPE_CHECKING:
     from index.compare import Comparison

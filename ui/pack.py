@@ -12,14 +12,13 @@ from lecture import (ClauseRef, LecturePack, create_pack, delete_pack, edit_clau
                      move_clause, new_pack, pack_handout, remove_clause, resolve_clause, retitle, save_pack,
                      to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
-from ui.common import ACTIVE_PACK_KEY, active_pack, article_html, escape, kb_store, status_badge
+from ui.common import ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, status_badge
 
 if TYPE_CHECKING:
     from ingest.store import Store
     from kb.settings import Config
     from lecture import PackClause
 
-DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def render(cfg: Config) -> None:

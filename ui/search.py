@@ -5,16 +5,15 @@ The searcher (model + indexes) is loaded once per process and swapped for each n
 """
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from index.collections import NO_COLLECTION, load_collections, save_collections
 from ingest.records import STATUS_LABELS
 from kb.errors import QueryError
-from ui.common import clause_card, current_searcher, documents, escape, kb_store, level_order, region_order
+from ui.common import current_searcher, documents, escape, kb_store, level_order, region_order, show_results
 
 if TYPE_CHECKING:
-    from index import Filters, Hit, Searcher
+    from index import Filters
     from ingest.store import Store
     from kb.settings import Config
 
@@ -147,77 +146,3 @@ def collection_choice(cfg: Config, titles: dict[str, str]) -> str:
             st.session_state.pop("f-collection", None)
             st.rerun()
     return chosen
-
-
-def restrictions(filters: Filters) -> list[str]:
-    """What in the filters may have excluded results, in words."""
-    out = []
-    if filters.documents:
-        out.append(f"只查 {len(filters.documents)} 部法规")
-    if filters.levels:
-        out.append("只查" + "、".join(filters.levels))
-    if filters.regions:
-        out.append("只查" + "、".join(filters.regions))
-    if set(filters.statuses) != set(STATUS_LABELS):
-        out.append("只查" + "、".join(STATUS_LABELS[s] for s in filters.statuses) + "的版本")
-    if filters.date_from or filters.date_to:
-        out.append(f"施行日期在 {filters.date_from}—{filters.date_to}")
-    return out
-
-
-def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int, *, key: str) -> None:
-    """Search and show clause cards; an empty result says why and what to loosen.
-
-    Raises:
-        SearchIndexError, ConfigError: if the index or model cannot be loaded.
-        QueryError: for an invalid filter.
-    """
-    import streamlit as st
-    engine = current_searcher(cfg)
-    started = time.perf_counter()
-    hits = engine.search(query, k, filters)
-    elapsed = (time.perf_counter() - started) * 1000
-    if not hits:
-        st.warning(escape(f"没有找到与“{query}”相关的条文。"))
-        limits = restrictions(filters)
-        if limits:
-            st.markdown("当前筛选条件（" + "；".join(limits) + "）可能太窄。可以在左侧放宽：加入已修改或已废止的版本，"
-                        "清除法规、级别、地区或日期筛选。")
-        else:
-            st.markdown("可以换一种说法，尽量使用法规中的用语（如“信访事项”“复查”“调解协议”），"
-                        "或直接输入法规名称和条号，例如“信访工作条例第三十六条”。")
-        return
-    st.caption(f"找到 {len(hits)} 条 · 用时 {elapsed:.0f} 毫秒")
-    show_hits(cfg, store, engine, hits, key=key)
-
-
-def show_hits(cfg: Config, store: Store, engine: Searcher, hits: list[Hit], *, key: str) -> None:
-    """Clause cards for hits, each with its other versions linked. The cards show the units as
-    the searcher's index snapshot holds them, whatever a writer is changing in the store."""
-    import streamlit as st
-
-    from ui.pages import page
-    units = engine.units.by_ids([h.article_id for h in hits])
-    for hit in hits:
-        unit = units[hit.article_id]
-        clause_card(cfg, store, unit, key=f"{key}-{unit.id}", terms=hit.matched_terms, match_kinds=hit.match)
-        if hit.other_versions:
-            cols = st.columns(len(hit.other_versions) + 1)
-            cols[0].caption("其他版本：")
-            for col, v in zip(cols[1:], hit.other_versions):
-                col.page_link(page("browse", cfg), label=f"{v.version_date}（{STATUS_LABELS.get(v.status, v.status)}）",
-                              query_params={"doc": str(unit.document_id), "art": str(v.article_id)})
-
-
-def search_hits_cards(cfg: Config, store: Store, query: str, *, key: str, doc_keys: tuple[str, ...],
-                      include_superseded: bool) -> None:
-    """Search within some documents (the browse page's 在本法规中检索).
-
-    Raises:
-        SearchIndexError, ConfigError, QueryError: as `show_results`.
-    """
-    from index import Filters
-    statuses = tuple(STATUS_LABELS) if include_superseded else ("current",)
-    show_results(cfg, store, query, Filters(documents=doc_keys, statuses=statuses, prefer_region=""),
-                 cfg.top_k, key=key)
-

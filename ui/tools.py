@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lecture import (TABLE_HEADER, actors_of, build_flow, deadlines_handout, document_deadlines, filter_rows,
-                     is_correct, make_quiz, quiz_handout, row_cells, to_csv, to_docx, to_dot, to_svg)
+from lecture import (TABLE_HEADER, actors_of, build_flow, deadlines_handout, document_deadlines,
+                     document_definitions, filter_rows, is_correct, make_quiz, quiz_handout, row_cells, to_csv,
+                     to_docx, to_dot, to_svg)
 from lecture.quiz import LETTERS
 from lecture.storage import safe_stem
-from ui.common import documents, escape, kb_store
-from ui.pack import DOCX_MIME
+from ui.common import DOCX_MIME, documents, escape, kb_store
 
 if TYPE_CHECKING:
     from ingest.store import StoredDocument
     from kb.settings import Config
-    from lecture import DeadlineRow
+    from lecture import DeadlineRow, Definition
 
 QUIZ_SIZE = 5
 
@@ -33,6 +33,14 @@ def _rows(kb: str, generation: int, document_ids: tuple[int, ...]) -> list[Deadl
     with open_store(kb) as store:
         by_id = {d.id: d for d in store.documents()}
         return [row for i in document_ids if i in by_id for row in document_deadlines(store, by_id[i])]
+
+
+def _definitions(kb: str, generation: int, document_id: int) -> list[Definition]:
+    """The terms a document defines, for definition questions (cached per store generation)."""
+    from ingest import open_store
+    with open_store(kb) as store:
+        document = next((d for d in store.documents() if d.id == document_id), None)
+        return document_definitions(store, document) if document else []
 
 
 def clause_url(row: DeadlineRow) -> str:
@@ -63,7 +71,7 @@ def render(cfg: Config) -> None:
     with tab_flow:
         _flow(rows, [docs[i] for i in chosen])
     with tab_quiz:
-        _quiz(rows, [docs[i] for i in chosen])
+        _quiz(rows, [docs[i] for i in chosen], str(cfg.kb), generation)
 
 
 def _doc_name(d: StoredDocument) -> str:
@@ -134,7 +142,7 @@ def _flow(rows: list[DeadlineRow], chosen: list[StoredDocument]) -> None:
                             mime="text/vnd.graphviz", icon=":material/code:", key="tools-dot")
 
 
-def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument]) -> None:
+def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, generation: int) -> None:
     import streamlit as st
     doc = _one_document("用哪一部出题", chosen, "tools-quiz-doc")
     own = [r for r in rows if r.article.document_id == doc.id]
@@ -142,7 +150,8 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument]) -> None:
     seed = int(cols[0].number_input("题组编号", min_value=1, max_value=9999, value=1, key="tools-seed",
                                     help="同一编号总是出同样的题，便于全班做同一组题。"))
     count = int(cols[1].number_input("题数", min_value=1, max_value=30, value=QUIZ_SIZE, key="tools-count"))
-    questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count)
+    definitions = st.cache_data(show_spinner=False)(_definitions)(kb, generation, doc.id)
+    questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count, definitions=definitions)
     if not questions:
         st.info(f"《{escape(doc.title)}》中没有带固定期限的条文，无法出题。")
         return
