@@ -9,8 +9,10 @@ window of the same model is accepted (see `same_model`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
 ADAPTER_FILE = DATA_DIR / "query_adapter.npz"
+Learned = TypeVar("Learned")
 _MODEL_FOLDER = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -85,20 +88,36 @@ def adapter_for(model_id: str, path: Path | None = None) -> QueryAdapter | None:
     return adapter if same_model(adapter.model_id, model_id) else None
 
 
+def configured_learned(setting: str, name: str, model_id: str, default: Path, load: Callable[[Path], Learned],
+                       model_of: Callable[[Learned], str]) -> Learned | None:
+    """What a setting for a learned file (`name`: query_adapter, reranker, question_prior) names for
+    the embedder `model_id`: "bundled" (`bundled_file`, used if it exists and was learned with this
+    model), "none", or a file. A file recording no model (`model_of` gives "") serves any model.
+
+    Raises:
+        ConfigError: if a named file is missing, unreadable or learned with another model.
+    """
+    if setting == "none":
+        return None
+    path = bundled_file(model_id, default) if setting == "bundled" else Path(setting).expanduser()
+    if not path.is_file():
+        if setting == "bundled":
+            return None
+        raise ConfigError(f"setting {name}: {path} does not exist")
+    learned = load(path)
+    own = model_of(learned)
+    if not own or same_model(own, model_id):
+        return learned
+    if setting == "bundled":
+        return None        # its vectors or scores would mean something else
+    raise ConfigError(f"setting {name}: {path} was learned for {own}, not {model_id}")
+
+
 def configured_adapter(setting: str, model_id: str) -> QueryAdapter | None:
     """The adapter the `query_adapter` setting names: "bundled", "none" or a file.
 
     Raises:
         ConfigError: if a named file is missing or unreadable, or was trained for another model.
     """
-    if setting == "none":
-        return None
-    if setting == "bundled":
-        return adapter_for(model_id)
-    path = Path(setting).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"setting query_adapter: {path} does not exist")
-    adapter = QueryAdapter.load(path)
-    if not same_model(adapter.model_id, model_id):
-        raise ConfigError(f"setting query_adapter: {path} was trained for {adapter.model_id}, not {model_id}")
-    return adapter
+    return configured_learned(setting, "query_adapter", model_id, ADAPTER_FILE, QueryAdapter.load,
+                              lambda adapter: adapter.model_id)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.adapter import bundled_file, normalise_rows, same_model
+from index.adapter import configured_learned, normalise_rows
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
@@ -97,16 +97,5 @@ def configured_prior(setting: str, model_id: str) -> QuestionPrior | None:
     Raises:
         ConfigError: if a named file is missing, unreadable or learned with another model.
     """
-    if setting == "none":
-        return None
-    path = bundled_file(model_id, PRIOR_FILE) if setting == "bundled" else Path(setting).expanduser()
-    if not path.is_file():
-        if setting == "bundled":
-            return None
-        raise ConfigError(f"setting question_prior: {path} does not exist")
-    prior = QuestionPrior.load(path)
-    if same_model(prior.model_id, model_id):
-        return prior
-    if setting == "bundled":
-        return None
-    raise ConfigError(f"setting question_prior: {path} was learned with {prior.model_id}, not {model_id}")
+    return configured_learned(setting, "question_prior", model_id, PRIOR_FILE, QuestionPrior.load,
+                              lambda prior: prior.model_id)

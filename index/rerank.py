@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.adapter import bundled_file, same_model
+from index.adapter import configured_learned
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
@@ -177,19 +177,8 @@ def configured_reranker(setting: str, model_id: str) -> Reranker | None:
     Raises:
         ConfigError: if a named file is missing, unreadable or learned on another model.
     """
-    if setting == "none":
-        return None
-    path = bundled_file(model_id, RERANKER_FILE) if setting == "bundled" else Path(setting).expanduser()
-    if not path.is_file():
-        if setting == "bundled":
-            return None
-        raise ConfigError(f"setting reranker: {path} does not exist")
-    reranker = Reranker.load(path)
-    if not reranker.model_id or same_model(reranker.model_id, model_id):
-        return reranker
-    if setting == "bundled":
-        return None        # its dense features would mean something else
-    raise ConfigError(f"setting reranker: {path} was learned for {reranker.model_id}, not {model_id}")
+    return configured_learned(setting, "reranker", model_id, RERANKER_FILE, Reranker.load,
+                              lambda reranker: reranker.model_id)
 
 
 def fit_reranker(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1e-3,

@@ -50,7 +50,7 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
     assert loaded.document_votes(np.array([1, 0, 0, 0], dtype=np.float32))["甲法"] > 0.99
     assert configured_prior("none", M3E) is None
     assert configured_prior(str(path), M3E.replace("onnx-int8", "torch")) is not None     # same model, other backend
-    with pytest.raises(ConfigError, match="learned with"):
+    with pytest.raises(ConfigError, match="learned for m3e-small"):
         configured_prior(str(path), "use-multilingual@abc/numpy/len128/alone")
     with pytest.raises(ConfigError, match="does not exist"):
         configured_prior(str(tmp_path / "missing.npz"), M3E)
