@@ -109,3 +109,19 @@ def test_cli_quiz_json_docx_and_errors(tmp_path, capsys):
     assert (tmp_path / "quiz.docx").read_bytes()[:2] == b"PK"
     assert main(["quiz", "--kb", str(kb), "--doc", "无期限规定"]) == 1
     assert "no fixed time limits" in capsys.readouterr().err
+
+
+def test_cli_quiz_asks_the_definitions_the_document_gives(tmp_path, capsys):
+    import json
+
+    from conftest import kb_of_texts
+    from lecture.__main__ import main
+    kb = kb_of_texts(tmp_path, {"示范条例.md": "# 示范条例\n\n" + "\n\n".join([
+        "第一条 调解委员会收到申请后，应当在5日内决定是否受理。",
+        "第二条 申请人对调解结果不服的，可以自收到调解书之日起15日内申请复查。",
+        "第三条 本条例所称调解，是指调解委员会通过说服、疏导等方法，促使当事人自愿达成协议的活动。",
+        "第四条 本条例所称调解员，是指经调解委员会聘任从事调解工作的人员。"]) + "\n"})
+    assert main(["quiz", "--kb", str(kb), "--doc", "示范条例", "--count", "10", "--json"]) == 0
+    definitions = [q for q in json.loads(capsys.readouterr().out) if q["kind"] == "definition"]
+    assert {q["citation"] for q in definitions} == {"《示范条例》第三条", "《示范条例》第四条"}
+    assert any("促使当事人自愿达成协议" in q["answer"] for q in definitions)
