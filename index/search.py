@@ -134,8 +134,11 @@ class Tuning:
                    cfg.region_boost, cfg.collection_boost)
 
 
+NATIONAL = "全国"
+
+
 def _prefers(region: str, preferred: str) -> bool:
-    return region == "全国" or region.startswith(preferred)
+    return region == NATIONAL or region.startswith(preferred)
 
 
 def matched_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
@@ -355,8 +358,7 @@ class Searcher:
         dense = self.dense_ranking(qvec, mask, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
-            votes = self.prior.document_votes(qvec) if self.prior is not None else {}
-            fused = self.rerank(parsed, fused, lexical, dense, votes)
+            fused = self.rerank(parsed, fused, lexical, dense, self.document_votes(qvec, fused, filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
@@ -364,6 +366,24 @@ class Searcher:
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, tokens + extra)
+
+    def document_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], filters: Filters
+                       ) -> dict[str, float]:
+        """The document prior's votes for the question (document key → vote). The questions it
+        learned from are answered by national texts, so on its own it would count against every
+        local rule; the user's own region's rules among the candidates get the strongest vote any
+        document gets, so preferring a region keeps its rules in reach."""
+        if self.prior is None:
+            return {}
+        votes = self.prior.document_votes(qvec)
+        preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
+        if preferred and votes:
+            strongest = max(votes.values())
+            for row, _ in fused[:RERANK_DEPTH]:
+                doc = self.catalog.documents[self.catalog.doc[row]]
+                if doc.region != NATIONAL and _prefers(doc.region, preferred):
+                    votes[doc.key] = strongest
+        return votes
 
     def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
                dense: Sequence[tuple[int, float]], votes: Mapping[str, float]) -> list[tuple[int, float]]:

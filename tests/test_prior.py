@@ -10,7 +10,7 @@ from conftest import SHARED, shared_samples_present
 from index.adapter import normalise_rows
 from index.prior import QuestionPrior, configured_prior, neighbour_votes, vote_matrix
 from index.rerank import FEATURES, Reranker
-from index.search import Searcher
+from index.search import Filters, Searcher
 from kb.errors import ConfigError
 from kb.settings import load_config
 
@@ -91,3 +91,22 @@ def test_the_bundled_prior_serves_the_default_model_only() -> None:
     assert bundled is not None and len(bundled.vectors) == len(bundled.votes) > 0
     assert np.allclose(bundled.votes.sum(axis=1), 1, atol=1e-2)      # every question's shares sum to 1
     assert configured_prior("bundled", "use-multilingual@7a1e/numpy/len128/alone") is None
+
+
+def test_the_users_region_keeps_its_rules_in_reach_of_a_prior_learned_from_national_texts(
+        indexed_kb: Path, tmp_path: Path) -> None:
+    query = "社区里的矛盾纠纷找谁调解"
+    plain = Searcher(indexed_kb, load_config(kb=str(indexed_kb)))
+    local = {h.doc_key for h in plain.search(query, k=100) if h.region != "全国"}
+    assert local, "the small knowledge base holds a local rule about mediation"
+    qvec = plain.embedder.encode_query(query).reshape(1, -1)
+    prior = tmp_path / "prior.npz"
+    QuestionPrior(normalise_rows(qvec), ("信访工作条例",), np.ones((1, 1), dtype=np.float32),
+                  plain.embedder.model_id).save(prior)
+    searcher = Searcher(indexed_kb, load_config(kb=str(indexed_kb), question_prior=str(prior)))
+    fused = [(r, 1.0) for r in searcher.catalog.rows_of([h.article_id for h in plain.search(query, k=100)])]
+    region = next(h.region for h in plain.search(query, k=100) if h.region != "全国")
+    assert searcher.document_votes(qvec, fused, Filters(prefer_region="")) == pytest.approx({"信访工作条例": 1.0})
+    preferring = searcher.document_votes(qvec, fused, Filters(prefer_region=region))
+    assert all(preferring[key] == pytest.approx(1.0) for key in local if key in preferring)
+    assert set(preferring) - {"信访工作条例"}
