@@ -80,6 +80,14 @@ def app_kb(app_store_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return kb
 
 
+@pytest.fixture(scope="module")
+def indexed_kb(request: pytest.FixtureRequest) -> Path:
+    """The app knowledge base with its index (`app_kb`); skipped, saying why, without the shared samples."""
+    if not shared_samples_present():
+        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
+    return request.getfixturevalue("app_kb")
+
+
 @pytest.fixture()
 def writable_kb(app_store_kb: Path, tmp_path: Path) -> Path:
     """A private copy of the store-only knowledge base, for tests that write into it."""

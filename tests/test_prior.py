@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED, shared_samples_present
 from index.adapter import normalise_rows
 from index.prior import QuestionPrior, configured_prior, neighbour_votes, vote_matrix
 from index.rerank import FEATURES, Reranker
@@ -57,13 +56,6 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="not a question prior"):
         configured_prior(str(tmp_path / "junk.npz"), M3E)
-
-
-@pytest.fixture(scope="module")
-def indexed_kb(request: pytest.FixtureRequest) -> Path:
-    if not shared_samples_present():
-        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
-    return request.getfixturevalue("app_kb")
 
 
 def test_the_second_stage_prefers_the_documents_the_neighbours_vote_for(indexed_kb: Path, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED, shared_samples_present
 from index.rerank import (FEATURES, Candidate, Reranker, bigrams, candidate_features, configured_reranker,
                           fit_reranker, question_types)
 from index.search import Searcher
@@ -108,13 +107,6 @@ def test_question_type_patterns_do_not_backtrack() -> None:
         question_types(text)
         candidate_features(text, [candidate(0, text, lexical=1)])
     assert time.perf_counter() - start < 5
-
-
-@pytest.fixture(scope="module")
-def indexed_kb(request: pytest.FixtureRequest) -> Path:
-    if not shared_samples_present():
-        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
-    return request.getfixturevalue("app_kb")
 
 
 def test_searcher_reorders_its_candidates_with_the_reranker(indexed_kb: Path, tmp_path: Path) -> None:

@@ -5,18 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED, shared_samples_present
 from index.build import build, current_folder
 from index.search import Filters, Hit, Searcher, bound_number, matched_terms
 from kb.errors import QueryError
 from kb.settings import load_config
-
-
-@pytest.fixture(scope="module")
-def indexed_kb(request: pytest.FixtureRequest) -> Path:
-    if not shared_samples_present():
-        pytest.skip(f"shared sample files not found under {SHARED / 'samples'}")
-    return request.getfixturevalue("app_kb")
 
 
 @pytest.fixture(scope="module")
