@@ -320,9 +320,9 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 cited = _relative(word, m, prev if own_title is None else None, own_title, own_article,
                                   own_paragraph, quoted)
                 if cited is not None:
-                    cited, end = _with_parts(text, m.end(), cited)     # 前款第（二）项
-                    out.append(cited)
-                    prev, prev_end = cited, end
+                    found, prev_end = _with_parts(text, m.end(), cited)     # 前款第（二）项
+                    out.extend(found)
+                    prev = found[-1]
                 continue
             pending_rel = (word, m.start(), m.end())
             continue
@@ -367,9 +367,9 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 cited = Citation(start, m.end(), "", no, suffix)
             else:
                 continue
-            cited, end = _with_parts(text, m.end(), cited)
-            out.append(cited)
-            prev, prev_end = cited, end
+            found, prev_end = _with_parts(text, m.end(), cited)
+            out.extend(found)
+            prev = found[-1]
             continue
         # a 款 or 项 with no article before it: of the article in context
         same_paragraph = prev is not None and "\n" not in text[prev_end:m.start()]
@@ -383,9 +383,9 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             cited = replace(base, start=start, end=m.end(), item=_numeral(m.group("ino")))
         if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
             continue        # a numeral out of range
-        cited, end = _with_parts(text, m.end(), cited)
-        out.append(cited)
-        prev, prev_end = cited, end
+        found, prev_end = _with_parts(text, m.end(), cited)
+        out.extend(found)
+        prev = found[-1]
     return out
 
 
@@ -407,7 +407,11 @@ def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
     return (name_start, name) if len(name) >= MIN_ALIAS_CHARS else (name_start, "")
 
 
-_PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})\s*+款)?(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)?")
+# More 款 or 项 sharing one 第…款/项: "第一、二款", "第（一）、（二）项", "第（一）至（三）项".
+_MORE_PARTS = rf"(?:\s*+(?:、|，|,|和|及|与|或|至|到|-|~|—|－|～)\s*+{_OPEN}?\s*+{_NUM}\s*+{_CLOSE}?)*+"
+_PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})(?P<pmore>{_MORE_PARTS})\s*+款)?"
+                   rf"(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?(?P<imore>{_MORE_PARTS})\s*+项)?")
+_LISTED_PART = re.compile(rf"(?:{_OPEN}\s*+)?({_NUM})(?:\s*+{_CLOSE})?")   # spaces only inside brackets: linear
 
 
 def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:
@@ -415,16 +419,32 @@ def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:
     return 0 <= end - start <= MAX_GLUE and glue.fullmatch(text, start, end) is not None
 
 
-def _with_parts(text: str, end: int, cited: Citation) -> tuple[Citation, int]:
-    """`cited` extended by the 款 and 项 written right after it ("第三十三条第二款第（一）项")."""
+def _with_parts(text: str, end: int, cited: Citation) -> tuple[list[Citation], int]:
+    """`cited` extended by the 款 and 项 written right after it ("第三十三条第二款第（一）项"), and one
+    more citation of the same article for each further 款 or 项 sharing that 第…款/项
+    ("第三十一条第（一）、（二）项": the first spans up to "第（一）", the second "（二）项"), with the
+    end of what was read."""
     m = _PART.match(text, end)
     if not m or m.end() == end or not (m.group("pno") or m.group("ino")):
-        return cited, end
+        return [cited], end
     paragraph = _numeral(m.group("pno")) if m.group("pno") else cited.paragraph
     item = _numeral(m.group("ino")) if m.group("ino") else None
     if (m.group("pno") and paragraph is None) or (m.group("ino") and item is None):
-        return cited, end
-    return replace(cited, end=m.end(), paragraph=paragraph, item=item), m.end()
+        return [cited], end
+    more = [group for group in ("pmore", "imore") if m.group(group)]
+    found = [replace(cited, end=m.start(more[0]) if more else m.end(), paragraph=paragraph, item=item)]
+    for group in more:
+        field, unit = ("paragraph", "款") if group == "pmore" else ("item", "项")
+        listed = list(_LISTED_PART.finditer(text, m.start(group), m.end(group)))
+        for k, n in enumerate(listed):
+            number = _numeral(n.group(1))
+            if number is None:
+                continue
+            # the last one of the list takes the 款/项 after it, so the spans tile what was written
+            stop = text.index(unit, n.end()) + 1 if k == len(listed) - 1 else n.end()
+            parts = {"paragraph": paragraph, "item": None, field: number}
+            found.append(replace(cited, start=n.start(), end=stop, **parts))
+    return found, m.end()
 
 
 def _context_article(rel: tuple[str, int, int] | None, chained: bool, prev: Citation | None,

@@ -61,6 +61,20 @@ def test_lists_and_ranges_share_the_document(names: TitleMatcher) -> None:
     assert cites("《人民调解法》第三十三条第一款、第二款第三项", names)[1] == ("第二款第三项", "人民调解法", 33, 0, 2, 3)
 
 
+def test_several_paragraphs_or_items_under_one_word(names: TitleMatcher) -> None:
+    # 第（一）、（二）项 cites two items of one article; the spans tile what was written
+    assert cites("《信访工作条例》第三十一条第（一）、（二）项规定", names) == [
+        ("《信访工作条例》第三十一条第（一）", "信访工作条例", 31, 0, None, 1),
+        ("（二）项", "信访工作条例", 31, 0, None, 2)]
+    assert cites("《信访工作条例》第三十一条第一、二、四项", names) == [
+        ("《信访工作条例》第三十一条第一", "信访工作条例", 31, 0, None, 1), ("二", "信访工作条例", 31, 0, None, 2),
+        ("四项", "信访工作条例", 31, 0, None, 4)]
+    assert cites("《人民调解法》第三十三条第一、二款", names) == [
+        ("《人民调解法》第三十三条第一", "人民调解法", 33, 0, 1, None), ("二款", "人民调解法", 33, 0, 2, None)]
+    assert cites("《民法典》第十条第二款第（一）至（三）项", names) == [
+        ("《民法典》第十条第二款第（一）", "民法典", 10, 0, 2, 1), ("（三）项", "民法典", 10, 0, 2, 3)]
+
+
 def test_relative_references_take_the_document_named_last(names: TitleMatcher) -> None:
     text = "《信访工作条例》对此作了规定。本条例第三十一条规定，同条第二款又规定，前款所列情形；该条例第九条。"
     assert cites(text, names) == [
@@ -245,6 +259,11 @@ def verdicts(kb: Path, text: str) -> list[tuple[str, str]]:
 def test_existing_provisions_are_ok(made_up_kb: Path) -> None:
     assert verdicts(made_up_kb, "依据《某省矛盾纠纷调处条例》第四条第二款、第五条第（二）项") == [
         ("《某省矛盾纠纷调处条例》第四条第二款", "ok"), ("第五条第（二）项", "ok")]
+
+
+def test_each_item_of_a_shared_list_is_checked(made_up_kb: Path) -> None:
+    assert verdicts(made_up_kb, "《某省矛盾纠纷调处条例》第五条第（一）、（三）项") == [
+        ("《某省矛盾纠纷调处条例》第五条第（一）", "ok"), ("（三）项", "item_not_found")]
 
 
 def test_missing_article_paragraph_and_item(made_up_kb: Path) -> None:
