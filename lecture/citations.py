@@ -21,14 +21,19 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import tempfile
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from index.compare import char_diff, compare
+from ingest.loaders import load_file
+from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
 from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations, title_aliases
+from kb.errors import IngestError
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
 VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
@@ -396,8 +401,6 @@ def quote_similarity(quote: str, target: str) -> float:
 
 def differences(quote: str, target: str, limit: int = 5) -> str:
     """The differing characters, as 原文「…」引作「…」 pairs (the first `limit`)."""
-    from index.compare import char_diff
-
     quoted, letters = _letters(quote), _letters(target)
     blocks = [b for b in difflib.SequenceMatcher(None, letters, quoted, autojunk=False).get_matching_blocks() if b.size]
     window = letters
@@ -424,10 +427,8 @@ def differences(quote: str, target: str, limit: int = 5) -> str:
 class StoreLookup:
     """`Lookup` over a knowledge base (`ingest.store.Store`), caching what it reads."""
 
-    def __init__(self, store) -> None:
-        from ingest.store import Store
-
-        self.store: Store = store
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self._documents = store.documents()
         self._by_key: dict[str, list] = {}
         self._by_alias: dict[str, list] = {}       # also without a bracket note: 某办法 for 某办法（试行）
@@ -492,8 +493,6 @@ class StoreLookup:
         (`index.compare`: paired by text; an article without a pair gives its nearest one)."""
         key = (old_version_id, new_version_id)
         if key not in self._alignments:
-            from index.compare import compare
-
             old, new = self.articles(old_version_id), self.articles(new_version_id)
             pairs: dict[int, int] = {}
             for row in compare(old, new).rows:
@@ -514,9 +513,6 @@ def read_input(path: str | Path) -> str:
         IngestError: if the file cannot be read or is of another type (the message names the file
             and the reason).
     """
-    from ingest.loaders import load_file
-    from kb.errors import IngestError
-
     if Path(path).suffix.lower() not in CHECK_EXTENSIONS:
         raise IngestError(str(path), "unsupported", f"cannot check a {Path(path).suffix or 'file without extension'}"
                           f" file; supported: {', '.join(CHECK_EXTENSIONS)}", reason="extension")
@@ -531,10 +527,6 @@ def read_upload(name: str, data: bytes) -> str:
     Raises:
         IngestError: if the file cannot be read; the message names `name`, not the copy.
     """
-    import tempfile
-
-    from kb.errors import IngestError
-
     with tempfile.TemporaryDirectory(prefix="check-") as folder:
         path = Path(folder) / (Path(name).name or "upload.txt")
         path.write_bytes(data)
@@ -551,8 +543,6 @@ def check_file(path: str | Path, kb_dir: str | Path) -> tuple[str, list[CheckedC
         IngestError: if the file cannot be read.
         StoreError: if there is no readable knowledge base in `kb_dir`.
     """
-    from ingest.store import open_store
-
     text = read_input(path)
     with open_store(kb_dir) as store:
         return text, check_text(text, StoreLookup(store))
