@@ -13,6 +13,7 @@ from ingest import clean, metadata, structure
 from ingest.deadlines import extract_deadlines
 from ingest.loaders import SUPPORTED_EXTENSIONS, RawText, load_file
 from ingest.loaders.text import split_lines
+from ingest.references import extract_definitions, extract_references
 from ingest.records import Document, DocumentMeta
 from kb.errors import IngestError, NotADocument
 
@@ -233,7 +234,9 @@ def parse_raw(raw: RawText, *, source: str, sidecar: Mapping[str, str] | None = 
     return Document(source=source, meta=meta, nodes=parsed.nodes, articles=parsed.articles,
                     sections=parsed.sections, preamble=parsed.preamble,
                     attachments=parsed.attachments, notes=tuple(notes), encoding=raw.encoding,
-                    deadlines=extract_deadlines(parsed.articles))
+                    deadlines=extract_deadlines(parsed.articles),
+                    references=tuple(extract_references(meta.title, parsed.articles)),
+                    definitions=tuple(extract_definitions(parsed.articles)))
 
 
 def describe(*, title: str, subtitle: str, head: Sequence[str], signature: Sequence[str],

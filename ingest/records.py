@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ingest.deadlines import Deadline
+    from ingest.references import Definition, Reference
 
 # Levels of legal force, highest first (used for grouping and display, never for ranking).
 LEVELS = ("宪法", "法律", "行政法规", "党内法规", "监察法规", "司法解释", "部门规章",
@@ -92,6 +93,8 @@ class Document:
     notes: tuple[str, ...] = ()        # non-fatal remarks from parsing (e.g. "目录 block dropped")
     encoding: str = ""                 # detected text encoding, where it applies
     deadlines: tuple[Deadline, ...] = ()   # time limits of the articles (`ingest.deadlines`)
+    references: tuple[Reference, ...] = ()     # what the articles cite (`ingest.references`)
+    definitions: tuple[Definition, ...] = ()   # the terms they define (`ingest.references`)
 
     @property
     def chapters(self) -> list[str]:

@@ -29,7 +29,6 @@ from pathlib import Path
 
 from ingest.deadlines import Deadline
 from ingest.records import Document
-from ingest.references import extract_definitions, extract_references
 from ingest.successors import Successors, load_successors
 from kb.chinese import title_key
 from kb.errors import StoreError
@@ -524,8 +523,8 @@ class StoreWriter:
         return "dated" if dated else "updated" if existing else "added"
 
     def _put_facts(self, file_id: int, doc: Document) -> None:
-        """Store what was drawn from a file's articles: time limits (`doc.deadlines`, found by the
-        parser), references and definitions (`ingest.references`)."""
+        """Store what the parser drew from a file's articles: time limits, references and definitions
+        (`doc.deadlines`, `doc.references`, `doc.definitions`)."""
         ids = [i for (i,) in self.conn.execute(
             "SELECT id FROM articles WHERE file_id=? AND kind='article' ORDER BY seq", (file_id,))]
         self.conn.executemany(
@@ -537,10 +536,10 @@ class StoreWriter:
             "INSERT INTO article_refs(article_id, span_start, span_end, target_key, target_title, no, suffix, "
             "paragraph, item, loose) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [(ids[r.article], r.start, r.end, r.target_key, r.target_title, r.no, r.suffix, r.paragraph, r.item,
-              int(r.loose)) for r in extract_references(doc.meta.title, doc.articles)])
+              int(r.loose)) for r in doc.references])
         self.conn.executemany(
             "INSERT INTO definitions(article_id, term, definition, span_start, span_end) VALUES (?,?,?,?,?)",
-            [(ids[d.article], d.term, d.definition, d.start, d.end) for d in extract_definitions(doc.articles)])
+            [(ids[d.article], d.term, d.definition, d.start, d.end) for d in doc.definitions])
 
     def _holds_other_text(self, doc: Document, version_date: str, path: str) -> bool:
         """Whether another file stores this document's version `version_date` and part with a
