@@ -35,8 +35,8 @@ from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, p
 from index.rerank import RERANK_DEPTH, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer
 from index.units import UnitTable
-from kb.chinese import parse_article_label, title_key
-from kb.citations import title_aliases
+from kb.chinese import parse_article_label
+from kb.citations import alias_index, documents_named
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
 from kb.settings import Config, load_config
@@ -190,7 +190,7 @@ class Searcher:
         self.expansions = load_expansions()
         self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         self._versions_of: dict[int, list[int]] | None = None
-        self._alias_docs: dict[str, set[int]] | None = None
+        self._alias_docs: dict[str, list[int]] | None = None
 
     def _load_snapshot(self, folder: Path) -> None:
         """Raises:
@@ -237,17 +237,8 @@ class Searcher:
             QueryError: if a name matches no document.
         """
         if self._alias_docs is None:
-            self._alias_docs = {}
-            for i, d in enumerate(self.catalog.documents):
-                for alias in title_aliases(d.title) | {d.key}:
-                    self._alias_docs.setdefault(alias, set()).add(i)
-        found: set[int] = set()
-        for name in names:
-            hits = self._alias_docs.get(title_key(name))
-            if not hits:
-                raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
-            found |= hits
-        return np.array(sorted(found), dtype=np.int32)
+            self._alias_docs = alias_index((d.title, d.key) for d in self.catalog.documents)
+        return np.array(sorted(documents_named(names, self._alias_docs)), dtype=np.int32)
 
     @functools.lru_cache(maxsize=32)
     def mask(self, filters: Filters) -> np.ndarray | None:

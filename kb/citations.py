@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
+from kb.errors import QueryError
 
 MIN_ALIAS_CHARS = 2
 # Short names no title spells out; the full title's key is what they stand for.
@@ -97,6 +98,31 @@ def title_aliases(title: str) -> set[str]:
     key = title_key(title)
     aliases = {key, _TRAILING_NOTE.sub("", key)}
     return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+
+
+def alias_index(documents: Iterable[tuple[str, str]]) -> dict[str, list[int]]:
+    """Name (a title alias or a document key) → positions of the (title, key) documents it names."""
+    index: dict[str, list[int]] = {}
+    for position, (title, key) in enumerate(documents):
+        for alias in title_aliases(title) | {key}:
+            index.setdefault(alias, []).append(position)
+    return index
+
+
+def documents_named(names: Sequence[str], index: Mapping[str, Sequence[int]]) -> list[int]:
+    """Positions of the documents the `names` (titles, keys, short titles) name, in the order
+    named, each once (`index` from `alias_index`).
+
+    Raises:
+        QueryError: if a name matches no document.
+    """
+    found: dict[int, None] = {}
+    for name in names:
+        hits = index.get(title_key(name))
+        if not hits:
+            raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
+        found.update(dict.fromkeys(hits))
+    return list(found)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingest.deadlines import Deadline
-from kb.chinese import int_to_cn, title_key
-from kb.citations import title_aliases
-from kb.errors import QueryError
+from kb.chinese import int_to_cn
+from kb.citations import alias_index, documents_named
 from lecture.handout import Handout, Heading, Table, paragraph, plain
 from lecture.pack import citation
 from lecture.quiz import Definition
@@ -56,13 +55,7 @@ def select_documents(store: Store, names: Sequence[str]) -> list[StoredDocument]
     documents = store.documents()
     if not names:
         return documents
-    chosen: list[StoredDocument] = []
-    for name in names:
-        hits = [d for d in documents if title_key(name) in title_aliases(d.title) | {d.key}]
-        if not hits:
-            raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
-        chosen.extend(d for d in hits if d not in chosen)
-    return chosen
+    return [documents[i] for i in documents_named(names, alias_index((d.title, d.key) for d in documents))]
 
 
 def document_deadlines(store: Store, document: StoredDocument) -> list[DeadlineRow]:
