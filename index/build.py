@@ -1,6 +1,6 @@
 """Build or update the search indexes of a knowledge base from its store.
 
-Layout under `<kb>/index/`: each build writes a fresh folder `build-<generation>-<time>/`
+Layout under `<kb>/index/`: each build writes a fresh folder `build-<generation>-<time>-<pid>-<random>/`
 (catalog, lexical index, dense index, units table, `meta.json`): a snapshot. It then atomically
 replaces the one-line file `CURRENT` that names the snapshot in use, so a searcher never sees a
 half-written index. A build holds the knowledge base's writer lock (`kb.lock`) throughout, so
@@ -18,6 +18,7 @@ import os
 import shutil
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -211,7 +212,9 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     if not units:
         raise SearchIndexError(f"{kb_dir}: the knowledge base has no articles yet, so there is nothing to index; "
                                f"add files: python -m ingest PATH --kb {kb_dir}")
-    new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
+    # a unique suffix: two builds of one process within one second at one generation (a forced
+    # rebuild) once collided on a name made of generation, time and pid
+    new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         new.mkdir(parents=True)
         catalog = Catalog.from_units(units)

@@ -125,6 +125,15 @@ def test_two_builds_at_once_leave_a_complete_searchable_index(kb: Path, monkeypa
     assert hits[0].text == "复查机关应当在三十日内答复。"
 
 
+def test_two_builds_in_the_same_second_get_their_own_folders(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a forced rebuild within the second of the previous build (same process, same generation)
+    # once collided with its folder and failed with "cannot write the search index"
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "20260101000000")
+    folders = [build(kb, load_config(kb=str(kb)), progress=False, force=True).folder for _ in range(2)]
+    assert folders[0] != folders[1]
+    assert assert_complete(kb).name == Path(folders[1]).name
+
+
 HOLD = """
 import sys, time
 from kb.lock import writer_lock
