@@ -4,24 +4,28 @@ A petition worker's deadline question and a villager's inheritance question are 
 different documents, and the words of a question tell which long before they tell which
 article: the nearest questions with known answers (cosine of the base query embeddings, the
 `NEIGHBOURS` nearest, softmax weights at `TEMPERATURE`) vote for the documents their gold
-articles are in. The vote is a feature of the learned second stage (`index/rerank.py`), which
-weighs it against the others: it reorders the fused candidates, never adds or removes one.
+articles are in, and, as a second feature, for the gold articles themselves (a trainee's
+question is often worded like an earlier one about the same clause). The votes are features of
+the learned second stage (`index/rerank.py`), which weighs them against the others: they reorder
+the fused candidates, never add or remove one.
 
 What is stored (`index/data/question_prior.npz`, plain arrays, no pickle): the training
 questions' unit vectors (float16), the document keys their gold articles name, each question's
-votes (its gold documents, equal shares) and the model id of the embedder (another model's
+votes (its gold documents, equal shares), the gold articles (document, number, 之N suffix) and
+each question's votes for them (equal shares), and the model id of the embedder (another model's
 vectors live in another space and are refused, as for the query adapter). The questions' texts
 are not stored. `python -m index.learn.fit` writes it beside the reranker that learned its weight.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from index.adapter import configured_learned, normalise_rows
+from index.eval import ArticleKey
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
 
@@ -30,13 +34,13 @@ NEIGHBOURS = 10
 TEMPERATURE = 0.05
 
 
-def vote_matrix(gold_documents: Sequence[Sequence[str]], doc_keys: Sequence[str]) -> np.ndarray:
-    """(questions, documents) float32: each question's gold documents, equal shares summing to 1."""
-    column = {key: j for j, key in enumerate(doc_keys)}
-    votes = np.zeros((len(gold_documents), len(doc_keys)), dtype=np.float32)
-    for i, docs in enumerate(gold_documents):
-        for key in set(docs):
-            votes[i, column[key]] = 1.0 / len(set(docs))
+def vote_matrix(gold: Sequence[Sequence[Hashable]], keys: Sequence[Hashable]) -> np.ndarray:
+    """(questions, keys) float32: each question's gold documents (or articles), equal shares summing to 1."""
+    column = {key: j for j, key in enumerate(keys)}
+    votes = np.zeros((len(gold), len(keys)), dtype=np.float32)
+    for i, answers in enumerate(gold):
+        for key in set(answers):
+            votes[i, column[key]] = 1.0 / len(set(answers))
     return votes
 
 
@@ -63,15 +67,31 @@ class QuestionPrior:
     votes: np.ndarray              # (questions, documents) float32
     model_id: str                  # embedder of the vectors
     note: str = ""                 # how it was learned, with held-out figures
+    article_keys: tuple[ArticleKey, ...] = ()   # the gold articles the article votes are over
+    article_shares: np.ndarray | None = None    # (questions, articles) float32 votes; None: no article votes
 
     def document_votes(self, query_vector: np.ndarray) -> dict[str, float]:
         """Document key → vote of the question's neighbours (only documents with a vote)."""
-        row = neighbour_votes(normalise_rows(query_vector.reshape(1, -1)), self.vectors, self.votes)[0]
-        return {self.doc_keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)}
+        return self._neighbours_vote(query_vector, self.votes, self.doc_keys)
+
+    def article_votes(self, query_vector: np.ndarray) -> dict[ArticleKey, float]:
+        """Article key → vote of the question's neighbours (only articles with a vote)."""
+        if self.article_shares is None:
+            return {}
+        return self._neighbours_vote(query_vector, self.article_shares, self.article_keys)
+
+    def _neighbours_vote(self, query_vector: np.ndarray, votes: np.ndarray, keys: Sequence[Hashable]) -> dict:
+        row = neighbour_votes(normalise_rows(query_vector.reshape(1, -1)), self.vectors, votes)[0]
+        return {keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)}
 
     def save(self, path: Path) -> None:
+        articles = {} if self.article_shares is None else {
+            "article_docs": np.array([key for key, _, _ in self.article_keys]),
+            "article_numbers": np.array([(no, suffix) for _, no, suffix in self.article_keys], dtype=np.int32),
+            "article_votes": self.article_shares.astype(np.float16)}
         np.savez_compressed(path, vectors=self.vectors.astype(np.float16), doc_keys=np.array(self.doc_keys),
-                            votes=self.votes.astype(np.float16), model_id=np.array(self.model_id), note=np.array(self.note))
+                            votes=self.votes.astype(np.float16), model_id=np.array(self.model_id), note=np.array(self.note),
+                            **articles)
 
     @classmethod
     def load(cls, path: Path) -> "QuestionPrior":
@@ -80,13 +100,21 @@ class QuestionPrior:
         try:
             with np.load(path, allow_pickle=False) as data:
                 vectors, votes = data["vectors"].astype(np.float32), data["votes"].astype(np.float32)
+                article_keys, article_votes = (), None
+                if "article_votes" in data:       # (a prior of documents only has none)
+                    article_keys = tuple((str(doc), int(no), int(suffix)) for doc, (no, suffix)
+                                         in zip(data["article_docs"], data["article_numbers"].reshape(-1, 2)))
+                    article_votes = data["article_votes"].astype(np.float32)
                 prior = cls(vectors, tuple(str(k) for k in data["doc_keys"]), votes, str(data["model_id"]),
-                            str(data["note"]))
+                            str(data["note"]), article_keys, article_votes)
         except (OSError, ValueError, KeyError) as err:
             raise ConfigError(f"{path}: not a question prior ({err})") from None
         if votes.shape != (len(vectors), len(prior.doc_keys)):
             raise ConfigError(f"{path}: not a question prior (votes {votes.shape} for {len(vectors)} questions "
                               f"and {len(prior.doc_keys)} documents)")
+        if article_votes is not None and article_votes.shape != (len(vectors), len(article_keys)):
+            raise ConfigError(f"{path}: not a question prior (article votes {article_votes.shape} for "
+                              f"{len(vectors)} questions and {len(article_keys)} articles)")
         return prior
 
 

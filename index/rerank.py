@@ -9,6 +9,7 @@ candidates from features computed in about a millisecond for all of them:
   question names it, how much of the question's wording is in its title, and whether it
   implies it: the document prior's vote (`index/prior.py`: the documents that answer the
   nearest questions with known answers);
+- article: the prior's vote for the article itself (the nearest questions' gold articles);
 - article: how much of the question's wording is in its text and in its chapter/section
   headings, its length, its position in its document;
 - question type × article kind: a "how long / by when" question and an article with a time
@@ -61,7 +62,7 @@ ARTICLE_KINDS = {
 
 FEATURES = (
     "lexical_rank", "lexical_score", "dense_rank", "dense_score", "dense_gap", "fused_rank", "both",
-    "doc_share", "doc_best_rank", "title_named", "title_overlap", "doc_vote",
+    "doc_share", "doc_best_rank", "title_named", "title_overlap", "doc_vote", "article_vote",
     "text_overlap", "heading_overlap", "length", "position",
     *(f"{kind}_match" for kind in QUESTION_TYPES),
 )
@@ -105,6 +106,7 @@ class Candidate:
     position: float                 # 0 first article … 1 last article of its document
     title_named: bool               # the question names its document
     vote: float = 0.0               # the document prior's vote for its document (0 … 1)
+    article_vote: float = 0.0       # the prior's vote for the article itself (0 … 1)
 
 
 def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
@@ -129,7 +131,7 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
             (c.dense_score - top_dense) if c.dense_rank is not None else -1.0,
             _recip(rank), float(c.lexical_rank is not None and c.dense_rank is not None),
             per_doc[c.doc] / len(candidates), _recip(best_rank[c.doc]), float(c.title_named), title_overlap[c.doc],
-            c.vote,
+            c.vote, c.article_vote,
             overlap(q, c.text), overlap(q, " ".join(c.headings)), math.log1p(len(c.text)) / 8.0, c.position,
         ]
         row.extend(float(asked and bool(ARTICLE_KINDS[kind].search(c.text))) for kind, asked in types.items())

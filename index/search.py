@@ -27,6 +27,7 @@ import numpy as np
 from index.adapter import configured_adapter
 from index.build import DENSE_DIR, LEXICAL_DIR, current_folder, read_meta, rebuild_hint
 from index.catalog import STATUSES, Catalog, date_text
+from index.eval import ArticleKey
 from index.collections import load_collections
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.lexical import LexicalIndex, top_rows
@@ -349,7 +350,7 @@ class Searcher:
         dense = self.dense_ranking(qvec, mask, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
-            fused = self.rerank(parsed, fused, lexical, dense, self.document_votes(qvec, fused, filters))
+            fused = self.rerank(parsed, qvec, fused, lexical, dense, self.document_votes(qvec, fused, filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
@@ -376,20 +377,23 @@ class Searcher:
                     votes[doc.key] = strongest
         return votes
 
-    def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
-               dense: Sequence[tuple[int, float]], votes: Mapping[str, float]) -> list[tuple[int, float]]:
+    def rerank(self, parsed: ParsedQuery, qvec: np.ndarray, fused: Sequence[tuple[int, float]],
+               lexical: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], votes: Mapping[str, float]
+               ) -> list[tuple[int, float]]:
         """The second stage: the best `RERANK_DEPTH` fused rows in the reranker's order, then the
         rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
-        `votes`: the document prior's votes (document key → vote) for the question."""
+        `votes`: the document prior's votes (document key → vote) for the question (vector `qvec`)."""
         head = [r for r, _ in fused[:RERANK_DEPTH]]
-        order = self.reranker.order(self.features(parsed, head, lexical, dense, votes))
+        article_votes = {} if self.prior is None else self.prior.article_votes(qvec)
+        order = self.reranker.order(self.features(parsed, head, lexical, dense, votes, article_votes))
         rows = [head[i] for i in order] + [r for r, _ in fused[RERANK_DEPTH:]]
         return [(row, 1.0 / (self.tuning.rrf_k + rank)) for rank, row in enumerate(rows, start=1)]
 
     def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],
-                 dense: Sequence[tuple[int, float]], votes: Mapping[str, float]) -> np.ndarray:
+                 dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
+                 article_votes: Mapping[ArticleKey, float]) -> np.ndarray:
         """`index.rerank` features of candidate `rows` (best fused first) for a parsed question;
-        `votes` are the document prior's (document key → vote)."""
+        `votes` and `article_votes` are the prior's (document key / article key → vote)."""
         cat = self.catalog
         lexical_at = {r: (rank, score) for rank, (r, score) in enumerate(lexical, start=1)}
         dense_at = {r: (rank, score) for rank, (r, score) in enumerate(dense, start=1)}
@@ -404,7 +408,8 @@ class Searcher:
             den_rank, den_score = dense_at.get(r, (None, 0.0))
             candidates.append(Candidate(int(cat.doc[r]), lex_rank, float(lex_score), den_rank, float(den_score),
                                         doc.title, (u.subtitle, *u.path) if u else (), u.text if u else "",
-                                        float(positions[r]), doc.key in mentioned, votes.get(doc.key, 0.0)))
+                                        float(positions[r]), doc.key in mentioned, votes.get(doc.key, 0.0),
+                                        article_votes.get((doc.key, int(cat.no[r]), int(cat.suffix[r])), 0.0)))
         return candidate_features(parsed.text, candidates)
 
     def positions(self) -> np.ndarray:

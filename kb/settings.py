@@ -66,9 +66,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("reranker", "bundled", "Search: the learned second stage over the fused candidates (`index/rerank.py`, "
             "learned by `python -m index.learn.fit`): `bundled` (index/data/reranker.json, used if learned for the model in use), a file, or `none`."),
-    Setting("question_prior", "bundled", "Search: the document prior learned by `python -m index.learn.fit` "
-            "(`index/prior.py`: the documents that answer the nearest questions with known answers rank higher, by the "
-            "learned weight): `bundled` (index/data/question_prior.npz, used if learned with the model in use), a file, "
+    Setting("question_prior", "bundled", "Search: the question prior learned by `python -m index.learn.fit` "
+            "(`index/prior.py`: the documents and articles that answer the nearest questions with known answers rank "
+            "higher, by the learned weights): `bundled` (index/data/question_prior.npz, used if learned with the model in use), a file, "
             "or `none`."),
     Setting("top_k", 10, "Number of results a search returns.", int),
     Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),

@@ -1,5 +1,5 @@
-"""The document prior: votes of the nearest questions on hand-made vectors, the file, and the
-second stage weighing the vote in a real searcher (real model and index over the small app
+"""The question prior: votes of the nearest questions (for documents and for articles) on
+hand-made vectors, the file, and the second stage weighing the votes in a real searcher (real model and index over the small app
 knowledge base)."""
 from pathlib import Path
 
@@ -33,10 +33,14 @@ def test_the_nearest_questions_vote_and_a_low_temperature_trusts_the_nearest_mos
     assert neighbour_votes(query, questions[:0], votes[:0]).shape == (1, 4)     # no questions: no votes
 
 
-def prior_file(tmp_path: Path, model_id: str = M3E) -> Path:
+ARTICLES = (("甲法", 3, 0), ("甲法", 10, 1), ("乙法", 7, 0))
+
+
+def prior_file(tmp_path: Path, model_id: str = M3E, *, articles: bool = True) -> Path:
     vectors = normalise_rows(np.eye(3, 4, dtype=np.float32))
+    gold = [[ARTICLES[0], ARTICLES[1]], [ARTICLES[2]], []]
     prior = QuestionPrior(vectors, ("甲法", "乙法"), vote_matrix([["甲法"], ["乙法"], []], ("甲法", "乙法")), model_id,
-                          "test")
+                          "test", *((ARTICLES, vote_matrix(gold, ARTICLES)) if articles else ()))
     path = tmp_path / "question_prior.npz"
     prior.save(path)
     return path
@@ -47,6 +51,10 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
     loaded = configured_prior(str(path), M3E)
     assert loaded is not None and loaded.doc_keys == ("甲法", "乙法") and loaded.note == "test"
     assert loaded.document_votes(np.array([1, 0, 0, 0], dtype=np.float32))["甲法"] > 0.99
+    assert loaded.article_keys == ARTICLES                      # 第十条之一 keeps its suffix
+    by_article = loaded.article_votes(np.array([1, 0, 0, 0], dtype=np.float32))
+    assert by_article[ARTICLES[0]] == pytest.approx(0.5, abs=0.01) == by_article[ARTICLES[1]]
+    assert by_article.get(ARTICLES[2], 0) < 0.01
     assert configured_prior("none", M3E) is None
     assert configured_prior(str(path), M3E.replace("onnx-int8", "torch")) is not None     # same model, other backend
     with pytest.raises(ConfigError, match="learned for m3e-small"):
@@ -56,6 +64,12 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="not a question prior"):
         configured_prior(str(tmp_path / "junk.npz"), M3E)
+
+
+def test_a_prior_of_documents_only_still_loads_and_votes_for_no_article(tmp_path: Path) -> None:
+    loaded = configured_prior(str(prior_file(tmp_path, articles=False)), M3E)
+    assert loaded is not None and loaded.article_votes(np.array([1, 0, 0, 0], dtype=np.float32)) == {}
+    assert loaded.document_votes(np.array([1, 0, 0, 0], dtype=np.float32))["甲法"] > 0.99
 
 
 def test_the_second_stage_prefers_the_documents_the_neighbours_vote_for(indexed_kb: Path, tmp_path: Path) -> None:
@@ -78,10 +92,32 @@ def test_the_second_stage_prefers_the_documents_the_neighbours_vote_for(indexed_
     assert {h.doc_key for h in after} - {voted}              # preferred, not restricted to
 
 
+def test_the_second_stage_prefers_the_article_the_neighbours_vote_for(indexed_kb: Path, tmp_path: Path) -> None:
+    query = "信访人对处理意见不服的，多少日内可以请求复查"
+    weights = np.zeros(len(FEATURES), dtype=np.float32)
+    weights[FEATURES.index("fused_rank")] = 1.0
+    weights[FEATURES.index("article_vote")] = 100.0
+    reranker = tmp_path / "vote.json"
+    Reranker(weights).save(reranker)
+    plain = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker=str(reranker), question_prior="none"))
+    before = plain.search(query, k=10)
+    voted = next(h for h in reversed(before) if h.article_no is not None)
+    key = (voted.doc_key, voted.article_no, voted.suffix)
+    qvec = plain.embedder.encode_query(query).reshape(1, -1)
+    prior = tmp_path / "prior.npz"
+    QuestionPrior(normalise_rows(qvec), (voted.doc_key,), np.ones((1, 1), dtype=np.float32), plain.embedder.model_id,
+                  "", (key,), np.ones((1, 1), dtype=np.float32)).save(prior)
+    voting = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker=str(reranker), question_prior=str(prior)))
+    after = voting.search(query, k=10)
+    assert (after[0].doc_key, after[0].article_no, after[0].suffix) == key != \
+        (before[0].doc_key, before[0].article_no, before[0].suffix)
+
+
 def test_the_bundled_prior_serves_the_default_model_only() -> None:
     bundled = configured_prior("bundled", M3E)
     assert bundled is not None and len(bundled.vectors) == len(bundled.votes) > 0
     assert np.allclose(bundled.votes.sum(axis=1), 1, atol=1e-2)      # every question's shares sum to 1
+    assert bundled.article_shares is not None and np.allclose(bundled.article_shares.sum(axis=1), 1, atol=1e-2)
     assert configured_prior("bundled", "use-multilingual@7a1e/numpy/len128/alone") is None
 
 

@@ -14,10 +14,10 @@ from kb.settings import load_config
 
 
 def candidate(doc: int, text: str, *, lexical: int | None = None, dense: int | None = None, title: str = "某条例",
-              headings: tuple[str, ...] = (), named: bool = False, position: float = 0.5, vote: float = 0.0
-              ) -> Candidate:
+              headings: tuple[str, ...] = (), named: bool = False, position: float = 0.5, vote: float = 0.0,
+              article_vote: float = 0.0) -> Candidate:
     return Candidate(doc, lexical, 10.0 / lexical if lexical else 0.0, dense, 0.9 - 0.01 * (dense or 0), title,
-                     headings, text, position, named, vote)
+                     headings, text, position, named, vote, article_vote)
 
 
 def column(features: np.ndarray, name: str) -> np.ndarray:
@@ -38,7 +38,7 @@ def test_features_of_hand_made_candidates() -> None:
              candidate(1, "信访事项应当自受理之日起60日内办结，并书面答复信访人。", lexical=2,
                        headings=("第四章 信访事项的办理",), title="信访工作条例", named=True, vote=0.8),
              candidate(1, "信访人对答复不服的，可以自收到书面答复之日起30日内请求复查。", dense=1,
-                       title="信访工作条例", named=True, vote=0.8)]
+                       title="信访工作条例", named=True, vote=0.8, article_vote=0.6)]
     f = candidate_features(question, cands)
     assert f.shape == (3, len(FEATURES)) and f.dtype == np.float32
     assert list(column(f, "time_match")) == [0.0, 1.0, 1.0]          # a time question, articles with 日内
@@ -47,6 +47,7 @@ def test_features_of_hand_made_candidates() -> None:
     assert list(column(f, "doc_share")) == pytest.approx([1 / 3, 2 / 3, 2 / 3])
     assert list(column(f, "title_named")) == [0.0, 1.0, 1.0]
     assert list(column(f, "doc_vote")) == pytest.approx([0.0, 0.8, 0.8])       # the document prior's vote
+    assert list(column(f, "article_vote")) == pytest.approx([0.0, 0.0, 0.6])   # and its vote for the article
     assert column(f, "text_overlap")[1] > column(f, "text_overlap")[0]
     assert column(f, "fused_rank")[0] > column(f, "fused_rank")[2]   # the fused order itself
     assert bigrams("信访，答复") == {"信访", "答复"}                      # punctuation cuts runs

@@ -13,9 +13,9 @@ What is learned:
    training questions held out from an adapter trained on the other four fifths;
 3. whether the adapter is used at all (the gate): the best fusion with it and without it are
    compared on those same held-out questions;
-4. the second stage (`index/rerank.py`) and its gate, on the same questions; its document-vote
-   feature (`index/prior.py`) comes, for each of them, from the votes of the other training
-   questions only, as a new question's does at search time.
+4. the second stage (`index/rerank.py`) and its gate, on the same questions; its vote features
+   (`index/prior.py`: for the document and for the article) come, for each of them, from the
+   votes of the other training questions only, as a new question's do at search time.
 
 Several question sets (e.g. STARD's civil-law questions and the petition-work questions of the
 product's own users) are learned from together, and every choice is made on the *worst* set: a
@@ -57,6 +57,7 @@ from index.rerank import RERANK_DEPTH, RERANKER_FILE, Reranker, fit_reranker
 from kb.errors import run_cli
 
 Ranking = list[int]                      # catalog rows, best first
+PriorVotes = tuple[dict[str, float], dict[ArticleKey, float]]   # the prior's document and article votes
 PLAIN_RRF = (60.0, 1.0)                  # (k, dense weight) of textbook RRF: the untuned stages use it
 RRF_K_GRID = (5, 10, 20, 30, 60, 100)
 DENSE_WEIGHT_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
@@ -208,8 +209,8 @@ class Material:
     lexical: list[Ranking]           # without expansion terms
     lexical_expanded: list[Ranking]
     key_of: Callable[[int], ArticleKey]
-    # (question, fused rows, lexical (row, score), dense (row, score), document votes) → reranker features
-    features: Callable[[int, Ranking, list[tuple[int, float]], list[tuple[int, float]], dict[str, float]], np.ndarray]
+    # (question, fused rows, lexical (row, score), dense (row, score), prior votes) → reranker features
+    features: Callable[[int, Ranking, list[tuple[int, float]], list[tuple[int, float]], PriorVotes], np.ndarray]
     lexical_scored: list[list[tuple[int, float]]]      # lexical_expanded with BM25 scores
 
     @functools.cached_property
@@ -222,12 +223,24 @@ class Material:
         """(questions, doc_keys) each question's vote for its gold documents."""
         return vote_matrix([[key for key, *_ in q.gold] for q in self.questions], self.doc_keys)
 
-    def prior_votes(self, questions: Sequence[int], voters: Sequence[int]) -> list[dict[str, float]]:
-        """Per question of `questions`, the document prior's votes (document key → vote) made of
-        the questions `voters` only."""
-        votes = neighbour_votes(normalise_rows(self.queries[list(questions)]),
-                                normalise_rows(self.queries[list(voters)]), self.votes[list(voters)])
-        return [{self.doc_keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)} for row in votes]
+    @functools.cached_property
+    def article_keys(self) -> tuple[ArticleKey, ...]:
+        """The gold articles: the prior's article vote columns."""
+        return tuple(sorted({key for q in self.questions for key in q.gold}))
+
+    @functools.cached_property
+    def article_votes(self) -> np.ndarray:
+        """(questions, article_keys) each question's vote for its gold articles."""
+        return vote_matrix([list(q.gold) for q in self.questions], self.article_keys)
+
+    def prior_votes(self, questions: Sequence[int], voters: Sequence[int]) -> list[PriorVotes]:
+        """Per question of `questions`, the prior's votes (document key → vote, article key →
+        vote) made of the questions `voters` only."""
+        asking, voting = normalise_rows(self.queries[list(questions)]), normalise_rows(self.queries[list(voters)])
+        documents = neighbour_votes(asking, voting, self.votes[list(voters)])
+        articles = neighbour_votes(asking, voting, self.article_votes[list(voters)])
+        return [({self.doc_keys[j]: float(d[j]) for j in np.flatnonzero(d > 0)},
+                 {self.article_keys[j]: float(a[j]) for j in np.flatnonzero(a > 0)}) for d, a in zip(documents, articles)]
 
     def set_names(self) -> list[str]:
         return list(dict.fromkeys(self.sets))
@@ -270,8 +283,8 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
         return docs[cat.doc[row]], int(cat.no[row]), int(cat.suffix[row])
 
     def features(i: int, rows: Ranking, lexical_pairs: list[tuple[int, float]],
-                 dense_pairs: list[tuple[int, float]], votes: dict[str, float]) -> np.ndarray:
-        return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs, votes)
+                 dense_pairs: list[tuple[int, float]], votes: PriorVotes) -> np.ndarray:
+        return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs, *votes)
 
     query_vectors = np.stack(queries)
     return Material(questions, sets, query_vectors, passages, passage_rows, positives,
@@ -368,7 +381,7 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
 
 
 def learn_reranker(m: Material, questions: Sequence[int], query_vectors: np.ndarray, fusion: tuple[float, float],
-                   n: int, votes: Sequence[dict[str, float]]) -> tuple[np.ndarray, bool]:
+                   n: int, votes: Sequence[PriorVotes]) -> tuple[np.ndarray, bool]:
     """The second stage's weights, and whether its gate keeps it.
 
     It learns from candidate lists ranked with an adapter that was not trained on their
@@ -531,10 +544,10 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     note = f"learned by index.learn.fit from {', '.join(p.name for p in args.questions)} ({len(m.questions)} questions)"
     # a part the gate turned down is removed, so that `bundled` never means a stale file
     write_or_remove(args.reranker_out, final.use_reranker, lambda: Reranker(final.reranker, note + held_out, searcher.embedder.model_id))
-    # the prior is the second stage's document-vote feature: shipped with it or not at all
+    # the prior gives the second stage's vote features: shipped with it or not at all
     write_or_remove(args.prior_out, final.use_reranker,
                     lambda: QuestionPrior(normalise_rows(m.queries), m.doc_keys, m.votes, searcher.embedder.model_id,
-                                          note))
+                                          note, m.article_keys, m.article_votes))
     write_or_remove(args.out, final.use_adapter,
                     lambda: QueryAdapter(final.weights, searcher.embedder.model_id, f"{note}, {params}{held_out}"))
     return 0
