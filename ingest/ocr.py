@@ -32,6 +32,7 @@ from ingest.loaders import RawText
 from ingest.records import Doubt
 from kb.files import write_atomically
 from kb.settings import load_config
+from kb.workers import widen_memory_limit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -266,8 +267,10 @@ def find_doubts(lines: Iterable[OcrLine], below: float = DOUBT_BELOW) -> list[Do
 
 @functools.lru_cache(maxsize=1)
 def _engine():
-    """The RapidOCR engine of this process (loading its models takes a fraction of a second)."""
+    """The RapidOCR engine of this process (loading its models takes a fraction of a second). A
+    parse worker gets the larger memory limit OCR needs (`kb.workers.widen_memory_limit`)."""
     from rapidocr_onnxruntime import RapidOCR
+    widen_memory_limit()
     return RapidOCR(print_verbose=False)
 
 
