@@ -159,20 +159,24 @@ def _kept(placed: Sequence[_Placed], page_height: float, first_page: bool) -> li
     return kept
 
 
+def _side_by_side(a: _Placed, b: _Placed) -> bool:
+    """Whether two boxes stand beside each other: overlapping rows, apart horizontally."""
+    return min(a.y1, b.y1) - max(a.y0, b.y0) > 0 and (a.x1 <= b.x0 or b.x1 <= a.x0)
+
+
 def _gutter(placed: Sequence[_Placed], left: float, right: float) -> float | None:
-    """The x of the gap between two columns, or None for a single column: a vertical strip in the
-    middle of the text block that no narrow box crosses, with at least three boxes on its right
-    beside a box on its left (a lone right-aligned date or signature is no column)."""
+    """The x of the gap between two columns, or None for a single column: a vertical line in the
+    middle of the text block (tried from the centre outwards) that no narrow box standing beside
+    another crosses, with at least three boxes on its right beside one on its left (a lone
+    right-aligned date or signature is no column). A centred title alone on its row may cross it."""
     width = right - left
-    narrow = [p for p in placed if p.x1 - p.x0 < 0.5 * width]
-    for step in range(30, 71, 2):
+    paired = [p for p in placed if p.x1 - p.x0 < 0.5 * width and any(_side_by_side(p, q) for q in placed)]
+    for step in sorted(range(30, 71, 2), key=lambda step: abs(step - 50)):
         x = left + width * step / 100
-        if any(p.x0 < x < p.x1 for p in narrow):
+        if any(p.x0 < x < p.x1 for p in paired):
             continue
-        rights = [p for p in narrow if p.x0 >= x]
-        lefts = [p for p in narrow if p.x1 <= x]
-        beside = sum(1 for r in rights if any(min(r.y1, q.y1) - max(r.y0, q.y0) > 0 for q in lefts))
-        if beside >= 3:
+        lefts = [p for p in paired if p.x1 <= x]
+        if sum(1 for r in paired if r.x0 >= x and any(_side_by_side(r, q) for q in lefts)) >= 3:
             return x
     return None
 
