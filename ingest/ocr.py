@@ -55,8 +55,10 @@ page_progress: contextvars.ContextVar[Callable[[int, int], None] | None] = conte
 _DASHED_NUMBER = re.compile(r"^[一—\-–－]+ ?\d{1,4} ?[一—\-–－]+$")
 # OCR often gives the ASCII form of a full-width mark in Chinese text ("机关;"), and mixes the
 # brackets of a 文号's year ("〔2024】", "[2024]").
-_HALF_WIDTH_MARK = re.compile(r"(?<=[\u4e00-\u9fff）])[,;:!?]|[,;:!?](?=[\u4e00-\u9fff（])")
-_FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
+_HALF_WIDTH_MARK = re.compile(r"(?<=[\u4e00-\u9fff）])[,;:!?)]|[,;:!?(](?=[\u4e00-\u9fff（])")
+_FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
+# Look-alikes OCR picks for the enumeration comma: the radical 丶 (U+4E36), never used in legal text.
+_LOOK_ALIKES = str.maketrans({"丶": "、"})
 _YEAR_BRACKETS = re.compile(r"[〔\[【［(（](\d{4})[〕\]】］)）](?=\d{1,4}号)")
 
 
@@ -123,7 +125,7 @@ def text_layer_usable(text: str) -> bool:
 
 def fix_marks(text: str) -> str:
     """Full-width punctuation between Chinese characters and 〔〕 around a 文号's year, as printed."""
-    text = _HALF_WIDTH_MARK.sub(lambda m: _FULL_WIDTH[m.group()], text)
+    text = _HALF_WIDTH_MARK.sub(lambda m: _FULL_WIDTH[m.group()], text.translate(_LOOK_ALIKES))
     return _YEAR_BRACKETS.sub(r"〔\1〕", text)
 
 
@@ -217,9 +219,10 @@ def _reading_sequence(placed: Sequence[_Placed], left: float, right: float) -> l
 def reading_order(boxes: Sequence[OcrBox], page_height: float, *, first_page: bool = True) -> list[OcrLine]:
     """The page's lines in reading order, from the engine's boxes (see the module's docstring).
 
-    A row more than one line pitch below the previous one is preceded by an empty line (a
-    paragraph break); a row starting 1.5 character heights right of the text block's left edge is
-    indented with two spaces; boxes of one row are joined with a space where they stand apart.
+    A row starting 1.5 character heights right of the text block's left edge is indented with two
+    spaces (official texts indent each paragraph by two characters), unless it is centred (a title,
+    or the end of a centred block of lines); boxes of one row are joined with a space where they
+    stand apart.
     """
     angle = _skew(boxes)
     placed = _kept([_place(b, angle) for b in boxes], page_height, first_page)
@@ -229,7 +232,6 @@ def reading_order(boxes: Sequence[OcrBox], page_height: float, *, first_page: bo
     top, bottom = min(p.y0 for p in placed), max(p.y1 for p in placed)
     char = statistics.median(p.height for p in placed)
     lines: list[OcrLine] = []
-    previous_bottom: float | None = None
     for row in _reading_sequence(placed, left, right):
         text, confidences = "", []
         for p in row:
@@ -243,14 +245,11 @@ def reading_order(boxes: Sequence[OcrBox], page_height: float, *, first_page: bo
         at_edge = y1 - top < 2 * char or bottom - y0 < 2 * char
         if at_edge and (is_page_number(text) or _DASHED_NUMBER.match(text.strip())):
             continue
-        if previous_bottom is not None and y0 - previous_bottom > 1.2 * char:
-            lines.append(OcrLine("", ()))
         x0, x1 = row[0].x0, row[-1].x1
-        centred = (x0 - left > 2 * char and abs((x0 - left) - (right - x1)) < 1.5 * char)
-        if x0 - left > 1.5 * char:
+        centred = x0 - left > 2 * char and abs((x0 - left) - (right - x1)) < 1.5 * char
+        if x0 - left > 1.5 * char and not centred:
             text, confidences = "  " + text, [1.0, 1.0] + confidences
         lines.append(OcrLine(text, tuple(confidences), centred))
-        previous_bottom = y1
     return lines
 
 

@@ -93,22 +93,24 @@ def test_seals_signatures_and_page_numbers_are_dropped_the_red_banner_kept():
     assert [ln.strip() for ln in later if ln] == [b.text for b in body]
 
 
-def test_centred_titles_indents_and_paragraph_gaps():
-    title = box(600, 200, "青禾市信访规定")              # centred on the text block, 100 to 1450 px
+def test_centred_titles_and_indented_paragraphs():
+    title = box(750, 200, "青禾市信访规定")              # centred on the text block, 100 to 1750 px
     first = box(200, 400, "第一条为了规范信访工作，结合本市实际，制定本规定。")
     wrapped = box(100, 480, "本规定适用于全市。")
-    second = box(200, 700, "第二条本规定自公布之日起施行。")                 # after a gap
-    lines = reading_order([title, first, wrapped, second], PAGE_HEIGHT)
-    assert lines[0].centred and not any(line.centred for line in lines[1:])
-    assert texts(lines) == ["  青禾市信访规定", "", "  第一条为了规范信访工作，结合本市实际，制定本规定。",
-                            "本规定适用于全市。", "", "  第二条本规定自公布之日起施行。"]
+    history = box(100, 700, "（2024年3月1日青禾市人民政府第5次常务会议通过2024年3月")
+    centred_end = box(500, 780, "20日青禾市人民政府令第1号公布）")   # ends a centred block: no indent
+    lines = reading_order([title, first, wrapped, history, centred_end], PAGE_HEIGHT)
+    assert [line.centred for line in lines] == [True, False, False, False, True]
+    assert texts(lines) == ["青禾市信访规定", "  第一条为了规范信访工作，结合本市实际，制定本规定。",
+                            "本规定适用于全市。", history.text, centred_end.text]
     assert all(len(line.text) == len(line.confidences) for line in lines)
 
 
 @pytest.mark.parametrize("read,printed", [
     ("交办有权处理的机关;", "交办有权处理的机关；"), ("如下:（一）", "如下：（一）"),
     ("青府发〔2024】7号", "青府发〔2024〕7号"), ("青府发[2024]7号", "青府发〔2024〕7号"),
-    ("see A; B: C", "see A; B: C"), ("2024]7", "2024]7"),
+    ("see A; B: C", "see A; B: C"), ("2024]7", "2024]7"), ("中共中央丶国务院发布)", "中共中央、国务院发布）"),
+    ("(一)依法", "（一）依法"), ("page (3)", "page (3)"),
 ])
 def test_marks_as_printed(read, printed):
     assert ocr.fix_marks(read) == printed and len(ocr.fix_marks(read)) == len(read)
@@ -181,8 +183,8 @@ def test_a_re_parse_reads_the_cache_not_the_pages(scan_pdf, scanned, monkeypatch
 
 @needs_font
 def test_a_noisy_photo_of_the_first_page(tmp_path, original):
-    # rotated 1.5°, blurred, JPEG at quality 55: the first page as a phone or scanner JPEG
-    page = scans.render_pages(300, scans.NOISY)[0]
+    # rotated 1.5°, blurred, JPEG at quality 55, 200 dpi: the first page as a phone or scanner JPEG
+    page = scans.render_pages(200, scans.NOISY)[0]
     path = tmp_path / "photo.jpg"
     page.save(path, quality=80)
     doc = parse_file(path)
