@@ -234,13 +234,12 @@ def reading_order(boxes: Sequence[OcrBox], page_height: float, *, first_page: bo
     lines: list[OcrLine] = []
     for row in _reading_sequence(placed, left, right):
         text, confidences = "", []
-        for p in row:
-            if text and p.x0 - last_x1 > 0.8 * char:
+        for before, p in zip([None, *row], row):
+            if before is not None and p.x0 - before.x1 > 0.8 * char:
                 text += " "
                 confidences.append(1.0)
             text += fix_marks(p.box.text)      # one character for one: confidences stay aligned
             confidences += p.box.confidences
-            last_x1 = p.x1
         y0, y1 = min(p.y0 for p in row), max(p.y1 for p in row)
         at_edge = y1 - top < 2 * char or bottom - y0 < 2 * char
         if at_edge and (is_page_number(text) or _DASHED_NUMBER.match(text.strip())):

@@ -227,6 +227,12 @@ def test_scans_are_stored_flagged_and_inspected(scan_pdf, scanned, tmp_path, ope
     from ingest import open_store, run
     from ui.common import card_header_html
 
+    from ingest.batch import ParsePool
+    pages = []
+    with ParsePool(1, 60.0, 1024, lambda *page: pages.append(page), ocr_memory_mb=2048) as pool:
+        (status, _), = pool.map([str(scan_pdf)])
+    assert status == "ok" and pages == [(str(scan_pdf), 1, 2), (str(scan_pdf), 2, 2)]   # each page restarts the clock
+
     summary = run([scan_pdf], tmp_path / "kb")          # in a parse worker: the pages come from the cache
     assert summary.failed == 0 and summary.articles == len(scanned.articles)
     with open_store(tmp_path / "kb") as store:
