@@ -262,3 +262,21 @@ def test_inspect_says_a_text_file_was_not_ocrd(tmp_path):
                          capture_output=True, text=True, timeout=300)
     data = json.loads(out.stdout)
     assert data["ocr"] is False and "confidence" not in data and len(data["articles"]) == 11
+
+
+def test_unreadable_and_oversized_images_fail_with_one_line(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from ingest.loaders import image as image_loader
+    from kb.errors import IngestError
+    broken = tmp_path / "照片.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG" * 4)
+    with pytest.raises(IngestError) as err:
+        parse_file(broken)
+    assert err.value.kind == "corrupt" and str(err.value).startswith(str(broken)) and "\n" not in str(err.value)
+    big = tmp_path / "scan.png"
+    Image.new("RGB", (40, 40), "white").save(big)
+    monkeypatch.setattr(image_loader, "MAX_PIXELS", 1000)
+    with pytest.raises(IngestError) as err:
+        parse_file(big)
+    assert (err.value.kind, err.value.reason) == ("too_large", "pixels")
