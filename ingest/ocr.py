@@ -326,35 +326,33 @@ def _box_of(item: list) -> OcrBox:
 
 
 class OcrCache:
-    """What OCR read from the pages of one file, `<folder>/<sha256>.json`: {"engine", "dpi",
-    "pages": {page index: {"height", "boxes"}}}, rewritten atomically after every page (a file stopped by
-    its time limit resumes where it stopped)."""
+    """What OCR read from the pages of one file: `<folder>/<sha256>/<dpi>-<page>.json` holding
+    {"engine", "height", "boxes"}, one file per page written atomically as soon as the page is
+    read (a file stopped by its time limit resumes where it stopped)."""
 
     def __init__(self, folder: Path, sha256: str, dpi: int) -> None:
-        self.path, self.dpi = folder / f"{sha256}.json", dpi
-        self.pages: dict[str, list] = {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("engine") == ENGINE and data.get("dpi") == dpi:
-                self.pages = data["pages"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass    # no cache yet, or an unreadable one: read the pages again
+        self.folder, self.dpi = folder / sha256, dpi
+
+    def _path(self, page: int) -> Path:
+        return self.folder / f"{self.dpi}-{page}.json"
 
     def get(self, page: int) -> tuple[list[OcrBox], float] | None:
-        """(boxes, page height in pixels) of a page read before, or None."""
-        entry = self.pages.get(str(page))
+        """(boxes, page height in pixels) of a page read before by this engine, or None."""
         try:
+            entry = json.loads(self._path(page).read_text(encoding="utf-8"))
+            if entry["engine"] != ENGINE:
+                return None
             return [_box_of(item) for item in entry["boxes"]], float(entry["height"])
-        except (TypeError, KeyError, ValueError):
-            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None     # not read yet, or an unreadable entry: read the page again
 
     def put(self, page: int, boxes: Sequence[OcrBox], height: float) -> None:
         """Remember a page's boxes; a cache that cannot be written is only a lost shortcut."""
-        self.pages[str(page)] = {"height": height, "boxes": [_box_json(b) for b in boxes]}
-        text = json.dumps({"engine": ENGINE, "dpi": self.dpi, "pages": self.pages}, ensure_ascii=False)
+        text = json.dumps({"engine": ENGINE, "height": height, "boxes": [_box_json(b) for b in boxes]},
+                          ensure_ascii=False)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.path, lambda p: p.write_text(text, encoding="utf-8"))
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(self._path(page), lambda p: p.write_text(text, encoding="utf-8"))
         except OSError:
             pass
 
@@ -373,7 +371,7 @@ class OcrPage:
     lines: tuple[OcrLine, ...]
 
 
-def raw_text(pages: Sequence[tuple[str, ...] | OcrPage], **fields: object) -> RawText:
+def raw_text(pages: Sequence[tuple[str, ...] | OcrPage]) -> RawText:
     """The `RawText` of pages read from a text layer (tuples of lines) or by OCR (`OcrPage`):
     layout-wrapped, marked as OCR'd with the mean confidence of the OCR'd characters, the
     doubtful characters, and the centred lines of the first OCR'd page as title hints."""
@@ -385,7 +383,7 @@ def raw_text(pages: Sequence[tuple[str, ...] | OcrPage], **fields: object) -> Ra
                                for p in pages),
                    wrapped=True, title_hints=hints, source_kind="ocr",
                    ocr_confidence=round(sum(confidences) / len(confidences), 4) if confidences else 0.0,
-                   doubts=tuple(d for p in read for d in find_doubts(p.lines)), **fields)
+                   doubts=tuple(d for p in read for d in find_doubts(p.lines)))
 
 
 def ocr_pages(sha256: str, pages: Sequence[int], render: Callable[[int], "np.ndarray"], *,

@@ -130,7 +130,7 @@ def test_cache_round_trip_and_a_damaged_cache_is_ignored(tmp_path):
     ocr.OcrCache(tmp_path, "abc", 200).put(0, boxes, 3000.0)
     assert ocr.OcrCache(tmp_path, "abc", 200).get(0) == (boxes, 3000.0)
     assert ocr.OcrCache(tmp_path, "abc", 300).get(0) is None           # read at another resolution
-    (tmp_path / "abc.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "abc" / "200-0.json").write_text("{not json", encoding="utf-8")
     assert ocr.OcrCache(tmp_path, "abc", 200).get(0) is None
 
 
