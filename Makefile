@@ -12,7 +12,7 @@ PUBLIC ?= $(POLICYKB_PUBLIC)
 SERVE_PUBLIC := $(filter 1 true yes on,$(PUBLIC))
 ADDRESS := $(if $(SERVE_PUBLIC),0.0.0.0,127.0.0.1)
 
-.PHONY: setup browser run test bench clean
+.PHONY: setup browser libreoffice ocr-libs run test bench clean
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
@@ -26,13 +26,22 @@ $(VENV)/.installed: requirements.txt
 browser:
 	@{ command -v chromium && fc-list | grep -qi "wqy\|noto.*cjk"; } >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
-run: setup
+# LibreOffice Writer (no desktop) converts .doc/.wps/.rtf/.odt; optional for `make run`, installed for the tests.
+libreoffice:
+	@command -v soffice >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-writer-nogui >/dev/null; }
+
+# OpenCV (used by the OCR engine) loads the system's libGL and GLib; a minimal Debian lacks them. Without
+# root, `make run` goes on (everything but OCR works) after saying what to install.
+ocr-libs:
+	@{ ldconfig -p | grep -q "libGL.so.1" && ldconfig -p | grep -q "libglib-2.0.so.0"; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; } || echo "note: OCR of scans needs the Debian packages libgl1 and libglib2.0-0 (apt-get install libgl1 libglib2.0-0)"
+
+run: setup ocr-libs
 	$(BIN)/python -m ingest $(CORPUS) --kb $(KB) --prune
 	@echo "Serving http://$(if $(SERVE_PUBLIC),<this machine's address>,127.0.0.1):$(PORT)"
 	$(BIN)/streamlit run app.py --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
 		--browser.gatherUsageStats false -- --kb $(KB) $(if $(SERVE_PUBLIC),--public,--no-public)
 
-test: setup browser
+test: setup browser libreoffice ocr-libs
 	$(BIN)/python -m pytest -q
 
 bench: setup

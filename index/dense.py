@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from index.cache import EmbeddingCache, cached_vectors
-from index.embed import one_line, passage_head, write_atomically
+from index.embed import one_line, passage_head
 from kb.errors import ConfigError, SearchIndexError
+from kb.files import write_atomically
 from kb.settings import Config, load_config
 
 if TYPE_CHECKING:

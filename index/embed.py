@@ -60,6 +60,7 @@ import numpy as np
 
 from index import use_backend
 from kb.errors import ConfigError
+from kb.files import write_atomically
 from kb.settings import Config, load_config
 
 # Models whose files ship inside a PyPI package: name → (module that is located, never imported
@@ -242,17 +243,6 @@ def _load_sentence_transformer(folder: Path, threads: int):
         return SentenceTransformer(str(folder), device="cpu")
     except (OSError, ValueError) as err:
         raise ConfigError(f"model {folder}: cannot be loaded by sentence-transformers ({one_line(err)})") from None
-
-
-def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
-    """Write `target` through `write(temporary path beside it)`, then rename it into place, so a
-    reader sees the old file or the new one, never half of one."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_onnx(folder: Path, out_dir: Path, backend: str, threads: int = 0) -> Path:

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from ingest import ocr
 from kb.errors import IngestError, NotADocument, printable, run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import add_arguments, config_from_args
@@ -23,10 +24,11 @@ USAGE_EPILOG = """examples:
 def _ingest_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m ingest", epilog=USAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Ingest policy documents (PDF, DOCX, TXT, MD, HTML) into the knowledge base, then update "
+        description="Ingest policy documents (PDF, DOCX, TXT, MD, HTML; scans and photos .png/.jpg/.tif by OCR; "
+                    ".doc/.wps/.rtf/.odt with LibreOffice) into the knowledge base, then update "
                     "the search index. Unchanged files are skipped; use 'inspect FILE' to parse one file.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
-    add_arguments(p, "kb", "parse_timeout", "parse_memory_mb")
+    add_arguments(p, "kb", "parse_timeout", "parse_memory_mb", "ocr_memory_mb")
     p.add_argument("--prune", action="store_true", help="remove documents whose files vanished from the given folders")
     p.add_argument("--no-index", action="store_true", help="do not build or update the search index afterwards")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: up to 2)")
@@ -40,7 +42,7 @@ def _inspect_parser() -> argparse.ArgumentParser:
                                 description="Parse one file without storing it and show what ingestion would keep.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print one JSON object (the parse, or the error)")
-    add_arguments(p, "parse_timeout", "parse_memory_mb")
+    add_arguments(p, "parse_timeout", "parse_memory_mb", "ocr_memory_mb")
     return p
 
 
@@ -63,6 +65,11 @@ def inspect_main(argv: list[str]) -> int:
     for key in ("issuer", "doc_number", "level", "region", "status"):
         if data.get(key):
             print(f"  {key}: {data[key]}")
+    if data["ocr"]:
+        print(f"  read by OCR: mean confidence {data['confidence']:.3f}, "
+              f"{len(data['low_confidence'])} characters below {ocr.DOUBT_BELOW} (listed by --json)")
+    elif data["source_kind"] == "converted":
+        print("  converted by LibreOffice")
     print(f"  chapters: {len(data['chapters'])}  articles: {len(data['articles'])}  "
           f"sections: {len(data['sections'])}  attachments: {len(data['attachments'])}")
     for a in data["articles"][:3]:

@@ -159,6 +159,7 @@ def _crashed(returncode: int | None) -> tuple[str, object]:
 
 
 READY = "ready"             # a worker's first message, once it has started up
+PAGE = "page"               # ("page", done, total): a worker's OCR read one more page of its file
 STARTUP_TIMEOUT = 120.0     # seconds a worker may take to start (a busy machine), apart from parse_timeout
 
 
@@ -181,7 +182,11 @@ class ParsePool:
     """Parse worker processes (`ingest.worker`), each file under a time and a memory limit.
 
     A worker over `parse_timeout` seconds on a file is killed and replaced, and the file is a
-    `timeout` failure; a parse over `parse_memory_mb` fails with `too_large` inside its worker.
+    `timeout` failure; a parse over `parse_memory_mb` (`ocr_memory_mb` once the worker has loaded
+    the OCR models) fails with `too_large` inside its worker.
+    A file read by OCR gets `parse_timeout` seconds for each page: every page the worker reports
+    starts its time anew (a 30-page scan may take 30 times as long as a text file), and is passed
+    to `on_page(path, pages done, pages to read)`.
     Workers are fresh interpreters (no fork of the caller's memory), started by the thread of
     each `map` call and dying with it (and with the caller's process); leaving the context
     stops any that remain.
@@ -190,8 +195,10 @@ class ParsePool:
     PREFETCH = 8    # files a worker holds, sent in halves: it never waits while the caller stores
     AHEAD = 64      # results parsed ahead of the caller, at most (bounds the memory they take)
 
-    def __init__(self, size: int, timeout: float, memory_mb: int) -> None:
+    def __init__(self, size: int, timeout: float, memory_mb: int,
+                 on_page: Callable[[str, int, int], None] | None = None, ocr_memory_mb: int = 0) -> None:
         self.size, self.timeout, self.memory_mb = max(1, size), timeout, memory_mb
+        self.on_page, self.ocr_memory_mb = on_page, max(memory_mb, ocr_memory_mb)
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> "ParsePool":
@@ -208,7 +215,8 @@ class ParsePool:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         with theirs:
             process = subprocess.Popen(
-                [sys.executable, "-m", "ingest.worker", str(os.getpid()), str(theirs.fileno()), str(self.memory_mb)],
+                [sys.executable, "-m", "ingest.worker", str(os.getpid()), str(theirs.fileno()), str(self.memory_mb),
+                 str(self.ocr_memory_mb)],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
         worker = _Worker(process, Connection(ours.detach()))
         self._workers.append(worker)
@@ -307,6 +315,10 @@ class ParsePool:
                 if result == READY:
                     worker.ready = True
                     continue
+                if isinstance(result, tuple) and result[0] == PAGE:
+                    if self.on_page is not None:
+                        self.on_page(worker.queue[0][1], *result[1:])
+                    continue
             elif now - worker.since >= (self.timeout if worker.ready else STARTUP_TIMEOUT):
                 self._retire(worker)
                 result = _timed_out(self.timeout) if worker.ready else _crashed(None)
@@ -335,11 +347,13 @@ def parse_file_bounded(path: str | Path, cfg: Config | None = None) -> Document:
     raise IngestError(str(path), kind, message, reason=reason)
 
 
-def _parse_all(paths: list[str], workers: int, cfg: Config) -> Iterator[tuple[str, object]]:
+def _parse_all(paths: list[str], workers: int, cfg: Config,
+               on_page: Callable[[str, int, int], None] | None = None) -> Iterator[tuple[str, object]]:
     """`parse_one` of each path in order, in worker processes under the `parse_timeout` and
     `parse_memory_mb` settings, whatever the number of files (an app upload is never parsed in
-    the server process)."""
-    with ParsePool(min(workers, len(paths)), cfg.parse_timeout, cfg.parse_memory_mb) as pool:
+    the server process); `on_page` hears of each page OCR reads (see `ParsePool`)."""
+    with ParsePool(min(workers, len(paths)), cfg.parse_timeout, cfg.parse_memory_mb, on_page,
+                   cfg.ocr_memory_mb) as pool:
         yield from pool.map(paths)
 
 
@@ -439,9 +453,22 @@ def _prune(writer: StoreWriter, roots: list[Path], found: dict[str, str],
 def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, workers: int,
                     report: Callable[[FileOutcome], None], progress: bool, cfg: Config) -> None:
     from tqdm import tqdm
-    with tqdm(total=len(changed), unit="file", desc="ingest", disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(total=len(changed), unit="file", desc="ingest", disable=not progress, dynamic_ncols=True) as bar, \
+            tqdm(total=0, unit="page", desc="OCR", disable=not progress, dynamic_ncols=True, position=1,
+                 leave=False) as pages:
+        started: set[str] = set()
+
+        def on_page(path: str, done: int, total: int) -> None:
+            """One more page read by OCR (called by the pool's thread): the page bar grows by each
+            OCR'd file's pages when its first page is read."""
+            if path not in started:
+                started.add(path)
+                pages.total += total
+                pages.refresh()
+            pages.update(1)
+
         def parsed() -> Iterator[tuple[Candidate, tuple[str, object]]]:
-            for item in zip(changed, _parse_all([c.path for c in changed], workers, cfg)):
+            for item in zip(changed, _parse_all([c.path for c in changed], workers, cfg, on_page)):
                 bar.update(1)
                 yield item
 

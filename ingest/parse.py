@@ -14,7 +14,7 @@ from ingest.deadlines import extract_deadlines
 from ingest.loaders import SUPPORTED_EXTENSIONS, RawText, load_file
 from ingest.loaders.text import split_lines
 from ingest.references import extract_definitions, extract_references
-from ingest.records import Document, DocumentMeta
+from ingest.records import Document, DocumentMeta, Doubt
 from kb.errors import IngestError, NotADocument
 
 __all__ = ["parse_file", "parse_text", "parse_raw", "document_to_json", "read_sidecar", "sidecar_path",
@@ -231,12 +231,31 @@ def parse_raw(raw: RawText, *, source: str, sidecar: Mapping[str, str] | None = 
                     body=body, source=source)
     if overrides:
         meta = dataclasses.replace(meta, **overrides)
+    units = [a.text for a in parsed.articles] + [s.text for s in parsed.sections]
     return Document(source=source, meta=meta, nodes=parsed.nodes, articles=parsed.articles,
                     sections=parsed.sections, preamble=parsed.preamble,
                     attachments=parsed.attachments, notes=tuple(notes), encoding=raw.encoding,
                     deadlines=extract_deadlines(parsed.articles),
                     references=tuple(extract_references(meta.title, parsed.articles)),
-                    definitions=tuple(extract_definitions(parsed.articles)))
+                    definitions=tuple(extract_definitions(parsed.articles)),
+                    source_kind=raw.source_kind, ocr_confidence=raw.ocr_confidence,
+                    doubts=place_doubts(raw.doubts, units))
+
+
+def place_doubts(doubts: Sequence[Doubt], units: Sequence[str]) -> tuple[Doubt, ...]:
+    """The doubtful characters with the index of the unit (article, then section) whose text holds
+    their context (normalised like the text; else the context's part from the character on, or up
+    to it: an article's label, which its text leaves out, may have stood before it); -1 if none."""
+    placed = []
+    searched = ["".join(u.split()) for u in units]
+    for d in doubts:
+        context = "".join(clean.normalize_chars(d.context).split())
+        char = clean.normalize_chars(d.char).strip() or d.char
+        at = context.find(char)
+        pieces = [context] + ([context[at:], context[:at + 1]] if at >= 0 else [])
+        unit = next((i for piece in pieces if len(piece) >= 2 for i, text in enumerate(searched) if piece in text), -1)
+        placed.append(dataclasses.replace(d, unit=unit))
+    return tuple(placed)
 
 
 def describe(*, title: str, subtitle: str, head: Sequence[str], signature: Sequence[str],
@@ -289,4 +308,15 @@ def document_to_json(doc: Document) -> dict:
         "sections": [{"heading": s.heading, "level": s.level, "path": list(s.path), "text": s.text}
                      for s in doc.sections],
         "attachments": list(doc.attachments),
+        "ocr": doc.ocr,
+        "source_kind": doc.source_kind,
+        **({"confidence": doc.ocr_confidence, "low_confidence": doubts_json(doc)} if doc.ocr else {}),
     }
+
+
+def doubts_json(doc: Document) -> list[dict]:
+    """The doubtful characters of an OCR'd document: {"unit": label of its article or section (""
+    outside them), "char", "context", "confidence"}."""
+    labels = [a.label for a in doc.articles] + [s.heading for s in doc.sections]
+    return [{"unit": labels[d.unit] if d.unit >= 0 else "", "char": d.char, "context": d.context,
+             "confidence": d.confidence} for d in doc.doubts]

@@ -81,6 +81,22 @@ class Section:
     text: str                          # body under this heading, capped in size (long ones split)
 
 
+# Where a document's text came from: a text layer or text file, OCR of page images (some or all
+# pages), or a legacy word-processor file converted by LibreOffice.
+SOURCE_KINDS = ("text", "ocr", "converted")
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """A character OCR read with low confidence, with the text around it to find it by; `unit`
+    is the index of the article (then section, counting on after the articles) holding it, -1
+    when it lies outside them."""
+    char: str
+    context: str
+    confidence: float
+    unit: int = -1
+
+
 @dataclass(frozen=True)
 class Document:
     source: str                        # path of the file it came from
@@ -95,6 +111,13 @@ class Document:
     deadlines: tuple[Deadline, ...] = ()   # time limits of the articles (`ingest.deadlines`)
     references: tuple[Reference, ...] = ()     # what the articles cite (`ingest.references`)
     definitions: tuple[Definition, ...] = ()   # the terms they define (`ingest.references`)
+    source_kind: str = "text"          # one of SOURCE_KINDS
+    ocr_confidence: float | None = None    # mean recognition confidence of the OCR'd characters
+    doubts: tuple[Doubt, ...] = ()     # characters OCR was unsure of
+
+    @property
+    def ocr(self) -> bool:
+        return self.source_kind == "ocr"
 
     @property
     def chapters(self) -> list[str]:

@@ -34,9 +34,17 @@ from kb.chinese import title_key
 from kb.errors import StoreError
 
 DB_NAME = "kb.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ID_TABLES = ("documents", "versions", "files", "nodes", "articles")
 _MARK = "max_id."              # meta key prefix of a table's id high-water mark (stores made before AUTOINCREMENT)
+
+# Schema version → the statements that bring a store of that version to the next one. Columns are
+# only added, with defaults, so a migrated store reads as if its files had been parsed as text.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE files ADD COLUMN source_kind TEXT NOT NULL DEFAULT 'text'",
+        "ALTER TABLE files ADD COLUMN ocr_confidence REAL",
+        "ALTER TABLE articles ADD COLUMN doubts TEXT NOT NULL DEFAULT '[]'"),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,7 +85,9 @@ CREATE TABLE IF NOT EXISTS files (
     preamble TEXT NOT NULL,
     attachments TEXT NOT NULL,      -- JSON list
     notes TEXT NOT NULL,            -- JSON list
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    source_kind TEXT NOT NULL DEFAULT 'text',   -- text | ocr | converted (ingest.records.SOURCE_KINDS)
+    ocr_confidence REAL             -- mean recognition confidence of the OCR'd characters, NULL without OCR
 );
 CREATE TABLE IF NOT EXISTS nodes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +109,8 @@ CREATE TABLE IF NOT EXISTS articles (
     level INTEGER NOT NULL,         -- outline level of a section, 0 for articles
     path TEXT NOT NULL,             -- JSON list (breadcrumb)
     paragraphs TEXT NOT NULL,       -- JSON list (款)
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    doubts TEXT NOT NULL DEFAULT '[]'   -- JSON list of [char, context, confidence] OCR was unsure of
 );
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
@@ -191,6 +202,12 @@ class StoredArticle:
     # an original text: an amended law's `effective` is the original law's 施行 date
     version_event: str = ""
     version_event_date: str = ""
+    source_kind: str = "text"          # of its file: text | ocr | converted
+    ocr_confidence: float | None = None
+
+    @property
+    def ocr(self) -> bool:
+        return self.source_kind == "ocr"
 
 
 @dataclass(frozen=True)
@@ -330,6 +347,38 @@ def _successor_rows(conn: sqlite3.Connection, successors: Successors, document_i
         GROUP BY d.id ORDER BY 3""", (*keys, row[1])).fetchall()
 
 
+def migrate(conn: sqlite3.Connection, kb_dir: Path) -> None:
+    """Bring the store on `conn` (writable) to `SCHEMA_VERSION`, in one transaction.
+
+    Raises:
+        StoreError: if the store is newer than this program, or cannot be written.
+    """
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else SCHEMA_VERSION
+        if version > SCHEMA_VERSION or version not in _MIGRATIONS and version != SCHEMA_VERSION:
+            raise StoreError(f"{kb_dir}: knowledge base has schema version {version}, this program "
+                             f"writes {SCHEMA_VERSION}; ingest into a new --kb folder")
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # read again under the write lock: another process may have migrated meanwhile
+            version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
+            conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as e:
+        raise StoreError(f"{kb_dir}: cannot upgrade the knowledge base to schema version {SCHEMA_VERSION} "
+                         f"({e})") from None
+
+
 def _connect(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -357,9 +406,8 @@ class StoreWriter:
         if version is None:
             self._set_meta("schema_version", str(SCHEMA_VERSION))
             self._set_meta("generation", "0")
-        elif int(version) != SCHEMA_VERSION:
-            raise StoreError(f"{self.kb_dir}: knowledge base has schema version {version}, this program "
-                             f"writes {SCHEMA_VERSION}; ingest into a new --kb folder")
+        else:
+            migrate(self.conn, self.kb_dir)
         self._dirty_documents: set[int] = set()
         self.successors = _bundled_successors()
         self._marked_tables = {t for t in ID_TABLES if "AUTOINCREMENT" not in self._table_sql(t).upper()}
@@ -492,11 +540,13 @@ class StoreWriter:
         first_no = next((a.no for a in doc.articles), 0)
         file_id = self.conn.execute(
             "INSERT INTO files(id, path, relpath, sha256, parser, version_id, duplicate_of, subtitle, part_order, "
-            "encoding, preamble, attachments, notes, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "encoding, preamble, attachments, notes, ingested_at, source_kind, ocr_confidence) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (self._new_ids("files", 1)[0], path, relpath, sha256, parser, version_id, twin[0] if twin else None,
              doc.meta.subtitle, first_no, doc.encoding, doc.preamble,
              json.dumps(list(doc.attachments), ensure_ascii=False),
-             json.dumps(list(doc.notes), ensure_ascii=False), _now())).lastrowid
+             json.dumps(list(doc.notes), ensure_ascii=False), _now(), doc.source_kind,
+             doc.ocr_confidence if doc.ocr else None)).lastrowid
         self.conn.execute("DELETE FROM failures WHERE path=?", (path,))
         if twin:
             return "duplicate"
@@ -509,10 +559,14 @@ class StoreWriter:
                  dumps(a.paragraphs), a.text) for i, a in enumerate(doc.articles)]
         rows += [(file_id, version_id, len(rows) + i, "section", None, 0, s.heading, s.level,
                   dumps(s.path), dumps([s.text]), s.text) for i, s in enumerate(doc.sections)]
+        doubts: dict[int, list] = {}
+        for d in doc.doubts:
+            doubts.setdefault(d.unit, []).append([d.char, d.context, d.confidence])
         self.conn.executemany(
             "INSERT INTO articles(id, file_id, version_id, seq, kind, no, suffix, label, level, path, "
-            "paragraphs, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(article_id, *row) for article_id, row in zip(self._new_ids("articles", len(rows)), rows)])
+            "paragraphs, text, doubts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(article_id, *row, dumps(doubts.get(seq, ()))) for seq, (article_id, row)
+             in enumerate(zip(self._new_ids("articles", len(rows)), rows))])
         self._put_facts(file_id, doc)
         since = doc.meta.effective or doc.meta.promulgated or doc.meta.version_date
         targets = {title_key(t) for t in doc.meta.repeals} - {title_key(doc.meta.title)}
@@ -641,7 +695,8 @@ SELECT a.id, a.kind, a.no, a.suffix, a.label, a.level, a.path, a.paragraphs, a.t
        COALESCE((SELECT json_extract(h.value, '$.date') FROM json_each(v.history) h
                  WHERE json_extract(h.value, '$.kind') IN ('amended', 'revised')
                    AND json_extract(h.value, '$.date') <= v.version_date
-                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), '')
+                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), ''),
+       f.source_kind, f.ocr_confidence
 FROM articles a JOIN files f ON f.id = a.file_id JOIN versions v ON v.id = a.version_id
 JOIN documents d ON d.id = v.document_id
 """
@@ -696,6 +751,15 @@ class Store:
     def version_articles(self, version_id: int) -> list[StoredArticle]:
         rows = self.conn.execute(_ARTICLE_SELECT + " WHERE a.version_id=?" + _READING_ORDER, (version_id,))
         return [stored_article(r) for r in rows]
+
+    def version_doubts(self, version_id: int) -> list[tuple[int, str, list[tuple[str, str, float]]]]:
+        """The characters OCR was unsure of, per article (or section) of a version, in reading
+        order: (article id, label, [(character, its context, confidence)]); articles without any
+        are left out."""
+        rows = self.conn.execute(
+            "SELECT a.id, a.label, a.doubts FROM articles a JOIN files f ON f.id = a.file_id "
+            "WHERE a.version_id=? AND a.doubts != '[]' ORDER BY f.part_order, f.id, a.seq", (version_id,))
+        return [(i, label, [tuple(d) for d in json.loads(doubts)]) for i, label, doubts in rows]
 
     def version_deadlines(self, version_id: int) -> list[tuple[int, Deadline]]:
         """(article id, time limit) of every limit of a version's articles, in reading order;
@@ -937,6 +1001,15 @@ def open_store(kb_dir: str | Path) -> Iterator[Store]:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30, check_same_thread=False)
         version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if version and int(version[0]) in _MIGRATIONS:     # an older store: upgrade it in place, once
+            conn.close()
+            writable = _connect(db)
+            try:
+                migrate(writable, kb_dir)
+            finally:
+                writable.close()
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     except sqlite3.Error as e:
         raise StoreError(f"{db}: cannot read the knowledge base ({e})") from None
     if not version or int(version[0]) != SCHEMA_VERSION:

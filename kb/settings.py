@@ -76,6 +76,9 @@ SETTINGS: tuple[Setting, ...] = (
             "file is stopped and reported as `timeout`, the others are stored.", float),
     Setting("parse_memory_mb", 1024, "Ingest: memory limit (address space, MB) of a parser process; a file that "
             "needs more is reported as `too_large`, the others are stored.", int),
+    Setting("ocr_memory_mb", 2048, "Ingest: memory limit (address space, MB) of a parser process once it reads "
+            "scans by OCR (the models and ONNX Runtime take about 1.7 GB of address space); at least "
+            "`parse_memory_mb`.", int),
     Setting("public", False, "Serve the app to the network (all interfaces) instead of this machine only "
             "(`make run PUBLIC=1`); uploads then need `upload_password`.", bool),
     Setting("upload_password", "", "Password for uploads when the app is `public` (without one, a public app "

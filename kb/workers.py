@@ -29,3 +29,13 @@ def die_with_parent(parent_pid: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:
         os._exit(1)     # orphaned before the death signal was armed: nobody wants our results
+
+
+def widen_memory_limit() -> None:
+    """Raise this process's address-space limit from its soft value to its hard one: a parse
+    worker (`ingest.worker`) starts under the soft limit `parse_memory_mb` and may grow to the
+    hard one, `ocr_memory_mb`, once it loads the OCR models. In a process with no limit, nothing
+    changes. Raises nothing."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))

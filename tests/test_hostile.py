@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 
 from bench.faults_bench import docx_of_repeated_body
-from ingest import clean, deadlines, metadata, parse, references, structure
+from ingest import clean, deadlines, metadata, ocr, parse, references, structure
 from ingest.loaders import docx as docx_loader
 from ingest.loaders import html as html_loader
 from ingest.loaders import pdf as pdf_loader
@@ -164,7 +164,7 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Every pattern of the modules that see user text, against a battery of adversarial strings.
 
-PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, clean,
+PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, ocr, clean,
                                            structure, metadata, parse, chinese, query, citations,
                                            citation_check, references, deadlines, flow)
 SHORT_RUN, LONG_RUN = 1_000, 8_000

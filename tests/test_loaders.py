@@ -86,7 +86,7 @@ def test_text_file_gb18030_crlf(tmp_path):
 
 
 def test_load_file_rejects_unknown_extensions_and_empty_files(tmp_path):
-    odd = tmp_path / "x.rtf"
+    odd = tmp_path / "x.xls"
     odd.write_text("{\\rtf1}")
     with pytest.raises(IngestError) as err:
         load_file(odd)

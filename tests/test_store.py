@@ -1,6 +1,8 @@
 """The SQLite store on hand-made records: versions, statuses, duplicates, atomicity, reads."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from ingest.records import Article, Document, DocumentMeta, Node, Section
@@ -182,7 +184,9 @@ def test_a_store_made_before_autoincrement_never_reuses_ids_either(tmp_path):
     from ingest import store as store_module
     legacy = sqlite3.connect(tmp_path / store_module.DB_NAME)
     legacy.executescript(store_module._SCHEMA.replace("AUTOINCREMENT", ""))
-    legacy.executescript("INSERT INTO meta VALUES ('schema_version', '1'), ('generation', '0');")
+    legacy.execute("INSERT INTO meta VALUES ('schema_version', ?), ('generation', '0')",
+                   (str(store_module.SCHEMA_VERSION),))
+    legacy.commit()
     legacy.close()
     w = StoreWriter(tmp_path)
     with w.transaction():
@@ -285,3 +289,32 @@ def test_a_changed_successors_list_re_derives_a_store_written_before(tmp_path, m
     StoreWriter(tmp_path).close()                    # and a pair taken off the list is undone
     with open_store(tmp_path) as s:
         assert [d.status for d in s.documents()] == ["current", "current"]
+
+
+def test_a_store_of_schema_1_is_upgraded_in_place_when_read_or_written(tmp_path):
+    # knowledge bases made before OCR lack the source kind of files and the doubts of articles
+    import sqlite3
+
+    from ingest import open_store
+    from ingest import store as store_module
+    w = StoreWriter(tmp_path / "read")
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 3))
+    w.close()
+    shutil.copytree(tmp_path / "read", tmp_path / "write")
+    for kb in (tmp_path / "read", tmp_path / "write"):
+        old = sqlite3.connect(kb / store_module.DB_NAME)
+        old.executescript("ALTER TABLE files DROP COLUMN source_kind; ALTER TABLE files DROP COLUMN ocr_confidence;"
+                          "ALTER TABLE articles DROP COLUMN doubts; UPDATE meta SET value='1' WHERE key='schema_version';")
+        old.close()
+    with open_store(tmp_path / "read") as store:
+        articles = list(store.iter_articles())
+        assert len(articles) == 3 and {(a.source_kind, a.ocr_confidence) for a in articles} == {("text", None)}
+        assert store.version_doubts(articles[0].version_id) == []
+    w = StoreWriter(tmp_path / "write")
+    with w.transaction():
+        w.put_file("/c/b.md", "b.md", "h2", "p", make_doc("某市调解条例", "2021-01-01", 2))
+    w.close()
+    with open_store(tmp_path / "write") as store:
+        assert store.count_articles() == 5
+        assert store._meta("schema_version") == str(store_module.SCHEMA_VERSION)

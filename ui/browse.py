@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
 from ui.common import (article_citation, article_links, clause_card, documents, escape, kb_store, level_order,
-                       linked_article_html, query_int, region_order, search_hits_cards, status_badge)
+                       linked_article_html, ocr_badge, query_int, region_order, search_hits_cards, status_badge)
 
 if TYPE_CHECKING:
     from ingest.store import Store, StoredArticle, StoredDocument, StoredVersion
@@ -68,6 +68,20 @@ def document_list(cfg: Config, store: Store) -> None:
             cols[1].markdown(f"{status_badge(d.status)} <small>{escape(_doc_facts(d))}</small>", unsafe_allow_html=True)
 
 
+def _doubts(store: Store, version: StoredVersion) -> None:
+    """The note that the text was read by OCR, and the characters it was unsure of, per article."""
+    import streamlit as st
+    doubts = store.version_doubts(version.id)
+    st.caption("本文由 OCR 从扫描件或照片识别，引用前请与原件核对。"
+               + (f"识别把握不大的字共 {sum(len(d) for _, _, d in doubts)} 个，见下。" if doubts else ""))
+    if doubts:
+        with st.expander("识别把握不大的字（按条列出）", expanded=False):
+            st.markdown("\n".join(
+                f"- [{escape(label)}](#art-{article_id})：" + "；".join(
+                    f"“{escape(char)}”（{escape(context)}，{confidence:.0%}）" for char, context, confidence in found)
+                for article_id, label, found in doubts))
+
+
 def _doc_facts(d: StoredDocument) -> str:
     facts = [d.region, f"{d.articles}条"]
     if d.versions > 1:
@@ -101,8 +115,12 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
     versions = store.versions(doc.id)
     version = _choose_version(versions, target)
     st.title(escape(version.title))
-    st.markdown(status_badge(version.status) + f" <small>{escape(doc.level)} · {escape(doc.region)}</small>",
-                unsafe_allow_html=True)
+    units = store.version_articles(version.id)
+    read = [u for u in units if u.ocr]
+    badges = status_badge(version.status) + (ocr_badge(read[0].ocr_confidence) if read else "")
+    st.markdown(badges + f" <small>{escape(doc.level)} · {escape(doc.region)}</small>", unsafe_allow_html=True)
+    if read:
+        _doubts(store, version)
     for verb, (other, title, since) in [("废止", r) for r in store.repealed_by(doc.id)] + \
                                        [("取代", r) for r in store.replaced_by(doc.id)]:
         when = f"自 {since} 起" if since else ""
@@ -117,7 +135,6 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
                 st.markdown(f"- {escape(label)}（当前查看）")
             else:
                 st.page_link(page("browse", cfg), label=label, query_params={"doc": str(doc.id), "ver": str(v.id)})
-    units = store.version_articles(version.id)
     nodes = store.version_nodes(version.id)
     if target is not None:
         st.markdown("**定位条文**")

@@ -37,6 +37,7 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 _CSS = """<style>
 .kb-badge {display:inline-block; padding:0 .45em; border-radius:.6em; font-size:.8em; margin-left:.4em;}
+.kb-ocr {background:#fce8e6; color:#a50e0e; cursor:help;}
 .kb-tag {display:inline-block; padding:0 .4em; border:1px solid #c4c7c5; border-radius:.3em; font-size:.75em;
          margin-left:.3em; color:#444;}
 .kb-cite {font-weight:600; font-size:1.05em;}
@@ -198,6 +199,14 @@ def status_badge(status: str) -> str:
     return f'<span class="kb-badge" style="background:{bg};color:{fg}">{STATUS_LABELS.get(status, status)}</span>'
 
 
+def ocr_badge(confidence: float | None) -> str:
+    """HTML badge "OCR 识别" for text read from a scan or photo, its mean confidence on hover: the
+    reader should check the original."""
+    mean = f"，平均置信度 {confidence:.1%}" if confidence is not None else ""
+    return (f'<span class="kb-badge kb-ocr" title="文字由 OCR 从扫描件或照片识别{mean}；引用前请与原件核对">'
+            'OCR 识别</span>')
+
+
 def article_citation(article: StoredArticle) -> str:
     return citation(article.title, article.label, status=article.status, version_date=article.version_date)
 
@@ -272,7 +281,8 @@ def copy_text(article: StoredArticle) -> str:
 
 def card_header_html(article: StoredArticle, match_kinds: Sequence[str] = ()) -> str:
     tags = "".join(f'<span class="kb-tag">{MATCH_LABELS.get(k, k)}</span>' for k in match_kinds)
-    return f'<span class="kb-cite">{escape(article_citation(article))}</span>{status_badge(article.status)}{tags}'
+    ocr = ocr_badge(article.ocr_confidence) if article.ocr else ""
+    return f'<span class="kb-cite">{escape(article_citation(article))}</span>{status_badge(article.status)}{ocr}{tags}'
 
 
 def card_meta(article: StoredArticle) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.records import Doubt
 from kb.errors import IngestError
 
 
@@ -22,6 +23,9 @@ class RawText:
     markdown: bool = False               # '#' headings and an '<!-- INFO END -->' head
     headline: str = ""                   # page headline (HTML <h1>): a hint, not the title
     title_hints: tuple[str, ...] = ()    # lines styled as titles in the source (centred, bold)
+    source_kind: str = "text"            # "text", "ocr" (some pages read by OCR), "converted"
+    ocr_confidence: float | None = None  # mean confidence of the OCR'd characters
+    doubts: tuple[Doubt, ...] = ()       # characters OCR was unsure of
 
 
 Loader = Callable[[Path, bytes], RawText]
@@ -30,7 +34,11 @@ Loader = Callable[[Path, bytes], RawText]
 # extension → (module, function); modules are imported on first use.
 LOADERS = {".txt": ("text", "load_text"), ".md": ("text", "load_markdown"),
            ".markdown": ("text", "load_markdown"), ".docx": ("docx", "load"),
-           ".pdf": ("pdf", "load"), ".html": ("html", "load"), ".htm": ("html", "load")}
+           ".pdf": ("pdf", "load"), ".html": ("html", "load"), ".htm": ("html", "load"),
+           ".png": ("image", "load"), ".jpg": ("image", "load"), ".jpeg": ("image", "load"),
+           ".tif": ("image", "load"), ".tiff": ("image", "load"),
+           ".doc": ("legacy", "load"), ".wps": ("legacy", "load"), ".rtf": ("legacy", "load"),
+           ".odt": ("legacy", "load")}
 SUPPORTED_EXTENSIONS = tuple(LOADERS)
 
 

@@ -104,22 +104,28 @@ class ListNumbers:
         return text + ("" if levels[ilvl][3] == "nothing" else " ")
 
 
+def _justification(element) -> str:
+    """The w:jc value of a paragraph's or style's properties, "" if none. Read from the XML, since
+    python-docx's enumeration has no member for some values LibreOffice writes ("start", "end")."""
+    jc = element.find(f"{_W}pPr/{_W}jc") if element is not None else None
+    return jc.get(_W + "val", "") if jc is not None else ""
+
+
 def _blocks(parent, document, numbers: ListNumbers) -> Iterator[tuple[str, bool]]:
     """(text, centred) for each paragraph and table row under `parent`, in order.
 
     A table row becomes one line, its distinct cells joined by " | " (merged cells repeat in
     python-docx, so consecutive duplicates are dropped); content controls (w:sdt) are opened.
     """
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     for child in parent.iterchildren():
         if child.tag == _W + "p":
             para = Paragraph(child, document)
-            centred = para.alignment == WD_ALIGN_PARAGRAPH.CENTER or (
-                para.alignment is None and para.style is not None
-                and para.style.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER)
+            own = _justification(child)
+            centred = own == "center" or (not own and para.style is not None
+                                          and _justification(para.style.element) == "center")
             for line in (numbers.label(para) + para.text).split("\n"):
                 yield line, centred
         elif child.tag == _W + "tbl":

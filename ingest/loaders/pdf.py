@@ -1,37 +1,63 @@
-"""PDF files via pypdf: the text layer, page by page.
+"""PDF files via pypdf: the text layer, page by page; pages without one by OCR.
 
 Layout-wrapped lines are rejoined later (`RawText.wrapped`); running headers and page numbers
-are removed by `clean.remove_page_furniture` using the page boundaries kept here. A PDF
-without a text layer (scanned pages) cannot be read without OCR and is reported as such.
+are removed by `clean.remove_page_furniture` using the page boundaries kept here. A page whose
+text layer is missing, empty or glyph junk (`ocr.text_layer_usable`) and that draws an image
+(a scan) is rendered with pypdfium2 and read by `ingest.ocr`; the other pages of a mixed PDF
+keep their text layer.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+from ingest import ocr
 from ingest.loaders import RawText
 from kb.errors import IngestError
 
-# Fewer readable characters than this per page, on average, means there is no text layer.
-MIN_CHARS_PER_PAGE = 20
 # Caps against files built to exhaust the parser (a long code of law: a few hundred pages).
 MAX_PAGES = 3_000
 MAX_CHARS = 10_000_000
 
 
-def _has_images(reader) -> bool:
-    """Whether any page draws an XObject (a scanned page is an image); True when unsure."""
+def _has_images(page) -> bool:
+    """Whether a page draws an XObject (a scanned page is an image); True when unsure."""
     from pypdf.errors import PyPdfError
     try:
-        for page in reader.pages:
-            resources = page.get("/Resources")
-            xobjects = resources.get_object().get("/XObject") if resources is not None else None
-            if xobjects is not None and len(xobjects.get_object()) > 0:
-                return True
+        resources = page.get("/Resources")
+        xobjects = resources.get_object().get("/XObject") if resources is not None else None
+        return xobjects is not None and len(xobjects.get_object()) > 0
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
         return True
-    return False
+
+
+def _ocr(path: Path, data: bytes, scanned: Sequence[int]) -> dict[int, ocr.OcrPage]:
+    """OCR of the pages numbered `scanned`, rendered with pypdfium2 at `ocr.DPI`.
+
+    Raises:
+        IngestError: kind "corrupt" when pypdfium2 cannot open or render the file.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as err:
+        raise IngestError(str(path), "corrupt", f"cannot render the scanned pages ({err})", reason="corrupt") from None
+
+    def render(n: int):
+        import numpy as np
+        try:    # to_pil: the bitmap's channels come in BGR order
+            return np.asarray(document[n].render(scale=ocr.DPI / 72).to_pil().convert("RGB"))
+        except pdfium.PdfiumError as err:
+            raise IngestError(str(path), "corrupt", f"cannot render page {n + 1} ({err})", reason="corrupt") from None
+
+    try:
+        return ocr.ocr_pages(hashlib.sha256(data).hexdigest(), scanned, render)
+    finally:
+        document.close()
 
 
 def load(path: Path, data: bytes) -> RawText:
@@ -40,9 +66,10 @@ def load(path: Path, data: bytes) -> RawText:
     Raises:
         IngestError: kind "corrupt" (reason "truncated" when the file has no end-of-file
             marker, "encrypted" when it needs a password, "corrupt" otherwise) when pypdf
-            cannot read it; kind "no_text_layer"/reason "scanned" when the pages hold no text;
+            or pypdfium2 cannot read it;
             kind "empty"/reason "blank" when they hold neither text nor images; kind "too_large"
-            over `MAX_PAGES` pages or `MAX_CHARS` characters.
+            over `MAX_PAGES` pages or `MAX_CHARS` characters; kind "no_text_layer"/reason "scanned"
+            when its pages are images in which OCR finds no text.
     """
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PyPdfError
@@ -79,12 +106,18 @@ def load(path: Path, data: bytes) -> RawText:
     if not texts:
         raise IngestError(str(path), "corrupt", "PDF has no pages" + (
             " (file is truncated)" if truncated else ""), reason="truncated" if truncated else "corrupt")
+    scanned = [n for n, t in enumerate(texts) if not ocr.text_layer_usable(t) and _has_images(reader.pages[n])]
     readable = sum(len("".join(t.split())) for t in texts)
-    if readable < MIN_CHARS_PER_PAGE * len(texts) and not _has_images(reader):
+    if not scanned and readable < ocr.MIN_TEXT_CHARS * len(texts):
         raise IngestError(str(path), "empty", f"PDF is blank: {len(texts)} pages with no images and "
                           f"{readable} characters of text; nothing to ingest", reason="blank")
-    if readable < MIN_CHARS_PER_PAGE * len(texts):
-        raise IngestError(str(path), "no_text_layer", f"PDF has no text layer ({len(texts)} pages "
-                          "of images, e.g. a scan): OCR is needed before it can be ingested",
-                          reason="scanned")
-    return RawText(pages=tuple(tuple(t.split("\n")) for t in texts), wrapped=True)
+    pages: list[tuple[str, ...] | ocr.OcrPage] = [tuple(t.split("\n")) for t in texts]
+    if not scanned:
+        return RawText(pages=tuple(pages), wrapped=True)
+    for n, page in _ocr(path, data, scanned).items():
+        pages[n] = page
+    raw = ocr.raw_text(pages)
+    if not any(line.strip() for page in raw.pages for line in page):
+        raise IngestError(str(path), "no_text_layer", f"PDF has no text layer and OCR found no text in its "
+                          f"{len(scanned)} page images", reason="scanned")
+    return raw

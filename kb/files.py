@@ -1,0 +1,21 @@
+"""File writes that readers never see half done."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
+    """Write `target` through `write(temporary path beside it)`, then rename it into place, so a
+    reader sees the old file or the new one, never half of one.
+
+    Raises:
+        OSError: when the temporary file cannot be written or renamed (it is removed).
+    """
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
