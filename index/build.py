@@ -29,6 +29,7 @@ from index.lexical import LexicalIndex
 from index.tokenize import STOP_WORDS, USER_DICT, Tokenizer
 from index.units import save_units
 from kb.errors import SearchIndexError
+from kb.files import write_atomically
 from kb.lock import writer_lock
 from kb.settings import Config, load_config
 from kb.workers import die_with_parent
@@ -149,9 +150,7 @@ def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]]
 
 def _swap_in(root: Path, folder: Path) -> None:
     """Point CURRENT at `folder` atomically."""
-    tmp = root / f".{POINTER}.{os.getpid()}"
-    tmp.write_text(folder.name, encoding="utf-8")
-    os.replace(tmp, root / POINTER)
+    write_atomically(root / POINTER, lambda tmp: tmp.write_text(folder.name, encoding="utf-8"))
 
 
 def _remove_all_but(root: Path, keep: set[str]) -> None:

@@ -19,11 +19,11 @@ place, so a reader never sees half a file).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.errors import ConfigError, QueryError
+from kb.files import write_atomically
 
 COLLECTIONS_FILE = "collections.yaml"
 NO_COLLECTION = "none"          # the `collection` setting's word for "prefer no collection"
@@ -141,10 +141,8 @@ def save_collections(kb_dir: str | Path, collections: Collections) -> None:
         ConfigError: if it cannot be written.
     """
     path = collections_path(kb_dir)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    text = format_collections(collections)
     try:
-        tmp.write_text(format_collections(collections), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write ({err.strerror})") from None

@@ -74,6 +74,30 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]     # no temporary file left
 
 
+def test_two_app_sessions_saving_at_once_never_collide(tmp_path: Path) -> None:
+    # the app's sessions are threads of one process; a temporary file named by the pid alone was
+    # shared by them, so one session's rename could take the other's half-written file or fail
+    import threading
+    versions = [Collections().with_collection(f"课程{i}", ["信访工作条例"] * (i + 1)) for i in range(4)]
+    errors = []
+
+    def save_many(c: Collections) -> None:
+        try:
+            for _ in range(200):
+                save_collections(tmp_path, c)
+        except ConfigError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=save_many, args=(c,)) for c in versions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert load_collections(tmp_path) in versions
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 @pytest.fixture()
 def kb_with_index(request: pytest.FixtureRequest) -> Path:
     if not shared_samples_present():
