@@ -91,6 +91,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upload_password", "", "Password for uploads when the app is `public` (without one, a public app "
             "refuses uploads). Set it in the environment or as `upload_password` in `.streamlit/secrets.toml`, "
             "not on the command line, where other users of the machine can read it."),
+    Setting("upload_queue", "", "Folder of the writer queue when several app replicas serve one knowledge base: "
+            "the app puts uploads there instead of ingesting them, and one `python -m ui.queue` process (the "
+            "writer) ingests and indexes them. Empty: the app ingests its uploads itself."),
     Setting("wait", 600.0, "Writers (ingest, index build, app uploads): seconds to wait while another writer "
             "holds the knowledge base's lock; 0 = give up at once (`--no-wait`).", float),
 )

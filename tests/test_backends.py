@@ -8,20 +8,20 @@ copy of one store, indexed with the real bundled model.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench import milvus_lite_server
 from index.backends import LexicalQuery
 from index.build import backend_record, build, current_folder, read_meta
 from index.search import Filters, Hit, Searcher
 from ingest import run
 from kb.settings import load_config
+from ui.harness import free_port
 
 APP_CORPUS = Path(__file__).resolve().parent / "app_corpus"
 EXTRA_TITLE = "某县信访接待测试办法"
@@ -39,30 +39,11 @@ BACKENDS = ("embedded", "milvus")
 QUESTIONS = ("社区调解员应当具备什么条件", "调解协议有什么效力", "社区调解委员会怎样组成", "调解不收费吗")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A milvus-lite server of this module; stopped at its end."""
-    port = free_port()
-    data = tmp_path_factory.mktemp("milvus")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data),
-                               "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        assert server.poll() is None and time.monotonic() < deadline, "milvus-lite server did not start"
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=30)
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kb.errors import IngestError
 from ui.common import escape
 from ui.jobs import UPLOAD_SUBDIR, FileResult, IngestJob, ingest_and_index, save_upload
+from ui.queue import enqueue
 
 if TYPE_CHECKING:
     from kb.settings import Config
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 STATUS_TEXT = {"added": "已导入", "updated": "已更新", "unchanged": "内容未变，无需重新导入",
                "duplicate": "与已导入的文件是同一版本，未重复保存", "skipped": "跳过（不是法规正文）",
-               "failed": "失败", "refused": "未接收", "repeated": "未重复保存"}
+               "failed": "失败", "refused": "未接收", "repeated": "未重复保存",
+               "queued": "已加入导入队列：写入进程导入并更新索引后即可检索"}
 SHOWN_REASONS = ("failed", "refused", "repeated")     # statuses whose line adds why
 UNLOCKED_KEY = "upload-unlocked"
 LOOPBACK = ("127.", "::1", "localhost")
@@ -108,8 +110,26 @@ def uploads_allowed(cfg: Config) -> bool:
     return False
 
 
+def _enqueue(cfg: Config, board: JobBoard, files, extensions) -> None:
+    """Replicas of one deployment (`upload_queue` set): the files go to the writer's queue."""
+    job = IngestJob(names={})
+    for f in files:
+        try:
+            queued = enqueue(Path(cfg.upload_queue), f.name, f.getvalue(), allowed=extensions,
+                             max_bytes=cfg.upload_max_mb * 2**20)
+        except IngestError as e:
+            job.refused.append(FileResult(f.name, "", "refused", message=e.message))
+            continue
+        job.results.append(FileResult(f.name, str(queued), "queued"))
+    job.stage = "完成"
+    board.record(str(cfg.kb), job)
+
+
 def _start(cfg: Config, board: JobBoard, folder: Path, files, extensions) -> None:
     import streamlit as st
+    if cfg.upload_queue:
+        _enqueue(cfg, board, files, extensions)
+        return
     names: dict[str, str] = {}
     refused: list[FileResult] = []
     for f in files:
