@@ -46,8 +46,9 @@ def render(cfg: Config) -> None:
     from ingest import SUPPORTED_EXTENSIONS
     st.title("添加文件")
     folder = Path(cfg.corpus) / UPLOAD_SUBDIR
-    st.caption(escape(f"文件保存到 {folder}，导入知识库 {cfg.kb} 并更新检索索引。支持 "
-                      f"{'、'.join(sorted(SUPPORTED_EXTENSIONS))}，单个文件不超过 {cfg.upload_max_mb} MB。"
+    where = (f"文件放入导入队列 {cfg.upload_queue}，由写入进程导入知识库 {cfg.kb} 并更新检索索引" if cfg.upload_queue
+             else f"文件保存到 {folder}，导入知识库 {cfg.kb} 并更新检索索引")
+    st.caption(escape(f"{where}。支持 {'、'.join(sorted(SUPPORTED_EXTENSIONS))}，单个文件不超过 {cfg.upload_max_mb} MB。"
                       "处理期间其他页面照常可用。"))
     board = job_board()
     kb = str(cfg.kb)
