@@ -12,6 +12,7 @@ cache of `index.cache` survives rebuilds).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -193,13 +194,21 @@ def backend_record(meta: dict) -> dict:
     return meta.get("backend") or {"name": EMBEDDED}
 
 
+def same_backend(cfg: Config, record: dict) -> Config:
+    """`cfg` with the backend and Milvus address it leaves empty taken from the current snapshot's
+    record: an ingest or an app upload rebuilds a knowledge base on the backend it is on."""
+    backend = cfg.backend or record["name"]
+    uri = cfg.milvus_uri or (record.get("uri", "") if backend == record["name"] else "")
+    return dataclasses.replace(cfg, backend=backend, milvus_uri=uri)
+
+
 def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) -> BuildReport:
     from index.embed import load_embedder
     from ingest.store import open_store
 
     start = time.perf_counter()
     root = index_root(kb_dir)
-    backend = backend_module(cfg.backend)
+    backend_module(cfg.backend or EMBEDDED)           # an unknown backend is refused before any work
     embedder = load_embedder(cfg)
     fingerprint = lexical_fingerprint(Tokenizer())
     with open_store(kb_dir) as store:
@@ -211,6 +220,8 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
             folder, meta = None, {}
         if root.is_dir():
             _remove_all_but(root, {folder.name, meta.get("previous", "")} if folder is not None else set())
+        cfg = same_backend(cfg, backend_record(meta))
+        backend = backend_module(cfg.backend)
         if (not force and folder is not None and meta.get("generation") == generation
                 and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id
                 and backend_record(meta)["name"] == cfg.backend

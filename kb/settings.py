@@ -49,13 +49,14 @@ SETTINGS: tuple[Setting, ...] = (
             "FAISS index: `flat` (exact), `sq8` (exact scan of 8-bit vectors), `hnsw` (approximate graph) "
             "or `auto` (flat, hnsw above `ann_threshold` passages)."),
     Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
-    Setting("backend", "embedded",
+    Setting("backend", "",
             "Search backend a build loads the knowledge base into: `embedded` (SQLite + FAISS + bm25s files beside "
-            "the store, no server) or `milvus` (a Milvus collection at `milvus_uri`; see the README's operators "
-            "section). A snapshot records its backend, and searches use the one it records."),
+            "the store, no server) or `milvus` (Milvus collections at `milvus_uri`; see the README's operators "
+            "section). Empty: the backend of the current snapshot (`embedded` for a new knowledge base). A "
+            "snapshot records its backend, and searches use the one it records."),
     Setting("milvus_uri", "", "Milvus address for `backend=milvus`, e.g. `http://127.0.0.1:19530` (a Milvus "
-            "standalone or distributed cluster, or `milvus-lite server`). For searches, empty = the address "
-            "the snapshot's build recorded."),
+            "standalone or distributed cluster, or `milvus-lite server`). Empty: the address the current "
+            "snapshot's build recorded."),
     Setting("workers", "", "Where a build embeds the passages missing from the embedding cache: empty = in this "
             "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
             "need this project and the model installed). Vectors are the same bit for bit."),

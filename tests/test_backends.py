@@ -141,9 +141,13 @@ def test_empty_results(searcher: Searcher) -> None:
 
 
 def rebuilt(kb: Path, record: dict) -> Searcher:
-    """A Searcher after building `kb` with the backend (and address) of `record`."""
-    build(kb, load_config(kb=str(kb), backend=record["name"], milvus_uri=record.get("uri", "")), progress=False)
-    return Searcher(kb, load_config(kb=str(kb)))
+    """A Searcher after building `kb` without backend settings (as an ingest or an upload does),
+    which stays on the backend (and address) of `record`."""
+    build(kb, load_config(kb=str(kb)), progress=False)
+    searcher = Searcher(kb, load_config(kb=str(kb)))
+    assert (backend_record(searcher.meta)["name"], backend_record(searcher.meta).get("uri")) == \
+        (record["name"], record.get("uri"))
+    return searcher
 
 
 def test_deletes_after_reingest(searcher: Searcher, tmp_path: Path) -> None:
