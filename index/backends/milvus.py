@@ -20,7 +20,7 @@ fields with `enable_analyzer` and a `jieba` tokenizer with `mode` and `dict` plu
 filter; a BM25 function into a SPARSE_FLOAT_VECTOR with SPARSE_INVERTED_INDEX (metric BM25,
 `bm25_k1`, `bm25_b`); FLOAT_VECTOR with FLAT / HNSW / IVF_SQ8 and metric IP; `group_by_field`
 search; boolean expressions with `in`, `like "prefix%"`, comparisons; upsert, delete by ids,
-query iterators.
+flush, query iterators.
 """
 from __future__ import annotations
 
@@ -275,6 +275,9 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
         lexical_seconds = time.perf_counter() - start
         upserted_p, deleted_p = _sync(client, passages, passage_rows, _stored_digests(client, passages),
                                       "passages", progress, vectors_of)
+        # sealed segments get their indexes; milvus-lite searched its unflushed rows ~8× slower (dense)
+        client.flush(articles)
+        client.flush(passages)
         client.load_collection(articles)
         client.load_collection(passages)
     record = {"name": NAME, "uri": uri, "articles": articles, "passages": passages, "index_type": index_type,
