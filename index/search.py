@@ -1,12 +1,14 @@
 """The searcher: query understanding, lexical + dense retrieval, fusion, filters, hits.
 
-`Searcher(kb_dir)` loads the catalog, the BM25 index, the FAISS index and the embedding model
-once; `search()` then answers in tens of milliseconds. Steps of one search:
+`Searcher(kb_dir)` loads the catalog, the snapshot's search backend (`index.backends`: the BM25
+and FAISS indexes of the embedded default, or the Milvus collections the snapshot records) and
+the embedding model once; `search()` then answers in tens of milliseconds. Steps of one search:
 
 1. `index.query.parse_query`: article references, named documents, expansion terms.
-2. Filters become a row mask (BM25) and an id allow-list (FAISS), applied before top-k.
-3. BM25 over the question's tokens (+ expansion terms at a lower weight) and dense search over
-   the question's embedding each give a ranking; `index.fuse.rrf` fuses them.
+2. Filters become a `Scope`: a row mask (embedded) and the same terms for a Milvus expression,
+   applied by the backend before top-k.
+3. BM25 over the question (+ expansion terms at a lower weight) and dense search over the
+   question's embedding each give a ranking from the backend; `index.fuse.rrf` fuses them.
 4. Articles of documents named in the question and of the preferred region (and national
    rules) get a score boost; explicit references are pinned first.
 5. Versions of one article are grouped (the current one shown, the others listed).
