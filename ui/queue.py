@@ -91,6 +91,10 @@ def _serve(args: argparse.Namespace) -> int:
     if not cfg.upload_queue:
         print("error: no queue folder: give --upload-queue DIR (or POLICYKB_UPLOAD_QUEUE)", file=sys.stderr)
         return 2
+    from ingest.store import open_store
+
+    with open_store(cfg.kb):        # a missing knowledge base is said at once, not at the first upload
+        pass
     Path(cfg.upload_queue).mkdir(parents=True, exist_ok=True)
     while True:
         job = drain(cfg)
