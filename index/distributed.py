@@ -112,7 +112,8 @@ def passage_encoder(embedder, cfg: Config) -> Iterator:
         elif started:
             ray.init(address=address, log_to_driver=False, runtime_env=env)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        raise BackendError(f"Ray cluster unreachable at {address} ({str(err).splitlines()[0]})") from None
+        where = "a local Ray could not start" if address == "local" else f"Ray cluster unreachable at {address}"
+        raise BackendError(f"{where} ({str(err).splitlines()[0]})") from None
     if address != "local":
         count = max(int(ray.cluster_resources().get("CPU", 1)), 1)
     actor_class = ray.remote(num_cpus=1)(_EmbedActor)

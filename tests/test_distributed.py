@@ -23,10 +23,13 @@ ARTICLES = ("信访工作坚持属地管理，分级负责。", "信访人应当
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT)}})
-    yield
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as mp:
+        # Ray waits 30 s for its control store to start; on a machine busy with other tests that was too little once
+        mp.setenv("RAY_gcs_server_port_wait_time_s", "180")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT)}})
+        yield
+        ray.shutdown()
 
 
 def store(root: Path) -> Path:
