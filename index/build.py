@@ -53,13 +53,14 @@ class BuildReport:
     seconds: float
     tokenize_seconds: float = 0.0
     dense_seconds: float = 0.0
+    stages: tuple[str, str] = ("tokenise", "embed + FAISS")       # the backend's words for the two times
 
     def summary(self) -> str:
         """One line for the CLIs."""
         if self.skipped:
             return f"index of {self.kb_dir}: unchanged, up to date ({self.units} units), nothing to do"
-        return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s (tokenise "
-                f"{self.tokenize_seconds:.1f} s, embed + FAISS {self.dense_seconds:.1f} s), store generation "
+        return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s ({self.stages[0]} "
+                f"{self.tokenize_seconds:.1f} s, {self.stages[1]} {self.dense_seconds:.1f} s), store generation "
                 f"{self.generation}")
 
 
@@ -257,4 +258,4 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     # the replaced snapshot stays one generation: a searcher may be loading it right now
     _remove_all_but(root, {new.name, meta["previous"]})
     return BuildReport(str(kb_dir), str(new), False, generation, len(units), time.perf_counter() - start,
-                       loaded.tokenize_seconds, loaded.dense_seconds)
+                       loaded.tokenize_seconds, loaded.dense_seconds, loaded.stages)

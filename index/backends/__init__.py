@@ -69,6 +69,7 @@ class Loaded:
     record: dict = field(default_factory=dict)
     tokenize_seconds: float = 0.0
     dense_seconds: float = 0.0
+    stages: tuple[str, str] = ("tokenise", "embed + FAISS")     # what the two times measured, in words
 
 
 class Retrieval(Protocol):

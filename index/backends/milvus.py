@@ -284,7 +284,8 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
               "article_rows": len(article_rows), "passage_rows": len(passage_rows),
               "upserted": {"articles": upserted_a, "passages": upserted_p},
               "deleted": {"articles": deleted_a, "passages": deleted_p}, "embedded": embedded}
-    return Loaded(record, lexical_seconds, time.perf_counter() - start - lexical_seconds)
+    return Loaded(record, lexical_seconds, time.perf_counter() - start - lexical_seconds,
+                  ("load articles (BM25)", "embed + load passages"))
 
 
 def _literal(value: str) -> str:
