@@ -6,7 +6,8 @@ Copies the store of `--kb` twice into a temporary folder, builds one copy with e
 (Milvus at `--milvus-uri`, or a `milvus-lite server` started here on a free port), and runs the
 questions whose gold articles are in the knowledge base (default ../shared/eval/stard-train.jsonl
 and xinfang-dev.jsonl) on both: Recall@10 and MRR@10 side by side, the mean overlap of the two
-top-10 lists, and warm latency p50/p95 per backend. On the full lawrefbook knowledge base the
+top-10 lists, warm latency p50/p95 per backend, and the hits of filtered searches that break
+their filter (leaks; there must be none). On the full lawrefbook knowledge base the
 Recall@10 of the two should stay within 0.02.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from bench import SHARED, milvus_lite_server, parse_kb_args, percentile
 from index.build import build
 from index.eval import Question, judge, read_questions, summarise
-from index.search import Hit, Searcher
+from index.search import Filters, Hit, Searcher
 from ingest.store import DB_NAME
 from kb.settings import Config, add_arguments, load_config
 
@@ -47,6 +48,27 @@ def run_questions(searcher: Searcher, questions: list[Question]) -> tuple[list[l
         results.append(searcher.search(q.query, K))
         seconds.append(time.perf_counter() - start)
     return results, seconds
+
+
+# filters every hit must satisfy, with the test of a hit
+FILTER_CHECKS = (
+    (Filters(levels=("法律",)), lambda h: h.level == "法律"),
+    (Filters(regions=("全国",)), lambda h: h.region == "全国"),
+    (Filters(statuses=("current", "repealed"), date_to="2010"), lambda h: h.status in ("current", "repealed")
+     and "" < h.effective <= "2010-12-31"),
+)
+LEAK_QUESTIONS = 20
+
+
+def filter_leaks(searcher: Searcher, questions: list[Question]) -> tuple[int, int]:
+    """(hits outside their filter, hits) over `FILTER_CHECKS` and the first `LEAK_QUESTIONS` questions."""
+    leaks = hits = 0
+    for filters, holds in FILTER_CHECKS:
+        for q in questions[:LEAK_QUESTIONS]:
+            found = searcher.search(q.query, K, filters)
+            hits += len(found)
+            leaks += sum(not holds(h) for h in found)
+    return leaks, hits
 
 
 def built_copy(store_kb: Path, root: Path, cfg: Config) -> tuple[Searcher, float]:
@@ -98,4 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                                for a, b in zip(ranked["embedded"], ranked["milvus"])]
                     print(f"  {sum(overlap) / len(overlap):.3f}", end="")
                 print()
+            leaks = {name: filter_leaks(searcher, questions) for name, searcher in (("embedded", embedded),
+                                                                                   ("milvus", milvus))}
+            print(f"{'':<28}filter leaks (level 法律; region 全国; current or repealed, effective by 2010): " +
+                  ", ".join(f"{name} {bad} of {hits} hits" for name, (bad, hits) in leaks.items()))
     return 0
