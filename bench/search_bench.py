@@ -54,8 +54,7 @@ def latency(searcher: Searcher, questions, k: int = 10) -> None:
     for query in queries[:20]:                       # warm caches and lazy loads
         searcher.search(query, k)
     total, encode, lexical, dense = [], [], [], []
-    mask = searcher.mask(Filters())
-    allowed = None if mask is None else searcher.catalog.ids[mask]
+    scope = searcher.scope(Filters())
     for query in queries:
         t0 = time.perf_counter()
         searcher.search(query, k)
@@ -63,10 +62,9 @@ def latency(searcher: Searcher, questions, k: int = 10) -> None:
         parsed = searcher.parse(query, Filters())
         qvec = searcher.embedder.encode_query(parsed.text)
         t2 = time.perf_counter()
-        tokens, extra = searcher.query_terms(parsed)
-        searcher.lexical_ranking(tokens, extra, mask, searcher.tuning.candidates)
+        searcher.lexical_ranking(searcher.lexical_query(parsed), scope, searcher.tuning.candidates)
         t3 = time.perf_counter()
-        searcher.dense.search(qvec, searcher.tuning.candidates, allowed)
+        searcher.backend.dense(qvec, scope, searcher.tuning.candidates)
         t4 = time.perf_counter()
         total.append(t1 - t0)
         encode.append(t2 - t1)

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("build", help="build or update the indexes from the knowledge base",
                             description="Build or update the lexical and dense indexes from the store. "
                                         "Skips the work when nothing changed since the last build.")
-    add_arguments(p, "kb", "model", "query_prefix")
+    add_arguments(p, "kb", "model", "query_prefix", "backend", "milvus_uri", "workers")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_wait_arguments(p)
@@ -48,14 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="current (default), superseded, repealed, pending (repeatable)")
     p.add_argument("--date-from", default="", help="effective on or after (YYYY[-MM[-DD]])")
     p.add_argument("--date-to", default="", help="effective on or before (YYYY[-MM[-DD]])")
-    add_arguments(p, "kb", "model", "query_prefix", "region", "collection")
+    add_arguments(p, "kb", "model", "query_prefix", "region", "collection", "milvus_uri")
 
     p = commands.add_parser("eval", help="measure retrieval quality on a questions file with gold articles",
                             description="Print Recall@1/5/10/20/100, MRR@10 and nDCG@10 (scoring rules: "
                                         "same title key and article number, any version, each gold once).")
     p.add_argument("file", type=Path, metavar="FILE.jsonl")
     p.add_argument("--k", type=int, default=100, help="results retrieved per question (default 100)")
-    add_arguments(p, "kb", "model", "query_prefix", "region", "collection")
+    add_arguments(p, "kb", "model", "query_prefix", "region", "collection", "milvus_uri")
     return parser
 
 

@@ -12,6 +12,7 @@ cache of `index.cache` survives rebuilds).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,8 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.backends import EMBEDDED, backend_module
 from index.catalog import Catalog
-from index.lexical import LexicalIndex
 from index.tokenize import STOP_WORDS, USER_DICT, Tokenizer
 from index.units import save_units
 from kb.errors import SearchIndexError
@@ -53,13 +54,14 @@ class BuildReport:
     seconds: float
     tokenize_seconds: float = 0.0
     dense_seconds: float = 0.0
+    stages: tuple[str, str] = ("tokenise", "embed + FAISS")       # the backend's words for the two times
 
     def summary(self) -> str:
         """One line for the CLIs."""
         if self.skipped:
             return f"index of {self.kb_dir}: unchanged, up to date ({self.units} units), nothing to do"
-        return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s (tokenise "
-                f"{self.tokenize_seconds:.1f} s, embed + FAISS {self.dense_seconds:.1f} s), store generation "
+        return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s ({self.stages[0]} "
+                f"{self.tokenize_seconds:.1f} s, {self.stages[1]} {self.dense_seconds:.1f} s), store generation "
                 f"{self.generation}")
 
 
@@ -172,7 +174,10 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
     Raises:
         StoreError: if there is no readable knowledge base in `kb_dir`, or another writer holds
             it longer than the `wait` setting.
-        ConfigError: if the embedding model or a word list cannot be loaded.
+        ConfigError: if the embedding model or a word list cannot be loaded, or the `backend`,
+            `milvus_uri` or `workers` setting is invalid.
+        BackendError: if the Milvus server or the Ray cluster the settings name cannot be reached
+            or refuses the work.
         SearchIndexError: if the index folder cannot be written, or the knowledge base has no articles.
     """
     from ingest.store import open_store
@@ -184,16 +189,28 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         return _build_locked(kb_dir, cfg, progress, force)
 
 
+def backend_record(meta: dict) -> dict:
+    """What a snapshot records about its search backend (snapshots from before backends: embedded)."""
+    return meta.get("backend") or {"name": EMBEDDED}
+
+
+def same_backend(cfg: Config, record: dict) -> Config:
+    """`cfg` with the backend and Milvus address it leaves empty taken from the current snapshot's
+    record: an ingest or an app upload rebuilds a knowledge base on the backend it is on."""
+    backend = cfg.backend or record["name"]
+    uri = cfg.milvus_uri or (record.get("uri", "") if backend == record["name"] else "")
+    return dataclasses.replace(cfg, backend=backend, milvus_uri=uri)
+
+
 def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) -> BuildReport:
-    from index.dense import build_dense
     from index.embed import load_embedder
     from ingest.store import open_store
 
     start = time.perf_counter()
     root = index_root(kb_dir)
-    tokenizer = Tokenizer()
+    backend_module(cfg.backend or EMBEDDED)           # an unknown backend is refused before any work
     embedder = load_embedder(cfg)
-    fingerprint = lexical_fingerprint(tokenizer)
+    fingerprint = lexical_fingerprint(Tokenizer())
     with open_store(kb_dir) as store:
         generation = store.generation()
         try:
@@ -203,8 +220,12 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
             folder, meta = None, {}
         if root.is_dir():
             _remove_all_but(root, {folder.name, meta.get("previous", "")} if folder is not None else set())
+        cfg = same_backend(cfg, backend_record(meta))
+        backend = backend_module(cfg.backend)
         if (not force and folder is not None and meta.get("generation") == generation
-                and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id):
+                and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id
+                and backend_record(meta)["name"] == cfg.backend
+                and backend_record(meta).get("uri", "") == (cfg.milvus_uri if cfg.backend != EMBEDDED else "")):
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
                                time.perf_counter() - start)
         units = sorted(store.iter_articles(), key=lambda u: u.id)
@@ -219,17 +240,11 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         catalog = Catalog.from_units(units)
         catalog.save(new)
         save_units(new, units)
-        t = time.perf_counter()
-        tokens = tokenize_units(tokenizer, [(u.text, unit_headings(u)) for u in units], progress=progress)
-        tokenize_seconds = time.perf_counter() - t
-        LexicalIndex.build(tokens).save(new / LEXICAL_DIR)
-        del tokens
-        t = time.perf_counter()
-        build_dense(units, embedder, new / DENSE_DIR, cfg=cfg, generation=generation, progress=progress)
-        dense_seconds = time.perf_counter() - t
+        loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress)
         meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
                 "model_id": embedder.model_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "seconds": round(time.perf_counter() - start, 1), "previous": folder.name if folder else ""}
+                "seconds": round(time.perf_counter() - start, 1), "previous": folder.name if folder else "",
+                "backend": loaded.record}
         (new / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         _swap_in(root, new)
     except (OSError, sqlite3.Error) as err:
@@ -242,4 +257,4 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     # the replaced snapshot stays one generation: a searcher may be loading it right now
     _remove_all_but(root, {new.name, meta["previous"]})
     return BuildReport(str(kb_dir), str(new), False, generation, len(units), time.perf_counter() - start,
-                       tokenize_seconds, dense_seconds)
+                       loaded.tokenize_seconds, loaded.dense_seconds, loaded.stages)

@@ -1,12 +1,14 @@
 """The searcher: query understanding, lexical + dense retrieval, fusion, filters, hits.
 
-`Searcher(kb_dir)` loads the catalog, the BM25 index, the FAISS index and the embedding model
-once; `search()` then answers in tens of milliseconds. Steps of one search:
+`Searcher(kb_dir)` loads the catalog, the snapshot's search backend (`index.backends`: the BM25
+and FAISS indexes of the embedded default, or the Milvus collections the snapshot records) and
+the embedding model once; `search()` then answers in tens of milliseconds. Steps of one search:
 
 1. `index.query.parse_query`: article references, named documents, expansion terms.
-2. Filters become a row mask (BM25) and an id allow-list (FAISS), applied before top-k.
-3. BM25 over the question's tokens (+ expansion terms at a lower weight) and dense search over
-   the question's embedding each give a ranking; `index.fuse.rrf` fuses them.
+2. Filters become a `Scope`: a row mask (embedded) and the same terms for a Milvus expression,
+   applied by the backend before top-k.
+3. BM25 over the question (+ expansion terms at a lower weight) and dense search over the
+   question's embedding each give a ranking from the backend; `index.fuse.rrf` fuses them.
 4. Articles of documents named in the question and of the preferred region (and national
    rules) get a score boost; explicit references are pinned first.
 5. Versions of one article are grouped (the current one shown, the others listed).
@@ -25,16 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from index.adapter import configured_adapter
-from index.build import DENSE_DIR, LEXICAL_DIR, current_folder, read_meta, rebuild_hint
+from index.backends import LexicalQuery, Scope, backend_module
+from index.build import backend_record, current_folder, read_meta, rebuild_hint
 from index.catalog import STATUSES, Catalog, date_text
 from index.eval import ArticleKey
 from index.collections import load_collections
 from index.fuse import boost, group_versions, pin_first, rrf
-from index.lexical import LexicalIndex, top_rows
 from index.prior import configured_prior
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
 from index.rerank import RERANK_DEPTH, Candidate, candidate_features, configured_reranker
-from index.tokenize import Tokenizer
+from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from kb.chinese import parse_article_label
 from kb.citations import alias_index, documents_named
@@ -165,6 +167,7 @@ class Searcher:
             StoreError: if the knowledge base is missing.
             SearchIndexError: if the index is missing, incomplete or does not match the model.
             ConfigError: if the embedding model cannot be loaded.
+            BackendError: if the snapshot's search backend (Milvus) cannot be reached.
         """
         from index.embed import load_embedder
         from ingest.store import open_store
@@ -195,15 +198,14 @@ class Searcher:
 
     def _load_snapshot(self, folder: Path) -> None:
         """Raises:
-            SearchIndexError: if a part of the snapshot in `folder` is missing or unreadable."""
-        from index.dense import DenseIndex
-
+            SearchIndexError: if a part of the snapshot in `folder` is missing or unreadable.
+            BackendError: if the snapshot's Milvus collections cannot be reached."""
         hint = rebuild_hint(self.kb_dir)
         self.folder = folder
         self.meta = read_meta(folder, self.kb_dir)
         self.catalog = Catalog.load(folder, hint)
-        self.lexical = LexicalIndex.load(folder / LEXICAL_DIR, rows=len(self.catalog), rebuild_hint=hint)
-        self.dense = DenseIndex.load(folder / DENSE_DIR, self.embedder.model_id, len(self.catalog), hint)
+        record = backend_record(self.meta)
+        self.backend = backend_module(record["name"]).open(folder, record, self.catalog, self.embedder, self.cfg)
         self.units = UnitTable(folder, hint)
 
     def behind(self) -> int:
@@ -242,8 +244,9 @@ class Searcher:
         return np.array(sorted(documents_named(names, self._alias_docs)), dtype=np.int32)
 
     @functools.lru_cache(maxsize=32)
-    def mask(self, filters: Filters) -> np.ndarray | None:
-        """Boolean row mask of `filters`, or None when nothing is excluded.
+    def scope(self, filters: Filters) -> Scope:
+        """What `filters` let a search return: the row mask of the catalog (None when nothing is
+        excluded) and the same restriction in terms a backend's expression can say.
 
         Raises:
             QueryError: for an unknown document, status or level, or a bad date.
@@ -256,27 +259,43 @@ class Searcher:
         if filters.statuses:
             keep &= np.isin(cat.status, [STATUSES.index(s) for s in filters.statuses])
         doc_ok = np.ones(len(cat.documents), dtype=bool)
+        doc_keys: list[str] = []
+        newest_of: list[tuple[str, int]] = []
         if filters.documents:
             doc_ok[:] = False
             named = self.documents_matching(filters.documents)
             doc_ok[named] = True
+            doc_keys = sorted({cat.documents[d].key for d in named.tolist()})
             # A document asked for by name is searched even when none of its versions has an
             # allowed status (a replaced or repealed text): its newest version, as for references.
             for d in named.tolist():
                 rows = cat.doc == d
                 if not (keep & rows).any():
-                    keep |= rows & (cat.version == cat.version[rows].max())
+                    newest = cat.version[rows].max()
+                    keep |= rows & (cat.version == newest)
+                    newest_of.append((cat.documents[d].key, int(newest)))
         if filters.levels:
             doc_ok &= np.array([d.level in filters.levels for d in cat.documents], dtype=bool)
         if filters.regions:
             doc_ok &= np.array([any(d.region.startswith(r) for r in filters.regions) for d in cat.documents],
                                dtype=bool)
         keep &= doc_ok[cat.doc]
-        if filters.date_from:
-            keep &= cat.effective >= bound_number(filters.date_from, end=False)
-        if filters.date_to:
-            keep &= (cat.effective > 0) & (cat.effective <= bound_number(filters.date_to, end=True))
-        return None if keep.all() else keep
+        start = bound_number(filters.date_from, end=False) if filters.date_from else 0
+        end = bound_number(filters.date_to, end=True) if filters.date_to else 0
+        if start:
+            keep &= cat.effective >= start
+        if end:
+            keep &= (cat.effective > 0) & (cat.effective <= end)
+        return Scope(None if keep.all() else keep, tuple(filters.statuses), tuple(doc_keys), tuple(newest_of),
+                     tuple(filters.levels), tuple(filters.regions), start, end)
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """Boolean row mask of `filters`, or None when nothing is excluded (see `scope`).
+
+        Raises:
+            QueryError: for an unknown document, status or level, or a bad date.
+        """
+        return self.scope(filters).mask
 
     # ---- ranking -------------------------------------------------------------------------
     def parse(self, query: str, filters: Filters) -> ParsedQuery:
@@ -291,25 +310,28 @@ class Searcher:
         extra = [t for term in parsed.expansions for t in self.tokenizer.tokens(term)]
         return self.tokenizer.tokens(parsed.text), extra
 
-    def lexical_ranking(self, tokens: Sequence[str], extra: Sequence[str], mask: np.ndarray | None,
-                        n: int) -> list[tuple[int, float]]:
-        """Best rows by BM25 of the question's tokens plus down-weighted expansion tokens."""
-        scores = self.lexical.scores(tokens)
-        if extra and self.tuning.expansion_weight:
-            scores = scores + self.tuning.expansion_weight * self.lexical.scores(extra)
-        return top_rows(scores, n, mask)
+    def lexical_query(self, parsed: ParsedQuery, *, expanded: bool = True) -> LexicalQuery:
+        """The keyword side of a parsed question, for the backend (without expansion terms
+        unless `expanded`)."""
+        tokens, extra = self.query_terms(parsed)
+        expansions = parsed.expansions if expanded else ()
+        return LexicalQuery(normalise(parsed.text), tuple(tokens), tuple(normalise(e) for e in expansions),
+                            tuple(extra) if expanded else (), self.tuning.expansion_weight)
 
-    def dense_ranking(self, qvec: np.ndarray, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
+    def lexical_ranking(self, query: LexicalQuery, scope: Scope, n: int) -> list[tuple[int, float]]:
+        """Best rows by BM25 of the question plus down-weighted expansion terms (the backend's)."""
+        if scope.empty:
+            return []
+        return self.backend.lexical(query, scope, n)
+
+    def dense_ranking(self, qvec: np.ndarray, scope: Scope, n: int) -> list[tuple[int, float]]:
         """Best rows by embedding similarity to the base query vector `qvec` (the adapter applied
-        here), the filter applied inside FAISS."""
+        here), the filter applied by the backend before top-k."""
         if self.adapter is not None:
             qvec = self.adapter.apply(qvec)
-        allowed = None if mask is None else self.catalog.ids[mask]
-        if allowed is not None and len(allowed) == 0:
+        if scope.empty:
             return []
-        found = self.dense.search(qvec, n, allowed)
-        rows = self.catalog.rows_of([a for a, _ in found])
-        return list(zip(rows.tolist(), [s for _, s in found]))
+        return self.backend.dense(qvec, scope, n)
 
     def reference_rows(self, refs: Sequence[Reference], filters: Filters) -> list[int]:
         """Rows answering explicit references: the version allowed by the status filter, else the best."""
@@ -341,13 +363,13 @@ class Searcher:
             raise QueryError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
         parsed = self.parse(query, filters)
-        mask = self.mask(filters)
+        scope = self.scope(filters)
         n = max(k, self.tuning.candidates)
         t = self.tuning
-        tokens, extra = self.query_terms(parsed)
-        lexical = self.lexical_ranking(tokens, extra, mask, n)
+        query_terms = self.lexical_query(parsed)
+        lexical = self.lexical_ranking(query_terms, scope, n)
         qvec = self.embedder.encode_query(parsed.text) if t.dense_weight or self.reranker is not None else None
-        dense = self.dense_ranking(qvec, mask, n) if t.dense_weight else []
+        dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
             fused = self.rerank(parsed, qvec, fused, lexical, dense, self.document_votes(qvec, fused, filters))
@@ -357,7 +379,7 @@ class Searcher:
         grouped = self._group(fused)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
-        return self._hits(grouped, why, tokens + extra)
+        return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens])
 
     def document_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], filters: Filters
                        ) -> dict[str, float]:

@@ -67,6 +67,11 @@ class QueryError(KBError):
     """A search request is invalid (empty query, unknown document, bad filter value)."""
 
 
+class BackendError(KBError):
+    """An external engine the settings name (a Milvus server, a Ray cluster) cannot be reached
+    or refused a request; the message names the address and the reason."""
+
+
 class ConfigError(KBError):
     """A setting has an invalid value (unknown model path, bad number, ...)."""
 

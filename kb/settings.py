@@ -49,6 +49,17 @@ SETTINGS: tuple[Setting, ...] = (
             "FAISS index: `flat` (exact), `sq8` (exact scan of 8-bit vectors), `hnsw` (approximate graph) "
             "or `auto` (flat, hnsw above `ann_threshold` passages)."),
     Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
+    Setting("backend", "",
+            "Search backend a build loads the knowledge base into: `embedded` (SQLite + FAISS + bm25s files beside "
+            "the store, no server) or `milvus` (Milvus collections at `milvus_uri`; see the README's operators "
+            "section). Empty: the backend of the current snapshot (`embedded` for a new knowledge base). A "
+            "snapshot records its backend, and searches use the one it records."),
+    Setting("milvus_uri", "", "Milvus address for `backend=milvus`, e.g. `http://127.0.0.1:19530` (a Milvus "
+            "standalone or distributed cluster, or `milvus-lite server`). Empty: the address the current "
+            "snapshot's build recorded."),
+    Setting("workers", "", "Where a build embeds the passages missing from the embedding cache: empty = in this "
+            "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
+            "need this project and the model installed). Vectors are the same bit for bit."),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
     Setting("rrf_k", 20.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
     Setting("dense_weight", 1.5, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
@@ -84,6 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upload_password", "", "Password for uploads when the app is `public` (without one, a public app "
             "refuses uploads). Set it in the environment or as `upload_password` in `.streamlit/secrets.toml`, "
             "not on the command line, where other users of the machine can read it."),
+    Setting("upload_queue", "", "Folder of the writer queue when several app replicas serve one knowledge base: "
+            "the app puts uploads there instead of ingesting them, and one `python -m ui.queue` process (the "
+            "writer) ingests and indexes them. Empty: the app ingests its uploads itself."),
     Setting("wait", 600.0, "Writers (ingest, index build, app uploads): seconds to wait while another writer "
             "holds the knowledge base's lock; 0 = give up at once (`--no-wait`).", float),
 )

@@ -130,3 +130,26 @@ def test_refused_uploads_are_reported_without_touching_the_knowledge_base(writab
     assert not (tmp_path / "corpus").exists()
     with open_store(writable_kb) as store:
         assert store.generation() == generation
+
+
+def test_a_replica_queues_uploads_for_the_writer(writable_kb, tmp_path, open_page, monkeypatch):
+    from ui.queue import queued_files, uploaded_name
+
+    monkeypatch.setenv("POLICYKB_CORPUS", str(tmp_path / "corpus"))
+    monkeypatch.setenv("POLICYKB_UPLOAD_QUEUE", str(tmp_path / "queue"))
+    with open_store(writable_kb) as store:
+        generation = store.generation()
+    at = open_page(writable_kb, "upload")
+    at.get("file_uploader")[0].set_value([("示范街道志愿服务管理办法.txt", NEW_REGULATION.encode("gb18030"), "text/plain"),
+                                          ("空白.md", b"", "text/markdown")])
+    at.button[[b.label for b in at.button].index("上传并导入")].click().run()
+    assert not at.exception
+    lines = [m.value for m in at.markdown] + [e.value for e in at.error]
+    assert any("示范街道志愿服务管理办法.txt** — 已加入导入队列" in line for line in lines), lines
+    assert any("空白.md** — 未接收：文件是空的" in line for line in lines), lines
+    queued = queued_files(tmp_path / "queue")
+    assert [uploaded_name(p) for p in queued] == ["示范街道志愿服务管理办法.txt"]
+    assert queued[0].read_bytes() == NEW_REGULATION.encode("gb18030")
+    assert not (tmp_path / "corpus").exists()             # the writer, not the replica, ingests
+    with open_store(writable_kb) as store:
+        assert store.generation() == generation

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kb.errors import IngestError
 from ui.common import escape
 from ui.jobs import UPLOAD_SUBDIR, FileResult, IngestJob, ingest_and_index, save_upload
+from ui.queue import enqueue
 
 if TYPE_CHECKING:
     from kb.settings import Config
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 STATUS_TEXT = {"added": "已导入", "updated": "已更新", "unchanged": "内容未变，无需重新导入",
                "duplicate": "与已导入的文件是同一版本，未重复保存", "skipped": "跳过（不是法规正文）",
-               "failed": "失败", "refused": "未接收", "repeated": "未重复保存"}
+               "failed": "失败", "refused": "未接收", "repeated": "未重复保存",
+               "queued": "已加入导入队列：写入进程导入并更新索引后即可检索"}
 SHOWN_REASONS = ("failed", "refused", "repeated")     # statuses whose line adds why
 UNLOCKED_KEY = "upload-unlocked"
 LOOPBACK = ("127.", "::1", "localhost")
@@ -44,8 +46,9 @@ def render(cfg: Config) -> None:
     from ingest import SUPPORTED_EXTENSIONS
     st.title("添加文件")
     folder = Path(cfg.corpus) / UPLOAD_SUBDIR
-    st.caption(escape(f"文件保存到 {folder}，导入知识库 {cfg.kb} 并更新检索索引。支持 "
-                      f"{'、'.join(sorted(SUPPORTED_EXTENSIONS))}，单个文件不超过 {cfg.upload_max_mb} MB。"
+    where = (f"文件放入导入队列 {cfg.upload_queue}，由写入进程导入知识库 {cfg.kb} 并更新检索索引" if cfg.upload_queue
+             else f"文件保存到 {folder}，导入知识库 {cfg.kb} 并更新检索索引")
+    st.caption(escape(f"{where}。支持 {'、'.join(sorted(SUPPORTED_EXTENSIONS))}，单个文件不超过 {cfg.upload_max_mb} MB。"
                       "处理期间其他页面照常可用。"))
     board = job_board()
     kb = str(cfg.kb)
@@ -108,8 +111,26 @@ def uploads_allowed(cfg: Config) -> bool:
     return False
 
 
+def _enqueue(cfg: Config, board: JobBoard, files, extensions) -> None:
+    """Replicas of one deployment (`upload_queue` set): the files go to the writer's queue."""
+    job = IngestJob(names={})
+    for f in files:
+        try:
+            queued = enqueue(Path(cfg.upload_queue), f.name, f.getvalue(), allowed=extensions,
+                             max_bytes=cfg.upload_max_mb * 2**20)
+        except IngestError as e:
+            job.refused.append(FileResult(f.name, "", "refused", message=e.message))
+            continue
+        job.results.append(FileResult(f.name, str(queued), "queued"))
+    job.stage = "完成"
+    board.record(str(cfg.kb), job)
+
+
 def _start(cfg: Config, board: JobBoard, folder: Path, files, extensions) -> None:
     import streamlit as st
+    if cfg.upload_queue:
+        _enqueue(cfg, board, files, extensions)
+        return
     names: dict[str, str] = {}
     refused: list[FileResult] = []
     for f in files:

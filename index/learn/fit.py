@@ -259,7 +259,7 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
 
     questions = [q for qs in question_sets.values() for q in qs]
     sets = [name for name, qs in question_sets.items() for _ in qs]
-    cat, dense = searcher.catalog, searcher.dense
+    cat, dense = searcher.catalog, searcher.backend.dense_index     # learning reads FAISS: embedded snapshots only
     rows = cat.rows_of(dense.passage_articles)
     current = np.flatnonzero(cat.status[rows] == 0)
     passages = np.asarray(dense.index.reconstruct_batch(current), dtype=np.float32)
@@ -267,16 +267,16 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
     by_row: dict[int, list[int]] = {}
     for i, r in enumerate(passage_rows.tolist()):
         by_row.setdefault(r, []).append(i)
-    mask = searcher.mask(Filters())
+    scope = searcher.scope(Filters())
     positives, queries, lexical, expanded, parsed_queries = [], [], [], [], []
     for q in questions:
         positives.append(np.array([p for r in gold_rows(searcher, q.gold) for p in by_row.get(r, [])], dtype=np.int64))
         parsed = searcher.parse(q.query, Filters())
         parsed_queries.append(parsed)
         queries.append(searcher.embedder.encode_query(parsed.text))
-        tokens, extra = searcher.query_terms(parsed)
-        lexical.append([r for r, _ in searcher.lexical_ranking(tokens, [], mask, n)])
-        expanded.append(searcher.lexical_ranking(tokens, extra, mask, n))
+        lexical.append([r for r, _ in searcher.lexical_ranking(searcher.lexical_query(parsed, expanded=False),
+                                                               scope, n)])
+        expanded.append(searcher.lexical_ranking(searcher.lexical_query(parsed), scope, n))
     docs = [d.key for d in cat.documents]
 
     def key_of(row: int) -> ArticleKey:
