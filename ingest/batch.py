@@ -13,6 +13,7 @@ import errno
 import hashlib
 import itertools
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -140,8 +141,15 @@ def parse_one(path: str, memory_mb: int) -> tuple[str, object]:
 
 
 def too_large(memory_mb: int) -> tuple[str, object]:
+    """The failure of a parse over its memory limit, naming the setting that set it: the worker's
+    limit grows from `parse_memory_mb` (`memory_mb`) to `ocr_memory_mb` once it reads a scan."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft > memory_mb * 1024 * 1024:
+        memory_mb, setting = soft // (1024 * 1024), "ocr_memory_mb"
+    else:
+        setting = "parse_memory_mb"
     return "error", ("too_large", "memory", f"parsing needs more than {memory_mb} MB of memory "
-                                            f"(setting parse_memory_mb); not stored")
+                                            f"(setting {setting}); not stored")
 
 
 def _timed_out(seconds: float) -> tuple[str, object]:

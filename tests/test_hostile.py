@@ -8,8 +8,11 @@ speed goals: those live in the benchmarks.
 """
 from __future__ import annotations
 
+import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -307,9 +310,6 @@ def test_one_slow_file_times_out_in_a_worker(tmp_path: Path, short_timeout: None
 
 
 def test_inspect_is_bounded_too(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
     slow = slow_file(tmp_path / "slow.txt")
     result = subprocess.run([sys.executable, "-m", "ingest", "inspect", str(slow)], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO), "POLICYKB_PARSE_TIMEOUT": "0.5"}, timeout=120)
@@ -326,6 +326,18 @@ def test_one_huge_file_is_too_large_in_a_worker(tmp_path: Path, monkeypatch: pyt
     assert summary.failed == 1, summary
     (path, kind, message), = summary.failures
     assert kind == "too_large" and "100 MB" in message and "parse_memory_mb" in message
+
+
+def test_a_parse_over_the_ocr_memory_limit_names_that_setting() -> None:
+    # a worker's limit grows from parse_memory_mb to ocr_memory_mb when it reads a scan; the
+    # failure named parse_memory_mb (and its smaller figure) whichever limit was hit
+    probe = ("import resource; from ingest.batch import too_large; mb = 1024 * 1024; "
+             "resource.setrlimit(resource.RLIMIT_AS, (1500 * mb, 3000 * mb)); print(too_large(1500)[1][2]); "
+             "resource.setrlimit(resource.RLIMIT_AS, (3000 * mb, 3000 * mb)); print(too_large(1500)[1][2])")
+    plain, ocr = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.splitlines()
+    assert "1500 MB" in plain and "parse_memory_mb" in plain
+    assert "3000 MB" in ocr and "ocr_memory_mb" in ocr
 
 
 def test_batch_commits_the_good_files_past_a_hostile_one(tmp_path: Path, short_timeout: None) -> None:
@@ -363,9 +375,6 @@ def _alive(pid: int) -> bool:
 
 
 def _kill_parent_then_check_workers(command: list[str], cwd: Path, at_least: int) -> None:
-    import os
-    import subprocess
-    import sys
     proc = subprocess.Popen([sys.executable, *command], cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
@@ -438,9 +447,6 @@ print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 def parse_in_subprocess(path: Path, timeout: float = 60) -> tuple[str, str, float, float]:
     """(kind or "ok", message, seconds, peak MB) of parsing `path` in a fresh process limited to
     1 GiB (a regression fails there instead of taking the test machine's memory)."""
-    import os
-    import subprocess
-    import sys
     try:
         out = subprocess.run([sys.executable, "-c", PARSE_REPORT, str(path)], capture_output=True, text=True,
                              timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split("\n")
@@ -576,9 +582,6 @@ def test_symlink_loops(tmp_path: Path) -> None:
 
 
 def test_error_lines_carry_no_raw_control_characters(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
     from kb.errors import IngestError as Error
     assert "\n" not in str(Error("a\nb.txt", "empty", "bad\rname")) and "\x1b" not in str(Error("\x1b[31m.txt", "empty", "x"))
     folder = tmp_path / "corpus"
@@ -621,8 +624,6 @@ def test_docx_part_that_understates_its_size(tmp_path: Path) -> None:
 
 
 def test_the_limits_are_command_line_flags_too(tmp_path: Path) -> None:
-    import subprocess
-    import sys
     slow = slow_file(tmp_path / "slow.txt")
     result = subprocess.run([sys.executable, "-m", "ingest", str(slow), "--kb", str(tmp_path / "kb"), "--quiet",
                              "--no-index", "--parse-timeout", "0.5"], cwd=REPO, capture_output=True, text=True,
