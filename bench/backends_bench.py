@@ -54,8 +54,9 @@ def run_questions(searcher: Searcher, questions: list[Question]) -> tuple[list[l
 FILTER_CHECKS = (
     (Filters(levels=("法律",)), lambda h: h.level == "法律"),
     (Filters(regions=("全国",)), lambda h: h.region == "全国"),
+    # a date bounds the effective date or, where none is known, the version date (index.search.Filters)
     (Filters(statuses=("current", "repealed"), date_to="2010"), lambda h: h.status in ("current", "repealed")
-     and "" < h.effective <= "2010-12-31"),
+     and "" < (h.effective or h.version_date) <= "2010-12-31"),
 )
 LEAK_QUESTIONS = 20
 
