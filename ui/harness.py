@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(kb: Path, log: Path, *, timeout: float = 120.0) -> Iterator[str]:
-    """Serve the knowledge base `kb` with the app; yield its base URL; stop the server after.
+def running_app(kb: Path, log: Path, *app_args: str, timeout: float = 120.0) -> Iterator[str]:
+    """Serve the knowledge base `kb` with the app (further settings in `app_args`, e.g.
+    "--upload-queue", DIR); yield its base URL; stop the server after.
 
     Raises:
         RuntimeError: if the server exits or is not healthy within `timeout` seconds (the end of
@@ -37,7 +38,7 @@ def running_app(kb: Path, log: Path, *, timeout: float = 120.0) -> Iterator[str]
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--", "--kb", str(kb)]
+           "--server.fileWatcherType", "none", "--", "--kb", str(kb), *app_args]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
