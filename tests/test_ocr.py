@@ -255,6 +255,18 @@ def test_scans_are_stored_flagged_and_inspected(scan_pdf, scanned, tmp_path, ope
     assert all({"unit", "char", "context", "confidence"} <= set(d) for d in data["low_confidence"])
 
 
+@needs_font
+def test_an_upload_job_counts_the_pages_ocr_reads(scan_pdf, scanned, tmp_path):
+    # the app's upload page shows them: a scan takes seconds a page, a file count alone stands still
+    from kb.settings import load_config
+    from ui.jobs import IngestJob, ingest_and_index
+    kb = tmp_path / "kb"
+    job = IngestJob({str(scan_pdf): scan_pdf.name})
+    ingest_and_index(job, str(kb), load_config(kb=str(kb)), [str(scan_pdf)])
+    assert [r.status for r in job.results] == ["added"] and job.stage == "完成"
+    assert (job.ocr_pages, job.ocr_total) == (2, 2)
+
+
 def test_inspect_says_a_text_file_was_not_ocrd(tmp_path):
     path = tmp_path / "规定.txt"
     path.write_text(scans.original_text(), encoding="utf-8")

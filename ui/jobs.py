@@ -118,6 +118,8 @@ class IngestJob:
     error: str = ""
     finished: bool = False
     summary: str = ""
+    ocr_pages: int = 0                          # pages of scans read so far …
+    ocr_total: int = 0                          # … of the pages of the scans begun
 
     @property
     def total(self) -> int:
@@ -179,12 +181,20 @@ def ingest_and_index(job: IngestJob, kb: str, cfg: Config, paths: Sequence[str])
         job.results.append(FileResult(name, outcome.path, outcome.status, outcome.articles, outcome.message))
         job.done += 1
 
+    begun: set[str] = set()
+
+    def on_page(path: str, done: int, total: int) -> None:
+        if path not in begun:
+            begun.add(path)
+            job.ocr_total += total
+        job.ocr_pages += 1
+
     def waiting(who: Holder) -> None:
         job.stage = f"等待其他写入完成（进程 {who.pid} 自 {who.since} 起正在写入知识库）"
 
     with writer_lock(kb, wait=cfg.wait, on_wait=waiting):
         job.stage = "导入文件"
-        summary = run(list(paths), kb, on_file=on_file)
+        summary = run(list(paths), kb, on_file=on_file, on_page=on_page)
         job.stage = "更新检索索引"
         build(kb, cfg, progress=False)
     job.summary = f"知识库现有 {summary.documents} 部法规、{summary.articles} 条"

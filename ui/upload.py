@@ -168,6 +168,9 @@ def _progress(kb: str, board: JobBoard) -> None:
         if not job.finished:
             total = max(job.total, 1)
             st.progress(min(job.done / total, 1.0), text=f"{job.stage}：{job.done}/{job.total} 个文件")
+            if job.ocr_total:       # scans are read page by page, seconds each on 2 cores
+                st.progress(min(job.ocr_pages / job.ocr_total, 1.0),
+                            text=f"OCR 识别扫描件：{job.ocr_pages}/{job.ocr_total} 页")
             return
         if running:
             st.rerun()          # the job ended during this page's life: redraw the page without the timer
