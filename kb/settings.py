@@ -57,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("milvus_uri", "", "Milvus address for `backend=milvus`, e.g. `http://127.0.0.1:19530` (a Milvus "
             "standalone or distributed cluster, or `milvus-lite server`). Empty: the address the current "
             "snapshot's build recorded."),
+    Setting("milvus_token", "", "Credentials of a Milvus with authentication: `user:password` or an API key. "
+            "Set it in the environment (`POLICYKB_MILVUS_TOKEN`) rather than on a command line; it is never "
+            "recorded in a snapshot. Empty: no authentication (milvus-lite, a Milvus without it)."),
     Setting("workers", "", "Where a build embeds the passages missing from the embedding cache: empty = in this "
             "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
             "need this project and the model installed). Vectors are the same bit for bit."),

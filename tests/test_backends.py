@@ -181,3 +181,23 @@ def test_milvus_unreachable_is_one_line(store: Path, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: Milvus unreachable at http://127.0.0.1:{port}")
     assert "Traceback" not in done.stderr
+
+
+def test_the_milvus_token_reaches_the_client_and_stays_out_of_the_snapshot(
+        store: Path, milvus_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a Milvus cluster with authentication wants credentials; milvus-lite takes any, so the client
+    # the backend makes is watched
+    import pymilvus
+    real, tokens = pymilvus.MilvusClient, []
+
+    def watched(*args, **kwargs):
+        tokens.append(kwargs.get("token"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pymilvus, "MilvusClient", watched)
+    monkeypatch.setenv("POLICYKB_MILVUS_TOKEN", "trainer:s3cret")
+    kb = Path(shutil.copytree(store / "kb", tmp_path / "kb"))
+    build(kb, load_config(kb=str(kb), backend="milvus", milvus_uri=milvus_uri), progress=False)
+    Searcher(kb, load_config(kb=str(kb))).search(QUESTIONS[0])
+    assert tokens and set(tokens) == {"trainer:s3cret"}              # the build's client and the searcher's
+    assert "s3cret" not in (current_folder(kb) / "meta.json").read_text(encoding="utf-8")

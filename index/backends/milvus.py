@@ -53,8 +53,9 @@ DENSE_INDEXES = {"flat": ("FLAT", {}), "hnsw": ("HNSW", HNSW), "sq8": ("IVF_SQ8"
 PUNCTUATION = list("，。、；：？！“”‘’（）《》〈〉【】〔〕［］—…·,.;:?!\"'()[]<>-_/%&*+=|~`@#$^{}\\")
 
 
-def _client(uri: str):
-    """A connected MilvusClient.
+def _client(uri: str, token: str = ""):
+    """A connected MilvusClient; `token` ("user:password" or an API key) for a Milvus with
+    authentication (the `milvus_token` setting; never recorded in a snapshot).
 
     Raises:
         ConfigError: if `uri` is empty.
@@ -71,7 +72,7 @@ def _client(uri: str):
     # its query iterator warns on every call that milvus-lite has no MVCC timestamp to give
     logging.getLogger("pymilvus").setLevel(logging.ERROR)
     try:
-        return MilvusClient(uri=uri, timeout=TIMEOUT)
+        return MilvusClient(uri=uri, token=token, timeout=TIMEOUT)
     except (MilvusException, OSError) as err:
         raise BackendError(f"Milvus unreachable at {uri} ({_reason(err)})") from None
 
@@ -266,7 +267,7 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
                                                progress=progress)
         return vectors
 
-    client = _client(uri)
+    client = _client(uri, cfg.milvus_token)
     with _Calls(uri, "loading the knowledge base"):
         _ensure_collection(client, articles, None, index_type)
         index_type = _ensure_collection(client, passages, embedder.dim, index_type)
@@ -370,7 +371,7 @@ def open(folder: Path, record: dict, catalog: Catalog, embedder, cfg: Config) ->
         SearchIndexError: if a collection is missing there.
     """
     uri = cfg.milvus_uri or record["uri"]
-    client = _client(uri)
+    client = _client(uri, cfg.milvus_token)
     with _Calls(uri, "opening the collections"):
         for name in (record["articles"], record["passages"]):
             if not client.has_collection(name):
