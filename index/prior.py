@@ -44,20 +44,29 @@ def vote_matrix(gold: Sequence[Sequence[Hashable]], keys: Sequence[Hashable]) ->
     return votes
 
 
-def neighbour_votes(query_vectors: np.ndarray, question_vectors: np.ndarray, votes: np.ndarray,
-                    neighbours: int = NEIGHBOURS, temperature: float = TEMPERATURE) -> np.ndarray:
-    """(queries, documents): the softmax-weighted votes of each query's nearest questions.
+def nearest_questions(query_vectors: np.ndarray, question_vectors: np.ndarray, neighbours: int = NEIGHBOURS,
+                      temperature: float = TEMPERATURE) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's nearest questions and their softmax weights, both (queries, n).
 
     `query_vectors` and `question_vectors` are unit rows of one embedding space."""
     sims = np.atleast_2d(query_vectors) @ question_vectors.T
     n = min(neighbours, sims.shape[1])
     if n == 0:
-        return np.zeros((sims.shape[0], votes.shape[1]), dtype=np.float32)
+        return np.zeros((sims.shape[0], 0), dtype=np.int64), np.zeros((sims.shape[0], 0), dtype=np.float32)
     nearest = np.argpartition(-sims, n - 1, axis=1)[:, :n]
     near_sims = np.take_along_axis(sims, nearest, axis=1)
     weights = np.exp((near_sims - near_sims.max(axis=1, keepdims=True)) / temperature)
-    weights /= weights.sum(axis=1, keepdims=True)
+    return nearest, weights / weights.sum(axis=1, keepdims=True)
+
+
+def pooled_votes(nearest: np.ndarray, weights: np.ndarray, votes: np.ndarray) -> np.ndarray:
+    """(queries, keys): the `votes` rows of each query's nearest questions, weighted."""
     return np.einsum("qn,qnd->qd", weights, votes[nearest]).astype(np.float32)
+
+
+def key_votes(row: np.ndarray, keys: Sequence[Hashable]) -> dict:
+    """Key → vote of one row of votes, for the keys that have one."""
+    return {keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)}
 
 
 @dataclass(frozen=True)
@@ -70,19 +79,15 @@ class QuestionPrior:
     article_keys: tuple[ArticleKey, ...] = ()   # the gold articles the article votes are over
     article_shares: np.ndarray | None = None    # (questions, articles) float32 votes; None: no article votes
 
-    def document_votes(self, query_vector: np.ndarray) -> dict[str, float]:
-        """Document key → vote of the question's neighbours (only documents with a vote)."""
-        return self._neighbours_vote(query_vector, self.votes, self.doc_keys)
-
-    def article_votes(self, query_vector: np.ndarray) -> dict[ArticleKey, float]:
-        """Article key → vote of the question's neighbours (only articles with a vote)."""
+    def votes_for(self, query_vector: np.ndarray) -> tuple[dict[str, float], dict[ArticleKey, float]]:
+        """The votes of the question's neighbours: document key → vote and article key → vote
+        (keys with a vote only; no article votes from a prior of documents only). One search for
+        the neighbours serves both."""
+        nearest, weights = nearest_questions(normalise_rows(query_vector.reshape(1, -1)), self.vectors)
+        documents = key_votes(pooled_votes(nearest, weights, self.votes)[0], self.doc_keys)
         if self.article_shares is None:
-            return {}
-        return self._neighbours_vote(query_vector, self.article_shares, self.article_keys)
-
-    def _neighbours_vote(self, query_vector: np.ndarray, votes: np.ndarray, keys: Sequence[Hashable]) -> dict:
-        row = neighbour_votes(normalise_rows(query_vector.reshape(1, -1)), self.vectors, votes)[0]
-        return {keys[j]: float(row[j]) for j in np.flatnonzero(row > 0)}
+            return documents, {}
+        return documents, key_votes(pooled_votes(nearest, weights, self.article_shares)[0], self.article_keys)
 
     def save(self, path: Path) -> None:
         articles = {} if self.article_shares is None else {

@@ -30,8 +30,8 @@ from index.adapter import configured_adapter
 from index.backends import LexicalQuery, Scope, backend_module
 from index.build import backend_record, current_folder, read_meta, rebuild_hint
 from index.catalog import STATUSES, Catalog, date_text
-from index.eval import ArticleKey
 from index.collections import load_collections
+from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.prior import configured_prior
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
@@ -372,7 +372,7 @@ class Searcher:
         dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
-            fused = self.rerank(parsed, qvec, fused, lexical, dense, self.document_votes(qvec, fused, filters))
+            fused = self.rerank(parsed, fused, lexical, dense, *self.prior_votes(qvec, fused, filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
@@ -381,15 +381,15 @@ class Searcher:
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens])
 
-    def document_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], filters: Filters
-                       ) -> dict[str, float]:
-        """The document prior's votes for the question (document key → vote). The questions it
-        learned from are answered by national texts, so on its own it would count against every
-        local rule; the user's own region's rules among the candidates get the strongest vote any
-        document gets, so preferring a region keeps its rules in reach."""
+    def prior_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], filters: Filters
+                    ) -> tuple[dict[str, float], dict[ArticleKey, float]]:
+        """The question prior's votes for the question (document key → vote, article key → vote).
+        The questions it learned from are answered by national texts, so on its own it would count
+        against every local rule; the user's own region's rules among the candidates get the
+        strongest vote any document gets, so preferring a region keeps its rules in reach."""
         if self.prior is None:
-            return {}
-        votes = self.prior.document_votes(qvec)
+            return {}, {}
+        votes, article_votes = self.prior.votes_for(qvec)
         preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
         if preferred and votes:
             strongest = max(votes.values())
@@ -397,16 +397,15 @@ class Searcher:
                 doc = self.catalog.documents[self.catalog.doc[row]]
                 if doc.region != NATIONAL and _prefers(doc.region, preferred):
                     votes[doc.key] = strongest
-        return votes
+        return votes, article_votes
 
-    def rerank(self, parsed: ParsedQuery, qvec: np.ndarray, fused: Sequence[tuple[int, float]],
-               lexical: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], votes: Mapping[str, float]
-               ) -> list[tuple[int, float]]:
+    def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
+               dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
+               article_votes: Mapping[ArticleKey, float]) -> list[tuple[int, float]]:
         """The second stage: the best `RERANK_DEPTH` fused rows in the reranker's order, then the
         rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
-        `votes`: the document prior's votes (document key → vote) for the question (vector `qvec`)."""
+        `votes` and `article_votes`: the prior's (document key / article key → vote) for the question."""
         head = [r for r, _ in fused[:RERANK_DEPTH]]
-        article_votes = {} if self.prior is None else self.prior.article_votes(qvec)
         order = self.reranker.order(self.features(parsed, head, lexical, dense, votes, article_votes))
         rows = [head[i] for i in order] + [r for r, _ in fused[RERANK_DEPTH:]]
         return [(row, 1.0 / (self.tuning.rrf_k + rank)) for rank, row in enumerate(rows, start=1)]

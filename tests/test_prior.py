@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from index.adapter import normalise_rows
-from index.prior import QuestionPrior, configured_prior, neighbour_votes, vote_matrix
+from index.prior import QuestionPrior, configured_prior, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import FEATURES, Reranker
 from index.search import Filters, Searcher
 from kb.errors import ConfigError
@@ -25,12 +25,12 @@ def test_the_nearest_questions_vote_and_a_low_temperature_trusts_the_nearest_mos
     questions = normalise_rows(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0, 1]]))
     votes = vote_matrix([["甲法"], ["乙法"], ["丙法"], ["丁法"]], ("甲法", "乙法", "丙法", "丁法"))
     query = normalise_rows(np.array([[1, 0.02, 0]]))
-    two = neighbour_votes(query, questions, votes, neighbours=2, temperature=0.05)[0]
+    two = pooled_votes(*nearest_questions(query, questions, neighbours=2, temperature=0.05), votes)[0]
     assert two[2] == two[3] == 0                               # only the two nearest vote
     assert two[0] > two[1] > 0 and abs(two.sum() - 1) < 1e-6
-    sharp = neighbour_votes(query, questions, votes, neighbours=2, temperature=0.001)[0]
+    sharp = pooled_votes(*nearest_questions(query, questions, neighbours=2, temperature=0.001), votes)[0]
     assert sharp[0] > max(two[0], 0.95)
-    assert neighbour_votes(query, questions[:0], votes[:0]).shape == (1, 4)     # no questions: no votes
+    assert pooled_votes(*nearest_questions(query, questions[:0]), votes[:0]).shape == (1, 4)     # no questions: no votes
 
 
 ARTICLES = (("甲法", 3, 0), ("甲法", 10, 1), ("乙法", 7, 0))
@@ -50,9 +50,9 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
     path = prior_file(tmp_path)
     loaded = configured_prior(str(path), M3E)
     assert loaded is not None and loaded.doc_keys == ("甲法", "乙法") and loaded.note == "test"
-    assert loaded.document_votes(np.array([1, 0, 0, 0], dtype=np.float32))["甲法"] > 0.99
+    by_document, by_article = loaded.votes_for(np.array([1, 0, 0, 0], dtype=np.float32))
+    assert by_document["甲法"] > 0.99
     assert loaded.article_keys == ARTICLES                      # 第十条之一 keeps its suffix
-    by_article = loaded.article_votes(np.array([1, 0, 0, 0], dtype=np.float32))
     assert by_article[ARTICLES[0]] == pytest.approx(0.5, abs=0.01) == by_article[ARTICLES[1]]
     assert by_article.get(ARTICLES[2], 0) < 0.01
     assert configured_prior("none", M3E) is None
@@ -68,8 +68,9 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
 
 def test_a_prior_of_documents_only_still_loads_and_votes_for_no_article(tmp_path: Path) -> None:
     loaded = configured_prior(str(prior_file(tmp_path, articles=False)), M3E)
-    assert loaded is not None and loaded.article_votes(np.array([1, 0, 0, 0], dtype=np.float32)) == {}
-    assert loaded.document_votes(np.array([1, 0, 0, 0], dtype=np.float32))["甲法"] > 0.99
+    assert loaded is not None
+    by_document, by_article = loaded.votes_for(np.array([1, 0, 0, 0], dtype=np.float32))
+    assert by_article == {} and by_document["甲法"] > 0.99
 
 
 def test_the_second_stage_prefers_the_documents_the_neighbours_vote_for(indexed_kb: Path, tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_the_users_region_keeps_its_rules_in_reach_of_a_prior_learned_from_natio
     searcher = Searcher(indexed_kb, load_config(kb=str(indexed_kb), question_prior=str(prior)))
     fused = [(r, 1.0) for r in searcher.catalog.rows_of([h.article_id for h in plain.search(query, k=100)])]
     region = next(h.region for h in plain.search(query, k=100) if h.region != "全国")
-    assert searcher.document_votes(qvec, fused, Filters(prefer_region="")) == pytest.approx({"信访工作条例": 1.0})
-    preferring = searcher.document_votes(qvec, fused, Filters(prefer_region=region))
+    assert searcher.prior_votes(qvec, fused, Filters(prefer_region=""))[0] == pytest.approx({"信访工作条例": 1.0})
+    preferring = searcher.prior_votes(qvec, fused, Filters(prefer_region=region))[0]
     assert all(preferring[key] == pytest.approx(1.0) for key in local if key in preferring)
     assert set(preferring) - {"信访工作条例"}

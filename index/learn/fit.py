@@ -52,7 +52,7 @@ import numpy as np
 from index.adapter import ADAPTER_FILE, QueryAdapter, normalise_rows
 from index.eval import ArticleKey, Question, judge, read_questions, summarise
 from index.fuse import rrf
-from index.prior import PRIOR_FILE, QuestionPrior, neighbour_votes, vote_matrix
+from index.prior import PRIOR_FILE, QuestionPrior, key_votes, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import RERANK_DEPTH, RERANKER_FILE, Reranker, fit_reranker
 from kb.errors import run_cli
 
@@ -236,11 +236,11 @@ class Material:
     def prior_votes(self, questions: Sequence[int], voters: Sequence[int]) -> list[PriorVotes]:
         """Per question of `questions`, the prior's votes (document key → vote, article key →
         vote) made of the questions `voters` only."""
-        asking, voting = normalise_rows(self.queries[list(questions)]), normalise_rows(self.queries[list(voters)])
-        documents = neighbour_votes(asking, voting, self.votes[list(voters)])
-        articles = neighbour_votes(asking, voting, self.article_votes[list(voters)])
-        return [({self.doc_keys[j]: float(d[j]) for j in np.flatnonzero(d > 0)},
-                 {self.article_keys[j]: float(a[j]) for j in np.flatnonzero(a > 0)}) for d, a in zip(documents, articles)]
+        nearest, weights = nearest_questions(normalise_rows(self.queries[list(questions)]),
+                                             normalise_rows(self.queries[list(voters)]))
+        documents = pooled_votes(nearest, weights, self.votes[list(voters)])
+        articles = pooled_votes(nearest, weights, self.article_votes[list(voters)])
+        return [(key_votes(d, self.doc_keys), key_votes(a, self.article_keys)) for d, a in zip(documents, articles)]
 
     def set_names(self) -> list[str]:
         return list(dict.fromkeys(self.sets))
