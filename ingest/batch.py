@@ -367,15 +367,16 @@ def _parse_all(paths: list[str], workers: int, cfg: Config,
 
 def run(paths: Iterable[str | Path], kb_dir: str | Path, *, prune: bool = False, workers: int | None = None,
         on_file: Callable[[FileOutcome], None] | None = None, progress: bool = False,
-        cfg: Config | None = None, on_page: Callable[[str, int, int], None] | None = None) -> Summary:
+        cfg: Config | None = None, on_page: Callable[[int, int], None] | None = None) -> Summary:
     """Ingest files and folders into the knowledge base at `kb_dir`, with the `wait`,
     `parse_timeout` and `parse_memory_mb` settings of `cfg` (default: `load_config()`).
 
     Unchanged files (same content hash, same parser) are skipped; changed files replace what
     they stored; with `prune`, files that vanished from the given folders are removed. A file
     that fails is reported (in the summary, via `on_file` and in the store's failures table) and
-    the batch goes on; what an earlier good version of it stored stays. `on_page(path, pages
-    done, pages to read)` hears of each page OCR reads (for an app's progress bar).
+    the batch goes on; what an earlier good version of it stored stays. `on_page(pages read,
+    pages to read)` hears of each page OCR reads, over the batch: the pages of the scans begun
+    so far (for an app's progress bar).
 
     The run holds the knowledge base's writer lock (`kb.lock`), waiting for another writer up to
     the `wait` setting; a caller that holds the lock already (to build the index under the same
@@ -392,7 +393,7 @@ def run(paths: Iterable[str | Path], kb_dir: str | Path, *, prune: bool = False,
 
 def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int | None,
                 on_file: Callable[[FileOutcome], None] | None, progress: bool, cfg: Config,
-                on_page: Callable[[str, int, int], None] | None) -> Summary:
+                on_page: Callable[[int, int], None] | None) -> Summary:
     from ingest.parse import SUPPORTED_EXTENSIONS
     writer = StoreWriter(kb_dir)
     counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "failed"), 0)
@@ -463,23 +464,27 @@ def _prune(writer: StoreWriter, roots: list[Path], found: dict[str, str],
 
 def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, workers: int,
                     report: Callable[[FileOutcome], None], progress: bool, cfg: Config,
-                    on_page: Callable[[str, int, int], None] | None) -> None:
+                    on_page: Callable[[int, int], None] | None) -> None:
     from tqdm import tqdm
     with tqdm(total=len(changed), unit="file", desc="ingest", disable=not progress, dynamic_ncols=True) as bar, \
             tqdm(total=0, unit="page", desc="OCR", disable=not progress, dynamic_ncols=True, position=1,
                  leave=False) as pages:
         started: set[str] = set()
+        pages_read = pages_to_read = 0      # (a disabled bar counts nothing)
 
         def page_read(path: str, done: int, total: int) -> None:
-            """One more page read by OCR (called by the pool's thread): the page bar grows by each
-            OCR'd file's pages when its first page is read; the caller's `on_page` hears of it."""
+            """One more page read by OCR (called by the pool's thread): the count to read grows by
+            each OCR'd file's pages when its first page is read; the bar and `on_page` show it."""
+            nonlocal pages_read, pages_to_read
             if path not in started:
                 started.add(path)
-                pages.total += total
+                pages_to_read += total
+                pages.total = pages_to_read
                 pages.refresh()
+            pages_read += 1
             pages.update(1)
             if on_page is not None:
-                on_page(path, done, total)
+                on_page(pages_read, pages_to_read)
 
         def parsed() -> Iterator[tuple[Candidate, tuple[str, object]]]:
             for item in zip(changed, _parse_all([c.path for c in changed], workers, cfg, page_read)):

@@ -181,13 +181,8 @@ def ingest_and_index(job: IngestJob, kb: str, cfg: Config, paths: Sequence[str])
         job.results.append(FileResult(name, outcome.path, outcome.status, outcome.articles, outcome.message))
         job.done += 1
 
-    begun: set[str] = set()
-
-    def on_page(path: str, done: int, total: int) -> None:
-        if path not in begun:
-            begun.add(path)
-            job.ocr_total += total
-        job.ocr_pages += 1
+    def on_page(read: int, total: int) -> None:
+        job.ocr_pages, job.ocr_total = read, total
 
     def waiting(who: Holder) -> None:
         job.stage = f"等待其他写入完成（进程 {who.pid} 自 {who.since} 起正在写入知识库）"
