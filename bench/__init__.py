@@ -1,7 +1,7 @@
 """Benchmarks: each module prints its figures; `python -m bench NAME` runs one, `python -m bench` all.
 
 Shared here: where `../shared` is, the two measures every benchmark reports (sizes on disk
-and percentiles), the arguments of a bench run on a knowledge base (with the error line when there is none),
+and percentiles), timed warm searches, the arguments of a bench run on a knowledge base (with the error line when there is none),
 and a local `milvus-lite server` (also the tests' Milvus).
 """
 from __future__ import annotations
@@ -31,6 +31,18 @@ def percentile(values: list[float], q: float) -> float:
     """The value at quantile `q` (0–1) of `values`, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed_searches(searcher, queries: list[str], k: int = 10, warm_up: int = 10) -> tuple[list[list], list[float]]:
+    """Each query's hits and seconds, after `warm_up` searches that warm caches and lazy loads."""
+    for query in queries[:warm_up]:
+        searcher.search(query, k)
+    hits, seconds = [], []
+    for query in queries:
+        start = time.perf_counter()
+        hits.append(searcher.search(query, k))
+        seconds.append(time.perf_counter() - start)
+    return hits, seconds
 
 
 def parse_kb_args(parser: argparse.ArgumentParser, argv: list[str] | None

@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import SHARED, milvus_lite_server, parse_kb_args, percentile
+from bench import SHARED, milvus_lite_server, parse_kb_args, percentile, timed_searches
 from index.build import build
 from index.eval import Question, judge, read_questions, summarise
-from index.search import Filters, Hit, Searcher
+from index.search import Filters, Searcher
 from ingest.store import DB_NAME
 from kb.settings import Config, add_arguments, load_config
 
@@ -37,17 +37,6 @@ def in_knowledge_base(questions: list[Question], searcher: Searcher) -> list[Que
     keys = {(cat.documents[d].key, int(no), int(suffix))
             for d, no, suffix in zip(cat.doc.tolist(), cat.no.tolist(), cat.suffix.tolist())}
     return [q for q in questions if q.gold & keys]
-
-
-def run_questions(searcher: Searcher, questions: list[Question]) -> tuple[list[list[Hit]], list[float]]:
-    for q in questions[:10]:                        # warm caches and lazy loads
-        searcher.search(q.query, K)
-    results, seconds = [], []
-    for q in questions:
-        start = time.perf_counter()
-        results.append(searcher.search(q.query, K))
-        seconds.append(time.perf_counter() - start)
-    return results, seconds
 
 
 # filters every hit must satisfy, with the test of a hit
@@ -109,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             ranked = {}
             for name, searcher in (("embedded", embedded), ("milvus", milvus)):
-                hits, seconds = run_questions(searcher, questions)
+                hits, seconds = timed_searches(searcher, [q.query for q in questions], K)
                 ranked[name] = hits
                 metrics = summarise([(judge([(h.doc_key, h.article_no, h.suffix) for h in hs], q.gold), len(q.gold))
                                      for hs, q in zip(hits, questions)])

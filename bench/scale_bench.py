@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import SHARED, milvus_lite_server, parse_kb_args, percentile, size_mb
+from bench import SHARED, milvus_lite_server, parse_kb_args, percentile, size_mb, timed_searches
 from index.build import DENSE_DIR, current_folder, read_meta
 from index.dense import read_dense_meta
 from index.eval import read_questions
@@ -81,13 +81,7 @@ def build_in_child(kb: Path, backend: str, uri: str) -> tuple[float, float]:
 
 
 def latency_ms(searcher: Searcher, queries: list[str]) -> tuple[float, float]:
-    for q in queries[:10]:
-        searcher.search(q, 10)
-    seconds = []
-    for q in queries:
-        start = time.perf_counter()
-        searcher.search(q, 10)
-        seconds.append(time.perf_counter() - start)
+    _, seconds = timed_searches(searcher, queries)
     return 1000 * percentile(seconds, 0.5), 1000 * percentile(seconds, 0.95)
 
 
