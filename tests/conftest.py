@@ -8,6 +8,7 @@ uploads) take `writable_kb`, a per-test copy. `run_until_done` reruns a page unt
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -31,6 +32,18 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("POLICYKB_CACHE_DIR", str(tmp_path_factory.mktemp("policykb-cache")))
         yield
+
+
+def cache_sharing_models(folder: Path) -> Path:
+    """A new, empty embedding cache `folder` whose converted and exported model files (`models/`,
+    `onnx/`: they depend on the model alone) are the session's: converting and exporting e5-small
+    again would cost each such test ~25 s."""
+    session = Path(os.environ["POLICYKB_CACHE_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("models", "onnx"):
+        (session / name).mkdir(parents=True, exist_ok=True)
+        (folder / name).symlink_to(session / name, target_is_directory=True)
+    return folder
 
 
 def app_corpus_paths() -> list[Path]:

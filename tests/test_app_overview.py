@@ -12,7 +12,7 @@ def test_overview_counts_and_index_in_use(app_kb, open_page):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["多版本法规"] == "1" and int(metrics["法规"]) >= 2 and int(metrics["条文"]) >= 25
     info = next(m.value for m in at.markdown if "向量模型" in m.value)
-    assert "m3e-small" in info and f"索引条目：{metrics['条文']} 条" in info
+    assert "e5-small" in info and f"索引条目：{metrics['条文']} 条" in info
     assert "没有导入失败的文件。" in [c.value for c in at.caption]
 
 

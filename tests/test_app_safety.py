@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from conftest import run_until_done
+from conftest import cache_sharing_models, run_until_done
 from ingest import open_store
 from ui.common import WORD_JOINER, escape
 from ui.jobs import UPLOAD_SUBDIR, save_upload
@@ -105,7 +105,7 @@ def test_every_upload_has_a_result_line_in_chinese(writable_kb, tmp_path, open_p
     """Two uploads of one file in one batch, a file whose text is already stored, a refused one:
     each gets its own line, in Chinese, names as plain text."""
     monkeypatch.setenv("POLICYKB_CORPUS", str(tmp_path / "corpus"))
-    monkeypatch.setenv("POLICYKB_CACHE_DIR", str(tmp_path / "cache"))       # the job builds the index
+    monkeypatch.setenv("POLICYKB_CACHE_DIR", str(cache_sharing_models(tmp_path / "cache")))   # the job builds the index
     stored = next(p for p in (Path(__file__).parent / "app_corpus").rglob("*.md") if p.name != "README.md")
     at = open_page(writable_kb, "upload")
     at.get("file_uploader")[0].set_value([

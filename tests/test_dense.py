@@ -183,7 +183,7 @@ def test_build_dense_then_rebuild_from_the_cache(embedder, tmp_path: Path):
     with EmbeddingCache.open(tmp_path / "cache") as cache:
         first = build_dense(UNITS, embedder, tmp_path / "one", cfg=cfg, cache=cache, generation=5, progress=False)
         assert first.articles == 4 and first.passages > 4 and first.embedded == first.passages
-        assert (first.model_id, first.dim, first.generation, first.index_type) == (embedder.model_id, 512, 5, "flat")
+        assert (first.model_id, first.dim, first.generation, first.index_type) == (embedder.model_id, embedder.dim, 5, "flat")
         second = build_dense(UNITS, embedder, tmp_path / "two", cfg=cfg, cache=cache, progress=False)
         assert second.embedded == 0
         changed = (*UNITS[:2], replace(UNITS[2], paragraphs=("禁止在林地内乱扔垃圾。",)), UNITS[3])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cache_sharing_models
 from index.build import DENSE_DIR, build, current_folder
 from index.dense import INDEX_FILE, PASSAGES_FILE
 from index.distributed import PROJECT, RayEncoder, parse_workers
@@ -17,7 +18,7 @@ from kb.settings import load_config
 
 ARTICLES = ("信访工作坚持属地管理，分级负责。", "信访人应当如实反映情况，不得捏造、歪曲事实。",
             "行政机关应当自收到信访事项之日起十五日内登记。", "人民调解委员会调解民间纠纷，不收取任何费用。",
-            "复查机关应当自收到复查请求之日起三十日内提出复查意见。" * 12, "听证应当公开举行，涉及国家秘密的除外。")
+            "".join(f"复查机关应当自收到第{n}项复查请求之日起三十日内提出复查意见。" for n in range(30)), "听证应当公开举行，涉及国家秘密的除外。")
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,10 @@ def test_ray_workers_embed_the_same_vectors_bit_for_bit(local_ray: None, tmp_pat
 
     monkeypatch.setattr(RayEncoder, "encode_passages", counted)
     # separate caches: each build embeds every passage itself
-    build(single, load_config(kb=str(single), cache_dir=str(tmp_path / "cache-single")), progress=False)
-    build(spread, load_config(kb=str(spread), cache_dir=str(tmp_path / "cache-spread"), workers="local:2"),
+    build(single, load_config(kb=str(single), cache_dir=str(cache_sharing_models(tmp_path / "cache-single"))),
+          progress=False)
+    build(spread, load_config(kb=str(spread), cache_dir=str(cache_sharing_models(tmp_path / "cache-spread")),
+                              workers="local:2"),
           progress=False)
     (one, one_ids), (two, two_ids) = vectors(single), vectors(spread)
     assert len(one) > len(ARTICLES)          # the long article is split: several passages

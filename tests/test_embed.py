@@ -1,5 +1,6 @@
-"""Embedding engine and embedding cache: pure helpers on strings/arrays, then the real bundled
-model (m3e-small) on every backend, exported into a temporary cache folder."""
+"""Embedding engine and embedding cache: pure helpers on strings/arrays, then the real default
+model (e5-small) on every backend, exported into a temporary cache folder, and the other bundled
+ones (m3e-small, use-multilingual)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cache_sharing_models
 from index.cache import EmbeddingCache, cache_key, cached_vectors, stored_roundtrip
 from index.embed import (fingerprint_folder, length_batches, load_embedder, normalise, passage_head, passage_text,
                          resolve_model, split_passages)
@@ -115,7 +117,7 @@ def test_loading_a_model_leaves_the_process_environment_alone(tmp_path: Path, mo
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     ours = lambda: {k: v for k, v in os.environ.items() if k.startswith(("HF_", "POLICYKB_", "TOKENIZERS_"))}  # noqa: E731
     before = ours()
-    load_embedder(cache_dir=str(tmp_path)).encode_query("信访")
+    load_embedder(cache_dir=str(cache_sharing_models(tmp_path / "cache"))).encode_query("信访")
     assert ours() == before
 
 
@@ -223,7 +225,7 @@ def int8_embedder(model_cache: Path):
 
 def test_vectors_are_unit_float32_in_input_order(torch_embedder):
     vectors = torch_embedder.encode_passages(SENTENCES)
-    assert vectors.shape == (len(SENTENCES), 512) and vectors.dtype == np.float32
+    assert vectors.shape == (len(SENTENCES), torch_embedder.dim) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     one_by_one = np.stack([torch_embedder.encode_passages([s])[0] for s in SENTENCES])
     assert np.allclose(vectors, one_by_one, atol=1e-4)
@@ -252,7 +254,7 @@ def test_onnx_exports_agree_with_pytorch(torch_embedder, int8_embedder, model_ca
     assert np.sum(fp32.encode_passages(SENTENCES) * reference, axis=1).min() > 0.9999
     assert np.sum(int8_embedder.encode_passages(SENTENCES) * reference, axis=1).min() > 0.97
     exported = sorted(p.name for p in (model_cache / "onnx").iterdir())
-    assert exported == [fingerprint_folder(resolve_model("m3e-small"))]
+    assert exported == [fingerprint_folder(int8_embedder.folder)]
 
 
 def test_export_is_reused_on_the_next_load(int8_embedder, model_cache: Path):
@@ -264,9 +266,11 @@ def test_export_is_reused_on_the_next_load(int8_embedder, model_cache: Path):
 
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
     assert torch_embedder.model_id != int8_embedder.model_id
-    assert torch_embedder.model_id.startswith("m3e-small@") and "/torch/" in torch_embedder.model_id
+    assert torch_embedder.model_id.startswith("e5-small@") and "/torch/" in torch_embedder.model_id
     shorter = load_embedder(embed_backend="onnx-int8", max_seq_length=128, cache_dir=str(model_cache))
-    assert shorter.model_id != int8_embedder.model_id and shorter.max_tokens == 126
+    # <s>, </s> and the model's passage prompt take part of the window
+    assert shorter.passage_prefix == "passage: "
+    assert shorter.model_id != int8_embedder.model_id and shorter.max_tokens == 126 - shorter.count_tokens("passage: ")
     # the query prefix changes query vectors only, so passage vectors (and caches) stay valid
     prefixed = load_embedder(embed_backend="onnx-int8", query_prefix="查询：", cache_dir=str(model_cache))
     assert prefixed.model_id == int8_embedder.model_id
@@ -278,7 +282,8 @@ def test_query_prefix_is_put_before_the_query(int8_embedder, model_cache: Path):
     query = "信访事项多久办结"
     plain, with_prefix = int8_embedder.encode_query(query), prefixed.encode_query(query)
     assert float(plain @ with_prefix) < 0.999
-    assert np.allclose(with_prefix, int8_embedder.encode_passages([prefix + query])[0], atol=1e-5)
+    raw = int8_embedder.backend.embed_one(prefix + query, int8_embedder.max_seq_length)     # instead of "query: "
+    assert np.allclose(with_prefix, raw / np.linalg.norm(raw), atol=1e-5)
 
 
 def test_long_article_passages_fit_the_real_window(int8_embedder):
@@ -328,7 +333,9 @@ def test_a_text_gets_the_same_bytes_whatever_its_batch(backend: str, model_cache
     one_batch = load_embedder(embed_backend=backend, embed_batch_size=64, cache_dir=str(model_cache))
     among_all = one_batch.encode_passages([*LONG_TEXTS, PETITION, *SHORT_TEXTS])[len(LONG_TEXTS)]
     assert alone.tobytes() == among_short.tobytes() == among_long.tobytes() == among_all.tobytes()
-    assert embedder.encode_query(PETITION).tobytes() == alone.tobytes()     # queries are embedded the same way
+    # queries are embedded the same way, after the model's query prompt instead of its passage one
+    query = normalise(embedder.backend.embed_one(embedder.query_prefix + PETITION, embedder.max_seq_length))
+    assert embedder.encode_query(PETITION).tobytes() == query.tobytes()
 
 
 def _dense_vectors(kb: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -351,7 +358,8 @@ def test_two_clean_builds_give_identical_vectors(app_store_kb: Path, tmp_path: P
     built = []
     for n, batch_size in enumerate((32, 5)):       # another batch size, as another history would give
         kb = Path(shutil.copytree(app_store_kb, tmp_path / f"kb{n}"))
-        build(kb, load_config(kb=str(kb), cache_dir=str(tmp_path / f"cache{n}"), embed_batch_size=batch_size),
+        cache = cache_sharing_models(tmp_path / f"cache{n}")
+        build(kb, load_config(kb=str(kb), cache_dir=str(cache), embed_batch_size=batch_size),
               progress=False)
         built.append(_dense_vectors(kb))
     (first, first_ids), (second, second_ids) = built

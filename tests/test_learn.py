@@ -85,7 +85,7 @@ def test_a_model_with_its_own_bundled_files_gets_them(tmp_path: Path) -> None:
     own = tmp_path / "use-multilingual" / "query_adapter.npz"
     own.write_bytes(b"y")
     assert bundled_file("use-multilingual@0123/numpy/len256/alone", default) == own
-    assert bundled_file("m3e-small@abcd/onnx-int8/len256/alone", default) == default
+    assert bundled_file("e5-small@abcd/onnx-int8/len256/alone", default) == default
     assert bundled_file("/models/use-multilingual@abcd/torch/len256", default) == default   # a path names no folder
     assert bundled_file("../use-multilingual@abcd/torch/len256", default) == default
 

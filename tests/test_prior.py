@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from index.adapter import normalise_rows
-from index.prior import QuestionPrior, configured_prior, nearest_questions, pooled_votes, vote_matrix
+from index.prior import PRIOR_FILE, QuestionPrior, configured_prior, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import FEATURES, Reranker
 from index.search import Filters, Searcher
 from kb.errors import ConfigError
@@ -114,11 +114,15 @@ def test_the_second_stage_prefers_the_article_the_neighbours_vote_for(indexed_kb
         (before[0].doc_key, before[0].article_no, before[0].suffix)
 
 
-def test_the_bundled_prior_serves_the_default_model_only() -> None:
-    bundled = configured_prior("bundled", M3E)
-    assert bundled is not None and len(bundled.vectors) == len(bundled.votes) > 0
-    assert np.allclose(bundled.votes.sum(axis=1), 1, atol=1e-2)      # every question's shares sum to 1
-    assert bundled.article_shares is not None and np.allclose(bundled.article_shares.sum(axis=1), 1, atol=1e-2)
+def test_each_bundled_prior_serves_its_own_model_only() -> None:
+    default_model = QuestionPrior.load(PRIOR_FILE).model_id
+    assert default_model.startswith("e5-small@")                    # the default model's, in index/data/
+    for model_id in (default_model, M3E):                          # m3e-small's in index/data/m3e-small/
+        bundled = configured_prior("bundled", model_id)
+        assert bundled is not None and bundled.model_id.split("/")[0] == model_id.split("/")[0]
+        assert len(bundled.vectors) == len(bundled.votes) > 0
+        assert np.allclose(bundled.votes.sum(axis=1), 1, atol=1e-2)      # every question's shares sum to 1
+        assert bundled.article_shares is not None and np.allclose(bundled.article_shares.sum(axis=1), 1, atol=1e-2)
     assert configured_prior("bundled", "use-multilingual@7a1e/numpy/len128/alone") is None
 
 
