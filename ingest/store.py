@@ -34,17 +34,10 @@ from kb.chinese import title_key
 from kb.errors import StoreError
 
 DB_NAME = "kb.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ID_TABLES = ("documents", "versions", "files", "nodes", "articles")
 _MARK = "max_id."              # meta key prefix of a table's id high-water mark (stores made before AUTOINCREMENT)
 
-# Schema version → the statements that bring a store of that version to the next one. Columns are
-# only added, with defaults, so a migrated store reads as if its files had been parsed as text.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE files ADD COLUMN source_kind TEXT NOT NULL DEFAULT 'text'",
-        "ALTER TABLE files ADD COLUMN ocr_confidence REAL",
-        "ALTER TABLE articles ADD COLUMN doubts TEXT NOT NULL DEFAULT '[]'"),
-}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -169,6 +162,30 @@ CREATE INDEX IF NOT EXISTS nodes_file ON nodes(file_id);
 CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
 CREATE INDEX IF NOT EXISTS versions_document ON versions(document_id);
 """
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a script, one by one (a ";" in a comment ends none)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
+# Schema version → the statements that bring a store of that version to the next one. Columns are
+# only added, with defaults, so a migrated store reads as if its files had been parsed as text.
+# 2 → 3: the tables of time limits, references and definitions came without a version of their
+# own, and only writers create missing tables; a store last written before them, then migrated
+# to 2 by a reader, lacked them and the app failed on its clause cards ("no such table"). Every
+# table and index of the schema is created if missing (they stay empty until the files change).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE files ADD COLUMN source_kind TEXT NOT NULL DEFAULT 'text'",
+        "ALTER TABLE files ADD COLUMN ocr_confidence REAL",
+        "ALTER TABLE articles ADD COLUMN doubts TEXT NOT NULL DEFAULT '[]'"),
+    2: tuple(_statements(_SCHEMA)),
+}
 
 
 @dataclass(frozen=True)

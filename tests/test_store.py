@@ -318,3 +318,24 @@ def test_a_store_of_schema_1_is_upgraded_in_place_when_read_or_written(tmp_path)
     with open_store(tmp_path / "write") as store:
         assert store.count_articles() == 5
         assert store._meta("schema_version") == str(store_module.SCHEMA_VERSION)
+
+
+def test_a_store_last_written_before_references_and_time_limits_gets_their_tables_when_read(tmp_path):
+    # Such a store (schema 1, then migrated to 2 by a reader) had no `deadlines`, `article_refs`,
+    # `definitions`: the app failed on its clause cards with "no such table: article_refs".
+    import sqlite3
+
+    from ingest import open_store
+    from ingest import store as store_module
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 3))
+    w.close()
+    old = sqlite3.connect(tmp_path / store_module.DB_NAME)
+    old.executescript("DROP TABLE deadlines; DROP TABLE article_refs; DROP TABLE definitions;"
+                      "UPDATE meta SET value='2' WHERE key='schema_version';")
+    old.close()
+    with open_store(tmp_path) as store:
+        article = next(store.iter_articles())
+        assert store.references(article.id) == [] and store.version_references(article.version_id) == {}
+        assert store._meta("schema_version") == str(store_module.SCHEMA_VERSION) == "3"
