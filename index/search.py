@@ -289,14 +289,6 @@ class Searcher:
         return Scope(None if keep.all() else keep, tuple(filters.statuses), tuple(doc_keys), tuple(newest_of),
                      tuple(filters.levels), tuple(filters.regions), start, end)
 
-    def mask(self, filters: Filters) -> np.ndarray | None:
-        """Boolean row mask of `filters`, or None when nothing is excluded (see `scope`).
-
-        Raises:
-            QueryError: for an unknown document, status or level, or a bad date.
-        """
-        return self.scope(filters).mask
-
     # ---- ranking -------------------------------------------------------------------------
     def parse(self, query: str, filters: Filters) -> ParsedQuery:
         parsed = parse_query(query, self.titles, self.expansions)
@@ -305,18 +297,13 @@ class Searcher:
             parsed = parsed.resolve(keys)
         return parsed
 
-    def query_terms(self, parsed: ParsedQuery) -> tuple[list[str], list[str]]:
-        """Tokens of the question, and tokens of its expansion terms."""
-        extra = [t for term in parsed.expansions for t in self.tokenizer.tokens(term)]
-        return self.tokenizer.tokens(parsed.text), extra
-
     def lexical_query(self, parsed: ParsedQuery, *, expanded: bool = True) -> LexicalQuery:
-        """The keyword side of a parsed question, for the backend (without expansion terms
-        unless `expanded`)."""
-        tokens, extra = self.query_terms(parsed)
+        """The keyword side of a parsed question, for the backend: its tokens, and its expansion
+        terms and their tokens (none unless `expanded`)."""
         expansions = parsed.expansions if expanded else ()
-        return LexicalQuery(normalise(parsed.text), tuple(tokens), tuple(normalise(e) for e in expansions),
-                            tuple(extra) if expanded else (), self.tuning.expansion_weight)
+        extra = tuple(t for term in expansions for t in self.tokenizer.tokens(term))
+        return LexicalQuery(normalise(parsed.text), tuple(self.tokenizer.tokens(parsed.text)),
+                            tuple(normalise(e) for e in expansions), extra, self.tuning.expansion_weight)
 
     def lexical_ranking(self, query: LexicalQuery, scope: Scope, n: int) -> list[tuple[int, float]]:
         """Best rows by BM25 of the question plus down-weighted expansion terms (the backend's)."""

@@ -38,7 +38,6 @@ SCHEMA_VERSION = 3
 ID_TABLES = ("documents", "versions", "files", "nodes", "articles")
 _MARK = "max_id."              # meta key prefix of a table's id high-water mark (stores made before AUTOINCREMENT)
 
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -162,6 +161,7 @@ CREATE INDEX IF NOT EXISTS nodes_file ON nodes(file_id);
 CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
 CREATE INDEX IF NOT EXISTS versions_document ON versions(document_id);
 """
+
 
 def _statements(script: str) -> list[str]:
     """The SQL statements of a script, one by one (a ";" in a comment ends none)."""

@@ -99,17 +99,17 @@ def test_normalise_gives_unit_rows_and_keeps_zero_rows():
 
 # ---- model files ------------------------------------------------------------------------------
 
-def test_bundled_model_resolves_to_its_folder():
-    folder = resolve_model("m3e-small")
+def test_bundled_model_resolves_to_its_folder(tmp_path: Path):
+    folder = resolve_model("m3e-small", tmp_path)
     assert folder.name == "m3e-small" and (folder / "config.json").is_file()
 
 
 def test_unknown_models_are_config_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(ConfigError, match="not a model folder"):
-        resolve_model(str(tmp_path / "nowhere"))
+        resolve_model(str(tmp_path / "nowhere"), tmp_path)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)       # offline unless the environment says otherwise
     with pytest.raises(ConfigError, match="not found locally"):
-        resolve_model("no-such-org/no-such-model-xyz")
+        resolve_model("no-such-org/no-such-model-xyz", tmp_path)
 
 
 def test_loading_a_model_leaves_the_process_environment_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -410,8 +410,8 @@ def test_eight_threads_loading_at_once_share_one_model(tmp_path: Path):
 
 # ---- use-multilingual: the licence-clean model with its own numpy engine -----------------------
 
-def test_use_multilingual_resolves_to_its_package_files():
-    folder = resolve_model("use-multilingual")
+def test_use_multilingual_resolves_to_its_package_files(tmp_path: Path):
+    folder = resolve_model("use-multilingual", tmp_path)
     assert (folder / "sp.model").is_file() and (folder / "weights.npz").is_file()
 
 
