@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
-from index.learn.fit import TrainParams, best_fusion, dense_rankings, evaluate, fit_adapter, fold_of, fused_rankings
+from index.learn.fit import (TrainParams, best_fusion, cross_fitted, dense_rankings, evaluate, fit_adapter, fold_of,
+                             fused_rankings)
+from index.rerank import FEATURES
 from kb.errors import ConfigError
 
 
@@ -42,6 +44,25 @@ def test_fusion_is_chosen_for_the_set_it_helps_least() -> None:
     mrr_b = lambda k, w: evaluate(fused_rankings([lexical[3]], [dense[3]], k, w), [gold[3]],  # noqa: E731
                                   keys.__getitem__, [0])["MRR@10"]
     assert mrr_b(*by_worst[:2]) > mrr_b(*by_average[:2])
+
+
+def test_the_gate_sees_every_list_reranked_by_weights_learned_without_it() -> None:
+    # the gold candidate of every list is marked by a high first feature; each list's order
+    # must come from the other half's lists, so changing a list's own labels cannot change it
+    rng = np.random.default_rng(0)
+    fused, features, labels = [], [], []
+    for _ in range(40):
+        f = rng.normal(scale=0.1, size=(10, len(FEATURES))).astype(np.float32)
+        gold = int(rng.integers(1, 10))
+        f[gold, 0] += 2.0
+        fused.append(list(range(10)))
+        features.append(f)
+        labels.append(np.eye(10)[gold])
+    halves = [p % 2 for p in range(40)]
+    reranked = cross_fitted(fused, features, labels, halves)
+    assert all(r[0] == int(np.argmax(y)) for r, y in zip(reranked, labels))   # both halves reranked
+    misled = [np.eye(10)[0] if p == 3 else y for p, y in enumerate(labels)]  # list 3 now says "first is gold"
+    assert cross_fitted(fused, features, misled, halves)[3] == reranked[3]
 
 
 def test_adapter_learns_a_rotation_it_is_shown() -> None:

@@ -387,8 +387,9 @@ def learn_reranker(m: Material, questions: Sequence[int], query_vectors: np.ndar
     It learns from candidate lists ranked with an adapter that was not trained on their
     questions (`query_vectors` of `questions`, the fusion questions), as every list is at search
     time: lists of the adapter's own training questions rank their gold far too well, and a
-    reranker learned from them trusts the dense ranks too much. The gate learns on one half of
-    those questions and compares with and without it on the other half, on the worst set.
+    reranker learned from them trusts the dense ranks too much. The gate compares the lists with
+    and without it, each reranked by weights learned on the other half of those questions
+    (`cross_fitted`), on the worst set.
     """
     dense_pairs = dense_scored(query_vectors, m.passages, m.passage_rows, n)
     fused = fused_rankings([m.lexical_expanded[i] for i in questions], [[r for r, _ in p] for p in dense_pairs],
@@ -398,17 +399,29 @@ def learn_reranker(m: Material, questions: Sequence[int], query_vectors: np.ndar
     labels = [np.array([m.key_of(r) in m.questions[i].gold for r in fused[p][:RERANK_DEPTH]], dtype=np.float64)
               for p, i in enumerate(questions)]
     gold = [m.questions[i].gold for i in questions]
-    half = [fold_of(f"rerank:{m.questions[i].qid}", 2) == 0 for i in questions]
-    learn = [p for p in range(len(questions)) if half[p]]
-    check = [p for p in range(len(questions)) if not half[p]]
-    trial = fit_reranker([features[p] for p in learn], [labels[p] for p in learn])
-    check_groups = [[c for c, p in enumerate(check) if m.sets[questions[p]] == name] for name in m.set_names()]
-    before = [fused[p] for p in check]
-    after = rerank_all(before, [features[p] for p in check], trial)
-    check_gold = [gold[p] for p in check]
-    keep = worst_objective(after, check_gold, m.key_of, check_groups) > \
-        worst_objective(before, check_gold, m.key_of, check_groups)
+    halves = [fold_of(f"rerank:{m.questions[i].qid}", 2) for i in questions]
+    groups = [[p for p, i in enumerate(questions) if m.sets[i] == name] for name in m.set_names()]
+    after = cross_fitted(fused, features, labels, halves)
+    keep = worst_objective(after, gold, m.key_of, groups) > worst_objective(fused, gold, m.key_of, groups)
     return fit_reranker(features, labels), keep
+
+
+def cross_fitted(fused: Sequence[Ranking], features: Sequence[np.ndarray], labels: Sequence[np.ndarray],
+                 halves: Sequence[int]) -> list[Ranking]:
+    """Every list reranked by weights learned on the lists of the other half (`halves`: 0 or 1
+    per list), so no list is ordered by what was learned from its own gold.
+
+    Both halves are checked, not one: the gate then judges every question it is given (with one
+    half only, ~15 petition questions decided it and it flipped between folds).
+    """
+    out = list(fused)
+    for half in (0, 1):
+        learn = [p for p, h in enumerate(halves) if h != half]
+        check = [p for p, h in enumerate(halves) if h == half]
+        weights = fit_reranker([features[p] for p in learn], [labels[p] for p in learn])
+        for p, ranking in zip(check, rerank_all([fused[p] for p in check], [features[p] for p in check], weights)):
+            out[p] = ranking
+    return out
 
 
 UNSEEN = "held-out, gold unseen"     # held-out questions none of whose gold articles is in training
