@@ -35,7 +35,7 @@ from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.prior import configured_prior
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
-from index.rerank import RERANK_DEPTH, Candidate, candidate_features, configured_reranker
+from index.rerank import Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from kb.chinese import parse_article_label
@@ -359,7 +359,8 @@ class Searcher:
         dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
-            fused = self.rerank(parsed, fused, lexical, dense, *self.prior_votes(qvec, fused, filters))
+            fused = self.rerank(parsed, fused, lexical, dense,
+                                *self.prior_votes(qvec, fused[:self.reranker.depth], filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
@@ -370,7 +371,8 @@ class Searcher:
 
     def prior_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], filters: Filters
                     ) -> tuple[dict[str, float], dict[ArticleKey, float]]:
-        """The question prior's votes for the question (document key → vote, article key → vote).
+        """The question prior's votes for the question (document key → vote, article key → vote);
+        `fused`: the candidates the second stage reorders.
         The questions it learned from are answered by national texts, so on its own it would count
         against every local rule; the user's own region's rules among the candidates get the
         strongest vote any document gets, so preferring a region keeps its rules in reach."""
@@ -380,7 +382,7 @@ class Searcher:
         preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
         if preferred and votes:
             strongest = max(votes.values())
-            for row, _ in fused[:RERANK_DEPTH]:
+            for row, _ in fused:
                 doc = self.catalog.documents[self.catalog.doc[row]]
                 if doc.region != NATIONAL and _prefers(doc.region, preferred):
                     votes[doc.key] = strongest
@@ -389,12 +391,13 @@ class Searcher:
     def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
                dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
                article_votes: Mapping[ArticleKey, float]) -> list[tuple[int, float]]:
-        """The second stage: the best `RERANK_DEPTH` fused rows in the reranker's order, then the
+        """The second stage: the best fused rows (the reranker's `depth`) in its order, then the
         rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
         `votes` and `article_votes`: the prior's (document key / article key → vote) for the question."""
-        head = [r for r, _ in fused[:RERANK_DEPTH]]
+        depth = self.reranker.depth
+        head = [r for r, _ in fused[:depth]]
         order = self.reranker.order(self.features(parsed, head, lexical, dense, votes, article_votes))
-        rows = [head[i] for i in order] + [r for r, _ in fused[RERANK_DEPTH:]]
+        rows = [head[i] for i in order] + [r for r, _ in fused[depth:]]
         return [(row, 1.0 / (self.tuning.rrf_k + rank)) for rank, row in enumerate(rows, start=1)]
 
     def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],

@@ -1,14 +1,15 @@
 """The second stage: features of hand-made candidates, the listwise fit, the weights file, and the
 searcher using a reranker (real model and index over the small app knowledge base)."""
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.rerank import (FEATURES, Candidate, Reranker, bigrams, candidate_features, configured_reranker,
-                          fit_reranker, question_types)
-from index.search import Searcher
+from index.rerank import (FEATURES, LEGACY_DEPTH, Candidate, Reranker, bigrams, candidate_features, configured_reranker,
+                          fit_reranker, overlap, question_types)
+from index.search import Filters, Searcher
 from kb.errors import ConfigError
 from kb.settings import load_config
 
@@ -91,6 +92,20 @@ def test_weights_file_round_trip_and_refusals(tmp_path: Path) -> None:
         configured_reranker(str(tmp_path / "missing.json"), M3E)
 
 
+def test_a_reranker_file_records_how_many_candidates_it_reorders(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    Reranker(np.ones(len(FEATURES), dtype=np.float32), depth=30).save(path)
+    assert configured_reranker(str(path), M3E).depth == 30
+    body = json.loads(path.read_text(encoding="utf-8"))
+    del body["depth"]                                    # written before the depth was recorded
+    path.write_text(json.dumps(body), encoding="utf-8")
+    assert configured_reranker(str(path), M3E).depth == LEGACY_DEPTH
+    body["depth"] = 0
+    path.write_text(json.dumps(body), encoding="utf-8")
+    with pytest.raises(ConfigError, match="depth 0"):
+        configured_reranker(str(path), M3E)
+
+
 def test_a_reranker_is_used_only_with_the_model_it_was_learned_on(tmp_path: Path) -> None:
     # its dense_score / dense_gap features mean something else in another model's space
     path = tmp_path / "r.json"
@@ -102,12 +117,37 @@ def test_a_reranker_is_used_only_with_the_model_it_was_learned_on(tmp_path: Path
     assert configured_reranker("bundled", USE) is None
 
 
+def test_overlap_counts_the_question_bigrams_the_text_has() -> None:
+    rng = np.random.default_rng(0)
+    alphabet = list("信访人复查期限三十日内，。 （）\n1A")
+    for _ in range(500):
+        question, text = ("".join(rng.choice(alphabet, size=rng.integers(0, 25))) for _ in range(2))
+        grams = bigrams(question)
+        expected = len(grams & bigrams(text)) / len(grams) if grams else 0.0
+        assert overlap(grams, text) == pytest.approx(expected)
+
+
 def test_question_type_patterns_do_not_backtrack() -> None:
     start = time.perf_counter()
     for text in ("超过" + "一" * 20000, "1" * 20000 + "个", "谁" * 20000):
         question_types(text)
         candidate_features(text, [candidate(0, text, lexical=1)])
     assert time.perf_counter() - start < 5
+
+
+def test_the_searcher_reorders_only_as_many_candidates_as_its_reranker_was_learned_on(indexed_kb: Path,
+                                                                                     tmp_path: Path) -> None:
+    weights = np.zeros(len(FEATURES), dtype=np.float32)
+    weights[FEATURES.index("position")] = -10.0          # the first articles of a document first
+    path = tmp_path / "first3.json"
+    Reranker(weights, depth=3).save(path)
+    searcher = Searcher(indexed_kb, load_config(kb=str(indexed_kb), reranker=str(path)))
+    positions = searcher.positions()
+    rows = [int(r) for r in np.argsort(-positions)[:6]]  # fused order: last articles first
+    fused = [(r, 1.0 / (60 + i)) for i, r in enumerate(rows)]
+    reranked = [r for r, _ in searcher.rerank(searcher.parse("复查", Filters()), fused, [], [], {}, {})]
+    assert sorted(reranked[:3], key=lambda r: positions[r]) == reranked[:3] and set(reranked[:3]) == set(rows[:3])
+    assert reranked[3:] == rows[3:]                      # beyond its depth the fused order stays
 
 
 def test_searcher_reorders_its_candidates_with_the_reranker(indexed_kb: Path, tmp_path: Path) -> None:
