@@ -84,8 +84,8 @@ def overlap(query: set[str], text: str) -> float:
 
     A substring test per question bigram equals `len(query & bigrams(text))`: both characters
     of a question bigram are word characters, so where they stand side by side in `text` they
-    are in one run. It is ten times cheaper than taking the text's bigrams, and the second stage
-    does it for each of its 200 candidates' text, headings and title."""
+    are in one run. Taking every candidate's bigrams instead cost about 5 ms of each search
+    with 200 candidates (text, headings and title of each)."""
     if not query:
         return 0.0
     return sum(gram in text for gram in query) / len(query)

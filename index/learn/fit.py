@@ -556,8 +556,8 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
         return 0
     note = f"learned by index.learn.fit from {', '.join(p.name for p in args.questions)} ({len(m.questions)} questions)"
     # a part the gate turned down is removed, so that `bundled` never means a stale file
-    write_or_remove(args.reranker_out, final.use_reranker, lambda: Reranker(final.reranker, note + held_out, searcher.embedder.model_id,
-                                                                           RERANK_DEPTH))
+    write_or_remove(args.reranker_out, final.use_reranker,
+                    lambda: Reranker(final.reranker, note + held_out, searcher.embedder.model_id, RERANK_DEPTH))
     # the prior gives the second stage's vote features: shipped with it or not at all
     write_or_remove(args.prior_out, final.use_reranker,
                     lambda: QuestionPrior(normalise_rows(m.queries), m.doc_keys, m.votes, searcher.embedder.model_id,
