@@ -14,6 +14,11 @@ computed in a few milliseconds for all of them:
 - article: the prior's vote for the article itself (the nearest questions' gold articles);
 - article: how much of the question's wording is in its text and in its chapter/section
   headings, its length, its position in its document;
+- article: the same share of the question's wording in its text, each bigram weighted by how
+  few of the candidates have it (`rare_overlap`): the articles of one regulation all share a
+  question's common words (信访, 事项), and the rare one (推搡, 解释) tells which of them is
+  asked about (sub-corpus, held-out: STARD Recall@10 0.705 → 0.709, MRR@10 0.606 → 0.610;
+  petition MRR@10 0.493 → 0.495; whole corpus: Recall@10 0.688 → 0.690 and 0.681 → 0.688);
 - question type × article kind: a "how long / by when" question and an article with a time
   limit (15日内, 三个月), "who / which office" and an article naming an office, "may I / is it
   legal" and an article saying 可以/不得/应当, "what happens if" and an article with a penalty.
@@ -34,7 +39,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +71,7 @@ ARTICLE_KINDS = {
 FEATURES = (
     "lexical_rank", "lexical_score", "dense_rank", "dense_score", "dense_gap", "fused_rank", "both",
     "doc_share", "doc_best_rank", "title_named", "title_overlap", "doc_vote", "article_vote",
-    "text_overlap", "heading_overlap", "length", "position",
+    "text_overlap", "heading_overlap", "length", "position", "rare_overlap",
     *(f"{kind}_match" for kind in QUESTION_TYPES),
 )
 
@@ -79,7 +84,7 @@ def bigrams(text: str) -> set[str]:
     return out
 
 
-def overlap(query: set[str], text: str) -> float:
+def overlap(query: Collection[str], text: str) -> float:
     """Share of the question's bigrams (`bigrams`) found in `text`.
 
     A substring test per question bigram equals `len(query & bigrams(text))`: both characters
@@ -119,7 +124,7 @@ class Candidate:
 
 def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
     """(len(candidates), len(FEATURES)) float32 features of fused candidates, best fused first."""
-    q = bigrams(question)
+    q = sorted(bigrams(question))
     types = question_types(question)
     top_lexical = max((c.lexical_score for c in candidates), default=0.0) or 1.0
     top_dense = max((c.dense_score for c in candidates if c.dense_rank is not None), default=0.0)
@@ -129,6 +134,14 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
         per_doc[c.doc] = per_doc.get(c.doc, 0) + 1
         best_rank.setdefault(c.doc, rank)
     title_overlap: dict[int, float] = {}
+    # which of the question's bigrams each text has: its share (`overlap`), and its share weighted
+    # by how few candidates have each bigram (`rare_overlap`), which tells apart the articles of
+    # one regulation that all share the question's common words
+    present = np.array([[gram in c.text for gram in q] for c in candidates], dtype=np.float32)
+    present = present.reshape(len(candidates), len(q))
+    text_overlap = present.mean(axis=1) if q else np.zeros(len(candidates), dtype=np.float32)
+    rarity = np.log((len(candidates) + 1.0) / (present.sum(axis=0) + 1.0))
+    rare_overlap = present @ rarity / (float(rarity.sum()) or 1.0)
     rows = []
     for rank, c in enumerate(candidates, start=1):
         if c.doc not in title_overlap:
@@ -140,7 +153,8 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
             _recip(rank), float(c.lexical_rank is not None and c.dense_rank is not None),
             per_doc[c.doc] / len(candidates), _recip(best_rank[c.doc]), float(c.title_named), title_overlap[c.doc],
             c.vote, c.article_vote,
-            overlap(q, c.text), overlap(q, " ".join(c.headings)), math.log1p(len(c.text)) / 8.0, c.position,
+            float(text_overlap[rank - 1]), overlap(q, " ".join(c.headings)), math.log1p(len(c.text)) / 8.0,
+            c.position, float(rare_overlap[rank - 1]),
         ]
         row.extend(float(asked and bool(ARTICLE_KINDS[kind].search(c.text))) for kind, asked in types.items())
         rows.append(row)
@@ -173,12 +187,17 @@ class Reranker:
             ConfigError: if the file is unreadable or was learned over other features."""
         try:
             body = json.loads(path.read_text(encoding="utf-8"))
-            names, weights = list(body["features"]), np.asarray(body["weights"], dtype=np.float32)
+            names, learned = list(body["features"]), [float(w) for w in body["weights"]]
             depth = int(body.get("depth", LEGACY_DEPTH))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"{path}: not a reranker ({err})") from None
-        if names != list(FEATURES) or len(weights) != len(FEATURES):
-            raise ConfigError(f"{path}: learned over other features; re-run python -m index.learn.fit")
+        unknown = sorted(set(names) - set(FEATURES))
+        if unknown or len(set(names)) != len(names) or len(learned) != len(names):
+            raise ConfigError(f"{path}: learned over other features ({', '.join(unknown) or 'repeated or unweighted'});"
+                              " re-run python -m index.learn.fit")
+        # a feature added since the file was learned weighs nothing: the ranker it learned
+        weights = np.zeros(len(FEATURES), dtype=np.float32)
+        weights[[FEATURES.index(name) for name in names]] = learned
         if depth < 1:
             raise ConfigError(f"{path}: depth {depth} must be positive")
         return cls(weights, str(body.get("note", "")), str(body.get("model_id", "")), depth)

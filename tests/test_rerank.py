@@ -54,6 +54,22 @@ def test_features_of_hand_made_candidates() -> None:
     assert bigrams("信访，答复") == {"信访", "答复"}                      # punctuation cuts runs
 
 
+def test_rare_overlap_weighs_the_question_words_few_candidates_have() -> None:
+    # three articles of one regulation share the question's common words (信访, 事项); one has
+    # its rare word (推搡) as well: plain overlap barely tells it apart, the rare overlap does
+    question = "信访事项中被推搡"
+    cands = [candidate(0, "信访事项的受理。"), candidate(0, "信访事项的办理。"),
+             candidate(0, "信访事项中推搡工作人员的，依法处理。"), candidate(1, "无关的条文。")]
+    f = candidate_features(question, cands)
+    rare, share = column(f, "rare_overlap"), column(f, "text_overlap")
+    assert int(np.argmax(rare)) == 2 and rare[3] == 0.0
+    assert rare[2] - rare[0] > share[2] - share[0]
+    assert list(share) == pytest.approx([overlap(bigrams(question), c.text) for c in cands])
+    everywhere = candidate_features("信访", [candidate(0, "信访"), candidate(1, "信访工作")])
+    assert list(column(everywhere, "rare_overlap")) == [0.0, 0.0]      # a word all candidates have tells nothing
+    assert column(candidate_features("，", cands), "rare_overlap").tolist() == [0.0] * 4   # no bigram at all
+
+
 def test_the_listwise_fit_learns_a_signal_it_is_shown() -> None:
     rng = np.random.default_rng(0)
     useful = FEATURES.index("time_match")
@@ -88,6 +104,9 @@ def test_weights_file_round_trip_and_refusals(tmp_path: Path) -> None:
     path.write_text('{"features": ["other"], "weights": [1.0]}', encoding="utf-8")
     with pytest.raises(ConfigError, match="other features"):
         configured_reranker(str(path), M3E)
+    path.write_text('{"features": ["length", "length"], "weights": [1.0, 2.0]}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="other features"):
+        configured_reranker(str(path), M3E)
     with pytest.raises(ConfigError, match="does not exist"):
         configured_reranker(str(tmp_path / "missing.json"), M3E)
 
@@ -104,6 +123,15 @@ def test_a_reranker_file_records_how_many_candidates_it_reorders(tmp_path: Path)
     path.write_text(json.dumps(body), encoding="utf-8")
     with pytest.raises(ConfigError, match="depth 0"):
         configured_reranker(str(path), M3E)
+
+
+def test_a_reranker_learned_before_a_feature_existed_gives_it_no_weight(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    older = [name for name in FEATURES if name != "rare_overlap"][::-1]      # any order
+    path.write_text(json.dumps({"features": older, "weights": [float(len(name)) for name in older]}), encoding="utf-8")
+    loaded = configured_reranker(str(path), M3E)
+    assert loaded.weights[FEATURES.index("rare_overlap")] == 0.0
+    assert all(loaded.weights[FEATURES.index(name)] == len(name) for name in older)
 
 
 def test_a_reranker_is_used_only_with_the_model_it_was_learned_on(tmp_path: Path) -> None:
