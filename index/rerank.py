@@ -18,7 +18,8 @@ computed in a few milliseconds for all of them:
   few of the candidates have it (`rare_overlap`): the articles of one regulation all share a
   question's common words (信访, 事项), and the rare one (推搡, 解释) tells which of them is
   asked about (sub-corpus, held-out: STARD Recall@10 0.705 → 0.709, MRR@10 0.606 → 0.610;
-  petition MRR@10 0.493 → 0.495; whole corpus: Recall@10 0.688 → 0.690 and 0.681 → 0.688);
+  petition MRR@10 0.493 → 0.495; whole corpus: Recall@10 0.688 → 0.690 and 0.681 → 0.688,
+  petition MRR@10 0.449 → 0.445);
 - question type × article kind: a "how long / by when" question and an article with a time
   limit (15日内, 三个月), "who / which office" and an article naming an office, "may I / is it
   legal" and an article saying 可以/不得/应当, "what happens if" and an article with a penalty.
@@ -124,7 +125,7 @@ class Candidate:
 
 def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
     """(len(candidates), len(FEATURES)) float32 features of fused candidates, best fused first."""
-    q = sorted(bigrams(question))
+    q = sorted(bigrams(question))       # a fixed order: the weighted sums come out the same in every process
     types = question_types(question)
     top_lexical = max((c.lexical_score for c in candidates), default=0.0) or 1.0
     top_dense = max((c.dense_score for c in candidates if c.dense_rank is not None), default=0.0)
