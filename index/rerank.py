@@ -216,13 +216,17 @@ def configured_reranker(setting: str, model_id: str) -> Reranker | None:
 
 
 def fit_reranker(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1e-3,
-                 epochs: int = 300, lr: float = 0.05, seed: int = 0) -> np.ndarray:
+                 epochs: int = 300, lr: float = 0.05, seed: int = 0,
+                 question_weights: np.ndarray | None = None) -> np.ndarray:
     """Weights maximising the listwise softmax likelihood of each question's gold candidates.
 
-    `features[i]`: (n_i, len(FEATURES)); `labels[i]`: (n_i,) 1 for gold candidates. Questions
-    without a gold candidate teach nothing and are skipped. Full-batch Adam, deterministic.
+    `features[i]`: (n_i, len(FEATURES)); `labels[i]`: (n_i,) 1 for gold candidates;
+    `question_weights`: each question's weight in the loss (None: all 1). Questions without a
+    gold candidate teach nothing and are skipped. Full-batch Adam, deterministic.
     """
-    lists = [(f, y / y.sum()) for f, y in zip(features, labels) if len(y) and y.sum() > 0]
+    weight_of = np.ones(len(labels)) if question_weights is None else np.asarray(question_weights, dtype=np.float64)
+    lists = [(f, y / y.sum(), q) for f, y, q in zip(features, labels, weight_of) if len(y) and y.sum() > 0]
+    total = sum(q for _, _, q in lists)
     dim = len(FEATURES)
     w = np.zeros(dim, dtype=np.float64)
     if not lists:
@@ -232,11 +236,11 @@ def fit_reranker(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], *
     w += rng.normal(scale=1e-3, size=dim)
     for step in range(1, epochs + 1):
         grad = 2 * l2 * w
-        for f, target in lists:
+        for f, target, q in lists:
             s = f @ w
             p = np.exp(s - s.max())
             p /= p.sum()
-            grad += f.T @ (p - target) / len(lists)
+            grad += q * (f.T @ (p - target)) / total
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad ** 2
         w -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)

@@ -6,8 +6,8 @@ import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
 from index.learn.fit import (TrainParams, best_fusion, cross_fitted, dense_rankings, evaluate, fit_adapter, fold_of,
-                             fused_rankings)
-from index.rerank import FEATURES
+                             fused_rankings, set_weights)
+from index.rerank import FEATURES, fit_reranker
 from kb.errors import ConfigError
 
 
@@ -79,6 +79,52 @@ def test_adapter_learns_a_rotation_it_is_shown() -> None:
     weights = fit_adapter(queries[:80], positives[:80], passages, TrainParams(epochs=60, lr=0.02, l2=0.0))
     after = [r[0] == t for r, t in zip(dense_rankings(normalise_rows(queries @ weights), passages, rows, 5), targets)]
     assert np.mean(after[80:]) > np.mean(before[80:]) + 0.3      # held-out queries improve
+
+
+def test_set_weights_share_the_weight_between_sets_as_asked() -> None:
+    sets = ["stard"] * 9 + ["petition"]
+    assert list(set_weights(sets, 0.0)) == [1.0] * 10                   # each question alike
+    alike = set_weights(sets, 1.0)
+    assert alike[:9].sum() == pytest.approx(alike[9]) and alike.mean() == pytest.approx(1.0)   # each set alike
+    between = set_weights(sets, 0.5)
+    assert between[9] / between[0] == pytest.approx(3.0) and between.mean() == pytest.approx(1.0)
+
+
+def test_weighted_questions_steer_both_learners() -> None:
+    # two kinds of questions want opposite things; the many win unless the few weigh more
+    rng = np.random.default_rng(0)
+    features, labels, sets = [], [], []
+    for p in range(60):
+        f = rng.normal(scale=0.1, size=(10, len(FEATURES))).astype(np.float32)
+        gold, other = rng.choice(10, size=2, replace=False)
+        f[gold, 0 if p < 50 else 1] += 1.0           # the gold has one mark, a distractor the other
+        f[other, 1 if p < 50 else 0] += 1.0
+        features.append(f)
+        labels.append(np.eye(10)[gold])
+        sets.append("many" if p < 50 else "few")
+    few_weigh_more = np.where(np.array(sets) == "many", 0.1, 1.0)
+    plain = fit_reranker(features, labels)
+    assert plain[0] > plain[1]
+    assert np.array_equal(plain, fit_reranker(features, labels, question_weights=np.ones(60)))
+    steered = fit_reranker(features, labels, question_weights=few_weigh_more)
+    assert steered[1] > steered[0]
+    # the adapter: the same 30 queries, the many questions' answer is passage i, the few's is 30 + i
+    dim = 16
+    passages = normalise_rows(rng.normal(size=(60, dim)))
+    queries = normalise_rows(passages[:30] + passages[30:])
+    both = np.concatenate([queries, queries])
+    positives = [np.array([i]) for i in range(30)] + [np.array([30 + i]) for i in range(30)]
+    weights = np.r_[np.full(30, 0.1), np.full(30, 1.0)]
+    params = TrainParams(epochs=40, lr=0.02, l2=0.0, shared=16, hard=8)
+
+    def few_first(w: np.ndarray) -> float:
+        scores = normalise_rows(queries @ w) @ passages.T
+        return float(np.mean(scores[np.arange(30), 30 + np.arange(30)] > scores[np.arange(30), np.arange(30)]))
+
+    assert few_first(fit_adapter(both, positives, passages, params, weights)) > 0.9
+    assert few_first(fit_adapter(both, positives, passages, params, weights[::-1].copy())) < 0.1
+    assert np.array_equal(fit_adapter(both, positives, passages, params),
+                          fit_adapter(both, positives, passages, params, np.ones(60)))
 
 
 def test_adapter_file_round_trip_and_model_check(tmp_path: Path) -> None:
