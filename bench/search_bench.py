@@ -7,7 +7,8 @@
   product's own users; scoring of ../shared/eval/README.md): the shipped searcher end to end
   (without and with the knowledge base's default collection, if it has one), then the ablation
   ladder of `index.learn.fit` (lexical, + expansion, dense, + adapter, hybrid RRF, tuned fusion,
-  the gate) with k-fold train-fit and held-out figures for the learned stages. `--lexical-variants` also rebuilds
+  the gate, the second stage, and the default collection preferred, if there is one) with k-fold
+  train-fit and held-out figures for the learned stages. `--lexical-variants` also rebuilds
   the BM25 index in a temporary folder to compare plain jieba over article text (the reference
   baseline), search-mode tokens, and the title/breadcrumb field (a few minutes each).
 - Latency of the shipped hybrid search, warm, k=10, including query encoding: p50/p95/p99,

@@ -29,11 +29,16 @@ def test_bench_search_prints_every_part(request: pytest.FixtureRequest, tmp_path
         path = tmp_path / f"{name}.jsonl"
         path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
         sets += ["--questions", str(path)]
+    # the training base's collection: the held-out ablation reports it too
+    (kb / "collections.yaml").write_text(f"default: 课程\ncollections:\n  课程:\n    - {largest}\n", encoding="utf-8")
     assert search_bench.main(["--kb", str(kb), *sets, "--folds", "2"]) == 0
     out = capsys.readouterr().out
     assert "adapter on; reranker on; question prior on" in out
     assert "petition (30 questions), no collection: Recall@1" in out
+    assert "petition, default collection 课程: Recall@1" in out
     assert "latency, hybrid search k=10" in out
     shipped = [line for line in out.splitlines() if line.strip().startswith("shipped*") and "held-out " in line]
     assert shipped and "petition: R@10" in shipped[0] and "layperson: R@10" in shipped[0]
+    preferring = [line for line in out.splitlines() if "+ collection 课程 preferred" in line and "held-out " in line]
+    assert preferring and "petition: R@10" in preferring[0]
     assert "peak memory (max RSS)" in out

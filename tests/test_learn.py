@@ -6,7 +6,7 @@ import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
 from index.learn.fit import (TrainParams, best_fusion, cross_fitted, dense_rankings, evaluate, fit_adapter, fold_of,
-                             fused_rankings, set_weights)
+                             fused_rankings, preferred, set_weights)
 from index.rerank import FEATURES, fit_reranker
 from kb.errors import ConfigError
 
@@ -44,6 +44,18 @@ def test_fusion_is_chosen_for_the_set_it_helps_least() -> None:
     mrr_b = lambda k, w: evaluate(fused_rankings([lexical[3]], [dense[3]], k, w), [gold[3]],  # noqa: E731
                                   keys.__getitem__, [0])["MRR@10"]
     assert mrr_b(*by_worst[:2]) > mrr_b(*by_average[:2])
+
+
+def test_a_preferred_collection_raises_its_rows_by_rank_scores_and_the_boost() -> None:
+    # with rank scores 1 / (k + rank) and ×1.5: at k=100 the two rows rise to the top
+    # (1.5/112 > 1/101); at k=1, row 9 passes rank 6 only (1/7 < 1.5/10 < 1/6) and row 12 passes
+    # ranks 8, 10 and 11 (1/9 < 1.5/13 < 1/8); everything else keeps its order
+    ranking = list(range(1, 13))
+    in_collection = {9, 12}.__contains__
+    assert preferred(ranking, in_collection, 1.5, 100) == [9, 12, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
+    assert preferred(ranking, in_collection, 1.5, 1) == [1, 2, 3, 4, 5, 9, 6, 7, 12, 8, 10, 11]
+    assert preferred(ranking, in_collection, 1.0, 100) == ranking
+    assert preferred(ranking, lambda row: False, 1.5, 100) == ranking
 
 
 def test_the_gate_sees_every_list_reranked_by_weights_learned_without_it() -> None:

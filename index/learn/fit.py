@@ -55,8 +55,9 @@ from pathlib import Path
 import numpy as np
 
 from index.adapter import ADAPTER_FILE, QueryAdapter, normalise_rows
+from index.collections import load_collections
 from index.eval import ArticleKey, Question, judge, read_questions, summarise
-from index.fuse import rrf
+from index.fuse import boost, rrf
 from index.prior import PRIOR_FILE, QuestionPrior, key_votes, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import RERANK_DEPTH, RERANKER_FILE, Reranker, fit_reranker
 from kb.errors import run_cli
@@ -228,6 +229,9 @@ class Material:
     # (question, fused rows, lexical (row, score), dense (row, score), prior votes) → reranker features
     features: Callable[[int, Ranking, list[tuple[int, float]], list[tuple[int, float]], PriorVotes], np.ndarray]
     lexical_scored: list[list[tuple[int, float]]]      # lexical_expanded with BM25 scores
+    collection: str = ""             # the knowledge base's default collection ("" = none): reported, never learned
+    in_collection: Callable[[int], bool] = lambda row: False     # whether a row's document is in it
+    collection_boost: float = 1.0
 
     @functools.cached_property
     def doc_keys(self) -> tuple[str, ...]:
@@ -303,9 +307,12 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
         return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs, *votes)
 
     query_vectors = np.stack(queries)
+    collection = load_collections(searcher.kb_dir).chosen(searcher.cfg.collection)
+    members = searcher.collection_documents(None)
     return Material(questions, sets, query_vectors, passages, passage_rows, positives,
                     dense_rankings(query_vectors, passages, passage_rows, n), lexical,
-                    [[r for r, _ in pairs] for pairs in expanded], key_of, features, expanded)
+                    [[r for r, _ in pairs] for pairs in expanded], key_of, features, expanded,
+                    collection, lambda row: int(cat.doc[row]) in members, searcher.tuning.collection_boost)
 
 
 def gold_rows(searcher, gold: frozenset[ArticleKey]) -> list[int]:
@@ -330,6 +337,13 @@ class Learned:
     reranker: np.ndarray                 # the second stage's weights
     use_reranker: bool                   # the gate's choice
     metrics: dict[str, dict[str, dict[str, float]]]   # stage → question group → metrics
+
+
+def preferred(ranking: Ranking, favoured: Callable[[int], bool], factor: float, rrf_k: float) -> Ranking:
+    """`ranking` with the rows `favoured` (a preferred collection's) raised as search raises them:
+    scores by rank as the second stage gives them (1 / (rrf_k + rank)), the favoured ones × `factor`."""
+    scored = [(row, 1.0 / (rrf_k + rank)) for rank, row in enumerate(ranking, start=1)]
+    return [row for row, _ in boost(scored, {row: factor for row in ranking if favoured(row)})]
 
 
 def rerank_all(fused: Sequence[Ranking], features: Sequence[np.ndarray], weights: np.ndarray) -> list[Ranking]:
@@ -378,6 +392,7 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
     votes = m.prior_votes(range(len(m.questions)), train)
     reranked = rerank_all(chosen, [m.features(i, chosen[i][:RERANK_DEPTH], m.lexical_scored[i], dense_pairs[i],
                                               votes[i]) for i in range(len(m.questions))], reranker)
+    shipped = reranked if use_reranker else chosen
     stages = {
         "lexical (BM25)": m.lexical,
         "lexical + expansion": m.lexical_expanded,
@@ -390,9 +405,12 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
         f"… + tuned fusion* [{tuple(with_adapter)}]": tuned_adapted,
         f"… gated [adapter {'on' if use_adapter else 'off'}]": chosen,
         "… + reranker*": reranked,
-        f"{SHIPPED} [adapter {'on' if use_adapter else 'off'}, reranker {'on' if use_reranker else 'off'}]":
-            reranked if use_reranker else chosen,
+        f"{SHIPPED} [adapter {'on' if use_adapter else 'off'}, reranker {'on' if use_reranker else 'off'}]": shipped,
     }
+    if m.collection:
+        # what a user of the collection gets (nothing is learned from it)
+        stages[f"… + collection {m.collection} preferred"] = [
+            preferred(r, m.in_collection, m.collection_boost, fusion[0]) for r in shipped]
     return Learned(weights, use_adapter, fusion, reranker, use_reranker,
                    {stage: {name: evaluate(r, gold, m.key_of, idx) for name, idx in evals.items()}
                     for stage, r in stages.items()})
