@@ -341,7 +341,8 @@ class Learned:
 
 def preferred(ranking: Ranking, favoured: Callable[[int], bool], factor: float, rrf_k: float) -> Ranking:
     """`ranking` with the rows `favoured` (a preferred collection's) raised as search raises them:
-    scores by rank as the second stage gives them (1 / (rrf_k + rank)), the favoured ones × `factor`."""
+    scores by rank as the second stage gives them (1 / (rrf_k + rank)), the favoured ones × `factor`.
+    (Without a second stage search boosts the RRF scores themselves, which fall about as fast.)"""
     scored = [(row, 1.0 / (rrf_k + rank)) for rank, row in enumerate(ranking, start=1)]
     return [row for row, _ in boost(scored, {row: factor for row in ranking if favoured(row)})]
 
