@@ -308,7 +308,7 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
 
     query_vectors = np.stack(queries)
     collection = load_collections(searcher.kb_dir).chosen(searcher.cfg.collection)
-    members = searcher.collection_documents(None)
+    members = searcher.collection_documents(collection) if collection else frozenset()
     return Material(questions, sets, query_vectors, passages, passage_rows, positives,
                     dense_rankings(query_vectors, passages, passage_rows, n), lexical,
                     [[r for r, _ in pairs] for pairs in expanded], key_of, features, expanded,
