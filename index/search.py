@@ -392,13 +392,13 @@ class Searcher:
                dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
                article_votes: Mapping[ArticleKey, float]) -> list[tuple[int, float]]:
         """The second stage: the best fused rows (the reranker's `depth`) in its order, then the
-        rest; scores are RRF-like (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
+        rest; scored by RRF over this one ranking (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
         `votes` and `article_votes`: the prior's (document key / article key → vote) for the question."""
         depth = self.reranker.depth
         head = [r for r, _ in fused[:depth]]
         order = self.reranker.order(self.features(parsed, head, lexical, dense, votes, article_votes))
         rows = [head[i] for i in order] + [r for r, _ in fused[depth:]]
-        return [(row, 1.0 / (self.tuning.rrf_k + rank)) for rank, row in enumerate(rows, start=1)]
+        return rrf([rows], k=self.tuning.rrf_k)
 
     def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],
                  dense: Sequence[tuple[int, float]], votes: Mapping[str, float],

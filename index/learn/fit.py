@@ -341,10 +341,10 @@ class Learned:
 
 def preferred(ranking: Ranking, favoured: Callable[[int], bool], factor: float, rrf_k: float) -> Ranking:
     """`ranking` with the rows `favoured` (a preferred collection's) raised as search raises them:
-    scores by rank as the second stage gives them (1 / (rrf_k + rank)), the favoured ones × `factor`.
+    RRF over this one ranking scores it, as the second stage does (1 / (rrf_k + rank)), and the
+    favoured rows' scores are multiplied by `factor`.
     (Without a second stage search boosts the RRF scores themselves, which fall about as fast.)"""
-    scored = [(row, 1.0 / (rrf_k + rank)) for rank, row in enumerate(ranking, start=1)]
-    return [row for row, _ in boost(scored, {row: factor for row in ranking if favoured(row)})]
+    return [row for row, _ in boost(rrf([ranking], k=rrf_k), {row: factor for row in ranking if favoured(row)})]
 
 
 def rerank_all(fused: Sequence[Ranking], features: Sequence[np.ndarray], weights: np.ndarray) -> list[Ranking]:
