@@ -145,12 +145,15 @@ def _prefers(region: str, preferred: str) -> bool:
 
 
 def matched_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
-    """The query terms found in `text` (normalised), without terms inside longer matched ones, and
-    without one-character terms when the query has longer ones: a lone 人 or 法 occurs in nearly
-    every article, and marking each of them hides the words that matched."""
+    """The query terms found in `text` (normalised), longest first, then in the order of the text;
+    without terms inside longer matched ones, and without one-character terms when the query has
+    longer ones: a lone 人 or 法 occurs in nearly every article, and marking each of them hides the
+    words that matched."""
     haystack = unicodedata.normalize("NFKC", text).lower()
     shortest = 2 if any(len(t) > 1 for t in terms) else 1
-    found = sorted({t for t in terms if len(t) >= shortest and t in haystack}, key=len, reverse=True)
+    # longest first, then in the order of the text: the same order whatever the hash seed
+    found = sorted({t for t in terms if len(t) >= shortest and t in haystack},
+                   key=lambda t: (-len(t), haystack.index(t)))
     kept: list[str] = []
     for term in found:
         if not any(term in longer for longer in kept):

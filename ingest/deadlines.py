@@ -108,9 +108,12 @@ class Deadline:
     @property
     def period(self) -> str:
         """"30日", "5工作日" → "5个工作日", or "无固定期限" for 立即/及时."""
-        if self.amount is None:
-            return "无固定期限"
-        return f"{self.amount}{'个工作日' if self.unit == '工作日' else self.unit}"
+        return "无固定期限" if self.amount is None else period_text(self.amount, self.unit)
+
+
+def period_text(amount: int, unit: str) -> str:
+    """A period as a reader writes it: (30, "日") → "30日", (5, "工作日") → "5个工作日"."""
+    return f"{amount}{'个工作日' if unit == '工作日' else unit}"
 
 
 def _mask_dates(text: str) -> str:
@@ -289,6 +292,20 @@ def _cited_article(sentence: str) -> int | None:
         return cn_to_int(ref.group(1))
     except ValueError:
         return None
+
+
+def written_limits(text: str) -> tuple[tuple[int, str], ...]:
+    """The fixed time limits written in any text, as (amount, unit) in order, found as
+    `extract_deadlines` finds them: "应当自收到之日起10个工作日内提出异议" → ((10, "工作日"),). Dates,
+    durations, bans and the periods of penalties are not limits; 立即/及时 have no fixed period
+    and are left out."""
+    normal = text.translate(_FULL_WIDTH_DIGITS)
+    out: list[tuple[int, str]] = []
+    for start, end in _spans(normal, _SENTENCE_END):
+        masked = _mask_dates(normal[start:end])
+        if not _NOT_PROCEDURE.search(masked):
+            out.extend((f.amount, f.unit) for f in _limits(masked) if f.amount is not None)
+    return tuple(out)
 
 
 def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from index.compare import char_diff, compare
+from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
@@ -37,10 +38,10 @@ from kb.errors import IngestError
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
 VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
-            "not_current", "quote_mismatch", "ambiguous")
+            "not_current", "quote_mismatch", "period_mismatch", "ambiguous")
 VERDICT_LABELS = {"ok": "正确", "unknown_document": "未知法规", "article_not_found": "条不存在",
                   "paragraph_not_found": "款不存在", "item_not_found": "项不存在", "not_current": "非现行",
-                  "quote_mismatch": "引文不符", "ambiguous": "名称有歧义"}
+                  "quote_mismatch": "引文不符", "period_mismatch": "期限不符", "ambiguous": "名称有歧义"}
 # A quotation matching an older version's article at least this well, and better than the cited
 # one, is taken as a quotation of that version.
 OLD_QUOTE_MIN = 0.9
@@ -54,7 +55,9 @@ _QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(
 QUOTE_BEFORE_WINDOW = 12
 # Shorter quotations are terms (the “分类处理” of an article), not quotations of its text.
 MIN_QUOTE_CHARS = 8
-_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
+_SENTENCE_MARKS = "。；;！？!?\n"
+_SENTENCE_END = re.compile(f"[{_SENTENCE_MARKS}]")
+_CLAUSE_BREAK = re.compile(r"[，,：:]")
 # "第三十三条 经人民调解委员会……": a quotation may start with the article's own label
 _LABEL_AT_START = re.compile(rf"(?<!\s)\s*+{ARTICLE_REF.pattern}\s*+")
 _SAYS = re.compile(r"规定\s*+[：:]\s*+\Z")
@@ -137,7 +140,31 @@ class CheckedCitation:
 
 def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
     """A verdict for every citation in `text`, in order."""
-    return [_check(text, c, lookup) for c in parse_citations(text, lookup.names())]
+    citations = parse_citations(text, lookup.names())
+    ends = [0, *(c.end for c in citations)]
+    starts = [*(c.start for c in citations[1:]), len(text)]
+    return [_check(text, c, lookup, stated_limits(text, c, lo, hi)) for c, lo, hi in zip(citations, ends, starts)]
+
+
+def stated_limits(text: str, c: Citation, lo: int, hi: int) -> tuple[tuple[int, str], ...]:
+    """The time limits (amount, unit) the text states with a citation: in its sentence, before and
+    after it, but not past the citations next to it (`lo`: where the one before ends, `hi`: where
+    the one after starts), whose provisions they belong to."""
+    start = max(lo, *(text.rfind(mark, 0, c.start) + 1 for mark in _SENTENCE_MARKS))
+    end = _SENTENCE_END.search(text, c.end)
+    after = text[c.end:min(hi, end.start() if end else len(text))]
+    if _in_modifier(after):
+        after = ""
+    return written_limits(text[start:c.start]) + written_limits(after)
+
+
+def _in_modifier(after: str) -> bool:
+    """Whether the citation the text `after` follows sits in a condition or a noun's modifier
+    ("符合第十条规定条件的，", "符合第十条规定的材料于五日内……"): a period after it is then the main
+    clause's, not the cited provision's. "第十条的规定，", "第十条规定的期限是" do not."""
+    clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
+    rest = clause.removeprefix("的").removeprefix("规定")
+    return "的" in (rest.removeprefix("的期限").removeprefix("的时限"))
 
 
 def report_json(checked: Sequence[CheckedCitation]) -> dict:
@@ -166,7 +193,7 @@ def _result(text: str, c: Citation, verdict: str, message: str, title: str = "",
                            verdict, message, current, similarity, unit)
 
 
-def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
+def _check(text: str, c: Citation, lookup: Lookup, stated: Sequence[tuple[int, str]]) -> CheckedCitation:
     cited = f"《{c.title}》{provision(c)}" if c.title else provision(c)
     if not c.title:
         return _result(text, c, "unknown_document", f"{provision(c)}：前文没有写明是哪部法规")
@@ -237,6 +264,11 @@ def _check(text: str, c: Citation, lookup: Lookup) -> CheckedCitation:
     if quote and similarity is not None and similarity < 1.0:
         return found(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
                      title, date, None, similarity)
+    written = written_limits(target)
+    wrong = [period_text(*p) for p in dict.fromkeys(stated) if written and p not in written]
+    if wrong:
+        return found(text, c, "period_mismatch", f"文中的期限“{'、'.join(wrong)}”与{cited}不符：原文为"
+                     + "、".join(period_text(*p) for p in dict.fromkeys(written)), title, date, None, similarity)
     return found(text, c, "ok", f"{note}《{title}》{provision(c)}：现行有效，核对无误", title, date, None, similarity)
 
 

@@ -337,6 +337,28 @@ def test_offsets_and_json_shape(made_up_kb: Path) -> None:
                       "verdict", "message", "current", "quote_similarity"}
 
 
+def test_a_period_the_draft_states_is_checked_against_the_cited_provision(made_up_kb: Path) -> None:
+    # a paraphrase, not a quotation: "七日" where the article says 三日 passed as 正确 before
+    [c] = check(made_up_kb, "依照《某省矛盾纠纷调处条例》第四条，调处中心须在七日内决定是否受理。")
+    assert c["verdict"] == "period_mismatch"
+    assert c["message"] == "文中的期限“7日”与《某省矛盾纠纷调处条例》第四条不符：原文为3日"
+    [c] = check(made_up_kb, "调处中心须在３日内决定是否受理（《某省矛盾纠纷调处条例》第四条）。")
+    assert c["verdict"] == "ok"                                 # before the citation, full-width digits
+    # a period belongs to the citation next to it: here to 第五条, which states none
+    assert verdicts(made_up_kb, "《某省矛盾纠纷调处条例》第四条规定受理，《某省矛盾纠纷调处条例》第五条规定七日内调处完毕。") == [
+        ("《某省矛盾纠纷调处条例》第四条", "ok"), ("《某省矛盾纠纷调处条例》第五条", "ok")]
+    # a citation inside a condition or a noun's modifier: the period is the main clause's
+    assert verdicts(made_up_kb, "符合《某省矛盾纠纷调处条例》第四条规定条件的，法院应当在七日内立案。") == [
+        ("《某省矛盾纠纷调处条例》第四条", "ok")]
+    assert verdicts(made_up_kb, "将符合《某省矛盾纠纷调处条例》第四条规定的材料于七日内送达。") == [
+        ("《某省矛盾纠纷调处条例》第四条", "ok")]
+    assert verdicts(made_up_kb, "《某省矛盾纠纷调处条例》第四条规定的期限是七日内。") == [
+        ("《某省矛盾纠纷调处条例》第四条", "period_mismatch")]
+    # the period of another sentence is not this citation's
+    assert verdicts(made_up_kb, "见《某省矛盾纠纷调处条例》第四条。当事人七日内可以撤回申请。") == [
+        ("《某省矛盾纠纷调处条例》第四条", "ok")]
+
+
 def run_check(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lecture", "check", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=120)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import SHARED
-from ingest.deadlines import Deadline, clause_actor, extract_deadlines
+from ingest.deadlines import Deadline, clause_actor, extract_deadlines, written_limits
 from ingest.records import Article
 from kb.chinese import article_label
 
@@ -286,3 +286,14 @@ def test_a_knowledge_base_from_before_time_limits_says_to_ingest_again(deadline_
     assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示范调解条例"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "python -m ingest FOLDER --kb" in err
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("应当自收到之日起10个工作日内提出异议，并在三十日内答复。", ((10, "工作日"), (30, "日"))),
+    ("信访人可以在３０日内请求复查", ((30, "日"),)),                    # a fragment, full-width digits
+    ("本条例自2022年5月1日起施行。", ()),
+    ("处十日以下拘留，并处五百元以下罚款。", ()),                        # a penalty
+    ("有关机关应当及时处理。", ()),                                      # no fixed period
+])
+def test_limits_written_in_any_text(text, expected):
+    assert written_limits(text) == expected

@@ -127,6 +127,8 @@ def test_matched_terms_leave_single_characters_out_beside_words() -> None:
     # "闹访的人派出所能拘留吗" is searched with the token 人; marking every 人 of 信访人, 他人 and
     # 公安机关的人员 buried the words that matched (拘留, 闹访) in highlights
     assert matched_terms(["闹访", "人", "派出所", "拘留"], "信访人缠访闹访的，由公安机关依法拘留他人") == ("闹访", "拘留")
+    # terms of one length come in the order of the text, whatever the hash seed
+    assert matched_terms(["拘留", "闹访"], "闹访的，依法拘留") == ("闹访", "拘留")
     assert matched_terms(["债"], "债务人应当清偿债务") == ("债",)      # a one-character question still shows its match
 
 

@@ -74,7 +74,7 @@ def render(cfg: Config) -> None:
     from kb.errors import KBError
     st.title("引用核对")
     st.caption("粘贴讲稿或案例报告的段落，或上传 .docx / .md / .txt 文件：逐条核对其中的法规引用"
-               "（条、款、项是否存在，是否现行有效，引文是否与原文一致）。文件只用于本次核对，不会保存。")
+               "（条、款、项是否存在，是否现行有效，引文和文中写的期限是否与原文一致）。文件只用于本次核对，不会保存。")
     st.html(_CSS)
     with kb_store(cfg) as store:
         if store is None:
