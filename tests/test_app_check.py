@@ -1,5 +1,6 @@
 """引用核对 page: a pasted paragraph with one good and one bad citation shows both verdicts (AppTest,
-and in a real browser with a screenshot); an unreadable upload is one error line."""
+and in a real browser with a screenshot), a period that differs from the cited clause is shown;
+an unreadable upload is one error line."""
 from __future__ import annotations
 
 import re
@@ -37,6 +38,17 @@ def test_pasted_paragraph_shows_each_verdict(app_store_kb, open_page):
     assert any("共 2 处引用，1 处需要修改" in m.value for m in at.markdown)
     marked = next(m.value for m in at.markdown if "kb-check-text" in m.value)
     assert 'class="kb-cited kb-ok"' in marked and 'class="kb-cited kb-article_not_found"' in marked
+
+
+@needs_samples
+def test_a_period_that_differs_from_the_clause_is_shown(app_store_kb, open_page):
+    at = open_page(app_store_kb, "check")
+    at.text_area(key="check-text").input("根据《信访工作条例》第三十五条第一款，信访人可以自收到书面答复之日起60日内请求复查。")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    table = _table(at)
+    assert "期限不符" in table and "文中的期限“60日”" in table and "原文为30日" in table
+    assert 'class="kb-cited kb-period_mismatch"' in next(m.value for m in at.markdown if "kb-check-text" in m.value)
 
 
 def test_text_without_citations(app_store_kb, open_page):
