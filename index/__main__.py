@@ -115,6 +115,8 @@ def _search(args: argparse.Namespace) -> int:
                   flush=True)
         return 0
     hits = searcher.search(args.query, args.k, filters)
+    for notice in searcher.notices(args.query, filters):
+        print(notice, file=sys.stderr)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=1))
     elif not hits:

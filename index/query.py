@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -37,6 +38,15 @@ _GLUE = re.compile(r"[\s》>\"”“'的中、，,和及与或以]*")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
 
 
+# A name in title marks, as people type them: 《民法典》, 《 信访工作条例 》 (bounded, no nesting).
+_BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
+
+
+def bracketed_names(text: str) -> list[str]:
+    """The names a text puts in 《》, in order, without surrounding spaces."""
+    return [name for m in _BRACKETED.finditer(text) if (name := m.group(1).strip())]
+
+
 def normalise_query(text: str) -> str:
     """NFKC (full-width digits and brackets become ASCII), whitespace runs squeezed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
@@ -44,10 +54,13 @@ def normalise_query(text: str) -> str:
 
 @dataclass(frozen=True)
 class Reference:
-    """An article asked for by number. `doc_keys` empty: the query names no document for it."""
+    """An article asked for by number. `doc_keys` empty: the query names no document for it that
+    the knowledge base holds; `unknown`: the name in 《》 it follows that the knowledge base lacks
+    (its article is then no other document's)."""
     doc_keys: tuple[str, ...]
     no: int
     suffix: int = 0
+    unknown: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,8 @@ class ParsedQuery:
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
-        refs = tuple(Reference(doc_keys, r.no, r.suffix) if not r.doc_keys else r for r in self.references)
+        refs = tuple(Reference(doc_keys, r.no, r.suffix) if not r.doc_keys and not r.unknown else r
+                     for r in self.references)
         return ParsedQuery(self.text, refs, self.mentioned, self.expansions)
 
 
@@ -77,29 +91,40 @@ def find_references(text: str, mentions: list[Mention]) -> list[Reference]:
 
     A reference needs "第" unless it follows a document name directly ("民法典1165条").
     Lists ("第十条、第十二条") share the document; ranges ("第十条至第十二条") are expanded.
+    A name in 《》 that no mention covers is a document the knowledge base lacks: its references
+    say so (`Reference.unknown`) and are attached to nothing.
     """
     refs: list[Reference] = []
-    anchors = {m.end: m.doc_keys for m in mentions}
-    prev_end, prev_keys, prev_no = -1, (), None
+    anchors = {m.end: (m.doc_keys, "") for m in mentions}
+    starts = sorted(m.start for m in mentions)
+    for b in _BRACKETED.finditer(text):
+        i = bisect.bisect_left(starts, b.start())
+        if not (i < len(starts) and starts[i] < b.end()) and b.group(1).strip():
+            anchors[b.end()] = ((), b.group(1).strip())
+    # only the nearest name before a reference can be glued to it (a name is not glue): bisect
+    # keeps a query of thousands of names and references linear
+    ends = sorted(anchors)
+    prev_end, prev_keys, prev_unknown, prev_no = -1, (), "", None
     for m in _ARTICLE.finditer(text):
         no, suffix = _numeral(m.group(2)), _numeral(m.group(3)) if m.group(3) else 0
         if no is None or suffix is None or no == 0:
             continue
         keys: tuple[str, ...] = ()
+        unknown = ""
         attached = False
-        for end, doc_keys in anchors.items():
-            if end <= m.start() and _GLUE.fullmatch(text[end:m.start()]):
-                keys, attached = doc_keys, True
+        i = bisect.bisect_right(ends, m.start()) - 1
+        if i >= 0 and _GLUE.fullmatch(text[ends[i]:m.start()]):
+            (keys, unknown), attached = anchors[ends[i]], True
         chained = prev_end >= 0 and _GLUE.fullmatch(text[prev_end:m.start()]) is not None
         is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text[prev_end:m.start()]) is not None
         if not attached and (chained or is_range):
-            keys, attached = prev_keys, True
+            keys, unknown, attached = prev_keys, prev_unknown, True
         if not m.group(1) and not (attached and keys):
             continue
         if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
-            refs.extend(Reference(keys, n) for n in range(prev_no + 1, no))
-        refs.append(Reference(keys, no, suffix))
-        prev_end, prev_keys, prev_no = m.end(), keys, no
+            refs.extend(Reference(keys, n, 0, unknown) for n in range(prev_no + 1, no))
+        refs.append(Reference(keys, no, suffix, unknown))
+        prev_end, prev_keys, prev_unknown, prev_no = m.end(), keys, unknown, no
     return refs
 
 
@@ -132,15 +157,15 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     """Understand a query: references, named documents and expansion terms.
 
     Raises:
-        QueryError: if the query is empty.
+        QueryError: if the query is empty or has no letter or digit.
     """
     text = normalise_query(text)
-    if not text:
+    if not any(ch.isalnum() for ch in text):          # "？？？" asks for nothing: no arbitrary list
         raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
     mentions = titles.find(text) if titles else []
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
     refs = find_references(text, mentions)
     if len(mentioned) == 1:
-        refs = [Reference(mentioned, r.no, r.suffix) if not r.doc_keys else r for r in refs]
+        refs = [Reference(mentioned, r.no, r.suffix) if not r.doc_keys and not r.unknown else r for r in refs]
     return ParsedQuery(text, tuple(dict.fromkeys(refs)), mentioned, expand(text, expansions))
 

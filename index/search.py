@@ -34,11 +34,11 @@ from index.collections import load_collections
 from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.prior import configured_prior
-from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
+from index.query import ParsedQuery, Reference, TitleMatcher, bracketed_names, load_expansions, parse_query
 from index.rerank import Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
-from kb.chinese import parse_article_label
+from kb.chinese import article_label, parse_article_label
 from kb.citations import alias_index, documents_named
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
@@ -344,6 +344,32 @@ class Searcher:
         docs = np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
         rows = np.flatnonzero((cat.no == ref.no) & (cat.suffix == ref.suffix) & np.isin(cat.doc, docs))
         return rows.tolist()
+
+    def notices(self, query: str, filters: Filters | None = None) -> list[str]:
+        """What the knowledge base cannot answer of what `query` asks for by name, one line each:
+        a document named in 《》 that it does not hold ("知识库中没有《民法典》"), an article its
+        document does not have ("《信访工作条例》没有第九百条（共50条）"). The search still answers
+        with the articles it has; these lines say why the one asked for is not among them.
+
+        Raises:
+            QueryError: for an empty query or an invalid filter.
+        """
+        parsed = self.parse(query, filters or Filters())
+        out = []
+        for name in bracketed_names(parsed.text):
+            try:
+                self.documents_matching([name])
+            except QueryError:
+                out.append(f"知识库中没有《{name}》")
+        cat = self.catalog
+        for ref in parsed.references:
+            if ref.doc_keys and not self._article_rows(ref):
+                docs = np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
+                titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
+                in_force = np.isin(cat.doc, docs) & (cat.status == 0) & (cat.no > 0)
+                count = f"（共{int(in_force.sum())}条）" if len(docs) == 1 and in_force.any() else ""
+                out.append(f"{titles}没有{article_label(ref.no, ref.suffix)}{count}")
+        return list(dict.fromkeys(out))
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """Best `k` hits for a question or a reference.

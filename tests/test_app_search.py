@@ -42,6 +42,14 @@ def test_reference_query_shows_that_article_first(app_kb, open_page):
 
 
 @needs_samples
+def test_an_article_or_document_the_knowledge_base_lacks_is_said(app_kb, open_page):
+    at = _ask(open_page, app_kb, "《民法典》第1165条和信访工作条例第九百条")
+    assert [i.value for i in at.info] == ["知识库中没有《民法典》", "《信访工作条例》没有第九百条（共50条）"]
+    assert _cards(at)                                                  # the search still answers
+    assert not _ask(open_page, app_kb, "信访工作条例第三十六条").info
+
+
+@needs_samples
 def test_question_finds_the_clause_with_terms_highlighted(app_kb, open_page):
     at = _ask(open_page, app_kb, "对复查意见不服，还可以向哪里申请复核？")
     cards = _cards(at)

@@ -34,6 +34,12 @@ def test_search_readable_and_json(app_kb: Path) -> None:
     assert len(hits) == 3 and {"citation", "match", "matched_terms", "other_versions"} <= set(hits[0])
 
 
+def test_search_says_on_stderr_what_the_knowledge_base_lacks(app_kb: Path) -> None:
+    result = cli("search", "信访工作条例第九百条", "--kb", str(app_kb), "--json", "--k", "3")
+    assert result.returncode == 0 and len(json.loads(result.stdout)) == 3      # other articles still answer
+    assert result.stderr.strip() == "《信访工作条例》没有第九百条（共50条）"
+
+
 def test_search_filters(app_kb: Path) -> None:
     result = cli("search", "信访人", "--kb", str(app_kb), "--json", "--doc", "信访条例")
     assert {h["title"] for h in json.loads(result.stdout)} == {"信访条例"}

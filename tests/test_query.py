@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from index.query import (EXPANSIONS, Reference, TitleMatcher, expand, find_references, load_expansions,
+from index.query import (EXPANSIONS, Reference, TitleMatcher, bracketed_names, expand, find_references, load_expansions,
                          normalise_query, parse_query)
 from kb.citations import title_aliases
 from kb.errors import QueryError
@@ -92,6 +92,21 @@ def test_ambiguous_alias_names_all_its_documents() -> None:
 def test_empty_query_is_an_error() -> None:
     with pytest.raises(QueryError, match="empty query"):
         parse_query("  \u3000 ")
+    with pytest.raises(QueryError, match="empty query"):       # nothing to search for: not an arbitrary list
+        parse_query("？？？……")
+
+
+def test_an_article_after_a_name_the_knowledge_base_lacks_is_no_other_documents() -> None:
+    # 第十条 of 《民法典》 was attached to the only known document named, and 信访工作条例第十条 came first
+    parsed = parse_query("《民法典》第十条、第十二条和信访工作条例第三条", TitleMatcher(["信访工作条例"]))
+    assert parsed.references == (Reference((), 10, 0, "民法典"), Reference((), 12, 0, "民法典"),
+                                 Reference(("信访工作条例",), 3))
+    assert parsed.resolve(("信访工作条例",)).references == parsed.references
+
+
+def test_names_in_title_marks() -> None:
+    assert bracketed_names("《民法典》和《 信访工作条例 》第三条，《》") == ["民法典", "信访工作条例"]
+    assert bracketed_names("《" * 5000 + "民法典") == []
 
 
 def test_expansion_table_loads_and_expands() -> None:

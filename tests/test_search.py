@@ -119,6 +119,14 @@ def test_article_and_neighbours(searcher: Searcher) -> None:
         searcher.article("信访工作条例", "第九百条")
 
 
+def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -> None:
+    # the search still answers with other articles; these lines say why the asked-for one is not first
+    assert searcher.notices("信访工作条例第九百条说什么") == ["《信访工作条例》没有第九百条（共50条）"]
+    assert searcher.notices("《中华人民共和国民法典》第1165条") == ["知识库中没有《中华人民共和国民法典》"]
+    assert searcher.notices("《信访工作条例》第三十六条") == []
+    assert searcher.notices("对复查意见不服怎么办") == []
+
+
 def test_matched_terms_drop_terms_inside_longer_ones() -> None:
     assert matched_terms(["复查", "复查意见", "不服", "量子"], "对复查意见不服的") == ("复查意见", "不服")
 

@@ -403,6 +403,8 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
     started = time.perf_counter()
     hits = engine.search(query, k, filters)
     elapsed = (time.perf_counter() - started) * 1000
+    for notice in engine.notices(query, filters):
+        st.info(escape(notice), icon=":material/info:")
     if not hits:
         st.warning(escape(f"没有找到与“{query}”相关的条文。"))
         limits = restrictions(filters)
