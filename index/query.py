@@ -47,6 +47,11 @@ def bracketed_names(text: str) -> list[str]:
     return [name for m in _BRACKETED.finditer(text) if (name := m.group(1).strip())]
 
 
+def asks_something(text: str) -> bool:
+    """Whether a query has a letter or digit to search for ("？？？" has none)."""
+    return any(ch.isalnum() for ch in text)
+
+
 def normalise_query(text: str) -> str:
     """NFKC (full-width digits and brackets become ASCII), whitespace runs squeezed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
@@ -160,7 +165,7 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
         QueryError: if the query is empty or has no letter or digit.
     """
     text = normalise_query(text)
-    if not any(ch.isalnum() for ch in text):          # "？？？" asks for nothing: no arbitrary list
+    if not asks_something(text):                      # "？？？": no arbitrary list for it
         raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
     mentions = titles.find(text) if titles else []
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))

@@ -49,6 +49,13 @@ def test_an_article_or_document_the_knowledge_base_lacks_is_said(app_kb, open_pa
     assert not _ask(open_page, app_kb, "信访工作条例第三十六条").info
 
 
+def test_punctuation_alone_is_a_warning_in_chinese(app_kb, open_page):
+    at = open_page(app_kb, "search")
+    at.text_input(key=BOX).input("？？？").run()
+    assert not at.exception and not at.error and not _cards(at)
+    assert [w.value for w in at.warning] == ["只有标点符号，无法检索：请输入问题、关键词或条文。"]
+
+
 @needs_samples
 def test_question_finds_the_clause_with_terms_highlighted(app_kb, open_page):
     at = _ask(open_page, app_kb, "对复查意见不服，还可以向哪里申请复核？")

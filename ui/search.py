@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from index.collections import NO_COLLECTION, load_collections, save_collections
+from index.query import asks_something
 from ingest.records import STATUS_LABELS
 from kb.errors import QueryError
 from ui.common import current_searcher, documents, escape, kb_store, level_order, region_order, show_results
@@ -57,6 +58,9 @@ def render(cfg: Config) -> None:
             cols = st.columns(2)
             for i, example in enumerate(EXAMPLES):
                 cols[i % 2].button(example, key=f"example-{i}", on_click=_use_example, args=(example,))
+            return
+        if not asks_something(query):
+            st.warning("只有标点符号，无法检索：请输入问题、关键词或条文。")
             return
         show_results(cfg, store, query, filters, k, key="s")
         if st.query_params.get(QUERY_KEY) != query:
