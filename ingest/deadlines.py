@@ -320,7 +320,13 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
     carried = ""
     for index, article in enumerate(articles):
         for p_no, paragraph in enumerate(article.paragraphs or (article.text,), start=1):
+            lead = ""               # who the 款's lead line names as acting
             for item, line in _lines(paragraph):
+                if item and lead:
+                    # each 项 continues a lead that names who acts ("信访工作机构……分别按下列方式处理：
+                    # （一）……（二）……"): a subject-less item is done by that actor, not by one an item
+                    # before named or cited
+                    carried = lead
                 normal = line.translate(_FULL_WIDTH_DIGITS)
                 for s_start, s_end in _spans(normal, _SENTENCE_END):
                     sentence = normal[s_start:s_end]
@@ -348,4 +354,6 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                                 extension=limit.extension,
                                 sentence=line[s_start:s_end].strip()))
                     carried = own or inherited or carried
+                    if not item:
+                        lead = own or inherited or lead
     return tuple(out)

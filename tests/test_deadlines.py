@@ -139,6 +139,14 @@ def test_paragraph_and_item_of_each_limit():
                    "有关机关应当自收到之日起5个工作日内提出异议。")
     assert [(d.paragraph, d.item, d.amount) for d in found] == [(1, 0, 15), (1, 2, None), (2, 0, 5)]
     assert found[1].actor == "各级信访部门"            # an item carries the actor of its lead
+    # not the actor of the article a sibling item cites: 《信访条例》(2005) 第二十一条 listed 信访人 (who
+    # acts in 第十五条, which its item (一) cites) as who 提出建议 in item (二)
+    found = extract_deadlines([
+        art(15, "信访人对人民法院职权范围内的信访事项，应当向人民法院提出。"),
+        art(21, "信访工作机构收到信访事项，应当在15日内分别按下列方式处理：\n"
+                "(一)对本条例第十五条规定的信访事项，应当告知信访人向人民法院提出。\n"
+                "(二)情况重大、紧急的，应当及时提出建议。")])
+    assert [(d.item, d.actor) for d in found] == [(0, "信访工作机构"), (2, "信访工作机构")]
 
 
 def test_a_sentence_without_subject_takes_the_actor_of_the_article_it_cites():
