@@ -37,6 +37,12 @@ from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations,
 from kb.errors import IngestError
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
+# A lecture draft or case report is far shorter (about 150 pages); a longer text held the app for
+# seconds to minutes (finding names is linear but slow: ~5 µs a character).
+MAX_CHECK_CHARS = 300_000
+# How far from a citation a time limit the text states is read (a sentence is rarely longer): the
+# reading stays linear however long a sentence a hostile file has.
+STATED_WINDOW = 200
 VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
             "not_current", "quote_mismatch", "period_mismatch", "ambiguous")
 VERDICT_LABELS = {"ok": "正确", "unknown_document": "未知法规", "article_not_found": "条不存在",
@@ -149,10 +155,12 @@ def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
 def stated_limits(text: str, c: Citation, lo: int, hi: int) -> tuple[tuple[int, str], ...]:
     """The time limits (amount, unit) the text states with a citation: in its sentence, before and
     after it, but not past the citations next to it (`lo`: where the one before ends, `hi`: where
-    the one after starts), whose provisions they belong to."""
-    start = max(lo, *(text.rfind(mark, 0, c.start) + 1 for mark in _SENTENCE_MARKS))
-    end = _SENTENCE_END.search(text, c.end)
-    after = text[c.end:min(hi, end.start() if end else len(text))]
+    the one after starts), whose provisions they belong to, nor farther than `STATED_WINDOW`."""
+    floor = max(lo, c.start - STATED_WINDOW)
+    start = max(floor, *(text.rfind(mark, floor, c.start) + 1 for mark in _SENTENCE_MARKS))
+    ceiling = min(hi, c.end + STATED_WINDOW)
+    end = _SENTENCE_END.search(text, c.end, ceiling)
+    after = text[c.end:end.start() if end else ceiling]
     if _in_modifier(after):
         after = ""
     return written_limits(text[start:c.start]) + written_limits(after)
@@ -542,14 +550,18 @@ def read_input(path: str | Path) -> str:
     nothing stored: lines joined by newlines, so offsets index this text.
 
     Raises:
-        IngestError: if the file cannot be read or is of another type (the message names the file
-            and the reason).
+        IngestError: if the file cannot be read, is of another type or is longer than
+            `MAX_CHECK_CHARS` (the message names the file and the reason).
     """
     if Path(path).suffix.lower() not in CHECK_EXTENSIONS:
         raise IngestError(str(path), "unsupported", f"cannot check a {Path(path).suffix or 'file without extension'}"
                           f" file; supported: {', '.join(CHECK_EXTENSIONS)}", reason="extension")
     raw = load_file(path)
-    return "\n\n".join("\n".join(page) for page in raw.pages)
+    text = "\n\n".join("\n".join(page) for page in raw.pages)
+    if len(text) > MAX_CHECK_CHARS:
+        raise IngestError(str(path), "too_large", f"{len(text):,} characters; the citation check reads at most "
+                          f"{MAX_CHECK_CHARS:,} (about 150 pages): check it in parts", reason="too_long")
+    return text
 
 
 def read_upload(name: str, data: bytes) -> str:

@@ -11,7 +11,9 @@ import pytest
 
 from conftest import kb_of_texts, needs_samples
 from kb.citations import ABBREVIATIONS, TitleMatcher, parse_citations
-from lecture.citations import StoreLookup, check_text, quotation, quote_similarity
+from kb.errors import IngestError
+from lecture.citations import (MAX_CHECK_CHARS, STATED_WINDOW, StoreLookup, check_text, quotation,
+                                 quote_similarity, read_input)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -357,6 +359,22 @@ def test_a_period_the_draft_states_is_checked_against_the_cited_provision(made_u
     # the period of another sentence is not this citation's
     assert verdicts(made_up_kb, "见《某省矛盾纠纷调处条例》第四条。当事人七日内可以撤回申请。") == [
         ("《某省矛盾纠纷调处条例》第四条", "ok")]
+
+
+def test_a_limit_far_from_the_citation_is_not_read(made_up_kb: Path) -> None:
+    # a hostile draft with one sentence of 600,000 characters took 5 s: limits are read near it
+    text = "依照《某省矛盾纠纷调处条例》第四条，" + "甲" * STATED_WINDOW + "调处中心七日内决定。"
+    assert verdicts(made_up_kb, text) == [("《某省矛盾纠纷调处条例》第四条", "ok")]
+
+
+def test_a_text_too_long_to_check_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    draft = tmp_path / "讲稿.txt"
+    draft.write_text("依照《人民调解法》第三十三条。\n" * (MAX_CHECK_CHARS // 15), encoding="utf-8")
+    with pytest.raises(IngestError) as caught:
+        read_input(draft)
+    assert caught.value.kind == "too_large" and "讲稿.txt" in str(caught.value) and "300,000" in str(caught.value)
+    result = run_check(str(draft), "--kb", str(tmp_path / "kb"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "check it in parts" in result.stderr
 
 
 def run_check(*args: str) -> subprocess.CompletedProcess:

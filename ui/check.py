@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lecture import VERDICT_LABELS, StoreLookup, check_text, read_upload
+from lecture import MAX_CHECK_CHARS, VERDICT_LABELS, StoreLookup, check_text, read_upload
 from ui.common import escape, kb_store
 
 if TYPE_CHECKING:
@@ -80,9 +80,10 @@ def render(cfg: Config) -> None:
         if store is None:
             return
         with st.form("check"):
-            pasted = st.text_area("粘贴文字", height=180, key="check-text",
+            pasted = st.text_area("粘贴文字", height=180, key="check-text", max_chars=MAX_CHECK_CHARS,
                                   placeholder="例如：依据《人民调解法》第三十三条第二款……")
-            upload = st.file_uploader("或上传文件", type=list(UPLOAD_TYPES), key="check-file")
+            upload = st.file_uploader("或上传文件", type=list(UPLOAD_TYPES), key="check-file",
+                                      max_upload_size=cfg.upload_max_mb)
             submitted = st.form_submit_button("核对引用", type="primary")
         if not submitted:
             return
