@@ -104,8 +104,9 @@ def find_references(text: str, mentions: list[Mention]) -> list[Reference]:
     starts = sorted(m.start for m in mentions)
     for b in _BRACKETED.finditer(text):
         i = bisect.bisect_left(starts, b.start())
-        if not (i < len(starts) and starts[i] < b.end()) and b.group(1).strip():
-            anchors[b.end()] = ((), b.group(1).strip())
+        name = b.group(1).strip()
+        if name and not (i < len(starts) and starts[i] < b.end()):
+            anchors[b.end()] = ((), name)
     # only the nearest name before a reference can be glued to it (a name is not glue): bisect
     # keeps a query of thousands of names and references linear
     ends = sorted(anchors)

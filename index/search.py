@@ -339,9 +339,13 @@ class Searcher:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
         return rows
 
+    def _documents_of(self, ref: Reference) -> np.ndarray:
+        """Catalog document indexes of the documents a reference names."""
+        return np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
+
     def _article_rows(self, ref: Reference) -> list[int]:
         cat = self.catalog
-        docs = np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
+        docs = self._documents_of(ref)
         rows = np.flatnonzero((cat.no == ref.no) & (cat.suffix == ref.suffix) & np.isin(cat.doc, docs))
         return rows.tolist()
 
@@ -364,7 +368,7 @@ class Searcher:
         cat = self.catalog
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
-                docs = np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
+                docs = self._documents_of(ref)
                 titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
                 in_force = np.isin(cat.doc, docs) & (cat.status == 0) & (cat.no > 0)
                 count = f"（共{int(in_force.sum())}条）" if len(docs) == 1 and in_force.any() else ""

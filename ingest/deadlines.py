@@ -271,6 +271,11 @@ def _limits(masked: str) -> list[_Found]:
     return sorted(found, key=lambda f: f.start)
 
 
+def _procedure_limits(masked: str) -> list[_Found]:
+    """The limits of one sentence (dates masked), none when it is about a penalty or criminal law."""
+    return [] if _NOT_PROCEDURE.search(masked) else _limits(masked)
+
+
 def _lines(paragraph: str) -> Iterator[tuple[int, str]]:
     """(项 number or 0, text) of the lines of a 款: its lead, then its items （一）…."""
     for line in paragraph.split("\n"):
@@ -302,9 +307,8 @@ def written_limits(text: str) -> tuple[tuple[int, str], ...]:
     normal = text.translate(_FULL_WIDTH_DIGITS)
     out: list[tuple[int, str]] = []
     for start, end in _spans(normal, _SENTENCE_END):
-        masked = _mask_dates(normal[start:end])
-        if not _NOT_PROCEDURE.search(masked):
-            out.extend((f.amount, f.unit) for f in _limits(masked) if f.amount is not None)
+        out.extend((f.amount, f.unit) for f in _procedure_limits(_mask_dates(normal[start:end]))
+                   if f.amount is not None)
     return tuple(out)
 
 
@@ -336,23 +340,22 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                     inherited = first_actor.get(cited, "") if cited is not None else ""
                     if own and article.no not in first_actor:
                         first_actor[article.no] = own
-                    if not _NOT_PROCEDURE.search(masked):
-                        for limit in _limits(masked):
-                            prefix, after = sentence[:limit.start], sentence[limit.end:]
-                            actor = _sentence_actor(prefix)
-                            # "竣工验收合格后十五日内，建设单位应当报……备案": the actor follows the limit
-                            later = clause_actor(after[1:]) if not actor and after[:1] in "，," else ""
-                            if later:
-                                after = _MODAL_HEAD.sub("", after[1 + len(later):], count=1)
-                            actor = actor or later or inherited or carried or own
-                            out.append(Deadline(
-                                article=index, label=article.label, paragraph=p_no, item=item,
-                                amount=limit.amount, unit=limit.unit,
-                                phrase=sentence[limit.start:limit.end].strip(), actor=actor,
-                                trigger=_trigger(prefix, actor),
-                                action=_action(after, limit.extension),
-                                extension=limit.extension,
-                                sentence=line[s_start:s_end].strip()))
+                    for limit in _procedure_limits(masked):
+                        prefix, after = sentence[:limit.start], sentence[limit.end:]
+                        actor = _sentence_actor(prefix)
+                        # "竣工验收合格后十五日内，建设单位应当报……备案": the actor follows the limit
+                        later = clause_actor(after[1:]) if not actor and after[:1] in "，," else ""
+                        if later:
+                            after = _MODAL_HEAD.sub("", after[1 + len(later):], count=1)
+                        actor = actor or later or inherited or carried or own
+                        out.append(Deadline(
+                            article=index, label=article.label, paragraph=p_no, item=item,
+                            amount=limit.amount, unit=limit.unit,
+                            phrase=sentence[limit.start:limit.end].strip(), actor=actor,
+                            trigger=_trigger(prefix, actor),
+                            action=_action(after, limit.extension),
+                            extension=limit.extension,
+                            sentence=line[s_start:s_end].strip()))
                     carried = own or inherited or carried
                     if not item:
                         lead = own or inherited or lead

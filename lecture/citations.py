@@ -149,7 +149,7 @@ def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
     citations = parse_citations(text, lookup.names())
     ends = [0, *(c.end for c in citations)]
     starts = [*(c.start for c in citations[1:]), len(text)]
-    return [_check(text, c, lookup, stated_limits(text, c, lo, hi)) for c, lo, hi in zip(citations, ends, starts)]
+    return [_check(text, c, lookup, (lo, hi)) for c, lo, hi in zip(citations, ends, starts)]
 
 
 def stated_limits(text: str, c: Citation, lo: int, hi: int) -> tuple[tuple[int, str], ...]:
@@ -201,7 +201,9 @@ def _result(text: str, c: Citation, verdict: str, message: str, title: str = "",
                            verdict, message, current, similarity, unit)
 
 
-def _check(text: str, c: Citation, lookup: Lookup, stated: Sequence[tuple[int, str]]) -> CheckedCitation:
+def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int]) -> CheckedCitation:
+    """The verdict on one citation; `neighbours`: where the citation before it ends and the one
+    after it starts (see `stated_limits`)."""
     cited = f"《{c.title}》{provision(c)}" if c.title else provision(c)
     if not c.title:
         return _result(text, c, "unknown_document", f"{provision(c)}：前文没有写明是哪部法规")
@@ -272,7 +274,9 @@ def _check(text: str, c: Citation, lookup: Lookup, stated: Sequence[tuple[int, s
     if quote and similarity is not None and similarity < 1.0:
         return found(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
                      title, date, None, similarity)
-    written = written_limits(target)
+    # read only for a citation that passed every other check
+    stated = stated_limits(text, c, *neighbours)
+    written = written_limits(target) if stated else ()
     wrong = [period_text(*p) for p in dict.fromkeys(stated) if written and p not in written]
     if wrong:
         return found(text, c, "period_mismatch", f"文中的期限“{'、'.join(wrong)}”与{cited}不符：原文为"
