@@ -15,13 +15,13 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int
-from kb.citations import Mention, TitleMatcher
+from kb.citations import Mention, TitleMatcher, bare_key
 from kb.errors import QueryError
 
 EXPANSIONS = DATA_DIR / "expansions.txt"
@@ -42,9 +42,26 @@ _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts o
 _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
 
-def bracketed_names(text: str) -> list[str]:
-    """The names a text puts in 《》, in order, without surrounding spaces."""
-    return [name for m in _BRACKETED.finditer(text) if (name := m.group(1).strip())]
+def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
+    """Names `text` puts in 《》 that the knowledge base lacks, by the position after their 》.
+
+    A name is known when the `mentions` found in it (`TitleMatcher.find`, sorted and disjoint)
+    cover all of it but 中华人民共和国 and a trailing note (（2017年修正）). 《信访工作条例实施细则》
+    holds the name 信访工作条例 and is another document.
+    """
+    starts = [m.start for m in mentions]
+    out = {}
+    for b in _BRACKETED.finditer(text):
+        name = b.group(1).strip()
+        # the parts of the name no mention covers (bisect: linear in names × mentions)
+        rest, at = [], b.start(1)
+        for m in mentions[bisect.bisect_left(starts, b.start(1)):bisect.bisect_left(starts, b.end(1))]:
+            rest.append(text[at:m.start])
+            at = max(at, m.end)
+        rest.append(text[at:b.end(1)])
+        if name and bare_key("".join(rest)):
+            out[b.end()] = name
+    return out
 
 
 def asks_something(text: str) -> bool:
@@ -74,12 +91,13 @@ class ParsedQuery:
     references: tuple[Reference, ...] = ()
     mentioned: tuple[str, ...] = ()         # keys of documents named in the query
     expansions: tuple[str, ...] = ()        # statute wording added for colloquial words
+    unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`)
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
         refs = tuple(Reference(doc_keys, r.no, r.suffix) if not r.doc_keys and not r.unknown else r
                      for r in self.references)
-        return ParsedQuery(self.text, refs, self.mentioned, self.expansions)
+        return replace(self, references=refs)
 
 
 def _numeral(text: str) -> int | None:
@@ -96,17 +114,12 @@ def find_references(text: str, mentions: list[Mention]) -> list[Reference]:
 
     A reference needs "第" unless it follows a document name directly ("民法典1165条").
     Lists ("第十条、第十二条") share the document; ranges ("第十条至第十二条") are expanded.
-    A name in 《》 that no mention covers is a document the knowledge base lacks: its references
-    say so (`Reference.unknown`) and are attached to nothing.
+    A name in 《》 the knowledge base lacks (`unknown_names`) anchors its references too: they say
+    so (`Reference.unknown`) and are attached to nothing.
     """
     refs: list[Reference] = []
     anchors = {m.end: (m.doc_keys, "") for m in mentions}
-    starts = sorted(m.start for m in mentions)
-    for b in _BRACKETED.finditer(text):
-        i = bisect.bisect_left(starts, b.start())
-        name = b.group(1).strip()
-        if name and not (i < len(starts) and starts[i] < b.end()):
-            anchors[b.end()] = ((), name)
+    anchors.update((end, ((), name)) for end, name in unknown_names(text, mentions).items())
     # only the nearest name before a reference can be glued to it (a name is not glue): bisect
     # keeps a query of thousands of names and references linear
     ends = sorted(anchors)
@@ -170,8 +183,7 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
         raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
     mentions = titles.find(text) if titles else []
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
-    refs = find_references(text, mentions)
-    if len(mentioned) == 1:
-        refs = [Reference(mentioned, r.no, r.suffix) if not r.doc_keys and not r.unknown else r for r in refs]
-    return ParsedQuery(text, tuple(dict.fromkeys(refs)), mentioned, expand(text, expansions))
+    parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions))), mentioned,
+                         expand(text, expansions), tuple(dict.fromkeys(unknown_names(text, mentions).values())))
+    return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

@@ -34,7 +34,7 @@ from index.collections import load_collections
 from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf
 from index.prior import configured_prior
-from index.query import ParsedQuery, Reference, TitleMatcher, bracketed_names, load_expansions, parse_query
+from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
 from index.rerank import Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
@@ -359,12 +359,7 @@ class Searcher:
             QueryError: for an empty query or an invalid filter.
         """
         parsed = self.parse(query, filters or Filters())
-        out = []
-        for name in bracketed_names(parsed.text):
-            try:
-                self.documents_matching([name])
-            except QueryError:
-                out.append(f"知识库中没有《{name}》")
+        out = [f"知识库中没有《{name}》" for name in parsed.unknown]
         cat = self.catalog
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):

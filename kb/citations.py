@@ -93,10 +93,14 @@ _WORD_AFTER_FA = frozenset("人律院官庭警医学")
 _COUNTRY = "中华人民共和国"
 
 
+def bare_key(name: str) -> str:
+    """`title_key` without a trailing bracket note: 行政诉讼法（2017年修正） → 行政诉讼法."""
+    return _TRAILING_NOTE.sub("", title_key(name))
+
+
 def title_aliases(title: str) -> set[str]:
     """Names a person may use for a document: its title key, without a trailing bracket note."""
-    key = title_key(title)
-    aliases = {key, _TRAILING_NOTE.sub("", key)}
+    aliases = {title_key(title), bare_key(title)}
     return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
 
 
@@ -111,14 +115,15 @@ def alias_index(documents: Iterable[tuple[str, str]]) -> dict[str, list[int]]:
 
 def documents_named(names: Sequence[str], index: Mapping[str, Sequence[int]]) -> list[int]:
     """Positions of the documents the `names` (titles, keys, short titles) name, in the order
-    named, each once (`index` from `alias_index`).
+    named, each once (`index` from `alias_index`). A name with a version note the titles lack
+    (行政诉讼法（2017年修正）) names the document without it.
 
     Raises:
         QueryError: if a name matches no document.
     """
     found: dict[int, None] = {}
     for name in names:
-        hits = index.get(title_key(name))
+        hits = index.get(title_key(name)) or index.get(bare_key(name))
         if not hits:
             raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
         found.update(dict.fromkeys(hits))

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from index.query import (EXPANSIONS, Reference, TitleMatcher, bracketed_names, expand, find_references, load_expansions,
-                         normalise_query, parse_query)
+from index.query import (EXPANSIONS, Reference, TitleMatcher, expand, find_references, load_expansions, normalise_query,
+                         parse_query, unknown_names)
 from kb.citations import title_aliases
 from kb.errors import QueryError
 
@@ -104,9 +104,25 @@ def test_an_article_after_a_name_the_knowledge_base_lacks_is_no_other_documents(
     assert parsed.resolve(("信访工作条例",)).references == parsed.references
 
 
-def test_names_in_title_marks() -> None:
-    assert bracketed_names("《民法典》和《 信访工作条例 》第三条，《》") == ["民法典", "信访工作条例"]
-    assert bracketed_names("《" * 5000 + "民法典") == []
+def test_names_in_title_marks_the_knowledge_base_lacks() -> None:
+    titles = TitleMatcher(["信访工作条例"])
+    text = "《民法典》和《 信访工作条例 》第三条，《》"
+    assert unknown_names(text, titles.find(text)) == {5: "民法典"}
+    assert unknown_names("《" * 5000 + "民法典", []) == {}
+
+
+def test_a_longer_name_in_title_marks_is_another_document() -> None:
+    # 《信访工作条例实施细则》 holds the name 信访工作条例 but is another document: its 第三条 was taken
+    # as 《信访工作条例》第三条 and answered first
+    titles = TitleMatcher(["信访工作条例", "中华人民共和国行政诉讼法"])
+    parsed = parse_query("《信访工作条例实施细则》第三条", titles)
+    assert parsed.references == (Reference((), 3, 0, "信访工作条例实施细则"),)
+    assert parsed.unknown == ("信访工作条例实施细则",)
+    # the country's name or a version note does not make another document (the note was said to
+    # be a document the knowledge base lacks)
+    for text in ("《行政诉讼法（2017年修正）》第二十五条", "《中华人民共和国行政诉讼法》第二十五条", "《 行政诉讼法 》第二十五条"):
+        parsed = parse_query(text, titles)
+        assert parsed.references == (Reference(("行政诉讼法",), 25),) and parsed.unknown == (), text
 
 
 def test_expansion_table_loads_and_expands() -> None:

@@ -124,6 +124,10 @@ def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -
     assert searcher.notices("信访工作条例第九百条说什么") == ["《信访工作条例》没有第九百条（共50条）"]
     assert searcher.notices("《中华人民共和国民法典》第1165条") == ["知识库中没有《中华人民共和国民法典》"]
     assert searcher.notices("《信访工作条例》第三十六条") == []
+    assert searcher.notices("《信访工作条例（2022年）》第三十六条") == []       # a version note is no other document
+    # a longer title holding a known one is another document, and its article is not the known one's
+    assert searcher.notices("《信访工作条例实施细则》第三条") == ["知识库中没有《信访工作条例实施细则》"]
+    assert "reference" not in searcher.search("《信访工作条例实施细则》第三条")[0].match
     assert searcher.notices("对复查意见不服怎么办") == []
 
 
