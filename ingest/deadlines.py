@@ -17,7 +17,9 @@ about a penalty is skipped. Procedure around a penalty stays ("拘留后二十�
 "届满" and "之日起" are read as part of a trigger ("期限届满之日起十五日内"), not as limits alone.
 
 Every pattern here sees user text: quantifiers are possessive or bounded, so a hostile line of
-20,000 characters takes milliseconds.
+20,000 characters takes milliseconds. A limit's words (its clause, actor, trigger and action) are
+read within `READ_WINDOW` characters of it, so a sentence of thousands of limits costs each of
+them the same, not a re-reading of the whole sentence.
 """
 from __future__ import annotations
 
@@ -87,6 +89,10 @@ _MODAL_HEAD = re.compile(r"^(?:应当|必须|可以|应|须)")
 _OWN_TEXT = re.compile(r"对本(?:条例|法|规定|办法|细则|规则)")
 _ACTION_MAX = 30
 _ACTOR_MAX = 40
+# How far from a limit its sentence is read, each way: beyond any real clause and most real
+# sentences. Reading the whole sentence for each limit made a hostile one-sentence file quadratic
+# (48,000 characters of comma clauses took 21 s).
+READ_WINDOW = 500
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ def clause_actor(clause: str, *, loose: bool = False) -> str:
     `loose` (for the condition that opens a sentence: "房地产开发企业变更名称的") also takes an
     actor word followed by one of the verbs such a condition has.
     """
-    clause = _strip_leading(clause)
+    clause = _strip_leading(clause[:READ_WINDOW])         # only its head can name the actor
     if not clause or clause.startswith(_NOT_SUBJECT_START):
         return ""
     for m in _ACTOR_END.finditer(clause, 0, _ACTOR_MAX + 6):
@@ -218,23 +224,23 @@ def _is_limit(m: re.Match, masked: str) -> bool:
     if num > 0 and (masked[num - 1] in "每第" or masked[num - 1] == "满" and masked[num - 2:num] != "届满") \
             or "每" in masked[max(0, m.start() - 2):m.start()]:
         return False        # 每年, 第十日, 年满 / 不满三个月 (not 届满三十日前), 每月不超过三个工作日
-    rest = masked[m.end():]
+    rest = masked[m.end():m.end() + READ_WINDOW]
     clause_end = _CLAUSE_OR_SENTENCE_END.search(rest)
     rest = rest[:clause_end.start()] if clause_end else rest
-    rest = rest.lstrip("，, ") if not rest else rest
     if not rest and clause_end and clause_end.group() in "，,":
-        following = masked[m.end() + 1:]
+        following = masked[m.end() + 1:m.end() + 1 + READ_WINDOW]
         end = _CLAUSE_OR_SENTENCE_END.search(following)
         rest = following[:end.start()] if end else following
     if rest.endswith("的") or any(w in rest for w in _BANS) or rest.startswith(_NOT_DONE):
         return False        # a condition ("二十日内不能作出决定的") or a ban ("离任后二年内，不得担任")
-    clause_start = max(masked.rfind(c, 0, m.start()) for c in "，,：:") + 1
+    window = max(0, m.start() - READ_WINDOW)
+    clause_start = max(window, max(masked.rfind(c, window, m.start()) for c in "，,：:") + 1)
     before = masked[clause_start:m.start("num")]
     if any(w in before for w in _NOT_A_TIME_TO_ACT) and "届满" not in before:
         return False        # how long something lasts ("有效期不超过5年"), not "有效期届满三十日前申请"
     if post:
         return True
-    return bool(pre) and pre != "起" or pre == "起" and masked[:m.start()].rstrip().endswith("之日")
+    return bool(pre) and pre != "起" or pre == "起" and masked[window:m.start()].rstrip().endswith("之日")
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,7 @@ def _limits(masked: str) -> list[_Found]:
         pre = m.group("pre") or ""
         # an extension is a cap ("延长期限不得超过30日", "可以延长三十日"), not a limit to ask for one
         # ("需要延长审限的，应当在期限届满十五日前提出申请")
-        extension = "延长" in pre or ("延长" in masked[previous_end:m.start()] and
+        extension = "延长" in pre or ("延长" in masked[max(previous_end, m.start() - READ_WINDOW):m.start()] and
                                      (pre.endswith("超过") or not m.group("post")))
         start = m.start("num") if pre == "起" else m.start()
         found.append(_Found(start, m.end(), amount, UNIT_OF[m.group("unit")], extension))
@@ -274,6 +280,23 @@ def _limits(masked: str) -> list[_Found]:
 def _procedure_limits(masked: str) -> list[_Found]:
     """The limits of one sentence (dates masked), none when it is about a penalty or criminal law."""
     return [] if _NOT_PROCEDURE.search(masked) else _limits(masked)
+
+
+def _read_before(sentence: str, start: int) -> str:
+    """The sentence before a limit at `start`, from the first clause that begins within
+    `READ_WINDOW` characters of it (the whole of it, in real text)."""
+    window = max(0, start - READ_WINDOW)
+    if window:
+        cut = _CLAUSE_END.search(sentence, window - 1, start)
+        window = cut.end() if cut else window
+    return sentence[window:start]
+
+
+def _excerpt(line: str, start: int, end: int, limit_start: int, limit_end: int) -> str:
+    """The part of a long sentence `line[start:end]` around a limit, "…" where it is cut: the
+    sentence each limit keeps, in the knowledge base too, stays short however long it is."""
+    a, b = max(start, limit_start - READ_WINDOW), min(end, limit_end + READ_WINDOW)
+    return ("…" if a > start else "") + line[a:b].strip() + ("…" if b < end else "")
 
 
 def _lines(paragraph: str) -> Iterator[tuple[int, str]]:
@@ -340,8 +363,10 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                     inherited = first_actor.get(cited, "") if cited is not None else ""
                     if own and article.no not in first_actor:
                         first_actor[article.no] = own
+                    shown = line[s_start:s_end].strip()
                     for limit in _procedure_limits(masked):
-                        prefix, after = sentence[:limit.start], sentence[limit.end:]
+                        prefix = _read_before(sentence, limit.start)
+                        after = sentence[limit.end:limit.end + READ_WINDOW]
                         actor = _sentence_actor(prefix)
                         # "竣工验收合格后十五日内，建设单位应当报……备案": the actor follows the limit
                         later = clause_actor(after[1:]) if not actor and after[:1] in "，," else ""
@@ -355,7 +380,8 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                             trigger=_trigger(prefix, actor),
                             action=_action(after, limit.extension),
                             extension=limit.extension,
-                            sentence=line[s_start:s_end].strip()))
+                            sentence=shown if len(shown) <= 2 * READ_WINDOW else
+                            _excerpt(line, s_start, s_end, s_start + limit.start, s_start + limit.end)))
                     carried = own or inherited or carried
                     if not item:
                         lead = own or inherited or lead
