@@ -48,7 +48,9 @@ _CN_SMALL = "[一二三四五六七八九十百]+"
 _MD_HEADING = re.compile(r"^(#{1,6})\s++(.*)$", re.S)
 _HEADING = re.compile(rf"^第\s*({_NUM})\s*(分编|编|章|节)(?:\s+|$)(.*)$")
 _HEADING_GLUED = re.compile(rf"^第\s*({_NUM})\s*(分编|编|章|节)(.*)$")
-_ARTICLE = re.compile(rf"^第\s*({_NUM})\s*条(?:\s*之\s*({_NUM}))?(\s*)(.*)$", re.S)
+_LABEL = rf"第\s*({_NUM})\s*条(?:\s*之\s*({_NUM}))?"
+_ARTICLE = re.compile(rf"^{_LABEL}(\s*)(.*)$", re.S)
+_ARTICLE_LABEL = re.compile(_LABEL)
 _REFERENCE_CONTINUATION = tuple("、，,的和及或与至到中规第")
 _NAMED_BLOCK = re.compile(r"^(序\s*言|附\s*则)$")
 _ATTACHMENT_BODY = re.compile(rf"^附\s*件\s*({_NUM})?$")
@@ -252,20 +254,24 @@ def _is_signature_line(text: str) -> bool:
                                              and not _ARTICLE.match(text) and not match_heading(text))
 
 
-def _article_candidate(line: str) -> tuple[int, int, bool, str] | None:
-    """(no, suffix, has_separator, rest) for a line starting with an article label; a number no
-    article can have ("第100000条") is not a label, and the line stays text."""
-    m = _ARTICLE.match(line)
-    if not m:
-        return None
+def _label_numbers(m: re.Match) -> tuple[int, int] | None:
+    """(no, suffix) of a matched article label; None for a number no article can have
+    ("第100000条"): that is text, not a label."""
     try:
         no = cn_to_int(m.group(1))
         suffix = cn_to_int(m.group(2)) if m.group(2) else 0
     except ValueError:
         return None
-    if no > MAX_NUMERAL or suffix > MAX_NUMERAL:
+    return (no, suffix) if no <= MAX_NUMERAL and suffix <= MAX_NUMERAL else None
+
+
+def _article_candidate(line: str) -> tuple[int, int, bool, str] | None:
+    """(no, suffix, has_separator, rest) for a line starting with an article label."""
+    m = _ARTICLE.match(line)
+    numbers = _label_numbers(m) if m else None
+    if numbers is None:
         return None
-    return no, suffix, bool(m.group(3)) or not m.group(4), m.group(4).strip()
+    return *numbers, bool(m.group(3)) or not m.group(4), m.group(4).strip()
 
 
 def _is_next_article(no: int, suffix: int, last: tuple[int, int] | None) -> bool:
@@ -289,11 +295,13 @@ def split_run_on_articles(lines: Sequence[str]) -> list[str]:
             last = cand[:2]
         start = 0
         for m in _RUN_ON_ARTICLE.finditer(line):
-            nxt = _article_candidate(line[m.end():])
-            if nxt and _is_next_article(nxt[0], nxt[1], last):
+            # the label in place: reading the rest of the line at each candidate was quadratic
+            label = _ARTICLE_LABEL.match(line, m.end())
+            nxt = _label_numbers(label) if label else None
+            if nxt and _is_next_article(*nxt, last):
                 result.append(line[start:m.start()])
                 start = m.end()
-                last = nxt[:2]
+                last = nxt
         result.append(line[start:])
     return result
 

@@ -140,6 +140,13 @@ def test_query_article_pattern() -> None:
     assert [(r.no, r.suffix) for r in refs] == [(1165, 0), (10, 1)]
 
 
+def test_articles_run_on_in_one_long_line() -> None:
+    # each "。第一条" read the rest of the line: 480,000 characters took 3.6 s
+    with time_limit(GUARD_SECONDS):
+        lines = structure.split_run_on_articles(["报告。第一条" * 80_000])
+    assert len(lines) == 2 and lines[1].startswith("第一条")
+
+
 def test_time_limits_of_one_long_sentence() -> None:
     # each limit re-read the sentence before it: 24,000 characters of clauses took 4 s, 48,000 took 21 s
     from ingest.records import Article
