@@ -53,7 +53,7 @@ def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
     out = {}
     for b in _BRACKETED.finditer(text):
         name = b.group(1).strip()
-        # the parts of the name no mention covers (bisect: linear in names × mentions)
+        # the parts of the name no mention covers (bisect: each mention is visited once)
         rest, at = [], b.start(1)
         for m in mentions[bisect.bisect_left(starts, b.start(1)):bisect.bisect_left(starts, b.end(1))]:
             rest.append(text[at:m.start])
