@@ -132,10 +132,12 @@ def find_references(text: str, mentions: list[Mention]) -> list[Reference]:
         unknown = ""
         attached = False
         i = bisect.bisect_right(ends, m.start()) - 1
-        if i >= 0 and _GLUE.fullmatch(text[ends[i]:m.start()]):
+        # matched in place: a slice per reference copied the text since the last name (quadratic);
+        # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
+        if i >= 0 and _GLUE.fullmatch(text, ends[i], m.start()):
             (keys, unknown), attached = anchors[ends[i]], True
-        chained = prev_end >= 0 and _GLUE.fullmatch(text[prev_end:m.start()]) is not None
-        is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text[prev_end:m.start()]) is not None
+        chained = prev_end >= 0 and _GLUE.fullmatch(text, prev_end, m.start()) is not None
+        is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
         if not attached and (chained or is_range):
             keys, unknown, attached = prev_keys, prev_unknown, True
         if not m.group(1) and not (attached and keys):

@@ -13,17 +13,24 @@ _DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2,
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 CN_NUMERAL_CHARS = "零〇○一二两三四五六七八九十百千万"
 MAX_NUMERAL = 99_999    # the largest number `int_to_cn` writes (and an article number can have)
+# Longer than any numeral a text means (九万九千九百九十九 has 9 characters, a year 4): a longer run
+# is refused before it is converted, since its value grew digit by digit into a huge integer
+# (100,000 characters took seconds).
+MAX_NUMERAL_CHARS = 20
 
 
 def cn_to_int(text: str) -> int:
     """Convert a Chinese or Arabic numeral to an int: "一百零五" → 105, "十" → 10, "105" → 105.
 
     Raises:
-        ValueError: if `text` is empty or holds anything but numeral characters.
+        ValueError: if `text` is empty, longer than `MAX_NUMERAL_CHARS` or holds anything but
+            numeral characters.
     """
     text = unicodedata.normalize("NFKC", text.strip())
     if not text:
         raise ValueError("empty numeral")
+    if len(text) > MAX_NUMERAL_CHARS:
+        raise ValueError(f"numeral of {len(text)} characters: longer than any number a text means")
     if text.isdigit():
         return int(text)
     total, section, digit = 0, 0, None

@@ -8,9 +8,10 @@ document, never equal to the answer; with no distractor at hand a question is fi
 """
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ingest.deadlines import AMOUNT_UNIT, UNIT_OF, Deadline
@@ -45,13 +46,18 @@ def _deadline_question(d: Deadline, periods: Sequence[str]) -> tuple[str, str, l
     start = d.sentence.find(d.phrase)
     phrase = AMOUNT_UNIT.sub(BLANK, d.phrase, count=1)
     prompt = d.sentence[:start] + phrase + d.sentence[start + len(d.phrase):] if start >= 0 else phrase
-    return prompt, d.period, [p for p in periods if p != d.period]
+    answer = d.period
+    return prompt, answer, [p for p in periods if p != answer]
 
 
 def _actor_question(d: Deadline, actors: Sequence[str]) -> tuple[str, str, list[str]]:
     trigger = d.trigger or ""
     prompt = f"{trigger}{d.period}内“{d.action}”的是哪一方？" if d.action else f"须在{d.period}内行动的是哪一方？"
     return prompt, d.actor, [a for a in actors if a != d.actor]
+
+
+def _definition_question(x: Definition, meanings: Sequence[str]) -> tuple[str, str, list[str]]:
+    return f"“{x.term}”是指：", x.meaning, [m for m in meanings if m != x.meaning]
 
 
 def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: int = 10,
@@ -66,21 +72,23 @@ def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: in
     periods = list(dict.fromkeys(d.period for _, d, _ in fixed))
     actors = list(dict.fromkeys(d.actor for _, d, _ in fixed if d.actor))
     meanings = list(dict.fromkeys(x.meaning for x in definitions))
-    drafts: list[tuple[str, int, str, tuple[str, str, list[str]]]] = []
+    # each draft's question is made only if it is drawn: making all of them compared every
+    # limit with every other period (8,000 limits took 14 s); the shuffle depends only on the count
+    drafts: list[tuple[str, int, str, Callable[[], tuple[str, str, list[str]]]]] = []
     seen: set[tuple[str, str]] = set()
     for i, d, c in fixed:
         if (d.sentence, d.phrase) in seen:
             continue
         seen.add((d.sentence, d.phrase))
-        drafts.append(("deadline", i, c, _deadline_question(d, periods)))
+        drafts.append(("deadline", i, c, functools.partial(_deadline_question, d, periods)))
         if d.actor and len(actors) > 1:
-            drafts.append(("actor", i, c, _actor_question(d, actors)))
+            drafts.append(("actor", i, c, functools.partial(_actor_question, d, actors)))
     for i, x in enumerate(definitions):
-        drafts.append(("definition", i, x.citation,
-                       (f"“{x.term}”是指：", x.meaning, [m for m in meanings if m != x.meaning])))
+        drafts.append(("definition", i, x.citation, functools.partial(_definition_question, x, meanings)))
     rng.shuffle(drafts)
     questions = []
-    for kind, source, citation, (prompt, answer, others) in drafts[:count]:
+    for kind, source, citation, make in drafts[:count]:
+        prompt, answer, others = make()
         distractors = rng.sample(others, min(len(others), CHOICES - 1))
         choices = tuple(rng.sample([answer, *distractors], len(distractors) + 1)) if distractors else ()
         questions.append(Question(kind, prompt, answer, choices, citation, source))

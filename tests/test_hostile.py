@@ -29,6 +29,7 @@ from ingest.loaders import pdf as pdf_loader
 from ingest.loaders import text as text_loader
 from ingest.parse import parse_file
 from index import distributed, query, rerank
+from index import tokenize as tokenizer_module
 from kb import chinese, citations
 from kb.errors import IngestError
 from lecture import citations as citation_check
@@ -140,6 +141,36 @@ def test_query_article_pattern() -> None:
     assert [(r.no, r.suffix) for r in refs] == [(1165, 0), (10, 1)]
 
 
+def test_a_numeral_longer_than_any_number_is_refused_unread() -> None:
+    # its value grew digit by digit into a huge integer: 200,000 × "一" took seconds to convert
+    from kb.chinese import cn_to_int
+    with time_limit(GUARD_SECONDS):
+        for numeral in ("一" * 200_000, "一万" * 100_000, "1" * 4_000):
+            with pytest.raises(ValueError, match="longer than any number"):
+                cn_to_int(numeral)
+        assert query.parse_query("第" + "一" * 200_000 + "条").references == ()
+    assert cn_to_int("九万九千九百九十九") == 99_999 and cn_to_int("二〇二二") == 2022
+
+
+def test_a_long_run_of_single_characters_is_tokenised_in_linear_time() -> None:
+    # jieba's HMM copied its path at every character of the run: 40,000 characters took 4.8 s
+    from index.tokenize import MAX_RUN, Tokenizer, _cut_long_runs
+    tokenizer = Tokenizer()
+    with time_limit(GUARD_SECONDS):
+        assert len(tokenizer.tokens("丂" * 40_000)) == 40_000
+    assert _cut_long_runs("甲" * (2 * MAX_RUN + 5)) == " ".join(["甲" * MAX_RUN] * 2 + ["甲" * 5])
+    assert _cut_long_runs("甲" * MAX_RUN + "，乙") == "甲" * MAX_RUN + "，乙"      # real runs are never cut
+
+
+def test_a_quiz_from_thousands_of_limits() -> None:
+    # every question was made, each comparing its period with every other: 8,000 limits took 31 s
+    from lecture.quiz import make_quiz
+    limits = [(deadlines.Deadline(i, "第一条", 1, 0, i + 1, "日", f"{i + 1}日内", f"甲{i}", "", "办理", False,
+                                  f"甲{i}应当在{i + 1}日内办理。"), "第一条") for i in range(8_000)]
+    with time_limit(GUARD_SECONDS):
+        assert len(make_quiz(limits, seed=1, count=10)) == 10
+
+
 def test_articles_run_on_in_one_long_line() -> None:
     # each "。第一条" read the rest of the line: 480,000 characters took 3.6 s
     with time_limit(GUARD_SECONDS):
@@ -192,7 +223,8 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 
 PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, ocr, clean,
                                            structure, metadata, parse, chinese, query, citations,
-                                           citation_check, references, deadlines, flow, rerank, distributed)
+                                           citation_check, references, deadlines, flow, rerank, distributed,
+                                           tokenizer_module)
 SHORT_RUN, LONG_RUN = 1_000, 8_000
 # A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.
 MAX_GROWTH = 24.0
