@@ -157,8 +157,9 @@ def looks_hard_wrapped(lines: Sequence[str]) -> bool:
     return n >= 0.2 * len(lengths) and longer <= 0.02 * len(lengths)
 
 
-def _open_bracket(text: str) -> bool:
-    return text.count("（") + text.count("(") > text.count("）") + text.count(")")
+def _bracket_balance(text: str) -> int:
+    """Opening minus closing round brackets (full-width or ASCII) in `text`."""
+    return text.count("（") + text.count("(") - text.count("）") - text.count(")")
 
 
 def join_wrapped_lines(lines: Sequence[str]) -> list[str]:
@@ -178,8 +179,11 @@ def join_wrapped_lines(lines: Sequence[str]) -> list[str]:
     full_len = 0.85 * _p90([len(t) for t in content])
     full_width = 0.85 * _p90([visual_width(t) for t in content])
     uses_indent = sum(1 for ln in lines if ln.strip() and _indented(ln)) >= 0.1 * len(content)
-    paragraphs: list[str] = []
-    prev_full = prev_open = False
+    # the pieces of each paragraph, joined once at the end: rebuilding the paragraph at every
+    # wrapped line was quadratic in its length (thousands of equal-length lines make one paragraph)
+    paragraphs: list[list[str]] = []
+    balance = 0     # of the open paragraph, kept as lines are added rather than recounted
+    prev_full = False
     prev_terminal = True
     open_paragraph = False
     for line in lines:
@@ -189,21 +193,21 @@ def join_wrapped_lines(lines: Sequence[str]) -> list[str]:
             continue
         starts = bool(BLOCK_START.match(text)) or (uses_indent and _indented(line))
         continues = open_paragraph and not starts and (
-            prev_open or (prev_full and (uses_indent or not prev_terminal)))
+            balance > 0 or (prev_full and (uses_indent or not prev_terminal)))
         if continues:
-            prev = paragraphs[-1]
+            last = paragraphs[-1][-1][-1]
             # only words of Latin script need a space; a number wrapped as "1|5日" is 15
-            sep = " " if (prev[-1].isascii() and prev[-1].isalpha() and text[0].isascii()
-                          and text[0].isalpha()) else ""
-            paragraphs[-1] = prev + sep + text
+            if last.isascii() and last.isalpha() and text[0].isascii() and text[0].isalpha():
+                paragraphs[-1].append(" ")
+            paragraphs[-1].append(text)
         else:
-            paragraphs.append(text)
+            paragraphs.append([text])
+            balance = 0
         open_paragraph = True
-        current = paragraphs[-1]
         prev_full = len(text) >= full_len or visual_width(text) >= full_width
         prev_terminal = text.endswith(_TERMINAL)
-        prev_open = _open_bracket(current)
-    return paragraphs
+        balance += _bracket_balance(text)
+    return ["".join(pieces) for pieces in paragraphs]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -281,9 +281,13 @@ def find_title(lines: Sequence[str], hints: Sequence[str] = (), headline: str = 
     `hints`); without a headline to fall back on, the first candidate line.
     """
     keys = ["".join(ln.split()) for ln in lines]
+    # built once: a list search per 《name》 of the headline was quadratic in a page that has many
+    first_index: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first_index.setdefault(key, i)
     for name in QUOTED_NAME.findall(headline) + ["".join(headline.split())]:
-        if name and name in keys:
-            return keys.index(name)
+        if name and name in first_index:
+            return first_index[name]
     candidates = [i for i, ln in enumerate(lines) if is_title_candidate(ln)]
     for i in candidates:
         if doc_type_of(keys[i]):
@@ -456,8 +460,9 @@ def repealed_titles(lines: Iterable[str]) -> tuple[str, ...]:
             continue
         for sentence in _SENTENCE.findall(line):
             if "同时废止" in sentence:
-                found.extend(t for t in QUOTED_NAME.findall(sentence) if t not in found)
-    return tuple(found)
+                found.extend(QUOTED_NAME.findall(sentence))
+    # each title once, where it first appears (a list search per name was quadratic in a long clause)
+    return tuple(dict.fromkeys(found))
 
 
 # ---------------------------------------------------------------------------------------------

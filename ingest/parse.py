@@ -248,14 +248,29 @@ def place_doubts(doubts: Sequence[Doubt], units: Sequence[str]) -> tuple[Doubt, 
     to it: an article's label, which its text leaves out, may have stood before it); -1 if none."""
     placed = []
     searched = ["".join(u.split()) for u in units]
+    # the units holding each character pair, in order: a piece is looked for only in the units
+    # holding its rarest pair (searching every unit for every doubt was quadratic in an OCR'd book);
+    # built only for the documents that have doubts (OCR'd ones)
+    holders: dict[str, list[int]] = {}
+    if doubts:
+        for i, text in enumerate(searched):
+            for pair in {a + b for a, b in zip(text, text[1:])}:
+                holders.setdefault(pair, []).append(i)
     for d in doubts:
         context = "".join(clean.normalize_chars(d.context).split())
         char = clean.normalize_chars(d.char).strip() or d.char
         at = context.find(char)
         pieces = [context] + ([context[at:], context[:at + 1]] if at >= 0 else [])
-        unit = next((i for piece in pieces if len(piece) >= 2 for i, text in enumerate(searched) if piece in text), -1)
+        unit = next((i for piece in pieces if len(piece) >= 2
+                     for i in _rarest_pair_holders(piece, holders) if piece in searched[i]), -1)
         placed.append(dataclasses.replace(d, unit=unit))
     return tuple(placed)
+
+
+def _rarest_pair_holders(piece: str, holders: Mapping[str, Sequence[int]]) -> Sequence[int]:
+    """The units holding the rarest character pair of `piece` (≥ 2 characters), in order: the
+    only units that can hold the piece."""
+    return min((holders.get(piece[j:j + 2], ()) for j in range(len(piece) - 1)), key=len)
 
 
 def describe(*, title: str, subtitle: str, head: Sequence[str], signature: Sequence[str],

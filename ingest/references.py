@@ -20,6 +20,11 @@ from kb.citations import parse_citations
 
 MAX_TERM_CHARS = 20
 MIN_TERM_CHARS = 2
+# A definition sentence reaches at most this far from its term, back to its line start and on to
+# its end: real ones are short (the longest in the lawrefbook corpus is ~210 characters), and
+# unbounded searches, with a copy of the whole sentence per term, were quadratic in a long
+# unpunctuated line of many "本法所称X，是指" terms.
+DEFINITION_WINDOW = 1000
 # "本条例所称信访，是指……": the term runs to the first comma or 是指 (a bounded lazy run).
 _CALLED = re.compile(r"本(?:法|条例|规定|办法|细则|解释|决定|规则|意见|准则|章程)(?:中)?所称(?:的)?"
                      rf"(?P<term>[^，,。；;：:\n]{{{MIN_TERM_CHARS},{MAX_TERM_CHARS}}}?)[，,]?\s*+(?:是指|指|包括)")
@@ -103,8 +108,9 @@ def extract_definitions(articles: Sequence[ArticleLike]) -> list[Definition]:
             term = _TERM_NOTE.sub("", term.strip()).strip("“”「」\"'")
             if len(term) < MIN_TERM_CHARS or _QUOTE_MARKS & set(term):
                 continue        # too short, or two terms quoted together (“甲”和“乙”)
-            stop = _SENTENCE_END.search(text, start)
-            end = stop.end() if stop else len(text)
-            line_start = text.rfind("\n", 0, start) + 1
+            stop = _SENTENCE_END.search(text, start, start + DEFINITION_WINDOW)
+            end = stop.end() if stop else min(len(text), start + DEFINITION_WINDOW)
+            earliest = max(0, start - DEFINITION_WINDOW)
+            line_start = text.rfind("\n", earliest, start) + 1 or earliest
             out.append(Definition(position, term, text[line_start:end].strip(), line_start, end))
     return out

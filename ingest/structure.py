@@ -140,16 +140,18 @@ def match_outline(line: str) -> tuple[int, str, str] | None:
     return None
 
 
-def attachment_names(first: str, following: Sequence[str]) -> tuple[list[str], int]:
-    """Names from an attachment list: the text after "附件：" and the numbered lines after it.
+def attachment_names(first: str, following: Sequence[str], start: int = 0) -> tuple[list[str], int]:
+    """Names from an attachment list: the text after "附件：" and the numbered lines after it,
+    which are `following[start:]` (an index, not a slice: a copy of the rest of the body at
+    every "附件：" line was quadratic in a file of such lines).
 
-    Returns the names (numbers and trailing punctuation removed) and how many of `following`
-    belonged to the list.
+    Returns the names (numbers and trailing punctuation removed) and how many of the following
+    lines belonged to the list.
     """
     names = [n for n in _BEFORE_LIST_NUMBER.split(first.strip()) if n]
     used = 0
-    for line in following:
-        text = line.strip()
+    for j in range(start, len(following)):
+        text = following[j].strip()
         if not text:
             used += 1
             continue
@@ -172,9 +174,11 @@ class _Builder:
     preamble: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # the open article: (no, suffix, path, paragraphs) / the open section: (heading, level, path, body)
-    article: tuple[int, int, tuple[str, ...], list[str]] | None = None
-    section: tuple[str, int, tuple[str, ...], list[str]] | None = None
+    # the open article: (no, suffix, path, paragraphs) / the open section: (heading, level, path, body);
+    # each paragraph is a list of its lines (a 款 and its 项), joined when the unit closes: adding
+    # to a joined string copied the whole 款 at every 项
+    article: tuple[int, int, tuple[str, ...], list[list[str]]] | None = None
+    section: tuple[str, int, tuple[str, ...], list[list[str]]] | None = None
 
     def path(self) -> tuple[str, ...]:
         return tuple(h for _, h in self.stack)
@@ -190,14 +194,14 @@ class _Builder:
     def close(self) -> None:
         if self.article:
             no, suffix, path, paras = self.article
-            paras = [squeeze_cjk_spaces(p) for p in paras]
+            paras = [squeeze_cjk_spaces("\n".join(p)) for p in paras]
             self.articles.append(Article(no=no, suffix=suffix, label=article_label(no, suffix),
                                          path=path, paragraphs=tuple(paras), text="\n".join(paras)))
             self.article = None
         if self.section:
             heading, level, path, body = self.section
             self.sections.extend(split_section(heading, level, path,
-                                               [squeeze_cjk_spaces(p) for p in body]))
+                                               [squeeze_cjk_spaces("\n".join(p)) for p in body]))
             self.section = None
 
     def add_text(self, text: str, is_item: bool) -> None:
@@ -214,9 +218,9 @@ class _Builder:
             return
         paragraphs = unit[3]
         if is_item and paragraphs:
-            paragraphs[-1] += "\n" + text
+            paragraphs[-1].append(text)
         else:
-            paragraphs.append(text)
+            paragraphs.append([text])
 
 
 def split_section(heading: str, level: int, path: tuple[str, ...], body: Sequence[str],
@@ -227,12 +231,14 @@ def split_section(heading: str, level: int, path: tuple[str, ...], body: Sequenc
     """
     pieces: list[str] = []
     for para in body:
-        while len(para) > max_chars:
-            cut = para.rfind("。", 0, max_chars) + 1 or max_chars
-            pieces.append(para[:cut])
-            para = para[cut:]
-        if para:
-            pieces.append(para)
+        # walk an offset: cutting the remainder off at each piece copied it, quadratic in the paragraph
+        start = 0
+        while len(para) - start > max_chars:
+            cut = para.rfind("。", start, start + max_chars) + 1 or start + max_chars
+            pieces.append(para[start:cut])
+            start = cut
+        if start < len(para):
+            pieces.append(para[start:])
     parts: list[list[str]] = [[]]
     size = 0
     for piece in pieces:
@@ -350,7 +356,7 @@ def parse_structure(lines: Sequence[str], *, markdown: bool = False) -> Structur
 
         att = _ATTACHMENT_LIST.match(text)
         if att and not md:
-            names, used = attachment_names(att.group(2), body[i:])
+            names, used = attachment_names(att.group(2), body, i)
             b.attachments.extend(names)
             i += used
             in_attachment_list = True
@@ -385,7 +391,7 @@ def parse_structure(lines: Sequence[str], *, markdown: bool = False) -> Structur
                     if not sequential and last_article is not None:
                         b.notes.append(f"{article_label(no, suffix)} follows "
                                        f"{article_label(*last_article)} out of sequence")
-                    b.article = (no, suffix, b.path(), [rest] if rest else [])
+                    b.article = (no, suffix, b.path(), [[rest]] if rest else [])
                     last_article = (no, suffix)
                     continue
             if md:
@@ -407,7 +413,7 @@ def parse_structure(lines: Sequence[str], *, markdown: bool = False) -> Structur
             else:
                 level, head, inline = max(1, md_level - 1), "".join(text.split()), ""
             b.push(_OUTLINE_RANK_BASE + (level - 1) * 10, head, None)
-            b.section = (head, level, b.path()[:-1], [inline] if inline else [])
+            b.section = (head, level, b.path()[:-1], [[inline]] if inline else [])
             continue
         b.add_text(text, is_item=False)
     b.close()

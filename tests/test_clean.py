@@ -6,6 +6,11 @@ import pytest
 from ingest.clean import (drop_toc, is_page_number, join_wrapped_lines, looks_hard_wrapped,
                           normalize_chars, remove_page_furniture, squeeze_cjk_spaces,
                           unletterspace, visual_width)
+from guards import GUARD_SECONDS, time_limit
+
+# Equal-length lines without end punctuation join into one paragraph: enough of them that
+# rebuilding and recounting the paragraph at every line (quadratic) overruns the guard.
+HOSTILE_WRAPPED_LINES = 20_000
 
 
 def test_fullwidth_ascii_becomes_ascii_but_chinese_punctuation_stays():
@@ -108,6 +113,19 @@ def test_join_open_bracket_and_numbers_split_across_lines():
     assert join_wrapped_lines(lines) == [
         "青禾条例", "（2023年3月1日青禾市人大常委会通过 2023年3月10日公布）",
         "第一条 调解委员会应当自收到书面申请之日起15日内作出是否受理的决定。"]
+
+
+def test_a_bracket_stays_open_over_several_wrapped_lines():
+    lines = ["青禾条例", "（2023年3月1日青禾市人大", "常委会通过 2023年3月", "10日公布）", "第一条 甲。"]
+    assert join_wrapped_lines(lines) == [
+        "青禾条例", "（2023年3月1日青禾市人大常委会通过 2023年3月10日公布）", "第一条 甲。"]
+
+
+def test_thousands_of_wrapped_lines_join_in_linear_time():
+    line = "信访工作事项办理程序" * 2
+    with time_limit(GUARD_SECONDS):
+        paragraphs = join_wrapped_lines([line] * HOSTILE_WRAPPED_LINES)
+    assert paragraphs == [line * HOSTILE_WRAPPED_LINES]
 
 
 def test_blank_lines_always_end_paragraphs():

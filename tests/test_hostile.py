@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -34,29 +32,9 @@ from kb import chinese, citations
 from kb.errors import IngestError
 from lecture import citations as citation_check
 from lecture import flow
+from guards import GUARD_SECONDS, time_limit
 
-GUARD_SECONDS = 2.0     # each hostile input; linear code needs milliseconds, the old patterns minutes
 RUN = 20_000            # length of the adversarial runs in files
-
-
-class TookTooLong(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the block runs longer than `seconds`: the regex engine
-    checks for signals while it backtracks, so SIGALRM interrupts a runaway match."""
-    def expire(signum, frame):
-        raise TookTooLong(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def parse_within(path: Path, seconds: float = GUARD_SECONDS):

@@ -7,7 +7,13 @@ import pytest
 from ingest.metadata import (SidecarError, declared_status, doc_type_of, event_kind,
                              find_doc_number, find_title, is_issuer_line, issuer_of, level_of,
                              organ_of_event, parse_history, parse_sidecar, region_of,
-                             resolve_dates, split_front_matter)
+                             repealed_titles, resolve_dates, split_front_matter)
+from guards import GUARD_SECONDS, time_limit
+
+# Hostile sizes: each makes the former list searches (quadratic) overrun the guard several times over.
+HOSTILE_REPEALED = 30_000         # 《》 names in one 同时废止 clause
+HOSTILE_HEADLINE_NAMES = 200_000  # 《》 names in a page headline, none of them a head line…
+HOSTILE_HEAD_LINES = 4_000        # …each searched for among these
 
 
 def test_history_lines_and_kinds():
@@ -189,8 +195,24 @@ def test_front_matter_allows_other_keys_and_splits_the_text():
 
 
 def test_repealed_titles_come_only_from_same_sentence_repeal_clauses():
-    from ingest.metadata import repealed_titles
     lines = ["第四十三条 本法自1999年10月1日起施行。1990年12月24日国务院发布的《行政复议条例》同时废止。",
              "第二条 依照《中华人民共和国行政诉讼法》的规定办理。",
              "第五十条 本条例自2005年5月1日起施行。《甲办法》、《乙规定》同时废止；《丙条例》继续有效。"]
     assert repealed_titles(lines) == ("行政复议条例", "甲办法", "乙规定")
+
+
+def test_a_title_repealed_twice_is_listed_once_where_it_first_appears():
+    assert repealed_titles(["《甲》、《乙》同时废止；", "《乙》、《丙》、《甲》同时废止。"]) == ("甲", "乙", "丙")
+
+
+def test_a_long_repeal_clause_is_read_in_linear_time():
+    names = [f"规定{i}" for i in range(HOSTILE_REPEALED)]
+    line = "本办法自公布之日起施行，" + "".join(f"《{name}》" for name in names) + "同时废止。"
+    with time_limit(GUARD_SECONDS):
+        assert repealed_titles([line]) == tuple(names)
+
+
+def test_a_headline_of_many_quoted_names_is_matched_in_linear_time():
+    head = [f"第{i}行说明文字" for i in range(HOSTILE_HEAD_LINES)] + ["某市信访办法"]
+    with time_limit(GUARD_SECONDS):
+        assert find_title(head, headline="《甲》" * HOSTILE_HEADLINE_NAMES + "《某市信访办法》") == len(head) - 1

@@ -6,12 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest.parse import document_to_json, parse_file, parse_text
+from ingest.parse import document_to_json, parse_file, parse_text, place_doubts
+from ingest.records import Doubt
 from kb.errors import IngestError, NotADocument
+from guards import GUARD_SECONDS, time_limit
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGULATION = FIXTURES / "made-up-regulation.md"
 NOTICE = FIXTURES / "made-up-notice.md"
+# OCR doubts against as many units: enough that searching every unit for each (quadratic)
+# overruns the guard several times over.
+HOSTILE_DOUBTS = 8_000
 
 
 def test_markdown_regulation_metadata():
@@ -134,3 +139,13 @@ def test_hard_wrapped_text_with_page_furniture():
     assert [a.label for a in doc.articles][-3:] == ["第七条", "第八条", "第九条"]
     assert doc.articles[8].text == "依照本办法第四条、第五条设立的调解委员会，应当在设立之日起三十日内向所在街道办事处备案。"
     assert all("公报" not in a.text and "-" not in a.text for a in doc.articles)
+
+
+def test_many_doubts_are_placed_in_linear_time():
+    units = [f"信访人应当在五日内提出复查请求第{i}项" for i in range(HOSTILE_DOUBTS)]
+    # contexts found in no unit (the costly case: every unit was searched), then one in the last
+    doubts = [Doubt("丂", f"丂丂丂{i}", 0.3) for i in range(HOSTILE_DOUBTS)]
+    doubts.append(Doubt("求", f"复查请求第{HOSTILE_DOUBTS - 1}项", 0.5))
+    with time_limit(GUARD_SECONDS):
+        placed = place_doubts(doubts, units)
+    assert [d.unit for d in placed] == [-1] * HOSTILE_DOUBTS + [HOSTILE_DOUBTS - 1]

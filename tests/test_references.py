@@ -8,7 +8,13 @@ import pytest
 
 from conftest import kb_of_texts
 from ingest.parse import parse_text
-from ingest.references import extract_definitions, extract_references
+from ingest.records import Article
+from ingest.references import DEFINITION_WINDOW, Definition, extract_definitions, extract_references
+from guards import GUARD_SECONDS, time_limit
+
+# Terms on one unpunctuated line: enough that searching to the line's end and start for each
+# (quadratic) overruns the guard several times over.
+HOSTILE_TERMS = 16_000
 
 RULES = """# 某市社区调解条例
 
@@ -169,3 +175,12 @@ def test_definition_terms_lose_their_bracket_note() -> None:
     text = "本解释所称“计算机信息系统”和“计算机系统”，是指具备自动处理数据功能的系统。"
     doc = parse_text(f"# 某解释\n\n<!-- INFO END -->\n\n第十一条 {text}\n", source="y.md", markdown=True)
     assert extract_definitions(doc.articles) == []
+
+
+def test_a_long_line_of_definitions_is_read_in_linear_time() -> None:
+    body = "本法所称甲乙，是指" * HOSTILE_TERMS
+    with time_limit(GUARD_SECONDS):
+        definitions = extract_definitions([Article(1, 0, "第一条", (), (body,), body)])
+    assert len(definitions) == HOSTILE_TERMS
+    # a sentence with no end in sight is cut at the window
+    assert definitions[0] == Definition(0, "甲乙", body[:DEFINITION_WINDOW], 0, DEFINITION_WINDOW)

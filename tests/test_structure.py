@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.structure import (is_article_text, match_heading, match_outline, normalize_heading,
-                              parse_structure, split_section)
+from ingest.structure import (SECTION_MAX_CHARS, is_article_text, match_heading, match_outline,
+                              normalize_heading, parse_structure, split_section)
 from kb.chinese import article_label, cn_to_int, int_to_cn, parse_article_label
+from guards import GUARD_SECONDS, time_limit
+
+# Hostile sizes: each makes the former quadratic code overrun the guard several times over.
+HOSTILE_ATTACHMENT_LINES = 60_000       # "附件：" lines, each of which copied the rest of the body
+HOSTILE_ITEMS = 14_000                  # long 项 of one 款, each of which copied the 款 so far
+HOSTILE_PARAGRAPH_CHARS = 12_000_000    # one paragraph without 。, cut into pieces by copying the rest
 
 
 # --- numerals (kb.chinese) -----------------------------------------------------------------
@@ -193,6 +199,28 @@ def test_section_size_cap_splits_long_paragraph_after_sentences():
     assert len(parts) == 3
     assert all(p.text.endswith("。") and len(p.text) <= 150 for p in parts)
     assert "".join(p.text for p in parts) == para
+
+
+def test_a_body_of_attachment_lists_is_read_in_linear_time():
+    names = [f"表{i}" for i in range(HOSTILE_ATTACHMENT_LINES)]
+    with time_limit(GUARD_SECONDS):
+        s = parse_structure([f"附件：{name}" for name in names])
+    assert s.attachments == tuple(names)
+
+
+def test_a_paragraph_of_many_items_is_built_in_linear_time():
+    item = "（一）" + "甲乙丙丁" * 25 + "；"
+    with time_limit(GUARD_SECONDS):
+        s = parse_structure(["第一条 规定如下："] + [item] * HOSTILE_ITEMS)
+    assert s.articles[0].paragraphs == ("\n".join(["规定如下："] + [item] * HOSTILE_ITEMS),)
+
+
+def test_a_huge_paragraph_is_split_in_linear_time():
+    para = "甲" * HOSTILE_PARAGRAPH_CHARS
+    with time_limit(GUARD_SECONDS):
+        parts = split_section("一、要求", 1, (), [para])
+    assert len(parts) == HOSTILE_PARAGRAPH_CHARS // SECTION_MAX_CHARS
+    assert all(len(p.text) == SECTION_MAX_CHARS for p in parts)
 
 
 def test_large_outline_document_sections_respect_the_cap():
