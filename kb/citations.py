@@ -290,21 +290,42 @@ def _ascii_digits(text: str) -> str:
     return text.translate({ord("０") + i: str(i) for i in range(10)})
 
 
+_QUOTE_PAIRS = {"“": "”", "「": "」"}
+_QUOTE_OPEN = re.compile("[“「]")
+
+
 def _quoted_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of “…” and 「…」 quotations (unclosed ones run to the end of their paragraph)."""
-    spans, i = [], 0
-    pairs = {"“": "”", "「": "」"}
-    while i < len(text):
-        close = pairs.get(text[i])
-        if close is None:
-            i += 1
-            continue
-        end = text.find(close, i + 1)
-        stop = text.find("\n", i + 1)
-        end = end if end >= 0 and (stop < 0 or end < stop) else (stop if stop >= 0 else len(text))
+    """Spans of “…” and 「…」 quotations (unclosed ones run to the end of their paragraph). A
+    closing mark is looked for only within the paragraph, whose end is found once for all of its
+    quotations: however many quotation marks a text has, it is read about once."""
+    spans = []
+    stop = -1               # where the paragraph holding the quotation ends (a newline, or the end of the text)
+    opening = _QUOTE_OPEN.search(text)
+    while opening:
+        i = opening.start()
+        if stop < i:
+            stop = text.find("\n", i + 1)
+            stop = stop if stop >= 0 else len(text)
+        end = text.find(_QUOTE_PAIRS[opening.group()], i + 1, stop)
+        end = end if end >= 0 else stop
         spans.append((i, end + 1))
-        i = end + 1
+        opening = _QUOTE_OPEN.search(text, end + 1)
     return spans
+
+
+_NEWLINE = re.compile(r"\n")
+
+
+def _line_breaks(text: str) -> list[int]:
+    """Offsets of the newlines of `text`, in order (for `_one_paragraph`)."""
+    return [m.start() for m in _NEWLINE.finditer(text)]
+
+
+def _one_paragraph(breaks: Sequence[int], start: int, end: int) -> bool:
+    """Whether no newline stands between `start` and `end`; `breaks` from `_line_breaks`. A
+    bisection, not a scan: each token of a long paragraph asks it about the text behind it."""
+    i = bisect.bisect_left(breaks, start)
+    return i == len(breaks) or breaks[i] >= end
 
 
 def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: str | None = None,
@@ -322,6 +343,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         return []               # (most paragraphs: every citation names one of these)
     names = _names(text, titles)
     quotes = _quoted_spans(text) if own_title is None else []
+    breaks = _line_breaks(text)
     out: list[Citation] = []
     name_at = 0                     # names[:name_at] lie before the current token
     last_name: _Name | None = None
@@ -390,7 +412,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                 cited = Citation(start, m.end(), own_title, no, suffix, own=True)
             elif quoted:
                 continue
-            elif last_name is not None and "\n" not in text[last_name.end:start]:
+            elif last_name is not None and _one_paragraph(breaks, last_name.end, start):
                 cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,
                                  earlier_version=last_name.earlier_version)
             elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
@@ -403,7 +425,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             prev = found[-1]
             continue
         # a 款 or 项 with no article before it: of the article in context
-        same_paragraph = prev is not None and "\n" not in text[prev_end:m.start()]
+        same_paragraph = prev is not None and _one_paragraph(breaks, prev_end, m.start())
         base = _context_article(rel_here, chained, prev, own_title, own_article, quoted, same_paragraph)
         if base is None:
             continue

@@ -59,6 +59,11 @@ _QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中)?\s*+(?:明确|也|还
                           r"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[“「])?")
 _QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:这是|即|系|见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
 QUOTE_BEFORE_WINDOW = 12
+# How far a quotation is read (after a citation: on from where it starts; before one: back from
+# where it ends). A provision's sentences and paragraphs are shorter (in all of lawrefbook, all but
+# a handful); unbounded, each citation of a hostile draft (《X》第一条规定： repeated in one long
+# sentence) read, and compared, the rest of the text.
+QUOTE_WINDOW = 1_000
 # Shorter quotations are terms (the “分类处理” of an article), not quotations of its text.
 MIN_QUOTE_CHARS = 8
 _SENTENCE_MARKS = "。；;！？!?\n"
@@ -393,29 +398,34 @@ def _item_paragraph(paragraphs: Sequence[str]) -> str:
 
 def quotation(text: str, c: Citation) -> str:
     """The quotation that goes with a citation: “…” or 「…」 right after it (规定：“…”), the rest of
-    the sentence after 规定：, or a quotation right before it (“…”（《X》第N条）); "" if none, or if
-    it is shorter than `MIN_QUOTE_CHARS` letters."""
+    the sentence after 规定：, or a quotation right before it (“…”（《X》第N条）), read within
+    `QUOTE_WINDOW` characters; "" if none, or if it is shorter than `MIN_QUOTE_CHARS` letters."""
     quoted = _quotation(text, c)
     return quoted if len(_letters(quoted)) >= MIN_QUOTE_CHARS else ""
 
 
 def _quotation(text: str, c: Citation) -> str:
+    """`quotation`, before its length is checked."""
     after = _QUOTE_AFTER.match(text, c.end)
     if after and after.group("open"):
         close = "”" if after.group("open") == "“" else "」"
-        end = text.find(close, after.end())
-        stop = text.find("\n", after.end())
-        if end >= 0 and (stop < 0 or end < stop):
+        limit = min(len(text), after.end() + QUOTE_WINDOW)
+        stop = text.find("\n", after.end(), limit)
+        end = text.find(close, after.end(), stop if stop >= 0 else limit)
+        if end >= 0:
             return text[after.end():end]
     elif after and _SAYS.search(text, c.end, after.end()):
-        stop = _SENTENCE_END.search(text, after.end())
-        return text[after.end():stop.end() if stop else len(text)]
-    before = _QUOTE_BEFORE.search(text[max(0, c.start - QUOTE_BEFORE_WINDOW):c.start])
+        limit = min(len(text), after.end() + QUOTE_WINDOW)
+        stop = _SENTENCE_END.search(text, after.end(), limit)
+        return text[after.end():stop.end() if stop else limit]
+    floor = max(0, c.start - QUOTE_BEFORE_WINDOW)
+    before = _QUOTE_BEFORE.search(text[floor:c.start])
     if before:
-        close_at = max(0, c.start - QUOTE_BEFORE_WINDOW) + before.start()
+        close_at = floor + before.start()
         opening = "“" if before.group("close") == "”" else "「"
-        start = text.rfind(opening, 0, close_at)
-        if start >= 0 and "\n" not in text[start:close_at]:
+        limit = max(0, close_at - QUOTE_WINDOW)
+        start = text.rfind(opening, max(limit, text.rfind("\n", limit, close_at) + 1), close_at)
+        if start >= 0:
             return text[start + 1:close_at]
     return ""
 

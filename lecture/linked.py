@@ -4,6 +4,7 @@ defined term of the document (with its definition). References nothing resolves 
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,10 +55,12 @@ def linked_paragraphs(paragraphs: Sequence[str], links: Sequence[Link],
     pattern = _term_pattern(definitions)
     out, offset = [], 0
     ordered = sorted((link for link in links if link.target_id is not None), key=lambda link: link.start)
+    starts = [link.start for link in ordered]
     for paragraph in paragraphs:
         end_of_paragraph = offset + len(paragraph)
         pieces, at = [], offset
-        for link in ordered:
+        # only the links starting in this paragraph: each paragraph reads its own, not all of them
+        for link in ordered[bisect.bisect_left(starts, offset):bisect.bisect_right(starts, end_of_paragraph)]:
             if link.start < at or link.end > end_of_paragraph:
                 continue
             pieces += _terms(paragraph[at - offset:link.start - offset], pattern, definitions)

@@ -12,8 +12,9 @@ import pytest
 from conftest import kb_of_texts, needs_samples
 from kb.citations import ABBREVIATIONS, TitleMatcher, parse_citations
 from kb.errors import IngestError
-from lecture.citations import (MAX_CHECK_CHARS, STATED_WINDOW, StoreLookup, check_text, quotation,
+from lecture.citations import (MAX_CHECK_CHARS, QUOTE_WINDOW, STATED_WINDOW, StoreLookup, check_text, quotation,
                                  quote_similarity, read_input)
+from guards import GUARD_SECONDS, time_limit
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -175,6 +176,30 @@ def test_own_document_references_at_ingest() -> None:
         ("信访工作条例", 12, 3, True), ("行政复议法", 20, None, False)]
 
 
+# 上 (U+4E0A) and 丝 (U+4E1D) share their low byte with "\n" and ”: a search for those cannot skip
+# fast through them, so a scan repeated from each token shows at a size the parser reads quickly.
+@pytest.mark.parametrize("head, unit, context", [
+    ("《民法典》", "见第一条。", {}),                  # each 第一条 takes the name far before it
+    ("第二条", "第十万款", {"own_title": "某条例", "own_article": (2, 0), "own_paragraph": 1}),   # a 款 far from its 条
+    ("见第一条。“", "第二款", {}),                    # ... inside an unclosed quotation
+], ids=["name-before", "ingest-paragraph", "quoted-paragraph"])
+def test_a_long_paragraph_is_parsed_in_linear_time(head: str, unit: str, context: dict) -> None:
+    # a paragraph of 1.2 million characters, each token far from the name or article before it:
+    # whether a newline stands between them was a scan of the text behind each token (5 s)
+    text = head + ("上" * 99 + unit) * 12_000
+    with time_limit(GUARD_SECONDS):
+        parse_citations(text, **context)
+
+
+@pytest.mark.parametrize("text", ["第一条" + "“”上上上上" * 48_000, "第一条" + "“丝丝丝丝\n" * 48_000 + "”"],
+                         ids=["closed", "unclosed"])
+def test_quotation_marks_are_read_in_linear_time(text: str) -> None:
+    # each quotation searched the rest of the text for the newline, and an unclosed one for its
+    # closing mark past the newline (5 s)
+    with time_limit(GUARD_SECONDS):
+        parse_citations(text)
+
+
 def test_quotation_around_a_citation() -> None:
     text = "《人民调解法》第三十三条规定：“人民法院依法确认调解协议有效。”另见"
     [c] = parse_citations(text)
@@ -191,6 +216,24 @@ def test_quotation_around_a_citation() -> None:
     assert quotation(text, parse_citations(text)[0]) == ""
     text = "《人民调解法》第三十三条的“司法确认”程序"          # a term, not a quotation
     assert quotation(text, parse_citations(text)[0]) == ""
+
+
+def test_a_quotation_is_read_within_a_window() -> None:
+    text = "《人民调解法》第三十三条规定：" + "甲" * (2 * QUOTE_WINDOW)      # one long sentence: cut
+    assert quotation(text, parse_citations(text)[0]) == "甲" * QUOTE_WINDOW
+    for length, read in ((QUOTE_WINDOW - 1, True), (QUOTE_WINDOW, False)):
+        quoted = "甲" * length
+        for text in (f"《人民调解法》第三十三条“{quoted}”", f"“{quoted}”《人民调解法》第三十三条"):
+            assert quotation(text, parse_citations(text)[0]) == (quoted if read else "")
+
+
+@pytest.mark.parametrize("text", ["《民法典》第一条“" * 6_000 + "”", "“" + "”《民法典》第一条" * 6_000],
+                         ids=["after", "before"])
+def test_quotations_of_many_citations_are_read_in_linear_time(text: str) -> None:
+    # each citation read the rest of the text (or all of it before) as its quotation (6 s)
+    found = parse_citations(text)
+    with time_limit(GUARD_SECONDS):
+        assert max(len(quotation(text, c)) for c in found) <= QUOTE_WINDOW
 
 
 def test_quote_similarity() -> None:
@@ -323,6 +366,14 @@ def test_quotations(made_up_kb: Path) -> None:
     [c] = check(made_up_kb, "《某省矛盾纠纷调处条例》第三条规定：“调处中心应当在五日内作出是否受理的决定。”")
     assert c["verdict"] == "not_current"
     assert c["current"] == {"title": "某省矛盾纠纷调处条例", "article_label": "第四条"}
+
+
+def test_a_long_sentence_after_many_citations_is_checked_in_linear_time(made_up_kb: Path) -> None:
+    # each 规定： took the rest of the sentence, here of the text, as a quotation to compare (6 s)
+    text = "《某省矛盾纠纷调处条例》第四条规定：" * 30 + "当事人可以向调处中心申请调处" * 5_000
+    with time_limit(GUARD_SECONDS):
+        checked = check(made_up_kb, text)
+    assert {c["verdict"] for c in checked} == {"quote_mismatch"} and len(checked) == 30
 
 
 def test_repealed_title_not_in_the_knowledge_base(made_up_kb: Path) -> None:
