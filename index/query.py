@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -109,17 +109,19 @@ def _numeral(text: str) -> int | None:
     return n if n <= MAX_NUMERAL else None
 
 
-def find_references(text: str, mentions: list[Mention]) -> list[Reference]:
+def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, str] | None = None) -> list[Reference]:
     """Article references in `text`, each attached to the document name just before it.
 
     A reference needs "第" unless it follows a document name directly ("民法典1165条").
     Lists ("第十条、第十二条") share the document; ranges ("第十条至第十二条") are expanded.
-    A name in 《》 the knowledge base lacks (`unknown_names`) anchors its references too: they say
-    so (`Reference.unknown`) and are attached to nothing.
+    A name in 《》 the knowledge base lacks (`unknown`: `unknown_names(text, mentions)`, found
+    here when not given) anchors its references too: they say so (`Reference.unknown`) and are
+    attached to nothing.
     """
     refs: list[Reference] = []
     anchors = {m.end: (m.doc_keys, "") for m in mentions}
-    anchors.update((end, ((), name)) for end, name in unknown_names(text, mentions).items())
+    unknown = unknown_names(text, mentions) if unknown is None else unknown
+    anchors.update((end, ((), name)) for end, name in unknown.items())
     # only the nearest name before a reference can be glued to it (a name is not glue): bisect
     # keeps a query of thousands of names and references linear
     ends = sorted(anchors)
@@ -185,7 +187,8 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
         raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
     mentions = titles.find(text) if titles else []
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
-    parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions))), mentioned,
-                         expand(text, expansions), tuple(dict.fromkeys(unknown_names(text, mentions).values())))
+    unknown = unknown_names(text, mentions)
+    parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions, unknown))), mentioned,
+                         expand(text, expansions), tuple(dict.fromkeys(unknown.values())))
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

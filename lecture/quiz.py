@@ -73,7 +73,7 @@ def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: in
     actors = list(dict.fromkeys(d.actor for _, d, _ in fixed if d.actor))
     meanings = list(dict.fromkeys(x.meaning for x in definitions))
     # each draft's question is made only if it is drawn: making all of them compared every
-    # limit with every other period (8,000 limits took 14 s); the shuffle depends only on the count
+    # limit with every other period (8,000 limits took 14–31 s); the shuffle depends only on the count
     drafts: list[tuple[str, int, str, Callable[[], tuple[str, str, list[str]]]]] = []
     seen: set[tuple[str, str]] = set()
     for i, d, c in fixed:
