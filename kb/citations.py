@@ -290,7 +290,7 @@ def _ascii_digits(text: str) -> str:
     return text.translate({ord("０") + i: str(i) for i in range(10)})
 
 
-_QUOTE_PAIRS = {"“": "”", "「": "」"}
+QUOTE_PAIRS = {"“": "”", "「": "」"}      # opening mark → its closing mark
 _QUOTE_OPEN = re.compile("[“「]")
 
 
@@ -306,7 +306,7 @@ def _quoted_spans(text: str) -> list[tuple[int, int]]:
         if stop < i:
             stop = text.find("\n", i + 1)
             stop = stop if stop >= 0 else len(text)
-        end = text.find(_QUOTE_PAIRS[opening.group()], i + 1, stop)
+        end = text.find(QUOTE_PAIRS[opening.group()], i + 1, stop)
         end = end if end >= 0 else stop
         spans.append((i, end + 1))
         opening = _QUOTE_OPEN.search(text, end + 1)

@@ -33,7 +33,7 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
-from kb.citations import ABBREVIATIONS, Citation, TitleMatcher, parse_citations, title_aliases
+from kb.citations import ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, parse_citations, title_aliases
 from kb.errors import IngestError
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
@@ -408,7 +408,7 @@ def _quotation(text: str, c: Citation) -> str:
     """`quotation`, before its length is checked."""
     after = _QUOTE_AFTER.match(text, c.end)
     if after and after.group("open"):
-        close = "”" if after.group("open") == "“" else "」"
+        close = QUOTE_PAIRS[after.group("open")]
         limit = min(len(text), after.end() + QUOTE_WINDOW)
         stop = text.find("\n", after.end(), limit)
         end = text.find(close, after.end(), stop if stop >= 0 else limit)
@@ -422,7 +422,7 @@ def _quotation(text: str, c: Citation) -> str:
     before = _QUOTE_BEFORE.search(text[floor:c.start])
     if before:
         close_at = floor + before.start()
-        opening = "“" if before.group("close") == "”" else "「"
+        opening = next(o for o, c in QUOTE_PAIRS.items() if c == before.group("close"))
         limit = max(0, close_at - QUOTE_WINDOW)
         start = text.rfind(opening, max(limit, text.rfind("\n", limit, close_at) + 1), close_at)
         if start >= 0:
