@@ -1,4 +1,4 @@
-"""The sub-corpus the bundled learned parts are fitted on: a folder of links into a corpus.
+"""A sub-corpus to compare variants of the learning on in minutes: a folder of links into a corpus.
 
     python -m index.learn.subcorpus --corpus ../shared/corpus/lawrefbook \\
         --questions ../shared/eval/stard-train.jsonl --questions ../shared/eval/xinfang-dev.jsonl --out DIR
@@ -7,8 +7,9 @@ It holds every file a gold article of the questions comes from (`doc_path`), the
 of those documents (same name before the date in parentheses), every file whose name says 信访
 (the 2005 《信访条例》 and the provincial ones are the petition questions' distractors) and
 `--random` other files drawn with a fixed seed. Then `python -m ingest DIR --kb KB` and
-`python -m index.learn.fit --kb KB …`. About 20,000 articles: the fit takes minutes, where the
-whole corpus takes a quarter of an hour per run.
+`python -m index.learn.fit --kb KB … --dry-run`. About 20,000 articles: the fit takes minutes.
+The bundled files are learned over the whole corpus, the knowledge base their users search: files
+learned here give it up to 0.015 less on new questions (README, "Search quality and speed").
 """
 from __future__ import annotations
 
