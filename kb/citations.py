@@ -291,7 +291,7 @@ def _ascii_digits(text: str) -> str:
 
 
 QUOTE_PAIRS = {"“": "”", "「": "」"}      # opening mark → its closing mark
-_QUOTE_OPEN = re.compile("[“「]")
+_QUOTE_OPEN = re.compile(f"[{''.join(QUOTE_PAIRS)}]")
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:
