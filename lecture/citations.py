@@ -56,8 +56,9 @@ AMBIGUOUS_LISTED = 8        # titles named in the message of an ambiguous citati
 _NOT_TEXT = re.compile(r"[\W_]+")
 _ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
 _QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
-                          r"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[“「])?")
-_QUOTE_BEFORE = re.compile(r"(?P<close>[”」])[ \t　]*+[（(，,]?[ \t　]*+(?:这是|即|系|见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
+                          rf"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[{''.join(QUOTE_PAIRS)}])?")
+_OPENING_OF = {close: opening for opening, close in QUOTE_PAIRS.items()}
+_QUOTE_BEFORE = re.compile(rf"(?P<close>[{''.join(_OPENING_OF)}])[ \t　]*+[（(，,]?[ \t　]*+(?:这是|即|系|见|参见|出自|摘自|——|—)?[ \t　]*+\Z")
 QUOTE_BEFORE_WINDOW = 12
 # How far a quotation is read (after a citation: on from where it starts; before one: back from
 # where it ends). A provision's sentences and paragraphs are shorter (in all of lawrefbook, all but
@@ -422,7 +423,7 @@ def _quotation(text: str, c: Citation) -> str:
     before = _QUOTE_BEFORE.search(text[floor:c.start])
     if before:
         close_at = floor + before.start()
-        opening = next(o for o, c in QUOTE_PAIRS.items() if c == before.group("close"))
+        opening = _OPENING_OF[before.group("close")]
         limit = max(0, close_at - QUOTE_WINDOW)
         start = text.rfind(opening, max(limit, text.rfind("\n", limit, close_at) + 1), close_at)
         if start >= 0:

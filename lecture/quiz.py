@@ -46,8 +46,7 @@ def _deadline_question(d: Deadline, periods: Sequence[str]) -> tuple[str, str, l
     start = d.sentence.find(d.phrase)
     phrase = AMOUNT_UNIT.sub(BLANK, d.phrase, count=1)
     prompt = d.sentence[:start] + phrase + d.sentence[start + len(d.phrase):] if start >= 0 else phrase
-    answer = d.period
-    return prompt, answer, [p for p in periods if p != answer]
+    return prompt, d.period, [p for p in periods if p != d.period]
 
 
 def _actor_question(d: Deadline, actors: Sequence[str]) -> tuple[str, str, list[str]]:
