@@ -8,6 +8,7 @@ leaves a half-written document.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import errno
 import hashlib
@@ -467,15 +468,18 @@ def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, 
                     on_page: Callable[[int, int], None] | None) -> None:
     from tqdm import tqdm
     with tqdm(total=len(changed), unit="file", desc="ingest", disable=not progress, dynamic_ncols=True) as bar, \
-            tqdm(total=0, unit="page", desc="OCR", disable=not progress, dynamic_ncols=True, position=1,
-                 leave=False) as pages:
+            contextlib.ExitStack() as bars:
         started: set[str] = set()
         pages_read = pages_to_read = 0      # (a disabled bar counts nothing)
+        pages = None                        # the OCR bar, shown once a file is read by OCR
 
         def page_read(path: str, done: int, total: int) -> None:
             """One more page read by OCR (called by the pool's thread): the count to read grows by
             each OCR'd file's pages when its first page is read; the bar and `on_page` show it."""
-            nonlocal pages_read, pages_to_read
+            nonlocal pages_read, pages_to_read, pages
+            if pages is None:
+                pages = bars.enter_context(tqdm(total=0, unit="page", desc="OCR", disable=not progress,
+                                                dynamic_ncols=True, position=1, leave=False))
             if path not in started:
                 started.add(path)
                 pages_to_read += total

@@ -223,7 +223,7 @@ def test_a_mixed_pdf_reads_only_its_scanned_page(tmp_path, monkeypatch):
 
 
 @needs_font
-def test_scans_are_stored_flagged_and_inspected(scan_pdf, scanned, tmp_path, open_page):
+def test_scans_are_stored_flagged_and_inspected(scan_pdf, scanned, tmp_path, open_page, capsys):
     from ingest import open_store, run
     from ui.common import card_header_html
 
@@ -233,8 +233,9 @@ def test_scans_are_stored_flagged_and_inspected(scan_pdf, scanned, tmp_path, ope
         (status, _), = pool.map([str(scan_pdf)])
     assert status == "ok" and pages == [(str(scan_pdf), 1, 2), (str(scan_pdf), 2, 2)]   # each page restarts the clock
 
-    summary = run([scan_pdf], tmp_path / "kb")          # in a parse worker: the pages come from the cache
+    summary = run([scan_pdf], tmp_path / "kb", progress=True)     # in a parse worker: the pages come from the cache
     assert summary.failed == 0 and summary.articles == len(scanned.articles)
+    assert "OCR" in capsys.readouterr().err                     # the page bar, shown once a scan is read
     with open_store(tmp_path / "kb") as store:
         articles = list(store.iter_articles())
         assert {(a.source_kind, a.ocr_confidence) for a in articles} == {("ocr", scanned.ocr_confidence)}

@@ -57,6 +57,13 @@ def test_incremental_runs_report_added_unchanged_updated_and_failed(tmp_path):
         assert {Path(f.path).name for f in s.failures()} == {"empty.txt", "image.txt"}
 
 
+def test_the_progress_of_a_batch_without_scans_shows_no_ocr_bar(tmp_path, capsys):
+    # the OCR page bar used to stand at "OCR: 0page" under every text-only batch
+    run([write_corpus(tmp_path / "corpus")], tmp_path / "kb", progress=True)
+    err = capsys.readouterr().err
+    assert "ingest" in err and "3/3" in err and "OCR" not in err
+
+
 def test_a_file_that_turns_bad_keeps_its_previous_articles(tmp_path):
     corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
     run([corpus], kb)
