@@ -170,7 +170,7 @@ def _quotation_ends(text: str, citations: Sequence[Citation]) -> list[int]:
     that opens a quotation of its own starts (the end of the text after the last). Otherwise each
     citation of a hostile draft (《X》第一条规定： repeated) quoted the next 1,000 characters, and
     comparing them with its article took 33 s for 300,000 characters; now the quotations of a
-    text never overlap, so comparing them is linear in its length."""
+    text never overlap, so together they are no longer than the text."""
     ends, until = [], len(text)
     for c in reversed(citations):
         ends.append(until)
