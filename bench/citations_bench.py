@@ -25,21 +25,27 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus
 FILLER = "信访工作条例机关应当处理事项人民政府部门依法受理告知书面日内"
 
 
+def _filled(piece: str) -> str:
+    """`piece` repeated to exactly `MAX_CHECK_CHARS` characters."""
+    return (piece * (MAX_CHECK_CHARS // len(piece) + 1))[:MAX_CHECK_CHARS]
+
+
 def drafts(longest: tuple[str, str], seed: int = 1) -> dict[str, str]:
     """The hostile drafts by name, each `MAX_CHECK_CHARS` characters long."""
     rng = random.Random(seed)
     numerals = "一二三四五六七八九十"
     varied: list[str] = []
-    while sum(map(len, varied)) < MAX_CHECK_CHARS:
+    length = 0
+    while length < MAX_CHECK_CHARS:
         varied.append(f"《信访工作条例》第{rng.choice(numerals)}条规定：" + "".join(rng.choices(FILLER, k=20)))
+        length += len(varied[-1])
     title, label = longest
     cite = f"《{title}》{label}规定："
     window_long = cite + "".join(rng.choices(FILLER, k=QUOTE_WINDOW - len(cite)))
-    return {"《信访工作条例》第一条规定： repeated": ("《信访工作条例》第一条规定：" * MAX_CHECK_CHARS)[:MAX_CHECK_CHARS],
+    return {"《信访工作条例》第一条规定： repeated": _filled("《信访工作条例》第一条规定："),
             "each followed by 20 random characters": "".join(varied)[:MAX_CHECK_CHARS],
-            f"the longest article, 《{title}》{label}": (cite * MAX_CHECK_CHARS)[:MAX_CHECK_CHARS],
-            f"the longest article, each citation quoting {QUOTE_WINDOW:,} characters":
-                (window_long * (MAX_CHECK_CHARS // len(window_long) + 1))[:MAX_CHECK_CHARS]}
+            f"the longest article, 《{title}》{label}": _filled(cite),
+            f"the longest article, each citation quoting {QUOTE_WINDOW:,} characters": _filled(window_long)}
 
 
 def main(argv: list[str]) -> int:
