@@ -3,6 +3,7 @@ model (e5-small) on every backend, exported into a temporary cache folder, and t
 ones (m3e-small, use-multilingual)."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 
 from conftest import cache_sharing_models
 from index.cache import EmbeddingCache, cache_key, cached_vectors, stored_roundtrip
-from index.embed import (fingerprint_folder, length_batches, load_embedder, normalise, passage_head, passage_text,
-                         resolve_model, split_passages)
+from index.embed import (EXPORT_FORMAT, EXPORT_INFO, OnnxBackend, export_format, export_onnx, fingerprint_folder,
+                         length_batches, load_embedder, normalise, passage_head, passage_text, resolve_model,
+                         split_passages)
 from kb.errors import ConfigError
 
 HEAD = "《某某市物业管理条例》 第三章 物业服务 第十条"
@@ -262,6 +264,26 @@ def test_export_is_reused_on_the_next_load(int8_embedder, model_cache: Path):
     stamp = onnx_file.stat().st_mtime_ns
     again = load_embedder(embed_backend="onnx-int8", cache_dir=str(model_cache))
     assert onnx_file.stat().st_mtime_ns == stamp and again.model_id == int8_embedder.model_id
+
+
+def test_the_export_takes_no_attention_mask(int8_embedder, model_cache: Path):
+    # every text runs alone, unpadded: its mask would be all ones, and the masking cost ~20% of each run
+    out_dir = next((model_cache / "onnx").glob("*/model.int8.onnx")).parent
+    assert export_format(out_dir) == EXPORT_FORMAT
+    assert [i.name for i in int8_embedder.backend.session.get_inputs()] == ["input_ids"]
+
+
+def test_an_export_of_an_older_format_is_made_again(int8_embedder, model_cache: Path):
+    out_dir = next((model_cache / "onnx").glob("*/model.int8.onnx")).parent
+    first = {"input_names": ["input_ids", "attention_mask"], "dim": 384, "max_seq_length": 512}   # format 1 had no "format"
+    (out_dir / EXPORT_INFO).write_text(json.dumps(first), encoding="utf-8")
+    assert export_format(out_dir) == 1
+    # the fp32 graph alone is made again, and the int8 file quantised from the old graph goes with it
+    export_onnx(int8_embedder.folder, out_dir, "onnx")
+    assert export_format(out_dir) == EXPORT_FORMAT and not (out_dir / "model.int8.onnx").exists()
+    remade = OnnxBackend(int8_embedder.folder, export_onnx(int8_embedder.folder, out_dir, "onnx-int8"), "onnx-int8", 1)
+    for text in SENTENCES:
+        assert np.array_equal(remade.embed_one(text, 256), int8_embedder.backend.embed_one(text, 256))
 
 
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
