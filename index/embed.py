@@ -351,7 +351,6 @@ def _export_fp32(model, target: Path) -> dict:
     import torch
 
     names = [name for name in model.tokenizer.model_input_names if name != "attention_mask"]
-    modules = list(model)
 
     class SentenceEmbedding(torch.nn.Module):
         """Positional inputs → `sentence_embedding`, the shape the ONNX exporter traces."""
@@ -361,9 +360,10 @@ def _export_fp32(model, target: Path) -> dict:
             self.model = model
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            features = modules[0](dict(zip(names, inputs)))
+            transformer, *after = self.model
+            features = transformer(dict(zip(names, inputs)))
             features["attention_mask"] = torch.ones_like(features["input_ids"])
-            for module in modules[1:]:
+            for module in after:
                 features = module(features)
             return features["sentence_embedding"]
 

@@ -277,15 +277,17 @@ def test_the_export_takes_no_attention_mask(int8_embedder, model_cache: Path):
 
 def test_an_export_of_an_older_format_is_made_again(int8_embedder, model_cache: Path):
     out_dir = next((model_cache / "onnx").glob("*/model.int8.onnx")).parent
-    first = {"input_names": ["input_ids", "attention_mask"], "dim": 384, "max_seq_length": 512}   # format 1 had no "format"
+    # the first format's description: a mask among the inputs, and no "format"
+    first = {"input_names": ["input_ids", "attention_mask"], "dim": 384, "max_seq_length": 512}
     (out_dir / EXPORT_INFO).write_text(json.dumps(first), encoding="utf-8")
     assert export_format(out_dir) == 1
     # the fp32 graph alone is made again, and the int8 file quantised from the old graph goes with it
     export_onnx(int8_embedder.folder, out_dir, "onnx")
     assert export_format(out_dir) == EXPORT_FORMAT and not (out_dir / "model.int8.onnx").exists()
     remade = OnnxBackend(int8_embedder.folder, export_onnx(int8_embedder.folder, out_dir, "onnx-int8"), "onnx-int8", 1)
+    window = int8_embedder.max_seq_length
     for text in SENTENCES:
-        assert np.array_equal(remade.embed_one(text, 256), int8_embedder.backend.embed_one(text, 256))
+        assert np.array_equal(remade.embed_one(text, window), int8_embedder.backend.embed_one(text, window))
 
 
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
