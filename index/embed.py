@@ -89,6 +89,12 @@ EXPORT_FORMAT = 2
 FINGERPRINT_WHOLE_FILE = 1 << 20      # files up to 1 MiB are hashed whole, larger ones by head, tail and size
 SENTENCE_END = re.compile(r"(?<=[。；;！!？?\n])")
 VECTOR_RECIPE = "alone"               # each text run by itself; vectors of batched runs were another space
+# ONNX Runtime graph fusions the ONNX backends turn off, and their tag in the backend's name (so in
+# the model id: the vectors move within int8's rounding). With each SkipLayerNormalization left as
+# its Add and LayerNormalization, one text per core runs faster: e5-small int8, a first build of
+# 19,515 passages embedded in 10% less time, side by side (cosine to fp32 0.9875 either way).
+UNFUSED = ("SkipLayerNormFusion",)
+UNFUSED_TAG = "unfused-skipln"
 
 
 # ---- passages (pure) --------------------------------------------------------------------------
@@ -452,7 +458,7 @@ class OnnxBackend(HubTokenizer):
         self.input_names: list[str] = info["input_names"]
         self.dim: int = info["dim"]
         self.model_max_length: int = info["max_seq_length"]
-        self.name = backend
+        self.name = f"{backend}-{UNFUSED_TAG}"
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.tokenizer_lock = threading.Lock()
         # One thread per text and as many texts at once as cores: ~10% more passages per
@@ -460,7 +466,8 @@ class OnnxBackend(HubTokenizer):
         self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"],
+                                                    disabled_optimizers=list(UNFUSED))
 
     def embed_one(self, text: str, max_length: int) -> np.ndarray:
         with self.tokenizer_lock:

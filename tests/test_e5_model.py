@@ -157,7 +157,7 @@ def test_e5_small_converts_once_into_the_cache_and_matches_the_package_engine(e5
 
 def test_the_e5_embedder_puts_its_prompts_before_passages_and_questions(e5_cache: Path):
     embedder = load_embedder(model="e5-small", cache_dir=str(e5_cache))
-    assert embedder.model_id.startswith("e5-small@") and "/onnx-int8/len256/" in embedder.model_id
+    assert embedder.model_id.startswith("e5-small@") and "/onnx-int8-unfused-skipln/len256/" in embedder.model_id
     assert embedder.dim == 384 and (embedder.query_prefix, embedder.passage_prefix) == ("query: ", "passage: ")
     prompt_tokens = embedder.count_tokens("passage: ")
     assert prompt_tokens > 0 and embedder.max_tokens == 256 - 2 - prompt_tokens
