@@ -11,6 +11,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
 Id = TypeVar("Id", bound=Hashable)
+T = TypeVar("T")
 
 
 def rrf(rankings: Sequence[Sequence[Id]], weights: Sequence[float] | None = None,
@@ -70,3 +71,29 @@ def group_versions(ranked: Sequence[tuple[Id, float]], group_of: Mapping[Id, Has
         shown = min(members, key=lambda m: (preference.get(m, 0), members.index(m)))
         out.append((shown, best[g], [m for m in members if m != shown]))
     return out
+
+
+def show_each(ranked: Sequence[T], labels: Sequence[Hashable | None], k: int) -> list[T]:
+    """Reorder best-first `ranked` so that its first `k` hold the best item of every label that
+    has one (e.g. each of several documents a user names), where room can be made: an item
+    is moved up in place of the lowest-ranked one that is unlabelled (None) or whose label is
+    already shown more than once. The first `k` keep their rank order, so moved-up items come
+    last on the page; the rest follow in order. `labels[i]` labels `ranked[i]`."""
+    head = list(range(min(k, len(ranked))))
+    shown = {labels[i] for i in head}
+    missing: dict[Hashable, int] = {}
+    for i in range(len(head), len(ranked)):
+        if labels[i] is not None and labels[i] not in shown:
+            missing.setdefault(labels[i], i)
+    for i in missing.values():
+        counts: dict[Hashable | None, int] = {}
+        for j in head:
+            counts[labels[j]] = counts.get(labels[j], 0) + 1
+        room = [j for j in head if labels[j] is None or counts[labels[j]] > 1]
+        if not room:
+            break
+        head.remove(max(room))
+        head.append(i)
+    head.sort()
+    kept = set(head)
+    return [ranked[i] for i in head] + [item for i, item in enumerate(ranked) if i not in kept]

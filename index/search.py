@@ -32,7 +32,7 @@ from index.build import backend_record, current_folder, read_meta, rebuild_hint
 from index.catalog import STATUSES, Catalog, date_text
 from index.collections import load_collections
 from index.eval import ArticleKey
-from index.fuse import boost, group_versions, pin_first, rrf
+from index.fuse import boost, group_versions, pin_first, rrf, show_each
 from index.prior import configured_prior
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
 from index.rerank import Candidate, candidate_features, configured_reranker
@@ -402,7 +402,8 @@ class Searcher:
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
-        grouped = self._group(fused)[:k]
+        grouped = self._group(fused)
+        grouped = self._show_each_named(grouped, parsed, filters, k)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens])
@@ -514,6 +515,19 @@ class Searcher:
         group_of = {r: int(cat.group[r]) for r, _ in fused}
         preference = {r: int(cat.status[r]) for r, _ in fused}
         return group_versions(fused, group_of, preference)
+
+    def _show_each_named(self, grouped: list[tuple[int, float, list[int]]], parsed: ParsedQuery,
+                         filters: Filters, k: int) -> list[tuple[int, float, list[int]]]:
+        """A user who names several documents (in the question or the document filter), e.g. to
+        compare 《信访条例》 with 《信访工作条例》, sees each of them in the first `k` hits, not only the
+        one whose articles score best."""
+        named = [set(self.documents_matching([name]).tolist()) for name in filters.documents]
+        named += [set(np.flatnonzero(self._doc_keys == key).tolist()) for key in parsed.mentioned]
+        if len(named) < 2:
+            return grouped
+        docs = self.catalog.doc
+        labels = [next((i for i, group in enumerate(named) if int(docs[row]) in group), None) for row, _, _ in grouped]
+        return show_each(grouped, labels, k)
 
     def versions_of(self, row: int) -> list[int]:
         """All rows that are versions of the same article as `row` (itself included)."""

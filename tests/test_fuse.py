@@ -1,7 +1,7 @@
 """Fusion and version grouping on hand-made rankings."""
 import pytest
 
-from index.fuse import boost, group_versions, pin_first, rrf
+from index.fuse import boost, group_versions, pin_first, rrf, show_each
 
 
 def test_rrf_rewards_items_ranked_by_both() -> None:
@@ -47,3 +47,26 @@ def test_group_versions_shows_current_and_lists_others() -> None:
     preference = {"old10": 1, "new10": 0, "new11": 0}
     out = group_versions(ranked, group_of, preference)
     assert out == [("new10", 0.9, ["old10"]), ("new11", 0.7, []), ("x", 0.6, [])]
+
+
+def test_show_each_moves_up_the_best_item_of_a_label_missing_from_the_page() -> None:
+    ranked = ["n1", "n2", "n3", "o1", "o2"]          # n: the text in force, o: the one it replaced
+    labels = ["new", "new", "new", "old", "old"]
+    assert show_each(ranked, labels, 3) == ["n1", "n2", "o1", "n3", "o2"]
+
+
+def test_show_each_makes_room_from_the_lowest_ranked_unlabelled_or_repeated_item() -> None:
+    ranked = ["a1", "x", "a2", "b1", "c1"]
+    labels = ["a", None, "a", "b", "c"]
+    # a2 (a is shown twice) and x (unlabelled) may both make room; the lower-ranked one goes first
+    assert show_each(ranked, labels, 4) == ["a1", "x", "b1", "c1", "a2"]
+    assert show_each(ranked, labels, 3) == ["a1", "b1", "c1", "x", "a2"]
+    assert show_each(ranked, labels, 4) == ["a1", "x", "b1", "c1", "a2"]
+
+
+def test_show_each_never_removes_a_label_shown_once() -> None:
+    ranked = ["a1", "b1", "c1"]
+    labels = ["a", "b", "c"]
+    assert show_each(ranked, labels, 2) == ranked                # no room: a and b each shown once
+    assert show_each(ranked, labels, 5) == ranked
+    assert show_each([], [], 3) == []
