@@ -40,7 +40,7 @@ POINTER = "CURRENT"
 META = "meta.json"
 LEXICAL_DIR = "lexical"
 DENSE_DIR = "dense"
-FORMAT = 2                  # 2: snapshots carry their units table
+FORMAT = 3                  # 2: snapshots carry their units table; 3: passages headed by the title alone
 TOKENIZE_CHUNK = 2000
 
 

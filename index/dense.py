@@ -57,9 +57,6 @@ DEFAULT_REBUILD_HINT = "python -m index build --kb DIR"
 class DenseUnit(Protocol):
     id: int
     title: str
-    subtitle: str
-    path: Sequence[str]
-    label: str
     paragraphs: Sequence[str]
 
 
@@ -116,7 +113,7 @@ def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder") -> tuple[lis
     texts: list[str] = []
     owners: list[int] = []
     for unit in units:
-        head = passage_head(unit.title, [unit.subtitle, *unit.path], unit.label)
+        head = passage_head(unit.title)
         pieces = embedder.passages(head, unit.paragraphs)
         texts.extend(pieces)
         owners.extend([unit.id] * len(pieces))

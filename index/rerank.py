@@ -53,6 +53,11 @@ from kb.errors import ConfigError
 RERANKER_FILE = DATA_DIR / "reranker.json"
 RERANK_DEPTH = 200              # how many fused candidates a newly learned second stage reorders
 LEGACY_DEPTH = 100              # what files that do not record their depth were learned at
+# The second stage's order is scored 1 / (RERANKED_RRF_K + rank) whatever the fusion's k: the
+# boosts after it (a named document, the region, the collection) multiply these scores, and they
+# were set and measured on this scale; a fusion learned to favour its very top (k 5) must not
+# weaken them.
+RERANKED_RRF_K = 60.0
 
 # Question types, by the words people use to ask them (bounded alternations: no backtracking).
 QUESTION_TYPES = {

@@ -35,7 +35,7 @@ from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf, show_each
 from index.prior import configured_prior
 from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
-from index.rerank import Candidate, candidate_features, configured_reranker
+from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from kb.chinese import article_label, parse_article_label
@@ -431,13 +431,14 @@ class Searcher:
                dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
                article_votes: Mapping[ArticleKey, float]) -> list[tuple[int, float]]:
         """The second stage: the best fused rows (the reranker's `depth`) in its order, then the
-        rest; scored by RRF over this one ranking (1 / (rrf_k + rank)), so the boosts act on them as on fused ones.
+        rest; scored by RRF over this one ranking (1 / (`RERANKED_RRF_K` + rank)), so the boosts act
+        on them as on fused ones.
         `votes` and `article_votes`: the prior's (document key / article key → vote) for the question."""
         depth = self.reranker.depth
         head = [r for r, _ in fused[:depth]]
         order = self.reranker.order(self.features(parsed, head, lexical, dense, votes, article_votes))
         rows = [head[i] for i in order] + [r for r, _ in fused[depth:]]
-        return rrf([rows], k=self.tuning.rrf_k)
+        return rrf([rows], k=RERANKED_RRF_K)
 
     def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],
                  dense: Sequence[tuple[int, float]], votes: Mapping[str, float],

@@ -22,10 +22,10 @@ HEAD = "《某某市物业管理条例》 第三章 物业服务 第十条"
 
 # ---- passages ---------------------------------------------------------------------------------
 
-def test_passage_text_is_title_breadcrumb_label_text():
-    assert passage_head("信访工作条例", ["", "第一章 总则"], "第一条") == "《信访工作条例》 第一章 总则 第一条"
-    assert passage_text("民法典", ["合同编", "第四章 合同的履行"], "第五百零九条", "当事人应当按照约定全面履行自己的义务。") \
-        == "《民法典》 合同编 第四章 合同的履行 第五百零九条 当事人应当按照约定全面履行自己的义务。"
+def test_passage_text_is_title_and_text():
+    # no breadcrumb, no 第X条: measured, they cost 10% of the tokens embedded for no held-out gain
+    assert passage_head("信访工作条例") == "《信访工作条例》"
+    assert passage_text("民法典", "当事人应当按照约定全面履行自己的义务。") == "《民法典》 当事人应当按照约定全面履行自己的义务。"
 
 
 def test_short_article_is_one_passage():

@@ -59,7 +59,7 @@ from index.collections import load_collections
 from index.eval import ArticleKey, Question, judge, read_questions, summarise
 from index.fuse import boost, rrf
 from index.prior import PRIOR_FILE, QuestionPrior, key_votes, nearest_questions, pooled_votes, vote_matrix
-from index.rerank import RERANK_DEPTH, RERANKER_FILE, Reranker, fit_reranker
+from index.rerank import RERANK_DEPTH, RERANKED_RRF_K, RERANKER_FILE, Reranker, fit_reranker
 from kb.errors import run_cli
 
 Ranking = list[int]                      # catalog rows, best first
@@ -341,9 +341,9 @@ class Learned:
 
 def preferred(ranking: Ranking, favoured: Callable[[int], bool], factor: float, rrf_k: float) -> Ranking:
     """`ranking` with the rows `favoured` (a preferred collection's) raised as search raises them:
-    RRF over this one ranking scores it, as the second stage does (1 / (rrf_k + rank)), and the
-    favoured rows' scores are multiplied by `factor`.
-    (Without a second stage search boosts the RRF scores themselves, which fall about as fast.)"""
+    RRF over this one ranking scores it (1 / (rrf_k + rank); after the second stage rrf_k is
+    `RERANKED_RRF_K`, without one the fusion's k, as search scores them), and the favoured rows'
+    scores are multiplied by `factor`."""
     return [row for row, _ in boost(rrf([ranking], k=rrf_k), {row: factor for row in ranking if favoured(row)})]
 
 
@@ -411,7 +411,8 @@ def ladder(m: Material, train: Sequence[int], evals: dict[str, Sequence[int]], p
     if m.collection:
         # what a user of the collection gets (nothing is learned from it)
         stages[f"… + collection {m.collection} preferred"] = [
-            preferred(r, m.in_collection, m.collection_boost, fusion[0]) for r in shipped]
+            preferred(r, m.in_collection, m.collection_boost, RERANKED_RRF_K if use_reranker else fusion[0])
+            for r in shipped]
     return Learned(weights, use_adapter, fusion, reranker, use_reranker,
                    {stage: {name: evaluate(r, gold, m.key_of, idx) for name, idx in evals.items()}
                     for stage, r in stages.items()})
