@@ -343,13 +343,13 @@ class Searcher:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
         return rows
 
-    def _documents_of(self, ref: Reference) -> np.ndarray:
-        """Catalog document indexes of the documents a reference names."""
-        return np.flatnonzero(np.isin(self._doc_keys, list(ref.doc_keys)))
+    def documents_keyed(self, keys: Sequence[str]) -> np.ndarray:
+        """Catalog document indexes of the documents with these title keys (e.g. those a reference names)."""
+        return np.flatnonzero(np.isin(self._doc_keys, list(keys)))
 
     def _article_rows(self, ref: Reference) -> list[int]:
         cat = self.catalog
-        docs = self._documents_of(ref)
+        docs = self.documents_keyed(ref.doc_keys)
         rows = np.flatnonzero((cat.no == ref.no) & (cat.suffix == ref.suffix) & np.isin(cat.doc, docs))
         return rows.tolist()
 
@@ -370,7 +370,7 @@ class Searcher:
         cat = self.catalog
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
-                docs = self._documents_of(ref)
+                docs = self.documents_keyed(ref.doc_keys)
                 titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
                 in_force = np.isin(cat.doc, docs) & (cat.status == 0) & (cat.no > 0)
                 count = f"（共{int(in_force.sum())}条）" if len(docs) == 1 and in_force.any() else ""
@@ -523,7 +523,7 @@ class Searcher:
         compare 《信访条例》 with 《信访工作条例》, sees each of them in the first `k` hits, not only the
         one whose articles score best."""
         named = [set(self.documents_matching([name]).tolist()) for name in filters.documents]
-        named += [set(np.flatnonzero(self._doc_keys == key).tolist()) for key in parsed.mentioned]
+        named += [set(self.documents_keyed([key]).tolist()) for key in parsed.mentioned]
         if len(named) < 2:
             return grouped
         docs = self.catalog.doc

@@ -23,7 +23,8 @@ HEAD = "《某某市物业管理条例》 第三章 物业服务 第十条"
 # ---- passages ---------------------------------------------------------------------------------
 
 def test_passage_text_is_title_and_text():
-    # no breadcrumb, no 第X条: measured, they cost 10% of the tokens embedded for no held-out gain
+    # no breadcrumb, no 第X条: they cost 10% of the tokens embedded; without them, held-out over the whole
+    # corpus, petition Recall@10 0.680 → 0.729 and STARD 0.684 → 0.680
     assert passage_head("信访工作条例") == "《信访工作条例》"
     assert passage_text("民法典", "当事人应当按照约定全面履行自己的义务。") == "《民法典》 当事人应当按照约定全面履行自己的义务。"
 

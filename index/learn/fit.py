@@ -320,7 +320,7 @@ def gold_rows(searcher, gold: frozenset[ArticleKey]) -> list[int]:
     cat = searcher.catalog
     rows: list[int] = []
     for key, no, suffix in gold:
-        docs = np.flatnonzero(searcher._doc_keys == key)
+        docs = searcher.documents_keyed([key])
         found = np.flatnonzero((cat.no == no) & (cat.suffix == suffix) & np.isin(cat.doc, docs))
         current = found[cat.status[found] == 0]
         rows.extend((current if len(current) else found).tolist())
