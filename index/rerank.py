@@ -139,7 +139,9 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
     for rank, c in enumerate(candidates, start=1):
         per_doc[c.doc] = per_doc.get(c.doc, 0) + 1
         best_rank.setdefault(c.doc, rank)
+    # per document and per chapter: the candidates of one regulation share them
     title_overlap: dict[int, float] = {}
+    heading_overlap: dict[tuple[str, ...], float] = {}
     # which of the question's bigrams each text has: its share (`overlap`), and its share weighted
     # by how few candidates have each bigram (`rare_overlap`), which tells apart the articles of
     # one regulation that all share the question's common words
@@ -147,11 +149,15 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
     present = present.reshape(len(candidates), len(q))
     text_overlap = present.mean(axis=1) if q else np.zeros(len(candidates), dtype=np.float32)
     rarity = np.log((len(candidates) + 1.0) / (present.sum(axis=0) + 1.0))
-    rare_overlap = present @ rarity / (float(rarity.sum()) or 1.0)
+    rare_overlap = (present @ rarity / (float(rarity.sum()) or 1.0)).tolist()
+    text_overlap = text_overlap.tolist()
     rows = []
     for rank, c in enumerate(candidates, start=1):
         if c.doc not in title_overlap:
             title_overlap[c.doc] = overlap(q, c.title)
+        headings = tuple(c.headings)
+        if headings not in heading_overlap:
+            heading_overlap[headings] = overlap(q, " ".join(headings))
         row = [
             _recip(c.lexical_rank), c.lexical_score / top_lexical,
             _recip(c.dense_rank), c.dense_score if c.dense_rank is not None else 0.0,
@@ -159,8 +165,8 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
             _recip(rank), float(c.lexical_rank is not None and c.dense_rank is not None),
             per_doc[c.doc] / len(candidates), _recip(best_rank[c.doc]), float(c.title_named), title_overlap[c.doc],
             c.vote, c.article_vote,
-            float(text_overlap[rank - 1]), overlap(q, " ".join(c.headings)), math.log1p(len(c.text)) / 8.0,
-            c.position, float(rare_overlap[rank - 1]),
+            text_overlap[rank - 1], heading_overlap[headings], math.log1p(len(c.text)) / 8.0,
+            c.position, rare_overlap[rank - 1],
         ]
         row.extend(float(asked and bool(ARTICLE_KINDS[kind].search(c.text))) for kind, asked in types.items())
         rows.append(row)

@@ -205,6 +205,11 @@ class Searcher:
         self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         self._versions_of: dict[int, list[int]] | None = None
         self._alias_docs: dict[str, list[int]] | None = None
+        # Cached per searcher, not per class: a class-level cache held every searcher it had seen,
+        # with its index, after `searcher_for` let it go. `parse` is asked twice per question in
+        # the app (its notices, then its hits).
+        self.scope = functools.lru_cache(maxsize=32)(self._scope)
+        self.parse = functools.lru_cache(maxsize=64)(self._parse)
 
     def _load_snapshot(self, folder: Path) -> None:
         """Raises:
@@ -253,8 +258,7 @@ class Searcher:
             self._alias_docs = alias_index((d.title, d.key) for d in self.catalog.documents)
         return np.array(sorted(documents_named(names, self._alias_docs)), dtype=np.int32)
 
-    @functools.lru_cache(maxsize=32)
-    def scope(self, filters: Filters) -> Scope:
+    def _scope(self, filters: Filters) -> Scope:
         """What `filters` let a search return: the row mask of the catalog (None when nothing is
         excluded) and the same restriction in terms a backend's expression can say.
 
@@ -300,7 +304,13 @@ class Searcher:
                      tuple(filters.levels), tuple(filters.regions), start, end)
 
     # ---- ranking -------------------------------------------------------------------------
-    def parse(self, query: str, filters: Filters) -> ParsedQuery:
+    def _parse(self, query: str, filters: Filters) -> ParsedQuery:
+        """The question understood (references, named documents, expansions), once per question and
+        filters: the app asks `notices` and `search` about the same question one after the other.
+
+        Raises:
+            QueryError: for an empty query or an unknown document in the filter.
+        """
         parsed = parse_query(query.strip()[:MAX_QUERY_CHARS], self.titles, self.expansions)
         if filters.documents and any(not r.doc_keys for r in parsed.references):
             keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching(filters.documents)}))
@@ -448,19 +458,22 @@ class Searcher:
         cat = self.catalog
         lexical_at = {r: (rank, score) for rank, (r, score) in enumerate(lexical, start=1)}
         dense_at = {r: (rank, score) for rank, (r, score) in enumerate(dense, start=1)}
-        units = self.units.by_ids(cat.ids[list(rows)].tolist())
+        at = np.asarray(rows, dtype=np.int64)
+        ids, docs, numbers, suffixes = (cat.ids[at].tolist(), cat.doc[at].tolist(), cat.no[at].tolist(),
+                                        cat.suffix[at].tolist())
+        texts = self.units.headed_texts(ids)
         mentioned = set(parsed.mentioned)
-        positions = self.positions()
+        positions = self.positions()[at].tolist()
         candidates = []
-        for r in rows:
-            u = units.get(int(cat.ids[r]))
-            doc = cat.documents[cat.doc[r]]
+        for i, r in enumerate(rows):
+            headings, text = texts.get(ids[i], ((), ""))
+            doc = cat.documents[docs[i]]
             lex_rank, lex_score = lexical_at.get(r, (None, 0.0))
             den_rank, den_score = dense_at.get(r, (None, 0.0))
-            candidates.append(Candidate(int(cat.doc[r]), lex_rank, float(lex_score), den_rank, float(den_score),
-                                        doc.title, (u.subtitle, *u.path) if u else (), u.text if u else "",
-                                        float(positions[r]), doc.key in mentioned, votes.get(doc.key, 0.0),
-                                        article_votes.get((doc.key, int(cat.no[r]), int(cat.suffix[r])), 0.0)))
+            candidates.append(Candidate(docs[i], lex_rank, float(lex_score), den_rank, float(den_score),
+                                        doc.title, headings, text, positions[i], doc.key in mentioned,
+                                        votes.get(doc.key, 0.0),
+                                        article_votes.get((doc.key, numbers[i], suffixes[i]), 0.0)))
         return candidate_features(parsed.text, candidates)
 
     def positions(self) -> np.ndarray:
@@ -499,22 +512,28 @@ class Searcher:
         preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
         collection = self.collection_documents(filters.prefer_collection) if t.collection_boost != 1 else frozenset()
         mentioned = set(parsed.mentioned)
+        rows = [r for r, _ in fused]
+        of_doc: dict[int, float] = {}
         factors: dict[int, float] = {}
-        for row, _ in fused:
-            doc = cat.documents[cat.doc[row]]
-            factor = t.title_boost if doc.key in mentioned else 1.0
-            if preferred and _prefers(doc.region, preferred):
-                factor *= t.region_boost
-            if int(cat.doc[row]) in collection:
-                factor *= t.collection_boost
-            if factor != 1.0:
-                factors[row] = factor
+        for row, d in zip(rows, cat.doc[np.asarray(rows, dtype=np.int64)].tolist()):
+            if d not in of_doc:
+                doc = cat.documents[d]
+                factor = t.title_boost if doc.key in mentioned else 1.0
+                if preferred and _prefers(doc.region, preferred):
+                    factor *= t.region_boost
+                if d in collection:
+                    factor *= t.collection_boost
+                of_doc[d] = factor
+            if of_doc[d] != 1.0:
+                factors[row] = of_doc[d]
         return factors
 
     def _group(self, fused: Sequence[tuple[int, float]]) -> list[tuple[int, float, list[int]]]:
         cat = self.catalog
-        group_of = {r: int(cat.group[r]) for r, _ in fused}
-        preference = {r: int(cat.status[r]) for r, _ in fused}
+        rows = [r for r, _ in fused]
+        at = np.asarray(rows, dtype=np.int64)
+        group_of = dict(zip(rows, cat.group[at].tolist()))
+        preference = dict(zip(rows, cat.status[at].tolist()))
         return group_versions(fused, group_of, preference)
 
     def _show_each_named(self, grouped: list[tuple[int, float, list[int]]], parsed: ParsedQuery,

@@ -65,12 +65,21 @@ class UnitTable:
 
     def by_ids(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
         """The units of the given ids that the snapshot holds, by id."""
+        return {row[0]: stored_article(row) for row in self._rows("*", ids)}
+
+    def headed_texts(self, ids: Sequence[int]) -> dict[int, tuple[tuple[str, ...], str]]:
+        """(subtitle and headings, text) of the units of the given ids that the snapshot holds, by
+        id: what the second stage reads of its 200 candidates. Reading these columns instead of
+        whole units (every field, two of them JSON) took 200 random units of the whole corpus from
+        12.5–13.5 ms to 1.7–1.8 ms (one machine, two other jobs running)."""
+        return {row[0]: ((row[1], *json.loads(row[2])), row[3]) for row in self._rows("id, subtitle, path, text", ids)}
+
+    def _rows(self, columns: str, ids: Sequence[int]) -> list[tuple]:
         ids = [int(i) for i in ids]
-        found: dict[int, StoredArticle] = {}
+        rows: list[tuple] = []
         with self._guard:
             for start in range(0, len(ids), 900):   # SQLite's bound-parameter limit
                 chunk = ids[start:start + 900]
                 marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(f"SELECT * FROM units WHERE id IN ({marks})", chunk):
-                    found[row[0]] = stored_article(row)
-        return found
+                rows += self._conn.execute(f"SELECT {columns} FROM units WHERE id IN ({marks})", chunk).fetchall()
+        return rows

@@ -1,6 +1,9 @@
 """Searcher integration tests: the real bundled model and FAISS over the small app knowledge base
 (`app_kb` in conftest: a made-up provincial regulation in two versions, a made-up 意见, and the
 shared samples 《信访条例》(2005) and 《信访工作条例》(2022), ingested and indexed in tmp_path)."""
+import gc
+import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -140,6 +143,30 @@ def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -
     assert searcher.notices("《信访工作条例实施细则》第三条") == ["知识库中没有《信访工作条例实施细则》"]
     assert "reference" not in searcher.search("《信访工作条例实施细则》第三条")[0].match
     assert searcher.notices("对复查意见不服怎么办") == []
+
+
+def test_the_notices_and_the_search_of_one_question_parse_it_once(searcher: Searcher, monkeypatch) -> None:
+    # the app asks for the notices and the hits of each question; each parsed it anew
+    module = sys.modules[Searcher.__module__]
+    calls = []
+    real = module.parse_query
+    monkeypatch.setattr(module, "parse_query", lambda *args: calls.append(args[0]) or real(*args))
+    question = "信访工作条例第九百条说什么？（一次解析）"
+    searcher.notices(question)
+    searcher.search(question, k=3)
+    assert calls == [question]
+
+
+def test_a_searcher_let_go_is_freed_with_its_index(indexed_kb: Path) -> None:
+    # `searcher_for` drops a searcher whose snapshot was replaced; caches kept per class held every
+    # searcher they had seen (and its FAISS index) until 32 newer entries pushed it out
+    replaced = Searcher(indexed_kb)
+    replaced.scope(Filters())
+    replaced.search("对复查意见不服还能找谁", k=3)
+    gone = weakref.ref(replaced)
+    del replaced
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_pasted_text_is_searched_by_its_beginning_and_said_to_be(searcher: Searcher) -> None:
