@@ -14,9 +14,9 @@ A dense folder holds `vectors.faiss` (FAISS ids are passage positions), `passage
 article id of each passage) and `dense.json` (`DenseMeta`, written last: its presence means the
 folder is complete). Every file is written beside its target and renamed into place.
 
-Index types (setting `dense_index`): `flat` (exact; the default up to `ann_threshold` passages),
-`sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact) and `hnsw` (graph, approximate,
-chosen by `auto` above the threshold). A filter is an allow-list of article ids applied inside
+Index types (setting `dense_index`): `flat` (exact; the default up to `quantize_threshold`
+passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the default up to
+`ann_threshold`) and `hnsw` (graph, approximate, chosen by `auto` above that). A filter is an allow-list of article ids applied inside
 FAISS before top-k (an `IDSelectorBitmap` over passages), so a filter never starves the results;
 where the graph search of `hnsw` still returns too few, the allowed passages are scored exactly.
 An article's score is the best score of its passages.
@@ -77,8 +77,13 @@ class DenseMeta:
 
 # ---- pure parts -------------------------------------------------------------------------------
 
-def choose_index_type(requested: str, passages: int, ann_threshold: int) -> str:
-    """The concrete index type: `auto` is flat up to `ann_threshold` passages, hnsw above.
+def choose_index_type(requested: str, passages: int, ann_threshold: int, quantize_threshold: int | None = None) -> str:
+    """The concrete index type: `auto` is flat up to `quantize_threshold` passages (None: no
+    quantised step), sq8 up to `ann_threshold`, hnsw above.
+
+    A single-query search scans every vector on one core, so it takes as long as reading them:
+    over the whole lawrefbook corpus (152,169 passages) 29–31 ms for float32 and 13–15 ms for
+    8-bit codes on one machine, whose top 200 shared 99% of the exact ones.
 
     Raises:
         ValueError: for an unknown type.
@@ -86,7 +91,9 @@ def choose_index_type(requested: str, passages: int, ann_threshold: int) -> str:
     if requested not in INDEX_TYPES:
         raise ValueError(f"dense index type {requested!r} is not one of {', '.join(INDEX_TYPES)}")
     if requested == "auto":
-        return "hnsw" if passages > ann_threshold else "flat"
+        if passages > ann_threshold:
+            return "hnsw"
+        return "sq8" if quantize_threshold is not None and passages > quantize_threshold else "flat"
     return requested
 
 
@@ -294,7 +301,8 @@ def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str |
         if own_cache:
             cache.close()
     try:
-        concrete = choose_index_type(index_type or cfg.dense_index, len(texts), cfg.ann_threshold)
+        concrete = choose_index_type(index_type or cfg.dense_index, len(texts), cfg.ann_threshold,
+                                     cfg.quantize_threshold)
     except ValueError as err:
         raise ConfigError(f"setting dense_index: {err}") from None
     dense = DenseIndex.from_vectors(vectors, owners, concrete)

@@ -49,7 +49,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder of the embedding cache and exported model files (kept across knowledge bases)."),
     Setting("dense_index", "auto",
             "FAISS index: `flat` (exact), `sq8` (exact scan of 8-bit vectors), `hnsw` (approximate graph) "
-            "or `auto` (flat, hnsw above `ann_threshold` passages)."),
+            "or `auto` (flat; sq8 above `quantize_threshold` passages, hnsw above `ann_threshold`)."),
+    Setting("quantize_threshold", 50_000,
+            "Passages above which `dense_index=auto` builds an sq8 index (a search scans a quarter of the bytes; "
+            "the embedded backend only: Milvus's sq8 is an approximate IVF index).", int),
     Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
     Setting("backend", "",
             "Search backend a build loads the knowledge base into: `embedded` (SQLite + FAISS + bm25s files beside "

@@ -23,6 +23,10 @@ HINT = "python -m index build --kb /somewhere/kb"
 def test_auto_index_type_switches_at_the_threshold():
     assert choose_index_type("auto", 1000, 5000) == "flat"
     assert choose_index_type("auto", 5001, 5000) == "hnsw"
+    # above the quantising threshold a search scans 8-bit codes: a quarter of the bytes
+    assert choose_index_type("auto", 1000, 5000, 1000) == "flat"
+    assert choose_index_type("auto", 1001, 5000, 1000) == "sq8"
+    assert choose_index_type("auto", 5001, 5000, 1000) == "hnsw"
     assert choose_index_type("sq8", 10, 5000) == "sq8"
     with pytest.raises(ValueError):
         choose_index_type("ivf", 10, 5000)
@@ -212,5 +216,7 @@ def test_index_type_comes_from_settings_or_argument(embedder, tmp_path: Path):
         auto = build_dense(UNITS, embedder, tmp_path / "a", cfg=load_config(ann_threshold=3), cache=cache,
                            progress=False)
         sq8 = build_dense(UNITS, embedder, tmp_path / "b", cache=cache, index_type="sq8", progress=False)
-    assert (auto.index_type, sq8.index_type) == ("hnsw", "sq8")
+        quantised = build_dense(UNITS, embedder, tmp_path / "c", cfg=load_config(quantize_threshold=3), cache=cache,
+                                progress=False)
+    assert (auto.index_type, sq8.index_type, quantised.index_type) == ("hnsw", "sq8", "sq8")
     assert DenseIndex.load(tmp_path / "a", embedder.model_id).index_type == "hnsw"

@@ -255,6 +255,7 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
         passage_rows.append({"id": key, "article_id": owner, "digest": _digest(embedder.model_id, text,
                                                                                *scalars.values()), **scalars})
     try:
+        # no quantised step for `auto`: Milvus's sq8 is an IVF index, approximate
         index_type = choose_index_type(cfg.dense_index, len(passage_rows), cfg.ann_threshold)
     except ValueError as err:
         raise ConfigError(f"setting dense_index: {err}") from None
