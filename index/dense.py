@@ -16,10 +16,11 @@ folder is complete). Every file is written beside its target and renamed into pl
 
 Index types (setting `dense_index`): `flat` (exact; the default up to `quantize_threshold`
 passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the default up to
-`ann_threshold`) and `hnsw` (graph, approximate, chosen by `auto` above that). A filter is an allow-list of article ids applied inside
-FAISS before top-k (an `IDSelectorBitmap` over passages), so a filter never starves the results;
-where the graph search of `hnsw` still returns too few, the allowed passages are scored exactly.
-An article's score is the best score of its passages.
+`ann_threshold`) and `hnsw` (graph, approximate, chosen by `auto` above that). A filter is an
+allow-list of article ids applied inside FAISS before top-k (an `IDSelectorBitmap` over
+passages), so a filter never starves the results; where the graph search of `hnsw` still returns
+too few, the allowed passages are scored exactly. An article's score is the best score of its
+passages.
 """
 from __future__ import annotations
 
