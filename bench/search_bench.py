@@ -36,7 +36,8 @@ from bench import SHARED, percentile, size_mb
 from index.build import LEXICAL_DIR, build, current_folder, read_meta, tokenize_units, unit_headings
 from index.collections import load_collections
 from index.eval import format_metrics, judge, search_questions, summarise
-from index.learn.fit import TrainParams, cross_validate, load_material, print_ladder, read_question_sets
+from index.learn.fit import (TrainParams, cross_validate, learning_threads, load_material, print_ladder,
+                             read_question_sets)
 from index.lexical import LexicalIndex, top_rows
 from index.search import Filters, Searcher
 from index.tokenize import Tokenizer
@@ -140,10 +141,11 @@ def main(argv: list[str]) -> int:
     everything = [q for questions in question_sets.values() for q in questions]
     latency(searcher, everything)
 
-    m = load_material(searcher, question_sets, searcher.tuning.candidates)
-    print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
-          f"the sets side by side):")
-    print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())
+    with learning_threads():
+        m = load_material(searcher, question_sets, searcher.tuning.candidates)
+        print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
+              f"the sets side by side):")
+        print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())
     if args.lexical_variants:
         print("lexical variants (BM25 only, current versions, all questions):")
         lexical_variants(kb, everything)

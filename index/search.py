@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from index.adapter import configured_adapter
 from index.backends import LexicalQuery, Scope, backend_module
@@ -182,6 +183,11 @@ class Searcher:
         from index.embed import load_embedder
         from ingest.store import open_store
 
+        # A search's matrix products are small (the adapter, the prior's questions), and numpy's
+        # OpenBLAS threads spin-wait on a core after each one, where the dense scan's second
+        # range wanted to run: one BLAS thread in a process that searches. Learning, which
+        # multiplies big matrices, sets its own (`index.learn.fit.learning_threads`).
+        threadpool_limits(1, user_api="blas")
         self.cfg = cfg or load_config(kb=None if kb_dir is None else str(kb_dir))
         self.kb_dir = Path(kb_dir if kb_dir is not None else self.cfg.kb)
         self.tuning = Tuning.from_config(self.cfg)

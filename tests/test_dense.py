@@ -3,6 +3,7 @@ hand-made FAISS indexes; then `build_dense` with the real bundled model and a te
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 
 from index.cache import EmbeddingCache
-from index.dense import (META_FILE, PASSAGES_FILE, DenseIndex, DenseMeta, best_per_article, build_dense,
-                         choose_index_type)
+from index.dense import (META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta, best_per_article,
+                         build_dense, choose_index_type, search_parts)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
 from kb.settings import load_config
@@ -86,6 +87,34 @@ def test_narrow_filters_never_starve_results(index_type: str):
     if index_type == "flat":
         exact = sorted(allowed, key=lambda a: -float(vectors[a - 1000] @ query))[:10]
         assert [a for a, _ in hits] == exact
+
+
+def test_a_scan_split_over_threads_finds_what_one_scan_finds(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert search_parts(PARALLEL_MIN_PASSAGES - 1, "flat") == 1         # too small to be worth a thread
+    assert search_parts(PARALLEL_MIN_PASSAGES, "sq8") == 2              # one range per core
+    assert search_parts(10 * PARALLEL_MIN_PASSAGES, "hnsw") == 1        # a graph walk is no scan
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert search_parts(PARALLEL_MIN_PASSAGES, "flat") == 4
+
+    monkeypatch.setattr("index.dense.PARALLEL_MIN_PASSAGES", 10)       # so that these few passages are split
+    rng = np.random.default_rng(3)
+    vectors = normalise(rng.standard_normal((1003, 16)).astype(np.float32))   # ranges of unequal length
+    owners = np.repeat(np.arange(335), 3)[:1003] + 7                          # 335 articles of 2–3 passages
+    queries = normalise(rng.standard_normal((20, 16)).astype(np.float32))
+    ids = np.unique(owners)
+    for index_type in ("flat", "sq8"):
+        dense = DenseIndex.from_vectors(vectors, owners, index_type)
+        dense.search_parts = 1
+        allow_lists = [None, rng.choice(ids, 200, replace=False), ids[-3:], ids[:1]]     # the last two scan whole
+        single = [[dense.search(q, 30, allowed) for allowed in allow_lists] for q in queries]
+        for parts in (2, 3, 7):
+            dense.search_parts = parts
+            assert [[dense.search(q, 30, allowed) for allowed in allow_lists] for q in queries] == single, parts
+        # searches at once (the app's sessions share an index): one may split while the others scan whole
+        with ThreadPoolExecutor(4) as pool:
+            at_once = list(pool.map(lambda q: [dense.search(q, 30, allowed) for allowed in allow_lists], queries))
+        assert at_once == single
 
 
 def test_many_passages_of_one_article_do_not_crowd_out_others():

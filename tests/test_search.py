@@ -2,6 +2,7 @@
 (`app_kb` in conftest: a made-up provincial regulation in two versions, a made-up 意见, and the
 shared samples 《信访条例》(2005) and 《信访工作条例》(2022), ingested and indexed in tmp_path)."""
 import gc
+import os
 import sys
 import weakref
 from pathlib import Path
@@ -155,6 +156,23 @@ def test_the_notices_and_the_search_of_one_question_parse_it_once(searcher: Sear
     searcher.notices(question)
     searcher.search(question, k=3)
     assert calls == [question]
+
+
+def test_a_searching_process_keeps_numpy_to_one_blas_thread_and_learning_gets_every_core(indexed_kb: Path) -> None:
+    # OpenBLAS threads spin on a core after each of a search's small products, where the dense
+    # scan's second range wants to run
+    from threadpoolctl import threadpool_info
+
+    from index.learn.fit import learning_threads
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    Searcher(indexed_kb)
+    assert blas_threads() == {1}
+    with learning_threads():
+        assert blas_threads() == {os.cpu_count()}
+    assert blas_threads() == {1}
 
 
 def test_a_searcher_let_go_is_freed_with_its_index(indexed_kb: Path) -> None:

@@ -47,12 +47,14 @@ import dataclasses
 import functools
 import hashlib
 import itertools
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from index.adapter import ADAPTER_FILE, QueryAdapter, normalise_rows
 from index.collections import load_collections
@@ -271,6 +273,12 @@ class Material:
         for i in idx:
             out[self.sets[i]].append(i)
         return out
+
+
+def learning_threads() -> threadpool_limits:
+    """Give numpy's BLAS every core again, for learning's big matrix products (a `Searcher` sets
+    one for query latency); used as a context manager, the searcher's one comes back after it."""
+    return threadpool_limits(os.cpu_count() or 1, user_api="blas")
 
 
 def load_material(searcher, question_sets: dict[str, list[Question]], n: int) -> Material:
@@ -570,6 +578,7 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     cfg = dataclasses.replace(config_from_args(args), query_adapter="none", reranker="none", question_prior="none")
     question_sets = read_question_sets(args.questions)
     searcher = Searcher(cfg.kb, cfg)
+    learning_threads()              # for the rest of this process, which only learns
     start = time.perf_counter()
     m = load_material(searcher, question_sets, args.candidates)
     sizes = ", ".join(f"{name} {len(qs)}" for name, qs in question_sets.items())
