@@ -32,6 +32,7 @@ from index.backends import LexicalQuery, Scope, backend_module
 from index.build import backend_record, current_folder, read_meta, rebuild_hint
 from index.catalog import STATUSES, Catalog, date_text
 from index.collections import load_collections
+from index.dense import searching
 from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf, show_each
 from index.prior import configured_prior
@@ -402,7 +403,10 @@ class Searcher:
         k = self.cfg.top_k if k is None else k
         if k < 1:
             raise QueryError(f"k must be at least 1, got {k}")
-        filters = filters or Filters()
+        with searching():           # so that a scan splits over the cores only when no other search runs
+            return self._search(query, k, filters or Filters())
+
+    def _search(self, query: str, k: int, filters: Filters) -> list[Hit]:
         parsed = self.parse(query, filters)
         scope = self.scope(filters)
         n = max(k, self.tuning.candidates)

@@ -12,7 +12,7 @@ import pytest
 
 from index.cache import EmbeddingCache
 from index.dense import (META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta, best_per_article,
-                         build_dense, choose_index_type, search_parts)
+                         build_dense, choose_index_type, search_parts, searching)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
 from kb.settings import load_config
@@ -115,6 +115,27 @@ def test_a_scan_split_over_threads_finds_what_one_scan_finds(monkeypatch: pytest
         with ThreadPoolExecutor(4) as pool:
             at_once = list(pool.map(lambda q: [dense.search(q, 30, allowed) for allowed in allow_lists], queries))
         assert at_once == single
+
+
+def test_a_scan_splits_only_while_no_other_search_of_the_process_runs(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("index.dense.PARALLEL_MIN_PASSAGES", 10)
+    rng = np.random.default_rng(5)
+    vectors = normalise(rng.standard_normal((400, 16)).astype(np.float32))
+    dense = DenseIndex.from_vectors(vectors, np.arange(400) + 1, "flat")
+    dense.search_parts = 2
+    scans = []
+    scan_ranges = DenseIndex._scan_ranges
+    monkeypatch.setattr(DenseIndex, "_scan_ranges",
+                        lambda self, query, fetch, bitmap, ranges: scans.append(len(ranges)) or
+                        scan_ranges(self, query, fetch, bitmap, ranges))
+    query = vectors[0]
+    dense.search(query, 5)                      # outside any search (a bench, a test): alone
+    with searching():                           # the one search running
+        dense.search(query, 5)
+        with searching():                       # another user's search is encoding or reranking
+            dense.search(query, 5)
+        dense.search(query, 5)                  # it has finished
+    assert scans == [2, 2, 1, 2]
 
 
 def test_many_passages_of_one_article_do_not_crowd_out_others():

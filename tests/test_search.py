@@ -175,6 +175,24 @@ def test_a_searching_process_keeps_numpy_to_one_blas_thread_and_learning_gets_ev
     assert blas_threads() == {1}
 
 
+def test_a_search_counts_as_running_from_its_start_to_its_end(searcher: Searcher, monkeypatch) -> None:
+    # the dense scan splits over the cores only while no other search runs: one that is still
+    # encoding its question or reranking keeps a core busy too
+    import index.dense
+
+    seen = []
+    for step in ("lexical_ranking", "dense_ranking", "rerank"):
+        method = getattr(Searcher, step)
+        monkeypatch.setattr(Searcher, step, lambda self, *a, _method=method, _step=step, **kw:
+                            seen.append((_step, index.dense._searches)) or _method(self, *a, **kw))
+    searcher.search("对复查意见不服还能找谁", k=3)
+    assert seen == [("lexical_ranking", 1), ("dense_ranking", 1), ("rerank", 1)]
+    assert index.dense._searches == 0
+    with pytest.raises(QueryError):
+        searcher.search("", k=3)
+    assert index.dense._searches == 0                 # a failed search is over too
+
+
 def test_a_searcher_let_go_is_freed_with_its_index(indexed_kb: Path) -> None:
     # `searcher_for` drops a searcher whose snapshot was replaced; caches kept per class held every
     # searcher they had seen (and its FAISS index) until 32 newer entries pushed it out
