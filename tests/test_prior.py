@@ -14,6 +14,7 @@ from kb.errors import ConfigError
 from kb.settings import load_config
 
 M3E = "m3e-small@015b8fb6280264c6/onnx-int8/len256/alone"
+USE = "use-multilingual@546647e010f5e76d/numpy/len256/alone"
 
 
 def test_votes_are_shares_of_each_questions_gold_documents() -> None:
@@ -117,13 +118,14 @@ def test_the_second_stage_prefers_the_article_the_neighbours_vote_for(indexed_kb
 def test_each_bundled_prior_serves_its_own_model_only() -> None:
     default_model = QuestionPrior.load(PRIOR_FILE).model_id
     assert default_model.startswith("e5-small@")                    # the default model's, in index/data/
-    for model_id in (default_model, M3E):                          # m3e-small's in index/data/m3e-small/
+    for model_id in (default_model, M3E, USE):                     # the others' in index/data/<model>/
         bundled = configured_prior("bundled", model_id)
         assert bundled is not None and bundled.model_id.split("/")[0] == model_id.split("/")[0]
         assert len(bundled.vectors) == len(bundled.votes) > 0
         assert np.allclose(bundled.votes.sum(axis=1), 1, atol=1e-2)      # every question's shares sum to 1
         assert bundled.article_shares is not None and np.allclose(bundled.article_shares.sum(axis=1), 1, atol=1e-2)
-    assert configured_prior("bundled", "use-multilingual@7a1e/numpy/len128/alone") is None
+    assert configured_prior("bundled", "use-multilingual@7a1e/numpy/len128/alone") is None    # other weights
+    assert configured_prior("bundled", "BAAI/bge-small-zh@7a1e/torch/len512") is None         # learned for none
 
 
 def test_the_users_region_keeps_its_rules_in_reach_of_a_prior_learned_from_national_texts(

@@ -141,8 +141,9 @@ def test_a_reranker_is_used_only_with_the_model_it_was_learned_on(tmp_path: Path
     assert configured_reranker(str(path), M3E.replace("onnx-int8", "torch")) is not None   # same model, other backend
     with pytest.raises(ConfigError, match="learned for m3e-small"):
         configured_reranker(str(path), USE)
-    assert configured_reranker("bundled", M3E) is not None
-    assert configured_reranker("bundled", USE) is None
+    for model_id in (M3E, USE):                           # each bundled model has its own
+        assert configured_reranker("bundled", model_id).model_id.split("/")[0] == model_id.split("/")[0]
+    assert configured_reranker("bundled", "BAAI/bge-small-zh@7a1e/torch/len512") is None    # learned for none
 
 
 def test_overlap_counts_the_question_bigrams_the_text_has() -> None:
