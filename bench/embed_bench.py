@@ -72,7 +72,7 @@ def _run_variant(model: str, backend: str, window: int, cache_dir: str, units: l
     own_engine = {"embed_backend": backend} if backend in BACKENDS else {}     # e.g. use-multilingual's numpy
     embedder = load_embedder(model=model, max_seq_length=window, cache_dir=cache_dir, **own_engine)
     load_seconds = time.perf_counter() - t
-    texts, owners = unit_passages(units, embedder)
+    texts, owners = unit_passages(units, embedder, clauses=False)     # the speed of articles' passages
     wall, cpu = time.perf_counter(), time.process_time()
     vectors = embedder.encode_passages(texts)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -170,12 +170,13 @@ def _rebuild(kb: str, cache_dir: str) -> None:
     from ingest.store import open_store
     from kb.settings import load_config
 
-    embedder = load_embedder(load_config(kb=kb, cache_dir=cache_dir))
+    cfg = load_config(kb=kb, cache_dir=cache_dir)
+    embedder = load_embedder(cfg)
     work = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
     try:
         with open_store(kb) as store:
             units = list(store.iter_articles())
-        texts = sorted(set(unit_passages(units, embedder)[0]))
+        texts = sorted(set(unit_passages(units, embedder, clauses=cfg.clause_passages)[0]))
         with EmbeddingCache.open(work / "cache") as cache:
             rng = np.random.default_rng(0)
             for start in range(0, len(texts), 20_000):
@@ -186,7 +187,7 @@ def _rebuild(kb: str, cache_dir: str) -> None:
             units = list(store.iter_articles())
         read = time.perf_counter() - t
         with EmbeddingCache.open(work / "cache") as cache:
-            meta = build_dense(units, embedder, work / "dense", cache=cache, progress=False)
+            meta = build_dense(units, embedder, work / "dense", cfg=cfg, cache=cache, progress=False)
         total = time.perf_counter() - t
         size = size_mb(work / "dense")
         cache_mb = size_mb(work / "cache")

@@ -224,6 +224,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         backend = backend_module(cfg.backend)
         if (not force and folder is not None and meta.get("generation") == generation
                 and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id
+                and meta.get("clause_passages", False) == cfg.clause_passages
                 and backend_record(meta)["name"] == cfg.backend
                 and backend_record(meta).get("uri", "") == (cfg.milvus_uri if cfg.backend != EMBEDDED else "")):
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
@@ -242,7 +243,8 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         save_units(new, units)
         loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress)
         meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
-                "model_id": embedder.model_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "model_id": embedder.model_id, "clause_passages": cfg.clause_passages,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "seconds": round(time.perf_counter() - start, 1), "previous": folder.name if folder else "",
                 "backend": loaded.record}
         (new / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")

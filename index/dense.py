@@ -67,6 +67,7 @@ class DenseUnit(Protocol):
     id: int
     title: str
     paragraphs: Sequence[str]
+    status: str                  # "current", "superseded", …
 
 
 @dataclass(frozen=True)
@@ -155,13 +156,23 @@ def best_per_article(positions: np.ndarray, scores: np.ndarray, passage_articles
     return out
 
 
-def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder") -> tuple[list[str], np.ndarray]:
-    """Passage texts of all units and the article id of each passage."""
+def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
+                  clauses: bool) -> tuple[list[str], np.ndarray]:
+    """Passage texts of all units and the article id of each passage.
+
+    With `clauses` (the `clause_passages` setting), each 款 of a current article with two or more
+    is also a passage of its own: the vector of a four-款 article stands for all its clauses at
+    once, and a question about one of them (15 days to tell, 5 working days to object) meets it
+    only weakly. Held-out over the whole corpus, petition Recall@10 0.729 → 0.764 (README)."""
     texts: list[str] = []
     owners: list[int] = []
     for unit in units:
         head = passage_head(unit.title)
         pieces = embedder.passages(head, unit.paragraphs)
+        if clauses and unit.status == "current" and len(unit.paragraphs) >= 2:
+            # a 款 that was a passage of its own already (a long article's run of one) is not repeated
+            pieces = list(dict.fromkeys(pieces + [p for paragraph in unit.paragraphs
+                                                  for p in embedder.passages(head, [paragraph])]))
         texts.extend(pieces)
         owners.extend([unit.id] * len(pieces))
     return texts, np.asarray(owners, dtype=np.int64)
@@ -405,7 +416,7 @@ def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str |
     """
     start = time.perf_counter()
     cfg = cfg or load_config()
-    texts, owners = unit_passages(units, embedder)
+    texts, owners = unit_passages(units, embedder, clauses=cfg.clause_passages)
     own_cache = cache is None
     if cache is None:
         cache = EmbeddingCache.open(cfg.cache_dir)

@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
             "How the model runs: `torch` (fp32 reference), `onnx` (ONNX Runtime, fp32) or `onnx-int8` "
             "(ONNX Runtime, int8 weights; about twice as fast on CPU, same recall)."),
     Setting("max_seq_length", 256, "Model window in tokens; longer articles are split between paragraphs.", int),
+    Setting("clause_passages", True, "Besides each article, embed each 款 of a current article with two or more "
+            "as a passage of its own, so a question about one clause meets that clause's vector (about 65% "
+            "more to embed in a first build; off = whole articles only).", bool),
     Setting("embed_batch_size", 32, "Passages handed to an embedding thread at a time (each is embedded alone, so "
             "vectors do not depend on it).", int),
     Setting("embed_threads", 0, "CPU threads for embedding; 0 = one per core.", int),
@@ -69,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
             "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
             "need this project and the model installed). Vectors are the same bit for bit."),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
-    Setting("rrf_k", 5.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
+    Setting("rrf_k", 10.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
     Setting("dense_weight", 3.0, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
             "(chosen by `python -m index.learn.fit`).", float),
     Setting("expansion_weight", 0.3, "Search: weight of the statute terms added for colloquial words "
@@ -156,12 +159,11 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
     """Add `--name` flags for the given settings to a CLI parser (default None = not given)."""
     for name in names:
         s = _BY_NAME[name]
+        text = f"{s.help} Default: {s.default!r} (env {s.env}).".replace("%", "%%")    # argparse formats help with %
         if s.type is bool:          # `--public` / `--no-public`
-            parser.add_argument(s.flag, dest=s.name, default=None, action=argparse.BooleanOptionalAction,
-                                help=f"{s.help} Default: {s.default!r} (env {s.env}).")
+            parser.add_argument(s.flag, dest=s.name, default=None, action=argparse.BooleanOptionalAction, help=text)
             continue
-        parser.add_argument(s.flag, dest=s.name, default=None, type=s.type, metavar=s.name.upper(),
-                            help=f"{s.help} Default: {s.default!r} (env {s.env}).")
+        parser.add_argument(s.flag, dest=s.name, default=None, type=s.type, metavar=s.name.upper(), help=text)
 
 
 def config_from_args(args: argparse.Namespace) -> "Config":

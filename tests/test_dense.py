@@ -12,7 +12,7 @@ import pytest
 
 from index.cache import EmbeddingCache
 from index.dense import (META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta, best_per_article,
-                         build_dense, choose_index_type, search_parts, searching)
+                         build_dense, choose_index_type, search_parts, searching, unit_passages)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
 from kb.settings import load_config
@@ -212,6 +212,7 @@ class Unit:
     paragraphs: tuple[str, ...]
     path: tuple[str, ...] = ()
     subtitle: str = ""
+    status: str = "current"
 
 
 UNITS = (
@@ -247,6 +248,38 @@ def test_build_dense_then_rebuild_from_the_cache(embedder, tmp_path: Path):
     assert np.array_equal(one.index.reconstruct_n(0, one.passages), two.index.reconstruct_n(0, two.passages))
     assert np.array_equal(one.passage_articles, two.passage_articles)
     assert (one.passage_articles == 301).sum() == first.passages - 3      # the long article, split, maps back
+
+
+def test_clause_passages_add_each_clause_of_current_articles_with_several(embedder):
+    units = (Unit(1, "某市信访条例", "第一条", ("信访事项应当在十五日内告知。", "对告知不服的，可以在五个工作日内提出。")),
+             Unit(2, "某市信访条例", "第二条", ("本条例自公布之日起施行。",)),
+             Unit(3, "某市信访条例", "第三条", ("旧的第一款。", "旧的第二款。"), status="superseded"))
+    head = "《某市信访条例》 "
+    texts, owners = unit_passages(units, embedder, clauses=True)
+    assert texts == [head + "信访事项应当在十五日内告知。\n对告知不服的，可以在五个工作日内提出。",
+                     head + "信访事项应当在十五日内告知。", head + "对告知不服的，可以在五个工作日内提出。",
+                     head + "本条例自公布之日起施行。", head + "旧的第一款。\n旧的第二款。"]
+    assert owners.tolist() == [1, 1, 1, 2, 3]
+    whole, whole_owners = unit_passages(units, embedder, clauses=False)
+    assert whole == [texts[0], texts[3], texts[4]] and whole_owners.tolist() == [1, 2, 3]
+
+
+def test_clause_passages_never_repeat_a_passage_of_a_long_article(embedder):
+    long = UNITS[3]
+    whole = unit_passages([long], embedder, clauses=False)[0]
+    texts = unit_passages([long], embedder, clauses=True)[0]
+    assert len(whole) > 1 and len(set(texts)) == len(texts)
+    assert texts[:len(whole)] == whole
+    assert set(texts) == set(whole) | {f"《{long.title}》 {p}" for p in long.paragraphs}
+
+
+def test_build_dense_follows_the_clause_passages_setting(embedder, tmp_path: Path):
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        on = build_dense(UNITS, embedder, tmp_path / "on", cfg=load_config(clause_passages=True), cache=cache,
+                         progress=False)
+        off = build_dense(UNITS, embedder, tmp_path / "off", cfg=load_config(clause_passages=False), cache=cache,
+                          progress=False)
+    assert on.passages > off.passages and off.embedded == 0     # whole-article passages came from the cache
 
 
 def test_dense_search_finds_the_right_article_once(embedder, tmp_path: Path):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
-from index.learn.fit import (TrainParams, best_fusion, cross_fitted, dense_rankings, evaluate, fit_adapter, fold_of,
-                             fused_rankings, preferred, set_weights)
+from index.learn.fit import (TrainParams, best_fusion, cross_fitted, cross_fitted_fusion, dense_rankings, evaluate,
+                             fit_adapter, fold_of, fused_rankings, preferred, set_weights)
 from index.rerank import FEATURES, fit_reranker
 from kb.errors import ConfigError
 
@@ -56,6 +56,28 @@ def test_a_preferred_collection_raises_its_rows_by_rank_scores_and_the_boost() -
     assert preferred(ranking, in_collection, 1.5, 1) == [1, 2, 3, 4, 5, 9, 6, 7, 12, 8, 10, 11]
     assert preferred(ranking, in_collection, 1.0, 100) == ranking
     assert preferred(ranking, lambda row: False, 1.5, 100) == ranking
+
+
+def test_the_gate_sees_every_list_fused_as_chosen_without_it() -> None:
+    # questions 0-1 are answered by dense, 2-3 by keywords; each half's lists must be fused as the
+    # other half would have them, so a list's own gold cannot choose its fusion
+    keys = {r: ("甲法", r, 0) for r in range(20)}
+    gold = [frozenset({("甲法", g, 0)}) for g in (1, 2, 3, 4)]
+    lexical = [[9, 1], [9, 2], [3, 9], [4, 9]]
+    dense = [[1, 9], [2, 9], [9, 3], [9, 4]]
+    halves = [0, 0, 1, 1]
+    out = cross_fitted_fusion(lexical, dense, gold, keys.__getitem__, halves, [[0, 1, 2, 3]], (60, 1.0))
+    by_keywords = best_fusion(lexical[2:], dense[2:], gold[2:], keys.__getitem__, [[0, 1]])
+    assert out[0] == fused_rankings(lexical[:1], dense[:1], *by_keywords[:2])[0]
+    own = best_fusion(lexical, dense, gold, keys.__getitem__, [[0, 1, 2, 3]])
+    mrr = lambda ranking: evaluate([ranking], gold[:1], keys.__getitem__, [0])["MRR@10"]  # noqa: E731
+    assert mrr(out[0]) < mrr(fused_rankings(lexical[:1], dense[:1], *own[:2])[0])
+    misled = [frozenset({("甲法", 9, 0)}), *gold[1:]]
+    assert cross_fitted_fusion(lexical, dense, misled, keys.__getitem__, halves, [[0, 1, 2, 3]],
+                               (60, 1.0))[0] == out[0]
+    # a half with no lists of its own: the other half's lists are fused with the fallback
+    lonely = cross_fitted_fusion(lexical, dense, gold, keys.__getitem__, [1, 1, 1, 1], [[0, 1, 2, 3]], (60, 0.5))
+    assert lonely == fused_rankings(lexical, dense, 60, 0.5)
 
 
 def test_the_gate_sees_every_list_reranked_by_weights_learned_without_it() -> None:

@@ -243,6 +243,15 @@ def test_filters_accept_lists_and_stay_hashable() -> None:
                                                                                  statuses=("current", "superseded")))
 
 
+def test_changing_the_clause_passages_setting_rebuilds_the_index(writable_indexed_kb: Path) -> None:
+    kb = writable_indexed_kb
+    assert build(kb, load_config(kb=str(kb)), progress=False).skipped
+    off = build(kb, load_config(kb=str(kb), clause_passages=False), progress=False)
+    assert not off.skipped
+    assert build(kb, load_config(kb=str(kb), clause_passages=False), progress=False).skipped
+    assert not build(kb, load_config(kb=str(kb)), progress=False).skipped
+
+
 def test_unchanged_rebuild_is_skipped_and_a_stale_index_serves_until_rebuilt(indexed_kb: Path, tmp_path: Path) -> None:
     report = build(indexed_kb, load_config(kb=str(indexed_kb)), progress=False)
     assert report.skipped and current_folder(indexed_kb).name == Path(report.folder).name

@@ -1,12 +1,13 @@
 """The settings table: resolution order, types, and the README kept in step with it."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from kb.errors import ConfigError
-from kb.settings import SETTINGS, load_config, with_settings_table
+from kb.settings import SETTINGS, add_arguments, load_config, with_settings_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -36,3 +37,12 @@ def test_tests_never_use_the_users_cache() -> None:
     # conftest points the cache at the session's temporary folder; a test run must not fill ~/.cache
     cache = Path(load_config().cache_dir).expanduser().resolve()
     assert not cache.is_relative_to(Path.home() / ".cache")
+
+
+def test_every_setting_shows_in_a_cli_help() -> None:
+    # a help text with "%" once broke `python -m index build --help` (argparse formats help with %)
+    parser = argparse.ArgumentParser(prog="x")
+    add_arguments(parser, *(s.name for s in SETTINGS))
+    text = parser.format_help()
+    assert all(s.flag in text for s in SETTINGS)
+    assert "65% more" in " ".join(text.split())

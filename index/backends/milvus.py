@@ -238,7 +238,7 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
         text = _clip(normalise(" ".join([unit.text, *unit_headings(unit)])))
         scalars = _scalars(catalog, row)
         article_rows.append({"id": int(unit.id), "digest": _digest(text, *scalars.values()), "text": text, **scalars})
-    texts, owners = unit_passages(units, embedder)
+    texts, owners = unit_passages(units, embedder, clauses=cfg.clause_passages)
     passage_rows: list[dict] = []
     passage_text: dict[int, str] = {}
     piece, previous = 0, None
