@@ -79,6 +79,7 @@ FEATURES = (
     "doc_share", "doc_best_rank", "title_named", "title_overlap", "doc_vote", "article_vote",
     "text_overlap", "heading_overlap", "length", "position", "rare_overlap",
     *(f"{kind}_match" for kind in QUESTION_TYPES),
+    "base_dense_score", "base_dense_gap", "base_dense_rank",
 )
 
 
@@ -126,6 +127,10 @@ class Candidate:
     title_named: bool               # the question names its document
     vote: float = 0.0               # the document prior's vote for its document (0 … 1)
     article_vote: float = 0.0       # the prior's vote for the article itself (0 … 1)
+    # its best passage's cosine with the question's vector before the query adapter (0 if it has
+    # no passage): the adapter is learned from the training questions and sees new ones through
+    # them; the plain model's opinion is the one that has seen no question
+    base_dense_score: float = 0.0
 
 
 def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
@@ -151,6 +156,10 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
     rarity = np.log((len(candidates) + 1.0) / (present.sum(axis=0) + 1.0))
     rare_overlap = (present @ rarity / (float(rarity.sum()) or 1.0)).tolist()
     text_overlap = text_overlap.tolist()
+    base = np.array([c.base_dense_score for c in candidates], dtype=np.float64)
+    base_rank = np.empty(len(candidates), dtype=np.int64)
+    base_rank[np.argsort(-base, kind="stable")] = np.arange(1, len(candidates) + 1)
+    top_base = float(base.max()) if len(candidates) else 0.0
     rows = []
     for rank, c in enumerate(candidates, start=1):
         if c.doc not in title_overlap:
@@ -169,6 +178,7 @@ def candidate_features(question: str, candidates: Sequence[Candidate]) -> np.nda
             c.position, rare_overlap[rank - 1],
         ]
         row.extend(float(asked and bool(ARTICLE_KINDS[kind].search(c.text))) for kind, asked in types.items())
+        row.extend([c.base_dense_score, c.base_dense_score - top_base, _recip(int(base_rank[rank - 1]))])
         rows.append(row)
     return np.asarray(rows, dtype=np.float32).reshape(len(candidates), len(FEATURES))
 

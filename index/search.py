@@ -417,7 +417,7 @@ class Searcher:
         dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         if self.reranker is not None:
-            fused = self.rerank(parsed, fused, lexical, dense,
+            fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))
         pinned = self.reference_rows(parsed.references, filters)
@@ -447,27 +447,29 @@ class Searcher:
                     votes[doc.key] = strongest
         return votes, article_votes
 
-    def rerank(self, parsed: ParsedQuery, fused: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
-               dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
+    def rerank(self, parsed: ParsedQuery, qvec: np.ndarray, fused: Sequence[tuple[int, float]],
+               lexical: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
                article_votes: Mapping[ArticleKey, float]) -> list[tuple[int, float]]:
         """The second stage: the best fused rows (the reranker's `depth`) in its order, then the
         rest; scored by RRF over this one ranking (1 / (`RERANKED_RRF_K` + rank)), so the boosts act
-        on them as on fused ones.
+        on them as on fused ones. `qvec`: the question's base vector (before the adapter);
         `votes` and `article_votes`: the prior's (document key / article key → vote) for the question."""
         depth = self.reranker.depth
         head = [r for r, _ in fused[:depth]]
-        order = self.reranker.order(self.features(parsed, head, lexical, dense, votes, article_votes))
+        order = self.reranker.order(self.features(parsed, qvec, head, lexical, dense, votes, article_votes))
         rows = [head[i] for i in order] + [r for r, _ in fused[depth:]]
         return rrf([rows], k=RERANKED_RRF_K)
 
-    def features(self, parsed: ParsedQuery, rows: Sequence[int], lexical: Sequence[tuple[int, float]],
-                 dense: Sequence[tuple[int, float]], votes: Mapping[str, float],
-                 article_votes: Mapping[ArticleKey, float]) -> np.ndarray:
-        """`index.rerank` features of candidate `rows` (best fused first) for a parsed question;
-        `votes` and `article_votes` are the prior's (document key / article key → vote)."""
+    def features(self, parsed: ParsedQuery, qvec: np.ndarray, rows: Sequence[int],
+                 lexical: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]],
+                 votes: Mapping[str, float], article_votes: Mapping[ArticleKey, float]) -> np.ndarray:
+        """`index.rerank` features of candidate `rows` (best fused first) for a parsed question
+        and its base vector `qvec`; `votes` and `article_votes` are the prior's (document key /
+        article key → vote)."""
         cat = self.catalog
         lexical_at = {r: (rank, score) for rank, (r, score) in enumerate(lexical, start=1)}
         dense_at = {r: (rank, score) for rank, (r, score) in enumerate(dense, start=1)}
+        base_at = dict(self.base_dense_scores(qvec, rows))
         at = np.asarray(rows, dtype=np.int64)
         ids, docs, numbers, suffixes = (cat.ids[at].tolist(), cat.doc[at].tolist(), cat.no[at].tolist(),
                                         cat.suffix[at].tolist())
@@ -483,8 +485,18 @@ class Searcher:
             candidates.append(Candidate(docs[i], lex_rank, float(lex_score), den_rank, float(den_score),
                                         doc.title, headings, text, positions[i], doc.key in mentioned,
                                         votes.get(doc.key, 0.0),
-                                        article_votes.get((doc.key, numbers[i], suffixes[i]), 0.0)))
+                                        article_votes.get((doc.key, numbers[i], suffixes[i]), 0.0),
+                                        base_at.get(r, 0.0)))
         return candidate_features(parsed.text, candidates)
+
+    def base_dense_scores(self, qvec: np.ndarray, rows: Sequence[int]) -> list[tuple[int, float]]:
+        """(row, best passage's inner product with `qvec` as it is, no adapter) of those of `rows`
+        that have passages: the dense search restricted to them."""
+        if not len(rows):
+            return []
+        mask = np.zeros(len(self.catalog), dtype=bool)
+        mask[np.asarray(rows, dtype=np.int64)] = True
+        return self.backend.dense(qvec, Scope(mask, article_ids=tuple(self.catalog.ids[mask].tolist())), len(rows))
 
     def positions(self) -> np.ndarray:
         """Per row, where the article stands in its version: 0 first … 1 last (0 for sections)."""

@@ -201,3 +201,15 @@ def test_the_milvus_token_reaches_the_client_and_stays_out_of_the_snapshot(
     Searcher(kb, load_config(kb=str(kb))).search(QUESTIONS[0])
     assert tokens and set(tokens) == {"trainer:s3cret"}              # the build's client and the searcher's
     assert "s3cret" not in (current_folder(kb) / "meta.json").read_text(encoding="utf-8")
+
+
+def test_base_dense_scores_are_each_candidates_own_best_passage(searcher: Searcher) -> None:
+    # the second stage's plain-model cosine: the dense search restricted to the candidates, on
+    # either backend, gives each of them (and only them) the score the unrestricted search gives it
+    qvec = searcher.embedder.encode_query("社区调解委员会怎样组成")
+    everything = dict(searcher.backend.dense(qvec, searcher.scope(Filters(statuses=("current", "superseded"))),
+                                             len(searcher.catalog)))
+    rows = sorted(everything)[::3][:7]
+    scores = searcher.base_dense_scores(qvec, rows)
+    assert sorted(r for r, _ in scores) == rows
+    assert all(score == pytest.approx(everything[r], abs=1e-4) for r, score in scores)

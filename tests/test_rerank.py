@@ -54,6 +54,16 @@ def test_features_of_hand_made_candidates() -> None:
     assert bigrams("信访，答复") == {"信访", "答复"}                      # punctuation cuts runs
 
 
+def test_the_plain_model_scores_become_score_gap_and_rank_among_the_candidates() -> None:
+    cands = [Candidate(0, 1, 5.0, None, 0.0, "某条例", (), "甲", 0.1, False, base_dense_score=0.70),
+             Candidate(0, 2, 4.0, 1, 0.9, "某条例", (), "乙", 0.2, False, base_dense_score=0.80),
+             Candidate(1, None, 0.0, 2, 0.8, "另一条例", (), "丙", 0.3, False)]      # no passage: 0
+    f = candidate_features("甲乙", cands)
+    assert column(f, "base_dense_score").tolist() == pytest.approx([0.70, 0.80, 0.0])
+    assert column(f, "base_dense_gap").tolist() == pytest.approx([-0.10, 0.0, -0.80])
+    assert column(f, "base_dense_rank").tolist() == pytest.approx([10 / 11, 1.0, 10 / 12])
+
+
 def test_rare_overlap_weighs_the_question_words_few_candidates_have() -> None:
     # three articles of one regulation share the question's common words (信访, 事项); one has
     # its rare word (推搡) as well: plain overlap barely tells it apart, the rare overlap does
@@ -174,7 +184,9 @@ def test_the_searcher_reorders_only_as_many_candidates_as_its_reranker_was_learn
     positions = searcher.positions()
     rows = [int(r) for r in np.argsort(-positions)[:6]]  # fused order: last articles first
     fused = [(r, 1.0 / (60 + i)) for i, r in enumerate(rows)]
-    reranked = [r for r, _ in searcher.rerank(searcher.parse("复查", Filters()), fused, [], [], {}, {})]
+    parsed = searcher.parse("复查", Filters())
+    qvec = searcher.embedder.encode_query(parsed.text)
+    reranked = [r for r, _ in searcher.rerank(parsed, qvec, fused, [], [], {}, {})]
     assert sorted(reranked[:3], key=lambda r: positions[r]) == reranked[:3] and set(reranked[:3]) == set(rows[:3])
     assert reranked[3:] == rows[3:]                      # beyond its depth the fused order stays
 

@@ -45,6 +45,7 @@ class Scope:
     regions: tuple[str, ...] = ()
     effective_from: int = 0         # yyyymmdd, 0: no bound
     effective_to: int = 0
+    article_ids: tuple[int, ...] = ()   # only these articles (none: no such restriction); as `mask` allows
 
     @property
     def empty(self) -> bool:

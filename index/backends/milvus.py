@@ -318,6 +318,8 @@ def expression(scope: Scope) -> str:
         allowed.append(f"effective >= {scope.effective_from}")
     if scope.effective_to:
         allowed.append(f"(effective > 0 and effective <= {scope.effective_to})")
+    if scope.article_ids:
+        allowed.append(f"article_id in [{', '.join(str(a) for a in scope.article_ids)}]")
     return " and ".join(allowed)
 
 

@@ -312,7 +312,7 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int) ->
 
     def features(i: int, rows: Ranking, lexical_pairs: list[tuple[int, float]],
                  dense_pairs: list[tuple[int, float]], votes: PriorVotes) -> np.ndarray:
-        return searcher.features(parsed_queries[i], rows, lexical_pairs, dense_pairs, *votes)
+        return searcher.features(parsed_queries[i], query_vectors[i], rows, lexical_pairs, dense_pairs, *votes)
 
     query_vectors = np.stack(queries)
     collection = load_collections(searcher.kb_dir).chosen(searcher.cfg.collection)
