@@ -142,5 +142,5 @@ def test_app_creates_a_default_collection_and_searches_with_it(kb_with_index: Pa
     at.text_input(key="q").input("信访人对处理意见不服的，可以怎么办").run()
     cards = [m.value for m in at.markdown if 'class="kb-cite"' in m.value]
     # preferred, not forced first: the default boost (1.1) lifts the 2005 regulation's best clause
-    # from 12th (tests/test_collections.py above) into the first page, below the clauses in force
+    # from 12th (the plain search of the test above) into the first page, below the clauses in force
     assert any("《信访条例》" in card for card in cards[:10]) and "《信访工作条例》" in cards[0]
