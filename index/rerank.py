@@ -22,7 +22,12 @@ computed in a few milliseconds for all of them:
   petition MRR@10 0.449 → 0.445);
 - question type × article kind: a "how long / by when" question and an article with a time
   limit (15日内, 三个月), "who / which office" and an article naming an office, "may I / is it
-  legal" and an article saying 可以/不得/应当, "what happens if" and an article with a penalty.
+  legal" and an article saying 可以/不得/应当, "what happens if" and an article with a penalty;
+- meaning before the query adapter: each candidate's best passage's cosine with the question's
+  plain vector (`base_dense_score`), its gap to the best candidate's and its rank among them. The
+  adapter is learned from the training questions and sees a new one through them; the plain
+  model has seen no question (whole corpus, held-out: petition Recall@10 0.764 → 0.792, MRR@10
+  0.510 → 0.569; STARD within 0.004).
 
 No feature names a region or a level, and no weight belongs to a document: a document counts
 only through the vote of the questions nearest to this one, so a local rule is preferred for
