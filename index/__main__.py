@@ -16,7 +16,7 @@ from pathlib import Path
 from ingest.store import DB_NAME
 from kb.errors import run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
-from kb.settings import add_arguments, config_from_args
+from kb.settings import SEARCH_SETTINGS, add_arguments, config_from_args
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,14 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="current (default), superseded, repealed, pending (repeatable)")
     p.add_argument("--date-from", default="", help="effective on or after (YYYY[-MM[-DD]])")
     p.add_argument("--date-to", default="", help="effective on or before (YYYY[-MM[-DD]])")
-    add_arguments(p, "kb", "model", "query_prefix", "region", "collection", "milvus_uri")
+    add_arguments(p, "kb", "model", "query_prefix", "milvus_uri", *SEARCH_SETTINGS)
 
     p = commands.add_parser("eval", help="measure retrieval quality on a questions file with gold articles",
                             description="Print Recall@1/5/10/20/100, MRR@10 and nDCG@10 (scoring rules: "
                                         "same title key and article number, any version, each gold once).")
     p.add_argument("file", type=Path, metavar="FILE.jsonl")
     p.add_argument("--k", type=int, default=100, help="results retrieved per question (default 100)")
-    add_arguments(p, "kb", "model", "query_prefix", "region", "collection", "milvus_uri")
+    add_arguments(p, "kb", "model", "query_prefix", "milvus_uri", *SEARCH_SETTINGS)
     return parser
 
 

@@ -115,6 +115,10 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+# What a search reads besides the knowledge base and the model: every command that searches takes
+# them as flags (`python -m index search|eval`; the app takes every setting).
+SEARCH_SETTINGS = ("region", "collection", "rrf_k", "dense_weight", "expansion_weight", "title_boost", "region_boost",
+                   "collection_boost", "candidates", "query_adapter", "reranker", "question_prior")
 
 Config = dataclasses.make_dataclass(
     "Config", [(s.name, s.type, dataclasses.field(default=s.default)) for s in SETTINGS], frozen=True)

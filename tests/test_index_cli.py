@@ -45,6 +45,22 @@ def test_search_filters(app_kb: Path) -> None:
     assert {h["title"] for h in json.loads(result.stdout)} == {"信访条例"}
 
 
+def test_search_and_eval_take_the_ranking_settings(app_kb: Path, tmp_path: Path) -> None:
+    # the README tells m3e-small's users to search with `--rrf-k 60 --dense-weight 1.5`; the settings
+    # table lists the flags; `search` and `eval` refused them (exit 2) and only the environment worked
+    question = "老百姓来反映情况，多久要告诉他受不受理"
+    default = json.loads(cli("search", question, "--kb", str(app_kb), "--json", "--k", "10").stdout)
+    keywords = cli("search", question, "--kb", str(app_kb), "--json", "--k", "10", "--rrf-k", "60",
+                   "--dense-weight", "0", "--reranker", "none", "--question-prior", "none", "--query-adapter", "none")
+    assert keywords.returncode == 0, keywords.stderr
+    assert [h["citation"] for h in json.loads(keywords.stdout)] != [h["citation"] for h in default]
+    questions = tmp_path / "gold.jsonl"
+    questions.write_text(json.dumps({"qid": 1, "query": question, "gold": [{"title": "信访工作条例", "article_no": 22}]},
+                                    ensure_ascii=False), encoding="utf-8")
+    result = cli("eval", str(questions), "--kb", str(app_kb), "--rrf-k", "60", "--dense-weight", "1.5")
+    assert result.returncode == 0, result.stderr
+
+
 def test_batch_lines_have_the_exact_shape(app_kb: Path, tmp_path: Path) -> None:
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"qid": 7, "query": "信访工作条例第三十三条"}\n{"qid": "x", "query": "调解费用"}\n',
