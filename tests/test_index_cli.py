@@ -2,9 +2,12 @@
 import json
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from conftest import REPO, needs_samples
+from index.search import Tuning
+from kb.settings import SEARCH_SETTINGS
 
 pytestmark = needs_samples
 
@@ -59,6 +62,12 @@ def test_search_and_eval_take_the_ranking_settings(app_kb: Path, tmp_path: Path)
                                     ensure_ascii=False), encoding="utf-8")
     result = cli("eval", str(questions), "--kb", str(app_kb), "--rrf-k", "60", "--dense-weight", "1.5")
     assert result.returncode == 0, result.stderr
+
+
+def test_every_ranking_parameter_is_a_search_flag() -> None:
+    # the flags above come from one list beside the settings table; a parameter added to the
+    # search's Tuning without it would again be settable by the environment only
+    assert {f.name for f in fields(Tuning)} <= set(SEARCH_SETTINGS)
 
 
 def test_batch_lines_have_the_exact_shape(app_kb: Path, tmp_path: Path) -> None:
