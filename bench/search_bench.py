@@ -1,6 +1,7 @@
 """Search figures on a built knowledge base: quality with ablations, latency, build, memory, sizes.
 
-    python -m bench search [-- --kb DIR --questions FILE [--questions FILE …] --folds 5 --lexical-variants]
+    python -m bench search [-- --kb DIR --questions FILE [--questions FILE …] --learn-from FILE --folds 5
+                              --lexical-variants]
 
 - Quality on each question set, side by side (default ../shared/eval/stard-train.jsonl, real
   layperson questions, and ../shared/eval/xinfang-dev.jsonl, the petition-work questions of the
@@ -8,7 +9,8 @@
   (without and with the knowledge base's default collection, if it has one), then the ablation
   ladder of `index.learn.fit` (lexical, + expansion, dense, + adapter, hybrid RRF, tuned fusion,
   the gate, the second stage, and the default collection preferred, if there is one) with k-fold
-  train-fit and held-out figures for the learned stages. `--lexical-variants` also rebuilds
+  train-fit and held-out figures for the learned stages, learned also from the bundled questions
+  written for learning in every fold, as the shipped files are (`--learn-from`). `--lexical-variants` also rebuilds
   the BM25 index in a temporary folder to compare plain jieba over article text (the reference
   baseline), search-mode tokens, and the title/breadcrumb field (a few minutes each).
 - Latency of the shipped hybrid search, warm, k=10, including query encoding: p50/p95/p99,
@@ -36,8 +38,8 @@ from bench import SHARED, percentile, size_mb
 from index.build import LEXICAL_DIR, build, current_folder, read_meta, tokenize_units, unit_headings
 from index.collections import load_collections
 from index.eval import format_metrics, judge, search_questions, summarise
-from index.learn.fit import (TrainParams, cross_validate, learning_threads, load_material, print_ladder,
-                             read_question_sets)
+from index.learn.fit import (TrainParams, add_learn_from_argument, cross_validate, learn_only_sets,
+                             learning_threads, load_material, print_ladder, read_question_sets)
 from index.lexical import LexicalIndex, top_rows
 from index.search import Filters, Searcher
 from index.tokenize import Tokenizer
@@ -107,12 +109,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--questions", type=Path, action="append", default=None,
                    help="question set with gold articles; repeatable (default: " +
                         " and ".join(q.name for q in QUESTION_SETS) + ")")
+    add_learn_from_argument(p)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--lexical-variants", action="store_true", help="also compare BM25 tokenisations (slow)")
     args = p.parse_args(argv)
     cfg = load_config(kb=args.kb)
     kb = Path(cfg.kb)
     question_sets = read_question_sets(args.questions or QUESTION_SETS)
+    learn_only = learn_only_sets(args.learn_from, question_sets)
 
     start = time.perf_counter()
     report = build(kb, cfg, progress=False)
@@ -142,7 +146,7 @@ def main(argv: list[str]) -> int:
     latency(searcher, everything)
 
     with learning_threads():
-        m = load_material(searcher, question_sets, searcher.tuning.candidates)
+        m = load_material(searcher, question_sets | learn_only, searcher.tuning.candidates, frozenset(learn_only))
         print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
               f"the sets side by side):")
         print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())

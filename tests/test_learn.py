@@ -6,7 +6,7 @@ import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
 from index.learn.fit import (TrainParams, best_fusion, cross_fitted, cross_fitted_fusion, dense_rankings, evaluate,
-                             fit_adapter, fold_of, fused_rankings, preferred, set_weights)
+                             fit_adapter, fold_of, fold_splits, fused_rankings, main, preferred, set_weights)
 from index.rerank import FEATURES, fit_reranker
 from kb.errors import ConfigError
 
@@ -16,6 +16,27 @@ def test_folds_are_stable_and_balanced() -> None:
     assert folds == [fold_of(qid, 5) for qid in range(1000)]
     assert all(150 < folds.count(f) < 250 for f in range(5))
     assert fold_of("17", 5) == fold_of(17, 5)          # qids compare as text
+
+
+def test_learn_only_questions_are_learned_from_in_every_fold_and_held_out_in_none() -> None:
+    qids = list(range(60))
+    measured = [i < 50 for i in qids]               # 50 measured questions, 10 written for training
+    splits = fold_splits(qids, measured, 3)
+    assert sorted(i for _, held in splits for i in held) == list(range(50))   # each measured one held out once
+    for train, held in splits:
+        assert set(range(50, 60)) <= set(train) and not set(held) & set(train)
+        assert set(train) | set(held) == set(qids)
+    # the measured questions' folds are those of a run without the learn-only ones
+    assert [held for _, held in splits] == [held for _, held in fold_splits(qids[:50], measured[:50], 3)]
+
+
+def test_a_set_both_measured_and_learn_only_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    questions = tmp_path / "petition.jsonl"
+    questions.write_text('{"qid": 1, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
+                         encoding="utf-8")
+    code = main(["--kb", str(tmp_path / "kb"), "--questions", str(questions), "--learn-from", str(questions)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "petition" in err and "--learn-from" in err and len(err.splitlines()) == 1
 
 
 def test_fusion_of_cached_rankings_and_grid_choice() -> None:
