@@ -6,7 +6,8 @@ import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
 from index.learn.fit import (TrainParams, best_fusion, cross_fitted, cross_fitted_fusion, dense_rankings, evaluate,
-                             fit_adapter, fold_of, fold_splits, fused_rankings, main, preferred, set_weights)
+                             WRITTEN_QUESTIONS, fit_adapter, fold_of, fold_splits, fused_rankings,
+                             learn_only_sets, main, preferred, set_weights)
 from index.rerank import FEATURES, fit_reranker
 from kb.errors import ConfigError
 
@@ -28,6 +29,15 @@ def test_learn_only_questions_are_learned_from_in_every_fold_and_held_out_in_non
         assert set(train) | set(held) == set(qids)
     # the measured questions' folds are those of a run without the learn-only ones
     assert [held for _, held in splits] == [held for _, held in fold_splits(qids[:50], measured[:50], 3)]
+
+
+def test_the_bundled_written_questions_are_learned_from_unless_told_otherwise(tmp_path: Path) -> None:
+    assert list(learn_only_sets(None, ["xinfang-dev"])) == [WRITTEN_QUESTIONS.stem]
+    assert learn_only_sets([Path("none")], ["xinfang-dev"]) == {}
+    own = tmp_path / "course.jsonl"
+    own.write_text('{"qid": "c1", "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
+                   encoding="utf-8")
+    assert [q.qid for q in learn_only_sets([own], ["xinfang-dev"])["course"]] == ["c1"]
 
 
 def test_a_set_both_measured_and_learn_only_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
