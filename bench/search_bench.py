@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
     latency(searcher, everything)
 
     with learning_threads():
-        m = load_material(searcher, question_sets | learn_only, searcher.tuning.candidates, frozenset(learn_only))
+        m = load_material(searcher, question_sets, searcher.tuning.candidates, learn_only)
         print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
               f"the sets side by side):")
         print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())

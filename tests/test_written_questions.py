@@ -4,12 +4,13 @@ import json
 
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import SHARED
 from index.eval import read_questions
+from index.learn.fit import WRITTEN_QUESTIONS as WRITTEN
+from index.rerank import bigrams
 from ingest import run
 from ingest.store import open_store
 
-WRITTEN = REPO / "index" / "data" / "petition-written.jsonl"
 DEMO = SHARED / "corpus" / "xinfang"
 EVAL = SHARED / "eval"
 
@@ -31,17 +32,13 @@ def test_every_gold_article_is_a_clause_in_force_of_the_demo_corpus(tmp_path) ->
     assert not missing
 
 
-def _bigrams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
 @pytest.mark.skipif(not EVAL.is_dir(), reason=f"evaluation questions not found at {EVAL}")
 def test_no_written_question_copies_an_evaluation_question() -> None:
     """Held-out figures measured with the written questions in every training fold would be
     flattered by copies: the closest pair shares under half its character bigrams."""
-    evaluation = [_bigrams(json.loads(line)["query"]) for path in sorted(EVAL.glob("*.jsonl"))
+    evaluation = [bigrams(json.loads(line)["query"]) for path in sorted(EVAL.glob("*.jsonl"))
                   for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(evaluation) > 1000
     closest = max(len(w & e) / len(w | e) for q in read_questions(WRITTEN, need_gold=True)
-                  for w in [_bigrams(q.query)] for e in evaluation)
+                  for w in [bigrams(q.query)] for e in evaluation)
     assert closest < 0.5

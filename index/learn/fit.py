@@ -312,11 +312,13 @@ def learning_threads() -> threadpool_limits:
 
 
 def load_material(searcher, question_sets: dict[str, list[Question]], n: int,
-                  learn_only: frozenset[str] = frozenset()) -> Material:
-    """Rankings and vectors of every question of every set (name → questions); the sets named in
-    `learn_only` are learned from and never measured."""
+                  learn_only: dict[str, list[Question]] | None = None) -> Material:
+    """Rankings and vectors of every question of every set (name → questions), and of the
+    `learn_only` sets, which are learned from and never measured."""
     from index.search import Filters
 
+    learn_only = learn_only or {}
+    question_sets = question_sets | learn_only
     questions = [q for qs in question_sets.values() for q in qs]
     sets = [name for name, qs in question_sets.items() for _ in qs]
     cat, dense = searcher.catalog, searcher.backend.dense_index     # learning reads FAISS: embedded snapshots only
@@ -353,7 +355,7 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int,
                     dense_rankings(query_vectors, passages, passage_rows, n), lexical,
                     [[r for r, _ in pairs] for pairs in expanded], key_of, features, expanded,
                     collection, lambda row: int(cat.doc[row]) in members, searcher.tuning.collection_boost,
-                    learn_only)
+                    frozenset(learn_only))
 
 
 def gold_rows(searcher, gold: frozenset[ArticleKey]) -> list[int]:
@@ -670,9 +672,9 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     searcher = Searcher(cfg.kb, cfg)
     learning_threads()              # for the rest of this process, which only learns
     start = time.perf_counter()
-    m = load_material(searcher, question_sets | learn_only, args.candidates, frozenset(learn_only))
-    sizes = ", ".join(f"{name} {len(qs)}{' (learn only)' if name in learn_only else ''}"
-                      for name, qs in (question_sets | learn_only).items())
+    m = load_material(searcher, question_sets, args.candidates, learn_only)
+    sizes = ", ".join(f"{name} {count}{' (learn only)' if name in m.learn_only else ''}"
+                      for name, count in collections.Counter(m.sets).items())
     print(f"{len(m.questions)} questions ({sizes}; {sum(len(p) > 0 for p in m.positives)} with gold passages), "
           f"{len(m.passages)} current passages, model {searcher.embedder.model_id}; "
           f"rankings in {time.perf_counter() - start:.0f} s", file=sys.stderr)
@@ -695,7 +697,7 @@ def _fit(args: argparse.Namespace, params: TrainParams) -> int:
     print(f"chosen on all questions: reranker={'bundled' if final.use_reranker else 'none'} (setting reranker)")
     if args.dry_run:
         return 0
-    note = (f"learned by index.learn.fit from {', '.join(f'{name}.jsonl' for name in question_sets | learn_only)} "
+    note = (f"learned by index.learn.fit from {', '.join(f'{name}.jsonl' for name in dict.fromkeys(m.sets))} "
             f"({len(m.questions)} questions)")
     # a part the gate turned down is removed, so that `bundled` never means a stale file
     write_or_remove(args.reranker_out, final.use_reranker,
