@@ -1,4 +1,5 @@
 """The learning script's pure parts on hand-made data: folds, fusion grid, adapter training."""
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
 from index.learn.fit import (TrainParams, best_fusion, cross_fitted, cross_fitted_fusion, dense_rankings, evaluate,
-                             WRITTEN_QUESTIONS, fit_adapter, fold_of, fold_splits, fused_rankings,
+                             WRITTEN_QUESTIONS, fit_adapter, fit_adapter_once, fold_of, fold_splits, fused_rankings,
                              learn_only_sets, main, preferred, set_weights)
 from index.rerank import FEATURES, fit_reranker
 from kb.errors import ConfigError
@@ -144,6 +145,18 @@ def test_adapter_learns_a_rotation_it_is_shown() -> None:
     weights = fit_adapter(queries[:80], positives[:80], passages, TrainParams(epochs=60, lr=0.02, l2=0.0))
     after = [r[0] == t for r, t in zip(dense_rankings(normalise_rows(queries @ weights), passages, rows, 5), targets)]
     assert np.mean(after[80:]) > np.mean(before[80:]) + 0.3      # held-out queries improve
+
+
+def test_the_adapter_is_the_mean_of_its_seeds_fits() -> None:
+    rng = np.random.default_rng(1)
+    passages = normalise_rows(rng.normal(size=(200, 8)))
+    queries = normalise_rows(passages[:40] + 0.3 * rng.normal(size=(40, 8)))
+    positives = [np.array([i]) for i in range(40)]
+    params = TrainParams(epochs=3, lr=0.02, batch=8, hard=4, shared=16, seed=5, seeds=3)
+    once = [fit_adapter_once(queries, positives, passages, params, None, seed) for seed in (5, 6, 7)]
+    assert not np.allclose(once[0], once[1])            # the draws differ, so the mean is not one fit
+    assert np.allclose(fit_adapter(queries, positives, passages, params), np.mean(once, axis=0), atol=1e-6)
+    assert np.array_equal(fit_adapter(queries, positives, passages, dataclasses.replace(params, seeds=1)), once[0])
 
 
 def test_set_weights_share_the_weight_between_sets_as_asked() -> None:
