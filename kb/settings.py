@@ -72,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
             "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
             "need this project and the model installed). Vectors are the same bit for bit."),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
-    Setting("rrf_k", 10.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
+    Setting("rrf_k", 5.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
     Setting("dense_weight", 3.0, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
             "(chosen by `python -m index.learn.fit`).", float),
     Setting("expansion_weight", 0.3, "Search: weight of the statute terms added for colloquial words "
