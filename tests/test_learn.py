@@ -50,6 +50,20 @@ def test_a_set_both_measured_and_learn_only_is_refused_in_one_line(tmp_path: Pat
     assert code != 0 and "petition" in err and "--learn-from" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("flag, value", [("--seeds", "0"), ("--refresh", "0"), ("--batch", "0"), ("--epochs", "-1"),
+                                         ("--temperature", "0"), ("--lr", "-0.1"), ("--l2", "-1")])
+def test_a_training_setting_out_of_range_is_refused_in_one_line(tmp_path: Path, capsys, flag: str, value: str) -> None:
+    # before: --seeds 0 was quietly taken as 1, --refresh 0 and --batch 0 crashed mid-fit with a traceback
+    questions = tmp_path / "petition.jsonl"
+    questions.write_text('{"qid": 1, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
+                         encoding="utf-8")
+    code = main(["--kb", str(tmp_path / "kb"), "--questions", str(questions), flag, value])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and flag in err and value in err and len(err.splitlines()) == 1
+    with pytest.raises(ConfigError, match=flag):
+        TrainParams(**{flag[2:]: type(getattr(TrainParams(), flag[2:]))(value)})
+
+
 def test_fusion_of_cached_rankings_and_grid_choice() -> None:
     keys = {r: ("甲法", r, 0) for r in range(10)}
     gold = [frozenset({("甲法", 3, 0)}), frozenset({("甲法", 7, 0)})]

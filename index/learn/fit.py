@@ -68,7 +68,7 @@ from index.fuse import boost, rrf
 from index.prior import PRIOR_FILE, QuestionPrior, key_votes, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import RERANK_DEPTH, RERANKED_RRF_K, RERANKER_FILE, Reranker, fit_reranker
 from index.tokenize import DATA_DIR
-from kb.errors import QueryError, run_cli
+from kb.errors import ConfigError, QueryError, run_cli
 
 Ranking = list[int]                      # catalog rows, best first
 PriorVotes = tuple[dict[str, float], dict[ArticleKey, float]]   # the prior's document and article votes
@@ -100,6 +100,22 @@ class TrainParams:
     # the whole corpus, Recall@10 STARD +0.006, petition +0.026 (README: "One adapter from five draws")
     seeds: int = 5
     balance: float = 0.5     # question weight ∝ (its set's size)^-balance: 0 each question alike, 1 each set alike
+
+    def __post_init__(self) -> None:
+        """Raises:
+            ConfigError: naming the flag, if a setting is below its least value (`TRAIN_LEAST`).
+        """
+        for name, (least, strict) in TRAIN_LEAST.items():
+            value = getattr(self, name)
+            if value < least or (strict and value == least):
+                raise ConfigError(f"--{name.replace('_', '-')} {value}: must be {'>' if strict else '≥'} {least}")
+
+
+# each training setting's least value, and whether that value itself is refused (a zero batch or
+# refresh would crash mid-fit, a zero temperature divide by zero)
+TRAIN_LEAST = {"epochs": (1, False), "lr": (0, True), "temperature": (0, True), "l2": (0, False), "batch": (1, False),
+               "hard": (0, False), "shared": (0, False), "refresh": (1, False), "seeds": (1, False),
+               "balance": (0, False)}
 
 
 # ---- pure parts ----------------------------------------------------------------------------
@@ -165,7 +181,7 @@ def fit_adapter(queries: np.ndarray, positives: Sequence[np.ndarray], passages: 
     A mean of linear maps is one linear map, so search costs the same; it varies less with the
     draws than one fit does (README: "One adapter from five draws")."""
     return np.mean([fit_adapter_once(queries, positives, passages, params, question_weights, params.seed + s)
-                    for s in range(max(1, params.seeds))], axis=0).astype(np.float32)
+                    for s in range(params.seeds)], axis=0).astype(np.float32)
 
 
 def fit_adapter_once(queries: np.ndarray, positives: Sequence[np.ndarray], passages: np.ndarray,
@@ -671,14 +687,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--{f.name}", type=type(f.default), default=f.default, help=f"training {f.name}")
     add_arguments(parser, "kb", "model", "query_prefix")
     args = parser.parse_args(argv)
-    params = TrainParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainParams)})
-    return run_cli(_fit, args, params)
+    return run_cli(_fit, args)
 
 
-def _fit(args: argparse.Namespace, params: TrainParams) -> int:
+def _fit(args: argparse.Namespace) -> int:
     from index.search import Searcher
     from kb.settings import config_from_args
 
+    params = TrainParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainParams)})
     # the learned parts in use are not read: they are what is being learned (and may be stale)
     cfg = dataclasses.replace(config_from_args(args), query_adapter="none", reranker="none", question_prior="none")
     question_sets = read_question_sets(args.questions)
