@@ -141,7 +141,7 @@ class PassageEncoder(Protocol):
     model_id: str
     dim: int
 
-    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def cached_vectors(texts: Sequence[str], embedder: PassageEncoder, cache: EmbeddingCache, *,
@@ -149,7 +149,9 @@ def cached_vectors(texts: Sequence[str], embedder: PassageEncoder, cache: Embedd
     """Vectors of `texts` (in order) and how many distinct texts had to be embedded.
 
     Cached vectors are read in bulk; the missing distinct texts are embedded longest first in
-    chunks, each chunk committed to the cache as soon as it is done.
+    chunks, each chunk committed to the cache as soon as it is done. The progress bar counts
+    characters, the passages beside them: a passage costs about its length, so with the longest
+    first a bar of passages would promise hours for a build of minutes.
 
     Raises:
         ConfigError: if the cache cannot be read or written.
@@ -161,13 +163,15 @@ def cached_vectors(texts: Sequence[str], embedder: PassageEncoder, cache: Embedd
     missing = sorted({texts[i] for i in np.flatnonzero(~found)}, key=lambda t: (-len(t), t))
     if missing:
         fresh: dict[str, np.ndarray] = {}
-        with tqdm(total=len(missing), unit="passage", desc="embed", disable=not progress, smoothing=0.05) as bar:
+        with tqdm(total=sum(map(len, missing)), unit="字", unit_scale=True, desc="embed", disable=not progress,
+                  smoothing=0.05, postfix=f"0/{len(missing):,} passages") as bar:
             for start in range(0, len(missing), WRITE_CHUNK):
                 chunk = missing[start:start + WRITE_CHUNK]
                 chunk_vectors = embedder.encode_passages(chunk)
                 cache.put_many(embedder.model_id, chunk, chunk_vectors)
                 fresh.update(zip(chunk, stored_roundtrip(chunk_vectors)))
-                bar.update(len(chunk))
+                bar.set_postfix_str(f"{start + len(chunk):,}/{len(missing):,} passages", refresh=False)
+                bar.update(sum(map(len, chunk)))
         for i in np.flatnonzero(~found):
             vectors[i] = fresh[texts[i]]
     return vectors, len(missing)

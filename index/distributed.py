@@ -69,7 +69,7 @@ class RayEncoder:
     def __getattr__(self, name: str):
         return getattr(self.embedder, name)
 
-    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors of `texts` in order, each actor embedding every N-th text.
 
         Raises:

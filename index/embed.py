@@ -555,12 +555,11 @@ class Embedder:
         """The passages of one article (see `split_passages`), each fitting the model window."""
         return split_passages(head, paragraphs, self.max_tokens, self.split_count)
 
-    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors (len(texts), dim), in the order of `texts`; each text is
         embedded alone, so its vector is the same whatever texts come with it. Threads take
-        `embed_batch_size` texts at a time, longest first (the last ones to finish are short)."""
-        from tqdm import tqdm
-
+        `embed_batch_size` texts at a time, longest first (the last ones to finish are short).
+        A build shows its progress around this (`index.cache.cached_vectors`)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = length_batches([len(t) for t in texts], self.spec.batch_size)
 
@@ -568,11 +567,9 @@ class Embedder:
             return np.stack([self.backend.embed_one(self.passage_prefix + texts[i], self.max_seq_length)
                              for i in batch])
 
-        with tqdm(total=len(texts), unit="passage", desc="embed", disable=not progress, smoothing=0.05) as bar, \
-                ThreadPoolExecutor(self.backend.parallel) as pool:
+        with ThreadPoolExecutor(self.backend.parallel) as pool:
             for batch, vectors in zip(batches, pool.map(embed, batches)):
                 out[batch] = vectors
-                bar.update(len(batch))
         return normalise(out)
 
     def encode_query(self, text: str) -> np.ndarray:

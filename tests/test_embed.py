@@ -354,9 +354,9 @@ def test_cached_vectors_embed_each_distinct_text_once(int8_embedder, tmp_path: P
         """The real embedder, counting what it is asked to embed."""
         model_id, dim = int8_embedder.model_id, int8_embedder.dim
 
-        def encode_passages(self, texts, progress=False):
+        def encode_passages(self, texts):
             calls.append(len(texts))
-            return int8_embedder.encode_passages(texts, progress)
+            return int8_embedder.encode_passages(texts)
 
     texts = [LABOUR, PETITION, LABOUR, FOREST]
     with EmbeddingCache.open(tmp_path) as cache:
@@ -367,6 +367,19 @@ def test_cached_vectors_embed_each_distinct_text_once(int8_embedder, tmp_path: P
     assert np.array_equal(first, again[:4])
     assert np.array_equal(first[0], first[2])
     assert np.sum(first * int8_embedder.encode_passages(texts), axis=1).min() > 0.999
+
+
+def test_the_embed_bar_counts_the_work_done_not_the_passages(int8_embedder, tmp_path: Path, monkeypatch, capsys):
+    # the longest passage goes first and holds most of the characters: after its chunk the bar
+    # must show most of the work done (a bar of passages showed a third, and an ETA three times too long)
+    monkeypatch.setattr("index.cache.WRITE_CHUNK", 1)
+    texts = [PETITION * 6, "短句一。", "短句二。"]
+    with EmbeddingCache.open(tmp_path) as cache:
+        cached_vectors(texts, int8_embedder, cache, progress=True)
+    shown = capsys.readouterr().err
+    first_chunk = len(texts[0]) / sum(map(len, texts))
+    assert f"{100 * first_chunk:3.0f}%" in shown and "1/3 passages" in shown
+    assert "100%" in shown and "3/3 passages" in shown
 
 
 # ---- determinism and thread safety ------------------------------------------------------------
