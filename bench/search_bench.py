@@ -1,7 +1,7 @@
 """Search figures on a built knowledge base: quality with ablations, latency, build, memory, sizes.
 
-    python -m bench search [-- --kb DIR --questions FILE [--questions FILE …] --learn-from FILE --folds 5
-                              --lexical-variants]
+    python -m bench search [-- --kb DIR --questions FILE [--questions FILE …] --learn-from FILE
+                              --folds 5 (0: no ablation) --lexical-variants]
 
 - Quality on each question set, side by side (default ../shared/eval/stard-train.jsonl, real
   layperson questions, and ../shared/eval/xinfang-dev.jsonl, the petition-work questions of the
@@ -38,8 +38,8 @@ from bench import SHARED, percentile, size_mb
 from index.build import LEXICAL_DIR, build, current_folder, read_meta, tokenize_units, unit_headings
 from index.collections import load_collections
 from index.eval import format_metrics, judge, search_questions, summarise
-from index.learn.fit import (TrainParams, add_learn_from_argument, cross_validate, learn_only_sets,
-                             learning_threads, load_material, print_ladder, read_question_sets)
+from index.learn.fit import (TrainParams, add_folds_argument, add_learn_from_argument, check_folds, cross_validate,
+                             learn_only_sets, learning_threads, load_material, print_ladder, read_question_sets)
 from index.lexical import LexicalIndex, top_rows
 from index.search import Filters, Searcher
 from index.tokenize import Tokenizer
@@ -110,9 +110,10 @@ def main(argv: list[str]) -> int:
                    help="question set with gold articles; repeatable (default: " +
                         " and ".join(q.name for q in QUESTION_SETS) + ")")
     add_learn_from_argument(p)
-    p.add_argument("--folds", type=int, default=5)
+    add_folds_argument(p)
     p.add_argument("--lexical-variants", action="store_true", help="also compare BM25 tokenisations (slow)")
     args = p.parse_args(argv)
+    check_folds(args.folds)
     cfg = load_config(kb=args.kb)
     kb = Path(cfg.kb)
     question_sets = read_question_sets(args.questions or QUESTION_SETS)
@@ -145,11 +146,14 @@ def main(argv: list[str]) -> int:
     everything = [q for questions in question_sets.values() for q in questions]
     latency(searcher, everything)
 
-    with learning_threads():
-        m = load_material(searcher, question_sets, searcher.tuning.candidates, learn_only)
-        print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
-              f"the sets side by side):")
-        print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())
+    if args.folds:
+        with learning_threads():
+            m = load_material(searcher, question_sets, searcher.tuning.candidates, learn_only)
+            print(f"ablation ({args.folds}-fold CV by qid, mean over folds; * = learned from the questions; "
+                  f"the sets side by side):")
+            print_ladder(cross_validate(m, args.folds, TrainParams(), searcher.tuning.candidates), m.set_names())
+    else:
+        print("ablation: not run (--folds 0)")
     if args.lexical_variants:
         print("lexical variants (BM25 only, current versions, all questions):")
         lexical_variants(kb, everything)

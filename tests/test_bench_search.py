@@ -42,3 +42,7 @@ def test_bench_search_prints_every_part(request: pytest.FixtureRequest, tmp_path
     preferring = [line for line in out.splitlines() if "+ collection 课程 preferred" in line and "held-out " in line]
     assert preferring and "petition: R@10" in preferring[0]
     assert "peak memory (max RSS)" in out
+    # the latency alone (before: ZeroDivisionError after the latency figures)
+    assert search_bench.main(["--kb", str(kb), *sets, "--folds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "latency, hybrid search k=10" in out and "ablation: not run (--folds 0)" in out and "peak memory" in out

@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench import search_bench
 from index.adapter import QueryAdapter, adapter_for, normalise_rows
 from index.learn.fit import (TrainParams, best_fusion, cross_fitted, cross_fitted_fusion, dense_rankings, evaluate,
                              WRITTEN_QUESTIONS, fit_adapter, fit_adapter_once, fold_of, fold_splits, fused_rankings,
-                             learn_only_sets, main, preferred, set_weights)
+                             check_folds, learn_only_sets, main, preferred, set_weights)
 from index.rerank import FEATURES, fit_reranker
-from kb.errors import ConfigError
+from kb.errors import ConfigError, run_cli
 
 
 def test_folds_are_stable_and_balanced() -> None:
@@ -62,6 +63,20 @@ def test_a_training_setting_out_of_range_is_refused_in_one_line(tmp_path: Path, 
     assert code != 0 and flag in err and value in err and len(err.splitlines()) == 1
     with pytest.raises(ConfigError, match=flag):
         TrainParams(**{flag[2:]: type(getattr(TrainParams(), flag[2:]))(value)})
+
+
+@pytest.mark.parametrize("folds", ["1", "-3"])
+def test_a_fold_count_that_holds_nothing_out_is_refused_in_one_line(tmp_path: Path, capsys, folds: str) -> None:
+    # before: --folds 1 and --folds -3 quietly ran no cross-validation in the fit, and in
+    # `python -m bench search` --folds 0 crashed with ZeroDivisionError after the latency figures
+    questions = tmp_path / "petition.jsonl"
+    questions.write_text('{"qid": 1, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
+                         encoding="utf-8")
+    for command in (main, search_bench.main):
+        code = run_cli(command, ["--kb", str(tmp_path / "kb"), "--questions", str(questions), "--folds", folds])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and err == f"error: --folds {folds}: must be 0 (no cross-validation) or ≥ 2"
+    assert check_folds(0) == 0 and check_folds(2) == 2
 
 
 def test_fusion_of_cached_rankings_and_grid_choice() -> None:

@@ -641,6 +641,23 @@ def add_learn_from_argument(parser: argparse.ArgumentParser) -> None:
                              "the bundled questions written for learning)")
 
 
+def add_folds_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--folds", type=int, default=5,
+                        help="cross-validation folds, by question id (default 5; 0: none)")
+
+
+def check_folds(folds: int) -> int:
+    """`folds` if it is 0 (no cross-validation) or 2 and more.
+
+    Raises:
+        ConfigError: naming --folds otherwise (one fold leaves nothing to learn from, and a
+            negative count was quietly taken as none, 0 crashed `python -m bench search`).
+    """
+    if folds != 0 and folds < 2:
+        raise ConfigError(f"--folds {folds}: must be 0 (no cross-validation) or ≥ 2")
+    return folds
+
+
 def learn_only_sets(paths: Sequence[Path] | None, measured: Collection[str]) -> dict[str, list[Question]]:
     """The `--learn-from` question sets: the bundled written questions unless `paths` are given;
     none if a path is `none`. `measured`: the names of the measured sets.
@@ -675,7 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="JSONL questions with gold articles; repeat for several sets (each choice is made "
                              "on the set it helps least)")
     add_learn_from_argument(parser)
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5; 0: no CV)")
+    add_folds_argument(parser)
     parser.add_argument("--candidates", type=int, default=200, help="rankings' depth before fusion")
     parser.add_argument("--out", type=Path, default=ADAPTER_FILE, help=f"adapter file (default {ADAPTER_FILE})")
     parser.add_argument("--reranker-out", type=Path, default=RERANKER_FILE,
@@ -695,6 +712,7 @@ def _fit(args: argparse.Namespace) -> int:
     from kb.settings import config_from_args
 
     params = TrainParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainParams)})
+    check_folds(args.folds)
     # the learned parts in use are not read: they are what is being learned (and may be stale)
     cfg = dataclasses.replace(config_from_args(args), query_adapter="none", reranker="none", question_prior="none")
     question_sets = read_question_sets(args.questions)
@@ -711,7 +729,7 @@ def _fit(args: argparse.Namespace) -> int:
     print("* = learned from the questions; train-fit = measured on the questions it was learned from")
     everyone = list(range(len(m.questions)))
     held_out = ""
-    if args.folds > 1:
+    if args.folds:
         print(f"{args.folds}-fold cross-validation (mean over folds):")
         results = cross_validate(m, args.folds, params, args.candidates)
         print_ladder(results, m.set_names())
