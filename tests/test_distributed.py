@@ -58,9 +58,9 @@ def test_ray_workers_embed_the_same_vectors_bit_for_bit(local_ray: None, tmp_pat
     spread_texts: list[str] = []
     encode = RayEncoder.encode_passages
 
-    def counted(self: RayEncoder, texts, progress: bool = False) -> np.ndarray:
+    def counted(self: RayEncoder, texts) -> np.ndarray:
         spread_texts.extend(texts)
-        return encode(self, texts, progress)
+        return encode(self, texts)
 
     monkeypatch.setattr(RayEncoder, "encode_passages", counted)
     # separate caches: each build embeds every passage itself
