@@ -373,6 +373,8 @@ def test_the_embed_bar_counts_the_work_done_not_the_passages(int8_embedder, tmp_
     # the longest passage goes first and holds most of the characters: after its chunk the bar
     # must show most of the work done (a bar of passages showed a third, and an ETA three times too long)
     monkeypatch.setattr("index.cache.WRITE_CHUNK", 1)
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")     # every update drawn, however fast the machine
+    monkeypatch.setenv("TQDM_MINITERS", "1")
     texts = [PETITION * 6, "短句一。", "短句二。"]
     with EmbeddingCache.open(tmp_path) as cache:
         cached_vectors(texts, int8_embedder, cache, progress=True)
