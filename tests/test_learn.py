@@ -1,5 +1,6 @@
 """The learning script's pure parts on hand-made data: folds, fusion grid, adapter training."""
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +34,22 @@ def test_learn_only_questions_are_learned_from_in_every_fold_and_held_out_in_non
     assert [held for _, held in splits] == [held for _, held in fold_splits(qids[:50], measured[:50], 3)]
 
 
+def one_question_file(path: Path, qid: int | str) -> Path:
+    """A question set of one petition question with its gold article, at `path`."""
+    path.write_text(json.dumps({"qid": qid, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
 def test_the_bundled_written_questions_are_learned_from_unless_told_otherwise(tmp_path: Path) -> None:
     assert list(learn_only_sets(None, ["xinfang-dev"])) == [WRITTEN_QUESTIONS.stem]
     assert learn_only_sets([Path("none")], ["xinfang-dev"]) == {}
-    own = tmp_path / "course.jsonl"
-    own.write_text('{"qid": "c1", "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
-                   encoding="utf-8")
+    own = one_question_file(tmp_path / "course.jsonl", "c1")
     assert [q.qid for q in learn_only_sets([own], ["xinfang-dev"])["course"]] == ["c1"]
 
 
 def test_a_set_both_measured_and_learn_only_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
-    questions = tmp_path / "petition.jsonl"
-    questions.write_text('{"qid": 1, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
-                         encoding="utf-8")
+    questions = one_question_file(tmp_path / "petition.jsonl", 1)
     code = main(["--kb", str(tmp_path / "kb"), "--questions", str(questions), "--learn-from", str(questions)])
     err = capsys.readouterr().err.strip()
     assert code != 0 and "petition" in err and "--learn-from" in err and len(err.splitlines()) == 1
@@ -55,9 +59,7 @@ def test_a_set_both_measured_and_learn_only_is_refused_in_one_line(tmp_path: Pat
                                          ("--temperature", "0"), ("--lr", "-0.1"), ("--l2", "-1")])
 def test_a_training_setting_out_of_range_is_refused_in_one_line(tmp_path: Path, capsys, flag: str, value: str) -> None:
     # before: --seeds 0 was quietly taken as 1, --refresh 0 and --batch 0 crashed mid-fit with a traceback
-    questions = tmp_path / "petition.jsonl"
-    questions.write_text('{"qid": 1, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
-                         encoding="utf-8")
+    questions = one_question_file(tmp_path / "petition.jsonl", 1)
     code = main(["--kb", str(tmp_path / "kb"), "--questions", str(questions), flag, value])
     err = capsys.readouterr().err.strip()
     assert code != 0 and flag in err and value in err and len(err.splitlines()) == 1
@@ -69,9 +71,7 @@ def test_a_training_setting_out_of_range_is_refused_in_one_line(tmp_path: Path, 
 def test_a_fold_count_that_holds_nothing_out_is_refused_in_one_line(tmp_path: Path, capsys, folds: str) -> None:
     # before: --folds 1 and --folds -3 quietly ran no cross-validation in the fit, and in
     # `python -m bench search` --folds 0 crashed with ZeroDivisionError after the latency figures
-    questions = tmp_path / "petition.jsonl"
-    questions.write_text('{"qid": 1, "query": "复查不服怎么办", "gold": [{"title": "信访工作条例", "article_no": 36}]}\n',
-                         encoding="utf-8")
+    questions = one_question_file(tmp_path / "petition.jsonl", 1)
     for command in (main, search_bench.main):
         code = run_cli(command, ["--kb", str(tmp_path / "kb"), "--questions", str(questions), "--folds", folds])
         err = capsys.readouterr().err.strip()
@@ -265,7 +265,6 @@ def test_a_model_with_its_own_bundled_files_gets_them(tmp_path: Path) -> None:
 
 
 def test_subcorpus_takes_gold_files_their_versions_the_petition_texts_and_a_fixed_draw(tmp_path: Path) -> None:
-    import json
 
     from index.learn.subcorpus import choose_files, gold_files, version_stem
     names = ["法律/甲法(2017-09-01).md", "法律/甲法(2023-09-01).md", "法规/乙条例.md", "地方/某省信访条例.md",
