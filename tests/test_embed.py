@@ -3,12 +3,14 @@ model (e5-small) on every backend, exported into a temporary cache folder, and t
 ones (m3e-small, use-multilingual)."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tqdm
 
 from conftest import cache_sharing_models
 from index.cache import EmbeddingCache, cache_key, cached_vectors, stored_roundtrip
@@ -373,8 +375,8 @@ def test_the_embed_bar_counts_the_work_done_not_the_passages(int8_embedder, tmp_
     # the longest passage goes first and holds most of the characters: after its chunk the bar
     # must show most of the work done (a bar of passages showed a third, and an ETA three times too long)
     monkeypatch.setattr("index.cache.WRITE_CHUNK", 1)
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")     # every update drawn, however fast the machine
-    monkeypatch.setenv("TQDM_MINITERS", "1")
+    # every update drawn, however fast the machine (tqdm reads its TQDM_* variables only at import)
+    monkeypatch.setattr("tqdm.tqdm", functools.partial(tqdm.tqdm, mininterval=0, miniters=1))
     texts = [PETITION * 6, "短句一。", "短句二。"]
     with EmbeddingCache.open(tmp_path) as cache:
         cached_vectors(texts, int8_embedder, cache, progress=True)

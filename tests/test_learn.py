@@ -265,7 +265,6 @@ def test_a_model_with_its_own_bundled_files_gets_them(tmp_path: Path) -> None:
 
 
 def test_subcorpus_takes_gold_files_their_versions_the_petition_texts_and_a_fixed_draw(tmp_path: Path) -> None:
-
     from index.learn.subcorpus import choose_files, gold_files, version_stem
     names = ["法律/甲法(2017-09-01).md", "法律/甲法(2023-09-01).md", "法规/乙条例.md", "地方/某省信访条例.md",
              *[f"其他/丙{i}办法.md" for i in range(20)]]
