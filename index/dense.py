@@ -19,8 +19,8 @@ passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the d
 `ann_threshold`) and `hnsw` (graph, approximate, chosen by `auto` above that). A filter is an
 allow-list of article ids applied inside FAISS before top-k (an `IDSelectorBitmap` over
 passages), so a filter never starves the results; where the graph search of `hnsw` still returns
-too few, the allowed passages are scored exactly. An article's score is the best score of its
-passages. The exhaustive scan (`flat`, `sq8`) of a search alone in its process (`searching`),
+too few, the allowed passages are scored exactly, as they are wherever a filter allows at most
+`EXACT_MAX_PASSAGES`. An article's score is the best score of its passages. The exhaustive scan (`flat`, `sq8`) of a search alone in its process (`searching`),
 over `PARALLEL_MIN_PASSAGES` allowed passages or more, is split into one contiguous range of
 passages per core (`search_parts`), scanned at once on threads and merged: the same hits, the
 FAISS step in about two thirds of the time on 2 cores.
@@ -60,6 +60,11 @@ HNSW_EF_SEARCH = 128
 SEARCH_THREADS = 1                  # OpenMP threads of one FAISS call (see DenseIndex.__init__)
 PARALLEL_MIN_PASSAGES = 20_000      # below this, handing a range to a thread costs more than it saves
 MAX_SEARCH_PARTS = 4
+# A filter that allows at most this many passages is scored passage by passage, not by a scan of
+# every code that skips the others: the second stage's plain-model scores of its 200 candidates
+# (~450 passages) took 0.6 ms so against 3 ms by a scan of the whole corpus's 8-bit codes; at
+# 2,000 passages the two cost about the same.
+EXACT_MAX_PASSAGES = 1_000
 DEFAULT_REBUILD_HINT = "python -m index build --kb DIR"
 
 
@@ -205,6 +210,7 @@ class DenseIndex:
         faiss.omp_set_num_threads(SEARCH_THREADS)
         self.index = index
         self.passage_articles = np.asarray(passage_articles, dtype=np.int64)
+        self._article_bound = int(self.passage_articles.max(initial=-1)) + 1    # article ids are below it
         self.index_type = index_type
         self.search_parts = search_parts(self.passages, index_type)
         self._pool: ThreadPoolExecutor | None = None       # made on the first split search
@@ -280,7 +286,14 @@ class DenseIndex:
         return cls(index, passage_articles, meta.index_type)
 
     def _allowed_passages(self, allowed: np.ndarray | None) -> np.ndarray | None:
-        return None if allowed is None else np.isin(self.passage_articles, np.asarray(allowed, dtype=np.int64))
+        """Per passage, whether its article is among the `allowed` ids (None: no filter). A table
+        by article id: half the time of `np.isin`, which sorts both sides on every search."""
+        if allowed is None:
+            return None
+        allowed = np.asarray(allowed, dtype=np.int64)
+        table = np.zeros(self._article_bound, dtype=bool)
+        table[allowed[(allowed >= 0) & (allowed < self._article_bound)]] = True
+        return table[self.passage_articles]
 
     def search(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The `k` best articles for a unit-length query vector, best first, as (article id, score).
@@ -293,6 +306,8 @@ class DenseIndex:
         if k <= 0 or available == 0:
             return []
         query = np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1)
+        if mask is not None and available <= EXACT_MAX_PASSAGES:
+            return self._exact_search(query, np.flatnonzero(mask), k)
         bitmap = None if mask is None else np.packbits(mask, bitorder="little")
         fetch = min(available, 2 * k)          # most articles have one passage; widen when not enough
         while True:
@@ -382,7 +397,8 @@ class DenseIndex:
         return [(start, end) for start, end in zip(starts, starts[1:] + [n]) if end > start]
 
     def _exact_search(self, query: np.ndarray, positions: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Score the given passages one by one (used for narrow filters on approximate indexes)."""
+        """Score the given passages one by one: narrow filters (`EXACT_MAX_PASSAGES`), and what
+        `hnsw`'s graph walk missed behind a filter."""
         scores = self.index.reconstruct_batch(positions) @ query[0]
         order = np.argsort(-scores, kind="stable")
         return best_per_article(positions[order], scores[order], self.passage_articles, k)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from index.cache import EmbeddingCache
-from index.dense import (META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta, best_per_article,
-                         build_dense, choose_index_type, search_parts, searching, unit_passages)
+from index.dense import (EXACT_MAX_PASSAGES, META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta,
+                         best_per_article, build_dense, choose_index_type, search_parts, searching, unit_passages)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
 from kb.settings import load_config
@@ -89,6 +89,42 @@ def test_narrow_filters_never_starve_results(index_type: str):
         assert [a for a, _ in hits] == exact
 
 
+@pytest.mark.parametrize("index_type", INDEX_TYPES)
+def test_a_narrow_filter_is_scored_passage_by_passage_as_a_scan_scores_it(index_type: str,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(11)
+    vectors = normalise(rng.standard_normal((4000, 24)).astype(np.float32))
+    owners = np.repeat(np.arange(2000), 2) + 5                       # 2,000 articles of two passages
+    dense = DenseIndex.from_vectors(vectors, owners, index_type)
+    queries = normalise(rng.standard_normal((10, 24)).astype(np.float32))
+    narrow = rng.choice(np.arange(2000) + 5, EXACT_MAX_PASSAGES // 2, replace=False)    # just within the bound
+    stored = dense.index.reconstruct_n(0, dense.passages)          # what the index scores (8-bit codes decoded)
+    allowed = np.flatnonzero(np.isin(owners, narrow))
+
+    def exact(q: np.ndarray) -> list[tuple[int, float]]:
+        scores = stored[allowed] @ q
+        order = np.argsort(-scores, kind="stable")
+        return best_per_article(allowed[order], scores[order], owners, 50)
+
+    def same(hits: list[tuple[int, float]], q: np.ndarray) -> bool:
+        expected = exact(q)
+        return [a for a, _ in hits] == [a for a, _ in expected] and np.allclose([s for _, s in hits],
+                                                                                [s for _, s in expected], atol=1e-5)
+
+    if index_type != "hnsw":          # a scan of every code finds these too (a graph walk is approximate)
+        monkeypatch.setattr("index.dense.EXACT_MAX_PASSAGES", 0)
+        assert all(same(dense.search(q, 50, narrow), q) for q in queries)
+        monkeypatch.setattr("index.dense.EXACT_MAX_PASSAGES", EXACT_MAX_PASSAGES)
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("a narrow filter scanned every code")
+
+    monkeypatch.setattr(dense, "_scan", no_scan)
+    assert all(same(dense.search(q, 50, narrow), q) for q in queries)
+    with pytest.raises(AssertionError, match="scanned every code"):      # a wide filter still scans
+        dense.search(queries[0], 50, np.arange(2000) + 5)
+
+
 def test_a_scan_split_over_threads_finds_what_one_scan_finds(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert search_parts(PARALLEL_MIN_PASSAGES - 1, "flat") == 1         # too small to be worth a thread
@@ -98,6 +134,7 @@ def test_a_scan_split_over_threads_finds_what_one_scan_finds(monkeypatch: pytest
     assert search_parts(PARALLEL_MIN_PASSAGES, "flat") == 4
 
     monkeypatch.setattr("index.dense.PARALLEL_MIN_PASSAGES", 10)       # so that these few passages are split
+    monkeypatch.setattr("index.dense.EXACT_MAX_PASSAGES", 0)            # and filtered ones scanned
     rng = np.random.default_rng(3)
     vectors = normalise(rng.standard_normal((1003, 16)).astype(np.float32))   # ranges of unequal length
     owners = np.repeat(np.arange(335), 3)[:1003] + 7                          # 335 articles of 2–3 passages
