@@ -62,8 +62,8 @@ PARALLEL_MIN_PASSAGES = 20_000      # below this, handing a range to a thread co
 MAX_SEARCH_PARTS = 4
 # A filter that allows at most this many passages is scored passage by passage, not by a scan of
 # every code that skips the others: the second stage's plain-model scores of its 200 candidates
-# (~450 passages) took 0.6 ms so against 3 ms by a scan of the whole corpus's 8-bit codes; at
-# 2,000 passages the two cost about the same.
+# (~450 passages) took 0.6 ms so against 2.5 ms by a scan of the whole corpus's 8-bit codes, while
+# 2,000 passages took 3.9 ms so (one slow AVX2 core).
 EXACT_MAX_PASSAGES = 1_000
 DEFAULT_REBUILD_HINT = "python -m index build --kb DIR"
 
