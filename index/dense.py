@@ -20,10 +20,11 @@ passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the d
 allow-list of article ids applied inside FAISS before top-k (an `IDSelectorBitmap` over
 passages), so a filter never starves the results; where the graph search of `hnsw` still returns
 too few, the allowed passages are scored exactly, as they are wherever a filter allows at most
-`EXACT_MAX_PASSAGES`. An article's score is the best score of its passages. The exhaustive scan (`flat`, `sq8`) of a search alone in its process (`searching`),
-over `PARALLEL_MIN_PASSAGES` allowed passages or more, is split into one contiguous range of
-passages per core (`search_parts`), scanned at once on threads and merged: the same hits, the
-FAISS step in about two thirds of the time on 2 cores.
+`EXACT_MAX_PASSAGES`. An article's score is the best score of its passages. The exhaustive scan
+(`flat`, `sq8`) of a search alone in its process (`searching`), over `PARALLEL_MIN_PASSAGES`
+allowed passages or more, is split into one contiguous range of passages per core
+(`search_parts`), scanned at once on threads and merged: the same hits, the FAISS step in about
+two thirds of the time on 2 cores.
 """
 from __future__ import annotations
 
