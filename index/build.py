@@ -9,6 +9,11 @@ loading it), older ones and the leftovers of interrupted builds are removed by t
 never by a reader. A build is skipped when the store generation, the tokeniser fingerprint and
 the embedding model are unchanged; unchanged passages are never embedded twice (the embedding
 cache of `index.cache` survives rebuilds).
+
+A first build (no snapshot in use yet) swaps in a keywords-only snapshot as soon as its keyword
+index is written, then goes on embedding (`_publish_keywords_only`): embedding a whole corpus takes
+an hour or more on slow 2-core machines, and its users can search by keywords meanwhile. Its
+record says `keywords_only`; searchers skip the meaning side on it, and the next build never skips it.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -55,14 +61,16 @@ class BuildReport:
     tokenize_seconds: float = 0.0
     dense_seconds: float = 0.0
     stages: tuple[str, str] = ("tokenise", "embed + FAISS")       # the backend's words for the two times
+    keywords_seconds: float = 0.0   # when a first build's keywords-only snapshot was swapped in (0: none was)
 
     def summary(self) -> str:
         """One line for the CLIs."""
         if self.skipped:
             return f"index of {self.kb_dir}: unchanged, up to date ({self.units} units), nothing to do"
+        keywords = f"; keyword search from {self.keywords_seconds:.1f} s" if self.keywords_seconds else ""
         return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s ({self.stages[0]} "
-                f"{self.tokenize_seconds:.1f} s, {self.stages[1]} {self.dense_seconds:.1f} s), store generation "
-                f"{self.generation}")
+                f"{self.tokenize_seconds:.1f} s, {self.stages[1]} {self.dense_seconds:.1f} s{keywords}), "
+                f"store generation {self.generation}")
 
 
 def rebuild_hint(kb_dir: str | Path) -> str:
@@ -155,6 +163,31 @@ def _swap_in(root: Path, folder: Path) -> None:
     write_atomically(root / POINTER, lambda tmp: tmp.write_text(folder.name, encoding="utf-8"))
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link a snapshot file (files of a snapshot are never written again once written), or
+    copy it where the file system has no hard links."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _publish_keywords_only(root: Path, building: Path, meta: dict, record: dict) -> Path:
+    """Swap in a copy of the snapshot folder `building` as it stands once the backend has written
+    its keyword side, with `meta` and the backend's `record` marked `keywords_only`; returns its folder.
+
+    Raises:
+        OSError: if the copy cannot be written.
+    """
+    interim = building.with_name(f"{building.name}-keywords")
+    shutil.copytree(building, interim, copy_function=_link_or_copy)
+    meta = {**meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "previous": "",
+            "backend": {**record, "keywords_only": True}}
+    (interim / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    _swap_in(root, interim)
+    return interim
+
+
 def _remove_all_but(root: Path, keep: set[str]) -> None:
     """Remove the build folders not in `keep` and the pointer files of interrupted swaps.
     Only a writer holding the lock calls this: no build is under way meanwhile."""
@@ -223,6 +256,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         cfg = same_backend(cfg, backend_record(meta))
         backend = backend_module(cfg.backend)
         if (not force and folder is not None and meta.get("generation") == generation
+                and not backend_record(meta).get("keywords_only")
                 and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id
                 and meta.get("clause_passages", False) == cfg.clause_passages
                 and backend_record(meta)["name"] == cfg.backend
@@ -236,17 +270,27 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     # a unique suffix: two builds of one process within one second at one generation (a forced
     # rebuild) once collided on a name made of generation, time and pid
     new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
+            "model_id": embedder.model_id, "clause_passages": cfg.clause_passages}
+    previous, keywords_seconds = folder.name if folder else "", 0.0
+
+    def keywords_ready(record: dict) -> None:
+        nonlocal previous, keywords_seconds
+        previous = _publish_keywords_only(root, new, meta, record).name
+        keywords_seconds = time.perf_counter() - start
+        if progress:
+            print(f"keyword search is ready ({len(units)} units, {keywords_seconds:.1f} s); embedding goes on",
+                  file=sys.stderr, flush=True)
+
     try:
         new.mkdir(parents=True)
         catalog = Catalog.from_units(units)
         catalog.save(new)
         save_units(new, units)
-        loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress)
-        meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
-                "model_id": embedder.model_id, "clause_passages": cfg.clause_passages,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "seconds": round(time.perf_counter() - start, 1), "previous": folder.name if folder else "",
-                "backend": loaded.record}
+        loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress,
+                              keywords_ready=keywords_ready if folder is None else None)
+        meta = {**meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "seconds": round(time.perf_counter() - start, 1), "previous": previous, "backend": loaded.record}
         (new / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         _swap_in(root, new)
     except (OSError, sqlite3.Error) as err:
@@ -259,4 +303,4 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     # the replaced snapshot stays one generation: a searcher may be loading it right now
     _remove_all_but(root, {new.name, meta["previous"]})
     return BuildReport(str(kb_dir), str(new), False, generation, len(units), time.perf_counter() - start,
-                       loaded.tokenize_seconds, loaded.dense_seconds, loaded.stages)
+                       loaded.tokenize_seconds, loaded.dense_seconds, loaded.stages, keywords_seconds)

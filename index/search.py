@@ -227,6 +227,8 @@ class Searcher:
         self.meta = read_meta(folder, self.kb_dir)
         self.catalog = Catalog.load(folder, hint)
         record = backend_record(self.meta)
+        # a first build's snapshot before its embedding is done (`index.build`): keywords alone
+        self.keywords_only = bool(record.get("keywords_only"))
         self.backend = backend_module(record["name"]).open(folder, record, self.catalog, self.embedder, self.cfg)
         self.units = UnitTable(folder, hint)
 
@@ -242,16 +244,18 @@ class Searcher:
             return max(store.generation() - int(self.meta["generation"]), 0)
 
     def staleness(self) -> str:
-        """One line for the user when the snapshot is behind the store, else "": a writer is
-        rebuilding it, or the command that does.
+        """One line for the user when the snapshot is behind the store or has keywords only (a
+        first build still embedding), else "": a writer is rebuilding it, or the command that does.
 
         Raises:
             StoreError: if the knowledge base cannot be read.
         """
         behind = self.behind()
-        if not behind:
+        if not behind and not self.keywords_only:
             return ""
         doing = "正在重建" if holder(self.kb_dir) is not None else f"需要重建：{rebuild_hint(self.kb_dir)}"
+        if self.keywords_only:
+            return f"索引的语义部分尚未建成，检索暂只按关键词，{doing}"
         return f"索引落后于知识库 {behind} 次更新，{doing}（检索暂用上次建立的索引）"
 
     # ---- filters -------------------------------------------------------------------------
@@ -413,10 +417,13 @@ class Searcher:
         t = self.tuning
         query_terms = self.lexical_query(parsed)
         lexical = self.lexical_ranking(query_terms, scope, n)
-        qvec = self.embedder.encode_query(parsed.text) if t.dense_weight or self.reranker is not None else None
-        dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
-        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
-        if self.reranker is not None:
+        # the second stage weighs the meaning side too: none of it on a keywords-only snapshot
+        reranker = None if self.keywords_only else self.reranker
+        dense_weight = 0.0 if self.keywords_only else t.dense_weight
+        qvec = self.embedder.encode_query(parsed.text) if dense_weight or reranker is not None else None
+        dense = self.dense_ranking(qvec, scope, n) if dense_weight else []
+        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, dense_weight], t.rrf_k)
+        if reranker is not None:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))

@@ -172,6 +172,33 @@ def test_deletes_after_reingest(searcher: Searcher, tmp_path: Path) -> None:
         assert list(left) == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_first_build_answers_by_keywords_before_it_embeds(backend: str, store: Path, tmp_path: Path,
+                                                            request: pytest.FixtureRequest,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.cache
+    import index.dense
+    kb = Path(shutil.copytree(store / "kb", tmp_path / "kb"))
+    uri = request.getfixturevalue("milvus_uri") if backend == "milvus" else ""
+    original, seen = index.cache.cached_vectors, []
+
+    def search_first(*args, **kwargs):
+        if not seen:
+            searcher = Searcher(kb, load_config(kb=str(kb)))
+            seen.append((searcher.keywords_only, searcher.search("鹦鹉螺号接待大厅什么时候开放", k=3)))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(index.cache, "cached_vectors", search_first)
+    monkeypatch.setattr(index.dense, "cached_vectors", search_first)
+    report = build(kb, load_config(kb=str(kb), backend=backend, milvus_uri=uri), progress=False)
+    assert 0 < report.keywords_seconds < report.seconds and "keyword search from" in report.summary()
+    [(keywords_only, hits)] = seen
+    assert keywords_only and hits[0].citation == f"《{EXTRA_TITLE}》第三条" and hits[0].match == ("keywords",)
+    done = Searcher(kb, load_config(kb=str(kb)))
+    assert not done.keywords_only and backend_record(done.meta)["name"] == backend
+    assert {"keywords", "meaning"} <= set(done.search("鹦鹉螺号接待大厅什么时候开放", k=3)[0].match)
+
+
 def test_milvus_unreachable_is_one_line(store: Path, tmp_path: Path) -> None:
     kb = Path(shutil.copytree(store / "kb", tmp_path / "kb"))
     port = free_port()

@@ -199,6 +199,63 @@ def test_the_upload_job_waits_for_another_writer(kb: Path, tmp_path: Path) -> No
     assert job.stage == "完成" and [r.status for r in job.results] == ["added"]
 
 
+def test_a_first_build_serves_keywords_while_it_embeds_and_an_interrupted_one_keeps_them(
+        tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, open_page) -> None:
+    # a first build of a large corpus embeds for an hour on slow machines: before this, nothing
+    # could be searched until it ended, and an interrupted one left nothing to search at all
+    import index.dense
+    corpus = tmp_path / "corpus"
+    write(corpus, TITLE, CONTENTS)
+    kb = tmp_path / "kb"
+    assert run([corpus], kb).failed == 0
+    original, seen = index.dense.build_dense, []
+
+    def cut_off_while_embedding(*args, **kwargs):
+        searcher = Searcher(kb, load_config(kb=str(kb)))
+        seen.append((searcher.keywords_only, searcher.staleness(), searcher.search("复查机关答复期限", k=3)))
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(index.dense, "build_dense", cut_off_while_embedding)
+    with pytest.raises(RuntimeError, match="power cut"):
+        build(kb, load_config(kb=str(kb)), progress=False)
+    [(keywords_only, staleness, hits)] = seen
+    assert keywords_only and "只按关键词" in staleness and "正在重建" in staleness
+    assert hits[0].citation == f"《{TITLE}》第五条" and hits[0].match == ("keywords",)
+    serving = current_folder(kb)
+    assert not (serving / "dense").exists()
+    after = Searcher(kb, load_config(kb=str(kb)))
+    assert after.keywords_only and after.search(f"{TITLE}第二条")[0].text == "信访人应当如实反映情况。"
+    assert "需要重建：python -m index build" in after.staleness()
+    result = cli("index", "search", "复查机关答复期限", "--kb", str(kb), env=env)
+    assert result.returncode == 0 and "复查机关应当在三十日内答复" in result.stdout
+    assert "只按关键词" in result.stderr
+    page = open_page(kb, "search", q="复查机关答复期限")
+    assert not page.exception and not page.error, [e.value for e in page.error]
+    assert any(f"《{TITLE}》第五条" in m.value for m in page.markdown), [m.value for m in page.markdown]
+    assert any("只按关键词" in c.value for c in page.caption), [c.value for c in page.caption]
+
+    monkeypatch.setattr(index.dense, "build_dense", original)
+    report = build(kb, load_config(kb=str(kb)), progress=False)     # the same generation: not skipped
+    assert not report.skipped and assert_complete(kb).name == Path(report.folder).name
+    assert report.keywords_seconds == 0     # a keywords-only snapshot serves: this is no first build
+    full = searcher_for(str(kb))
+    assert not full.keywords_only and full.staleness() == ""
+    top = full.search("复查机关答复期限", k=3)[0]
+    assert top.citation == f"《{TITLE}》第五条" and "meaning" in top.match
+    assert serving.is_dir()                 # kept one generation: a searcher may be loading it
+
+
+def test_only_a_first_build_swaps_in_keywords_alone(kb: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # a later build's users search the last complete snapshot meanwhile, meanings and all
+    published = []
+    monkeypatch.setattr(importlib.import_module("index.build"), "_publish_keywords_only",
+                        lambda *args: published.append(args))
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    build(kb, load_config(kb=str(kb)), progress=False)
+    assert not published and not Searcher(kb, load_config(kb=str(kb))).keywords_only
+
+
 # ---- readers ----------------------------------------------------------------------------------
 def test_a_searcher_serves_the_last_snapshot_while_the_store_moves_on(kb: Path, tmp_path: Path,
                                                                       env: dict[str, str]) -> None:

@@ -7,7 +7,7 @@ FAISS. Filters are a row mask (BM25) and an article allow-list inside FAISS, bef
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,10 @@ from kb.settings import Config
 NAME = "embedded"
 
 
-def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: int, progress: bool) -> Loaded:
-    """Write the lexical and dense indexes of `units` into the snapshot `folder`.
+def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: int, progress: bool,
+         keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
+    """Write the lexical and dense indexes of `units` into the snapshot `folder`; `keywords_ready`
+    is called with the record once the lexical index is written, before any embedding.
 
     Raises:
         ConfigError: if the embedding cache or a word list cannot be used, or `workers` is invalid.
@@ -38,6 +40,8 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
     tokenize_seconds = time.perf_counter() - t
     LexicalIndex.build(tokens).save(folder / LEXICAL_DIR)
     del tokens
+    if keywords_ready is not None:
+        keywords_ready({"name": NAME})
     t = time.perf_counter()
     with passage_encoder(embedder, cfg) as encoder:
         build_dense(units, encoder, folder / DENSE_DIR, cfg=cfg, generation=generation, progress=progress)
@@ -45,7 +49,7 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
 
 
 class EmbeddedRetrieval:
-    """BM25 rows and FAISS articles of one snapshot."""
+    """BM25 rows and FAISS articles of one snapshot (no FAISS index in a keywords-only one)."""
 
     def __init__(self, lexical: LexicalIndex, dense, catalog: Catalog) -> None:
         self.lexical_index = lexical
@@ -76,5 +80,7 @@ def open(folder: Path, record: dict, catalog: Catalog, embedder, cfg: Config) ->
     from index.dense import DenseIndex
 
     hint = rebuild_hint(folder.parent.parent)
+    dense = None if record.get("keywords_only") else DenseIndex.load(folder / DENSE_DIR, embedder.model_id,
+                                                                      len(catalog), hint)
     return EmbeddedRetrieval(LexicalIndex.load(folder / LEXICAL_DIR, rows=len(catalog), rebuild_hint=hint),
-                             DenseIndex.load(folder / DENSE_DIR, embedder.model_id, len(catalog), hint), catalog)
+                             dense, catalog)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -217,8 +217,10 @@ def _sync(client, name: str, rows: Sequence[dict], stored: dict[int, str], what:
     return len(changed), len(gone)
 
 
-def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: int, progress: bool) -> Loaded:
-    """Bring the knowledge base's two collections at `milvus_uri` up to `units` (see the module).
+def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: int, progress: bool,
+         keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
+    """Bring the knowledge base's two collections at `milvus_uri` up to `units` (see the module);
+    `keywords_ready` is called with the record once the articles (BM25) are loaded, before the passages.
 
     Raises:
         ConfigError: if `milvus_uri` or `workers` is invalid, or the embedding cache cannot be used.
@@ -275,6 +277,10 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
         upserted_a, deleted_a = _sync(client, articles, article_rows, _stored_digests(client, articles),
                                       "articles", progress)
         lexical_seconds = time.perf_counter() - start
+        if keywords_ready is not None:
+            client.flush(articles)
+            client.load_collection(articles)
+            keywords_ready({"name": NAME, "uri": uri, "articles": articles, "passages": passages})
         upserted_p, deleted_p = _sync(client, passages, passage_rows, _stored_digests(client, passages),
                                       "passages", progress, vectors_of)
         # sealed segments get their indexes; milvus-lite searched its unflushed rows ~8× slower (dense)
@@ -367,7 +373,8 @@ class MilvusRetrieval:
 
 
 def open(folder: Path, record: dict, catalog: Catalog, embedder, cfg: Config) -> MilvusRetrieval:  # noqa: A001
-    """The collections the snapshot's build loaded, at `milvus_uri` or else the address it recorded.
+    """The collections the snapshot's build loaded, at `milvus_uri` or else the address it recorded
+    (the articles alone for a keywords-only snapshot: its build is still loading the passages).
 
     Raises:
         BackendError: if Milvus is unreachable.
@@ -376,7 +383,7 @@ def open(folder: Path, record: dict, catalog: Catalog, embedder, cfg: Config) ->
     uri = cfg.milvus_uri or record["uri"]
     client = _client(uri, cfg.milvus_token)
     with _Calls(uri, "opening the collections"):
-        for name in (record["articles"], record["passages"]):
+        for name in (record["articles"],) if record.get("keywords_only") else (record["articles"], record["passages"]):
             if not client.has_collection(name):
                 raise SearchIndexError(f"Milvus at {uri} has no collection {name}; rebuild it: "
                                        f"{rebuild_hint(folder.parent.parent)} --backend milvus --milvus-uri {uri}")

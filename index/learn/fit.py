@@ -62,13 +62,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from index.adapter import ADAPTER_FILE, QueryAdapter, normalise_rows
+from index.build import rebuild_hint
 from index.collections import load_collections
 from index.eval import ArticleKey, Question, judge, read_questions, summarise
 from index.fuse import boost, rrf
 from index.prior import PRIOR_FILE, QuestionPrior, key_votes, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import RERANK_DEPTH, RERANKED_RRF_K, RERANKER_FILE, Reranker, fit_reranker
 from index.tokenize import DATA_DIR
-from kb.errors import ConfigError, QueryError, run_cli
+from kb.errors import ConfigError, QueryError, SearchIndexError, run_cli
 
 Ranking = list[int]                      # catalog rows, best first
 PriorVotes = tuple[dict[str, float], dict[ArticleKey, float]]   # the prior's document and article votes
@@ -718,6 +719,9 @@ def _fit(args: argparse.Namespace) -> int:
     question_sets = read_question_sets(args.questions)
     learn_only = learn_only_sets(args.learn_from, question_sets)
     searcher = Searcher(cfg.kb, cfg)
+    if searcher.keywords_only:
+        raise SearchIndexError(f"{cfg.kb}: the index has keywords only, its first build has not finished "
+                               f"embedding, and learning needs the passage vectors: {rebuild_hint(cfg.kb)}")
     learning_threads()              # for the rest of this process, which only learns
     start = time.perf_counter()
     m = load_material(searcher, question_sets, args.candidates, learn_only)
