@@ -12,11 +12,15 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.store import DB_NAME
 from kb.errors import run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
-from kb.settings import SEARCH_SETTINGS, add_arguments, config_from_args
+from kb.settings import SEARCH_SETTINGS, Config, add_arguments, config_from_args
+
+if TYPE_CHECKING:
+    from index.search import Searcher
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,15 +100,22 @@ def _print_hit(rank: int, hit) -> None:
         print("    其他版本: " + ", ".join(f"{v.version_date or '?'} ({v.status})" for v in hit.other_versions))
 
 
-def _search(args: argparse.Namespace) -> int:
+def _searcher(cfg: Config) -> Searcher:
+    """The searcher of `cfg`'s knowledge base, once it has said on stderr that its index is behind
+    the store or has keywords only, if it is."""
     from index.search import Searcher
 
-    cfg = config_from_args(args)
-    filters = _filters(args)
     searcher = Searcher(cfg.kb, cfg)
     staleness = searcher.staleness()
     if staleness:
         print(staleness, file=sys.stderr)
+    return searcher
+
+
+def _search(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    filters = _filters(args)
+    searcher = _searcher(cfg)
     if args.batch is not None:
         from index.eval import read_questions
 
@@ -128,11 +139,10 @@ def _search(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from index.eval import format_metrics, read_questions, search_questions
-    from index.search import Searcher
 
     cfg = config_from_args(args)
     questions = read_questions(args.file, need_gold=True)
-    searcher = Searcher(cfg.kb, cfg)
+    searcher = _searcher(cfg)                  # figures of a stale or keywords-only index say so
     metrics, seconds = search_questions(searcher, questions, args.k, progress=True)
     seconds.sort()
     print(f"{len(questions)} questions, k={args.k}, median {1000 * seconds[len(seconds) // 2]:.1f} ms/query")

@@ -6,6 +6,7 @@ live in a temporary folder (POLICYKB_CACHE_DIR), never the user's.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -229,6 +230,12 @@ def test_a_first_build_serves_keywords_while_it_embeds_and_an_interrupted_one_ke
     result = cli("index", "search", "复查机关答复期限", "--kb", str(kb), env=env)
     assert result.returncode == 0 and "复查机关应当在三十日内答复" in result.stdout
     assert "只按关键词" in result.stderr
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"qid": "q1", "query": "复查机关答复期限",
+                                     "gold": [{"title": TITLE, "article_no": 5}]}, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    measured = cli("index", "eval", str(questions), "--kb", str(kb), env=env)
+    assert measured.returncode == 0 and "Recall@1 1.0000" in measured.stdout and "只按关键词" in measured.stderr
     page = open_page(kb, "search", q="复查机关答复期限")
     assert not page.exception and not page.error, [e.value for e in page.error]
     assert any(f"《{TITLE}》第五条" in m.value for m in page.markdown), [m.value for m in page.markdown]
