@@ -110,6 +110,16 @@ def read_meta(folder: Path, kb_dir: str | Path) -> dict:
     return meta
 
 
+def _write_meta(folder: Path, meta: dict) -> None:
+    """Write a snapshot's `meta.json` (before it is swapped in): `meta`, stamped with the time.
+
+    Raises:
+        OSError: if it cannot be written.
+    """
+    stamped = {**meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    (folder / META).write_text(json.dumps(stamped, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def lexical_fingerprint(tokenizer: Tokenizer) -> str:
     """Changes whenever the lexical rows would change: word lists, mode, unit composition."""
     h = hashlib.sha256(f"format={FORMAT};search_mode={tokenizer.search_mode};fields=title,path,text".encode())
@@ -181,9 +191,7 @@ def _publish_keywords_only(root: Path, building: Path, meta: dict, record: dict)
     """
     interim = building.with_name(f"{building.name}-keywords")
     shutil.copytree(building, interim, copy_function=_link_or_copy)
-    meta = {**meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "previous": "",
-            "backend": {**record, "keywords_only": True}}
-    (interim / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    _write_meta(interim, {**meta, "previous": "", "backend": {**record, "keywords_only": True}})
     _swap_in(root, interim)
     return interim
 
@@ -289,9 +297,9 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         save_units(new, units)
         loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress,
                               keywords_ready=keywords_ready if folder is None else None)
-        meta = {**meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "seconds": round(time.perf_counter() - start, 1), "previous": previous, "backend": loaded.record}
-        (new / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        meta = {**meta, "seconds": round(time.perf_counter() - start, 1), "previous": previous,
+                "backend": loaded.record}
+        _write_meta(new, meta)
         _swap_in(root, new)
     except (OSError, sqlite3.Error) as err:
         shutil.rmtree(new, ignore_errors=True)

@@ -16,6 +16,7 @@ the embedding model once; `search()` then answers in tens of milliseconds. Steps
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import re
 import threading
@@ -202,8 +203,11 @@ class Searcher:
             if current_folder(self.kb_dir) == folder:
                 raise
             self._load_snapshot(current_folder(self.kb_dir))
+        if self.keywords_only:      # no meaning side, nor the second stage that weighs it
+            self.tuning = dataclasses.replace(self.tuning, dense_weight=0.0)
         self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
-        self.reranker = configured_reranker(self.cfg.reranker, self.embedder.model_id)
+        self.reranker = None if self.keywords_only else configured_reranker(self.cfg.reranker,
+                                                                             self.embedder.model_id)
         self.prior = configured_prior(self.cfg.question_prior, self.embedder.model_id)
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
@@ -417,13 +421,10 @@ class Searcher:
         t = self.tuning
         query_terms = self.lexical_query(parsed)
         lexical = self.lexical_ranking(query_terms, scope, n)
-        # the second stage weighs the meaning side too: none of it on a keywords-only snapshot
-        reranker = None if self.keywords_only else self.reranker
-        dense_weight = 0.0 if self.keywords_only else t.dense_weight
-        qvec = self.embedder.encode_query(parsed.text) if dense_weight or reranker is not None else None
-        dense = self.dense_ranking(qvec, scope, n) if dense_weight else []
-        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, dense_weight], t.rrf_k)
-        if reranker is not None:
+        qvec = self.embedder.encode_query(parsed.text) if t.dense_weight or self.reranker is not None else None
+        dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
+        fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
+        if self.reranker is not None:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], filters))
         fused = boost(fused, self._boosts(fused, parsed, filters))
