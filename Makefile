@@ -35,8 +35,11 @@ libreoffice:
 ocr-libs:
 	@{ ldconfig -p | grep -q "libGL.so.1" && ldconfig -p | grep -q "libglib-2.0.so.0"; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; } || echo "note: OCR of scans needs the Debian packages libgl1 and libglib2.0-0 (apt-get install libgl1 libglib2.0-0)"
 
+# The app is served as soon as search works: the index is built in the background (a first build
+# answers by keywords while it embeds). Exit status 3 of ingest is "some files failed, the others
+# are in": they are served, the failures printed above.
 run: setup ocr-libs
-	$(BIN)/python -m ingest $(CORPUS) --kb $(KB) --prune
+	$(BIN)/python -m ingest $(CORPUS) --kb $(KB) --prune --index-in-background || [ $$? -eq 3 ]
 	@echo "Serving http://$(if $(SERVE_PUBLIC),<this machine's address>,127.0.0.1):$(PORT)"
 	$(BIN)/streamlit run app.py --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
 		--browser.gatherUsageStats false -- --kb $(KB) $(if $(SERVE_PUBLIC),--public,--no-public)

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import SHARED
-from kb.errors import printable
+from kb.errors import FILES_FAILED, printable
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = SHARED / "corpus" / "xinfang"
@@ -723,14 +723,15 @@ class Bench:
                          printable(str(path)) in line), "")
             outcome = "stored" if committed else f"{batch_kind or kind or 'no kind'}: {said[:120] or 'no line'}"
             reported = committed or bool(line)
-            ok = t < 60 and w < ONE_GB and m < ONE_GB and reported and code in (0, 1) and not raw_control
+            ok = t < 60 and w < ONE_GB and m < ONE_GB and reported and code in (0, FILES_FAILED) and not raw_control
             print(f"  {label}: alone {t:.1f} s, worker peak {w:.0f} MB, {outcome}", flush=True)
             self.rows.append(Row(
                 f"hostile file: {label}",
                 f"alone: exit {code}, {t:.1f} s, worker peak {w:.0f} MB, ingest process peak {m:.0f} MB, "
                 f"{line or 'no error line'}; in the batch: {outcome}",
                 "nothing (a bad file is reported, not stored)" if not committed else "nothing", ok))
-        ok = good_in == len(good) and ran.code == 1 and seconds < 60 * (len(bad) + len(good)) and not raw_control
+        ok = (good_in == len(good) and ran.code == FILES_FAILED and seconds < 60 * (len(bad) + len(good))
+              and not raw_control)
         self.rows.append(Row(
             f"batch: {len(good)} good + {len(bad)} hostile files",
             f"exit {ran.code} in {seconds:.1f} s; good files stored {good_in}/{len(good)}; worker peak "

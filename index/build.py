@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 import uuid
@@ -228,6 +229,31 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         pass
     with writer_lock(kb_dir, wait=cfg.wait):
         return _build_locked(kb_dir, cfg, progress, force)
+
+
+def searchable(kb_dir: str | Path) -> bool:
+    """Whether CURRENT names a complete snapshot of this format that a searcher can load (a
+    first build's keywords-only one counts)."""
+    try:
+        read_meta(current_folder(kb_dir), kb_dir)
+    except SearchIndexError:
+        return False
+    return True
+
+
+def build_in_background(kb_dir: str | Path, *, quiet: bool = False, poll_seconds: float = 0.2) -> subprocess.Popen:
+    """Start `python -m index build --kb KB` in a process of its own (the settings come from the
+    environment, as for this process) and return it once the knowledge base can be searched:
+    an earlier snapshot, which stays in use until the new one is done, or a first build's
+    keywords-only one (`_publish_keywords_only`), or else the build's end, when its `returncode`
+    says how it went. The build shares this process's terminal (its progress, summary and any
+    error print there) and process group, so Ctrl-C there stops it too; an interrupted build
+    leaves the snapshot in use as it was."""
+    command = [sys.executable, "-m", "index", "build", "--kb", str(kb_dir), *(["--quiet"] if quiet else [])]
+    process = subprocess.Popen(command)
+    while process.poll() is None and not searchable(kb_dir):
+        time.sleep(poll_seconds)
+    return process
 
 
 def backend_record(meta: dict) -> dict:

@@ -1,7 +1,8 @@
 """Command line: `python -m ingest PATH... [--kb DIR] [--prune]` and `python -m ingest inspect FILE --json`.
 
-Errors are one line on stderr, never a traceback. Exit status: 0 success; 1 some files failed;
-2 bad usage or an unreadable file given to `inspect`; 130 interrupted.
+Errors are one line on stderr, never a traceback. Exit status: 0 success; 3 some files failed
+(the others are ingested and indexed: `make run` serves them); 1 the knowledge base, the index or
+a setting could not be used; 2 bad usage or an unreadable file given to `inspect`; 130 interrupted.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import sys
 
 from ingest import ocr
-from kb.errors import IngestError, NotADocument, printable, run_cli
+from kb.errors import FILES_FAILED, IngestError, NotADocument, printable, run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import add_arguments, config_from_args
 
@@ -30,7 +31,12 @@ def _ingest_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     add_arguments(p, "kb", "parse_timeout", "parse_memory_mb", "ocr_memory_mb")
     p.add_argument("--prune", action="store_true", help="remove documents whose files vanished from the given folders")
-    p.add_argument("--no-index", action="store_true", help="do not build or update the search index afterwards")
+    indexing = p.add_mutually_exclusive_group()
+    indexing.add_argument("--no-index", action="store_true", help="do not build or update the search index afterwards")
+    indexing.add_argument("--index-in-background", action="store_true",
+                          help="build the index in a process of its own and return as soon as search works "
+                               "(the snapshot in use, or a first build's keywords-only one) while it goes on "
+                               "(what make run does before it serves the app)")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_wait_arguments(p)
@@ -100,7 +106,8 @@ def ingest_main(argv: list[str]) -> int:
         elif o.message:
             tqdm.write(f"note     {o.path}: {o.message}", file=sys.stderr)
 
-    # one hold over the ingest and the index build: no other writer gets in between
+    # one hold over the ingest and the index build: no other writer gets in between (a build in the
+    # background takes the lock after it)
     with cli_writer_lock(cfg.kb, wait_seconds(args, cfg)):
         summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file, cfg=cfg,
                       progress=not args.quiet)
@@ -109,10 +116,18 @@ def ingest_main(argv: list[str]) -> int:
         print(f"knowledge base {cfg.kb}: {summary.documents} documents, {summary.articles} articles")
         if not args.no_index and not summary.articles:
             print("nothing to index yet: the knowledge base has no articles")
-        elif not args.no_index:
+        elif not args.no_index and not args.index_in_background:
             from index import build
             print(build(cfg.kb, cfg, progress=not args.quiet).summary())
-    return 1 if summary.failed else 0
+    if args.index_in_background and summary.articles:      # the build takes the writer lock itself
+        from index import build_in_background
+
+        process = build_in_background(cfg.kb, quiet=args.quiet)
+        if process.returncode:      # the build said why on stderr
+            return process.returncode
+        if process.returncode is None:
+            print(f"search works now; the index build goes on in the background (process {process.pid})", flush=True)
+    return FILES_FAILED if summary.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,12 @@ class NotADocument(KBError):
         super().__init__(f"{printable(self.file)}: {self.message}")
 
 
+# The exit status of a batch command some of whose files failed while the others went in. Not 1,
+# which says that nothing could be done (a `KBError`): a caller such as `make run` goes on after
+# failed files, not after that.
+FILES_FAILED = 3
+
+
 def run_cli(command: Callable[..., int], *args: object, interrupted: str = "interrupted") -> int:
     """Run a CLI command function and turn failures into one line on stderr and an exit code:
     a `KBError` → its message and `exit_code`; Ctrl-C → `interrupted` and 130."""

@@ -634,7 +634,7 @@ def test_error_lines_carry_no_raw_control_characters(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "ingest", str(folder), "--kb", str(tmp_path / "kb"),
                              "--no-index", "-q"], capture_output=True, text=True, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "\x1b" not in result.stderr
     failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
     assert len(failed) == 1 and "red.txt" in failed[0] and "\\n" in failed[0], result.stderr
@@ -672,7 +672,7 @@ def test_the_limits_are_command_line_flags_too(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "ingest", str(slow), "--kb", str(tmp_path / "kb"), "--quiet",
                              "--no-index", "--parse-timeout", "0.5"], cwd=REPO, capture_output=True, text=True,
                             timeout=120)
-    assert result.returncode == 1 and "timeout" in result.stderr and "0.5 s" in result.stderr, result.stderr
+    assert result.returncode == 3 and "timeout" in result.stderr and "0.5 s" in result.stderr, result.stderr
     inspected = subprocess.run([sys.executable, "-m", "ingest", "inspect", str(slow), "--parse-timeout", "0.5"],
                                cwd=REPO, capture_output=True, text=True, timeout=120)
     assert inspected.returncode == 2 and "parse_timeout" in inspected.stderr

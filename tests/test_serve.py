@@ -1,9 +1,12 @@
 """Serving: `make run` and `streamlit run app.py` (from the repository) listen on this machine
-only; `make run PUBLIC=1` is the explicit way to serve the network and tells the app so."""
+only; `make run PUBLIC=1` is the explicit way to serve the network and tells the app so; `make
+run` serves a corpus with a broken file, as soon as search works."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.harness import free_port, stop_process
+from ui.harness import CHROMIUM, chromium, free_port, stop_process, wait_healthy, wait_until_idle
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,3 +76,44 @@ def test_make_run_public_serves_the_network_and_tells_the_app(tmp_path: Path):
     command = make_run_command("PUBLIC=1", f"KB={tmp_path / 'kb'}")
     assert command[command.index("--server.address") + 1] == "0.0.0.0"
     assert "--public" in command[command.index("--"):]
+
+
+REGULATION = """# 某县信访接待测试办法
+
+<!-- INFO END -->
+
+第一条 为了规范信访接待工作，制定本办法。
+
+第二条 信访人对复查意见不服的，可以自收到书面复查意见之日起三十日内向复查机关的上一级机关请求复核。
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (make browser)")
+def test_make_run_serves_a_corpus_with_a_broken_file(tmp_path: Path):
+    # a broken file among a user's documents used to stop `make run` before it served the others
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "某县信访接待测试办法.md").write_text(REGULATION, encoding="utf-8")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    port, log = free_port(), tmp_path / "make-run.log"
+    with open(log, "wb") as out:        # its own session: the build it leaves running stops with it
+        make = subprocess.Popen(["make", "run", f"CORPUS={corpus}", f"KB={tmp_path / 'kb'}", f"PORT={port}"],
+                                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", make, log, timeout=300)
+        output = log.read_text(encoding="utf-8", errors="replace")
+        assert "broken.pdf" in output and "1 failed" in output, output
+        with chromium() as browser:
+            page = browser.new_page(locale="zh-CN")
+            page.set_default_timeout(60000)
+            page.goto(f"http://127.0.0.1:{port}")
+            wait_until_idle(page)
+            box = page.get_by_label("输入问题、关键词或条文（按回车检索）")
+            box.fill("对复查意见不服还能找谁？")
+            box.press("Enter")
+            wait_until_idle(page)
+            assert "《某县信访接待测试办法》第二条" in page.inner_text("body")
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(timeout=30)

@@ -263,6 +263,70 @@ def test_only_a_first_build_swaps_in_keywords_alone(kb: Path, tmp_path: Path,
     assert not published and not Searcher(kb, load_config(kb=str(kb))).keywords_only
 
 
+def build_ended(kb: Path, timeout: float = 300) -> Path:
+    """The snapshot in use once it is complete and reflects the whole store (a build started in
+    the background has ended), within `timeout` seconds."""
+    from ingest.store import open_store
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with open_store(kb) as store:
+            generation = store.generation()
+        folder = current_folder(kb)
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if (folder / "dense").exists() and meta["generation"] == generation:
+            return assert_complete(kb)
+        assert time.monotonic() < deadline, "the background build did not end"
+        time.sleep(0.3)
+
+
+def ingest_in_background(corpus: Path, kb: Path, env: dict[str, str], log: Path) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of `python -m ingest … --index-in-background`, once that
+    command has returned: its output goes to files, since the build it leaves running holds the
+    same output (pipes would stay open until the build ends)."""
+    with open(log.with_suffix(".out"), "w+") as out, open(log.with_suffix(".err"), "w+") as err:
+        code = subprocess.run([sys.executable, "-m", "ingest", str(corpus), "--kb", str(kb), "--index-in-background",
+                               "--quiet"], cwd=REPO, stdout=out, stderr=err, env=env, timeout=600).returncode
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read()
+
+
+def test_ingest_returns_once_search_works_and_indexes_in_the_background(tmp_path: Path, env: dict[str, str]) -> None:
+    # `make run` serves the app then: a first build of a large corpus embeds for an hour on slow
+    # machines, and a failed file no longer keeps the others from being served
+    corpus = tmp_path / "corpus"
+    write(corpus, TITLE, CONTENTS)
+    (corpus / "empty.txt").write_bytes(b"")
+    kb = tmp_path / "kb"
+    code, _, stderr = ingest_in_background(corpus, kb, env, tmp_path / "first")
+    assert code == 3, stderr          # one file failed, the rest is in
+    assert "failed" in stderr and "empty.txt" in stderr
+    hit = Searcher(kb, load_config(kb=str(kb))).search("复查机关答复期限", k=1)[0]
+    assert hit.citation == f"《{TITLE}》第五条"
+    serving = build_ended(kb)
+    assert not Searcher(kb, load_config(kb=str(kb))).keywords_only
+
+    write(corpus, OTHER, ("调解应当自愿", "调解不收费"))
+    code, stdout, _ = ingest_in_background(corpus, kb, env, tmp_path / "second")
+    # the snapshot in use answers at once (behind the store, and says so) while the build goes on
+    assert code == 3 and "goes on in the background (process " in stdout, stdout
+    assert current_folder(kb) == serving
+    assert "索引落后于知识库" in Searcher(kb, load_config(kb=str(kb))).staleness()
+    assert build_ended(kb) != serving
+    assert Searcher(kb, load_config(kb=str(kb))).search(f"{OTHER}第二条")[0].text == "调解不收费。"
+
+
+def test_a_background_build_that_cannot_start_says_why_and_ingest_fails(tmp_path: Path, env: dict[str, str]) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus, TITLE, CONTENTS)
+    no_model = {**env, "POLICYKB_MODEL": str(tmp_path / "no-such-model")}
+    code, stdout, stderr = ingest_in_background(corpus, tmp_path / "kb", no_model, tmp_path / "log")
+    assert code == 1 and "no-such-model" in stderr and "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("error:")] == stderr.splitlines()
+    assert "files: 1 added" in stdout
+
+
 # ---- readers ----------------------------------------------------------------------------------
 def test_a_searcher_serves_the_last_snapshot_while_the_store_moves_on(kb: Path, tmp_path: Path,
                                                                       env: dict[str, str]) -> None:

@@ -45,7 +45,7 @@ def running_app(kb: Path, log: Path, *app_args: str, timeout: float = 120.0) -> 
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log, timeout)
+        wait_healthy(url, proc, log, timeout)
         yield url
     finally:
         stop_process(proc, timeout=15)
@@ -64,11 +64,17 @@ def stop_process(proc: subprocess.Popen, *, timeout: float) -> None:
         proc.wait()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Return once the app at `url` says it is healthy.
+
+    Raises:
+        RuntimeError: if `proc` (the server, or the command that starts it) exits first, or
+            `timeout` seconds pass (the end of its `log` is in the message).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {_tail(log)}")
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {_tail(log)}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.read().strip() == b"ok":
