@@ -18,6 +18,7 @@ record says `keywords_only`; searchers skip the meaning side on it, and the next
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -270,13 +271,16 @@ def same_backend(cfg: Config, record: dict) -> Config:
 
 
 def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) -> BuildReport:
-    from index.embed import load_embedder
+    from index.embed import find_model, load_embedder
     from ingest.store import open_store
 
     start = time.perf_counter()
     root = index_root(kb_dir)
     backend_module(cfg.backend or EMBEDDED)           # an unknown backend is refused before any work
-    embedder = load_embedder(cfg)
+    find_model(cfg)                                   # and so is a model that cannot be found
+    # Loaded when first needed: a first build's keyword index comes before the model's export,
+    # which takes a minute the first time on a machine.
+    embedder = functools.cache(functools.partial(load_embedder, cfg))
     fingerprint = lexical_fingerprint(Tokenizer())
     with open_store(kb_dir) as store:
         generation = store.generation()
@@ -291,10 +295,11 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         backend = backend_module(cfg.backend)
         if (not force and folder is not None and meta.get("generation") == generation
                 and not backend_record(meta).get("keywords_only")
-                and meta.get("lexical") == fingerprint and meta.get("model_id") == embedder.model_id
+                and meta.get("lexical") == fingerprint
                 and meta.get("clause_passages", False) == cfg.clause_passages
                 and backend_record(meta)["name"] == cfg.backend
-                and backend_record(meta).get("uri", "") == (cfg.milvus_uri if cfg.backend != EMBEDDED else "")):
+                and backend_record(meta).get("uri", "") == (cfg.milvus_uri if cfg.backend != EMBEDDED else "")
+                and meta.get("model_id") == embedder().model_id):
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
                                time.perf_counter() - start)
         units = sorted(store.iter_articles(), key=lambda u: u.id)
@@ -305,7 +310,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     # rebuild) once collided on a name made of generation, time and pid
     new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
-            "model_id": embedder.model_id, "clause_passages": cfg.clause_passages}
+            "clause_passages": cfg.clause_passages}
     previous, keywords_seconds = folder.name if folder else "", 0.0
 
     def keywords_ready(record: dict) -> None:
@@ -323,8 +328,8 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         save_units(new, units)
         loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress,
                               keywords_ready=keywords_ready if folder is None else None)
-        meta = {**meta, "seconds": round(time.perf_counter() - start, 1), "previous": previous,
-                "backend": loaded.record}
+        meta = {**meta, "model_id": embedder().model_id, "seconds": round(time.perf_counter() - start, 1),
+                "previous": previous, "backend": loaded.record}
         _write_meta(new, meta)
         _swap_in(root, new)
     except (OSError, sqlite3.Error) as err:

@@ -577,15 +577,14 @@ class Embedder:
         return normalise(self.backend.embed_one(self.query_prefix + text, self.max_seq_length))
 
 
-def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
-    """The embedder the settings name; `overrides` replace settings of `cfg` (or of the
-    environment and defaults, as for `load_config`). The model is loaded (and exported) once per
-    process and configuration, under a lock, whichever thread asks first; later calls share it.
+def find_model(cfg: Config) -> tuple[EmbedderSpec, Path]:
+    """The embedding settings of `cfg`, checked, and the model's local folder (converted on first
+    use, seconds), without loading the model nor exporting it (a minute on first use): a first
+    build checks its settings before its keyword index and loads the model after it.
 
     Raises:
-        ConfigError: if a setting is invalid or the model cannot be found, loaded or exported.
+        ConfigError: if a setting is invalid or the model cannot be found.
     """
-    cfg = replace(cfg, **overrides) if cfg is not None else load_config(**overrides)
     spec = EmbedderSpec.from_config(cfg)
     if spec.backend not in BACKENDS:
         raise ConfigError(f"setting embed_backend: {spec.backend!r} is not one of {', '.join(BACKENDS)}")
@@ -594,7 +593,19 @@ def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
     if spec.batch_size < 1:
         raise ConfigError(f"setting embed_batch_size: {spec.batch_size} must be positive")
     with _LOAD_LOCK:
-        folder = resolve_model(spec.model, spec.cache_dir)
+        return spec, resolve_model(spec.model, spec.cache_dir)
+
+
+def load_embedder(cfg: Config | None = None, **overrides: object) -> Embedder:
+    """The embedder the settings name; `overrides` replace settings of `cfg` (or of the
+    environment and defaults, as for `load_config`). The model is loaded (and exported) once per
+    process and configuration, under a lock, whichever thread asks first; later calls share it.
+
+    Raises:
+        ConfigError: if a setting is invalid or the model cannot be found, loaded or exported.
+    """
+    spec, folder = find_model(replace(cfg, **overrides) if cfg is not None else load_config(**overrides))
+    with _LOAD_LOCK:
         fingerprint = fingerprint_folder(folder)
         backend = _shared_backend(folder, fingerprint, spec)
     return Embedder(spec, folder, fingerprint, backend)

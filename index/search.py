@@ -179,10 +179,9 @@ class Searcher:
         Raises:
             StoreError: if the knowledge base is missing.
             SearchIndexError: if the index is missing, incomplete or does not match the model.
-            ConfigError: if the embedding model cannot be loaded.
+            ConfigError: if the embedding model cannot be loaded (a keywords-only snapshot loads none).
             BackendError: if the snapshot's search backend (Milvus) cannot be reached.
         """
-        from index.embed import load_embedder
         from ingest.store import open_store
 
         # A search's matrix products are small (the adapter, the prior's questions), and numpy's
@@ -195,7 +194,6 @@ class Searcher:
         self.tuning = Tuning.from_config(self.cfg)
         with open_store(self.kb_dir):       # a missing knowledge base is said as such
             pass
-        self.embedder = load_embedder(self.cfg)
         folder = current_folder(self.kb_dir)
         try:
             self._load_snapshot(folder)
@@ -205,10 +203,11 @@ class Searcher:
             self._load_snapshot(current_folder(self.kb_dir))
         if self.keywords_only:      # no meaning side, nor the second stage that weighs it
             self.tuning = dataclasses.replace(self.tuning, dense_weight=0.0)
-        self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
-        self.reranker = None if self.keywords_only else configured_reranker(self.cfg.reranker,
-                                                                             self.embedder.model_id)
-        self.prior = configured_prior(self.cfg.question_prior, self.embedder.model_id)
+            self.adapter, self.reranker, self.prior = None, None, None
+        else:
+            self.adapter = configured_adapter(self.cfg.query_adapter, self.embedder.model_id)
+            self.reranker = configured_reranker(self.cfg.reranker, self.embedder.model_id)
+            self.prior = configured_prior(self.cfg.question_prior, self.embedder.model_id)
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
@@ -225,14 +224,19 @@ class Searcher:
     def _load_snapshot(self, folder: Path) -> None:
         """Raises:
             SearchIndexError: if a part of the snapshot in `folder` is missing or unreadable.
+            ConfigError: if the embedding model cannot be loaded (not asked of a keywords-only snapshot).
             BackendError: if the snapshot's Milvus collections cannot be reached."""
+        from index.embed import load_embedder
+
         hint = rebuild_hint(self.kb_dir)
         self.folder = folder
         self.meta = read_meta(folder, self.kb_dir)
         self.catalog = Catalog.load(folder, hint)
         record = backend_record(self.meta)
-        # a first build's snapshot before its embedding is done (`index.build`): keywords alone
+        # a first build's snapshot before its embedding is done (`index.build`): keywords alone,
+        # and no model to load (on a new machine its build may be exporting it right now)
         self.keywords_only = bool(record.get("keywords_only"))
+        self.embedder = None if self.keywords_only else load_embedder(self.cfg)
         self.backend = backend_module(record["name"]).open(folder, record, self.catalog, self.embedder, self.cfg)
         self.units = UnitTable(folder, hint)
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import pytest
 
-from index.build import INDEX_DIR, POINTER, build, current_folder
+from index.build import INDEX_DIR, POINTER, build, current_folder, searchable
 from index.search import Searcher, searcher_for
 from ingest import run
 from kb.settings import load_config
@@ -67,6 +67,15 @@ def kb(tmp_path: Path, env: dict[str, str]) -> Path:
     kb = tmp_path / "kb"
     assert run([corpus], kb).failed == 0
     build(kb, load_config(kb=str(kb)), progress=False)
+    return kb
+
+
+def ingested_kb(tmp_path: Path) -> Path:
+    """A knowledge base of one document, ingested and never indexed."""
+    corpus = tmp_path / "corpus"
+    write(corpus, TITLE, CONTENTS)
+    kb = tmp_path / "kb"
+    assert run([corpus], kb).failed == 0
     return kb
 
 
@@ -205,10 +214,7 @@ def test_a_first_build_serves_keywords_while_it_embeds_and_an_interrupted_one_ke
     # a first build of a large corpus embeds for an hour on slow machines: before this, nothing
     # could be searched until it ended, and an interrupted one left nothing to search at all
     import index.dense
-    corpus = tmp_path / "corpus"
-    write(corpus, TITLE, CONTENTS)
-    kb = tmp_path / "kb"
-    assert run([corpus], kb).failed == 0
+    kb = ingested_kb(tmp_path)
     original, seen = index.dense.build_dense, []
 
     def cut_off_while_embedding(*args, **kwargs):
@@ -250,6 +256,40 @@ def test_a_first_build_serves_keywords_while_it_embeds_and_an_interrupted_one_ke
     top = full.search("复查机关答复期限", k=3)[0]
     assert top.citation == f"《{TITLE}》第五条" and "meaning" in top.match
     assert serving.is_dir()                 # kept one generation: a searcher may be loading it
+
+
+def test_a_first_build_searches_by_keywords_before_it_loads_the_model(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # the model's first conversion and export take a minute on a new machine: they came before
+    # the keyword snapshot, and a searcher of that snapshot loaded (so exported) the model too
+    import index.embed
+    kb = ingested_kb(tmp_path)
+    original, seen = index.embed.load_embedder, []
+
+    def load_embedder(*args, **kwargs):
+        if not seen:                # the first time the model is asked for
+            seen.append(None)
+            if searchable(kb):
+                searcher = Searcher(kb, load_config(kb=str(kb)))    # no model to load here: keywords alone
+                seen[0] = (searcher.keywords_only, searcher.embedder, searcher.search("复查机关答复期限", k=1))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(index.embed, "load_embedder", load_embedder)
+    report = build(kb, load_config(kb=str(kb)), progress=False)
+    assert seen[0] is not None, "the model was loaded before keyword search worked"
+    [(keywords_only, embedder, hits)] = seen
+    assert keywords_only and embedder is None and hits[0].citation == f"《{TITLE}》第五条"
+    assert report.keywords_seconds > 0 and not Searcher(kb, load_config(kb=str(kb))).keywords_only
+    model_id = json.loads((current_folder(kb) / "meta.json").read_text(encoding="utf-8"))["model_id"]
+    assert model_id == original(load_config(kb=str(kb))).model_id
+
+
+def test_a_build_with_a_model_it_cannot_find_fails_before_any_snapshot(tmp_path: Path) -> None:
+    from kb.errors import ConfigError
+    kb = ingested_kb(tmp_path)
+    with pytest.raises(ConfigError, match="no-such-model"):
+        build(kb, load_config(kb=str(kb), model=str(tmp_path / "no-such-model")), progress=False)
+    assert not (kb / INDEX_DIR / POINTER).exists()
 
 
 def test_only_a_first_build_swaps_in_keywords_alone(kb: Path, tmp_path: Path,

@@ -15,6 +15,7 @@ import numpy as np
 from index.backends import Loaded, LexicalQuery, Scope, catalog_rows
 from index.build import DENSE_DIR, LEXICAL_DIR, rebuild_hint, tokenize_units, unit_headings
 from index.catalog import Catalog
+from index.embed import Embedder
 from index.lexical import LexicalIndex, top_rows
 from index.tokenize import Tokenizer
 from kb.settings import Config
@@ -22,10 +23,10 @@ from kb.settings import Config
 NAME = "embedded"
 
 
-def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: int, progress: bool,
-         keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
+def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *, cfg: Config, generation: int,
+         progress: bool, keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
     """Write the lexical and dense indexes of `units` into the snapshot `folder`; `keywords_ready`
-    is called with the record once the lexical index is written, before any embedding.
+    is called with the record once the lexical index is written, before the model is asked for.
 
     Raises:
         ConfigError: if the embedding cache or a word list cannot be used, or `workers` is invalid.
@@ -43,7 +44,7 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
     if keywords_ready is not None:
         keywords_ready({"name": NAME})
     t = time.perf_counter()
-    with passage_encoder(embedder, cfg) as encoder:
+    with passage_encoder(get_embedder(), cfg) as encoder:
         build_dense(units, encoder, folder / DENSE_DIR, cfg=cfg, generation=generation, progress=progress)
     return Loaded({"name": NAME}, tokenize_seconds, time.perf_counter() - t)
 

@@ -35,6 +35,7 @@ from index.backends import Loaded, LexicalQuery, Scope, catalog_rows
 from index.build import rebuild_hint, unit_headings
 from index.catalog import STATUSES, Catalog
 from index.dense import choose_index_type, unit_passages
+from index.embed import Embedder
 from index.tokenize import STOP_WORDS, USER_DICT, normalise, read_word_list
 from kb.errors import BackendError, ConfigError, SearchIndexError
 from kb.settings import Config
@@ -217,8 +218,8 @@ def _sync(client, name: str, rows: Sequence[dict], stored: dict[int, str], what:
     return len(changed), len(gone)
 
 
-def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: int, progress: bool,
-         keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
+def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *, cfg: Config, generation: int,
+         progress: bool, keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
     """Bring the knowledge base's two collections at `milvus_uri` up to `units` (see the module);
     `keywords_ready` is called with the record once the articles (BM25) are loaded, before the passages.
 
@@ -231,6 +232,7 @@ def load(units: Sequence, embedder, folder: Path, *, cfg: Config, generation: in
     from index.distributed import passage_encoder
 
     start = time.perf_counter()
+    embedder = get_embedder()       # its passages are written beside the articles
     uri = cfg.milvus_uri
     catalog = Catalog.load(folder, rebuild_hint(folder.parent.parent))     # rows = `units`, in order
     base = collection_base(folder.parent.parent)
