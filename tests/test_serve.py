@@ -1,6 +1,6 @@
 """Serving: `make run` and `streamlit run app.py` (from the repository) listen on this machine
 only; `make run PUBLIC=1` is the explicit way to serve the network and tells the app so; `make
-run` serves a corpus with a broken file, as soon as search works."""
+run` serves a corpus with a broken file, as soon as search works, and Ctrl-C stops all it started."""
 from __future__ import annotations
 
 import ipaddress
@@ -97,7 +97,7 @@ def test_make_run_serves_a_corpus_with_a_broken_file(tmp_path: Path):
     (corpus / "某县信访接待测试办法.md").write_text(REGULATION, encoding="utf-8")
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     port, log = free_port(), tmp_path / "make-run.log"
-    with open(log, "wb") as out:        # its own session: the build it leaves running stops with it
+    with open(log, "wb") as out:        # a process group of its own, as in a terminal
         make = subprocess.Popen(["make", "run", f"CORPUS={corpus}", f"KB={tmp_path / 'kb'}", f"PORT={port}"],
                                 cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -114,6 +114,25 @@ def test_make_run_serves_a_corpus_with_a_broken_file(tmp_path: Path):
             box.press("Enter")
             wait_until_idle(page)
             assert "《某县信访接待测试办法》第二条" in page.inner_text("body")
+        os.killpg(make.pid, signal.SIGINT)          # what Ctrl-C in its terminal sends
+        make.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while running_in_group(make.pid):
+            assert time.monotonic() < deadline, f"Ctrl-C left {running_in_group(make.pid)} running"
+            time.sleep(0.3)
     finally:
-        os.killpg(make.pid, signal.SIGTERM)
-        make.wait(timeout=30)
+        if running_in_group(make.pid):
+            os.killpg(make.pid, signal.SIGKILL)
+
+
+def running_in_group(group: int) -> list[str]:
+    """The command lines of the live (not zombie) processes of process group `group`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == group:
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except (OSError, IndexError, ValueError):
+            pass                    # gone meanwhile
+    return found
