@@ -232,7 +232,7 @@ def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *,
     from index.distributed import passage_encoder
 
     start = time.perf_counter()
-    embedder = get_embedder()       # its passages are written beside the articles
+    embedder = get_embedder()       # at once: the passages, split by its tokens, are made before the articles load
     uri = cfg.milvus_uri
     catalog = Catalog.load(folder, rebuild_hint(folder.parent.parent))     # rows = `units`, in order
     base = collection_base(folder.parent.parent)
