@@ -367,6 +367,37 @@ def test_a_background_build_that_cannot_start_says_why_and_ingest_fails(tmp_path
     assert "files: 1 added" in stdout
 
 
+def test_a_background_build_killed_before_search_works_is_said_in_one_line(tmp_path: Path,
+                                                                             env: dict[str, str]) -> None:
+    # killed (the OOM killer, kill -9), the build says nothing itself; ingest exited with -9's 247
+    kb = tmp_path / "kb"
+    corpus = tmp_path / "corpus"
+    write(corpus, TITLE, CONTENTS)
+    with open(tmp_path / "out", "w+") as out, open(tmp_path / "err", "w+") as err:
+        ingest = subprocess.Popen([sys.executable, "-m", "ingest", str(corpus), "--kb", str(kb),
+                                   "--index-in-background", "--quiet"], cwd=REPO, stdout=out, stderr=err, env=env)
+        target = f"-m index build --kb {kb}"
+        deadline = time.monotonic() + 60
+        while not (builds := [stat.parent for stat in Path("/proc").glob("[0-9]*/stat")
+                              if target in _cmdline(stat.parent)]):
+            assert ingest.poll() is None and time.monotonic() < deadline, "no background build started"
+            time.sleep(0.01)
+        os.kill(int(builds[0].name), 9)
+        assert ingest.wait(timeout=60) == 1
+        err.seek(0)
+        stderr = err.read()
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert "stopped by signal 9 before search worked" in stderr and "python -m index build --kb" in stderr
+    assert not searchable(kb)
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 # ---- readers ----------------------------------------------------------------------------------
 def test_a_searcher_serves_the_last_snapshot_while_the_store_moves_on(kb: Path, tmp_path: Path,
                                                                       env: dict[str, str]) -> None:
