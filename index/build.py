@@ -13,7 +13,11 @@ cache of `index.cache` survives rebuilds).
 A first build (no snapshot in use yet) swaps in a keywords-only snapshot as soon as its keyword
 index is written, then goes on embedding (`_publish_keywords_only`): embedding a whole corpus takes
 an hour or more on slow 2-core machines, and its users can search by keywords meanwhile. Its
-record says `keywords_only`; searchers skip the meaning side on it, and the next build never skips it.
+record says `keywords_only`; searchers skip the meaning side on it (and load no model), and the next
+build never skips it. The model is checked before any work (`index.embed.find_model`) and loaded when
+first needed, after that snapshot: its first conversion and export take a minute on a new machine.
+`build_in_background` runs a build in a process of its own and returns once search works (what
+`python -m ingest --index-in-background`, and so `make run`, do).
 """
 from __future__ import annotations
 
