@@ -236,26 +236,29 @@ def finished(proc: subprocess.Popen, logs: Path, name: str, started: float, what
     return _note_tracebacks(what, ran)
 
 
-def _proc_stat(pid: int) -> tuple[int, str, int] | None:
-    """(parent pid, state, start time) of a process, or None if it is gone."""
+def _proc_stat(pid: int) -> tuple[int, str, int, int] | None:
+    """(parent pid, state, start time, process group) of a process, or None if it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields_ = text[text.rindex(")") + 2:].split()
-    return int(fields_[1]), fields_[0], int(fields_[19])
+    return int(fields_[1]), fields_[0], int(fields_[19]), int(fields_[2])
+
+
+def _living() -> dict[int, tuple[int, str, int, int]]:
+    """`_proc_stat` of every process that is alive (not a zombie), by pid."""
+    stats = {int(entry): _proc_stat(int(entry)) for entry in os.listdir("/proc") if entry.isdigit()}
+    return {pid: stat for pid, stat in stats.items() if stat and stat[1] != "Z"}
 
 
 def descendants(pid: int) -> dict[int, int]:
     """Living descendants of `pid`: {pid: start time}."""
     children: dict[int, list[int]] = {}
     starts: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _proc_stat(int(entry))
-            if stat and stat[1] != "Z":
-                children.setdefault(stat[0], []).append(int(entry))
-                starts[int(entry)] = stat[2]
+    for entry, stat in _living().items():
+        children.setdefault(stat[0], []).append(entry)
+        starts[entry] = stat[2]
     out: dict[int, int] = {}
     todo = list(children.get(pid, []))
     while todo:
@@ -263,6 +266,12 @@ def descendants(pid: int) -> dict[int, int]:
         out[child] = starts[child]
         todo.extend(children.get(child, []))
     return out
+
+
+def group_members(group: int) -> list[int]:
+    """The living processes of process group `group` (a command's children that outlived it, and
+    were given to init, stay in its group)."""
+    return sorted(pid for pid, stat in _living().items() if stat[3] == group)
 
 
 def survivors(pids: dict[int, int]) -> list[int]:

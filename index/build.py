@@ -253,11 +253,19 @@ def build_in_background(kb_dir: str | Path, *, quiet: bool = False, poll_seconds
     keywords-only one (`_publish_keywords_only`), or else the build's end, when its `returncode`
     says how it went. The build shares this process's terminal (its progress, summary and any
     error print there) and process group, so Ctrl-C there stops it too; an interrupted build
-    leaves the snapshot in use as it was."""
+    leaves the snapshot in use as it was.
+
+    Raises:
+        SearchIndexError: if the build was killed by a signal before search worked (the OOM
+            killer, kill -9), when it could say nothing itself.
+    """
     command = [sys.executable, "-m", "index", "build", "--kb", str(kb_dir), *(["--quiet"] if quiet else [])]
     process = subprocess.Popen(command)
     while process.poll() is None and not searchable(kb_dir):
         time.sleep(poll_seconds)
+    if process.returncode is not None and process.returncode < 0:
+        raise SearchIndexError(f"{kb_dir}: the index build was stopped by signal {-process.returncode} "
+                               f"before search worked; build it: {rebuild_hint(kb_dir)}")
     return process
 
 

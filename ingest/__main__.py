@@ -11,7 +11,7 @@ import json
 import sys
 
 from ingest import ocr
-from kb.errors import FILES_FAILED, IngestError, NotADocument, SearchIndexError, printable, run_cli
+from kb.errors import FILES_FAILED, IngestError, NotADocument, printable, run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import add_arguments, config_from_args
 
@@ -121,12 +121,8 @@ def ingest_main(argv: list[str]) -> int:
             print(build(cfg.kb, cfg, progress=not args.quiet).summary())
     if args.index_in_background and summary.articles:      # the build takes the writer lock itself
         from index import build_in_background
-        from index.build import rebuild_hint
 
         process = build_in_background(cfg.kb, quiet=args.quiet)
-        if process.returncode is not None and process.returncode < 0:     # killed: it could say nothing
-            raise SearchIndexError(f"{cfg.kb}: the index build was stopped by signal {-process.returncode} "
-                                   f"before search worked; build it: {rebuild_hint(cfg.kb)}")
         if process.returncode:      # the build said why on stderr
             return process.returncode
         if process.returncode is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.faults_bench import group_members
 from ui.harness import CHROMIUM, chromium, free_port, stop_process, wait_healthy, wait_until_idle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,22 +118,9 @@ def test_make_run_serves_a_corpus_with_a_broken_file(tmp_path: Path):
         os.killpg(make.pid, signal.SIGINT)          # what Ctrl-C in its terminal sends
         make.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while running_in_group(make.pid):
-            assert time.monotonic() < deadline, f"Ctrl-C left {running_in_group(make.pid)} running"
+        while group_members(make.pid):
+            assert time.monotonic() < deadline, f"Ctrl-C left processes {group_members(make.pid)} running"
             time.sleep(0.3)
     finally:
-        if running_in_group(make.pid):
+        if group_members(make.pid):
             os.killpg(make.pid, signal.SIGKILL)
-
-
-def running_in_group(group: int) -> list[str]:
-    """The command lines of the live (not zombie) processes of process group `group`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if fields[0] != "Z" and int(fields[2]) == group:
-                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except (OSError, IndexError, ValueError):
-            pass                    # gone meanwhile
-    return found

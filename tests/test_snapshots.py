@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import pytest
 
+from bench.faults_bench import descendants
 from index.build import INDEX_DIR, POINTER, build, current_folder, searchable
 from index.search import Searcher, searcher_for
 from ingest import run
@@ -375,27 +376,21 @@ def test_a_background_build_killed_before_search_works_is_said_in_one_line(tmp_p
     write(corpus, TITLE, CONTENTS)
     with open(tmp_path / "out", "w+") as out, open(tmp_path / "err", "w+") as err:
         ingest = subprocess.Popen([sys.executable, "-m", "ingest", str(corpus), "--kb", str(kb),
-                                   "--index-in-background", "--quiet"], cwd=REPO, stdout=out, stderr=err, env=env)
-        target = f"-m index build --kb {kb}"
+                                   "--index-in-background", "--quiet"], cwd=REPO, stdout=out, stderr=err,
+                                  env={**env, "PYTHONUNBUFFERED": "1"})      # its lines as they come
         deadline = time.monotonic() + 60
-        while not (builds := [stat.parent for stat in Path("/proc").glob("[0-9]*/stat")
-                              if target in _cmdline(stat.parent)]):
+        # once the files are in (their parse workers gone), the one child left is the build
+        while "knowledge base " not in Path(out.name).read_text() or not (builds := descendants(ingest.pid)):
             assert ingest.poll() is None and time.monotonic() < deadline, "no background build started"
             time.sleep(0.01)
-        os.kill(int(builds[0].name), 9)
+        [build_pid] = builds
+        os.kill(build_pid, 9)
         assert ingest.wait(timeout=60) == 1
         err.seek(0)
         stderr = err.read()
     assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
     assert "stopped by signal 9 before search worked" in stderr and "python -m index build --kb" in stderr
     assert not searchable(kb)
-
-
-def _cmdline(proc: Path) -> str:
-    try:
-        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 # ---- readers ----------------------------------------------------------------------------------
