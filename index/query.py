@@ -7,6 +7,8 @@
 - Document names are found by `kb.citations.TitleMatcher`, whose aliases are derived from the titles
   themselves (`kb.chinese.title_key` drops 中华人民共和国 and quotes; trailing notes such as
   （试行）/（2020年修正） are dropped too), so no list of the corpus is written by hand.
+- Places whose rules a question asks for (上海对重复信访怎么规定, 成都有没有…的办法; not
+  去北京上访) are found by `kb.places.PlaceMatcher`, outside the document names.
 - Colloquial words are mapped to statute wording (上访 → 信访) by the table in
   `index/data/expansions.txt`.
 """
@@ -23,6 +25,7 @@ from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int
 from kb.citations import Mention, TitleMatcher, bare_key
 from kb.errors import QueryError
+from kb.places import PlaceMatcher
 
 EXPANSIONS = DATA_DIR / "expansions.txt"
 
@@ -92,6 +95,7 @@ class ParsedQuery:
     mentioned: tuple[str, ...] = ()         # keys of documents named in the query
     expansions: tuple[str, ...] = ()        # statute wording added for colloquial words
     unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`)
+    places: tuple[str, ...] = ()            # regions whose rules it asks for: 上海对…怎么规定 → "上海市"
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
@@ -176,8 +180,9 @@ def expand(text: str, table: Iterable[tuple[str, tuple[str, ...]]]) -> tuple[str
 
 
 def parse_query(text: str, titles: TitleMatcher | None = None,
-                expansions: Iterable[tuple[str, tuple[str, ...]]] = ()) -> ParsedQuery:
-    """Understand a query: references, named documents and expansion terms.
+                expansions: Iterable[tuple[str, tuple[str, ...]]] = (), places: PlaceMatcher | None = None
+                ) -> ParsedQuery:
+    """Understand a query: references, named documents, named places and expansion terms.
 
     Raises:
         QueryError: if the query is empty or has no letter or digit.
@@ -188,7 +193,9 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     mentions = titles.find(text) if titles else []
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
     unknown = unknown_names(text, mentions)
+    named = places.find(text, [(m.start, m.end) for m in mentions]) if places else []
     parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions, unknown))), mentioned,
-                         expand(text, expansions), tuple(dict.fromkeys(unknown.values())))
+                         expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
+                         tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)))
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

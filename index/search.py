@@ -10,7 +10,8 @@ the embedding model once; `search()` then answers in tens of milliseconds. Steps
 3. BM25 over the question (+ expansion terms at a lower weight) and dense search over the
    question's embedding each give a ranking from the backend; `index.fuse.rrf` fuses them.
 4. Articles of documents named in the question and of the preferred region (and national
-   rules) get a score boost; explicit references are pinned first.
+   rules) get a score boost, and so do those of a place whose rules the question asks for
+   (上海对…怎么规定), its own as a named document's; explicit references are pinned first.
 5. Versions of one article are grouped (the current one shown, the others listed).
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ from kb.chinese import article_label, parse_article_label
 from kb.citations import alias_index, documents_named
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
+from kb.places import NATIONAL, PlaceMatcher, concerns
 from kb.settings import Config, load_config
 
 MATCH_REFERENCE, MATCH_KEYWORDS, MATCH_MEANING = "reference", "keywords", "meaning"
@@ -58,8 +60,8 @@ class Filters:
     matches itself and the places inside it ("四川省" matches "四川省成都市"); `statuses`:
     current only by default; dates (YYYY, YYYY-MM or YYYY-MM-DD) bound the effective date (or,
     where none is known, the version date; units with no date at all fail an upper bound).
-    `prefer_region`: rank this region's rules (and national ones) higher; None = the `region`
-    setting, "" = no preference. `prefer_collection`: rank the documents of this collection
+    `prefer_region`: rank this region's rules (and national ones, and a city's province's) higher;
+    None = the `region` setting, "" = no preference. `prefer_collection`: rank the documents of this collection
     (`index.collections`) higher; None = the `collection` setting, "none" = no preference.
     """
     documents: tuple[str, ...] = ()
@@ -140,15 +142,10 @@ class Tuning:
                    cfg.region_boost, cfg.collection_boost)
 
 
-NATIONAL = "全国"
 # A question, or a clause pasted to find its like, is far shorter, and the encoder reads only its
 # first ~500 tokens; a 100,000-character paste held a search for 2.2 s on 2,133 articles (keywords
 # and the second stage's overlaps grow with its length). Longer queries are cut, and said to be.
 MAX_QUERY_CHARS = 1_000
-
-
-def _prefers(region: str, preferred: str) -> bool:
-    return region == NATIONAL or region.startswith(preferred)
 
 
 def matched_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
@@ -211,6 +208,8 @@ class Searcher:
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
+        self._regions = frozenset(d.region for d in self.catalog.documents)
+        self.places = PlaceMatcher([*self._regions, self.cfg.region])
         self.expansions = load_expansions()
         self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         self._versions_of: dict[int, list[int]] | None = None
@@ -330,7 +329,7 @@ class Searcher:
         Raises:
             QueryError: for an empty query or an unknown document in the filter.
         """
-        parsed = parse_query(query.strip()[:MAX_QUERY_CHARS], self.titles, self.expansions)
+        parsed = parse_query(query.strip()[:MAX_QUERY_CHARS], self.titles, self.expansions, self.places)
         if filters.documents and any(not r.doc_keys for r in parsed.references):
             keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching(filters.documents)}))
             parsed = parsed.resolve(keys)
@@ -385,9 +384,10 @@ class Searcher:
     def notices(self, query: str, filters: Filters | None = None) -> list[str]:
         """What the knowledge base cannot answer of what `query` asks for by name, one line each:
         a document named in 《》 that it does not hold ("知识库中没有《民法典》"), an article its
-        document does not have ("《信访工作条例》没有第九百条（共50条）"). The search still answers
-        with the articles it has; these lines say why the one asked for is not among them. First,
-        if the query is longer than `MAX_QUERY_CHARS`, that only its beginning was searched.
+        document does not have ("《信访工作条例》没有第九百条（共50条）"), the rules of a place it
+        holds none of ("四川对重复信访怎么规定" → "知识库中没有四川省的地方规定"). The search still
+        answers with the articles it has; these lines say why the one asked for is not among them.
+        First, if the query is longer than `MAX_QUERY_CHARS`, that only its beginning was searched.
 
         Raises:
             QueryError: for an empty query or an invalid filter.
@@ -396,6 +396,7 @@ class Searcher:
         length = len(query.strip())
         out = [f"问题过长（{length}字）：只按前{MAX_QUERY_CHARS}字检索"] if length > MAX_QUERY_CHARS else []
         out += [f"知识库中没有《{name}》" for name in parsed.unknown]
+        out += [f"知识库中没有{place}的地方规定" for place in parsed.places if not self.holds_rules_of(place)]
         cat = self.catalog
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
@@ -428,10 +429,11 @@ class Searcher:
         qvec = self.embedder.encode_query(parsed.text) if t.dense_weight or self.reranker is not None else None
         dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
+        preferred = self.preferred_regions(parsed, filters)
         if self.reranker is not None:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
-                                *self.prior_votes(qvec, fused[:self.reranker.depth], filters))
-        fused = boost(fused, self._boosts(fused, parsed, filters))
+                                *self.prior_votes(qvec, fused[:self.reranker.depth], preferred))
+        fused = boost(fused, self._boosts(fused, parsed, preferred, filters))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
         grouped = self._group(fused)
@@ -440,22 +442,35 @@ class Searcher:
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens])
 
-    def prior_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], filters: Filters
+    def preferred_regions(self, parsed: ParsedQuery, filters: Filters) -> tuple[str, ...]:
+        """The places whose rules (and national ones) rank higher for this question: the preferred
+        region (`filters.prefer_region`, else the `region` setting) and the places whose rules the
+        question asks for, if the knowledge base holds local rules of them. Those are added, not
+        put in the preference's stead; a place the question only names is not one of them: "我能
+        不能直接去北京上访" asks about petitioning the centre, not about 北京's rules."""
+        setting = self.cfg.region if filters.prefer_region is None else filters.prefer_region
+        named = (p for p in parsed.places if self.holds_rules_of(p))
+        return tuple(dict.fromkeys([setting, *named] if setting else named))
+
+    def holds_rules_of(self, place: str) -> bool:
+        """Whether the knowledge base holds local (not national) rules that hold in `place`."""
+        return any(region != NATIONAL and concerns(region, place) for region in self._regions)
+
+    def prior_votes(self, qvec: np.ndarray, fused: Sequence[tuple[int, float]], preferred: Sequence[str]
                     ) -> tuple[dict[str, float], dict[ArticleKey, float]]:
         """The question prior's votes for the question (document key → vote, article key → vote);
-        `fused`: the candidates the second stage reorders.
+        `fused`: the candidates the second stage reorders; `preferred`: `preferred_regions`.
         The questions it learned from are answered by national texts, so on its own it would count
-        against every local rule; the user's own region's rules among the candidates get the
+        against every local rule; the preferred places' rules among the candidates get the
         strongest vote any document gets, so preferring a region keeps its rules in reach."""
         if self.prior is None:
             return {}, {}
         votes, article_votes = self.prior.votes_for(qvec)
-        preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
         if preferred and votes:
             strongest = max(votes.values())
             for row, _ in fused:
                 doc = self.catalog.documents[self.catalog.doc[row]]
-                if doc.region != NATIONAL and _prefers(doc.region, preferred):
+                if doc.region != NATIONAL and any(concerns(doc.region, p) for p in preferred):
                     votes[doc.key] = strongest
         return votes, article_votes
 
@@ -541,9 +556,13 @@ class Searcher:
                 found.update(self.documents_matching([doc]).tolist())
         return frozenset(found)
 
-    def _boosts(self, fused: Sequence[tuple[int, float]], parsed: ParsedQuery, filters: Filters) -> dict[int, float]:
+    def _boosts(self, fused: Sequence[tuple[int, float]], parsed: ParsedQuery, preferred: Sequence[str],
+                filters: Filters) -> dict[int, float]:
+        """Score factors by row: named documents' and the own rules of places whose rules the
+        question asks for (`title_boost`), the `preferred` places' rules and national ones
+        (`region_boost`), the collection's."""
         cat, t = self.catalog, self.tuning
-        preferred = self.cfg.region if filters.prefer_region is None else filters.prefer_region
+        asked = [p for p in parsed.places if self.holds_rules_of(p)]
         collection = self.collection_documents(filters.prefer_collection) if t.collection_boost != 1 else frozenset()
         mentioned = set(parsed.mentioned)
         rows = [r for r, _ in fused]
@@ -552,8 +571,9 @@ class Searcher:
         for row, d in zip(rows, cat.doc[np.asarray(rows, dtype=np.int64)].tolist()):
             if d not in of_doc:
                 doc = cat.documents[d]
-                factor = t.title_boost if doc.key in mentioned else 1.0
-                if preferred and _prefers(doc.region, preferred):
+                local_asked = doc.region != NATIONAL and any(concerns(doc.region, p) for p in asked)
+                factor = t.title_boost if doc.key in mentioned or local_asked else 1.0
+                if any(concerns(doc.region, p) for p in preferred):
                     factor *= t.region_boost
                 if d in collection:
                     factor *= t.collection_boost
@@ -574,9 +594,15 @@ class Searcher:
                          filters: Filters, k: int) -> list[tuple[int, float, list[int]]]:
         """A user who names several documents (in the question or the document filter), e.g. to
         compare 《信访条例》 with 《信访工作条例》, sees each of them in the first `k` hits, not only the
-        one whose articles score best."""
+        one whose articles score best; one who asks for a place's rules sees the national ones
+        beside them (上海's 信访条例 fills a page, and 《信访工作条例》 stands above it)."""
         named = [set(self.documents_matching([name]).tolist()) for name in filters.documents]
         named += [set(self.documents_keyed([key]).tolist()) for key in parsed.mentioned]
+        places = [p for p in parsed.places if self.holds_rules_of(p)]
+        if places:
+            regions = [d.region for d in self.catalog.documents]
+            named += [{i for i, r in enumerate(regions) if r != NATIONAL and concerns(r, p)} for p in places]
+            named.append({i for i, r in enumerate(regions) if r == NATIONAL})
         if len(named) < 2:
             return grouped
         docs = self.catalog.doc

@@ -71,7 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "", "Where a build embeds the passages missing from the embedding cache: empty = in this "
             "process, `local:N` = N Ray workers on this machine, `ray://HOST:PORT` = a Ray cluster (its workers "
             "need this project and the model installed). Vectors are the same bit for bit."),
-    Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher. Empty: no preference."),
+    Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher (a city's "
+            "with its province's). Empty: no preference. A question that asks for a place's rules (上海对…怎么规定) "
+            "prefers that place too."),
     Setting("rrf_k", 5.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
     Setting("dense_weight", 3.0, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
             "(chosen by `python -m index.learn.fit`).", float),

@@ -49,6 +49,14 @@ def test_an_article_or_document_the_knowledge_base_lacks_is_said(app_kb, open_pa
     assert not _ask(open_page, app_kb, "信访工作条例第三十六条").info
 
 
+@needs_samples
+def test_a_place_whose_rules_the_knowledge_base_lacks_is_said(app_kb, open_page):
+    at = _ask(open_page, app_kb, "上海对重复信访是怎么规定的")
+    assert [i.value for i in at.info] == ["知识库中没有上海市的地方规定"]
+    assert _cards(at)
+    assert not _ask(open_page, app_kb, "四川对社区调解收费是怎么规定的").info     # it holds 四川省's
+
+
 def test_punctuation_alone_is_a_warning_in_chinese(app_kb, open_page):
     at = open_page(app_kb, "search")
     at.text_input(key=BOX).input("？？？").run()
@@ -133,10 +141,12 @@ def test_card_actions_copy_context_and_add_to_pack(writable_indexed_kb, open_pag
     assert [c.label for c in load_pack(kb, DEFAULT_PACK).items] == ["第九条"]
 
 
-def test_region_preference_comes_from_the_setting(app_kb, open_page, monkeypatch):
-    monkeypatch.setenv("POLICYKB_REGION", "四川省")
+@pytest.mark.parametrize("region", ["四川省", "四川省成都市"])
+def test_region_preference_comes_from_the_setting(app_kb, open_page, monkeypatch, region):
+    # the knowledge base holds 四川省's rules and none of 成都市's: a 成都 user's setting still applies
+    monkeypatch.setenv("POLICYKB_REGION", region)
     at = open_page(app_kb, "search")
-    assert at.sidebar.selectbox(key="f-prefer").value == "四川省"
+    assert at.sidebar.selectbox(key="f-prefer").value == region
 
 
 def test_missing_index_is_one_clear_error_with_the_rebuild_command(app_store_kb, open_page):

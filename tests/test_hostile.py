@@ -29,7 +29,7 @@ from ingest.loaders import text as text_loader
 from ingest.parse import parse_file
 from index import distributed, query, rerank
 from index import tokenize as tokenizer_module
-from kb import chinese, citations
+from kb import chinese, citations, places
 from kb.errors import IngestError
 from lecture import citations as citation_check
 from lecture import flow
@@ -203,7 +203,7 @@ def test_quoted_names_in_headlines(tmp_path: Path) -> None:
 
 PATTERN_MODULES: tuple[ModuleType, ...] = (html_loader, text_loader, docx_loader, pdf_loader, ocr, clean,
                                            structure, metadata, parse, chinese, query, citations,
-                                           citation_check, references, deadlines, flow, rerank, distributed,
+                                           citation_check, references, deadlines, flow, rerank, distributed, places,
                                            tokenizer_module)
 SHORT_RUN, LONG_RUN = 1_000, 8_000
 # A linear pattern takes ~8 times as long on the 8-times longer run, a quadratic one ~64 times.

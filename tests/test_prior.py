@@ -9,7 +9,7 @@ import pytest
 from index.adapter import normalise_rows
 from index.prior import PRIOR_FILE, QuestionPrior, configured_prior, nearest_questions, pooled_votes, vote_matrix
 from index.rerank import FEATURES, Reranker
-from index.search import Filters, Searcher
+from index.search import Searcher
 from kb.errors import ConfigError
 from kb.settings import load_config
 
@@ -141,7 +141,7 @@ def test_the_users_region_keeps_its_rules_in_reach_of_a_prior_learned_from_natio
     searcher = Searcher(indexed_kb, load_config(kb=str(indexed_kb), question_prior=str(prior)))
     fused = [(r, 1.0) for r in searcher.catalog.rows_of([h.article_id for h in plain.search(query, k=100)])]
     region = next(h.region for h in plain.search(query, k=100) if h.region != "全国")
-    assert searcher.prior_votes(qvec, fused, Filters(prefer_region=""))[0] == pytest.approx({"信访工作条例": 1.0})
-    preferring = searcher.prior_votes(qvec, fused, Filters(prefer_region=region))[0]
+    assert searcher.prior_votes(qvec, fused, ())[0] == pytest.approx({"信访工作条例": 1.0})
+    preferring = searcher.prior_votes(qvec, fused, (region,))[0]
     assert all(preferring[key] == pytest.approx(1.0) for key in local if key in preferring)
     assert set(preferring) - {"信访工作条例"}

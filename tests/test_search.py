@@ -100,15 +100,6 @@ def test_date_filter(searcher: Searcher) -> None:
         searcher.search("信访", filters=Filters(date_from="去年"))
 
 
-def test_region_preference_boosts_local_rules_without_hiding_others(searcher: Searcher) -> None:
-    query = "调解委员会调解纠纷不收费"
-    plain = searcher.search(query, k=10, filters=Filters(prefer_region=""))
-    preferred = searcher.search(query, k=10, filters=Filters(prefer_region="四川省"))
-    rank = lambda hits: next(i for i, h in enumerate(hits) if h.region.startswith("四川省"))  # noqa: E731
-    assert rank(preferred) <= rank(plain)
-    assert {h.article_id for h in plain} & {h.article_id for h in preferred}
-
-
 def test_hit_explains_the_match(searcher: Searcher) -> None:
     hit = searcher.search("信访人对复查意见不服", k=1)[0]
     assert set(hit.match) <= {"keywords", "meaning", "reference"} and hit.match

@@ -92,11 +92,13 @@ def sidebar_filters(cfg: Config, store: Store) -> tuple[Filters, int]:
                                 key="f-status", help="默认只查现行有效的条文；可加入已修改、已废止的旧版本。")
     dates = side.date_input("施行日期范围", value=(), key="f-dates", format="YYYY-MM-DD")
     k = side.slider("结果数", 3, 50, value=min(max(cfg.top_k, 3), 50), key="f-k")
-    preference_options = [NO_PREFERENCE] + [r for r in regions if r != "全国"]
-    default_pref = cfg.region if cfg.region in preference_options else NO_PREFERENCE
-    prefer = side.selectbox("地区偏好", preference_options, index=preference_options.index(default_pref),
+    # the user's own region, though the knowledge base may hold none of its rules (成都市's): its
+    # province's and the national ones still rank first for it
+    local = [r for r in regions if r != "全国"]
+    preference_options = [NO_PREFERENCE, *dict.fromkeys(([cfg.region] if cfg.region else []) + local)]
+    prefer = side.selectbox("地区偏好", preference_options, index=preference_options.index(cfg.region),
                             format_func=lambda r: r or "无偏好", key="f-prefer",
-                            help="优先显示该地区（及全国）的规定，不会排除其他地区。")
+                            help="优先显示该地区（及全国）的规定；选择市时也包括其所在省的规定。不会排除其他地区。")
     collection = collection_choice(cfg, titles)
     date_from, date_to = (d.isoformat() for d in dates) if len(dates) == 2 else ("", "")
     filters = Filters(documents=tuple(chosen_docs), levels=tuple(chosen_levels), regions=tuple(chosen_regions),
