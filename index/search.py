@@ -46,7 +46,7 @@ from kb.chinese import article_label, parse_article_label
 from kb.citations import alias_index, documents_named
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
-from kb.places import NATIONAL, PlaceMatcher, concerns
+from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
 from kb.settings import Config, load_config
 
 MATCH_REFERENCE, MATCH_KEYWORDS, MATCH_MEANING = "reference", "keywords", "meaning"
@@ -392,11 +392,15 @@ class Searcher:
         Raises:
             QueryError: for an empty query or an invalid filter.
         """
-        parsed = self.parse(query, filters or Filters())
+        filters = filters or Filters()
+        parsed = self.parse(query, filters)
         length = len(query.strip())
         out = [f"问题过长（{length}字）：只按前{MAX_QUERY_CHARS}字检索"] if length > MAX_QUERY_CHARS else []
         out += [f"知识库中没有《{name}》" for name in parsed.unknown]
-        out += [f"知识库中没有{place}的地方规定" for place in parsed.places if not self.holds_rules_of(place)]
+        out += [f"知识库中没有{place}的地方规定" for place in self.places_asked(parsed, filters)
+                if not self.holds_rules_of(place)]
+        if {HOME, HOME_PROVINCE} & set(parsed.places) and not self.region_setting(filters):
+            out.append("问题问的是本地的规定：请在“地区偏好”中选择所在地区（或设置 region），以便优先显示")
         cat = self.catalog
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
@@ -448,9 +452,20 @@ class Searcher:
         question asks for, if the knowledge base holds local rules of them. Those are added, not
         put in the preference's stead; a place the question only names is not one of them: "我能
         不能直接去北京上访" asks about petitioning the centre, not about 北京's rules."""
-        setting = self.cfg.region if filters.prefer_region is None else filters.prefer_region
-        named = (p for p in parsed.places if self.holds_rules_of(p))
+        setting = self.region_setting(filters)
+        named = (p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p))
         return tuple(dict.fromkeys([setting, *named] if setting else named))
+
+    def region_setting(self, filters: Filters) -> str:
+        """The region the user prefers: `filters.prefer_region`, else the `region` setting."""
+        return self.cfg.region if filters.prefer_region is None else filters.prefer_region
+
+    def places_asked(self, parsed: ParsedQuery, filters: Filters) -> tuple[str, ...]:
+        """The regions whose rules the question asks for, the asker's own (本市, 我省) read as the
+        preferred region and its province; without a preferred region those are left out."""
+        setting = self.region_setting(filters)
+        home = {HOME: setting, HOME_PROVINCE: province_of(setting) or setting}
+        return tuple(dict.fromkeys(filter(None, (home.get(p, p) for p in parsed.places))))
 
     def holds_rules_of(self, place: str) -> bool:
         """Whether the knowledge base holds local (not national) rules that hold in `place`."""
@@ -562,7 +577,7 @@ class Searcher:
         question asks for (`title_boost`), the `preferred` places' rules and national ones
         (`region_boost`), the collection's."""
         cat, t = self.catalog, self.tuning
-        asked = [p for p in parsed.places if self.holds_rules_of(p)]
+        asked = [p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p)]
         collection = self.collection_documents(filters.prefer_collection) if t.collection_boost != 1 else frozenset()
         mentioned = set(parsed.mentioned)
         rows = [r for r, _ in fused]
@@ -598,7 +613,7 @@ class Searcher:
         beside them (上海's 信访条例 fills a page, and 《信访工作条例》 stands above it)."""
         named = [set(self.documents_matching([name]).tolist()) for name in filters.documents]
         named += [set(self.documents_keyed([key]).tolist()) for key in parsed.mentioned]
-        places = [p for p in parsed.places if self.holds_rules_of(p)]
+        places = [p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p)]
         if places:
             regions = [d.region for d in self.catalog.documents]
             named += [{i for i, r in enumerate(regions) if r != NATIONAL and concerns(r, p)} for p in places]

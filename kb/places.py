@@ -11,6 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 NATIONAL = "全国"
+# What a question says for the asker's own place (我市有没有…的办法): found as these two names,
+# which the searcher reads as the preferred region and its province.
+HOME, HOME_PROVINCE = "本地", "本省"
+_HOME_WORDS = {word: HOME for word in ("本地", "当地", "本市", "我市", "本县", "我县", "本区", "我区")} | \
+    {word: HOME_PROVINCE for word in ("本省", "我省", "省里")}
 
 PROVINCES = ("北京市", "天津市", "上海市", "重庆市", "河北省", "山西省", "辽宁省", "吉林省",
              "黑龙江省", "江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省",
@@ -92,12 +97,13 @@ class PlaceMatcher:
     knowledge base's documents and the user's own), by full name or without 市 (成都市, 成都 →
     "四川省成都市"). Other cities are not looked for: many a city's short name is a word too
     (开封 "to unseal", 日照 "sunshine"), and only the cities a knowledge base has rules of change
-    a search. Longest name first, left to right, no overlaps; a province beats a city of the
-    same short name (吉林).
+    a search. The asker's own place (本市, 当地, 我省 …) is found as `HOME` or `HOME_PROVINCE`.
+    Longest name first, left to right, no overlaps; a province beats a city of the same short
+    name (吉林).
     """
 
     def __init__(self, regions: Iterable[str]) -> None:
-        names = dict(PROVINCE_SHORT)
+        names = dict(PROVINCE_SHORT) | _HOME_WORDS
         names.update((p, p) for p in PROVINCES)
         for region in regions:
             if not region or region == NATIONAL:

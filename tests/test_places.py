@@ -3,7 +3,7 @@ import pytest
 
 from guards import GUARD_SECONDS, time_limit
 from index.query import TitleMatcher, parse_query
-from kb.places import NATIONAL, PlaceMatcher, concerns, province_of
+from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
 
 REGIONS = ("全国", "上海市", "山东省青岛市", "四川省", "四川省成都市", "河南省开封市")
 
@@ -25,6 +25,9 @@ def places() -> PlaceMatcher:
     ("上海、上海市和上海", ("上海市", "上海市", "上海市")),
     ("对复查意见不服还能找谁", ()),
     ("达州来的农民工讨薪", ()),                       # a city no region names is not looked for
+    ("我市有没有物业纠纷调解的办法", (HOME,)),          # the asker's own place, read by the searcher
+    ("本省和上海的规定有什么不同", (HOME_PROVINCE, "上海市")),
+    ("在城市里打工", ()),
 ])
 def test_places_a_question_names(places: PlaceMatcher, text: str, expected: tuple) -> None:
     assert tuple(p.region for p in places.find(text)) == expected

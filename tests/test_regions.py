@@ -96,6 +96,19 @@ def test_a_place_whose_rules_are_asked_for_is_preferred_besides_the_users_region
     assert story.places == () and searcher.preferred_regions(story, chengdu) == ("四川省成都市",)
 
 
+@pytest.mark.parametrize("words, asked", [("本市", "四川省成都市"), ("我省", "四川省")])
+def test_the_askers_own_place_is_the_preferred_region(searcher: Searcher, words: str, asked: str) -> None:
+    chengdu = Filters(prefer_region="四川省成都市")
+    question = f"{words}对社区纠纷调解收费是怎么规定的"
+    assert searcher.places_asked(searcher.parse(question, chengdu), chengdu) == (asked,)
+    assert searcher.search(question, k=10, filters=chengdu)[0].region in {"四川省", "四川省成都市"}
+    assert searcher.notices(question, chengdu) == []
+    nowhere = Filters(prefer_region="")
+    assert searcher.places_asked(searcher.parse(question, nowhere), nowhere) == ()
+    assert searcher.notices(question, nowhere) == \
+        ["问题问的是本地的规定：请在“地区偏好”中选择所在地区（或设置 region），以便优先显示"]
+
+
 def test_a_place_whose_rules_the_knowledge_base_lacks_is_said(searcher: Searcher) -> None:
     chengdu = Filters(prefer_region="四川省成都市")
     question = f"上海对{FEE[2:]}是怎么规定的"
