@@ -182,7 +182,8 @@ def expand(text: str, table: Iterable[tuple[str, tuple[str, ...]]]) -> tuple[str
 def parse_query(text: str, titles: TitleMatcher | None = None,
                 expansions: Iterable[tuple[str, tuple[str, ...]]] = (), places: PlaceMatcher | None = None
                 ) -> ParsedQuery:
-    """Understand a query: references, named documents, named places and expansion terms.
+    """Understand a query: references, named documents, the places whose rules it asks for and
+    expansion terms.
 
     Raises:
         QueryError: if the query is empty or has no letter or digit.

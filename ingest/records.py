@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kb.places import NATIONAL
+
 if TYPE_CHECKING:
     from ingest.deadlines import Deadline
     from ingest.references import Definition, Reference
@@ -44,7 +46,7 @@ class DocumentMeta:
     doc_number: str = ""               # 国务院令第431号, 中发〔2022〕X号
     doc_type: str = ""                 # 法, 条例, 规定, 办法, 解释, 意见, 通知, 方案, ...
     level: str = ""                    # one of LEVELS, or "" when unknown
-    region: str = "全国"               # "全国", "四川省", "四川省成都市"
+    region: str = NATIONAL             # "全国", "四川省", "四川省成都市"
     status: str = ""                   # explicit status from the text or sidecar; "" = derive from versions
     version_date: str = ""             # YYYY-MM-DD: identifies this version among versions of one title
     promulgated: str = ""              # YYYY-MM-DD

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
+from kb.places import NATIONAL
 from lecture.handout import BulletList, Handout, Heading, Paragraph, Run, paragraph, plain
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def source_line(clause: PackClause) -> str:
         parts.append(f"{clause.effective}施行")
     if clause.ref.version_date:
         parts.append(f"版本{clause.ref.version_date}")
-    if clause.ref.region and clause.ref.region != "全国":
+    if clause.ref.region and clause.ref.region != NATIONAL:
         parts.append(clause.ref.region)
     parts.append(status_label(clause.status))
     return "，".join(parts)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
 from kb.errors import KBError
+from kb.places import NATIONAL
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
                      new_pack, save_pack)
 from lecture.handout import RichText
@@ -143,7 +144,7 @@ def level_order(level: str) -> tuple[int, str]:
 
 def region_order(region: str) -> tuple[bool, str]:
     """Sort key of a region: 全国 first, then by name."""
-    return (region != "全国", region)
+    return (region != NATIONAL, region)
 
 
 def query_int(name: str) -> int | None:
@@ -299,7 +300,7 @@ def card_meta(article: StoredArticle) -> str:
         parts.append(f"{article.version_event_date} {EVENT_LABELS[article.version_event]}")
     if article.effective:
         parts.append(f"{article.effective} 施行")
-    if article.region and article.region != "全国":
+    if article.region and article.region != NATIONAL:
         parts.append(article.region)
     return " · ".join(parts)
 

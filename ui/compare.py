@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
+from kb.places import NATIONAL
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
 from lecture.storage import safe_stem
@@ -30,7 +31,7 @@ def _version_options(kb: str, generation: int) -> dict[int, str]:
         options = {}
         for doc in store.documents():
             for v in store.versions(doc.id):
-                region = "" if doc.region == "全国" else f" · {doc.region}"
+                region = "" if doc.region == NATIONAL else f" · {doc.region}"
                 options[v.id] = f"《{v.title}》 {_date(v.version_date)} · {STATUS_LABELS.get(v.status, v.status)}{region}"
     return options
 

@@ -11,6 +11,7 @@ from index.collections import NO_COLLECTION, load_collections, save_collections
 from index.query import asks_something
 from ingest.records import STATUS_LABELS
 from kb.errors import QueryError
+from kb.places import NATIONAL
 from ui.common import current_searcher, documents, escape, kb_store, level_order, region_order, show_results
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def sidebar_filters(cfg: Config, store: Store) -> tuple[Filters, int]:
     k = side.slider("结果数", 3, 50, value=min(max(cfg.top_k, 3), 50), key="f-k")
     # the user's own region, though the knowledge base may hold none of its rules (成都市's): its
     # province's and the national ones still rank first for it
-    local = [r for r in regions if r != "全国"]
+    local = [r for r in regions if r != NATIONAL]
     preference_options = [NO_PREFERENCE, *dict.fromkeys(([cfg.region] if cfg.region else []) + local)]
     prefer = side.selectbox("地区偏好", preference_options, index=preference_options.index(cfg.region),
                             format_func=lambda r: r or "无偏好", key="f-prefer",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lecture import (TABLE_HEADER, actors_of, build_flow, deadlines_handout, document_deadlines,
                      document_definitions, filter_rows, is_correct, make_quiz, quiz_handout, row_cells, to_csv,
                      to_docx, to_dot, to_svg)
+from kb.places import NATIONAL
 from lecture.quiz import LETTERS
 from lecture.storage import safe_stem
 from ui.common import DOCX_MIME, documents, escape, kb_store
@@ -75,7 +76,7 @@ def render(cfg: Config) -> None:
 
 
 def _doc_name(d: StoredDocument) -> str:
-    return f"《{d.title}》" + ("" if d.region == "全国" else f" · {d.region}")
+    return f"《{d.title}》" + ("" if d.region == NATIONAL else f" · {d.region}")
 
 
 def _deadline_table(rows: list[DeadlineRow]) -> None:
