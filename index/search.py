@@ -453,7 +453,7 @@ class Searcher:
         put in the preference's stead; a place the question only names is not one of them: "我能
         不能直接去北京上访" asks about petitioning the centre, not about 北京's rules."""
         setting = self.region_setting(filters)
-        named = (p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p))
+        named = self.local_places_asked(parsed, filters)
         return tuple(dict.fromkeys([setting, *named] if setting else named))
 
     def region_setting(self, filters: Filters) -> str:
@@ -466,6 +466,10 @@ class Searcher:
         setting = self.region_setting(filters)
         home = {HOME: setting, HOME_PROVINCE: province_of(setting) or setting}
         return tuple(dict.fromkeys(filter(None, (home.get(p, p) for p in parsed.places))))
+
+    def local_places_asked(self, parsed: ParsedQuery, filters: Filters) -> list[str]:
+        """The `places_asked` that the knowledge base holds local rules of: those whose rules rank first."""
+        return [p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p)]
 
     def holds_rules_of(self, place: str) -> bool:
         """Whether the knowledge base holds local (not national) rules that hold in `place`."""
@@ -577,7 +581,7 @@ class Searcher:
         question asks for (`title_boost`), the `preferred` places' rules and national ones
         (`region_boost`), the collection's."""
         cat, t = self.catalog, self.tuning
-        asked = [p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p)]
+        asked = self.local_places_asked(parsed, filters)
         collection = self.collection_documents(filters.prefer_collection) if t.collection_boost != 1 else frozenset()
         mentioned = set(parsed.mentioned)
         rows = [r for r, _ in fused]
@@ -613,7 +617,7 @@ class Searcher:
         beside them (上海's 信访条例 fills a page, and 《信访工作条例》 stands above it)."""
         named = [set(self.documents_matching([name]).tolist()) for name in filters.documents]
         named += [set(self.documents_keyed([key]).tolist()) for key in parsed.mentioned]
-        places = [p for p in self.places_asked(parsed, filters) if self.holds_rules_of(p)]
+        places = self.local_places_asked(parsed, filters)
         if places:
             regions = [d.region for d in self.catalog.documents]
             named += [{i for i, r in enumerate(regions) if r != NATIONAL and concerns(r, p)} for p in places]
