@@ -1,8 +1,7 @@
 """Regions in search, with the real model and index over made-up rules of one subject from four
 places: a national text, 四川省's, 成都市's (a city of 四川省) and 山东省's. A Chengdu user works
-under national, 四川省 and 成都市 rules; a question that names a place asks for that place's rules."""
-from pathlib import Path
-
+under national, 四川省 and 成都市 rules; a question that asks for a place's rules (山东对…是怎么规定的)
+gets them first."""
 import pytest
 
 from conftest import kb_of_texts
