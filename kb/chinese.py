@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
+
+V = TypeVar("V")
 
 _DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
            "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -112,3 +116,21 @@ def title_key(title: str) -> str:
     file name ("行政复议法(2023-09-01)") is not removed here: callers strip file-name parts.
     """
     return _TITLE_DROP.sub("", unicodedata.normalize("NFKC", title))
+
+
+def longest_first(text: str, names: Mapping[str, V], lengths: Sequence[int],
+                  accept: Callable[[int, int], bool] = lambda start, end: True) -> Iterator[tuple[int, int, V]]:
+    """The `names` found in `text` as (start, end, value): left to right, the longest name at each
+    position, no overlaps. `lengths`: the names' lengths, longest first; `accept(start, end)` may
+    refuse a match, and the next shorter name is tried. A dictionary lookup per length and position:
+    linear in the text, whatever it holds."""
+    i = 0
+    while i < len(text):
+        for length in lengths:
+            end = i + length
+            if end <= len(text) and (value := names.get(text[i:end])) is not None and accept(i, end):
+                yield i, end, value
+                i = end
+                break
+        else:
+            i += 1

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, title_key
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, longest_first, title_key
 from kb.errors import QueryError
 
 MIN_ALIAS_CHARS = 2
@@ -157,19 +157,8 @@ class TitleMatcher:
     def find(self, text: str) -> list[Mention]:
         """Mentions in `text`; spans index into `text`."""
         keyed, offsets = _keyed(text)
-        found, i = [], 0
-        while i < len(keyed):
-            for length in self._lengths:
-                if i + length > len(keyed):
-                    continue        # (a shorter slice at the end could equal a shorter name)
-                keys = self._names.get(keyed[i:i + length])
-                if keys and not _continues_word(keyed, i + length):
-                    found.append(Mention(offsets[i], offsets[i + length - 1] + 1, keys))
-                    i += length
-                    break
-            else:
-                i += 1
-        return found
+        return [Mention(offsets[start], offsets[end - 1] + 1, keys) for start, end, keys in
+                longest_first(keyed, self._names, self._lengths, lambda _, end: not _continues_word(keyed, end))]
 
 
 def _keyed(text: str) -> tuple[str, list[int]]:

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from kb.chinese import longest_first
+
 NATIONAL = "全国"
 # What a question says for the asker's own place (我市有没有…的办法): found as these two names,
 # which the searcher reads as the preferred region and its province.
@@ -124,15 +126,5 @@ class PlaceMatcher:
         covered = [False] * len(text)
         for start, end in skip:
             covered[start:end] = [True] * (end - start)
-        found: list[PlaceMention] = []
-        i = 0
-        while i < len(text):
-            for length in self._lengths:
-                region = self._names.get(text[i:i + length]) if not any(covered[i:i + length]) else None
-                if region:
-                    found.append(PlaceMention(region, i, i + length, bool(_RULES_AFTER.match(text, i + length))))
-                    i += length
-                    break
-            else:
-                i += 1
-        return found
+        return [PlaceMention(region, start, end, bool(_RULES_AFTER.match(text, end))) for start, end, region in
+                longest_first(text, self._names, self._lengths, lambda start, end: not any(covered[start:end]))]

@@ -47,6 +47,12 @@ def test_a_question_asks_for_a_places_rules_when_a_rule_word_follows_in_its_clau
     assert [p.asks_for_rules for p in places.find(text)] == [asks]
 
 
+def test_spans_end_inside_the_text(places: PlaceMatcher) -> None:
+    # a place at the end of a question once ran past it (end 9 in a text of 3 characters)
+    assert [(p.start, p.end) for p in places.find("去上海")] == [(1, 3)]
+    assert [(p.start, p.end) for p in places.find("上海市和成都")] == [(0, 3), (4, 6)]
+
+
 def test_a_province_wins_over_a_city_of_the_same_short_name() -> None:
     assert [p.region for p in PlaceMatcher(["吉林省吉林市"]).find("吉林对信访怎么规定")] == ["吉林省"]
     assert [p.region for p in PlaceMatcher(["吉林省吉林市"]).find("吉林市对信访怎么规定")] == ["吉林省吉林市"]
