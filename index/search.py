@@ -22,7 +22,7 @@ import functools
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, p
 from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
+from ingest.records import STATUS_LABELS
 from kb.chinese import article_label, parse_article_label
 from kb.citations import alias_index, documents_named
 from kb.errors import QueryError, SearchIndexError
@@ -276,9 +277,12 @@ class Searcher:
             self._alias_docs = alias_index((d.title, d.key) for d in self.catalog.documents)
         return np.array(sorted(documents_named(names, self._alias_docs)), dtype=np.int32)
 
-    def _scope(self, filters: Filters) -> Scope:
+    def _scope(self, filters: Filters, named: tuple[int, ...] = ()) -> Scope:
         """What `filters` let a search return: the row mask of the catalog (None when nothing is
-        excluded) and the same restriction in terms a backend's expression can say.
+        excluded) and the same restriction in terms a backend's expression can say. A document
+        asked for by name — in the filter, or in the question (`named`: document indexes) — is
+        searched even when none of its versions has an allowed status (《信访条例》, replaced in
+        2022): its newest version, as for references.
 
         Raises:
             QueryError: for an unknown document, status or level, or a bad date.
@@ -292,25 +296,25 @@ class Searcher:
             keep &= np.isin(cat.status, [STATUSES.index(s) for s in filters.statuses])
         doc_ok = np.ones(len(cat.documents), dtype=bool)
         doc_keys: list[str] = []
-        newest_of: list[tuple[str, int]] = []
+        asked_for = list(named)
         if filters.documents:
             doc_ok[:] = False
-            named = self.documents_matching(filters.documents)
-            doc_ok[named] = True
-            doc_keys = sorted({cat.documents[d].key for d in named.tolist()})
-            # A document asked for by name is searched even when none of its versions has an
-            # allowed status (a replaced or repealed text): its newest version, as for references.
-            for d in named.tolist():
-                rows = cat.doc == d
-                if not (keep & rows).any():
-                    newest = cat.version[rows].max()
-                    keep |= rows & (cat.version == newest)
-                    newest_of.append((cat.documents[d].key, int(newest)))
+            in_filter = self.documents_matching(filters.documents)
+            doc_ok[in_filter] = True
+            doc_keys = sorted({cat.documents[d].key for d in in_filter.tolist()})
+            asked_for += in_filter.tolist()
         if filters.levels:
             doc_ok &= np.array([d.level in filters.levels for d in cat.documents], dtype=bool)
         if filters.regions:
             doc_ok &= np.array([any(d.region.startswith(r) for r in filters.regions) for d in cat.documents],
                                dtype=bool)
+        newest_of: list[tuple[str, int]] = []
+        for d in dict.fromkeys(d for d in asked_for if doc_ok[d]):
+            rows = cat.doc == d
+            if not (keep & rows).any():
+                newest = cat.version[rows].max()
+                keep |= rows & (cat.version == newest)
+                newest_of.append((cat.documents[d].key, int(newest)))
         keep &= doc_ok[cat.doc]
         start = bound_number(filters.date_from, end=False) if filters.date_from else 0
         end = bound_number(filters.date_to, end=True) if filters.date_to else 0
@@ -320,6 +324,14 @@ class Searcher:
             keep &= (cat.effective > 0) & (cat.effective <= end)
         return Scope(None if keep.all() else keep, tuple(filters.statuses), tuple(doc_keys), tuple(newest_of),
                      tuple(filters.levels), tuple(filters.regions), start, end)
+
+    def question_scope(self, parsed: ParsedQuery, filters: Filters) -> Scope:
+        """The scope of `filters` for this question: with the documents it names, whatever their status.
+
+        Raises:
+            QueryError: as `scope`.
+        """
+        return self.scope(filters, tuple(self.documents_keyed(parsed.mentioned).tolist()))
 
     # ---- ranking -------------------------------------------------------------------------
     def _parse(self, query: str, filters: Filters) -> ParsedQuery:
@@ -402,6 +414,15 @@ class Searcher:
         if {HOME, HOME_PROVINCE} & set(parsed.places) and not self.region_setting(filters):
             out.append("问题问的是本地的规定：请在“地区偏好”中选择所在地区（或设置 region），以便优先显示")
         cat = self.catalog
+        scope = self.question_scope(parsed, filters)
+        allowed = "、".join(STATUS_LABELS[s] for s in scope.statuses)
+        only_named = named_only(scope)
+        for key, version in scope.newest_of:
+            if key in only_named:
+                rows = np.isin(cat.doc, self.documents_keyed([key])) & (cat.version == version)
+                d, status = int(cat.doc[rows][0]), STATUSES[int(cat.status[rows][0])]
+                out.append(f"问题提到的《{cat.documents[d].title}》没有{allowed}的版本：一并列出其最新文本"
+                           f"（{STATUS_LABELS[status]}）")
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
                 docs = self.documents_keyed(ref.doc_keys)
@@ -425,7 +446,11 @@ class Searcher:
 
     def _search(self, query: str, k: int, filters: Filters) -> list[Hit]:
         parsed = self.parse(query, filters)
-        scope = self.scope(filters)
+        scope = self.question_scope(parsed, filters)
+        # documents searched only because the question names them (《信访条例》 when only texts in
+        # force are): shown on the first page beside the texts in force, not raised above them, for
+        # people call the text in force by its old name too (2022年那个新的信访条例)
+        by_name_only = named_only(scope)
         n = max(k, self.tuning.candidates)
         t = self.tuning
         query_terms = self.lexical_query(parsed)
@@ -437,11 +462,11 @@ class Searcher:
         if self.reranker is not None:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], preferred))
-        fused = boost(fused, self._boosts(fused, parsed, preferred, filters))
+        fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
         pinned = self.reference_rows(parsed.references, filters)
         fused = pin_first(pinned, fused)
         grouped = self._group(fused)
-        grouped = self._show_each_named(grouped, parsed, filters, k)[:k]
+        grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens])
@@ -576,14 +601,15 @@ class Searcher:
         return frozenset(found)
 
     def _boosts(self, fused: Sequence[tuple[int, float]], parsed: ParsedQuery, preferred: Sequence[str],
-                filters: Filters) -> dict[int, float]:
-        """Score factors by row: named documents' and the own rules of places whose rules the
-        question asks for (`title_boost`), the `preferred` places' rules and national ones
-        (`region_boost`), the collection's."""
+                filters: Filters, by_name_only: Collection[str] = ()) -> dict[int, float]:
+        """Score factors by row: named documents' (but those `by_name_only`, searched only because
+        they are named) and the own rules of places whose rules the question asks for
+        (`title_boost`), the `preferred` places' rules and national ones (`region_boost`), the
+        collection's."""
         cat, t = self.catalog, self.tuning
         asked = self.local_places_asked(parsed, filters)
         collection = self.collection_documents(filters.prefer_collection) if t.collection_boost != 1 else frozenset()
-        mentioned = set(parsed.mentioned)
+        mentioned = set(parsed.mentioned) - set(by_name_only)
         rows = [r for r, _ in fused]
         of_doc: dict[int, float] = {}
         factors: dict[int, float] = {}
@@ -610,11 +636,12 @@ class Searcher:
         return group_versions(fused, group_of, preference)
 
     def _show_each_named(self, grouped: list[tuple[int, float, list[int]]], parsed: ParsedQuery,
-                         filters: Filters, k: int) -> list[tuple[int, float, list[int]]]:
+                         filters: Filters, k: int, by_name_only: Collection[str] = ()) -> list[tuple[int, float, list[int]]]:
         """A user who names several documents (in the question or the document filter), e.g. to
         compare 《信访条例》 with 《信访工作条例》, sees each of them in the first `k` hits, not only the
         one whose articles score best; one who asks for a place's rules sees the national ones
-        beside them (上海's 信访条例 fills a page, and 《信访工作条例》 stands above it)."""
+        beside them (上海's 信访条例 fills a page, and 《信访工作条例》 stands above it); one who names
+        a text no longer in force (`by_name_only`: 老的信访条例…) sees it and the texts in force."""
         named = [set(self.documents_matching([name]).tolist()) for name in filters.documents]
         named += [set(self.documents_keyed([key]).tolist()) for key in parsed.mentioned]
         places = self.local_places_asked(parsed, filters)
@@ -622,6 +649,8 @@ class Searcher:
             regions = [d.region for d in self.catalog.documents]
             named += [{i for i, r in enumerate(regions) if r != NATIONAL and concerns(r, p)} for p in places]
             named.append({i for i, r in enumerate(regions) if r == NATIONAL})
+        if by_name_only:
+            named.append({i for i, d in enumerate(self.catalog.documents) if d.key not in by_name_only})
         if len(named) < 2:
             return grouped
         docs = self.catalog.doc
@@ -693,6 +722,12 @@ class Searcher:
             prev, nxt = store.neighbours(article_id, before, after)
         as_hits = lambda units: [self._hit(u, 0.0, (), (), ()) for u in units]  # noqa: E731
         return as_hits(prev), as_hits(nxt)
+
+
+def named_only(scope: Scope) -> frozenset[str]:
+    """Keys of the documents `scope` searches only because the question names them: no version
+    has a status its filter allows, and the document filter does not name them."""
+    return frozenset(key for key, _ in scope.newest_of) - set(scope.doc_keys)
 
 
 def bound_number(bound: str, *, end: bool) -> int:

@@ -40,7 +40,7 @@ class Scope:
     """What a search may return, in two equivalent forms: `mask` over the snapshot's catalog rows
     (None: every row) for backends that filter rows, and the filter's terms for backends that
     filter by expression. `newest_of`: (document key, version yyyymmdd) of documents named in the
-    filter whose newest version is searched whatever its status."""
+    filter or the question whose newest version is searched whatever its status."""
     mask: np.ndarray | None = None
     statuses: tuple[str, ...] = ()
     doc_keys: tuple[str, ...] = ()
