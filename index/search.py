@@ -396,7 +396,8 @@ class Searcher:
     def notices(self, query: str, filters: Filters | None = None) -> list[str]:
         """What the knowledge base cannot answer of what `query` asks for by name, one line each:
         a document named in 《》 that it does not hold ("知识库中没有《民法典》"), an article its
-        document does not have ("《信访工作条例》没有第九百条（共50条）"), the rules of a place it
+        document does not have ("《信访工作条例》没有第九百条（共50条）") or of no document named
+        ("第三十五条" alone: which document's is not known), the rules of a place it
         holds none of ("四川对重复信访怎么规定" → "知识库中没有四川省的地方规定"). The search still
         answers with the articles it has; these lines say why the one asked for is not among them.
         First, if the query is longer than `MAX_QUERY_CHARS`, that only its beginning was searched.
@@ -423,6 +424,11 @@ class Searcher:
                 d, status = int(cat.doc[rows][0]), STATUSES[int(cat.status[rows][0])]
                 out.append(f"问题提到的《{cat.documents[d].title}》没有{allowed}的版本：一并列出其最新文本"
                            f"（{STATUS_LABELS[status]}）")
+        bare = [article_label(r.no, r.suffix) for r in parsed.references if not r.doc_keys and not r.unknown]
+        if bare:
+            more = "等" if len(bare) > 2 else ""
+            out.append(f"“{'、'.join(bare[:2])}”{more}没有指明是哪部法规的：请在前面写上法规名称，"
+                       "或在“法规”筛选中选定一部（--doc）")
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
                 docs = self.documents_keyed(ref.doc_keys)

@@ -135,6 +135,11 @@ def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -
     assert searcher.notices("《信访工作条例实施细则》第三条") == ["知识库中没有《信访工作条例实施细则》"]
     assert "reference" not in searcher.search("《信访工作条例实施细则》第三条")[0].match
     assert searcher.notices("对复查意见不服怎么办") == []
+    # an article number alone is no reference until a document is named, in the question or the filter
+    bare = "“第三十五条”没有指明是哪部法规的：请在前面写上法规名称，或在“法规”筛选中选定一部（--doc）"
+    assert searcher.notices("第35条说的是什么") == [bare]
+    assert searcher.notices("第35条说的是什么", Filters(documents=("信访工作条例",))) == []
+    assert searcher.notices("第十条至第二十条") == [bare.replace("第三十五条”", "第十条、第十一条”等")]
 
 
 def test_the_notices_and_the_search_of_one_question_parse_it_once(searcher: Searcher, monkeypatch) -> None:
