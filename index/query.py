@@ -4,6 +4,7 @@
   `刑法第一百二十条之一`, `第十条至第十二条` are resolved to (document keys, number, suffix) so the
   searcher can put those articles first. A bare `第33条` is attached to the only document
   named in the query, or left for the searcher to resolve against a one-document filter.
+  Parts, chapters and sections (`信访工作条例第四章`, `刑法第二编第三章`) likewise.
 - Document names are found by `kb.citations.TitleMatcher`, whose aliases are derived from the titles
   themselves (`kb.chinese.title_key` drops 中华人民共和国 and quotes; trailing notes such as
   （试行）/（2020年修正） are dropped too), so no list of the corpus is written by hand.
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn
 from kb.citations import Mention, TitleMatcher, bare_key
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
@@ -36,8 +37,14 @@ MAX_RANGE = 30          # "第一条至第九十条" is a range a person types b
 _NUM = rf"(?:\d++|[{CN_NUMERAL_CHARS}]++)"
 _ARTICLE = re.compile(rf"(第\s*+)?(?<![\d{CN_NUMERAL_CHARS}])({_NUM})\s*+条(?:\s*+之\s*+({_NUM}))?"
                       rf"(?:\s*+第\s*+{_NUM}\s*+[款项])*+")
+# A part, chapter or section by number (第二编, 第四章, 第一节): in a question, and at the start of
+# a stored heading ("第四章 信访事项的办理").
+_DIVISION = re.compile(rf"第\s*+({_NUM})\s*+(分编|编|章|节)")
 # What may stand between a document name and its article, or between two listed articles.
-_GLUE = re.compile(r"[\s》>\"”“'的中、，,和及与或以]*")
+_GLUE_CHARS = r"[\s》>\"”“'的中、，,和及与或以]"
+_GLUE = re.compile(rf"{_GLUE_CHARS}*")
+# ... and between a document name and an article of one of its chapters (信访工作条例第四章第三十条)
+_GLUE_OR_DIVISION = re.compile(rf"(?:{_GLUE_CHARS}++|{_DIVISION.pattern})*+")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
 
 
@@ -89,6 +96,71 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class DivisionReference:
+    """A part, chapter or section asked for by number: 信访工作条例第四章, 刑法第二编第三章.
+    `divisions`: (kind, number) pairs, outermost first; `doc_keys` as for `Reference` (empty: no
+    document named for it)."""
+    doc_keys: tuple[str, ...]
+    divisions: tuple[tuple[str, int], ...]
+
+    @property
+    def label(self) -> str:
+        """第二编第三章."""
+        return "".join(f"第{int_to_cn(n)}{kind}" for kind, n in self.divisions)
+
+
+def division_of(heading: str) -> tuple[str, int] | None:
+    """(kind, number) of a heading that starts with a numbered division ("第四章 信访事项的办理"
+    → ("章", 4)), else None."""
+    m = _DIVISION.match(heading)
+    n = _numeral(m.group(1)) if m else None
+    return (m.group(2), n) if m and n else None
+
+
+def division_path(headings: Sequence[str], divisions: Sequence[tuple[str, int]]) -> tuple[str, ...] | None:
+    """The headings of an article down to the last of `divisions`, if they hold all of them in
+    order ((编 2, 章 3) in 第二编 分则 › 第三章 › 第一节 → the first two headings), else None."""
+    want = 0
+    for i, heading in enumerate(headings):
+        if division_of(heading) == divisions[want]:
+            want += 1
+            if want == len(divisions):
+                return tuple(headings[:i + 1])
+    return None
+
+
+def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionReference]:
+    """Parts, chapters and sections asked for in `text`, each attached to the document name just
+    before it ("信访工作条例第四章", "《刑法》第二编第三章"); adjacent ones are one reference."""
+    anchors = {m.end: m.doc_keys for m in mentions}
+    ends = sorted(anchors)
+    refs: list[DivisionReference] = []
+    chain: list[tuple[str, int]] = []
+    keys: tuple[str, ...] = ()
+    chain_end = -1
+    for m in _DIVISION.finditer(text):
+        n = _numeral(m.group(1))
+        if n is None or n == 0:
+            continue
+        if chain and text[chain_end:m.start()].strip() == "":
+            chain.append((m.group(2), n))
+            chain_end = m.end()
+            continue
+        listed = chain and _GLUE.fullmatch(text, chain_end, m.start()) is not None    # 第四章和第五章
+        if chain:
+            refs.append(DivisionReference(keys, tuple(chain)))
+        i = bisect.bisect_right(ends, m.start()) - 1
+        if i >= 0 and _GLUE.fullmatch(text, ends[i], m.start()):
+            keys = anchors[ends[i]]
+        elif not listed:
+            keys = ()
+        chain, chain_end = [(m.group(2), n)], m.end()
+    if chain:
+        refs.append(DivisionReference(keys, tuple(chain)))
+    return refs
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     text: str                               # the normalised query
     references: tuple[Reference, ...] = ()
@@ -96,12 +168,14 @@ class ParsedQuery:
     expansions: tuple[str, ...] = ()        # statute wording added for colloquial words
     unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`)
     places: tuple[str, ...] = ()            # regions whose rules it asks for: 上海对…怎么规定 → "上海市"
+    divisions: tuple[DivisionReference, ...] = ()   # parts, chapters, sections asked for by number
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
         refs = tuple(Reference(doc_keys, r.no, r.suffix) if not r.doc_keys and not r.unknown else r
                      for r in self.references)
-        return replace(self, references=refs)
+        divisions = tuple(replace(d, doc_keys=d.doc_keys or doc_keys) for d in self.divisions)
+        return replace(self, references=refs, divisions=divisions)
 
 
 def _numeral(text: str) -> int | None:
@@ -140,7 +214,7 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         i = bisect.bisect_right(ends, m.start()) - 1
         # matched in place: a slice per reference copied the text since the last name (quadratic);
         # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
-        if i >= 0 and _GLUE.fullmatch(text, ends[i], m.start()):
+        if i >= 0 and _GLUE_OR_DIVISION.fullmatch(text, ends[i], m.start()):
             (keys, unknown), attached = anchors[ends[i]], True
         chained = prev_end >= 0 and _GLUE.fullmatch(text, prev_end, m.start()) is not None
         is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
@@ -197,6 +271,7 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     named = places.find(text, [(m.start, m.end) for m in mentions]) if places else []
     parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions, unknown))), mentioned,
                          expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
-                         tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)))
+                         tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)),
+                         tuple(dict.fromkeys(find_divisions(text, mentions))))
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

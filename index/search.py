@@ -38,7 +38,8 @@ from index.dense import searching
 from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf, show_each
 from index.prior import configured_prior
-from index.query import ParsedQuery, Reference, TitleMatcher, load_expansions, parse_query
+from index.query import (DivisionReference, ParsedQuery, Reference, TitleMatcher, division_path, load_expansions,
+                         parse_query)
 from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
@@ -342,7 +343,7 @@ class Searcher:
             QueryError: for an empty query or an unknown document in the filter.
         """
         parsed = parse_query(query.strip()[:MAX_QUERY_CHARS], self.titles, self.expansions, self.places)
-        if filters.documents and any(not r.doc_keys for r in parsed.references):
+        if filters.documents and any(not r.doc_keys for r in (*parsed.references, *parsed.divisions)):
             keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching(filters.documents)}))
             parsed = parsed.resolve(keys)
         return parsed
@@ -381,6 +382,36 @@ class Searcher:
             allowed = [r for r in candidates if STATUSES[cat.status[r]] in filters.statuses] or candidates
             if allowed:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
+        return rows
+
+    def division_matches(self, ref: DivisionReference, filters: Filters) -> dict[tuple[str, ...], list[int]]:
+        """The parts, chapters or sections `ref` names, by (document title, headings down to the
+        one named), each with its article rows in order: of each named document's newest version
+        the status filter allows, else of its newest. "民法典第四章" names seven, one per 编."""
+        cat = self.catalog
+        allowed = [STATUSES.index(s) for s in filters.statuses]
+        found: dict[tuple[str, ...], list[int]] = {}
+        for d in self.documents_keyed(ref.doc_keys).tolist():
+            rows = np.flatnonzero((cat.doc == d) & (cat.no > 0))
+            pool = rows[np.isin(cat.status[rows], allowed)] if allowed else rows
+            pool = pool if len(pool) else rows
+            rows = pool[cat.version[pool] == cat.version[pool].max()] if len(pool) else pool
+            rows = sorted(rows.tolist(), key=lambda r: (int(cat.no[r]), int(cat.suffix[r])))
+            headed = self.units.headed_texts(cat.ids[rows].tolist())
+            for r in rows:
+                path = division_path(headed.get(int(cat.ids[r]), ((), ""))[0], ref.divisions)
+                if path is not None:
+                    found.setdefault((cat.documents[d].title, *path), []).append(r)
+        return found
+
+    def division_rows(self, refs: Sequence[DivisionReference], filters: Filters) -> list[int]:
+        """Rows of the articles of the parts, chapters or sections asked for, in order; one that
+        names several (民法典第四章) is left to the notice."""
+        rows: list[int] = []
+        for ref in refs:
+            found = self.division_matches(ref, filters) if ref.doc_keys else {}
+            if len(found) == 1:
+                rows += next(iter(found.values()))
         return rows
 
     def documents_keyed(self, keys: Sequence[str]) -> np.ndarray:
@@ -425,10 +456,23 @@ class Searcher:
                 out.append(f"问题提到的《{cat.documents[d].title}》没有{allowed}的版本：一并列出其最新文本"
                            f"（{STATUS_LABELS[status]}）")
         bare = [article_label(r.no, r.suffix) for r in parsed.references if not r.doc_keys and not r.unknown]
+        bare += [d.label for d in parsed.divisions if not d.doc_keys]
         if bare:
             more = "等" if len(bare) > 2 else ""
             out.append(f"“{'、'.join(bare[:2])}”{more}没有指明是哪部法规的：请在前面写上法规名称，"
-                       "或在“法规”筛选中选定一部（--doc）")
+                       "或在“法规”筛选中选定一部（命令行：--doc）")
+        for division in (d for d in parsed.divisions if d.doc_keys):
+            found = self.division_matches(division, filters)
+            titles = "、".join(f"《{cat.documents[d].title}》" for d in self.documents_keyed(division.doc_keys))
+            if not found:
+                out.append(f"{titles}没有{division.label}")
+            elif len(found) > 1:
+                out.append(f"{titles}有{len(found)}个{division.label}：请在“法规浏览”中选看")
+            else:
+                (title, *headings), rows = next(iter(found.items()))
+                first, last = (article_label(int(cat.no[r]), int(cat.suffix[r])) for r in (rows[0], rows[-1]))
+                span = f"{first}至{last}，共{len(rows)}条" if len(rows) > 1 else first
+                out.append(f"《{title}》{' '.join(h for h in headings if h)}：{span}")
         for ref in parsed.references:
             if ref.doc_keys and not self._article_rows(ref):
                 docs = self.documents_keyed(ref.doc_keys)
@@ -469,7 +513,7 @@ class Searcher:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], preferred))
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
-        pinned = self.reference_rows(parsed.references, filters)
+        pinned = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
         fused = pin_first(pinned, fused)
         grouped = self._group(fused)
         grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from index.query import (EXPANSIONS, Reference, TitleMatcher, expand, find_references, load_expansions, normalise_query,
-                         parse_query, unknown_names)
+from index.query import (EXPANSIONS, DivisionReference, Reference, TitleMatcher, division_of, division_path, expand,
+                         find_references, load_expansions, normalise_query, parse_query, unknown_names)
 from kb.citations import title_aliases
 from kb.errors import QueryError
 
@@ -145,3 +145,49 @@ def test_bad_expansion_line_names_the_file(tmp_path: Path) -> None:
 
 def test_find_references_without_mentions() -> None:
     assert find_references("第十条之二", []) == [Reference((), 10, 2)]
+
+
+def divisions(text: str, titles: TitleMatcher) -> list[tuple[tuple[str, ...], str]]:
+    return [(d.doc_keys, d.label) for d in parse_query(text, titles).divisions]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("信访工作条例第四章", [(("信访工作条例",), "第四章")]),
+    ("《刑法》第二编第三章讲的是什么", [(("刑法",), "第二编第三章")]),
+    ("刑法 第 2 编 第 3 章", [(("刑法",), "第二编第三章")]),
+    ("信访工作条例第四章和第五章有什么区别", [(("信访工作条例",), "第四章"), (("信访工作条例",), "第五章")]),
+    ("信访工作条例的第四章第一节", [(("信访工作条例",), "第四章第一节")]),
+    ("第四章讲什么", [((), "第四章")]),
+    ("信访工作条例规定，第四章", [(("信访工作条例",), "第四章")]),   # the only document named, as for 第33条
+    ("民法典和刑法里面，第四章", [((), "第四章")]),     # other words between and two documents: neither's
+    ("第零章", []),
+    ("信访工作条例第三十条", []),
+])
+def test_divisions(text: str, expected: list, titles: TitleMatcher) -> None:
+    assert divisions(text, titles) == expected
+
+
+def test_an_article_after_a_chapter_is_the_documents(titles: TitleMatcher) -> None:
+    # before, the chapter between the name and the article left the article without a document
+    assert refs("信访条例和信访工作条例第四章第三十条", titles) == [(("信访工作条例",), 30, 0)]
+
+
+def test_resolve_attaches_unnamed_divisions() -> None:
+    parsed = parse_query("第四章讲什么").resolve(("信访工作条例",))
+    assert parsed.divisions == (DivisionReference(("信访工作条例",), (("章", 4),)),)
+
+
+def test_division_of_a_heading() -> None:
+    assert division_of("第四章 信访事项的办理") == ("章", 4)
+    assert division_of("第二编 分则") == ("编", 2)
+    assert division_of("第一分编 通则") == ("分编", 1)
+    assert division_of("附则") is None and division_of("") is None
+
+
+def test_division_path_finds_the_divisions_in_order() -> None:
+    headings = ("", "第二编 分则", "第三章 破坏社会主义市场经济秩序罪", "第一节 生产、销售伪劣商品罪")
+    assert division_path(headings, [("编", 2), ("章", 3)]) == headings[:3]
+    assert division_path(headings, [("章", 3)]) == headings[:3]
+    assert division_path(headings, [("节", 1)]) == headings
+    assert division_path(headings, [("章", 3), ("编", 2)]) is None          # out of order
+    assert division_path(headings, [("章", 4)]) is None

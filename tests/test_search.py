@@ -136,10 +136,22 @@ def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -
     assert "reference" not in searcher.search("《信访工作条例实施细则》第三条")[0].match
     assert searcher.notices("对复查意见不服怎么办") == []
     # an article number alone is no reference until a document is named, in the question or the filter
-    bare = "“第三十五条”没有指明是哪部法规的：请在前面写上法规名称，或在“法规”筛选中选定一部（--doc）"
+    bare = "“第三十五条”没有指明是哪部法规的：请在前面写上法规名称，或在“法规”筛选中选定一部（命令行：--doc）"
     assert searcher.notices("第35条说的是什么") == [bare]
     assert searcher.notices("第35条说的是什么", Filters(documents=("信访工作条例",))) == []
     assert searcher.notices("第十条至第二十条") == [bare.replace("第三十五条”", "第十条、第十一条”等")]
+
+
+def test_a_chapter_asked_for_comes_first_in_order_and_is_summed_up(searcher: Searcher) -> None:
+    # an instructor preparing a lecture asks for a chapter; before, it got the regulation's general
+    # articles (第一条, 第五条 …) and nothing said why
+    hits = searcher.search("信访工作条例第四章讲了哪些内容", k=12)
+    assert [h.article_no for h in hits[:11]] == list(range(27, 38))
+    assert all(h.path[-1] == "第四章 信访事项的办理" for h in hits[:11])
+    assert "reference" in hits[0].match
+    assert searcher.notices("信访工作条例第四章讲了哪些内容") == ["《信访工作条例》第四章 信访事项的办理：第二十七条至第三十七条，共11条"]
+    assert searcher.notices("信访工作条例第九章") == ["《信访工作条例》没有第九章"]
+    assert searcher.notices("第四章讲了什么", Filters(documents=("信访工作条例",)))[0].startswith("《信访工作条例》第四章")
 
 
 def test_the_notices_and_the_search_of_one_question_parse_it_once(searcher: Searcher, monkeypatch) -> None:
