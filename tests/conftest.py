@@ -65,6 +65,18 @@ def kb_of_texts(root: Path, texts: dict[str, str]) -> Path:
     return root / "kb"
 
 
+def searcher_of_texts(root: Path, texts: dict[str, str]):
+    """A `Searcher` over a knowledge base of made-up documents (`kb_of_texts`), its index built
+    with the default (bundled) model."""
+    from index.build import build
+    from index.search import Searcher
+    from kb.settings import load_config
+    kb = kb_of_texts(root, texts)
+    cfg = load_config(kb=str(kb))
+    build(kb, cfg, progress=False)
+    return Searcher(kb, cfg)
+
+
 def shared_samples_present() -> bool:
     return all((SHARED / "samples" / name).is_file() for name in SAMPLE_FILES)
 

@@ -5,10 +5,8 @@ comparing them) sees it too, beside them. Before, the old text was never searche
 in the document filter, so such a question got only the new rules."""
 import pytest
 
-from conftest import kb_of_texts
-from index.build import build
+from conftest import searcher_of_texts
 from index.search import Filters, Hit, Searcher
-from kb.settings import load_config
 
 OLD = "社区纠纷调解暂行办法"
 NEW = "社区纠纷调解规定"
@@ -40,10 +38,7 @@ TEXTS = {
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
-    kb = kb_of_texts(tmp_path_factory.mktemp("named-old"), TEXTS)
-    cfg = load_config(kb=str(kb))
-    build(kb, cfg, progress=False)
-    return Searcher(kb, cfg)
+    return searcher_of_texts(tmp_path_factory.mktemp("named-old"), TEXTS)
 
 
 def cited(hits: list[Hit]) -> list[str]:

@@ -4,11 +4,9 @@ under national, 四川省 and 成都市 rules; a question that asks for a place'
 gets them first."""
 import pytest
 
-from conftest import kb_of_texts
-from index.build import build
+from conftest import searcher_of_texts
 from index.search import Filters, Hit, Searcher
 from kb.places import concerns
-from kb.settings import load_config
 
 
 def rules(title: str, issuer: str, fee: str) -> str:
@@ -45,10 +43,7 @@ FEE = "社区纠纷调解收不收当事人的费用"
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
-    kb = kb_of_texts(tmp_path_factory.mktemp("regions"), TEXTS)
-    cfg = load_config(kb=str(kb))
-    build(kb, cfg, progress=False)
-    return Searcher(kb, cfg)
+    return searcher_of_texts(tmp_path_factory.mktemp("regions"), TEXTS)
 
 
 def regions(hits: list[Hit], no: int) -> list[str]:
