@@ -429,8 +429,11 @@ class Searcher:
         a document named in 《》 that it does not hold ("知识库中没有《民法典》"), an article its
         document does not have ("《信访工作条例》没有第九百条（共50条）") or of no document named
         ("第三十五条" alone: which document's is not known), the rules of a place it
-        holds none of ("四川对重复信访怎么规定" → "知识库中没有四川省的地方规定"). The search still
-        answers with the articles it has; these lines say why the one asked for is not among them.
+        holds none of ("四川对重复信访怎么规定" → "知识库中没有四川省的地方规定"), a chapter its
+        document does not have or has several of (民法典第四章). The search still answers with the
+        articles it has; these lines say why the one asked for is not among them. Also said: a
+        text named that is not in force and is listed anyway (老的信访条例), and the articles of a
+        chapter asked for ("《信访工作条例》第四章 信访事项的办理：第二十七条至第三十七条，共11条").
         First, if the query is longer than `MAX_QUERY_CHARS`, that only its beginning was searched.
 
         Raises:
