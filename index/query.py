@@ -117,6 +117,14 @@ def division_of(heading: str) -> tuple[str, int] | None:
     return (m.group(2), n) if m and n else None
 
 
+def _name_end_before(text: str, ends: Sequence[int], start: int, glue: re.Pattern) -> int | None:
+    """The end of the last document name (`ends`, sorted) before `start`, if only `glue` stands
+    between them, else None. Matched in place: a slice per reference copied the text since the
+    last name (quadratic)."""
+    i = bisect.bisect_right(ends, start) - 1
+    return ends[i] if i >= 0 and glue.fullmatch(text, ends[i], start) else None
+
+
 def division_path(headings: Sequence[str], divisions: Sequence[tuple[str, int]]) -> tuple[str, ...] | None:
     """The headings of an article down to the last of `divisions`, if they hold all of them in
     order ((编 2, 章 3) in 第二编 分则 › 第三章 › 第一节 → the first two headings), else None."""
@@ -149,9 +157,9 @@ def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionRefer
         listed = chain and _GLUE.fullmatch(text, chain_end, m.start()) is not None    # 第四章和第五章
         if chain:
             refs.append(DivisionReference(keys, tuple(chain)))
-        i = bisect.bisect_right(ends, m.start()) - 1
-        if i >= 0 and _GLUE.fullmatch(text, ends[i], m.start()):
-            keys = anchors[ends[i]]
+        end = _name_end_before(text, ends, m.start(), _GLUE)
+        if end is not None:
+            keys = anchors[end]
         elif not listed:
             keys = ()
         chain, chain_end = [(m.group(2), n)], m.end()
@@ -211,11 +219,10 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         keys: tuple[str, ...] = ()
         unknown = ""
         attached = False
-        i = bisect.bisect_right(ends, m.start()) - 1
-        # matched in place: a slice per reference copied the text since the last name (quadratic);
         # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
-        if i >= 0 and _GLUE_OR_DIVISION.fullmatch(text, ends[i], m.start()):
-            (keys, unknown), attached = anchors[ends[i]], True
+        end = _name_end_before(text, ends, m.start(), _GLUE_OR_DIVISION)
+        if end is not None:
+            (keys, unknown), attached = anchors[end], True
         chained = prev_end >= 0 and _GLUE.fullmatch(text, prev_end, m.start()) is not None
         is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
         if not attached and (chained or is_range):

@@ -328,11 +328,18 @@ class Searcher:
 
     def question_scope(self, parsed: ParsedQuery, filters: Filters) -> Scope:
         """The scope of `filters` for this question: with the documents it names, whatever their status.
+        Only documents the filters' scope leaves out are handed on, so the cached scope of the
+        filters serves every other question (a new entry per named document cost ~0.8 ms).
 
         Raises:
             QueryError: as `scope`.
         """
-        return self.scope(filters, tuple(self.documents_keyed(parsed.mentioned).tolist()))
+        scope = self.scope(filters)
+        if scope.mask is None or not parsed.mentioned:
+            return scope
+        left_out = tuple(d for d in self.documents_keyed(parsed.mentioned).tolist()
+                         if not scope.mask[self.catalog.doc == d].any())
+        return self.scope(filters, left_out) if left_out else scope
 
     # ---- ranking -------------------------------------------------------------------------
     def _parse(self, query: str, filters: Filters) -> ParsedQuery:
