@@ -24,7 +24,7 @@ from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn
-from kb.citations import Mention, TitleMatcher, bare_key
+from kb.citations import Mention, TitleMatcher, bare_key, version_hint
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
 
@@ -88,11 +88,14 @@ def normalise_query(text: str) -> str:
 class Reference:
     """An article asked for by number. `doc_keys` empty: the query names no document for it that
     the knowledge base holds; `unknown`: the name in 《》 it follows that the knowledge base lacks
-    (its article is then no other document's)."""
+    (its article is then no other document's); `year`, `earlier`: the version its document's
+    name asks for (《行政诉讼法》（2017年修正）, 原《信访条例》: `kb.citations.version_hint`)."""
     doc_keys: tuple[str, ...]
     no: int
     suffix: int = 0
     unknown: str = ""
+    year: str = ""
+    earlier: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,34 +208,36 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     attached to nothing.
     """
     refs: list[Reference] = []
-    anchors = {m.end: (m.doc_keys, "") for m in mentions}
+    anchors = {}            # the end of each name (and of its version note) → what its articles take
+    for m in mentions:
+        hint = version_hint(text, m.start, m.end)
+        anchors[hint.end] = Reference(m.doc_keys, 0, 0, "", hint.year, hint.earlier)
     unknown = unknown_names(text, mentions) if unknown is None else unknown
-    anchors.update((end, ((), name)) for end, name in unknown.items())
+    anchors.update((end, Reference((), 0, 0, name)) for end, name in unknown.items())
     # only the nearest name before a reference can be glued to it (a name is not glue): bisect
     # keeps a query of thousands of names and references linear
     ends = sorted(anchors)
-    prev_end, prev_keys, prev_unknown, prev_no = -1, (), "", None
+    nobody = Reference((), 0)
+    prev_end, prev_owner, prev_no = -1, nobody, None
     for m in _ARTICLE.finditer(text):
         no, suffix = _numeral(m.group(2)), _numeral(m.group(3)) if m.group(3) else 0
         if no is None or suffix is None or no == 0:
             continue
-        keys: tuple[str, ...] = ()
-        unknown = ""
-        attached = False
+        owner, attached = nobody, False
         # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
         end = _name_end_before(text, ends, m.start(), _GLUE_OR_DIVISION)
         if end is not None:
-            (keys, unknown), attached = anchors[end], True
+            owner, attached = anchors[end], True
         chained = prev_end >= 0 and _GLUE.fullmatch(text, prev_end, m.start()) is not None
         is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
         if not attached and (chained or is_range):
-            keys, unknown, attached = prev_keys, prev_unknown, True
-        if not m.group(1) and not (attached and keys):
+            owner, attached = prev_owner, True
+        if not m.group(1) and not (attached and owner.doc_keys):
             continue
         if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
-            refs.extend(Reference(keys, n, 0, unknown) for n in range(prev_no + 1, no))
-        refs.append(Reference(keys, no, suffix, unknown))
-        prev_end, prev_keys, prev_unknown, prev_no = m.end(), keys, unknown, no
+            refs.extend(replace(owner, no=n) for n in range(prev_no + 1, no))
+        refs.append(replace(owner, no=no, suffix=suffix))
+        prev_end, prev_owner, prev_no = m.end(), owner, no
     return refs
 
 

@@ -45,7 +45,7 @@ from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
 from kb.chinese import article_label, parse_article_label
-from kb.citations import alias_index, documents_named
+from kb.citations import alias_index, documents_named, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
 from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
@@ -87,6 +87,16 @@ class VersionRef:
     article_id: int
     version_date: str
     status: str
+
+
+@dataclass(frozen=True)
+class _RowVersion:
+    """A catalog row as `kb.citations.version_asked` sees its version (no history events: the
+    index keeps none)."""
+    row: int
+    version_date: str
+    status: str
+    years: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -379,17 +389,32 @@ class Searcher:
         return self.backend.dense(qvec, scope, n)
 
     def reference_rows(self, refs: Sequence[Reference], filters: Filters) -> list[int]:
-        """Rows answering explicit references: the version allowed by the status filter, else the best."""
+        """Rows answering explicit references: the version the reference names (（2016年）, 原…),
+        else the version allowed by the status filter, else the best."""
         cat = self.catalog
         rows: list[int] = []
         for ref in refs:
             if not ref.doc_keys:
                 continue
             candidates = self._article_rows(ref)
+            asked = self._version_asked(ref, candidates)
             allowed = [r for r in candidates if STATUSES[cat.status[r]] in filters.statuses] or candidates
-            if allowed:
+            if asked is not None:
+                rows.append(asked)
+            elif allowed:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
         return rows
+
+    def _version_asked(self, ref: Reference, rows: Sequence[int]) -> int | None:
+        """Of the `rows` of one article in its versions, the one the reference's version hint asks
+        for (`kb.citations.version_asked`; an index keeps no history, so by version dates alone)."""
+        if not (ref.year or ref.earlier):
+            return None
+        cat = self.catalog
+        versions = [_RowVersion(r, date_text(int(cat.version[r])), STATUSES[int(cat.status[r])])
+                    for r in sorted(rows, key=lambda r: -int(cat.version[r]))]
+        asked = version_asked(versions, ref.year, ref.earlier)
+        return asked.row if asked is not None else None
 
     def division_matches(self, ref: DivisionReference, filters: Filters) -> dict[tuple[str, ...], list[int]]:
         """The parts, chapters or sections `ref` names, by (document title, headings down to the
@@ -484,6 +509,10 @@ class Searcher:
                 span = f"{first}至{last}，共{len(rows)}条" if len(rows) > 1 else first
                 out.append(f"《{title}》{' '.join(h for h in headings if h)}：{span}")
         for ref in parsed.references:
+            asked = self._version_asked(ref, self._article_rows(ref)) if ref.year else None
+            if asked is not None and date_text(int(cat.version[asked]))[:4] != ref.year:
+                out.append(f"《{cat.documents[int(cat.doc[asked])].title}》没有{ref.year}年的版本："
+                           f"{article_label(ref.no, ref.suffix)}按{date_text(int(cat.version[asked]))}的版本列出")
             if ref.doc_keys and not self._article_rows(ref):
                 docs = self.documents_keyed(ref.doc_keys)
                 titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
@@ -525,7 +554,7 @@ class Searcher:
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
         pinned = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
         fused = pin_first(pinned, fused)
-        grouped = self._group(fused)
+        grouped = self._group(fused, pinned)
         grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
@@ -687,12 +716,16 @@ class Searcher:
                 factors[row] = of_doc[d]
         return factors
 
-    def _group(self, fused: Sequence[tuple[int, float]]) -> list[tuple[int, float, list[int]]]:
+    def _group(self, fused: Sequence[tuple[int, float]], pinned: Collection[int] = ()
+               ) -> list[tuple[int, float, list[int]]]:
+        """Versions of one article as one hit, showing the version in force first, or the one a
+        reference asked for (`pinned`: 《…》（2016年）第四条 shows the 2016 text)."""
         cat = self.catalog
         rows = [r for r, _ in fused]
         at = np.asarray(rows, dtype=np.int64)
         group_of = dict(zip(rows, cat.group[at].tolist()))
         preference = dict(zip(rows, cat.status[at].tolist()))
+        preference.update((r, -1) for r in pinned)
         return group_versions(fused, group_of, preference)
 
     def _show_each_named(self, grouped: list[tuple[int, float, list[int]]], parsed: ParsedQuery,

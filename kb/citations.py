@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, longest_first, title_key
 from kb.errors import QueryError
@@ -58,8 +59,9 @@ _HINT_BEFORE = re.compile(
     r"\s*+起?\s*+(?:第.次)?\s*+(?:修正|修订|修改|版|颁布|公布|施行|通过|印发|制定|发布)?\s*+(?:后|本)?\s*+的?"
     r"|(?P<old>原|旧|修订前的?|修正前的?|修改前的?))\s*+$")
 HINT_WINDOW = 24
-# ... or just after it: "（2017年修正）", "(2018)".
-_HINT_AFTER = re.compile(rf"{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（()）\n]{{0,10}}+)?{_CLOSE}")
+# ... or just after it: "（2017年修正）", "(2018)"; after its 》 or inside the marks (《行政诉讼法（2017年修正）》).
+_HINT_AFTER = re.compile(rf"(?:》\s*+)?{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（()）\n]{{0,10}}+)?{_CLOSE}"
+                         r"(?:\s*+》)?")
 # Between a document name and its article; between two listed articles; a range. Tried only over
 # `MAX_GLUE` characters, and (each starts only where a space run does: one tried inside the run
 # would rescan it).
@@ -244,16 +246,59 @@ def _names(text: str, titles: TitleMatcher | None) -> list[_Name]:
         if names and _SHORT_FOR.search(text, max(0, start - SHORT_FOR_WINDOW), start):
             short[title] = names[-1].title
         title = short.get(title, title)
-        year, earlier = "", False
-        before = _HINT_BEFORE.search(text[max(0, start - HINT_WINDOW):start])
-        if before and before.group(0).strip():
-            year, earlier = before.group("year") or "", bool(before.group("old"))
-            start -= len(before.group(0))
-        after = _HINT_AFTER.match(text, end)
-        if after:
-            year, end = after.group("year"), after.end()
-        names.append(_Name(start, end, title, _ascii_digits(year), earlier))
+        hint = version_hint(text, start, end)
+        names.append(_Name(hint.start, hint.end, title, hint.year, hint.earlier))
     return names
+
+
+@dataclass(frozen=True)
+class VersionHint:
+    """What the words around a document name say of the version meant: `year` ("2017" of
+    2017年修正的《…》 or 《…》（2017年修正）), `earlier` (原《…》, 修订前的…), and the span of the
+    name with them."""
+    start: int
+    end: int
+    year: str = ""
+    earlier: bool = False
+
+
+def version_hint(text: str, start: int, end: int) -> VersionHint:
+    """The version hint around the document name `text[start:end]` (with or without its 《》); a
+    note after the name wins over a year before it."""
+    year, earlier = "", False
+    opening = start - 1 if text[start - 1:start] == "《" else start
+    before = _HINT_BEFORE.search(text[max(0, opening - HINT_WINDOW):opening])
+    if before and before.group(0).strip():
+        year, earlier = before.group("year") or "", bool(before.group("old"))
+        start = opening - len(before.group(0))
+    after = _HINT_AFTER.match(text, end)
+    if after:
+        year, end = after.group("year"), after.end()
+    return VersionHint(start, end, _ascii_digits(year), earlier)
+
+
+class DatedVersion(Protocol):
+    """A version of a document as `version_asked` sees it (newest first in a list)."""
+    version_date: str               # "2017-09-01"
+    status: str                     # current | superseded | repealed | pending
+    years: Collection[str]          # years of its history events ("2017" for 2017年修正), if known
+
+
+def version_asked(versions: Sequence[DatedVersion], year: str = "", earlier: bool = False) -> DatedVersion | None:
+    """Of a document's `versions` (newest first), the one a version hint asks for, or None when it
+    asks for none but the current one. A year: the version dated that year; else the oldest whose
+    history has an event that year (later versions repeat it: a 2023 text lists "2017年修正" too);
+    else the last one before it; else the oldest. 原 (`earlier`): the version before the one in force."""
+    if not versions:
+        return None
+    if year:
+        return (next((v for v in versions if v.version_date[:4] == year), None)
+                or next((v for v in reversed(versions) if year in v.years), None)
+                or next((v for v in versions if v.version_date[:4] < year), versions[-1]))
+    current = next((v for v in versions if v.status == "current"), versions[0])
+    if earlier and current.status == "current":
+        return next((v for v in versions if v.version_date < current.version_date), None)
+    return None
 
 
 def _bracketed(text: str) -> list[tuple[int, int, str]]:

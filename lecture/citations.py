@@ -35,7 +35,8 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
-from kb.citations import ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, parse_citations, title_aliases
+from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, parse_citations, title_aliases,
+                          version_asked)
 from kb.errors import IngestError
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
@@ -324,21 +325,12 @@ def _date(iso: str) -> str:
 def _version(document: KnownDocument, c: Citation) -> tuple[KnownVersion, str]:
     """The version a citation means and a note saying which, when it is not simply the current one."""
     versions = document.versions
-    current = next((v for v in versions if v.status == "current"), versions[0])
+    asked = version_asked(versions, c.version_year, c.earlier_version)
+    if asked is None:
+        return next((v for v in versions if v.status == "current"), versions[0]), ""
     if c.version_year:
-        # the version dated that year; else the oldest whose history has an event that year (later
-        # versions repeat it: a 2023 text lists "2017年修正" too); else the last one before it
-        year = c.version_year
-        chosen = (next((v for v in versions if v.version_date[:4] == year), None)
-                  or next((v for v in reversed(versions) if year in v.years), None)
-                  or next((v for v in versions if v.version_date[:4] < year), versions[-1]))
-        return chosen, f"（按{year}年版本核对）"
-    if c.earlier_version:
-        older = [v for v in versions if v.version_date < current.version_date]
-        if current.status == "current" and older:
-            return older[0], f"（按原{_date(older[0].version_date)}版本核对）"
-        return current, ""
-    return current, ""
+        return asked, f"（按{c.version_year}年版本核对）"
+    return asked, f"（按原{_date(asked.version_date)}版本核对）"
 
 
 def _unit_index(units: Sequence[Unit], c: Citation) -> int | None:

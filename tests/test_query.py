@@ -120,9 +120,32 @@ def test_a_longer_name_in_title_marks_is_another_document() -> None:
     assert parsed.unknown == ("信访工作条例实施细则",)
     # the country's name or a version note does not make another document (the note was said to
     # be a document the knowledge base lacks)
-    for text in ("《行政诉讼法（2017年修正）》第二十五条", "《中华人民共和国行政诉讼法》第二十五条", "《 行政诉讼法 》第二十五条"):
+    for text, year in (("《行政诉讼法（2017年修正）》第二十五条", "2017"), ("《中华人民共和国行政诉讼法》第二十五条", ""),
+                       ("《 行政诉讼法 》第二十五条", "")):
         parsed = parse_query(text, titles)
-        assert parsed.references == (Reference(("行政诉讼法",), 25),) and parsed.unknown == (), text
+        assert parsed.references == (Reference(("行政诉讼法",), 25, year=year),) and parsed.unknown == (), text
+
+
+@pytest.mark.parametrize("text, year, earlier", [
+    ("《行政诉讼法》（2017年修正）第二十五条", "2017", False),
+    ("《行政诉讼法（2017年修正）》第二十五条", "2017", False),
+    ("行政诉讼法(2017)第二十五条", "2017", False),
+    ("2017年修正的《行政诉讼法》第二十五条", "2017", False),
+    ("2017年的行政诉讼法第二十五条讲的什么", "2017", False),
+    ("原《行政诉讼法》第二十五条", "", True),
+    ("修订前的行政诉讼法第二十五条", "", True),
+    ("行政诉讼法第二十五条", "", False),
+])
+def test_a_version_hint_goes_with_the_articles_of_the_name(text: str, year: str, earlier: bool) -> None:
+    # the note was read as nothing: "《行政诉讼法》（2017年修正）第二十五条" got the text in force
+    titles = TitleMatcher(["中华人民共和国行政诉讼法"])
+    assert parse_query(text, titles).references == (Reference(("行政诉讼法",), 25, 0, "", year, earlier),)
+
+
+def test_a_version_hint_is_for_its_own_name_and_list() -> None:
+    titles = TitleMatcher(["中华人民共和国行政诉讼法", "中华人民共和国民法典"])
+    parsed = parse_query("2017年修正的行政诉讼法第二条、第三条和民法典第四条", titles)
+    assert [(r.no, r.year) for r in parsed.references] == [(2, "2017"), (3, "2017"), (4, "")]
 
 
 def test_expansion_table_loads_and_expands() -> None:

@@ -125,6 +125,32 @@ def test_article_and_neighbours(searcher: Searcher) -> None:
         searcher.article("信访工作条例", "第九百条")
 
 
+SICHUAN = "四川省社区调解示范条例"          # 2016 and 2023 (revised): 第四条 became 第五条 (不收取任何费用)
+
+
+@pytest.mark.parametrize("query, date, wording", [
+    (f"《{SICHUAN}》（2016年）第四条", "2016", "不收取任何费用"),
+    (f"修订前的{SICHUAN}第四条", "2016", "不收取任何费用"),
+    (f"原{SICHUAN}第九条说什么", "2016", "三十日内"),
+    (f"2019年的{SICHUAN}第九条", "2016", "三十日内"),         # the text in force that year
+    (f"《{SICHUAN}（2023年修订）》第九条", "2023", "信访渠道"),
+    (f"{SICHUAN}第九条", "2023", "信访渠道"),
+])
+def test_a_reference_naming_a_version_gets_that_version(searcher: Searcher, query: str, date: str,
+                                                         wording: str) -> None:
+    # the note was read as nothing: 《…》（2016年）第四条 gave the text in force, another article
+    top = searcher.search(query, k=5)[0]
+    assert (top.title, top.article_no, top.version_date[:4]) == (SICHUAN, int(top.article_no), date), query
+    assert wording in top.text and "reference" in top.match, (query, top.text)
+
+
+def test_a_version_asked_for_that_the_knowledge_base_lacks_is_said(searcher: Searcher) -> None:
+    old = next(h for h in searcher.search(f"原{SICHUAN}第九条", k=5) if h.article_no == 9)
+    assert searcher.notices(f"《{SICHUAN}》（2019年修正）第九条") == [
+        f"《{SICHUAN}》没有2019年的版本：第九条按{old.version_date}的版本列出"]
+    assert searcher.notices(f"《{SICHUAN}》（2016年）第九条") == []
+
+
 def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -> None:
     # the search still answers with other articles; these lines say why the asked-for one is not first
     assert searcher.notices("信访工作条例第九百条说什么") == ["《信访工作条例》没有第九百条（共50条）"]
