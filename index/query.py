@@ -101,10 +101,12 @@ class Reference:
 @dataclass(frozen=True)
 class DivisionReference:
     """A part, chapter or section asked for by number: 信访工作条例第四章, 刑法第二编第三章.
-    `divisions`: (kind, number) pairs, outermost first; `doc_keys` as for `Reference` (empty: no
-    document named for it)."""
+    `divisions`: (kind, number) pairs, outermost first; `doc_keys`, `year`, `earlier` as for
+    `Reference` (`doc_keys` empty: no document named for it)."""
     doc_keys: tuple[str, ...]
     divisions: tuple[tuple[str, int], ...]
+    year: str = ""
+    earlier: bool = False
 
     @property
     def label(self) -> str:
@@ -143,11 +145,11 @@ def division_path(headings: Sequence[str], divisions: Sequence[tuple[str, int]])
 def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionReference]:
     """Parts, chapters and sections asked for in `text`, each attached to the document name just
     before it ("信访工作条例第四章", "《刑法》第二编第三章"); adjacent ones are one reference."""
-    anchors = {m.end: m.doc_keys for m in mentions}
+    anchors = _name_anchors(text, mentions)
     ends = sorted(anchors)
     refs: list[DivisionReference] = []
     chain: list[tuple[str, int]] = []
-    keys: tuple[str, ...] = ()
+    owner = Reference((), 0)
     chain_end = -1
     for m in _DIVISION.finditer(text):
         n = _numeral(m.group(1))
@@ -159,16 +161,26 @@ def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionRefer
             continue
         listed = chain and _GLUE.fullmatch(text, chain_end, m.start()) is not None    # 第四章和第五章
         if chain:
-            refs.append(DivisionReference(keys, tuple(chain)))
+            refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier))
         end = _name_end_before(text, ends, m.start(), _GLUE)
         if end is not None:
-            keys = anchors[end]
+            owner = anchors[end]
         elif not listed:
-            keys = ()
+            owner = Reference((), 0)
         chain, chain_end = [(m.group(2), n)], m.end()
     if chain:
-        refs.append(DivisionReference(keys, tuple(chain)))
+        refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier))
     return refs
+
+
+def _name_anchors(text: str, mentions: Sequence[Mention]) -> dict[int, Reference]:
+    """The end of each document name (or of its version note: 《…》（2017年修正）) → what the
+    articles and chapters numbered right after it take: the document and the version asked for."""
+    anchors = {}
+    for m in mentions:
+        hint = version_hint(text, m.start, m.end)
+        anchors[hint.end] = Reference(m.doc_keys, 0, 0, "", hint.year, hint.earlier)
+    return anchors
 
 
 @dataclass(frozen=True)
@@ -208,10 +220,7 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     attached to nothing.
     """
     refs: list[Reference] = []
-    anchors = {}            # the end of each name (and of its version note) → what its articles take
-    for m in mentions:
-        hint = version_hint(text, m.start, m.end)
-        anchors[hint.end] = Reference(m.doc_keys, 0, 0, "", hint.year, hint.earlier)
+    anchors = _name_anchors(text, mentions)
     unknown = unknown_names(text, mentions) if unknown is None else unknown
     anchors.update((end, Reference((), 0, 0, name)) for end, name in unknown.items())
     # only the nearest name before a reference can be glued to it (a name is not glue): bisect

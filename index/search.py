@@ -405,9 +405,10 @@ class Searcher:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
         return rows
 
-    def _version_asked(self, ref: Reference, rows: Sequence[int]) -> int | None:
-        """Of the `rows` of one article in its versions, the one the reference's version hint asks
-        for (`kb.citations.version_asked`; an index keeps no history, so by version dates alone)."""
+    def _version_asked(self, ref: Reference | DivisionReference, rows: Sequence[int]) -> int | None:
+        """Of `rows`, one per version (of an article, or of a document), the one the reference's
+        version hint asks for (`kb.citations.version_asked`; an index keeps no history, so by
+        version dates alone)."""
         if not (ref.year or ref.earlier):
             return None
         cat = self.catalog
@@ -418,15 +419,20 @@ class Searcher:
 
     def division_matches(self, ref: DivisionReference, filters: Filters) -> dict[tuple[str, ...], list[int]]:
         """The parts, chapters or sections `ref` names, by (document title, headings down to the
-        one named), each with its article rows in order: of each named document's newest version
-        the status filter allows, else of its newest. "民法典第四章" names seven, one per 编."""
+        one named), each with its article rows in order: of the version `ref` names (2017年的…),
+        else of each named document's newest version the status filter allows, else of its
+        newest. "民法典第四章" names seven, one per 编."""
         cat = self.catalog
         allowed = [STATUSES.index(s) for s in filters.statuses]
         found: dict[tuple[str, ...], list[int]] = {}
         for d in self.documents_keyed(ref.doc_keys).tolist():
             rows = np.flatnonzero((cat.doc == d) & (cat.no > 0))
+            one_per_version = rows[np.unique(cat.version[rows], return_index=True)[1]].tolist()
+            asked = self._version_asked(ref, one_per_version)
             pool = rows[np.isin(cat.status[rows], allowed)] if allowed else rows
             pool = pool if len(pool) else rows
+            if asked is not None:
+                pool = rows[cat.version[rows] == cat.version[asked]]
             rows = pool[cat.version[pool] == cat.version[pool].max()] if len(pool) else pool
             rows = sorted(rows.tolist(), key=lambda r: (int(cat.no[r]), int(cat.suffix[r])))
             headed = self.units.headed_texts(cat.ids[rows].tolist())
@@ -507,7 +513,8 @@ class Searcher:
                 (title, *headings), rows = next(iter(found.items()))
                 first, last = (article_label(int(cat.no[r]), int(cat.suffix[r])) for r in (rows[0], rows[-1]))
                 span = f"{first}至{last}，共{len(rows)}条" if len(rows) > 1 else first
-                out.append(f"《{title}》{' '.join(h for h in headings if h)}：{span}")
+                version = f"（{date_text(int(cat.version[rows[0]]))}版本）" if division.year or division.earlier else ""
+                out.append(f"《{title}》{version}{' '.join(h for h in headings if h)}：{span}")
         for ref in parsed.references:
             asked = self._version_asked(ref, self._article_rows(ref)) if ref.year else None
             if asked is not None and date_text(int(cat.version[asked]))[:4] != ref.year:

@@ -146,6 +146,11 @@ def test_a_version_hint_is_for_its_own_name_and_list() -> None:
     titles = TitleMatcher(["中华人民共和国行政诉讼法", "中华人民共和国民法典"])
     parsed = parse_query("2017年修正的行政诉讼法第二条、第三条和民法典第四条", titles)
     assert [(r.no, r.year) for r in parsed.references] == [(2, "2017"), (3, "2017"), (4, "")]
+    parsed = parse_query("《行政诉讼法》（2017年修正）第三章第二节和民法典第四章", titles)
+    assert parsed.divisions == (DivisionReference(("行政诉讼法",), (("章", 3), ("节", 2)), "2017"),
+                                DivisionReference(("民法典",), (("章", 4),)))
+    assert parse_query("原行政诉讼法第三章", titles).divisions == (
+        DivisionReference(("行政诉讼法",), (("章", 3),), earlier=True),)
 
 
 def test_expansion_table_loads_and_expands() -> None:

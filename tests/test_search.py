@@ -144,6 +144,17 @@ def test_a_reference_naming_a_version_gets_that_version(searcher: Searcher, quer
     assert wording in top.text and "reference" in top.match, (query, top.text)
 
 
+def test_a_chapter_of_a_named_version_comes_from_that_version(searcher: Searcher) -> None:
+    # the chapter came from the text in force whatever version the question named
+    for query, date, count in ((f"2016年的{SICHUAN}第一章", "2016", 4), (f"{SICHUAN}第一章", "2023", 5)):
+        hits = searcher.search(query, k=20)
+        chapter = [h for h in hits if "reference" in h.match]
+        assert {h.version_date[:4] for h in chapter} == {date} and len(chapter) == count, query
+    old = next(h for h in searcher.search(f"2016年的{SICHUAN}第一章", k=20) if h.article_no == 1)
+    assert searcher.notices(f"2016年的{SICHUAN}第一章") == [f"《{SICHUAN}》（{old.version_date}版本）第一章 总则：第一条至第四条，共4条"]
+    assert searcher.notices(f"{SICHUAN}第一章") == [f"《{SICHUAN}》第一章 总则：第一条至第五条，共5条"]
+
+
 def test_a_version_asked_for_that_the_knowledge_base_lacks_is_said(searcher: Searcher) -> None:
     old = next(h for h in searcher.search(f"原{SICHUAN}第九条", k=5) if h.article_no == 9)
     assert searcher.notices(f"《{SICHUAN}》（2019年修正）第九条") == [
