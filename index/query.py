@@ -184,6 +184,21 @@ def _name_anchors(text: str, mentions: Sequence[Mention]) -> dict[int, Reference
 
 
 @dataclass(frozen=True)
+class NamedVersion:
+    """A document named with the version meant (`kb.citations.version_hint`): 2017年修正的《行政复议法》
+    (`year` "2017"), 原《行政复议法》 (`earlier`)."""
+    doc_keys: tuple[str, ...]
+    year: str = ""
+    earlier: bool = False
+
+
+def named_versions(text: str, mentions: Sequence[Mention]) -> list[NamedVersion]:
+    """The documents `text` names with a version hint, in order, each once."""
+    named = (NamedVersion(a.doc_keys, a.year, a.earlier) for a in _name_anchors(text, mentions).values())
+    return list(dict.fromkeys(n for n in named if n.year or n.earlier))
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     text: str                               # the normalised query
     references: tuple[Reference, ...] = ()
@@ -192,6 +207,7 @@ class ParsedQuery:
     unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`)
     places: tuple[str, ...] = ()            # regions whose rules it asks for: 上海对…怎么规定 → "上海市"
     divisions: tuple[DivisionReference, ...] = ()   # parts, chapters, sections asked for by number
+    versions: tuple[NamedVersion, ...] = ()   # documents named with a version: 原《行政复议法》, 2017年的…
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
@@ -293,6 +309,6 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions, unknown))), mentioned,
                          expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
                          tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)),
-                         tuple(dict.fromkeys(find_divisions(text, mentions))))
+                         tuple(dict.fromkeys(find_divisions(text, mentions))), tuple(named_versions(text, mentions)))
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

@@ -38,8 +38,8 @@ from index.dense import searching
 from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf, show_each
 from index.prior import configured_prior
-from index.query import (DivisionReference, ParsedQuery, Reference, TitleMatcher, division_path, load_expansions,
-                         parse_query)
+from index.query import (DivisionReference, NamedVersion, ParsedQuery, Reference, TitleMatcher, division_path,
+                         load_expansions, parse_query)
 from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
@@ -288,12 +288,14 @@ class Searcher:
             self._alias_docs = alias_index((d.title, d.key) for d in self.catalog.documents)
         return np.array(sorted(documents_named(names, self._alias_docs)), dtype=np.int32)
 
-    def _scope(self, filters: Filters, named: tuple[int, ...] = ()) -> Scope:
+    def _scope(self, filters: Filters, named: tuple[int, ...] = (), versions: tuple[tuple[int, int], ...] = ()
+               ) -> Scope:
         """What `filters` let a search return: the row mask of the catalog (None when nothing is
         excluded) and the same restriction in terms a backend's expression can say. A document
         asked for by name — in the filter, or in the question (`named`: document indexes) — is
         searched even when none of its versions has an allowed status (《信访条例》, replaced in
-        2022): its newest version, as for references.
+        2022): its newest version, as for references. So is a version the question names
+        (`versions`: document index, version yyyymmdd; 原《行政复议法》).
 
         Raises:
             QueryError: for an unknown document, status or level, or a bad date.
@@ -326,6 +328,12 @@ class Searcher:
                 newest = cat.version[rows].max()
                 keep |= rows & (cat.version == newest)
                 newest_of.append((cat.documents[d].key, int(newest)))
+        asked: list[tuple[str, int]] = []
+        for d, version in versions:
+            rows = (cat.doc == d) & (cat.version == version)
+            if doc_ok[d] and not keep[rows].all():
+                keep |= rows
+                asked.append((cat.documents[d].key, version))
         keep &= doc_ok[cat.doc]
         start = bound_number(filters.date_from, end=False) if filters.date_from else 0
         end = bound_number(filters.date_to, end=True) if filters.date_to else 0
@@ -334,7 +342,7 @@ class Searcher:
         if end:
             keep &= (cat.effective > 0) & (cat.effective <= end)
         return Scope(None if keep.all() else keep, tuple(filters.statuses), tuple(doc_keys), tuple(newest_of),
-                     tuple(filters.levels), tuple(filters.regions), start, end)
+                     tuple(filters.levels), tuple(filters.regions), start, end, versions_asked=tuple(asked))
 
     def question_scope(self, parsed: ParsedQuery, filters: Filters) -> Scope:
         """The scope of `filters` for this question: with the documents it names, whatever their status.
@@ -349,7 +357,23 @@ class Searcher:
             return scope
         left_out = tuple(d for d in self.documents_keyed(parsed.mentioned).tolist()
                          if not scope.mask[self.catalog.doc == d].any())
-        return self.scope(filters, left_out) if left_out else scope
+        versions = tuple((int(self.catalog.doc[r]), int(self.catalog.version[r]))
+                         for _, r in self.versions_named(parsed) if not scope.mask[r])
+        return self.scope(filters, left_out, versions) if left_out or versions else scope
+
+    def versions_named(self, parsed: ParsedQuery) -> list[tuple[NamedVersion, int]]:
+        """The versions the question names (原《行政复议法》, 2017年修正的…), each by a catalog row of it."""
+        cat = self.catalog
+        found = []
+        for named in parsed.versions:
+            for d in self.documents_keyed(named.doc_keys).tolist():
+                row = self._version_asked(named, self._one_row_per_version(np.flatnonzero(cat.doc == d)))
+                if row is not None:
+                    found.append((named, row))
+        return found
+
+    def _one_row_per_version(self, rows: np.ndarray) -> list[int]:
+        return rows[np.unique(self.catalog.version[rows], return_index=True)[1]].tolist()
 
     # ---- ranking -------------------------------------------------------------------------
     def _parse(self, query: str, filters: Filters) -> ParsedQuery:
@@ -405,7 +429,7 @@ class Searcher:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
         return rows
 
-    def _version_asked(self, ref: Reference | DivisionReference, rows: Sequence[int]) -> int | None:
+    def _version_asked(self, ref: Reference | DivisionReference | NamedVersion, rows: Sequence[int]) -> int | None:
         """Of `rows`, one per version (of an article, or of a document), the one the reference's
         version hint asks for (`kb.citations.version_asked`; an index keeps no history, so by
         version dates alone)."""
@@ -427,8 +451,7 @@ class Searcher:
         found: dict[tuple[str, ...], list[int]] = {}
         for d in self.documents_keyed(ref.doc_keys).tolist():
             rows = np.flatnonzero((cat.doc == d) & (cat.no > 0))
-            one_per_version = rows[np.unique(cat.version[rows], return_index=True)[1]].tolist()
-            asked = self._version_asked(ref, one_per_version)
+            asked = self._version_asked(ref, self._one_row_per_version(rows))
             pool = rows[np.isin(cat.status[rows], allowed)] if allowed else rows
             pool = pool if len(pool) else rows
             if asked is not None:
@@ -496,6 +519,15 @@ class Searcher:
                 d, status = int(cat.doc[rows][0]), STATUSES[int(cat.status[rows][0])]
                 out.append(f"问题提到的《{cat.documents[d].title}》没有{allowed}的版本：一并列出其最新文本"
                            f"（{STATUS_LABELS[status]}）")
+        # a version named for an article or chapter (《…》（2016年）第四条) is said of those, below
+        numbered = {(r.doc_keys, r.year, r.earlier) for r in (*parsed.references, *parsed.divisions)}
+        for named, row in self.versions_named(parsed):
+            d, version = int(cat.doc[row]), int(cat.version[row])
+            if (cat.documents[d].key, version) in scope.versions_asked and (
+                    (named.doc_keys, named.year, named.earlier) not in numbered):
+                asked = f"{named.year}年的版本" if named.year else "原来的版本"
+                out.append(f"问题提到《{cat.documents[d].title}》{asked}：一并检索其{date_text(version)}的文本"
+                           f"（{STATUS_LABELS[STATUSES[int(cat.status[row])]]}）")
         bare = [article_label(r.no, r.suffix) for r in parsed.references if not r.doc_keys and not r.unknown]
         bare += [d.label for d in parsed.divisions if not d.doc_keys]
         if bare:
@@ -561,7 +593,7 @@ class Searcher:
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
         pinned = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
         fused = pin_first(pinned, fused)
-        grouped = self._group(fused, pinned)
+        grouped = self._group(fused, {*pinned, *self._rows_of_versions(fused, scope.versions_asked)})
         grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
@@ -723,16 +755,24 @@ class Searcher:
                 factors[row] = of_doc[d]
         return factors
 
-    def _group(self, fused: Sequence[tuple[int, float]], pinned: Collection[int] = ()
+    def _rows_of_versions(self, fused: Sequence[tuple[int, float]], versions: Collection[tuple[str, int]]) -> list[int]:
+        """The rows of `fused` in the `versions` (document key, version yyyymmdd)."""
+        if not versions:
+            return []
+        cat = self.catalog
+        asked = {(d, version) for key, version in versions for d in self.documents_keyed([key]).tolist()}
+        return [r for r, _ in fused if (int(cat.doc[r]), int(cat.version[r])) in asked]
+
+    def _group(self, fused: Sequence[tuple[int, float]], shown: Collection[int] = ()
                ) -> list[tuple[int, float, list[int]]]:
-        """Versions of one article as one hit, showing the version in force first, or the one a
-        reference asked for (`pinned`: 《…》（2016年）第四条 shows the 2016 text)."""
+        """Versions of one article as one hit, showing the version in force first, or the one the
+        question asked for (`shown`: 《…》（2016年）第四条 shows the 2016 text, 原《…》 its older text)."""
         cat = self.catalog
         rows = [r for r, _ in fused]
         at = np.asarray(rows, dtype=np.int64)
         group_of = dict(zip(rows, cat.group[at].tolist()))
         preference = dict(zip(rows, cat.status[at].tolist()))
-        preference.update((r, -1) for r in pinned)
+        preference.update((r, -1) for r in shown)
         return group_versions(fused, group_of, preference)
 
     def _show_each_named(self, grouped: list[tuple[int, float, list[int]]], parsed: ParsedQuery,

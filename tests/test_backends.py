@@ -135,6 +135,12 @@ def test_a_named_replaced_document_is_searched_in_its_newest_version(searcher: S
     assert hits and {(h.title, h.version_date) for h in hits} == {("四川省社区调解示范条例", "2023-09-01")}
 
 
+def test_an_older_version_the_question_names_is_searched(searcher: Searcher) -> None:
+    # 原…: the 2016 text is searched though texts in force only are, by each backend's own filter
+    top = searcher.search("原四川省社区调解示范条例规定调解员要在多少天内调解结束", k=5)[0]
+    assert (top.article_no, top.version_date[:4], top.status) == (9, "2016", "superseded")
+
+
 def test_empty_results(searcher: Searcher) -> None:
     assert searcher.search("调解", k=5, filters=Filters(date_to="1900")) == []
     assert searcher.backend.lexical(LexicalQuery("qqzzxx", ("qqzzxx",)), searcher.scope(Filters()), 5) == []

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from index.query import (EXPANSIONS, DivisionReference, Reference, TitleMatcher, division_of, division_path, expand,
-                         find_references, load_expansions, normalise_query, parse_query, unknown_names)
+from index.query import (EXPANSIONS, DivisionReference, NamedVersion, Reference, TitleMatcher, division_of,
+                         division_path, expand, find_references, load_expansions, normalise_query, parse_query,
+                         unknown_names)
 from kb.citations import title_aliases
 from kb.errors import QueryError
 
@@ -151,6 +152,14 @@ def test_a_version_hint_is_for_its_own_name_and_list() -> None:
                                 DivisionReference(("民法典",), (("章", 4),)))
     assert parse_query("原行政诉讼法第三章", titles).divisions == (
         DivisionReference(("行政诉讼法",), (("章", 3),), earlier=True),)
+
+
+def test_a_document_named_with_a_version_is_kept_for_the_search() -> None:
+    titles = TitleMatcher(["中华人民共和国行政诉讼法", "中华人民共和国民法典"])
+    assert parse_query("原行政诉讼法对起诉期限怎么规定", titles).versions == (NamedVersion(("行政诉讼法",), earlier=True),)
+    assert parse_query("2017年修正的行政诉讼法和民法典有什么关系", titles).versions == (
+        NamedVersion(("行政诉讼法",), "2017"),)
+    assert parse_query("行政诉讼法和民法典有什么关系", titles).versions == ()
 
 
 def test_expansion_table_loads_and_expands() -> None:

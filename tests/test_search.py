@@ -155,6 +155,18 @@ def test_a_chapter_of_a_named_version_comes_from_that_version(searcher: Searcher
     assert searcher.notices(f"{SICHUAN}第一章") == [f"《{SICHUAN}》第一章 总则：第一条至第五条，共5条"]
 
 
+def test_a_question_naming_an_older_version_is_answered_from_it(searcher: Searcher) -> None:
+    # the name's version was read as nothing: 原… got the text in force alone (十五日, not 三十日)
+    old = searcher.search(f"原{SICHUAN}规定调解员要在多少天内调解结束", k=5)
+    assert (old[0].article_no, old[0].version_date[:4]) == (9, "2016") and "三十日内" in old[0].text
+    assert any(v.status == "current" for v in old[0].other_versions)      # the text in force a click away
+    assert searcher.notices(f"原{SICHUAN}规定调解员要在多少天内调解结束") == [
+        f"问题提到《{SICHUAN}》原来的版本：一并检索其{old[0].version_date}的文本（已修改）"]
+    new = searcher.search(f"{SICHUAN}规定调解员要在多少天内调解结束", k=5)
+    assert (new[0].article_no, new[0].version_date[:4]) == (10, "2023") and "十五日内" in new[0].text
+    assert searcher.notices(f"{SICHUAN}规定调解员要在多少天内调解结束") == []
+
+
 def test_a_version_asked_for_that_the_knowledge_base_lacks_is_said(searcher: Searcher) -> None:
     old = next(h for h in searcher.search(f"原{SICHUAN}第九条", k=5) if h.article_no == 9)
     assert searcher.notices(f"《{SICHUAN}》（2019年修正）第九条") == [

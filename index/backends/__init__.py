@@ -40,7 +40,8 @@ class Scope:
     """What a search may return, in two equivalent forms: `mask` over the snapshot's catalog rows
     (None: every row) for backends that filter rows, and the filter's terms for backends that
     filter by expression. `newest_of`: (document key, version yyyymmdd) of documents named in the
-    filter or the question whose newest version is searched whatever its status."""
+    filter or the question whose newest version is searched whatever its status; `versions_asked`:
+    the same of versions the question names (原《行政复议法》, 2017年的…)."""
     mask: np.ndarray | None = None
     statuses: tuple[str, ...] = ()
     doc_keys: tuple[str, ...] = ()
@@ -50,6 +51,7 @@ class Scope:
     effective_from: int = 0         # yyyymmdd, 0: no bound
     effective_to: int = 0
     article_ids: tuple[int, ...] = ()   # only these articles (none: no such restriction); as `mask` allows
+    versions_asked: tuple[tuple[str, int], ...] = ()
 
     @property
     def empty(self) -> bool:

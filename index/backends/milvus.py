@@ -312,7 +312,8 @@ def expression(scope: Scope) -> str:
     allowed = []
     if scope.statuses:
         by_status = _one_of("status", scope.statuses)
-        newest = [f"(doc_key == {_literal(key)} and version == {version})" for key, version in scope.newest_of]
+        newest = [f"(doc_key == {_literal(key)} and version == {version})"
+                  for key, version in (*scope.newest_of, *scope.versions_asked)]
         allowed.append(f"({' or '.join([by_status, *newest])})" if newest else by_status)
     if scope.doc_keys:
         allowed.append(_one_of("doc_key", scope.doc_keys))
