@@ -548,11 +548,12 @@ class Searcher:
                 version = f"（{date_text(int(cat.version[rows[0]]))}版本）" if division.year or division.earlier else ""
                 out.append(f"《{title}》{version}{' '.join(h for h in headings if h)}：{span}")
         for ref in parsed.references:
-            asked = self._version_asked(ref, self._article_rows(ref)) if ref.year else None
+            rows = self._article_rows(ref) if ref.doc_keys else []
+            asked = self._version_asked(ref, rows) if ref.year else None
             if asked is not None and date_text(int(cat.version[asked]))[:4] != ref.year:
                 out.append(f"《{cat.documents[int(cat.doc[asked])].title}》没有{ref.year}年的版本："
                            f"{article_label(ref.no, ref.suffix)}按{date_text(int(cat.version[asked]))}的版本列出")
-            if ref.doc_keys and not self._article_rows(ref):
+            if ref.doc_keys and not rows:
                 docs = self.documents_keyed(ref.doc_keys)
                 titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
                 in_force = np.isin(cat.doc, docs) & (cat.status == 0) & (cat.no > 0)
@@ -593,7 +594,7 @@ class Searcher:
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
         pinned = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
         fused = pin_first(pinned, fused)
-        grouped = self._group(fused, {*pinned, *self._rows_of_versions(fused, scope.versions_asked)})
+        grouped = self._group(fused, {*pinned, *self._rows_of_versions(fused, self.versions_named(parsed))})
         grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
@@ -755,12 +756,13 @@ class Searcher:
                 factors[row] = of_doc[d]
         return factors
 
-    def _rows_of_versions(self, fused: Sequence[tuple[int, float]], versions: Collection[tuple[str, int]]) -> list[int]:
-        """The rows of `fused` in the `versions` (document key, version yyyymmdd)."""
+    def _rows_of_versions(self, fused: Sequence[tuple[int, float]], versions: Sequence[tuple[NamedVersion, int]]
+                          ) -> list[int]:
+        """The rows of `fused` in the `versions` (`versions_named`: each by a row of it)."""
         if not versions:
             return []
         cat = self.catalog
-        asked = {(d, version) for key, version in versions for d in self.documents_keyed([key]).tolist()}
+        asked = {(int(cat.doc[r]), int(cat.version[r])) for _, r in versions}
         return [r for r, _ in fused if (int(cat.doc[r]), int(cat.version[r])) in asked]
 
     def _group(self, fused: Sequence[tuple[int, float]], shown: Collection[int] = ()

@@ -162,6 +162,10 @@ def test_a_question_naming_an_older_version_is_answered_from_it(searcher: Search
     assert any(v.status == "current" for v in old[0].other_versions)      # the text in force a click away
     assert searcher.notices(f"原{SICHUAN}规定调解员要在多少天内调解结束") == [
         f"问题提到《{SICHUAN}》原来的版本：一并检索其{old[0].version_date}的文本（已修改）"]
+    # and when the filter lets both versions in, the one named is still the one shown
+    both = searcher.search(f"原{SICHUAN}规定调解员要在多少天内调解结束", k=5,
+                           filters=Filters(statuses=("current", "superseded")))
+    assert (both[0].article_no, both[0].version_date[:4]) == (9, "2016")
     new = searcher.search(f"{SICHUAN}规定调解员要在多少天内调解结束", k=5)
     assert (new[0].article_no, new[0].version_date[:4]) == (10, "2023") and "十五日内" in new[0].text
     assert searcher.notices(f"{SICHUAN}规定调解员要在多少天内调解结束") == []
