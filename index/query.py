@@ -142,6 +142,18 @@ def division_path(headings: Sequence[str], divisions: Sequence[tuple[str, int]])
     return None
 
 
+@dataclass(frozen=True)
+class NamedVersion:
+    """A document named with the version meant (`kb.citations.version_hint`): 2017年修正的《行政复议法》
+    (`year` "2017"), 原《行政复议法》 (`earlier`)."""
+    doc_keys: tuple[str, ...]
+    year: str = ""
+    earlier: bool = False
+
+
+_UNNAMED = NamedVersion(())      # what a number with no document named before it takes
+
+
 def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionReference]:
     """Parts, chapters and sections asked for in `text`, each attached to the document name just
     before it ("信访工作条例第四章", "《刑法》第二编第三章"); adjacent ones are one reference."""
@@ -149,7 +161,7 @@ def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionRefer
     ends = sorted(anchors)
     refs: list[DivisionReference] = []
     chain: list[tuple[str, int]] = []
-    owner = Reference((), 0)
+    owner = _UNNAMED
     chain_end = -1
     for m in _DIVISION.finditer(text):
         n = _numeral(m.group(1))
@@ -166,36 +178,26 @@ def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionRefer
         if end is not None:
             owner = anchors[end]
         elif not listed:
-            owner = Reference((), 0)
+            owner = _UNNAMED
         chain, chain_end = [(m.group(2), n)], m.end()
     if chain:
         refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier))
     return refs
 
 
-def _name_anchors(text: str, mentions: Sequence[Mention]) -> dict[int, Reference]:
+def _name_anchors(text: str, mentions: Sequence[Mention]) -> dict[int, NamedVersion]:
     """The end of each document name (or of its version note: 《…》（2017年修正）) → what the
     articles and chapters numbered right after it take: the document and the version asked for."""
     anchors = {}
     for m in mentions:
         hint = version_hint(text, m.start, m.end)
-        anchors[hint.end] = Reference(m.doc_keys, 0, 0, "", hint.year, hint.earlier)
+        anchors[hint.end] = NamedVersion(m.doc_keys, hint.year, hint.earlier)
     return anchors
-
-
-@dataclass(frozen=True)
-class NamedVersion:
-    """A document named with the version meant (`kb.citations.version_hint`): 2017年修正的《行政复议法》
-    (`year` "2017"), 原《行政复议法》 (`earlier`)."""
-    doc_keys: tuple[str, ...]
-    year: str = ""
-    earlier: bool = False
 
 
 def named_versions(text: str, mentions: Sequence[Mention]) -> list[NamedVersion]:
     """The documents `text` names with a version hint, in order, each once."""
-    named = (NamedVersion(a.doc_keys, a.year, a.earlier) for a in _name_anchors(text, mentions).values())
-    return list(dict.fromkeys(n for n in named if n.year or n.earlier))
+    return list(dict.fromkeys(n for n in _name_anchors(text, mentions).values() if n.year or n.earlier))
 
 
 @dataclass(frozen=True)
@@ -236,19 +238,19 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     attached to nothing.
     """
     refs: list[Reference] = []
-    anchors = _name_anchors(text, mentions)
+    # a name's articles take its document and version (a name in 《》 the knowledge base lacks: that name)
+    anchors = {end: (named, "") for end, named in _name_anchors(text, mentions).items()}
     unknown = unknown_names(text, mentions) if unknown is None else unknown
-    anchors.update((end, Reference((), 0, 0, name)) for end, name in unknown.items())
+    anchors.update((end, (_UNNAMED, name)) for end, name in unknown.items())
     # only the nearest name before a reference can be glued to it (a name is not glue): bisect
     # keeps a query of thousands of names and references linear
     ends = sorted(anchors)
-    nobody = Reference((), 0)
-    prev_end, prev_owner, prev_no = -1, nobody, None
+    prev_end, prev_owner, prev_no = -1, (_UNNAMED, ""), None
     for m in _ARTICLE.finditer(text):
         no, suffix = _numeral(m.group(2)), _numeral(m.group(3)) if m.group(3) else 0
         if no is None or suffix is None or no == 0:
             continue
-        owner, attached = nobody, False
+        owner, attached = (_UNNAMED, ""), False
         # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
         end = _name_end_before(text, ends, m.start(), _GLUE_OR_DIVISION)
         if end is not None:
@@ -257,11 +259,13 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
         if not attached and (chained or is_range):
             owner, attached = prev_owner, True
-        if not m.group(1) and not (attached and owner.doc_keys):
+        named, lacked = owner
+        if not m.group(1) and not (attached and named.doc_keys):
             continue
         if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
-            refs.extend(replace(owner, no=n) for n in range(prev_no + 1, no))
-        refs.append(replace(owner, no=no, suffix=suffix))
+            refs.extend(Reference(named.doc_keys, n, 0, lacked, named.year, named.earlier)
+                        for n in range(prev_no + 1, no))
+        refs.append(Reference(named.doc_keys, no, suffix, lacked, named.year, named.earlier))
         prev_end, prev_owner, prev_no = m.end(), owner, no
     return refs
 
