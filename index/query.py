@@ -48,6 +48,11 @@ _GLUE_OR_DIVISION = re.compile(rf"(?:{_GLUE_CHARS}++|{_DIVISION.pattern})*+")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
 
 
+# Words that ask about the text in force beside an older version the question names ("以前的…说60天内
+#申请，修订后变了没有？"): the older one is searched, the text in force shown first.
+_ASKS_CURRENT = re.compile(r"修订后|修正后|修改后|现行|现在|目前|如今|新的|新法|变了|变化|改了|改成|区别|不同|差别")
+
+
 # A name in title marks, as people type them: 《民法典》, 《 信访工作条例 》 (bounded, no nesting).
 _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
@@ -210,6 +215,7 @@ class ParsedQuery:
     places: tuple[str, ...] = ()            # regions whose rules it asks for: 上海对…怎么规定 → "上海市"
     divisions: tuple[DivisionReference, ...] = ()   # parts, chapters, sections asked for by number
     versions: tuple[NamedVersion, ...] = ()   # documents named with a version: 原《行政复议法》, 2017年的…
+    asks_current: bool = False              # ... and the text in force asked about too: 修订后变了没有
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
@@ -310,9 +316,11 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
     unknown = unknown_names(text, mentions)
     named = places.find(text, [(m.start, m.end) for m in mentions]) if places else []
+    versions = tuple(named_versions(text, mentions))
     parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions, unknown))), mentioned,
                          expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
                          tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)),
-                         tuple(dict.fromkeys(find_divisions(text, mentions))), tuple(named_versions(text, mentions)))
+                         tuple(dict.fromkeys(find_divisions(text, mentions))), versions,
+                         bool(versions) and _ASKS_CURRENT.search(text) is not None)
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

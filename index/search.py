@@ -526,8 +526,9 @@ class Searcher:
             if (cat.documents[d].key, version) in scope.versions_asked and (
                     (named.doc_keys, named.year, named.earlier) not in numbered):
                 asked = f"{named.year}年的版本" if named.year else "原来的版本"
+                shown = "，现行条文在前，原来的条文见“其他版本”" if parsed.asks_current else ""
                 out.append(f"问题提到《{cat.documents[d].title}》{asked}：一并检索其{date_text(version)}的文本"
-                           f"（{STATUS_LABELS[STATUSES[int(cat.status[row])]]}）")
+                           f"（{STATUS_LABELS[STATUSES[int(cat.status[row])]]}）{shown}")
         bare = [article_label(r.no, r.suffix) for r in parsed.references if not r.doc_keys and not r.unknown]
         bare += [d.label for d in parsed.divisions if not d.doc_keys]
         if bare:
@@ -594,7 +595,8 @@ class Searcher:
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
         pinned = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
         fused = pin_first(pinned, fused)
-        grouped = self._group(fused, {*pinned, *self._rows_of_versions(fused, self.versions_named(parsed))})
+        asked = [] if parsed.asks_current else self._rows_of_versions(fused, self.versions_named(parsed))
+        grouped = self._group(fused, {*pinned, *asked})
         grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}

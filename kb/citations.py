@@ -53,11 +53,12 @@ _TOKEN = re.compile(
     rf"|(?P<rel>前款|前条|本款|(?:本条|同条|该条|其中|其)(?=\s*+(?:的|中)?\s*+第))")
 MAX_TITLE_CHARS = 120
 _TITLE_MARKS = re.compile(r"[《》\n]")
-# A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的".
+# A version hint written just before a title: "2017年修正的", "2022年5月1日起施行的", "原", "修订前的",
+# and as trainees say it, "以前的", "老的".
 _HINT_BEFORE = re.compile(
     rf"(?:(?P<year>[{_DIGIT}]{{4}})\s*+年(?:\s*+[{_DIGIT}]{{1,2}}\s*+月(?:\s*+[{_DIGIT}]{{1,2}}\s*+日)?)?"
     r"\s*+起?\s*+(?:第.次)?\s*+(?:修正|修订|修改|版|颁布|公布|施行|通过|印发|制定|发布)?\s*+(?:后|本)?\s*+的?"
-    r"|(?P<old>原|旧|修订前的?|修正前的?|修改前的?))\s*+$")
+    r"|(?P<old>原来?的?|原先的?|旧的?|老的?|以前的?|之前的?|过去的?|修订前的?|修正前的?|修改前的?))\s*+$")
 HINT_WINDOW = 24
 # ... or just after it: "（2017年修正）", "(2018)"; after its 》 or inside the marks (《行政诉讼法（2017年修正）》).
 _HINT_AFTER = re.compile(rf"(?:》\s*+)?{_OPEN}\s*+(?P<year>[{_DIGIT}]{{4}})\s*+(?:年[^（()）\n]{{0,10}}+)?{_CLOSE}"

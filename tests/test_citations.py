@@ -108,6 +108,8 @@ def test_version_hints() -> None:
     assert (c.title, c.version_year) == ("行政复议法", "2017")
     [c] = parse_citations("原《信访条例》第三十五条")
     assert (c.start, c.earlier_version) == (0, True)
+    [c] = parse_citations("以前的《信访条例》第三十五条")
+    assert (c.start, c.earlier_version) == (0, True)
     [c] = parse_citations("依照《信访条例》第三十五条")
     assert (c.version_year, c.earlier_version) == ("", False)
 

@@ -135,6 +135,8 @@ def test_a_longer_name_in_title_marks_is_another_document() -> None:
     ("2017年的行政诉讼法第二十五条讲的什么", "2017", False),
     ("原《行政诉讼法》第二十五条", "", True),
     ("修订前的行政诉讼法第二十五条", "", True),
+    ("以前的行政诉讼法第二十五条", "", True),           # as trainees say it: read as nothing before
+    ("老的行政诉讼法第二十五条", "", True),
     ("行政诉讼法第二十五条", "", False),
 ])
 def test_a_version_hint_goes_with_the_articles_of_the_name(text: str, year: str, earlier: bool) -> None:
@@ -160,6 +162,11 @@ def test_a_document_named_with_a_version_is_kept_for_the_search() -> None:
     assert parse_query("2017年修正的行政诉讼法和民法典有什么关系", titles).versions == (
         NamedVersion(("行政诉讼法",), "2017"),)
     assert parse_query("行政诉讼法和民法典有什么关系", titles).versions == ()
+    # an older version beside the text in force: both searched, the text in force shown first
+    assert not parse_query("以前的行政诉讼法对起诉期限怎么规定", titles).asks_current
+    compared = parse_query("以前的行政诉讼法说六个月内起诉，修订后变了没有", titles)
+    assert compared.versions == (NamedVersion(("行政诉讼法",), earlier=True),) and compared.asks_current
+    assert not parse_query("行政诉讼法修订后变了没有", titles).asks_current     # no older version named
 
 
 def test_expansion_table_loads_and_expands() -> None:
