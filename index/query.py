@@ -273,7 +273,24 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
                         for n in range(prev_no + 1, no))
         refs.append(Reference(named.doc_keys, no, suffix, lacked, named.year, named.earlier))
         prev_end, prev_owner, prev_no = m.end(), owner, no
+    if not refs and len(mentions) == 1:
+        refs.extend(_number_alone_after(text, mentions[0]))
     return refs
+
+
+# A query of a name and a number alone asks for that article, as people type it quickly:
+# "信访工作条例 35", "《民法典》1165", "人民调解法第十七". (Starts only where a run of spaces and 》
+# does: one tried inside the run would rescan it.)
+_NUMBER_ALONE = re.compile(rf"(?<![\s》])[\s》]*+第?\s*+({_NUM})\s*+[?？。.!！]*+")
+
+
+def _number_alone_after(text: str, mention: Mention) -> list[Reference]:
+    """The article `text` asks for when it holds nothing but the name (with its version hint) and
+    a number after it."""
+    hint = version_hint(text, mention.start, mention.end)
+    m = None if text[:hint.start].strip("《 ") else _NUMBER_ALONE.fullmatch(text, hint.end)
+    no = _numeral(m.group(1)) if m else None
+    return [Reference(mention.doc_keys, no, 0, "", hint.year, hint.earlier)] if no else []
 
 
 def load_expansions(path: Path = EXPANSIONS) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -34,6 +34,10 @@ def refs(text: str, titles: TitleMatcher) -> list[tuple[tuple[str, ...], int, in
     ("刑法120条之1", [(("刑法",), 120, 1)]),
     ("第33条", [((), 33, 0)]),
     ("信访工作条例第三十三条第二款", [(("信访工作条例",), 33, 0)]),
+    # a name and a number alone, as people type quickly: read as no reference before
+    ("信访工作条例 33", [(("信访工作条例",), 33, 0)]),
+    ("《民法典》1165？", [(("民法典",), 1165, 0)]),
+    ("人民调解法 第十七", [(("人民调解法",), 17, 0)]),
 ])
 def test_references(text: str, expected: list, titles: TitleMatcher) -> None:
     assert refs(text, titles) == expected
@@ -56,6 +60,9 @@ def test_bare_reference_attaches_to_the_only_named_document(titles: TitleMatcher
 def test_numbers_without_di_need_a_document(titles: TitleMatcher) -> None:
     assert refs("一条路三条建议", titles) == []
     assert refs("他提了3条意见", titles) == []
+    # a number after a name is an article only when the query holds nothing else
+    for text in ("人民调解法规定3日内", "我看了信访工作条例 33", "民法典和人民调解法 17", "信访工作条例 33 34"):
+        assert refs(text, titles) == [], text
 
 
 def test_resolve_attaches_unnamed_references() -> None:

@@ -36,7 +36,7 @@ def test_colloquial_question_finds_the_review_article(searcher: Searcher) -> Non
 
 
 def test_reference_is_answered_first(searcher: Searcher) -> None:
-    for query in ("信访工作条例第三十三条", "《信访工作条例》第33条", "信访工作条例33条"):
+    for query in ("信访工作条例第三十三条", "《信访工作条例》第33条", "信访工作条例33条", "信访工作条例 33"):
         top = searcher.search(query, k=5)[0]
         assert (top.title, top.article_no) == ("信访工作条例", 33)
         assert "reference" in top.match
