@@ -53,6 +53,12 @@ _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts o
 _ASKS_CURRENT = re.compile(r"修订后|修正后|修改后|现行|现在|目前|如今|新的|新法|变了|变化|改了|改成|区别|不同|差别")
 
 
+# Words that ask how a document is laid out: "信访工作条例有几章", "…一共多少条", "…的结构"; answered
+# for up to `MAX_OUTLINES` documents named (信访条例和信访工作条例各有几章).
+MAX_OUTLINES = 3
+_ASKS_OUTLINE = re.compile(r"(?<!哪)(?:几|多少)个?(?:编|章|条)|目录|结构|框架|体例|(?:哪|几)(?:几|些)?(?:个)?部分")
+
+
 # A name in title marks, as people type them: 《民法典》, 《 信访工作条例 》 (bounded, no nesting).
 _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
@@ -216,6 +222,7 @@ class ParsedQuery:
     divisions: tuple[DivisionReference, ...] = ()   # parts, chapters, sections asked for by number
     versions: tuple[NamedVersion, ...] = ()   # documents named with a version: 原《行政复议法》, 2017年的…
     asks_current: bool = False              # ... and the text in force asked about too: 修订后变了没有
+    asks_outline: bool = False              # how the documents named are laid out: 信访工作条例有几章
 
     def resolve(self, doc_keys: tuple[str, ...]) -> "ParsedQuery":
         """Attach references that name no document to `doc_keys` (e.g. a one-document filter)."""
@@ -338,6 +345,7 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
                          expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
                          tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)),
                          tuple(dict.fromkeys(find_divisions(text, mentions))), versions,
-                         bool(versions) and _ASKS_CURRENT.search(text) is not None)
+                         bool(versions) and _ASKS_CURRENT.search(text) is not None,
+                         0 < len(mentioned) <= MAX_OUTLINES and _ASKS_OUTLINE.search(text) is not None)
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 

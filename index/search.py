@@ -38,8 +38,8 @@ from index.dense import searching
 from index.eval import ArticleKey
 from index.fuse import boost, group_versions, pin_first, rrf, show_each
 from index.prior import configured_prior
-from index.query import (DivisionReference, NamedVersion, ParsedQuery, Reference, TitleMatcher, division_path,
-                         load_expansions, parse_query)
+from index.query import (DivisionReference, NamedVersion, ParsedQuery, Reference, TitleMatcher, division_of,
+                         division_path, load_expansions, parse_query)
 from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configured_reranker
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
@@ -447,23 +447,41 @@ class Searcher:
         else of each named document's newest version the status filter allows, else of its
         newest. "民法典第四章" names seven, one per 编."""
         cat = self.catalog
-        allowed = [STATUSES.index(s) for s in filters.statuses]
         found: dict[tuple[str, ...], list[int]] = {}
         for d in self.documents_keyed(ref.doc_keys).tolist():
-            rows = np.flatnonzero((cat.doc == d) & (cat.no > 0))
-            asked = self._version_asked(ref, self._one_row_per_version(rows))
-            pool = rows[np.isin(cat.status[rows], allowed)] if allowed else rows
-            pool = pool if len(pool) else rows
-            if asked is not None:
-                pool = rows[cat.version[rows] == cat.version[asked]]
-            rows = pool[cat.version[pool] == cat.version[pool].max()] if len(pool) else pool
-            rows = sorted(rows.tolist(), key=lambda r: (int(cat.no[r]), int(cat.suffix[r])))
+            rows = self._article_rows_of_version(d, ref, filters)
             headed = self.units.headed_texts(cat.ids[rows].tolist())
             for r in rows:
                 path = division_path(headed.get(int(cat.ids[r]), ((), ""))[0], ref.divisions)
                 if path is not None:
                     found.setdefault((cat.documents[d].title, *path), []).append(r)
         return found
+
+    def _article_rows_of_version(self, d: int, named: NamedVersion | DivisionReference, filters: Filters) -> list[int]:
+        """The article rows of document `d`, in order, of the version `named` asks for (2017年的…),
+        else of its newest version the status filter allows, else of its newest."""
+        cat = self.catalog
+        allowed = [STATUSES.index(s) for s in filters.statuses]
+        rows = np.flatnonzero((cat.doc == d) & (cat.no > 0))
+        asked = self._version_asked(named, self._one_row_per_version(rows))
+        pool = rows[np.isin(cat.status[rows], allowed)] if allowed else rows
+        pool = pool if len(pool) else rows
+        if asked is not None:
+            pool = rows[cat.version[rows] == cat.version[asked]]
+        rows = pool[cat.version[pool] == cat.version[pool].max()] if len(pool) else pool
+        return sorted(rows.tolist(), key=lambda r: (int(cat.no[r]), int(cat.suffix[r])))
+
+    def outline(self, d: int, named: NamedVersion, filters: Filters) -> list[tuple[str, list[int]]]:
+        """The top divisions of document `d` (its files' parts, as 民法典's 物权编, else its first
+        headings: 编, else 章, and an unnumbered 附则; the version as for `division_matches`), each
+        with its article rows in order; one ("", rows) for a text not divided."""
+        rows = self._article_rows_of_version(d, named, filters)
+        headed = self.units.headed_texts(self.catalog.ids[rows].tolist())
+        parts: dict[str, list[int]] = {}
+        for r in rows:
+            subtitle, *headings = headed.get(int(self.catalog.ids[r]), (("",), ""))[0]
+            parts.setdefault(subtitle or next(iter(headings), ""), []).append(r)
+        return list(parts.items())
 
     def division_rows(self, refs: Sequence[DivisionReference], filters: Filters) -> list[int]:
         """Rows of the articles of the parts, chapters or sections asked for, in order; one that
@@ -548,6 +566,8 @@ class Searcher:
                 span = f"{first}至{last}，共{len(rows)}条" if len(rows) > 1 else first
                 version = f"（{date_text(int(cat.version[rows[0]]))}版本）" if division.year or division.earlier else ""
                 out.append(f"《{title}》{version}{' '.join(h for h in headings if h)}：{span}")
+        if parsed.asks_outline:
+            out += self._outline_notices(parsed, filters)
         for ref in parsed.references:
             rows = self._article_rows(ref) if ref.doc_keys else []
             asked = self._version_asked(ref, rows) if ref.year else None
@@ -561,6 +581,35 @@ class Searcher:
                 count = f"（共{int(in_force.sum())}条）" if len(docs) == 1 and in_force.any() else ""
                 out.append(f"{titles}没有{article_label(ref.no, ref.suffix)}{count}")
         return list(dict.fromkeys(out))
+
+    def _outline_notices(self, parsed: ParsedQuery, filters: Filters) -> list[str]:
+        """"《信访工作条例》共6章50条：第一章 总则（第一条至第六条）；…" for each document a question
+        asks the layout of (信访工作条例有几章, …一共多少条)."""
+        cat, out = self.catalog, []
+        for d in self.documents_keyed(parsed.mentioned).tolist():
+            key = cat.documents[d].key
+            named = next((n for n in parsed.versions if key in n.doc_keys), NamedVersion((key,)))
+            parts = self.outline(d, named, filters)
+            if not parts:
+                continue
+            rows = [r for _, part in parts for r in part]
+            version = f"（{date_text(int(cat.version[rows[0]]))}版本）" if named.year or named.earlier else ""
+            inserted = int((cat.suffix[rows] > 0).sum())
+            count = f"《{cat.documents[d].title}》{version}共{len(rows)}条" + (
+                f"（含{inserted}条“之一”等增补条文）" if inserted else "")
+            if len(parts) == 1 and not parts[0][0]:
+                out.append(f"{count}，不分章节")
+                continue
+            spans = []
+            for heading, part in parts:
+                first, last = (article_label(int(cat.no[r]), int(cat.suffix[r])) for r in (part[0], part[-1]))
+                spans.append(f"{heading or '其他'}（{first}至{last}）" if len(part) > 1 else f"{heading or '其他'}（{first}）")
+            kinds = {kind for kind, _ in filter(None, (division_of(h) for h, _ in parts))}
+            numbered = sum(1 for h, _ in parts if division_of(h))
+            # 附则 stands unnumbered after the 章 of many texts: 6章 and 附则 are "分7部分"
+            unit = kinds.pop() if len(kinds) == 1 and numbered == len(parts) else "部分"
+            out.append(f"{count}，分{len(parts)}{unit}：{'；'.join(spans)}")
+        return out
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """Best `k` hits for a question or a reference.

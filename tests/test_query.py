@@ -176,6 +176,14 @@ def test_a_document_named_with_a_version_is_kept_for_the_search() -> None:
     assert not parse_query("行政诉讼法修订后变了没有", titles).asks_current     # no older version named
 
 
+def test_a_question_on_a_documents_layout() -> None:
+    titles = TitleMatcher(["信访工作条例", "中华人民共和国民法典"])
+    for text in ("信访工作条例有几章", "民法典一共多少条", "信访工作条例的结构", "民法典分哪几部分", "民法典和信访工作条例各有几章"):
+        assert parse_query(text, titles).asks_outline, text
+    for text in ("有几章", "信访工作条例哪几条讲期限", "信访工作条例第三章", "民法典规定几天内"):
+        assert not parse_query(text, titles).asks_outline, text
+
+
 def test_expansion_table_loads_and_expands() -> None:
     table = load_expansions()
     added = expand("老板不给工资，我想去上访", table)

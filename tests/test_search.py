@@ -187,6 +187,19 @@ def test_a_version_asked_for_that_the_knowledge_base_lacks_is_said(searcher: Sea
     assert searcher.notices(f"《{SICHUAN}》（2016年）第九条") == []
 
 
+def test_a_question_on_a_documents_layout_is_answered_by_its_outline(searcher: Searcher) -> None:
+    # "…有几章", "…一共多少条" got the regulation's general articles and nothing said how it is laid out
+    outline = (f"《{SICHUAN}》共13条，分3章：第一章 总则（第一条至第五条）；第二章 调解组织和调解员（第六条至第七条）；"
+               "第三章 调解程序（第八条至第十三条）")
+    assert searcher.notices(f"{SICHUAN}有几章") == [outline]
+    assert searcher.notices(f"{SICHUAN}一共多少条") == [outline]
+    old = next(h for h in searcher.search(f"原{SICHUAN}第一条", k=5) if h.article_no == 1).version_date
+    assert searcher.notices(f"修订前的{SICHUAN}的结构")[-1] == (
+        f"《{SICHUAN}》（{old}版本）共12条，分3章：第一章 总则（第一条至第四条）；第二章 调解组织和调解员（第五条至第七条）；"
+        "第三章 调解程序（第八条至第十二条）")
+    assert searcher.notices(f"{SICHUAN}哪几条讲调解期限") == []
+
+
 def test_notices_say_what_the_knowledge_base_cannot_answer(searcher: Searcher) -> None:
     # the search still answers with other articles; these lines say why the asked-for one is not first
     assert searcher.notices("信访工作条例第九百条说什么") == ["《信访工作条例》没有第九百条（共50条）"]
