@@ -101,6 +101,34 @@ def test_current_versions_by_default_and_older_ones_linked(app_kb, open_page):
     assert (old.title, old.version_date, old.status) == ("四川省社区调解示范条例", "2016-05-01", "superseded")
 
 
+def _comparison_links(at) -> list:
+    return [link for link in at.get("page_link") if link.value.startswith("新旧对照：")]
+
+
+def _version_id(kb: Path, doc_key: str, version_date: str) -> int:
+    with open_store(kb) as store:
+        doc = next(d for d in store.documents() if d.key == doc_key)
+        return next(v.id for v in store.versions(doc.id) if v.version_date == version_date)
+
+
+def test_a_question_naming_an_older_version_links_the_comparison(app_kb, open_page):
+    # an instructor asking about the older text had to find 新旧对照 and pick both versions by hand
+    at = _ask(open_page, app_kb, "原四川省社区调解示范条例规定调解员要在多少天内调解结束")
+    [link] = _comparison_links(at)
+    assert link.value == "新旧对照：《四川省社区调解示范条例》2016-05-01 → 2023-09-01"
+    old, new = (_version_id(app_kb, "四川省社区调解示范条例", d) for d in ("2016-05-01", "2023-09-01"))
+    assert link.proto.query_string == f"old={old}&new={new}" and link.proto.page.endswith("compare")
+    assert not _comparison_links(_ask(open_page, app_kb, "四川省社区调解示范条例规定调解员要在多少天内调解结束"))
+
+
+@needs_samples
+def test_a_question_naming_a_text_and_its_successor_links_their_comparison(app_kb, open_page):
+    at = _ask(open_page, app_kb, "信访条例和信访工作条例有什么区别")
+    [link] = _comparison_links(at)
+    assert link.value.startswith("新旧对照：《信访条例》（2005-01-10）→《信访工作条例》（")
+    assert f"old={_version_id(app_kb, '信访条例', '2005-01-10')}&" in link.proto.query_string
+
+
 def test_document_filter_limits_results(app_kb, open_page):
     at = open_page(app_kb, "search")
     at.sidebar.multiselect(key="f-docs").set_value(["四川省社区调解示范条例"]).run()

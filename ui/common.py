@@ -25,7 +25,7 @@ from lecture.storage import pack_path
 
 if TYPE_CHECKING:
     from index import Filters, Hit, Searcher
-    from ingest.store import Store, StoredArticle, StoredDocument, StoredReference
+    from ingest.store import Store, StoredArticle, StoredDocument, StoredReference, StoredVersion
     from kb.settings import Config
     from lecture import PackClause
 
@@ -406,6 +406,7 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
     elapsed = (time.perf_counter() - started) * 1000
     for notice in engine.notices(query, filters):
         st.info(escape(notice), icon=":material/info:")
+    _comparison_links(cfg, store, engine, query, filters)
     if not hits:
         st.warning(escape(f"没有找到与“{query}”相关的条文。"))
         limits = restrictions(filters)
@@ -418,6 +419,42 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
         return
     st.caption(f"找到 {len(hits)} 条 · 用时 {elapsed:.0f} 毫秒")
     show_hits(cfg, store, engine, hits, key=key)
+
+
+def comparisons_asked(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters
+                      ) -> list[tuple[StoredVersion, StoredVersion]]:
+    """(older, newer) versions a question sets side by side, for 新旧对照: a document it names in an
+    older version (原行政复议法…, 2017年的…) with its newest version, and one it names with its
+    successor of another title (信访条例和信访工作条例有什么区别) with that successor's newest.
+
+    Raises:
+        StoreError: if the bundled list of successors cannot be read.
+    """
+    parsed = engine.parse(query, filters)
+    rows = [row for _, row in engine.versions_named(parsed)]
+    pairs: list[tuple[StoredVersion, StoredVersion]] = []
+    for unit in engine.units.by_ids([int(engine.catalog.ids[r]) for r in rows]).values():
+        versions = store.versions(unit.document_id)
+        older = next((v for v in versions if v.id == unit.version_id), None)
+        if older is not None and versions[0].id != older.id:
+            pairs.append((older, versions[0]))
+    named = {d.id for d in documents(cfg, store) if d.key in parsed.mentioned}
+    for document_id in sorted(named):
+        for successor, _, _ in store.replaced_by(document_id):
+            if successor in named:
+                pairs.append((store.versions(document_id)[0], store.versions(successor)[0]))
+    return list({(older.id, newer.id): (older, newer) for older, newer in pairs}.values())
+
+
+def _comparison_links(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters) -> None:
+    import streamlit as st
+
+    from ui.pages import page
+    for older, newer in comparisons_asked(cfg, store, engine, query, filters):
+        names = (f"《{older.title}》{older.version_date} → {newer.version_date}" if older.title == newer.title
+                 else f"《{older.title}》（{older.version_date}）→《{newer.title}》（{newer.version_date}）")
+        st.page_link(page("compare", cfg), label=escape(f"新旧对照：{names}"), icon=":material/compare:",
+                     query_params={"old": str(older.id), "new": str(newer.id)})
 
 
 def show_hits(cfg: Config, store: Store, engine: Searcher, hits: list[Hit], *, key: str) -> None:
