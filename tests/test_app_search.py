@@ -121,6 +121,16 @@ def test_a_question_naming_an_older_version_links_the_comparison(app_kb, open_pa
     assert not _comparison_links(_ask(open_page, app_kb, "四川省社区调解示范条例规定调解员要在多少天内调解结束"))
 
 
+def test_a_question_on_a_documents_layout_links_its_table_of_contents(app_kb, open_page):
+    at = _ask(open_page, app_kb, "四川省社区调解示范条例有几章")
+    assert "共13条，分3章" in at.info[0].value
+    [link] = [link for link in at.get("page_link") if link.value.startswith("法规浏览：")]
+    assert link.value == "法规浏览：《四川省社区调解示范条例》的目录和全文" and link.proto.page.endswith("browse")
+    with open_store(app_kb) as store:
+        doc = next(d for d in store.documents() if d.key == "四川省社区调解示范条例")
+    assert link.proto.query_string == f"doc={doc.id}"
+
+
 @needs_samples
 def test_a_question_naming_a_text_and_its_successor_links_their_comparison(app_kb, open_page):
     at = _ask(open_page, app_kb, "信访条例和信访工作条例有什么区别")

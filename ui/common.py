@@ -406,7 +406,7 @@ def show_results(cfg: Config, store: Store, query: str, filters: Filters, k: int
     elapsed = (time.perf_counter() - started) * 1000
     for notice in engine.notices(query, filters):
         st.info(escape(notice), icon=":material/info:")
-    _comparison_links(cfg, store, engine, query, filters)
+    _related_links(cfg, store, engine, query, filters)
     if not hits:
         st.warning(escape(f"没有找到与“{query}”相关的条文。"))
         limits = restrictions(filters)
@@ -446,10 +446,17 @@ def comparisons_asked(cfg: Config, store: Store, engine: Searcher, query: str, f
     return list({(older.id, newer.id): (older, newer) for older, newer in pairs}.values())
 
 
-def _comparison_links(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters) -> None:
+def _related_links(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters) -> None:
+    """Under the notices, the pages that answer what the question asks beyond its clauses: a
+    document's table of contents (信访工作条例有几章) and the comparison of two versions."""
     import streamlit as st
 
     from ui.pages import page
+    parsed = engine.parse(query, filters)
+    if parsed.asks_outline:
+        for d in (d for d in documents(cfg, store) if d.key in parsed.mentioned):
+            st.page_link(page("browse", cfg), label=escape(f"法规浏览：《{d.title}》的目录和全文"),
+                         icon=":material/menu_book:", query_params={"doc": str(d.id)})
     for older, newer in comparisons_asked(cfg, store, engine, query, filters):
         names = (f"《{older.title}》{older.version_date} → {newer.version_date}" if older.title == newer.title
                  else f"《{older.title}》（{older.version_date}）→《{newer.title}》（{newer.version_date}）")
