@@ -121,6 +121,14 @@ def test_a_question_naming_an_older_version_links_the_comparison(app_kb, open_pa
     assert not _comparison_links(_ask(open_page, app_kb, "四川省社区调解示范条例规定调解员要在多少天内调解结束"))
 
 
+@needs_samples
+def test_the_paragraph_a_reference_asks_for_is_marked_on_its_card(app_kb, open_page):
+    at = _ask(open_page, app_kb, "信访工作条例第三十六条第二款")
+    [text] = [m.value for m in at.markdown if 'class="kb-asked"' in m.value]
+    marked = text.split('class="kb-asked"')[1].split("</p>")[0]
+    assert "第二款" in marked and "听证" in marked and text.count('class="kb-asked"') == 1
+
+
 def test_a_question_on_a_documents_layout_links_its_table_of_contents(app_kb, open_page):
     at = _ask(open_page, app_kb, "四川省社区调解示范条例有几章")
     assert "共13条，分3章" in at.info[0].value

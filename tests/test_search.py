@@ -42,6 +42,17 @@ def test_reference_is_answered_first(searcher: Searcher) -> None:
         assert "reference" in top.match
 
 
+def test_the_paragraph_a_reference_asks_for_is_marked_or_said_missing(searcher: Searcher) -> None:
+    top = searcher.search("信访工作条例第三十六条第二款", k=3)[0]
+    assert (top.article_no, top.paragraph) == (36, 2) and "听证" in top.paragraphs[1]
+    assert searcher.notices("信访工作条例第三十六条第二款") == []
+    assert searcher.search("信访工作条例第三十六条", k=3)[0].paragraph == 0
+    count = len(top.paragraphs)
+    missing = searcher.search("信访工作条例第三十六条第九款", k=3)[0]
+    assert (missing.article_no, missing.paragraph) == (36, 0)
+    assert searcher.notices("信访工作条例第三十六条第九款") == [f"《信访工作条例》第三十六条没有第九款（共{count}款）"]
+
+
 def test_bare_article_number_uses_the_document_filter(searcher: Searcher) -> None:
     hits = searcher.search("第33条", k=3, filters=Filters(documents=("信访条例",)))
     assert (hits[0].title, hits[0].article_no) == ("信访条例", 33)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
+from kb.chinese import int_to_cn
 from kb.errors import KBError
 from kb.places import NATIONAL
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
@@ -46,6 +47,8 @@ _CSS = """<style>
 .kb-text mark {background:#fff3a3; padding:0 .1em;}
 .kb-text del, .kb-diff del {background:#fde7e9; color:#a50e0e;}
 .kb-text ins, .kb-diff ins {background:#e6f4ea; color:#0d652d; text-decoration:none; border-bottom:1px solid #0d652d;}
+.kb-text p.kb-asked {background:#e8f0fe; border-left:3px solid #1a73e8; padding:.1em .5em;}
+.kb-asked-label {color:#1a73e8; font-size:.8em; font-weight:600; margin-right:.5em;}
 .kb-context {color:#5f6368; font-size:.9em; border-left:3px solid #dadce0; padding-left:.7em; margin:.3em 0;}
 .kb-target {background:#fffbe6; outline:2px solid #f9ab00; border-radius:.3em;}
 .kb-article {scroll-margin-top:4rem; padding:.1em .3em;}
@@ -230,11 +233,13 @@ def _attribute(text: str) -> str:
 
 def linked_article_html(article: StoredArticle, references: Sequence[StoredReference],
                         targets: Mapping[int, StoredArticle], definitions: Mapping[str, str],
-                        terms: Sequence[str] = (), *, label: bool = True, page_version: int | None = None) -> str:
+                        terms: Sequence[str] = (), *, label: bool = True, page_version: int | None = None,
+                        paragraph: int = 0) -> str:
     """An article's text with its references as links (`#art-<id>` for an article of
     `page_version`, shown on the same page; the reading view of its document otherwise), the
     cited text on hover; the document's defined terms marked, their definition on hover; matched
-    search terms highlighted. Unresolved references are plain text."""
+    search terms highlighted; the 款 a reference asked for (`paragraph`, from 1) marked and
+    labelled (第二款). Unresolved references are plain text."""
     links = [Link(r.start, r.end, r.target_id if r.target_id in targets else None,
                   r.target_id in targets and targets[r.target_id].version_id == page_version)
              for r in references]
@@ -253,7 +258,11 @@ def linked_article_html(article: StoredArticle, references: Sequence[StoredRefer
                 out.append(f'<abbr class="kb-term" title="{_attribute(piece.definition)}">{text}</abbr>')
             else:
                 out.append(text)
-        body.append(f"<p>{''.join(out)}</p>")
+        if len(body) + 1 == paragraph:
+            body.append(f'<p class="kb-asked"><span class="kb-asked-label">第{int_to_cn(paragraph)}款</span>'
+                        f"{''.join(out)}</p>")
+        else:
+            body.append(f"<p>{''.join(out)}</p>")
     head = f"<p><b>{escape(article.label)}</b></p>" if label else ""
     return f'<div class="kb-text">{head}{"".join(body)}</div>'
 
@@ -306,9 +315,10 @@ def card_meta(article: StoredArticle) -> str:
 
 
 def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, terms: Sequence[str] = (),
-                match_kinds: Sequence[str] = (), show_read_link: bool = True) -> None:
+                match_kinds: Sequence[str] = (), show_read_link: bool = True, paragraph: int = 0) -> None:
     """One clause: citation, status badge, how it matched, breadcrumb and source, the text with
-    matched terms highlighted, and the actions 上下文 / 阅读全文 / 复制引用 / 加入讲义."""
+    matched terms highlighted (and the 款 asked for, `paragraph`, marked), and the actions 上下文 /
+    阅读全文 / 复制引用 / 加入讲义."""
     import streamlit as st
 
     from ui.pages import page
@@ -319,7 +329,7 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
             st.caption(escape(meta))
         references, targets, definitions = article_links(store, [article])
         st.markdown(linked_article_html(article, references.get(article.id, []), targets, definitions, terms,
-                                        label=False), unsafe_allow_html=True)
+                                        label=False, paragraph=paragraph), unsafe_allow_html=True)
         cols = st.columns([1, 1, 1, 1.2])
         show_context = cols[0].toggle("上下文", key=f"{key}-ctx")
         if show_read_link:
@@ -473,7 +483,8 @@ def show_hits(cfg: Config, store: Store, engine: Searcher, hits: list[Hit], *, k
     units = engine.units.by_ids([h.article_id for h in hits])
     for hit in hits:
         unit = units[hit.article_id]
-        clause_card(cfg, store, unit, key=f"{key}-{unit.id}", terms=hit.matched_terms, match_kinds=hit.match)
+        clause_card(cfg, store, unit, key=f"{key}-{unit.id}", terms=hit.matched_terms, match_kinds=hit.match,
+                    paragraph=hit.paragraph)
         if hit.other_versions:
             cols = st.columns(len(hit.other_versions) + 1)
             cols[0].caption("其他版本：")
