@@ -127,6 +127,9 @@ def test_the_paragraph_a_reference_asks_for_is_marked_on_its_card(app_kb, open_p
     [text] = [m.value for m in at.markdown if 'class="kb-asked"' in m.value]
     marked = text.split('class="kb-asked"')[1].split("</p>")[0]
     assert "第二款" in marked and "听证" in marked and text.count('class="kb-asked"') == 1
+    # 复制引用 copies that 款, cited as such
+    copied = at.code[0].value
+    assert copied.startswith("《信访工作条例》第三十六条第二款\n复核机关") and "不再受理" not in copied
 
 
 def test_a_question_on_a_documents_layout_links_its_table_of_contents(app_kb, open_page):

@@ -284,8 +284,11 @@ def article_links(store: Store, articles: Sequence[StoredArticle]
     return references, targets, definitions
 
 
-def copy_text(article: StoredArticle) -> str:
-    """What 复制引用 copies: the citation, then the text."""
+def copy_text(article: StoredArticle, paragraph: int = 0) -> str:
+    """What 复制引用 copies: the citation, then the text; of the 款 asked for (`paragraph`, from 1)
+    when there is one: 《信访工作条例》第三十六条第二款 and that 款."""
+    if 0 < paragraph <= len(article.paragraphs):
+        return f"{article_citation(article)}第{int_to_cn(paragraph)}款\n{article.paragraphs[paragraph - 1]}"
     return f"{article_citation(article)}\n{article.text}"
 
 
@@ -337,7 +340,7 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
                               query_params={"doc": str(article.document_id), "art": str(article.id)})
         with cols[2].popover("复制引用", icon=":material/content_copy:"):
             st.caption("点击右上角的复制按钮")
-            st.code(copy_text(article), language=None, wrap_lines=True)
+            st.code(copy_text(article, paragraph), language=None, wrap_lines=True)
         pack_name = active_pack()
         in_pack = _pack_has(cfg, pack_name, article)
         cols[3].button("已在讲义中" if in_pack else "加入讲义", key=f"{key}-add", icon=":material/playlist_add:",
