@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.store import DB_NAME
+from kb.chinese import int_to_cn
 from kb.errors import run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import SEARCH_SETTINGS, Config, add_arguments, config_from_args
@@ -94,8 +95,9 @@ def _print_hit(rank: int, hit) -> None:
           f"{'+'.join(hit.match) or '-'}; {hit.score:.4f}]")
     if crumbs:
         print(f"    {crumbs}")
-    text = hit.text if len(hit.text) <= 160 else hit.text[:160] + "…"
-    print(f"    {text}")
+    text = hit.paragraphs[hit.paragraph - 1] if hit.paragraph else hit.text       # the 款 asked for
+    text = text if len(text) <= 160 else text[:160] + "…"
+    print(f"    {f'第{int_to_cn(hit.paragraph)}款：' if hit.paragraph else ''}{text}")
     if hit.other_versions:
         print("    其他版本: " + ", ".join(f"{v.version_date or '?'} ({v.status})" for v in hit.other_versions))
 
