@@ -36,7 +36,8 @@ MAX_RANGE = 30          # "第一条至第九十条" is a range a person types b
 # long run of digits is rescanned from each of its positions (a 16,000-digit query took seconds).
 _NUM = rf"(?:\d++|[{CN_NUMERAL_CHARS}]++)"
 _ARTICLE = re.compile(rf"(第\s*+)?(?<![\d{CN_NUMERAL_CHARS}])({_NUM})\s*+条(?:\s*+之\s*+({_NUM}))?"
-                      rf"(?:\s*+第\s*+({_NUM})\s*+款)?(?:\s*+第\s*+{_NUM}\s*+[款项])*+")
+                      rf"(?:\s*+第\s*+({_NUM})\s*+款)?(?:\s*+第\s*+[（(]?\s*+({_NUM})\s*+[）)]?\s*+项)?"
+                      rf"(?:\s*+第\s*+{_NUM}\s*+[款项])*+")
 # A part, chapter or section by number (第二编, 第四章, 第一节): in a question, and at the start of
 # a stored heading ("第四章 信访事项的办理").
 _DIVISION = re.compile(rf"第\s*+({_NUM})\s*+(分编|编|章|节)")
@@ -101,7 +102,8 @@ class Reference:
     the knowledge base holds; `unknown`: the name in 《》 it follows that the knowledge base lacks
     (its article is then no other document's); `year`, `earlier`: the version its document's
     name asks for (《行政诉讼法》（2017年修正）, 原《信访条例》: `kb.citations.version_hint`);
-    `paragraph`: the 款 asked for (第三十五条第二款 → 2), 0 for the whole article."""
+    `paragraph`, `item`: the 款 and 项 asked for (第三十五条第二款 → 2; 第三十一条第六项 → item 6), 0
+    for none."""
     doc_keys: tuple[str, ...]
     no: int
     suffix: int = 0
@@ -109,6 +111,7 @@ class Reference:
     year: str = ""
     earlier: bool = False
     paragraph: int = 0
+    item: int = 0
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,7 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     prev_end, prev_owner, prev_no = -1, (_UNNAMED, ""), None
     for m in _ARTICLE.finditer(text):
         no, suffix = _numeral(m.group(2)), _numeral(m.group(3)) if m.group(3) else 0
-        paragraph = (_numeral(m.group(4)) or 0) if m.group(4) else 0
+        paragraph, item = ((_numeral(m.group(g)) or 0) if m.group(g) else 0 for g in (4, 5))
         if no is None or suffix is None or no == 0:
             continue
         owner, attached = (_UNNAMED, ""), False
@@ -281,7 +284,7 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
             refs.extend(Reference(named.doc_keys, n, 0, lacked, named.year, named.earlier)
                         for n in range(prev_no + 1, no))
-        refs.append(Reference(named.doc_keys, no, suffix, lacked, named.year, named.earlier, paragraph))
+        refs.append(Reference(named.doc_keys, no, suffix, lacked, named.year, named.earlier, paragraph, item))
         prev_end, prev_owner, prev_no = m.end(), owner, no
     if not refs and len(mentions) == 1:
         refs.extend(_number_alone_after(text, mentions[0]))

@@ -44,8 +44,8 @@ from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configur
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
-from kb.chinese import article_label, int_to_cn, parse_article_label
-from kb.citations import alias_index, documents_named, version_asked
+from kb.chinese import article_label, parse_article_label
+from kb.citations import alias_index, documents_named, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
 from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
@@ -130,6 +130,7 @@ class Hit:
     version_event: str = ""         # "amended" / "revised": the change that made this version, "" if original
     version_event_date: str = ""
     paragraph: int = 0              # the 款 a reference asked for (第三十五条第二款 → 2), 0: none
+    item: int = 0                   # the 项 it asked for (第三十一条第六项 → 6; of `paragraph`, or of the first 款 with 项)
 
     @property
     def citation(self) -> str:
@@ -575,10 +576,11 @@ class Searcher:
             if asked is not None and date_text(int(cat.version[asked]))[:4] != ref.year:
                 out.append(f"《{cat.documents[int(cat.doc[asked])].title}》没有{ref.year}年的版本："
                            f"{article_label(ref.no, ref.suffix)}按{date_text(int(cat.version[asked]))}的版本列出")
-            shown = self.reference_rows([ref], filters) if rows and ref.paragraph else []
+            shown = self.reference_rows([ref], filters) if rows and (ref.paragraph or ref.item) else []
             for unit in self.units.by_ids(cat.ids[shown].tolist()).values():
-                if ref.paragraph > len(unit.paragraphs):
-                    out.append(f"《{unit.title}》{unit.label}没有第{int_to_cn(ref.paragraph)}款（共{len(unit.paragraphs)}款）")
+                missing = missing_part(unit.label, unit.paragraphs, ref.paragraph, ref.item)
+                if missing:
+                    out.append(f"《{unit.title}》{missing}")
             if ref.doc_keys and not rows:
                 docs = self.documents_keyed(ref.doc_keys)
                 titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
@@ -655,11 +657,12 @@ class Searcher:
         why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
                MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens],
-                          self._paragraphs_asked(parsed, filters))
+                          self._parts_asked(parsed, filters))
 
-    def _paragraphs_asked(self, parsed: ParsedQuery, filters: Filters) -> dict[int, int]:
-        """Row → the 款 its reference asks for (信访工作条例第三十五条第二款), of the references that ask one."""
-        return {row: ref.paragraph for ref in parsed.references if ref.paragraph
+    def _parts_asked(self, parsed: ParsedQuery, filters: Filters) -> dict[int, tuple[int, int]]:
+        """Row → the 款 and 项 its reference asks for (第三十六条第二款, 第三十一条第六项), of the
+        references that ask one."""
+        return {row: (ref.paragraph, ref.item) for ref in parsed.references if ref.paragraph or ref.item
                 for row in self.reference_rows([ref], filters)}
 
     def preferred_regions(self, parsed: ParsedQuery, filters: Filters) -> tuple[str, ...]:
@@ -872,7 +875,7 @@ class Searcher:
 
     # ---- hits ----------------------------------------------------------------------------
     def _hits(self, grouped: Sequence[tuple[int, float, list[int]]], why: dict[str, set[int]],
-              terms: Sequence[str], paragraphs: Mapping[int, int] | None = None) -> list[Hit]:
+              terms: Sequence[str], parts: Mapping[int, tuple[int, int]] | None = None) -> list[Hit]:
         cat = self.catalog
         rows = [r for r, _, _ in grouped]
         units = self.units.by_ids(cat.ids[rows].tolist())      # from the snapshot: what the rows indexed
@@ -885,17 +888,18 @@ class Searcher:
                            for r in self.versions_of(row) if r != row)
             hits.append(self._hit(u, score, tuple(m for m, members in why.items() if row in members),
                                   matched_terms(terms, " ".join((u.title, *u.path, u.text))), others,
-                                  (paragraphs or {}).get(row, 0)))
+                                  (parts or {}).get(row, (0, 0))))
         return hits
 
     @staticmethod
     def _hit(u, score: float, match: tuple[str, ...], terms: tuple[str, ...],
-             others: tuple[VersionRef, ...], paragraph: int = 0) -> Hit:
-        # a 款 the article lacks is said by a notice, not marked
+             others: tuple[VersionRef, ...], part: tuple[int, int] = (0, 0)) -> Hit:
+        # a 款 or 项 the article lacks is said by a notice, not marked
+        paragraph, item = part if not missing_part(u.label, u.paragraphs, *part) else (0, 0)
         return Hit(u.id, u.kind, u.title, u.subtitle, u.doc_key, u.label, u.no, u.suffix, u.path, u.text,
                    u.paragraphs, u.status, u.doc_level, u.region, u.issuer, u.doc_number, u.effective,
                    u.version_date, u.source, u.relpath, u.document_id, u.version_id, score, match, terms, others,
-                   u.version_event, u.version_event_date, paragraph if paragraph <= len(u.paragraphs) else 0)
+                   u.version_event, u.version_event_date, paragraph, item)
 
     def article(self, doc: str, label: str) -> Hit:
         """One article by document name (title, key or short name) and label ("第三十六条", "第36条"),

@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, longest_first, title_key
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, longest_first, title_key
 from kb.errors import QueryError
 
 MIN_ALIAS_CHARS = 2
@@ -300,6 +300,46 @@ def version_asked(versions: Sequence[DatedVersion], year: str = "", earlier: boo
     if earlier and current.status == "current":
         return next((v for v in versions if v.version_date < current.version_date), None)
     return None
+
+
+_ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
+
+
+def item_lines(paragraph: str) -> list[int]:
+    """Which lines of a 款 (from 0) are its 项: those that start with （一）, （二） …"""
+    return [i for i, line in enumerate(paragraph.split("\n")) if _ITEM.match(line)]
+
+
+def items_of(paragraph: str) -> list[str]:
+    """The 项 of a 款, each its line."""
+    lines = paragraph.split("\n")
+    return [lines[i] for i in item_lines(paragraph)]
+
+
+def item_paragraph(paragraphs: Sequence[str], paragraph: int = 0) -> int:
+    """The 款 (from 1) whose 项 a citation of an article's 项 means: its 款 `paragraph`, or, citing
+    no 款, the first that has any; 0 when there is none."""
+    if paragraph:
+        return paragraph if paragraph <= len(paragraphs) else 0
+    return next((i for i, text in enumerate(paragraphs, 1) if item_lines(text)), 0)
+
+
+def cited_items(paragraphs: Sequence[str], paragraph: int = 0) -> list[str]:
+    """The 项 a citation of an article's 项 means (see `item_paragraph`)."""
+    at = item_paragraph(paragraphs, paragraph)
+    return items_of(paragraphs[at - 1]) if at else []
+
+
+def missing_part(label: str, paragraphs: Sequence[str], paragraph: int = 0, item: int = 0) -> str:
+    """What a citation of the article `label` (whose 款 are `paragraphs`) names that it lacks:
+    "第三十六条只有3款", "第三十一条只有6项", "第二条没有分项"; "" when it has the 款 and 项 cited."""
+    if paragraph > len(paragraphs):
+        return f"{label}只有{len(paragraphs)}款"
+    items = cited_items(paragraphs, paragraph) if item else []
+    if item > len(items):
+        where = f"{label}第{int_to_cn(paragraph)}款" if paragraph else label
+        return where + (f"只有{len(items)}项" if items else "没有分项")
+    return ""
 
 
 def _bracketed(text: str) -> list[tuple[int, int, str]]:

@@ -35,8 +35,8 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
-from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, parse_citations, title_aliases,
-                          version_asked)
+from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_items, missing_part,
+                          parse_citations, title_aliases, version_asked)
 from kb.errors import IngestError
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
@@ -61,7 +61,6 @@ _NOT_TEXT = re.compile(r"[\W_]+")
 # NFKC, what is left (ideographs, digits) is mostly normalised already, which NFKC checks fast
 # (a 1,000-character quotation: 60 µs instead of 200).
 _PUNCTUATION = re.compile(r"[\s，。、；：？！“”‘’《》〈〉（）【】「」『』…—·,.;:?!\"'()\[\]]+")
-_ITEM = re.compile(r"^\s*+[（(]\s*+[一二三四五六七八九十]++\s*+[）)]")
 _QUOTE_AFTER = re.compile(r"(?<![\s，,])[\s，,]*+(?:中)?\s*+(?:明确|也|还|则|就|专门|进一步)?\s*+"
                           rf"(?:规定|指出|明确|要求|强调|写道|表述为)?\s*+[：:，,]?\s*+(?P<open>[{''.join(QUOTE_PAIRS)}])?")
 _OPENING_OF = {close: opening for opening, close in QUOTE_PAIRS.items()}
@@ -278,17 +277,13 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
     unit = units[index]
     found = functools.partial(_result, unit=unit)
     paragraphs = unit.paragraphs
-    if c.paragraph and c.paragraph > len(paragraphs):
-        return found(text, c, "paragraph_not_found",
-                     f"{note}《{title}》{unit.label}只有{len(paragraphs)}款", title, date)
+    missing = missing_part(unit.label, paragraphs, c.paragraph or 0, c.item or 0)
+    if missing:
+        kind = "paragraph_not_found" if (c.paragraph or 0) > len(paragraphs) else "item_not_found"
+        return found(text, c, kind, f"{note}《{title}》{missing}", title, date)
     target = paragraphs[c.paragraph - 1] if c.paragraph else unit.text
     if c.item:
-        items = items_of(target if c.paragraph else _item_paragraph(paragraphs))
-        if c.item > len(items):
-            where = f"{unit.label}第{int_to_cn(c.paragraph)}款" if c.paragraph else unit.label
-            return found(text, c, "item_not_found",
-                         f"{note}《{title}》{where}" + (f"只有{len(items)}项" if items else "没有分项"), title, date)
-        target = items[c.item - 1]
+        target = cited_items(paragraphs, c.paragraph or 0)[c.item - 1]
     quote = quotation(text, c, until)
     similarity = None
     if quote:
@@ -404,16 +399,6 @@ def _repeal_clause(title: str, replacement: Replacement, lookup: Lookup) -> Coun
         if "废止" in unit.text and key in title_key(unit.text):
             return Counterpart(replacement.title, unit.label)
     return Counterpart(replacement.title, "")
-
-
-def items_of(paragraph: str) -> list[str]:
-    """The 项 of a 款: its lines that start with （一）, （二） …"""
-    return [line for line in paragraph.split("\n") if _ITEM.match(line)]
-
-
-def _item_paragraph(paragraphs: Sequence[str]) -> str:
-    """The 款 whose 项 a citation without 款 means: the first that has any."""
-    return next((p for p in paragraphs if items_of(p)), paragraphs[0] if paragraphs else "")
 
 
 def quotation(text: str, c: Citation, until: int | None = None) -> str:

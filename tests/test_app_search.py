@@ -122,7 +122,7 @@ def test_a_question_naming_an_older_version_links_the_comparison(app_kb, open_pa
 
 
 @needs_samples
-def test_the_paragraph_a_reference_asks_for_is_marked_on_its_card(app_kb, open_page):
+def test_the_paragraph_or_item_a_reference_asks_for_is_marked_on_its_card(app_kb, open_page):
     at = _ask(open_page, app_kb, "信访工作条例第三十六条第二款")
     [text] = [m.value for m in at.markdown if 'class="kb-asked"' in m.value]
     marked = text.split('class="kb-asked"')[1].split("</p>")[0]
@@ -130,6 +130,12 @@ def test_the_paragraph_a_reference_asks_for_is_marked_on_its_card(app_kb, open_p
     # 复制引用 copies that 款, cited as such
     copied = at.code[0].value
     assert copied.startswith("《信访工作条例》第三十六条第二款\n复核机关") and "不再受理" not in copied
+    # a 项: its line marked, the others not
+    at = _ask(open_page, app_kb, "信访工作条例第三十一条第六项")
+    [text] = [m.value for m in at.markdown if 'class="kb-asked"' in m.value]
+    marked = text.split('class="kb-asked"')[1].split("</span><br>")[0]
+    assert "第六项" in marked and "（六）不属于以上情形" in marked and "（五）" not in marked
+    assert at.code[0].value.startswith("《信访工作条例》第三十一条第六项\n（六）不属于以上情形")
 
 
 def test_a_question_on_a_documents_layout_links_its_table_of_contents(app_kb, open_page):

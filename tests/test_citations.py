@@ -101,6 +101,17 @@ def test_each_citation_takes_the_nearest_name(names: TitleMatcher) -> None:
     assert [(c[1], c[2]) for c in got] == [("民法典", 5), ("人民调解法", 6)]
 
 
+def test_the_items_a_citation_means() -> None:
+    from kb.citations import cited_items, item_paragraph, missing_part
+    paragraphs = ("有下列情形之一的，不予受理：\n（一）甲；\n（二）乙。", "前款第（一）项……", "（一）丙\n（二）丁\n（三）戊")
+    assert item_paragraph(paragraphs) == 1 and item_paragraph(paragraphs, 3) == 3 and item_paragraph(paragraphs, 9) == 0
+    assert cited_items(paragraphs) == ["（一）甲；", "（二）乙。"] and cited_items(paragraphs, 2) == []
+    assert missing_part("第五条", paragraphs, 3, 3) == "" and missing_part("第五条", paragraphs, 0, 2) == ""
+    assert missing_part("第五条", paragraphs, 4) == "第五条只有3款"
+    assert missing_part("第五条", paragraphs, 0, 3) == "第五条只有2项"
+    assert missing_part("第五条", paragraphs, 2, 1) == "第五条第二款没有分项"
+
+
 def test_version_hints() -> None:
     [c] = parse_citations("2017年修正的《行政复议法》第九条")
     assert (c.start, c.version_year, c.earlier_version) == (0, "2017", False)

@@ -37,13 +37,15 @@ def test_search_readable_and_json(app_kb: Path) -> None:
     assert len(hits) == 3 and {"citation", "match", "matched_terms", "other_versions"} <= set(hits[0])
 
 
-def test_search_shows_the_paragraph_asked_for(app_kb: Path) -> None:
+def test_search_shows_the_paragraph_or_item_asked_for(app_kb: Path) -> None:
     # the 款 was dropped: the line showed the article's first 160 characters
     result = cli("search", "信访工作条例第三十六条第二款", "--kb", str(app_kb), "--k", "1")
     assert result.returncode == 0, result.stderr
     assert "    第二款：复核机关、单位可以按照本条例第三十一条第六项的规定举行听证" in result.stdout
     hit = json.loads(cli("search", "信访工作条例第三十六条第二款", "--kb", str(app_kb), "--json", "--k", "1").stdout)[0]
     assert hit["paragraph"] == 2
+    result = cli("search", "信访工作条例第三十一条第六项", "--kb", str(app_kb), "--k", "1")
+    assert "    第六项：（六）不属于以上情形的" in result.stdout
 
 
 def test_search_says_on_stderr_what_the_knowledge_base_lacks(app_kb: Path) -> None:

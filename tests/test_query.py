@@ -43,11 +43,11 @@ def test_references(text: str, expected: list, titles: TitleMatcher) -> None:
     assert refs(text, titles) == expected
 
 
-def test_the_paragraph_a_reference_asks_for_is_kept(titles: TitleMatcher) -> None:
+def test_the_paragraph_and_item_a_reference_asks_for_are_kept(titles: TitleMatcher) -> None:
     # 第三十六条第二款 was read as the whole article: the card could not mark the 款 asked for
-    paragraphs = [(r.no, r.paragraph) for r in
-                  parse_query("信访工作条例第三十六条第二款、第三十一条第六项和第35条第1款第2项", titles).references]
-    assert paragraphs == [(36, 2), (31, 0), (35, 1)]
+    parts = [(r.no, r.paragraph, r.item) for r in
+             parse_query("信访工作条例第三十六条第二款、第三十一条第六项和第35条第1款第（2）项", titles).references]
+    assert parts == [(36, 2, 0), (31, 0, 6), (35, 1, 2)]
 
 
 def test_lists_and_ranges_share_the_document(titles: TitleMatcher) -> None:

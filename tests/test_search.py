@@ -42,7 +42,7 @@ def test_reference_is_answered_first(searcher: Searcher) -> None:
         assert "reference" in top.match
 
 
-def test_the_paragraph_a_reference_asks_for_is_marked_or_said_missing(searcher: Searcher) -> None:
+def test_the_paragraph_or_item_a_reference_asks_for_is_marked_or_said_missing(searcher: Searcher) -> None:
     top = searcher.search("信访工作条例第三十六条第二款", k=3)[0]
     assert (top.article_no, top.paragraph) == (36, 2) and "听证" in top.paragraphs[1]
     assert searcher.notices("信访工作条例第三十六条第二款") == []
@@ -50,7 +50,13 @@ def test_the_paragraph_a_reference_asks_for_is_marked_or_said_missing(searcher: 
     count = len(top.paragraphs)
     missing = searcher.search("信访工作条例第三十六条第九款", k=3)[0]
     assert (missing.article_no, missing.paragraph) == (36, 0)
-    assert searcher.notices("信访工作条例第三十六条第九款") == [f"《信访工作条例》第三十六条没有第九款（共{count}款）"]
+    assert searcher.notices("信访工作条例第三十六条第九款") == [f"《信访工作条例》第三十六条只有{count}款"]
+    # and a 项, of the 款 named or of the first with 项 (as the citation check reads them)
+    item = searcher.search("信访工作条例第三十一条第六项", k=3)[0]
+    assert (item.article_no, item.paragraph, item.item) == (31, 0, 6) and searcher.notices("信访工作条例第三十一条第六项") == []
+    assert searcher.search("信访工作条例第三十一条第九项", k=3)[0].item == 0
+    assert searcher.notices("信访工作条例第三十一条第九项") == ["《信访工作条例》第三十一条只有6项"]
+    assert searcher.notices("信访工作条例第二条第一项") == ["《信访工作条例》第二条没有分项"]
 
 
 def test_bare_article_number_uses_the_document_filter(searcher: Searcher) -> None:

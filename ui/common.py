@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
 from kb.chinese import int_to_cn
+from kb.citations import cited_items, item_lines, item_paragraph, missing_part
 from kb.errors import KBError
 from kb.places import NATIONAL
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
@@ -47,7 +48,8 @@ _CSS = """<style>
 .kb-text mark {background:#fff3a3; padding:0 .1em;}
 .kb-text del, .kb-diff del {background:#fde7e9; color:#a50e0e;}
 .kb-text ins, .kb-diff ins {background:#e6f4ea; color:#0d652d; text-decoration:none; border-bottom:1px solid #0d652d;}
-.kb-text p.kb-asked {background:#e8f0fe; border-left:3px solid #1a73e8; padding:.1em .5em;}
+.kb-text .kb-asked {background:#e8f0fe; border-left:3px solid #1a73e8; padding:.1em .5em;}
+.kb-text span.kb-asked {display:inline-block;}
 .kb-asked-label {color:#1a73e8; font-size:.8em; font-weight:600; margin-right:.5em;}
 .kb-context {color:#5f6368; font-size:.9em; border-left:3px solid #dadce0; padding-left:.7em; margin:.3em 0;}
 .kb-target {background:#fffbe6; outline:2px solid #f9ab00; border-radius:.3em;}
@@ -234,17 +236,19 @@ def _attribute(text: str) -> str:
 def linked_article_html(article: StoredArticle, references: Sequence[StoredReference],
                         targets: Mapping[int, StoredArticle], definitions: Mapping[str, str],
                         terms: Sequence[str] = (), *, label: bool = True, page_version: int | None = None,
-                        paragraph: int = 0) -> str:
+                        paragraph: int = 0, item: int = 0) -> str:
     """An article's text with its references as links (`#art-<id>` for an article of
     `page_version`, shown on the same page; the reading view of its document otherwise), the
     cited text on hover; the document's defined terms marked, their definition on hover; matched
-    search terms highlighted; the 款 a reference asked for (`paragraph`, from 1) marked and
-    labelled (第二款). Unresolved references are plain text."""
+    search terms highlighted; the 款 a reference asked for (`paragraph`, from 1), or its 项 (`item`),
+    marked and labelled (第二款, 第六项). Unresolved references are plain text."""
+    paragraphs = article.paragraphs or (article.text,)
+    item_in = item_paragraph(paragraphs, paragraph) if item else 0
     links = [Link(r.start, r.end, r.target_id if r.target_id in targets else None,
                   r.target_id in targets and targets[r.target_id].version_id == page_version)
              for r in references]
     body = []
-    for pieces in linked_paragraphs(article.paragraphs or (article.text,), links, definitions):
+    for pieces in linked_paragraphs(paragraphs, links, definitions):
         out = []
         for piece in pieces:
             text = runs_html(mark_terms(piece.text, terms))
@@ -258,7 +262,15 @@ def linked_article_html(article: StoredArticle, references: Sequence[StoredRefer
                 out.append(f'<abbr class="kb-term" title="{_attribute(piece.definition)}">{text}</abbr>')
             else:
                 out.append(text)
-        if len(body) + 1 == paragraph:
+        at = len(body) + 1
+        if at == item_in:
+            # one line of the paragraph per line of its text: runs_html writes each \n as <br>
+            lines = "".join(out).split("<br>")
+            line = item_lines(paragraphs[at - 1])[item - 1]
+            lines[line] = (f'<span class="kb-asked"><span class="kb-asked-label">第{int_to_cn(item)}项</span>'
+                           f"{lines[line]}</span>")
+            body.append(f"<p>{'<br>'.join(lines)}</p>")
+        elif at == paragraph and not item:
             body.append(f'<p class="kb-asked"><span class="kb-asked-label">第{int_to_cn(paragraph)}款</span>'
                         f"{''.join(out)}</p>")
         else:
@@ -284,12 +296,16 @@ def article_links(store: Store, articles: Sequence[StoredArticle]
     return references, targets, definitions
 
 
-def copy_text(article: StoredArticle, paragraph: int = 0) -> str:
-    """What 复制引用 copies: the citation, then the text; of the 款 asked for (`paragraph`, from 1)
-    when there is one: 《信访工作条例》第三十六条第二款 and that 款."""
-    if 0 < paragraph <= len(article.paragraphs):
-        return f"{article_citation(article)}第{int_to_cn(paragraph)}款\n{article.paragraphs[paragraph - 1]}"
-    return f"{article_citation(article)}\n{article.text}"
+def copy_text(article: StoredArticle, paragraph: int = 0, item: int = 0) -> str:
+    """What 复制引用 copies: the citation, then the text; of the 款 or 项 asked for (`paragraph`,
+    `item`, from 1) when there is one: 《信访工作条例》第三十六条第二款 and that 款."""
+    if missing_part(article.label, article.paragraphs, paragraph, item) or not (paragraph or item):
+        return f"{article_citation(article)}\n{article.text}"
+    cited = f"第{int_to_cn(paragraph)}款" if paragraph else ""
+    if item:
+        return (f"{article_citation(article)}{cited}第{int_to_cn(item)}项\n"
+                f"{cited_items(article.paragraphs, paragraph)[item - 1]}")
+    return f"{article_citation(article)}{cited}\n{article.paragraphs[paragraph - 1]}"
 
 
 def card_header_html(article: StoredArticle, match_kinds: Sequence[str] = ()) -> str:
@@ -318,9 +334,10 @@ def card_meta(article: StoredArticle) -> str:
 
 
 def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, terms: Sequence[str] = (),
-                match_kinds: Sequence[str] = (), show_read_link: bool = True, paragraph: int = 0) -> None:
+                match_kinds: Sequence[str] = (), show_read_link: bool = True, paragraph: int = 0,
+                item: int = 0) -> None:
     """One clause: citation, status badge, how it matched, breadcrumb and source, the text with
-    matched terms highlighted (and the 款 asked for, `paragraph`, marked), and the actions 上下文 /
+    matched terms highlighted (and the 款 or 项 asked for, `paragraph`, `item`, marked), and the actions 上下文 /
     阅读全文 / 复制引用 / 加入讲义."""
     import streamlit as st
 
@@ -332,7 +349,7 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
             st.caption(escape(meta))
         references, targets, definitions = article_links(store, [article])
         st.markdown(linked_article_html(article, references.get(article.id, []), targets, definitions, terms,
-                                        label=False, paragraph=paragraph), unsafe_allow_html=True)
+                                        label=False, paragraph=paragraph, item=item), unsafe_allow_html=True)
         cols = st.columns([1, 1, 1, 1.2])
         show_context = cols[0].toggle("上下文", key=f"{key}-ctx")
         if show_read_link:
@@ -340,7 +357,7 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
                               query_params={"doc": str(article.document_id), "art": str(article.id)})
         with cols[2].popover("复制引用", icon=":material/content_copy:"):
             st.caption("点击右上角的复制按钮")
-            st.code(copy_text(article, paragraph), language=None, wrap_lines=True)
+            st.code(copy_text(article, paragraph, item), language=None, wrap_lines=True)
         pack_name = active_pack()
         in_pack = _pack_has(cfg, pack_name, article)
         cols[3].button("已在讲义中" if in_pack else "加入讲义", key=f"{key}-add", icon=":material/playlist_add:",
@@ -487,7 +504,7 @@ def show_hits(cfg: Config, store: Store, engine: Searcher, hits: list[Hit], *, k
     for hit in hits:
         unit = units[hit.article_id]
         clause_card(cfg, store, unit, key=f"{key}-{unit.id}", terms=hit.matched_terms, match_kinds=hit.match,
-                    paragraph=hit.paragraph)
+                    paragraph=hit.paragraph, item=hit.item)
         if hit.other_versions:
             cols = st.columns(len(hit.other_versions) + 1)
             cols[0].caption("其他版本：")
