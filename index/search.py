@@ -590,8 +590,8 @@ class Searcher:
         return list(dict.fromkeys(out))
 
     def _outline_notices(self, parsed: ParsedQuery, filters: Filters) -> list[str]:
-        """"《信访工作条例》共6章50条：第一章 总则（第一条至第六条）；…" for each document a question
-        asks the layout of (信访工作条例有几章, …一共多少条)."""
+        """"《信访工作条例》共50条，分6章：第一章 总则（第一条至第六条）；…" for each document a
+        question asks the layout of (信访工作条例有几章, …一共多少条)."""
         cat, out = self.catalog, []
         for d in self.documents_keyed(parsed.mentioned).tolist():
             key = cat.documents[d].key
@@ -614,8 +614,8 @@ class Searcher:
             kinds = {kind for kind, _ in filter(None, (division_of(h) for h, _ in parts))}
             numbered = sum(1 for h, _ in parts if division_of(h))
             # 附则 stands unnumbered after the 章 of many texts: 6章 and 附则 are "分7部分"
-            unit = kinds.pop() if len(kinds) == 1 and numbered == len(parts) else "部分"
-            out.append(f"{count}，分{len(parts)}{unit}：{'；'.join(spans)}")
+            kind = kinds.pop() if len(kinds) == 1 and numbered == len(parts) else "部分"
+            out.append(f"{count}，分{len(parts)}{kind}：{'；'.join(spans)}")
         return out
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
