@@ -347,11 +347,13 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     unknown = unknown_names(text, mentions)
     named = places.find(text, [(m.start, m.end) for m in mentions]) if places else []
     versions = tuple(named_versions(text, mentions))
-    parsed = ParsedQuery(text, tuple(dict.fromkeys(find_references(text, mentions, unknown))), mentioned,
-                         expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
-                         tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)),
-                         tuple(dict.fromkeys(find_divisions(text, mentions))), versions,
-                         bool(versions) and _ASKS_CURRENT.search(text) is not None,
-                         0 < len(mentioned) <= MAX_OUTLINES and _ASKS_OUTLINE.search(text) is not None)
+    references = tuple(dict.fromkeys(find_references(text, mentions, unknown)))
+    divisions = tuple(dict.fromkeys(find_divisions(text, mentions)))
+    # "信访工作条例第四章有几条" asks about the chapter (its notice counts them), not the whole text
+    outline = (0 < len(mentioned) <= MAX_OUTLINES and not references and not divisions
+               and _ASKS_OUTLINE.search(text) is not None)
+    parsed = ParsedQuery(text, references, mentioned, expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
+                         tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)), divisions, versions,
+                         bool(versions) and _ASKS_CURRENT.search(text) is not None, outline)
     return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
 
