@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.backends import EMBEDDED, backend_module
-from index.catalog import Catalog
+from index.catalog import Catalog, save_repealed
 from index.tokenize import STOP_WORDS, USER_DICT, Tokenizer
 from index.units import save_units
 from kb.errors import SearchIndexError
@@ -315,6 +315,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
                                time.perf_counter() - start)
         units = sorted(store.iter_articles(), key=lambda u: u.id)
+        repealed = store.repealed_not_held()
     if not units:
         raise SearchIndexError(f"{kb_dir}: the knowledge base has no articles yet, so there is nothing to index; "
                                f"add files: python -m ingest PATH --kb {kb_dir}")
@@ -337,6 +338,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         new.mkdir(parents=True)
         catalog = Catalog.from_units(units)
         catalog.save(new)
+        save_repealed(new, repealed)
         save_units(new, units)
         loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress,
                               keywords_ready=keywords_ready if folder is None else None)

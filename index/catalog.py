@@ -2,7 +2,9 @@
 
 One row per indexed unit (article or outline section), rows sorted by article id; the lexical
 index uses the same rows. Document-level facts (title, level, region) sit in a small table the
-rows point into. Built from the store by `index.build`, saved as `catalog.npz` + `catalog.json`.
+rows point into. Built from the store by `index.build`, saved as `catalog.npz` + `catalog.json`;
+beside them `repealed.json`, the titles stored texts declare repealed and the store lacks, so a
+question naming one (婚姻法第三十二条) is told where it went.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from kb.errors import SearchIndexError
 STATUSES = ("current", "superseded", "repealed", "pending")
 ARRAYS = "catalog.npz"
 TABLE = "catalog.json"
+REPEALED = "repealed.json"      # titles declared repealed that the knowledge base does not hold
 
 
 class UnitFacts(Protocol):
@@ -39,6 +42,33 @@ class UnitFacts(Protocol):
     effective: str
     version_id: int
     text: str
+
+
+@dataclass(frozen=True)
+class Repeal:
+    """A title a stored text declares repealed whose own text is not stored: 婚姻法, by 民法典."""
+    since: str          # "2021-01-01"
+    by: str             # the repealing text's title
+
+
+def save_repealed(folder: Path, rows: Iterable[tuple[str, str, str]]) -> None:
+    """Write (title key, since, repealing title) rows (`Store.repealed_not_held`) into a snapshot."""
+    (folder / REPEALED).write_text(json.dumps([list(r) for r in rows], ensure_ascii=False), encoding="utf-8")
+
+
+def load_repealed(folder: Path) -> dict[str, Repeal]:
+    """Title key → its `Repeal`, as `save_repealed` wrote them; empty for a snapshot built before
+    they were written.
+
+    Raises:
+        SearchIndexError: if the file is there and unreadable.
+    """
+    try:
+        return {key: Repeal(since, by) for key, since, by in json.loads((folder / REPEALED).read_text(encoding="utf-8"))}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, TypeError) as err:
+        raise SearchIndexError(f"{folder / REPEALED}: cannot read the repealed titles ({err})") from None
 
 
 def date_number(date: str) -> int:

@@ -222,7 +222,7 @@ class ParsedQuery:
     references: tuple[Reference, ...] = ()
     mentioned: tuple[str, ...] = ()         # keys of documents named in the query
     expansions: tuple[str, ...] = ()        # statute wording added for colloquial words
-    unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`)
+    unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`), and repealed titles
     places: tuple[str, ...] = ()            # regions whose rules it asks for: 上海对…怎么规定 → "上海市"
     divisions: tuple[DivisionReference, ...] = ()   # parts, chapters, sections asked for by number
     versions: tuple[NamedVersion, ...] = ()   # documents named with a version: 原《行政复议法》, 2017年的…
@@ -244,6 +244,19 @@ def _numeral(text: str) -> int | None:
     except ValueError:
         return None
     return n if n <= MAX_NUMERAL else None
+
+
+def _repealed_names(text: str, repealed: TitleMatcher, mentions: Sequence[Mention], unknown: Mapping[int, str]
+                    ) -> dict[int, str]:
+    """The titles `repealed` knows that `text` names outside the names already found (of the
+    knowledge base, `mentions`, and in 《》, `unknown`: 《婚姻法》 is one already), by their end."""
+    taken = bytearray(len(text) + 1)
+    for m in mentions:
+        taken[m.start:m.end] = b"\1" * (m.end - m.start)
+    for end in unknown:
+        opening = text.rfind("《", 0, end)
+        taken[opening:end] = b"\1" * (end - opening)
+    return {m.end: m.doc_keys[0] for m in repealed.find(text) if not any(taken[m.start:m.end])}
 
 
 def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, str] | None = None) -> list[Reference]:
@@ -331,10 +344,11 @@ def expand(text: str, table: Iterable[tuple[str, tuple[str, ...]]]) -> tuple[str
 
 
 def parse_query(text: str, titles: TitleMatcher | None = None,
-                expansions: Iterable[tuple[str, tuple[str, ...]]] = (), places: PlaceMatcher | None = None
-                ) -> ParsedQuery:
+                expansions: Iterable[tuple[str, tuple[str, ...]]] = (), places: PlaceMatcher | None = None,
+                repealed: TitleMatcher | None = None) -> ParsedQuery:
     """Understand a query: references, named documents, the places whose rules it asks for and
-    expansion terms.
+    expansion terms. `repealed` knows the titles stored texts declare repealed whose own text is
+    not held (婚姻法): named, they are names the knowledge base lacks, as one in 《》 is.
 
     Raises:
         QueryError: if the query is empty or has no letter or digit.
@@ -345,6 +359,8 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     mentions = titles.find(text) if titles else []
     mentioned = tuple(dict.fromkeys(k for m in mentions for k in m.doc_keys))
     unknown = unknown_names(text, mentions)
+    if repealed is not None:
+        unknown.update(_repealed_names(text, repealed, mentions, unknown))
     named = places.find(text, [(m.start, m.end) for m in mentions]) if places else []
     versions = tuple(named_versions(text, mentions))
     references = tuple(dict.fromkeys(find_references(text, mentions, unknown)))

@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 from index.adapter import configured_adapter
 from index.backends import LexicalQuery, Scope, backend_module
 from index.build import backend_record, current_folder, read_meta, rebuild_hint
-from index.catalog import STATUSES, Catalog, date_text
+from index.catalog import STATUSES, Catalog, date_text, load_repealed
 from index.collections import load_collections
 from index.dense import searching
 from index.eval import ArticleKey
@@ -44,7 +44,7 @@ from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configur
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
-from kb.chinese import article_label, parse_article_label
+from kb.chinese import article_label, parse_article_label, title_key
 from kb.citations import alias_index, documents_named, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
@@ -222,6 +222,7 @@ class Searcher:
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
         self.titles = TitleMatcher(self.catalog.titles())
+        self.repealed_titles = TitleMatcher(self.repealed)
         self._regions = frozenset(d.region for d in self.catalog.documents)
         self.places = PlaceMatcher([*self._regions, self.cfg.region])
         self.expansions = load_expansions()
@@ -245,6 +246,7 @@ class Searcher:
         self.folder = folder
         self.meta = read_meta(folder, self.kb_dir)
         self.catalog = Catalog.load(folder, hint)
+        self.repealed = load_repealed(folder)
         record = backend_record(self.meta)
         # a first build's snapshot before its embedding is done (`index.build`): keywords alone,
         # and no model to load (on a new machine its build may be exporting it right now)
@@ -385,7 +387,8 @@ class Searcher:
         Raises:
             QueryError: for an empty query or an unknown document in the filter.
         """
-        parsed = parse_query(query.strip()[:MAX_QUERY_CHARS], self.titles, self.expansions, self.places)
+        parsed = parse_query(query.strip()[:MAX_QUERY_CHARS], self.titles, self.expansions, self.places,
+                             self.repealed_titles)
         if filters.documents and any(not r.doc_keys for r in (*parsed.references, *parsed.divisions)):
             keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching(filters.documents)}))
             parsed = parsed.resolve(keys)
@@ -524,7 +527,9 @@ class Searcher:
         parsed = self.parse(query, filters)
         length = len(query.strip())
         out = [f"问题过长（{length}字）：只按前{MAX_QUERY_CHARS}字检索"] if length > MAX_QUERY_CHARS else []
-        out += [f"知识库中没有《{name}》" for name in parsed.unknown]
+        for name in parsed.unknown:
+            gone = self.repealed.get(title_key(name))
+            out.append(f"知识库中没有《{name}》" + (f"：它已于{gone.since}被《{gone.by}》废止" if gone else ""))
         out += [f"知识库中没有{place}的地方规定" for place in self.places_asked(parsed, filters)
                 if not self.holds_rules_of(place)]
         if {HOME, HOME_PROVINCE} & set(parsed.places) and not self.region_setting(filters):

@@ -876,6 +876,15 @@ class Store:
             JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
             WHERE r.target_key = ? AND d.key != ? ORDER BY r.since""", (key, key)).fetchall()
 
+    def repealed_not_held(self) -> list[tuple[str, str, str]]:
+        """(title key, since, title of the repealing text) of each title a stored text declares
+        repealed whose own text the store does not hold (婚姻法, by 民法典 from 2021-01-01), by the
+        earliest repeal."""
+        return self.conn.execute("""
+            SELECT r.target_key, MIN(r.since), d.title FROM repeals r JOIN files f ON f.id = r.file_id
+            JOIN versions v ON v.id = f.version_id JOIN documents d ON d.id = v.document_id
+            WHERE r.target_key NOT IN (SELECT key FROM documents) GROUP BY r.target_key ORDER BY r.target_key""").fetchall()
+
     def repeals(self, document_id: int) -> list[tuple[int, str, str]]:
         """(document id, title, since) of the stored documents this document declares repealed."""
         return self.conn.execute("""

@@ -155,6 +155,19 @@ def test_a_text_that_repeals_another_marks_it_repealed_until_the_repealer_goes(t
         assert [d.status for d in s.documents()] == ["current"]
 
 
+def test_titles_declared_repealed_and_not_held_are_listed(tmp_path):
+    import dataclasses
+    new = make_doc("某某工作条例", "2022-02-25")
+    new = dataclasses.replace(new, meta=dataclasses.replace(new.meta, repeals=("某某条例", "某某暂行办法")))
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/old.md", "old.md", "h1", "p", make_doc("某某条例", "1995-10-28"))
+        w.put_file("/c/new.md", "new.md", "h2", "p", new)
+    w.close()
+    with open_store(tmp_path) as s:
+        assert [(key, by) for key, _, by in s.repealed_not_held()] == [("某某暂行办法", "某某工作条例")]
+
+
 def test_derive_statuses_repeal_by_another_text_spares_a_later_reenactment():
     versions = [(1, "1995-10-28", "", ""), (2, "2005-01-10", "", "")]
     assert derive_statuses(versions, "2026-01-01", repealed_since="2022-05-01") == {1: "repealed", 2: "repealed"}
