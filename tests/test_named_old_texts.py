@@ -3,6 +3,8 @@ rules: 《社区纠纷调解暂行办法》 (2010), repealed by 《社区纠纷�
 texts in force; a user who names the old one ("老的暂行办法对调解期限是怎么规定的", an instructor
 comparing them) sees it too, beside them. Before, the old text was never searched unless named
 in the document filter, so such a question got only the new rules."""
+from pathlib import Path
+
 import pytest
 
 from conftest import searcher_of_texts
@@ -100,3 +102,9 @@ def test_a_repealed_text_not_held_is_said_to_be_repealed(searcher: Searcher, que
     # was said nothing of: the knowledge base knows it only as repealed by the text in force
     assert searcher.notices(question) == [f"知识库中没有《{TRIAL}》：它已于2020-03-01被《{NEW}》废止"]
     assert all("reference" not in h.match for h in searcher.search(question, k=5))
+
+
+def test_the_app_links_the_text_that_repealed_it(searcher: Searcher, open_page) -> None:
+    at = open_page(Path(searcher.kb_dir), "search", q=f"{TRIAL}第三条")
+    assert not at.exception and at.info[0].value.startswith("知识库中没有")
+    assert [link.value for link in at.get("page_link") if link.value.startswith("法规浏览：")] == [f"法规浏览：《{NEW}》"]

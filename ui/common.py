@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
-from kb.chinese import int_to_cn
+from kb.chinese import int_to_cn, title_key
 from kb.citations import cited_items, item_lines, item_paragraph, missing_part
 from kb.errors import KBError
 from kb.places import NATIONAL
@@ -478,15 +478,21 @@ def comparisons_asked(cfg: Config, store: Store, engine: Searcher, query: str, f
 
 def _related_links(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters) -> None:
     """Under the notices, the pages that answer what the question asks beyond its clauses: a
-    document's table of contents (信访工作条例有几章) and the comparison of two versions."""
+    document's table of contents (信访工作条例有几章), the text that repealed one the knowledge
+    base lacks (婚姻法 → 民法典), and the comparison of two versions."""
     import streamlit as st
 
     from ui.pages import page
     parsed = engine.parse(query, filters)
+    held = documents(cfg, store)
     if parsed.asks_outline:
-        for d in (d for d in documents(cfg, store) if d.key in parsed.mentioned):
+        for d in (d for d in held if d.key in parsed.mentioned):
             st.page_link(page("browse", cfg), label=escape(f"法规浏览：《{d.title}》的目录和全文"),
                          icon=":material/menu_book:", query_params={"doc": str(d.id)})
+    successors = {gone.by for name in parsed.unknown if (gone := engine.repealed.get(title_key(name)))}
+    for d in (d for d in held if d.title in successors):
+        st.page_link(page("browse", cfg), label=escape(f"法规浏览：《{d.title}》"), icon=":material/menu_book:",
+                     query_params={"doc": str(d.id)})
     for older, newer in comparisons_asked(cfg, store, engine, query, filters):
         names = (f"《{older.title}》{older.version_date} → {newer.version_date}" if older.title == newer.title
                  else f"《{older.title}》（{older.version_date}）→《{newer.title}》（{newer.version_date}）")
