@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.store import DB_NAME
-from kb.chinese import int_to_cn
-from kb.citations import cited_items
+from kb.citations import cited_text, part_label
 from kb.errors import run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import SEARCH_SETTINGS, Config, add_arguments, config_from_args
@@ -96,10 +95,8 @@ def _print_hit(rank: int, hit) -> None:
           f"{'+'.join(hit.match) or '-'}; {hit.score:.4f}]")
     if crumbs:
         print(f"    {crumbs}")
-    # the 款 or 项 asked for, if any
-    part = (f"第{int_to_cn(hit.paragraph)}款" if hit.paragraph else "") + (f"第{int_to_cn(hit.item)}项" if hit.item else "")
-    text = (cited_items(hit.paragraphs, hit.paragraph)[hit.item - 1] if hit.item
-            else hit.paragraphs[hit.paragraph - 1] if hit.paragraph else hit.text)
+    part = part_label(hit.paragraph, hit.item)           # the 款 or 项 asked for, if any
+    text = cited_text(hit.text, hit.paragraphs, hit.paragraph, hit.item)
     text = text if len(text) <= 160 else text[:160] + "…"
     print(f"    {part + '：' if part else ''}{text}")
     if hit.other_versions:

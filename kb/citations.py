@@ -330,6 +330,20 @@ def cited_items(paragraphs: Sequence[str], paragraph: int = 0) -> list[str]:
     return items_of(paragraphs[at - 1]) if at else []
 
 
+def cited_text(text: str, paragraphs: Sequence[str], paragraph: int = 0, item: int = 0) -> str:
+    """The text a citation of an article (`text`, its 款 `paragraphs`) means: its 项 `item` (see
+    `cited_items`), else its 款 `paragraph` (from 1), else the whole article; what `missing_part`
+    finds missing must have been ruled out."""
+    if item:
+        return cited_items(paragraphs, paragraph)[item - 1]
+    return paragraphs[paragraph - 1] if paragraph else text
+
+
+def part_label(paragraph: int = 0, item: int = 0) -> str:
+    """"第二款", "第六项", "第一款第二项" of a citation of an article's parts; "" for the whole."""
+    return (f"第{int_to_cn(paragraph)}款" if paragraph else "") + (f"第{int_to_cn(item)}项" if item else "")
+
+
 def missing_part(label: str, paragraphs: Sequence[str], paragraph: int = 0, item: int = 0) -> str:
     """What a citation of the article `label` (whose 款 are `paragraphs`) names that it lacks:
     "第三十六条只有3款", "第三十一条只有6项", "第二条没有分项"; "" when it has the 款 and 项 cited."""

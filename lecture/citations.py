@@ -35,7 +35,7 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
-from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_items, missing_part,
+from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_text, missing_part,
                           parse_citations, title_aliases, version_asked)
 from kb.errors import IngestError
 
@@ -281,9 +281,7 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
     if missing:
         kind = "paragraph_not_found" if (c.paragraph or 0) > len(paragraphs) else "item_not_found"
         return found(text, c, kind, f"{note}《{title}》{missing}", title, date)
-    target = paragraphs[c.paragraph - 1] if c.paragraph else unit.text
-    if c.item:
-        target = cited_items(paragraphs, c.paragraph or 0)[c.item - 1]
+    target = cited_text(unit.text, paragraphs, c.paragraph or 0, c.item or 0)
     quote = quotation(text, c, until)
     similarity = None
     if quote:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
-from kb.chinese import int_to_cn, title_key
-from kb.citations import cited_items, item_lines, item_paragraph, missing_part
+from kb.chinese import title_key
+from kb.citations import cited_text, item_lines, item_paragraph, missing_part, part_label
 from kb.errors import KBError
 from kb.places import NATIONAL
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
@@ -267,11 +267,11 @@ def linked_article_html(article: StoredArticle, references: Sequence[StoredRefer
             # one line of the paragraph per line of its text: runs_html writes each \n as <br>
             lines = "".join(out).split("<br>")
             line = item_lines(paragraphs[at - 1])[item - 1]
-            lines[line] = (f'<span class="kb-asked"><span class="kb-asked-label">第{int_to_cn(item)}项</span>'
+            lines[line] = (f'<span class="kb-asked"><span class="kb-asked-label">{part_label(item=item)}</span>'
                            f"{lines[line]}</span>")
             body.append(f"<p>{'<br>'.join(lines)}</p>")
         elif at == paragraph and not item:
-            body.append(f'<p class="kb-asked"><span class="kb-asked-label">第{int_to_cn(paragraph)}款</span>'
+            body.append(f'<p class="kb-asked"><span class="kb-asked-label">{part_label(paragraph)}</span>'
                         f"{''.join(out)}</p>")
         else:
             body.append(f"<p>{''.join(out)}</p>")
@@ -299,13 +299,10 @@ def article_links(store: Store, articles: Sequence[StoredArticle]
 def copy_text(article: StoredArticle, paragraph: int = 0, item: int = 0) -> str:
     """What 复制引用 copies: the citation, then the text; of the 款 or 项 asked for (`paragraph`,
     `item`, from 1) when there is one: 《信访工作条例》第三十六条第二款 and that 款."""
-    if missing_part(article.label, article.paragraphs, paragraph, item) or not (paragraph or item):
-        return f"{article_citation(article)}\n{article.text}"
-    cited = f"第{int_to_cn(paragraph)}款" if paragraph else ""
-    if item:
-        return (f"{article_citation(article)}{cited}第{int_to_cn(item)}项\n"
-                f"{cited_items(article.paragraphs, paragraph)[item - 1]}")
-    return f"{article_citation(article)}{cited}\n{article.paragraphs[paragraph - 1]}"
+    if missing_part(article.label, article.paragraphs, paragraph, item):
+        paragraph, item = 0, 0
+    return (f"{article_citation(article)}{part_label(paragraph, item)}\n"
+            f"{cited_text(article.text, article.paragraphs, paragraph, item)}")
 
 
 def card_header_html(article: StoredArticle, match_kinds: Sequence[str] = ()) -> str:
