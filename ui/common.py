@@ -467,9 +467,11 @@ def comparisons_asked(cfg: Config, store: Store, engine: Searcher, query: str, f
             pairs.append((older, versions[0]))
     named = {d.id for d in documents(cfg, store) if d.key in parsed.mentioned}
     for document_id in sorted(named):
-        for successor, _, _ in store.replaced_by(document_id):
-            if successor in named:
-                pairs.append((store.versions(document_id)[0], store.versions(successor)[0]))
+        for successor in (s for s, _, _ in store.replaced_by(document_id) if s in named):
+            # a writer may have removed either since the list of documents was read
+            older, newer = (next(iter(store.versions(d)), None) for d in (document_id, successor))
+            if older is not None and newer is not None:
+                pairs.append((older, newer))
     return list({(older.id, newer.id): (older, newer) for older, newer in pairs}.values())
 
 
