@@ -229,3 +229,16 @@ def test_restrictions_name_every_narrowing_filter():
     words = restrictions(Filters(documents=("信访工作条例",), levels=("行政法规",), regions=("四川省",),
                                  date_from="1990-01-01", date_to="1990-12-31"))
     assert words == ["只查 1 部法规", "只查行政法规", "只查四川省", "只查现行有效的版本", "施行日期在 1990-01-01—1990-12-31"]
+
+
+@needs_samples
+def test_no_comparison_link_when_a_writer_removed_the_versions(app_kb, monkeypatch):
+    # the link read the newest version of each document as [0] of a list a writer may have emptied
+    from index import Filters, Searcher
+    from ingest.store import Store
+    from kb.settings import load_config
+    from ui.common import comparisons_asked
+    cfg = load_config(kb=str(app_kb))
+    with open_store(app_kb) as store:
+        monkeypatch.setattr(Store, "versions", lambda self, document_id: [])
+        assert comparisons_asked(cfg, store, Searcher(app_kb, cfg), "信访条例和信访工作条例有什么区别", Filters()) == []
