@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, to_simplified
 from kb.citations import Mention, TitleMatcher, bare_key, version_hint
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
@@ -92,8 +92,9 @@ def asks_something(text: str) -> bool:
 
 
 def normalise_query(text: str) -> str:
-    """NFKC (full-width digits and brackets become ASCII), whitespace runs squeezed."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC (full-width digits and brackets become ASCII), traditional characters simplified
+    (the knowledge base's texts are simplified), whitespace runs squeezed."""
+    return re.sub(r"\s+", " ", to_simplified(unicodedata.normalize("NFKC", text))).strip()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from index.compare import char_diff, compare
 from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
-from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key
+from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key, to_simplified
 from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_text, missing_part,
                           parse_citations, title_aliases, version_asked)
 from kb.errors import IngestError
@@ -157,7 +157,9 @@ class CheckedCitation:
 
 
 def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
-    """A verdict for every citation in `text`, in order."""
+    """A verdict for every citation in `text`, in order. A text in traditional characters is read
+    as simplified (the stored texts are), at the same positions."""
+    text = to_simplified(text)
     citations = parse_citations(text, lookup.names())
     ends = [0, *(c.end for c in citations)]
     starts = [*(c.start for c in citations[1:]), len(text)]

@@ -6,6 +6,7 @@ import pytest
 from index.query import (EXPANSIONS, DivisionReference, NamedVersion, Reference, TitleMatcher, division_of,
                          division_path, expand, find_references, load_expansions, normalise_query, parse_query,
                          unknown_names)
+from kb.chinese import to_simplified
 from kb.citations import title_aliases
 from kb.errors import QueryError
 
@@ -258,3 +259,23 @@ def test_division_path_finds_the_divisions_in_order() -> None:
     assert division_path(headings, [("节", 1)]) == headings
     assert division_path(headings, [("章", 3), ("编", 2)]) is None          # out of order
     assert division_path(headings, [("章", 4)]) is None
+
+
+@pytest.mark.parametrize("text, simplified", [
+    ("信訪工作條例第三十六條", "信访工作条例第三十六条"),
+    ("對處理意見不服還能找誰？", "对处理意见不服还能找谁？"),
+    ("乾淨的頭髮", "干净的头发"),                        # a phrase read as one
+    ("乾隆年間", "乾隆年间"),                            # 乾 of a name stays
+    ("破壞土地和破坏土地", "破坏土地和破坏土地"),          # OpenCC alone makes the second 破坯土地
+    ("二噁英是甚麼", "二噁英是甚么"),                    # not 𫫇, which no law text writes
+    ("破坏土地的，依法处罚", "破坏土地的，依法处罚"),      # simplified text is left as it is
+])
+def test_traditional_characters_are_made_simplified_in_place(text: str, simplified: str) -> None:
+    assert to_simplified(text) == simplified
+    assert len(to_simplified(text)) == len(text)
+
+
+def test_a_query_in_traditional_characters_asks_what_its_simplified_form_asks(titles: TitleMatcher) -> None:
+    assert normalise_query("信訪工作條例　第三十六條") == "信访工作条例 第三十六条"
+    assert refs("信訪工作條例第三十六條第二款", titles) == refs("信访工作条例第三十六条第二款", titles) != []
+    assert parse_query("人民調解法規定的調解協議", titles).mentioned == ("人民调解法",)

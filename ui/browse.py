@@ -10,6 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
+from kb.chinese import to_simplified
 from ui.common import (article_citation, article_links, clause_card, documents, escape, kb_store, level_order,
                        linked_article_html, ocr_badge, query_int, region_order, search_hits_cards, status_badge)
 
@@ -40,7 +41,7 @@ def document_list(cfg: Config, store: Store) -> None:
 
     from ui.pages import page
     docs = documents(cfg, store)
-    query = st.text_input("按标题筛选", placeholder="例如：信访、调解、民法典", key="browse-filter").strip()
+    query = to_simplified(st.text_input("按标题筛选", placeholder="例如：信访、调解、民法典", key="browse-filter").strip())
     if query:
         docs = [d for d in docs if query in d.title]
     level_counts = Counter(d.level or "未分类" for d in docs)
