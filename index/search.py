@@ -45,7 +45,7 @@ from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
 from kb.chinese import article_label, parse_article_label, title_key
-from kb.citations import alias_index, documents_named, missing_part, version_asked
+from kb.citations import alias_index, documents_named, held_part, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
 from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
@@ -900,7 +900,7 @@ class Searcher:
     def _hit(u, score: float, match: tuple[str, ...], terms: tuple[str, ...],
              others: tuple[VersionRef, ...], part: tuple[int, int] = (0, 0)) -> Hit:
         # a 款 or 项 the article lacks is said by a notice, not marked
-        paragraph, item = part if not missing_part(u.label, u.paragraphs, *part) else (0, 0)
+        paragraph, item = held_part(u.label, u.paragraphs, *part)
         return Hit(u.id, u.kind, u.title, u.subtitle, u.doc_key, u.label, u.no, u.suffix, u.path, u.text,
                    u.paragraphs, u.status, u.doc_level, u.region, u.issuer, u.doc_number, u.effective,
                    u.version_date, u.source, u.relpath, u.document_id, u.version_id, score, match, terms, others,

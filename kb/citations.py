@@ -344,6 +344,12 @@ def part_label(paragraph: int = 0, item: int = 0) -> str:
     return (f"第{int_to_cn(paragraph)}款" if paragraph else "") + (f"第{int_to_cn(item)}项" if item else "")
 
 
+def held_part(label: str, paragraphs: Sequence[str], paragraph: int = 0, item: int = 0) -> tuple[int, int]:
+    """The 款 and 项 asked for (`paragraph`, `item`) when the article has them, else (0, 0): the
+    whole article (what it lacks is said elsewhere, by `missing_part`)."""
+    return (0, 0) if missing_part(label, paragraphs, paragraph, item) else (paragraph, item)
+
+
 def missing_part(label: str, paragraphs: Sequence[str], paragraph: int = 0, item: int = 0) -> str:
     """What a citation of the article `label` (whose 款 are `paragraphs`) names that it lacks:
     "第三十六条只有3款", "第三十一条只有6项", "第二条没有分项"; "" when it has the 款 and 项 cited."""

@@ -2,7 +2,7 @@
 as Markdown or Word; version comparisons export through the same handout model.
 
 Public API:
-- model (pure): `LecturePack`, `PackClause`, `ClauseRef`, `new_pack`, `clause_from_article`,
+- model (pure): `LecturePack`, `PackClause`, `ClauseRef`, `new_pack`, `clause_from_article`, `changed_since_added`,
   `add_clause`, `remove_clause`, `move_clause`, `edit_clause`, `retitle`, `contains`,
   `citation`, `status_label`, `pack_handout`;
 - storage: `list_packs`, `load_pack`, `save_pack`, `create_pack`, `delete_pack`, `resolve_clause`;
@@ -26,8 +26,8 @@ from lecture.comparison import CHANGE_LABELS, change_label, comparison_handout, 
 from lecture.export_docx import to_docx
 from lecture.export_markdown import to_markdown
 from lecture.handout import Handout, RichText, Run, mark_terms
-from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, citation, clause_from_article,
-                          contains, edit_clause, move_clause, new_pack, pack_handout, remove_clause, retitle,
+from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, changed_since_added, citation,
+                          clause_from_article, contains, edit_clause, move_clause, new_pack, pack_handout, remove_clause, retitle,
                           status_label)
 from lecture.storage import create_pack, delete_pack, list_packs, load_pack, resolve_clause, save_pack
 
@@ -38,7 +38,7 @@ __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "act
            "check_text",
            "read_input", "read_upload", "report_json",
            "CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
-           "add_clause", "change_label", "citation", "clause_from_article", "comparison_handout", "contains",
+           "add_clause", "change_label", "changed_since_added", "citation", "clause_from_article", "comparison_handout", "contains",
            "create_pack", "delete_pack", "edit_clause", "list_packs", "load_pack", "mark_terms", "move_clause",
            "new_pack", "pack_handout", "remove_clause", "resolve_clause", "retitle", "save_pack", "side_runs",
            "status_label", "summary_line", "to_docx", "to_markdown"]

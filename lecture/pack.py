@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
+from kb.citations import cited_text, held_part, missing_part, part_label
 from kb.places import NATIONAL
 from lecture.handout import BulletList, Handout, Heading, Paragraph, Run, paragraph, plain
 
@@ -22,11 +23,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ClauseRef:
-    """Identifies one clause across re-ingests: which document, which version, which 条/heading."""
+    """Identifies one clause across re-ingests: which document, which version, which 条/heading,
+    and which of its 款 and 项 (`paragraph`, `item`, from 1, as `kb.citations.cited_text` reads
+    them; 0 for the whole article)."""
     doc_key: str
     region: str
     version_date: str
     label: str
+    paragraph: int = 0
+    item: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,9 @@ class PackClause:
 
     @property
     def citation(self) -> str:
-        return citation(self.title, self.label, status=self.status, version_date=self.ref.version_date)
+        """《信访工作条例》第三十六条, or 《信访工作条例》第三十六条第二款 for a 款 collected alone."""
+        return citation(self.title, self.label + part_label(self.ref.paragraph, self.ref.item),
+                        status=self.status, version_date=self.ref.version_date)
 
 
 @dataclass(frozen=True)
@@ -71,15 +78,30 @@ def citation(title: str, label: str, *, status: str = "current", version_date: s
     return f"《{title}》{version}{label}"
 
 
-def clause_from_article(article: StoredArticle) -> PackClause:
-    """Snapshot an article (or outline section) of the knowledge base as a pack clause."""
-    ref = ClauseRef(article.doc_key, article.region, article.version_date, article.label)
+def clause_from_article(article: StoredArticle, paragraph: int = 0, item: int = 0) -> PackClause:
+    """Snapshot an article (or outline section) of the knowledge base as a pack clause: the whole
+    of it, or its 款 `paragraph` or 项 `item` (from 1) alone when it has them, as a search for
+    《信访工作条例》第三十六条第二款 asked."""
+    paragraph, item = held_part(article.label, article.paragraphs, paragraph, item)
+    ref = ClauseRef(article.doc_key, article.region, article.version_date, article.label, paragraph, item)
+    text = cited_text(article.text, article.paragraphs, paragraph, item)
     return PackClause(
-        ref=ref, title=article.title, label=article.label, text=article.text,
-        paragraphs=tuple(article.paragraphs), subtitle=article.subtitle, kind=article.kind,
+        ref=ref, title=article.title, label=article.label, text=text,
+        paragraphs=(text,) if paragraph or item else tuple(article.paragraphs), subtitle=article.subtitle,
+        kind=article.kind,
         path=tuple(article.path), status=article.status, doc_level=article.doc_level,
         issuer=article.issuer, doc_number=article.doc_number, promulgated=article.promulgated,
         effective=article.effective, source=article.source)
+
+
+def changed_since_added(clause: PackClause, article: StoredArticle) -> bool:
+    """Whether the knowledge base's text of a pack clause (`article`, found again by
+    `lecture.storage.resolve_clause`) is no longer the text the pack keeps: for a 款 or 项
+    collected alone, that part's text, or the part is gone."""
+    ref = clause.ref
+    if missing_part(article.label, article.paragraphs, ref.paragraph, ref.item):
+        return True
+    return cited_text(article.text, article.paragraphs, ref.paragraph, ref.item) != clause.text
 
 
 def new_pack(name: str, title: str = "", now: str | None = None) -> LecturePack:

@@ -138,6 +138,25 @@ def test_the_paragraph_or_item_a_reference_asks_for_is_marked_on_its_card(app_kb
     assert at.code[0].value.startswith("《信访工作条例》第三十一条第六项\n（六）不属于以上情形")
 
 
+@needs_samples
+def test_add_to_pack_collects_the_paragraph_a_reference_asks_for(writable_indexed_kb, open_page):
+    kb = writable_indexed_kb
+    target = _unit_id(kb, "信访工作条例", 36)
+    at = _ask(open_page, kb, "信访工作条例第三十六条第二款")
+    at.button(key=f"s-{target}-add").click().run()
+    [clause] = load_pack(kb, DEFAULT_PACK).items
+    assert clause.citation == "《信访工作条例》第三十六条第二款" and clause.text.startswith("复核机关")
+    assert "不再受理" not in clause.text and at.button(key=f"s-{target}-add").label == "已在讲义中"
+    # the whole article is another clause
+    at = _ask(open_page, kb, "信访工作条例第三十六条")
+    assert at.button(key=f"s-{target}-add").label == "加入讲义"
+    at.button(key=f"s-{target}-add").click().run()
+    assert [c.citation for c in load_pack(kb, DEFAULT_PACK).items] == [
+        "《信访工作条例》第三十六条第二款", "《信访工作条例》第三十六条"]
+    cites = [m.value for m in open_page(kb, "pack").markdown if 'class="kb-cite"' in m.value]
+    assert "1. 《信访工作条例》第三十六条第二款" in cites[0] and "2. 《信访工作条例》第三十六条" in cites[1]
+
+
 def test_a_question_on_a_documents_layout_links_its_table_of_contents(app_kb, open_page):
     at = _ask(open_page, app_kb, "四川省社区调解示范条例有几章")
     assert "共13条，分3章" in at.info[0].value

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -10,8 +11,8 @@ from ingest.records import Article, Document, DocumentMeta, Node, Section
 from ingest.store import StoreWriter, open_store
 from kb.chinese import article_label
 from kb.errors import PackError
-from lecture import (add_clause, citation, clause_from_article, create_pack, delete_pack, edit_clause, list_packs,
-                     load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause, resolve_clause,
+from lecture import (add_clause, changed_since_added, citation, clause_from_article, create_pack, delete_pack,
+                     edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause, resolve_clause,
                      retitle, save_pack, to_docx, to_markdown)
 from lecture.handout import Handout, Paragraph, Run, Table, runs_text
 from lecture.linked import Link, Piece, linked_paragraphs
@@ -84,6 +85,44 @@ def test_clause_keeps_stable_reference_and_snapshot(kb):
         ("示范社区调解条例", "全国", "2015-01-01", "第二条")
     assert clause.status == "superseded" and clause.citation == "《示范社区调解条例》（2015年版）第二条"
     assert clause.paragraphs == ("调解不收费。", "第二款内容。") and clause.path == (CHAPTER,)
+
+
+def test_a_paragraph_is_collected_alone_and_cited_as_such(kb):
+    art = _articles(kb)[("2023-01-01", "第二条")]
+    whole, second = clause_from_article(art), clause_from_article(art, paragraph=2)
+    assert second.citation == "《示范社区调解条例》第二条第二款" and second.label == "第二条"
+    assert (second.text, second.paragraphs, second.ref.paragraph) == ("第二款内容。", ("第二款内容。",), 2)
+    # a 款 the article lacks: the whole article, as 复制引用 copies it
+    assert clause_from_article(art, paragraph=5) == whole
+    pack = add_clause(add_clause(new_pack("讲义"), whole), second)          # the whole and its 款: two clauses
+    assert [c.citation for c in pack.items] == ["《示范社区调解条例》第二条", "《示范社区调解条例》第二条第二款"]
+    md = to_markdown(pack_handout(add_clause(new_pack("讲义"), second)))
+    assert "**《示范社区调解条例》第二条第二款【现行有效】**" in md and "调解员应当公正" not in md
+    create_pack(kb, pack)
+    assert load_pack(kb, "讲义") == pack
+    # a pack saved before clauses had parts reads as whole articles
+    path = pack_path(kb, "讲义")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for item in data["items"]:
+        del item["ref"]["paragraph"], item["ref"]["item"]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert [c.ref.paragraph for c in load_pack(kb, "讲义").items] == [0, 0]
+
+
+def test_a_collected_paragraph_is_changed_when_that_paragraph_changes(kb):
+    art = _articles(kb)[("2023-01-01", "第二条")]
+    first, second = clause_from_article(art, paragraph=1), clause_from_article(art, paragraph=2)
+    assert not changed_since_added(first, art) and not changed_since_added(second, art)
+    writer = StoreWriter(kb)
+    with writer.transaction():
+        writer.put_file("/c/v2.md", "v2.md", "b2", "p",
+                        _doc("示范社区调解条例", "2023-01-01", ["调解应当自愿、合法。", "调解员应当公正、廉洁。", "调解不收费。"]))
+    writer.close()
+    with open_store(kb) as store:
+        live = resolve_clause(store, second.ref)
+    assert changed_since_added(first, live) and not changed_since_added(second, live)
+    gone = replace(second, ref=replace(second.ref, paragraph=3))         # a 款 the article no longer has
+    assert changed_since_added(gone, live)
 
 
 def test_resolve_clause_finds_the_unit_again_after_reingest(kb):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
 from kb.chinese import title_key
-from kb.citations import cited_text, item_lines, item_paragraph, missing_part, part_label
+from kb.citations import item_lines, item_paragraph, part_label
 from kb.errors import KBError
 from kb.places import NATIONAL
 from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
@@ -299,10 +299,8 @@ def article_links(store: Store, articles: Sequence[StoredArticle]
 def copy_text(article: StoredArticle, paragraph: int = 0, item: int = 0) -> str:
     """What 复制引用 copies: the citation, then the text; of the 款 or 项 asked for (`paragraph`,
     `item`, from 1) when there is one: 《信访工作条例》第三十六条第二款 and that 款."""
-    if missing_part(article.label, article.paragraphs, paragraph, item):
-        paragraph, item = 0, 0
-    return (f"{article_citation(article)}{part_label(paragraph, item)}\n"
-            f"{cited_text(article.text, article.paragraphs, paragraph, item)}")
+    clause = clause_from_article(article, paragraph, item)
+    return f"{clause.citation}\n{clause.text}"
 
 
 def card_header_html(article: StoredArticle, match_kinds: Sequence[str] = ()) -> str:
@@ -356,9 +354,9 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
             st.caption("点击右上角的复制按钮")
             st.code(copy_text(article, paragraph, item), language=None, wrap_lines=True)
         pack_name = active_pack()
-        in_pack = _pack_has(cfg, pack_name, article)
+        in_pack = _pack_has(cfg, pack_name, article, paragraph, item)
         cols[3].button("已在讲义中" if in_pack else "加入讲义", key=f"{key}-add", icon=":material/playlist_add:",
-                       disabled=in_pack, on_click=add_to_pack, args=(cfg, pack_name, article))
+                       disabled=in_pack, on_click=add_to_pack, args=(cfg, pack_name, article, paragraph, item))
         if show_context:
             before, after = store.neighbours(article.id)
             for unit in before + after:
@@ -375,22 +373,24 @@ def active_pack() -> str:
     return st.session_state.get(ACTIVE_PACK_KEY) or DEFAULT_PACK
 
 
-def _pack_has(cfg: Config, name: str, article: StoredArticle) -> bool:
+def _pack_has(cfg: Config, name: str, article: StoredArticle, paragraph: int = 0, item: int = 0) -> bool:
     if not pack_path(cfg.kb, name).exists():
         return False
-    return contains(load_pack(cfg.kb, name), clause_from_article(article).ref)
+    return contains(load_pack(cfg.kb, name), clause_from_article(article, paragraph, item).ref)
 
 
-def add_to_pack(cfg: Config, name: str, article: StoredArticle) -> None:
-    """Button callback: append the article to the pack (created if new) and save it."""
+def add_to_pack(cfg: Config, name: str, article: StoredArticle, paragraph: int = 0, item: int = 0) -> None:
+    """Button callback: append the article, or its 款 or 项 asked for, to the pack (created if
+    new) and save it."""
     import streamlit as st
+    clause = clause_from_article(article, paragraph, item)
     try:
         pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
-        save_pack(cfg.kb, add_clause(pack, clause_from_article(article)))
+        save_pack(cfg.kb, add_clause(pack, clause))
     except KBError as e:
         st.error(escape(str(e)))
         return
-    st.toast(escape(f"已将{article_citation(article)}加入讲义“{name}”"))
+    st.toast(escape(f"已将{clause.citation}加入讲义“{name}”"))
 
 
 def pack_sidebar(cfg: Config) -> None:

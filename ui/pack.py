@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from kb.citations import part_label
 from kb.errors import KBError
-from lecture import (ClauseRef, LecturePack, create_pack, delete_pack, edit_clause, list_packs, load_pack,
-                     move_clause, new_pack, pack_handout, remove_clause, resolve_clause, retitle, save_pack,
-                     to_docx, to_markdown)
+from lecture import (ClauseRef, LecturePack, changed_since_added, create_pack, delete_pack, edit_clause, list_packs,
+                     load_pack, move_clause, new_pack, pack_handout, remove_clause, resolve_clause, retitle,
+                     save_pack, to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
 from ui.common import ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, status_badge
 
@@ -103,7 +104,7 @@ def _edit(cfg: Config, name: str, ref: ClauseRef, heading_key: str, note_key: st
 
 def _item_key(name: str, item: PackClause) -> str:
     ref = item.ref
-    return f"{name}|{ref.doc_key}|{ref.region}|{ref.version_date}|{ref.label}"
+    return f"{name}|{ref.doc_key}|{ref.region}|{ref.version_date}|{ref.label}{part_label(ref.paragraph, ref.item)}"
 
 
 def _items(cfg: Config, pack: LecturePack, store: Store | None) -> None:
@@ -123,7 +124,7 @@ def _items(cfg: Config, pack: LecturePack, store: Store | None) -> None:
             live = resolve_clause(store, item.ref) if store is not None else None
             if live is None:
                 st.caption("知识库中已找不到此条；讲义保存的是加入时的文本。")
-            elif live.text != item.text:
+            elif changed_since_added(item, live):
                 st.caption("知识库中的这条条文已更新；讲义保存的是加入时的文本。")
             cols = st.columns([1, 1, 1, 1.4, 1.6])
             cols[0].button("上移", key=f"{key}-up", icon=":material/arrow_upward:", disabled=i == 0,
