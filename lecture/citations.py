@@ -34,8 +34,8 @@ from index.compare import char_diff, compare
 from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
-from kb.chinese import ARTICLE_REF, article_label, int_to_cn, title_key, to_simplified
-from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_text, missing_part,
+from kb.chinese import ARTICLE_REF, article_label, title_key, to_simplified
+from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_text, missing_part, part_label,
                           parse_citations, title_aliases, version_asked)
 from kb.errors import IngestError
 
@@ -220,13 +220,9 @@ def all_ok(checked: Sequence[CheckedCitation]) -> bool:
 
 
 def provision(c: Citation) -> str:
-    """"第三十三条第二款第（一）项" of a citation."""
-    label = article_label(c.no, c.suffix)
-    if c.paragraph:
-        label += f"第{int_to_cn(c.paragraph)}款"
-    if c.item:
-        label += f"第（{int_to_cn(c.item)}）项"
-    return label
+    """"第三十三条第二款第一项" of a citation, as search and 复制引用 write it (and the laws:
+    信访工作条例第三十四条 cites "本条例第三十一条第六项")."""
+    return article_label(c.no, c.suffix) + part_label(c.paragraph or 0, c.item or 0)
 
 
 def _result(text: str, c: Citation, verdict: str, message: str, title: str = "", version_date: str = "",

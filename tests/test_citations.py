@@ -319,6 +319,11 @@ def test_existing_provisions_are_ok(made_up_kb: Path) -> None:
         ("《某省矛盾纠纷调处条例》第四条第二款", "ok"), ("第五条第（二）项", "ok")]
 
 
+def test_messages_cite_an_item_as_the_laws_and_search_do(made_up_kb: Path) -> None:
+    [got] = check(made_up_kb, "《某省矛盾纠纷调处条例》第五条第（二）项")
+    assert got["message"].startswith("《某省矛盾纠纷调处条例》第五条第二项：")      # not 第（二）项
+
+
 def test_each_item_of_a_shared_list_is_checked(made_up_kb: Path) -> None:
     assert verdicts(made_up_kb, "《某省矛盾纠纷调处条例》第五条第（一）、（三）项") == [
         ("《某省矛盾纠纷调处条例》第五条第（一）", "ok"), ("（三）项", "item_not_found")]
