@@ -44,7 +44,7 @@ from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configur
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
-from kb.chinese import article_label, parse_article_label, title_key
+from kb.chinese import NUMBERED_LABEL, article_label, parse_article_label, title_key
 from kb.citations import alias_index, documents_named, held_part, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
@@ -164,13 +164,16 @@ MAX_QUERY_CHARS = 1_000
 
 def matched_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
     """The query terms found in `text` (normalised), longest first, then in the order of the text;
-    without terms inside longer matched ones, and without one-character terms when the query has
-    longer ones: a lone 人 or 法 occurs in nearly every article, and marking each of them hides the
-    words that matched."""
+    without terms inside longer matched ones, without one-character terms when the query has
+    longer ones (a lone 人 or 法 occurs in nearly every article, and marking each of them hides the
+    words that matched), and without the pieces the tokeniser cuts from a numbered label of the
+    query (第三十六条 → 第三十, 十六条, 第二 …), which mark unrelated numbers: 第二十六条."""
     haystack = unicodedata.normalize("NFKC", text).lower()
     shortest = 2 if any(len(t) > 1 for t in terms) else 1
+    labels = [t for t in terms if NUMBERED_LABEL.fullmatch(t)]
     # longest first, then in the order of the text: the same order whatever the hash seed
-    found = sorted({t for t in terms if len(t) >= shortest and t in haystack},
+    found = sorted({t for t in terms if len(t) >= shortest and t in haystack
+                    and not any(t != label and t in label for label in labels)},
                    key=lambda t: (-len(t), haystack.index(t)))
     kept: list[str] = []
     for term in found:

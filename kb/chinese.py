@@ -110,6 +110,9 @@ def parse_article_label(label: str) -> tuple[int, int]:
     return cn_to_int(m.group(1)), (cn_to_int(m.group(2)) if m.group(2) else 0)
 
 
+# A numbered label as one word: 第三十六条, 第二款, 第六项, 第四章 (no spaces, no 之一: a token).
+NUMBERED_LABEL = re.compile(rf"第[{CN_NUMERAL_CHARS}0-9]++[条款项章节编]")
+
 _TITLE_DROP = re.compile(r"[\s《》〈〉<>“”\"'‘’]|中华人民共和国")
 
 

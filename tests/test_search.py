@@ -320,6 +320,15 @@ def test_matched_terms_drop_terms_inside_longer_ones() -> None:
     assert matched_terms(["复查", "复查意见", "不服", "量子"], "对复查意见不服的") == ("复查意见", "不服")
 
 
+def test_matched_terms_leave_out_pieces_of_a_numbered_label() -> None:
+    # the tokeniser's pieces of 第三十六条第二款 would mark 第二十六条 in another article
+    terms = ["信访", "条例", "第三", "三十", "十六", "六条", "第三十", "三十六", "十六条", "第三十六条", "第二", "二款",
+             "第二款"]
+    assert matched_terms(terms, "信访人违反本条例第二十条、第二十六条规定的") == ("信访", "条例")
+    assert matched_terms(terms, "依照本条例第三十六条第二款的规定") == ("第三十六条", "第二款", "条例")
+    assert matched_terms(["三十", "日内"], "三十日内答复") == ("三十", "日内")       # a number of the question itself
+
+
 def test_matched_terms_leave_single_characters_out_beside_words() -> None:
     # "闹访的人派出所能拘留吗" is searched with the token 人; marking every 人 of 信访人, 他人 and
     # 公安机关的人员 buried the words that matched (拘留, 闹访) in highlights
