@@ -66,3 +66,14 @@ def test_renamed_successor_regulation_aligns_with_its_predecessor(app_store_kb, 
     rows = _table(at).split("<tr>")
     # 对复查意见不服 → 复核: 2005 第三十五条 is 2022 第三十六条
     assert any("<b>第三十五条</b>" in r and "<b>第三十六条</b>" in r for r in rows)
+
+
+@needs_samples
+def test_a_replaced_regulation_is_suggested_with_its_successor(app_store_kb, open_page):
+    at = open_page(app_store_kb, "compare")
+    assert not at.exception and not at.error
+    [link] = [link for link in at.get("page_link") if link.value.startswith("《信访条例》")]
+    old = _version_ids(app_store_kb, "信访条例")["2005-01-10"]
+    new = next(iter(_version_ids(app_store_kb, "信访工作条例").values()))
+    assert link.value.startswith("《信访条例》（2005-01-10）→《信访工作条例》（")
+    assert link.proto.query_string == f"old={old}&new={new}"

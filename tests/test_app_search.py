@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_samples
+from conftest import needs_samples, searcher_of_texts
+from index import Filters
 from ingest import open_store
 from lecture import load_pack
-from ui.common import DEFAULT_PACK
+from ui.common import DEFAULT_PACK, comparisons_asked
 
 BOX = "q"
 
@@ -261,3 +262,14 @@ def test_no_comparison_link_when_a_writer_removed_the_versions(app_kb, monkeypat
     with open_store(app_kb) as store:
         monkeypatch.setattr(Store, "versions", lambda self, document_id: [])
         assert comparisons_asked(cfg, store, Searcher(app_kb, cfg), "信访条例和信访工作条例有什么区别", Filters()) == []
+
+
+def test_a_question_naming_a_text_and_the_one_that_repealed_it_links_their_comparison(tmp_path: Path) -> None:
+    # successors of another title were read from the bundled list alone, not from repeal clauses
+    engine = searcher_of_texts(tmp_path, {
+        "某市调解暂行办法(2010-05-01).md": "# 某市调解暂行办法\n\n第一条 为了规范调解，制定本办法。\n\n第二条 调解应当在三十日内结束。\n",
+        "某市调解条例(2024-01-01).md": "# 某市调解条例\n\n第一条 为了规范调解工作，制定本条例。\n\n第二条 调解应当在十五日内结束。\n\n"
+                                   "第三条 本条例自2024年1月1日起施行。《某市调解暂行办法》同时废止。\n"})
+    with open_store(tmp_path / "kb") as store:
+        pairs = comparisons_asked(engine.cfg, store, engine, "某市调解暂行办法和某市调解条例有什么区别", Filters())
+    assert [(older.title, newer.title) for older, newer in pairs] == [("某市调解暂行办法", "某市调解条例")]

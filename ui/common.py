@@ -467,12 +467,34 @@ def comparisons_asked(cfg: Config, store: Store, engine: Searcher, query: str, f
             pairs.append((older, versions[0]))
     named = {d.id for d in documents(cfg, store) if d.key in parsed.mentioned}
     for document_id in sorted(named):
-        for successor in (s for s, _, _ in store.replaced_by(document_id) if s in named):
-            # a writer may have removed either since the list of documents was read
-            older, newer = (next(iter(store.versions(d)), None) for d in (document_id, successor))
-            if older is not None and newer is not None:
-                pairs.append((older, newer))
+        pairs += [(older, newer) for older, newer in successor_versions(store, document_id)
+                  if newer.document_id in named]
     return list({(older.id, newer.id): (older, newer) for older, newer in pairs}.values())
+
+
+def successor_versions(store: Store, document_id: int) -> list[tuple[StoredVersion, StoredVersion]]:
+    """(the document's newest version, the successor's newest) for each stored text of another
+    title that replaces it (信访条例 → 信访工作条例, `ingest/data/successors.tsv`) or declares it
+    repealed (行政复议条例 → 行政复议法).
+
+    Raises:
+        StoreError: if the bundled list of successors cannot be read.
+    """
+    pairs = []
+    for successor in dict.fromkeys(s for s, _, _ in store.replaced_by(document_id) + store.repealed_by(document_id)):
+        # a writer may have removed either since the list of documents was read
+        older, newer = (next(iter(store.versions(d)), None) for d in (document_id, successor))
+        if older is not None and newer is not None:
+            pairs.append((older, newer))
+    return pairs
+
+
+def comparison_label(older: StoredVersion, newer: StoredVersion) -> str:
+    """How a link to 新旧对照 names two versions: 《行政复议法》2017-09-01 → 2023-09-01, or
+    《信访条例》（2005-01-10）→《信访工作条例》（2022-02-25） for texts of two titles."""
+    if older.title == newer.title:
+        return f"《{older.title}》{older.version_date} → {newer.version_date}"
+    return f"《{older.title}》（{older.version_date}）→《{newer.title}》（{newer.version_date}）"
 
 
 def _related_links(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters) -> None:
@@ -493,9 +515,8 @@ def _related_links(cfg: Config, store: Store, engine: Searcher, query: str, filt
         st.page_link(page("browse", cfg), label=escape(f"法规浏览：《{d.title}》"), icon=":material/menu_book:",
                      query_params={"doc": str(d.id)})
     for older, newer in comparisons_asked(cfg, store, engine, query, filters):
-        names = (f"《{older.title}》{older.version_date} → {newer.version_date}" if older.title == newer.title
-                 else f"《{older.title}》（{older.version_date}）→《{newer.title}》（{newer.version_date}）")
-        st.page_link(page("compare", cfg), label=escape(f"新旧对照：{names}"), icon=":material/compare:",
+        st.page_link(page("compare", cfg), label=escape(f"新旧对照：{comparison_label(older, newer)}"),
+                     icon=":material/compare:",
                      query_params={"old": str(older.id), "new": str(newer.id)})
 
 

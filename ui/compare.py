@@ -13,7 +13,8 @@ from kb.places import NATIONAL
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
 from lecture.storage import safe_stem
-from ui.common import DOCX_MIME, documents, escape, kb_store, level_order, query_int, runs_html
+from ui.common import (DOCX_MIME, comparison_label, documents, escape, kb_store, level_order, query_int, runs_html,
+                       successor_versions)
 
 if TYPE_CHECKING:
     from index.compare import Comparison
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from kb.settings import Config
 
 DEFAULT_KINDS = ("reworded", "added", "removed")
-SUGGESTIONS = 50           # documents with several versions listed as one-click comparisons
+SUGGESTIONS = 50           # documents with several versions (and replaced ones) listed as one-click comparisons
 
 
 def _version_options(kb: str, generation: int) -> dict[int, str]:
@@ -55,7 +56,7 @@ def render(cfg: Config) -> None:
         cols = st.columns(2)
         old_id = _pick(cols[0], "旧版本（或原法规）", "old", ids, options)
         new_id = _pick(cols[1], "新版本（或新法规）", "new", ids, options)
-        _multi_version_hint(cfg, store)
+        _suggested_comparisons(cfg, store)
         if old_id is None or new_id is None:
             st.info("请选择要对照的两个版本。可以是同一法规的两个版本，也可以是改名后的新法规，"
                     "例如《信访条例》（2005）与《信访工作条例》（2022）。")
@@ -95,22 +96,32 @@ def _sync_param(key: str, param: str) -> None:
         st.query_params[param] = str(choice)
 
 
-def _multi_version_hint(cfg: Config, store: Store) -> None:
-    """Documents with several versions, each a link comparing its two newest versions."""
+def _suggested_comparisons(cfg: Config, store: Store) -> None:
+    """One-click comparisons: documents with several versions (their two newest), and documents a
+    text of another title replaced or repealed (信访条例 → 信访工作条例) with that text."""
     import streamlit as st
 
     from ui.pages import page
-    multi = sorted((d for d in documents(cfg, store) if d.versions > 1), key=lambda d: (level_order(d.level), d.title))
-    if not multi:
-        return
-    shown = multi[:SUGGESTIONS]
-    more = f"，显示前{len(shown)}部；其余请在上面按标题选择" if len(multi) > len(shown) else ""
-    with st.expander(f"有多个版本的法规（{len(multi)}部{more}）"):
-        for d in shown:
-            newest, previous = store.versions(d.id)[:2]
-            label = f"{d.title}：{_date(previous.version_date)} → {_date(newest.version_date)}"
-            st.page_link(page("compare", cfg), label=escape(label),
-                         query_params={"old": str(previous.id), "new": str(newest.id)})
+    docs = sorted(documents(cfg, store), key=lambda d: (level_order(d.level), d.title))
+    multi = [d for d in docs if d.versions > 1]
+    if multi:
+        shown = multi[:SUGGESTIONS]
+        more = f"，显示前{len(shown)}部；其余请在上面按标题选择" if len(multi) > len(shown) else ""
+        with st.expander(f"有多个版本的法规（{len(multi)}部{more}）"):
+            for d in shown:
+                newest, previous = store.versions(d.id)[:2]
+                label = f"{d.title}：{_date(previous.version_date)} → {_date(newest.version_date)}"
+                st.page_link(page("compare", cfg), label=escape(label),
+                             query_params={"old": str(previous.id), "new": str(newest.id)})
+    # replaced and repealed texts are few (60 of 3,309 over the whole corpus): ask only for theirs
+    replaced = [pair for d in docs if d.status != "current" for pair in successor_versions(store, d.id)]
+    if replaced:
+        shown = replaced[:SUGGESTIONS]
+        more = f"，显示前{len(shown)}对" if len(replaced) > len(shown) else ""
+        with st.expander(f"被其他法规取代或废止的法规（{len(replaced)}对{more}）"):
+            for older, newer in shown:
+                st.page_link(page("compare", cfg), label=escape(comparison_label(older, newer)),
+                             query_params={"old": str(older.id), "new": str(newer.id)})
 
 
 def _date(version_date: str) -> str:
