@@ -158,13 +158,16 @@ class CheckedCitation:
 
 def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
     """A verdict for every citation in `text`, in order. A text in traditional characters is read
-    as simplified (the stored texts are), at the same positions."""
-    text = to_simplified(text)
+    as simplified (the stored texts are), at the same positions; each citation is given as written."""
+    written, text = text, to_simplified(text)
     citations = parse_citations(text, lookup.names())
     ends = [0, *(c.end for c in citations)]
     starts = [*(c.start for c in citations[1:]), len(text)]
-    return [_check(text, c, lookup, (lo, hi), until)
-            for c, lo, hi, until in zip(citations, ends, starts, _quotation_ends(text, citations))]
+    checked = [_check(text, c, lookup, (lo, hi), until)
+               for c, lo, hi, until in zip(citations, ends, starts, _quotation_ends(text, citations))]
+    if written == text:
+        return checked
+    return [replace(c, text=written[c.citation.start:c.citation.end]) for c in checked]
 
 
 def _quotation_ends(text: str, citations: Sequence[Citation]) -> list[int]:
