@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, longest_first, title_key
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, longest_first, title_key, to_simplified
 from kb.errors import QueryError
 
 MIN_ALIAS_CHARS = 2
@@ -119,14 +119,16 @@ def alias_index(documents: Iterable[tuple[str, str]]) -> dict[str, list[int]]:
 def documents_named(names: Sequence[str], index: Mapping[str, Sequence[int]]) -> list[int]:
     """Positions of the documents the `names` (titles, keys, short titles) name, in the order
     named, each once (`index` from `alias_index`). A name with a version note the titles lack
-    (行政诉讼法（2017年修正）) names the document without it.
+    (行政诉讼法（2017年修正）) names the document without it; one in traditional characters
+    (信訪工作條例) names the simplified title.
 
     Raises:
         QueryError: if a name matches no document.
     """
     found: dict[int, None] = {}
     for name in names:
-        hits = index.get(title_key(name)) or index.get(bare_key(name))
+        simplified = to_simplified(name)
+        hits = index.get(title_key(simplified)) or index.get(bare_key(simplified))
         if not hits:
             raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
         found.update(dict.fromkeys(hits))

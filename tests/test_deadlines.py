@@ -230,6 +230,12 @@ def deadline_kb(tmp_path):
     return kb
 
 
+def test_cli_names_a_document_in_traditional_characters_too(deadline_kb, capsys):
+    from lecture.__main__ import main
+    assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示範調解條例", "--json"]) == 0
+    assert [r["title"] for r in json.loads(capsys.readouterr().out)][:1] == ["示范调解条例"]
+
+
 def test_cli_lists_the_stored_deadlines_as_json(deadline_kb, capsys):
     from lecture.__main__ import main
     assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示范调解条例", "--json"]) == 0
