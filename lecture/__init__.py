@@ -12,11 +12,11 @@ Public API:
   `deadline_rows`, `filter_rows`, `actors_of`, `row_json`, `row_cells`, `to_csv`, `deadlines_handout`;
 - 流程图 (`lecture.flow`, pure): `Flow`, `build_flow`, `to_dot`, `to_svg`;
 - 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `make_quiz`, `is_correct`, `score`, `quiz_handout`;
-- citation check (引用核对): `check_text`, `check_file`, `read_input`, `read_upload`, `StoreLookup`,
+- citation check (引用核对): `check_text`, `check_file`, `cited_clauses` (按引用添加), `read_input`, `read_upload`, `StoreLookup`,
   `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`, `MAX_CHECK_CHARS`.
 """
 from lecture.citations import (MAX_CHECK_CHARS, VERDICT_LABELS, VERDICTS, CheckedCitation, StoreLookup, all_ok,
-                               check_file, check_text, read_input, read_upload, report_json)
+                               check_file, check_text, cited_clauses, read_input, read_upload, report_json)
 from lecture.deadlines import (TABLE_HEADER, DeadlineRow, actors_of, deadline_rows, deadlines_handout,
                                document_deadlines, document_definitions, filter_rows, row_cells, row_json,
                                select_documents, to_csv)
@@ -35,7 +35,7 @@ __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "act
            "deadline_rows", "deadlines_handout", "document_deadlines", "document_definitions", "filter_rows", "is_correct", "make_quiz",
            "quiz_handout", "row_cells", "row_json", "score", "select_documents", "to_csv", "to_dot", "to_svg",
            "CheckedCitation", "MAX_CHECK_CHARS", "StoreLookup", "VERDICTS", "VERDICT_LABELS", "all_ok", "check_file",
-           "check_text",
+           "check_text", "cited_clauses",
            "read_input", "read_upload", "report_json",
            "CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
            "add_clause", "change_label", "changed_since_added", "citation", "clause_from_article", "comparison_handout", "contains",

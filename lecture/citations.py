@@ -38,6 +38,7 @@ from kb.chinese import ARTICLE_REF, article_label, title_key, to_simplified
 from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_text, missing_part, part_label,
                           parse_citations, title_aliases, version_asked)
 from kb.errors import IngestError
+from lecture.pack import PackClause, clause_from_article
 
 CHECK_EXTENSIONS = (".docx", ".md", ".markdown", ".txt")    # lecture drafts and reports
 # A lecture draft or case report is far shorter (about 150 pages); a longer text held the app for
@@ -598,6 +599,24 @@ def read_upload(name: str, data: bytes) -> str:
             return read_input(path)
         except IngestError as err:
             raise IngestError(name, err.kind, err.message, err.reason) from None
+
+
+# Verdicts whose citation names an existing article (a quotation or a period beside it may be wrong,
+# or it is not the text in force): 按引用添加 adds that article, or its 款 or 项.
+NAMES_A_CLAUSE = ("ok", "not_current", "quote_mismatch", "period_mismatch")
+
+
+def cited_clauses(text: str, store: Store) -> tuple[list[PackClause], list[str]]:
+    """The clauses the citations in `text` name (《信访工作条例》第三十五条、第三十六条第二款), in the
+    order cited, as the citation check reads them; and, for each citation that names none, its
+    check's message (`《信访工作条例》第七十条不存在…`)."""
+    clauses, problems = [], []
+    for c in check_text(text, StoreLookup(store)):
+        if c.verdict in NAMES_A_CLAUSE and c.unit is not None:
+            clauses.append(clause_from_article(c.unit, c.citation.paragraph or 0, c.citation.item or 0))
+        else:
+            problems.append(c.message)
+    return clauses, problems
 
 
 def check_file(path: str | Path, kb_dir: str | Path) -> tuple[str, list[CheckedCitation]]:

@@ -100,3 +100,17 @@ def test_clause_removed_from_the_knowledge_base_keeps_its_snapshot(writable_kb, 
     assert not at.exception
     assert any("知识库中已找不到此条" in c.value for c in at.caption)
     assert any("十五日内调解结束" in m.value for m in at.markdown)
+
+
+def test_clauses_are_added_by_citation_on_the_pack_page(writable_kb, open_page):
+    at = open_page(writable_kb, "pack")
+    at.text_input(key="pack-cite-text").input(f"{REGULATION}第十条、第九条；第九十九条")
+    next(b for b in at.button if b.label == "添加").click().run()
+    assert not at.exception and not at.error
+    assert _pack_labels(writable_kb) == ["第十条", "第九条"]
+    assert f"《{REGULATION}》第十条、《{REGULATION}》第九条" in at.success[0].value
+    assert "第九十九条" in at.warning[0].value
+    # the same again: nothing added twice, and said so
+    at.text_input(key="pack-cite-text").input(f"{REGULATION}第十条")
+    next(b for b in at.button if b.label == "添加").click().run()
+    assert _pack_labels(writable_kb) == ["第十条", "第九条"] and "已在讲义中" in at.warning[0].value

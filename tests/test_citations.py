@@ -571,3 +571,15 @@ def test_a_text_in_traditional_characters_is_checked_at_its_own_positions(made_u
     assert [(c["verdict"], c["text"]) for c in got] == [
         ("ok", "《某省矛盾糾紛調處條例》第四條第二款"), ("item_not_found", "第五條第（三）項")]
     assert all(text[c["start"]:c["end"]] == c["text"] for c in got)
+
+
+def test_cited_clauses_are_the_articles_paragraphs_and_items_a_text_cites(made_up_kb: Path) -> None:
+    from ingest import open_store
+    from lecture import cited_clauses
+    text = "《某省矛盾纠纷调处条例》第四条第二款、第五条第（二）项、第七条；《没有的条例》第一条；原《某省矛盾纠纷调处条例》第一条"
+    with open_store(made_up_kb) as store:
+        clauses, problems = cited_clauses(text, store)
+    assert [c.citation for c in clauses] == ["《某省矛盾纠纷调处条例》第四条第二款", "《某省矛盾纠纷调处条例》第五条第二项",
+                                             "《某省矛盾纠纷调处条例》（2015年版）第一条"]
+    assert clauses[1].text.startswith("（二）婚姻家庭纠纷")
+    assert len(problems) == 2 and "共6条" in problems[0] and "没有的条例" in problems[1]

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from kb.citations import part_label
 from kb.errors import KBError
-from lecture import (ClauseRef, LecturePack, changed_since_added, create_pack, delete_pack, edit_clause, list_packs,
-                     load_pack, move_clause, new_pack, pack_handout, remove_clause, resolve_clause, retitle,
-                     save_pack, to_docx, to_markdown)
+from lecture import (ClauseRef, LecturePack, add_clause, changed_since_added, cited_clauses, contains, create_pack,
+                     delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout, remove_clause,
+                     resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
 from ui.common import ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, status_badge
 
@@ -30,7 +30,9 @@ def render(cfg: Config) -> None:
         st.error(escape(message))
     _new_pack_form(cfg)
     name = active_pack()
-    empty_hint = f"讲义“{name}”还没有条文。在“检索”或“法规浏览”页点“加入讲义”收集条文，它们会按顺序出现在这里。"
+    _add_by_citation_form(cfg, name)
+    empty_hint = (f"讲义“{name}”还没有条文。在上面按引用添加，或在“检索”“法规浏览”页点“加入讲义”收集条文，"
+                  "它们会按顺序出现在这里。")
     if not pack_path(cfg.kb, name).exists():
         st.info(escape(empty_hint))
         return
@@ -54,6 +56,50 @@ def _new_pack_form(cfg: Config) -> None:
         with st.form("new-pack", clear_on_submit=True):
             st.text_input("讲义名称", key="new-pack-name", placeholder="例如：第一讲 信访事项的受理")
             st.form_submit_button("新建", on_click=_create, args=(cfg,))
+
+
+def _add_by_citation_form(cfg: Config, name: str) -> None:
+    """按引用添加: citations typed or pasted (《信访工作条例》第三十五条、第三十六条第二款) add their
+    clauses in order; what names no clause is listed with the citation check's message."""
+    import streamlit as st
+    with st.form("pack-cite", clear_on_submit=True):
+        st.text_input("按引用添加条文", key="pack-cite-text",
+                      placeholder="例如：《信访工作条例》第三十五条、第三十六条第二款；人民调解法第十七条")
+        st.form_submit_button("添加", on_click=_add_cited, args=(cfg, name))
+    added, problems = st.session_state.pop("pack-cite-result", ((), ()))
+    if added:
+        st.success(escape(f"已加入讲义“{name}”：{'、'.join(added)}"))
+    if problems:
+        st.warning(escape("未能加入：" + "；".join(problems)))
+
+
+def _add_cited(cfg: Config, name: str) -> None:
+    import streamlit as st
+    text = st.session_state.get("pack-cite-text", "").strip()
+    if not text:
+        return
+    with kb_store(cfg, notice=False) as store:
+        if store is None:
+            st.session_state["pack-message"] = "知识库中还没有法规：请先在“添加文件”页添加。"
+            return
+        clauses, problems = cited_clauses(text, store)
+    if not clauses and not problems:
+        problems = ["没有找到条文引用，请写明法规和条号，如《信访工作条例》第三十五条"]
+    added: list[str] = []
+    try:
+        pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
+        for clause in clauses:
+            if contains(pack, clause.ref):
+                problems.append(f"{clause.citation}已在讲义中")
+            else:
+                pack = add_clause(pack, clause)
+                added.append(clause.citation)
+        if added:
+            save_pack(cfg.kb, pack)
+    except KBError as e:
+        st.session_state["pack-message"] = str(e)
+        return
+    st.session_state["pack-cite-result"] = (tuple(added), tuple(problems))
 
 
 def _create(cfg: Config) -> None:
