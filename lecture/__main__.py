@@ -1,8 +1,9 @@
-"""Command line: `python -m lecture check|deadlines|quiz` (see `python -m lecture --help`).
+"""Command line: `python -m lecture check|deadlines|quiz|handout` (see `python -m lecture --help`).
 
 Exit codes: 0 success, 1 a knowledge-base or document error (one line on stderr), 2 bad usage.
 `check FILE` (every citation in a lecture draft or report checked against the knowledge base):
 0 every citation is right, 1 some is not, 2 the input or the knowledge base could not be read.
+`handout` writes the clauses it can and exits 1 when some citation named none (one line each).
 """
 from __future__ import annotations
 
@@ -122,6 +123,43 @@ def _quiz(args: argparse.Namespace) -> int:
     return 0
 
 
+def _handout_arguments(p: argparse.ArgumentParser) -> None:
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("citations", nargs="?", metavar="CITATIONS",
+                       help="citations as people write them, e.g. \"《信访工作条例》第三十五条、第三十六条第二款\"")
+    given.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                       help="the citations of a .docx, .md or .txt file, in order (e.g. a lecture outline)")
+    p.add_argument("--title", default="讲义", help="the handout's title (default 讲义)")
+    p.add_argument("--docx", type=Path, metavar="FILE.docx", help="write Word (default: Markdown on standard output)")
+    add_arguments(p, "kb")
+
+
+def _handout(args: argparse.Namespace) -> int:
+    from ingest.store import open_store
+    from kb.errors import QueryError
+    from lecture import add_clause, cited_clauses, new_pack, pack_handout, read_input, to_docx, to_markdown
+
+    text = read_input(args.source) if args.source else args.citations
+    with open_store(config_from_args(args).kb) as store:
+        clauses, problems = cited_clauses(text, store)
+    for problem in problems:
+        print(f"warning: {printable(problem)}", file=sys.stderr)
+    if not clauses:
+        raise QueryError("no clause cited: name a document and an article, e.g. 《信访工作条例》第三十五条")
+    pack = new_pack(args.title)
+    for clause in clauses:
+        pack = add_clause(pack, clause)
+    if args.docx:
+        try:
+            args.docx.write_bytes(to_docx(pack_handout(pack)))
+        except OSError as e:
+            raise QueryError(f"{args.docx}: cannot write ({e.strerror})") from None
+        print(f"{len(pack.items)} clauses written to {args.docx}")
+    else:
+        print(to_markdown(pack_handout(pack)))
+    return 1 if problems else 0
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -136,6 +174,8 @@ COMMANDS = (
                      "项 exist, the version is in force, quotations match", _check_arguments, _check),
     Command("deadlines", "list the time limits (期限) of documents, in article order", _deadlines_arguments, _deadlines),
     Command("quiz", "practice questions (自测) on the time limits and actors of a document", _quiz_arguments, _quiz),
+    Command("handout", "a handout (讲义) of the clauses that citations name, with their status and sources, as "
+                       "Markdown or Word", _handout_arguments, _handout),
 )
 
 

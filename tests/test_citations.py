@@ -583,3 +583,22 @@ def test_cited_clauses_are_the_articles_paragraphs_and_items_a_text_cites(made_u
                                              "《某省矛盾纠纷调处条例》（2015年版）第一条"]
     assert clauses[1].text.startswith("（二）婚姻家庭纠纷")
     assert len(problems) == 2 and "共6条" in problems[0] and "没有的条例" in problems[1]
+
+
+def test_handout_command_writes_the_cited_clauses(made_up_kb: Path, tmp_path: Path, capsys) -> None:
+    from docx import Document as WordDocument
+
+    from lecture.__main__ import main
+    cited = "《某省矛盾纠纷调处条例》第四条第二款、第七条"
+    assert main(["handout", cited, "--kb", str(made_up_kb), "--title", "第一讲"]) == 1     # 第七条 names none
+    out, err = capsys.readouterr()
+    assert out.startswith("# 第一讲\n") and "**《某省矛盾纠纷调处条例》第四条第二款【现行有效】**" in out
+    assert "第七条" not in out and err.startswith("warning: ") and "共6条" in err
+    outline = tmp_path / "提纲.md"
+    outline.write_text("一、调处范围：《某省矛盾纠纷调处条例》第五条第（一）项\n", encoding="utf-8")
+    docx = tmp_path / "讲义.docx"
+    assert main(["handout", "--from", str(outline), "--kb", str(made_up_kb), "--docx", str(docx)]) == 0
+    texts = [p.text for p in WordDocument(str(docx)).paragraphs]
+    assert "《某省矛盾纠纷调处条例》第五条第一项【现行有效】" in texts and "（一）邻里纠纷；" in texts
+    assert main(["handout", "没有引用", "--kb", str(made_up_kb)]) == 1
+    assert "no clause cited" in capsys.readouterr().err
