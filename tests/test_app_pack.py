@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest import open_store
-from lecture import list_packs, load_pack
+from lecture import MAX_CHECK_CHARS, list_packs, load_pack
 from ui.common import ACTIVE_PACK_KEY, DEFAULT_PACK
 
 REGULATION = "四川省社区调解示范条例"
@@ -104,6 +104,7 @@ def test_clause_removed_from_the_knowledge_base_keeps_its_snapshot(writable_kb, 
 
 def test_clauses_are_added_by_citation_on_the_pack_page(writable_kb, open_page):
     at = open_page(writable_kb, "pack")
+    assert at.text_input(key="pack-cite-text").max_chars == MAX_CHECK_CHARS     # a paste is read in bounded time
     at.text_input(key="pack-cite-text").input(f"{REGULATION}第十条、第九条；第九十九条")
     next(b for b in at.button if b.label == "添加").click().run()
     assert not at.exception and not at.error

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from kb.citations import part_label
 from kb.errors import KBError
-from lecture import (ClauseRef, LecturePack, add_clause, changed_since_added, cited_clauses, contains, create_pack,
-                     delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout, remove_clause,
-                     resolve_clause, retitle, save_pack, to_docx, to_markdown)
+from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_clause, changed_since_added, cited_clauses, contains,
+                     create_pack, delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout,
+                     remove_clause, resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
 from ui.common import ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, status_badge
 
@@ -63,7 +63,7 @@ def _add_by_citation_form(cfg: Config, name: str) -> None:
     clauses in order; what names no clause is listed with the citation check's message."""
     import streamlit as st
     with st.form("pack-cite", clear_on_submit=True):
-        st.text_input("按引用添加条文", key="pack-cite-text",
+        st.text_input("按引用添加条文", key="pack-cite-text", max_chars=MAX_CHECK_CHARS,
                       placeholder="例如：《信访工作条例》第三十五条、第三十六条第二款；人民调解法第十七条")
         st.form_submit_button("添加", on_click=_add_cited, args=(cfg, name))
     added, problems = st.session_state.pop("pack-cite-result", ((), ()))
