@@ -293,7 +293,10 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         if not attached and (chained or is_range):
             owner, attached = prev_owner, True
         named, lacked = owner
-        if not m.group(1) and not (attached and named.doc_keys):
+        # "36条" alone is a reference too (the document from the filter, or a notice asks for it);
+        # in a sentence a number of 条 is a count: 他提了3条意见
+        alone = not text[:m.start()].strip() and not text[m.end():].strip(_END_MARKS)
+        if not m.group(1) and not (attached and named.doc_keys) and not alone:
             continue
         if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
             refs.extend(Reference(named.doc_keys, n, 0, lacked, named.year, named.earlier)
@@ -304,6 +307,8 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         refs.extend(_number_alone_after(text, mentions[0]))
     return refs
 
+
+_END_MARKS = " ?？。.!！"        # what may end a query that is nothing but a reference
 
 # A query of a name and a number alone asks for that article, as people type it quickly:
 # "信访工作条例 35", "《民法典》1165", "人民调解法第十七". (Starts only where a run of spaces and 》

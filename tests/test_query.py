@@ -279,3 +279,12 @@ def test_a_query_in_traditional_characters_asks_what_its_simplified_form_asks(ti
     assert normalise_query("信訪工作條例　第三十六條") == "信访工作条例 第三十六条"
     assert refs("信訪工作條例第三十六條第二款", titles) == refs("信访工作条例第三十六条第二款", titles) != []
     assert parse_query("人民調解法規定的調解協議", titles).mentioned == ("人民调解法",)
+
+
+def test_a_number_of_articles_alone_is_a_reference(titles: TitleMatcher) -> None:
+    assert refs("36条", titles) == [((), 36, 0)]
+    assert refs(" 36 条？", titles) == [((), 36, 0)]
+    assert parse_query("35条").resolve(("信访工作条例",)).references == (Reference(("信访工作条例",), 35, 0),)
+    assert [(r.no, r.paragraph) for r in parse_query("36条第2款").references] == [(36, 2)]
+    for text in ("他提了3条意见", "3条建议", "有几条规定"):           # a count in a sentence is not
+        assert refs(text, titles) == [], text
