@@ -137,12 +137,11 @@ def to_simplified(text: str) -> str:
     positions in it are positions in `text`: "信訪工作條例第三十六條" → "信访工作条例第三十六条".
 
     OpenCC reads phrases (乾淨 → 干净, but 乾隆 stays), and its phrase tables read simplified
-    text too, not always as it is meant: "破坏土地" becomes "破坯土地" (坏
-    is also an old traditional character). So only the characters that are traditional forms
-    alone change, as the phrase reading has them; the rest stay as they were. Over the 20 million
-    characters of the whole law corpus this changes none but five rare ones (二噁英 …), and a
-    character outside the Basic Multilingual Plane (二噁英 → 二𫫇英), which no law text writes, is
-    not put in.
+    text too, not always as it is meant: "破坏土地" becomes "破坯土地" (坏 is also an old
+    traditional character). So only the characters that are traditional forms alone change, as
+    the phrase reading has them; the rest stay as they were. Over the 20 million characters of
+    the whole law corpus this changes none but five rare ones (乾, 噁 …), and a character outside
+    the Basic Multilingual Plane (二噁英 → 二𫫇英), which no law text writes, is not put in.
     """
     if not any(_traditional_form(ch) for ch in text if ch >= "\u3400"):
         return text                                          # the common case: nothing to read

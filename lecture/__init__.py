@@ -2,8 +2,8 @@
 as Markdown or Word; version comparisons export through the same handout model.
 
 Public API:
-- model (pure): `LecturePack`, `PackClause`, `ClauseRef`, `new_pack`, `clause_from_article`, `changed_since_added`,
-  `add_clause`, `remove_clause`, `move_clause`, `edit_clause`, `retitle`, `contains`,
+- model (pure): `LecturePack`, `PackClause`, `ClauseRef`, `new_pack`, `clause_from_article`,
+  `changed_since_added`, `add_clause`, `remove_clause`, `move_clause`, `edit_clause`, `retitle`, `contains`,
   `citation`, `status_label`, `pack_handout`;
 - storage: `list_packs`, `load_pack`, `save_pack`, `create_pack`, `delete_pack`, `resolve_clause`;
 - handouts: `Handout`, `Run`, `mark_terms`, `to_markdown`, `to_docx`, `comparison_handout`,
@@ -12,8 +12,9 @@ Public API:
   `deadline_rows`, `filter_rows`, `actors_of`, `row_json`, `row_cells`, `to_csv`, `deadlines_handout`;
 - 流程图 (`lecture.flow`, pure): `Flow`, `build_flow`, `to_dot`, `to_svg`;
 - 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `make_quiz`, `is_correct`, `score`, `quiz_handout`;
-- citation check (引用核对): `check_text`, `check_file`, `cited_clauses` (按引用添加), `read_input`, `read_upload`, `StoreLookup`,
-  `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`, `MAX_CHECK_CHARS`.
+- citation check (引用核对): `check_text`, `check_file`, `cited_clauses` (按引用添加), `read_input`,
+  `read_upload`, `StoreLookup`, `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`,
+  `MAX_CHECK_CHARS`.
 """
 from lecture.citations import (MAX_CHECK_CHARS, VERDICT_LABELS, VERDICTS, CheckedCitation, StoreLookup, all_ok,
                                check_file, check_text, cited_clauses, read_input, read_upload, report_json)
@@ -27,8 +28,8 @@ from lecture.export_docx import to_docx
 from lecture.export_markdown import to_markdown
 from lecture.handout import Handout, RichText, Run, mark_terms
 from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, changed_since_added, citation,
-                          clause_from_article, contains, edit_clause, move_clause, new_pack, pack_handout, remove_clause, retitle,
-                          status_label)
+                          clause_from_article, contains, edit_clause, move_clause, new_pack, pack_handout,
+                          remove_clause, retitle, status_label)
 from lecture.storage import create_pack, delete_pack, list_packs, load_pack, resolve_clause, save_pack
 
 __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "actors_of", "build_flow",
@@ -38,7 +39,8 @@ __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "act
            "check_text", "cited_clauses",
            "read_input", "read_upload", "report_json",
            "CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
-           "add_clause", "change_label", "changed_since_added", "citation", "clause_from_article", "comparison_handout", "contains",
+           "add_clause", "change_label", "changed_since_added", "citation", "clause_from_article",
+           "comparison_handout", "contains",
            "create_pack", "delete_pack", "edit_clause", "list_packs", "load_pack", "mark_terms", "move_clause",
            "new_pack", "pack_handout", "remove_clause", "resolve_clause", "retitle", "save_pack", "side_runs",
            "status_label", "summary_line", "to_docx", "to_markdown"]

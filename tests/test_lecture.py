@@ -12,8 +12,8 @@ from ingest.store import StoreWriter, open_store
 from kb.chinese import article_label
 from kb.errors import PackError
 from lecture import (add_clause, changed_since_added, citation, clause_from_article, create_pack, delete_pack,
-                     edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause, resolve_clause,
-                     retitle, save_pack, to_docx, to_markdown)
+                     edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause,
+                     resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.handout import Handout, Paragraph, Run, Table, runs_text
 from lecture.linked import Link, Piece, linked_paragraphs
 from lecture.storage import pack_path, safe_stem
