@@ -77,3 +77,11 @@ def test_a_replaced_regulation_is_suggested_with_its_successor(app_store_kb, ope
     new = next(iter(_version_ids(app_store_kb, "信访工作条例").values()))
     assert link.value.startswith("《信访条例》（2005-01-10）→《信访工作条例》（")
     assert link.proto.query_string == f"old={old}&new={new}"
+
+
+def test_suggestions_survive_a_writer_removing_versions(app_store_kb, open_page, monkeypatch):
+    # the list of documents is cached; their versions are read live and may be gone by then
+    from ingest.store import Store
+    monkeypatch.setattr(Store, "versions", lambda self, document_id: [])
+    at = open_page(app_store_kb, "compare")
+    assert not at.exception and "请选择要对照的两个版本" in at.info[0].value

@@ -109,7 +109,10 @@ def _suggested_comparisons(cfg: Config, store: Store) -> None:
         more = f"，显示前{len(shown)}部；其余请在上面按标题选择" if len(multi) > len(shown) else ""
         with st.expander(f"有多个版本的法规（{len(multi)}部{more}）"):
             for d in shown:
-                newest, previous = store.versions(d.id)[:2]
+                versions = store.versions(d.id)
+                if len(versions) < 2:           # a writer removed some since the list of documents was read
+                    continue
+                newest, previous = versions[:2]
                 label = f"{d.title}：{_date(previous.version_date)} → {_date(newest.version_date)}"
                 st.page_link(page("compare", cfg), label=escape(label),
                              query_params={"old": str(previous.id), "new": str(newest.id)})
