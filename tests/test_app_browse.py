@@ -77,6 +77,15 @@ def test_older_version_opens_with_its_own_text(app_store_kb, open_page):
     assert text.count('class="kb-article') == 12
 
 
+def test_a_document_whose_versions_a_writer_removed_explains_itself(app_store_kb, open_page, monkeypatch):
+    # the list of documents is cached; the versions are read live (IndexError before)
+    from ingest.store import Store
+    doc_id, _ = _ids(app_store_kb, REGULATION, "第一条", "2023-09-01")
+    monkeypatch.setattr(Store, "versions", lambda self, document_id: [])
+    at = open_page(app_store_kb, "browse", doc=str(doc_id))
+    assert not at.exception and "未找到这部法规" in at.warning[0].value
+
+
 def test_unknown_document_and_stale_article_links_explain_themselves(app_store_kb, open_page):
     at = open_page(app_store_kb, "browse", doc="99999")
     assert not at.exception and "未找到这部法规" in at.warning[0].value

@@ -104,7 +104,9 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
     from ui.pages import page
     st.page_link(page("browse", cfg), label="返回法规列表", icon=":material/arrow_back:")
     doc = next((d for d in documents(cfg, store) if d.id == doc_id), None)
-    if doc is None:
+    # the list of documents is cached: a writer may have removed this one's versions since
+    versions = store.versions(doc.id) if doc is not None else []
+    if not versions:
         st.warning("未找到这部法规：它可能已被删除或重新导入。请从列表中重新打开。")
         return
     art_id = query_int("art")
@@ -113,7 +115,6 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
         target = None
     if art_id is not None and target is None:
         st.info("链接中的条文已不在知识库中（法规可能已重新导入），下面显示这部法规的全文。")
-    versions = store.versions(doc.id)
     version = _choose_version(versions, target)
     st.title(escape(version.title))
     units = store.version_articles(version.id)
