@@ -741,6 +741,20 @@ class Store:
     def generation(self) -> int:
         return int(self._meta("generation") or 0)
 
+    @contextmanager
+    def consistent(self) -> Iterator[None]:
+        """Reads inside see one state of the knowledge base, whatever a writer commits meanwhile
+        (a read transaction: SQLite's WAL keeps that state for it). Without it each query sees
+        the latest commit, and a document listed by one may have lost its versions by the next."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def last_ingest(self) -> str:
         return self._meta("last_ingest") or ""
 

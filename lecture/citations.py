@@ -611,7 +611,9 @@ def cited_clauses(text: str, store: Store) -> tuple[list[PackClause], list[str]]
     order cited, as the citation check reads them; and, for each citation that names none, its
     check's message (`《信访工作条例》第七十条不存在…`)."""
     clauses, problems = [], []
-    for c in check_text(text, StoreLookup(store)):
+    with store.consistent():
+        checked = check_text(text, StoreLookup(store))
+    for c in checked:
         if c.verdict in NAMES_A_CLAUSE and c.unit is not None:
             clauses.append(clause_from_article(c.unit, c.citation.paragraph or 0, c.citation.item or 0))
         else:
@@ -627,5 +629,5 @@ def check_file(path: str | Path, kb_dir: str | Path) -> tuple[str, list[CheckedC
         StoreError: if there is no readable knowledge base in `kb_dir`.
     """
     text = read_input(path)
-    with open_store(kb_dir) as store:
+    with open_store(kb_dir) as store, store.consistent():
         return text, check_text(text, StoreLookup(store))

@@ -602,3 +602,27 @@ def test_handout_command_writes_the_cited_clauses(made_up_kb: Path, tmp_path: Pa
     assert "《某省矛盾纠纷调处条例》第五条第一项【现行有效】" in texts and "（一）邻里纠纷；" in texts
     assert main(["handout", "没有引用", "--kb", str(made_up_kb)]) == 1
     assert "no clause cited" in capsys.readouterr().err
+
+
+def test_a_check_reads_one_state_of_a_knowledge_base_a_writer_changes(tmp_path: Path, monkeypatch) -> None:
+    # a writer removing the document between the lookup's list of documents and its versions
+    # made the check fail with an IndexError
+    from ingest import open_store
+    from ingest.store import StoreWriter
+    from lecture import cited_clauses
+    kb = kb_of_texts(tmp_path, {"某省矛盾纠纷调处条例(2021-06-01).md": NEW_RULES})
+    with open_store(kb) as store:
+        [path] = [row[0] for row in store.conn.execute("SELECT path FROM files")]
+    listed = StoreLookup.__init__
+
+    def list_then_remove(self, store) -> None:
+        listed(self, store)
+        writer = StoreWriter(kb)
+        with writer.transaction():
+            writer.remove_file(path)
+        writer.close()
+
+    monkeypatch.setattr(StoreLookup, "__init__", list_then_remove)
+    with open_store(kb) as store:
+        clauses, problems = cited_clauses("《某省矛盾纠纷调处条例》第四条", store)
+    assert [c.citation for c in clauses] == ["《某省矛盾纠纷调处条例》第四条"] and problems == []

@@ -95,7 +95,8 @@ def render(cfg: Config) -> None:
         if not text.strip():
             st.warning("请先粘贴文字或选择文件。")
             return
-        checked = check_text(text, StoreLookup(store))
+        with store.consistent():
+            checked = check_text(text, StoreLookup(store))
         if not checked:
             st.info("没有找到法规引用（如《人民调解法》第三十三条）。")
             return
