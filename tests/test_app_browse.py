@@ -128,3 +128,19 @@ def test_a_replaced_document_links_to_its_successor(app_store_kb, open_page):
     assert link.value == "自 2022-05-01 起由《信访工作条例》取代"
     assert f"doc={ids['信访工作条例']}" in link.proto.query_string
     assert "已修改" in _markdown(at)
+
+
+def test_a_page_reads_one_state_of_the_knowledge_base(writable_kb):
+    # a writer's commit while a page is drawn is not seen half-way through it
+    from ingest.store import StoreWriter
+    from kb.settings import load_config
+    from ui.common import kb_store
+    with kb_store(load_config(kb=str(writable_kb)), notice=False) as store:
+        before = [d.title for d in store.documents()]
+        [path] = [p for (p,) in store.conn.execute("SELECT path FROM files") if REGULATION in p and "2023" in p]
+        writer = StoreWriter(writable_kb)
+        with writer.transaction():
+            writer.remove_file(path)
+        writer.close()
+        assert [d.title for d in store.documents()] == before
+        assert len(store.versions(next(d.id for d in store.documents() if d.title == REGULATION))) == 2

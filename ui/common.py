@@ -83,7 +83,8 @@ def guarded(render: Callable[[Config], None], cfg: Config) -> Callable[[], None]
 @contextmanager
 def kb_store(cfg: Config, *, notice: bool = True) -> Iterator[Store | None]:
     """The open knowledge base, or None when there is none yet or it holds no documents (then,
-    with `notice`, the page tells the user how to add documents).
+    with `notice`, the page tells the user how to add documents). A page reads one state of it
+    (`Store.consistent`), whatever a writer commits while the page is drawn.
 
     Raises:
         StoreError: if a knowledge base exists but cannot be read (shown by `guarded`).
@@ -94,7 +95,7 @@ def kb_store(cfg: Config, *, notice: bool = True) -> Iterator[Store | None]:
             empty_kb_notice(cfg)
         yield None
         return
-    with open_store(cfg.kb) as store:
+    with open_store(cfg.kb) as store, store.consistent():
         if store.count_articles() == 0:
             if notice:
                 empty_kb_notice(cfg)
