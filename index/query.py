@@ -293,10 +293,7 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         if not attached and (chained or is_range):
             owner, attached = prev_owner, True
         named, lacked = owner
-        # "36条" alone is a reference too (the document from the filter, or a notice asks for it);
-        # in a sentence a number of 条 is a count: 他提了3条意见
-        alone = not text[:m.start()].strip() and not text[m.end():].strip(_END_MARKS)
-        if not m.group(1) and not (attached and named.doc_keys) and not alone:
+        if not m.group(1) and not (attached and named.doc_keys) and not _reference_alone(text, m):
             continue
         if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
             refs.extend(Reference(named.doc_keys, n, 0, lacked, named.year, named.earlier)
@@ -308,12 +305,20 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     return refs
 
 
-_END_MARKS = " ?？。.!！"        # what may end a query that is nothing but a reference
+_QUERY_END = "?？。.!！"        # what may end a query that is nothing but a reference
+
+
+def _reference_alone(text: str, m: re.Match) -> bool:
+    """Whether the query is the article reference `m` and nothing else: "36条" without 第 is one
+    too (the document from the filter, or a notice asks for it); in a sentence a number of 条 is a
+    count: 他提了3条意见."""
+    return not text[:m.start()].strip() and not text[m.end():].strip(" " + _QUERY_END)
+
 
 # A query of a name and a number alone asks for that article, as people type it quickly:
 # "信访工作条例 35", "《民法典》1165", "人民调解法第十七". (Starts only where a run of spaces and 》
 # does: one tried inside the run would rescan it.)
-_NUMBER_ALONE = re.compile(rf"(?<![\s》])[\s》]*+第?\s*+({_NUM})\s*+[?？。.!！]*+")
+_NUMBER_ALONE = re.compile(rf"(?<![\s》])[\s》]*+第?\s*+({_NUM})\s*+[{_QUERY_END}]*+")
 
 
 def _number_alone_after(text: str, mention: Mention) -> list[Reference]:
