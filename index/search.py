@@ -934,7 +934,7 @@ class Searcher:
         """
         from ingest.store import open_store
 
-        with open_store(self.kb_dir) as store:
+        with open_store(self.kb_dir) as store, store.consistent():
             if store.article(article_id) is None:
                 raise QueryError(f"no article with id {article_id} in {self.kb_dir}")
             prev, nxt = store.neighbours(article_id, before, after)

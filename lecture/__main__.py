@@ -61,7 +61,7 @@ def _deadlines(args: argparse.Namespace) -> int:
     from ingest.store import open_store
     from lecture.deadlines import deadline_rows, row_json, row_line
 
-    with open_store(config_from_args(args).kb) as store:
+    with open_store(config_from_args(args).kb) as store, store.consistent():
         rows = deadline_rows(store, args.doc)
     if args.json:
         print(json.dumps([row_json(r) for r in rows], ensure_ascii=False, indent=1))
@@ -95,7 +95,7 @@ def _quiz(args: argparse.Namespace) -> int:
     from lecture.deadlines import document_deadlines, document_definitions, select_documents
     from lecture.quiz import LETTERS, make_quiz, quiz_handout
 
-    with open_store(config_from_args(args).kb) as store:
+    with open_store(config_from_args(args).kb) as store, store.consistent():
         documents = select_documents(store, [args.doc])
         if len(documents) > 1:
             raise QueryError(f"{args.doc!r} names {len(documents)} documents "

@@ -144,3 +144,28 @@ def test_in_the_browser_table_flow_picture_and_a_quiz_round(app_store_kb, tmp_pa
         expect(page.locator(".kb-mistake").first).to_contain_text("《信访工作条例》第")
         page.screenshot(path=str(SHOTS / "tools-3-quiz.png"), full_page=True)
         context.close()
+
+
+def test_the_table_reads_one_state_of_a_knowledge_base_a_writer_changes(writable_kb, monkeypatch):
+    # a writer removing the document between reading its time limits and their articles failed
+    # the page with a KeyError
+    from ingest.store import Store, StoreWriter
+    from ui.tools import _rows
+    doc = int(_doc_id(writable_kb, "四川省社区调解示范条例"))
+    with open_store(writable_kb) as store:
+        versions = store.versions(doc)
+        paths = [p for (p,) in store.conn.execute("SELECT path FROM files") if "四川省社区调解示范条例" in p]
+    read = Store.version_deadlines
+
+    def read_then_remove(self, version_id):
+        found = read(self, version_id)
+        writer = StoreWriter(writable_kb)
+        with writer.transaction():
+            for path in paths:
+                writer.remove_file(path)
+        writer.close()
+        return found
+
+    monkeypatch.setattr(Store, "version_deadlines", read_then_remove)
+    rows = _rows(str(writable_kb), 0, (doc,))
+    assert rows and {r.article.version_id for r in rows} == {versions[0].id}

@@ -311,3 +311,25 @@ def test_a_knowledge_base_from_before_time_limits_says_to_ingest_again(deadline_
 ])
 def test_limits_written_in_any_text(text, expected):
     assert written_limits(text) == expected
+
+
+def test_cli_reads_one_state_of_a_knowledge_base_a_writer_changes(deadline_kb, capsys, monkeypatch):
+    # a writer removing the document between reading its time limits and their articles made
+    # 期限一览 fail with a KeyError
+    from ingest.store import Store, StoreWriter, open_store
+    from lecture.__main__ import main
+    with open_store(deadline_kb) as store:
+        [path] = [p for (p,) in store.conn.execute("SELECT path FROM files") if "示范调解条例" in p]
+    read = Store.version_deadlines
+
+    def read_then_remove(self, version_id):
+        found = read(self, version_id)
+        writer = StoreWriter(deadline_kb)
+        with writer.transaction():
+            writer.remove_file(path)
+        writer.close()
+        return found
+
+    monkeypatch.setattr(Store, "version_deadlines", read_then_remove)
+    assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示范调解条例", "--json"]) == 0
+    assert [r["article_label"] for r in json.loads(capsys.readouterr().out)] == ["第二条", "第三条", "第三条", "第三条"]

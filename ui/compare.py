@@ -28,7 +28,7 @@ SUGGESTIONS = 50           # documents with several versions (and replaced ones)
 def _version_options(kb: str, generation: int) -> dict[int, str]:
     """Every version of every document: id → "《title》 date · status" (cached per store generation)."""
     from ingest import open_store
-    with open_store(kb) as store:
+    with open_store(kb) as store, store.consistent():
         options = {}
         for doc in store.documents():
             for v in store.versions(doc.id):
@@ -40,7 +40,7 @@ def _version_options(kb: str, generation: int) -> dict[int, str]:
 def _comparison(kb: str, generation: int, old_id: int, new_id: int) -> Comparison:
     from index.compare import compare
     from ingest import open_store
-    with open_store(kb) as store:
+    with open_store(kb) as store, store.consistent():
         return compare(store.version_articles(old_id), store.version_articles(new_id))
 
 

@@ -31,7 +31,7 @@ QUIZ_SIZE = 5
 def _rows(kb: str, generation: int, document_ids: tuple[int, ...]) -> list[DeadlineRow]:
     """The time limits of the chosen documents, in their order (cached per store generation)."""
     from ingest import open_store
-    with open_store(kb) as store:
+    with open_store(kb) as store, store.consistent():
         by_id = {d.id: d for d in store.documents()}
         return [row for i in document_ids if i in by_id for row in document_deadlines(store, by_id[i])]
 
@@ -39,7 +39,7 @@ def _rows(kb: str, generation: int, document_ids: tuple[int, ...]) -> list[Deadl
 def _definitions(kb: str, generation: int, document_id: int) -> list[Definition]:
     """The terms a document defines, for definition questions (cached per store generation)."""
     from ingest import open_store
-    with open_store(kb) as store:
+    with open_store(kb) as store, store.consistent():
         document = next((d for d in store.documents() if d.id == document_id), None)
         return document_definitions(store, document) if document else []
 
