@@ -297,13 +297,6 @@ def article_links(store: Store, articles: Sequence[StoredArticle]
     return references, targets, definitions
 
 
-def copy_text(article: StoredArticle, paragraph: int = 0, item: int = 0) -> str:
-    """What 复制引用 copies: the citation, then the text; of the 款 or 项 asked for (`paragraph`,
-    `item`, from 1) when there is one: 《信访工作条例》第三十六条第二款 and that 款."""
-    clause = clause_from_article(article, paragraph, item)
-    return f"{clause.citation}\n{clause.text}"
-
-
 def card_header_html(article: StoredArticle, match_kinds: Sequence[str] = ()) -> str:
     tags = "".join(f'<span class="kb-tag">{MATCH_LABELS.get(k, k)}</span>' for k in match_kinds)
     ocr = ocr_badge(article.ocr_confidence) if article.ocr else ""
@@ -334,10 +327,12 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
                 item: int = 0) -> None:
     """One clause: citation, status badge, how it matched, breadcrumb and source, the text with
     matched terms highlighted (and the 款 or 项 asked for, `paragraph`, `item`, marked), and the actions 上下文 /
-    阅读全文 / 复制引用 / 加入讲义."""
+    阅读全文 / 复制引用 / 加入讲义; the last two take the 款 or 项 asked for alone, as a pack clause
+    (《信访工作条例》第三十六条第二款 and that 款)."""
     import streamlit as st
 
     from ui.pages import page
+    clause = clause_from_article(article, paragraph, item)
     with st.container(border=True, key=f"card-{key}"):      # the key gives the card a CSS class, st-key-card-…
         st.markdown(card_header_html(article, match_kinds), unsafe_allow_html=True)
         meta = card_meta(article)
@@ -353,11 +348,11 @@ def clause_card(cfg: Config, store: Store, article: StoredArticle, *, key: str, 
                               query_params={"doc": str(article.document_id), "art": str(article.id)})
         with cols[2].popover("复制引用", icon=":material/content_copy:"):
             st.caption("点击右上角的复制按钮")
-            st.code(copy_text(article, paragraph, item), language=None, wrap_lines=True)
+            st.code(f"{clause.citation}\n{clause.text}", language=None, wrap_lines=True)
         pack_name = active_pack()
-        in_pack = _pack_has(cfg, pack_name, article, paragraph, item)
+        in_pack = _pack_has(cfg, pack_name, clause)
         cols[3].button("已在讲义中" if in_pack else "加入讲义", key=f"{key}-add", icon=":material/playlist_add:",
-                       disabled=in_pack, on_click=add_to_pack, args=(cfg, pack_name, article, paragraph, item))
+                       disabled=in_pack, on_click=add_to_pack, args=(cfg, pack_name, clause))
         if show_context:
             before, after = store.neighbours(article.id)
             for unit in before + after:
@@ -374,17 +369,16 @@ def active_pack() -> str:
     return st.session_state.get(ACTIVE_PACK_KEY) or DEFAULT_PACK
 
 
-def _pack_has(cfg: Config, name: str, article: StoredArticle, paragraph: int = 0, item: int = 0) -> bool:
+def _pack_has(cfg: Config, name: str, clause: PackClause) -> bool:
     if not pack_path(cfg.kb, name).exists():
         return False
-    return contains(load_pack(cfg.kb, name), clause_from_article(article, paragraph, item).ref)
+    return contains(load_pack(cfg.kb, name), clause.ref)
 
 
-def add_to_pack(cfg: Config, name: str, article: StoredArticle, paragraph: int = 0, item: int = 0) -> None:
-    """Button callback: append the article, or its 款 or 项 asked for, to the pack (created if
-    new) and save it."""
+def add_to_pack(cfg: Config, name: str, clause: PackClause) -> None:
+    """Button callback: append the clause (an article, or its 款 or 项 asked for) to the pack
+    (created if new) and save it."""
     import streamlit as st
-    clause = clause_from_article(article, paragraph, item)
     try:
         pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
         save_pack(cfg.kb, add_clause(pack, clause))
