@@ -137,7 +137,7 @@ def _handout_arguments(p: argparse.ArgumentParser) -> None:
 def _handout(args: argparse.Namespace) -> int:
     from ingest.store import open_store
     from kb.errors import QueryError
-    from lecture import add_clause, cited_clauses, new_pack, pack_handout, read_input, to_docx, to_markdown
+    from lecture import add_clauses, cited_clauses, new_pack, pack_handout, read_input, to_docx, to_markdown
 
     text = read_input(args.source) if args.source else args.citations
     with open_store(config_from_args(args).kb) as store:
@@ -146,9 +146,7 @@ def _handout(args: argparse.Namespace) -> int:
         print(f"warning: {printable(problem)}", file=sys.stderr)
     if not clauses:
         raise QueryError("no clause cited: name a document and an article, e.g. 《信访工作条例》第三十五条")
-    pack = new_pack(args.title)
-    for clause in clauses:
-        pack = add_clause(pack, clause)
+    pack, _, _ = add_clauses(new_pack(args.title), clauses)      # a clause cited twice is written once
     if args.docx:
         try:
             args.docx.write_bytes(to_docx(pack_handout(pack)))

@@ -129,6 +129,18 @@ def add_clause(pack: LecturePack, clause: PackClause) -> LecturePack:
     return _touch(pack, pack.items + (clause,))
 
 
+def add_clauses(pack: LecturePack, clauses: Sequence[PackClause]
+                ) -> tuple[LecturePack, list[PackClause], list[PackClause]]:
+    """Append clauses in order, each once: the pack, the clauses added, and those it held already
+    (cited twice, or collected before)."""
+    added, held = [], []
+    for clause in clauses:
+        grown = add_clause(pack, clause)
+        (held if grown is pack else added).append(clause)
+        pack = grown
+    return pack, added, held
+
+
 def _check_index(pack: LecturePack, index: int) -> None:
     if not 0 <= index < len(pack.items):
         raise IndexError(f"pack {pack.name!r} has no clause {index}")

@@ -11,7 +11,7 @@ from ingest.records import Article, Document, DocumentMeta, Node, Section
 from ingest.store import StoreWriter, open_store
 from kb.chinese import article_label
 from kb.errors import PackError
-from lecture import (add_clause, changed_since_added, citation, clause_from_article, create_pack, delete_pack,
+from lecture import (add_clause, add_clauses, changed_since_added, citation, clause_from_article, create_pack, delete_pack,
                      edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause,
                      resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.handout import Handout, Paragraph, Run, Table, runs_text
@@ -56,6 +56,17 @@ def test_citation_forms():
     assert citation("信访工作条例", "第三十六条") == "《信访工作条例》第三十六条"
     assert citation("信访条例", "第十四条", status="superseded", version_date="2005-01-10") == "《信访条例》（2005年版）第十四条"
     assert citation("某意见", "一、总体要求", status="current", version_date="2024-03-01") == "《某意见》一、总体要求"
+
+
+def test_add_clauses_keeps_order_and_tells_what_the_pack_held(kb):
+    arts = _articles(kb)
+    first, second, third = (clause_from_article(arts[("2023-01-01", label)]) for label in ("第一条", "第二条", "第三条"))
+    start = add_clause(new_pack("第一讲"), second)
+    pack, added, held = add_clauses(start, [third, first, second, third])
+    assert [c.label for c in pack.items] == ["第二条", "第三条", "第一条"]
+    assert [c.label for c in added] == ["第三条", "第一条"]
+    assert [c.label for c in held] == ["第二条", "第三条"]          # collected before; cited twice
+    assert [c.label for c in start.items] == ["第二条"]              # the pack given is untouched
 
 
 def test_pack_operations_are_pure_and_keep_order(kb):

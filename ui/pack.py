@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from kb.citations import part_label
 from kb.errors import KBError
-from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_clause, changed_since_added, cited_clauses, contains,
+from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_clauses, changed_since_added, cited_clauses,
                      create_pack, delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout,
                      remove_clause, resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
@@ -85,21 +85,16 @@ def _add_cited(cfg: Config, name: str) -> None:
         clauses, problems = cited_clauses(text, store)
     if not clauses and not problems:
         problems = ["没有找到条文引用，请写明法规和条号，如《信访工作条例》第三十五条"]
-    added: list[str] = []
     try:
         pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
-        for clause in clauses:
-            if contains(pack, clause.ref):
-                problems.append(f"{clause.citation}已在讲义中")
-            else:
-                pack = add_clause(pack, clause)
-                added.append(clause.citation)
+        pack, added, held = add_clauses(pack, clauses)
         if added:
             save_pack(cfg.kb, pack)
     except KBError as e:
         st.session_state["pack-message"] = str(e)
         return
-    st.session_state["pack-cite-result"] = (tuple(added), tuple(problems))
+    problems += [f"{clause.citation}已在讲义中" for clause in held]
+    st.session_state["pack-cite-result"] = (tuple(c.citation for c in added), tuple(problems))
 
 
 def _create(cfg: Config) -> None:
