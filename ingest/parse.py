@@ -15,6 +15,7 @@ from ingest.loaders import SUPPORTED_EXTENSIONS, RawText, load_file
 from ingest.loaders.text import split_lines
 from ingest.references import extract_definitions, extract_references
 from ingest.records import Document, DocumentMeta, Doubt
+from kb.chinese import to_simplified, written_in_traditional
 from kb.errors import IngestError, NotADocument
 
 __all__ = ["parse_file", "parse_text", "parse_raw", "document_to_json", "read_sidecar", "sidecar_path",
@@ -216,6 +217,15 @@ def parse_raw(raw: RawText, *, source: str, sidecar: Mapping[str, str] | None = 
     raw = dataclasses.replace(raw, pages=tuple(tuple(clean.normalize_chars(ln) for ln in page)
                                                for page in raw.pages))
     notes: list[str] = []
+    traditional = written_in_traditional("".join(ln for page in raw.pages for ln in page))
+    if traditional:
+        # stored simplified, as the questions and citations that meet it are: its 第X條 and 第X章
+        # are then articles and chapters, its title one a simplified citation names
+        raw = dataclasses.replace(
+            raw, pages=tuple(tuple(to_simplified(ln) for ln in page) for page in raw.pages),
+            doubts=tuple(dataclasses.replace(d, char=to_simplified(d.char), context=to_simplified(d.context))
+                         for d in raw.doubts))            # found again by their context in the text
+        notes.append("traditional characters made simplified")
     subtitle = ""
     if raw.markdown:
         head, body, title, subtitle = _markdown_parts(raw.pages[0])
@@ -229,6 +239,8 @@ def parse_raw(raw: RawText, *, source: str, sidecar: Mapping[str, str] | None = 
     notes.extend(parsed.notes)
     meta = describe(title=title, subtitle=subtitle, head=head, signature=signature,
                     body=body, source=source)
+    if traditional:                                   # a title taken from the file's name too
+        meta = dataclasses.replace(meta, title=to_simplified(meta.title))
     if overrides:
         meta = dataclasses.replace(meta, **overrides)
     units = [a.text for a in parsed.articles] + [s.text for s in parsed.sections]

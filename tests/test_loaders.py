@@ -85,6 +85,25 @@ def test_text_file_gb18030_crlf(tmp_path):
     assert_regulation(doc)
 
 
+def test_text_file_in_big5_is_read_and_stored_simplified(tmp_path):
+    # Taiwan's and Hong Kong's texts come in Big5; read as GB18030 they were stored as other
+    # characters without a word said (社區 → 跋秸), and their 第X條 started no article
+    import opencc
+    traditional = opencc.OpenCC("s2tw").convert("\n\n".join(regulation_lines()))   # Taiwan forms: 為, not 爲
+    path = tmp_path / "regulation.txt"
+    path.write_bytes(traditional.encode("big5"))
+    doc = parse_file(path)
+    assert doc.encoding == "big5"
+    assert_regulation(doc)
+    assert "traditional characters made simplified" in doc.notes
+
+
+def test_short_gb_texts_stay_gb18030():
+    # bytes that decode both ways go to the reading with more common characters, a tie to GB18030
+    for text in ("第一条 为了规范调解。", "调解", "附则", "条"):
+        assert decode("x", text.encode("gbk")) == (text, "gb18030")
+
+
 def test_load_file_rejects_unknown_extensions_and_empty_files(tmp_path):
     odd = tmp_path / "x.xls"
     odd.write_text("{\\rtf1}")

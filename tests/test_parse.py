@@ -149,3 +149,30 @@ def test_many_doubts_are_placed_in_linear_time():
     with time_limit(GUARD_SECONDS):
         placed = place_doubts(doubts, units)
     assert [d.unit for d in placed] == [-1] * HOSTILE_DOUBTS + [HOSTILE_DOUBTS - 1]
+
+
+TRADITIONAL_RULES = """社區糾紛調處辦法
+
+第一章 總則
+
+第一條 為了規範社區糾紛調處工作，制定本辦法。
+
+第二條 鄰里之間發生糾紛的，社區調處委員會應當在七日內組織雙方協商。
+"""
+
+
+def test_a_text_in_traditional_characters_is_stored_simplified() -> None:
+    doc = parse_text(TRADITIONAL_RULES, source="社區糾紛調處辦法.txt")
+    assert doc.meta.title == "社区纠纷调处办法"
+    assert [(a.label, a.path) for a in doc.articles] == [("第一条", ("第一章 总则",)), ("第二条", ("第一章 总则",))]
+    assert doc.articles[1].text == "邻里之间发生纠纷的，社区调处委员会应当在七日内组织双方协商。"
+    assert "traditional characters made simplified" in doc.notes
+    untitled = parse_text(TRADITIONAL_RULES.split("\n", 1)[1], source="社區糾紛調處辦法.txt")
+    assert untitled.meta.title == "社区纠纷调处办法"             # named by its file
+
+
+def test_a_simplified_text_with_a_rare_traditional_form_is_left_as_written() -> None:
+    text = "某某条例\n\n第一条 乾坤湾景区的管理适用本条例。\n\n第二条 本条例自公布之日起施行。\n"
+    doc = parse_text(text, source="某某条例.txt")
+    assert doc.articles[0].text == "乾坤湾景区的管理适用本条例。"
+    assert "traditional characters made simplified" not in doc.notes
