@@ -76,6 +76,8 @@ def inspect_main(argv: list[str]) -> int:
               f"{len(data['low_confidence'])} characters below {ocr.DOUBT_BELOW} (listed by --json)")
     elif data["source_kind"] == "converted":
         print("  converted by LibreOffice")
+    if data["notes"]:
+        print(f"  notes: {'; '.join(data['notes'])}")
     print(f"  chapters: {len(data['chapters'])}  articles: {len(data['articles'])}  "
           f"sections: {len(data['sections'])}  attachments: {len(data['attachments'])}")
     for a in data["articles"][:3]:

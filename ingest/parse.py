@@ -337,6 +337,7 @@ def document_to_json(doc: Document) -> dict:
         "attachments": list(doc.attachments),
         "ocr": doc.ocr,
         "source_kind": doc.source_kind,
+        "notes": list(doc.notes),          # what parsing did besides reading: 目录 dropped, made simplified …
         **({"confidence": doc.ocr_confidence, "low_confidence": doubts_json(doc)} if doc.ocr else {}),
     }
 

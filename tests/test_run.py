@@ -130,6 +130,18 @@ def test_cli_inspect_json_and_error_json(tmp_path):
     assert json.loads(bad.stdout)["error"]["kind"] == "empty"
 
 
+def test_cli_inspect_says_a_big5_text_was_made_simplified(tmp_path):
+    traditional = "社區糾紛調處辦法\n\n第一條 為了規範社區糾紛調處工作，制定本辦法。\n\n第二條 鄰里糾紛由調處委員會調處。\n"
+    (tmp_path / "rules.txt").write_bytes(traditional.encode("big5"))
+    done = _cli("inspect", str(tmp_path / "rules.txt"), cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0] == "《社区纠纷调处办法》"
+    assert "  notes: traditional characters made simplified" in done.stdout.splitlines()
+    data = json.loads(_cli("inspect", str(tmp_path / "rules.txt"), "--json", cwd=tmp_path).stdout)
+    assert data["notes"] == ["traditional characters made simplified"]
+    assert [a["label"] for a in data["articles"]] == ["第一条", "第二条"]
+
+
 def test_cli_missing_kb_for_nothing_and_help(tmp_path):
     assert _cli("--help", cwd=tmp_path).returncode == 0
     missing = _cli(str(tmp_path / "nope.md"), "--kb", str(tmp_path / "kb"), "--no-index", "-q", cwd=tmp_path)
