@@ -49,6 +49,7 @@ class FileOutcome:
     articles: int = 0
     kind: str = ""
     message: str = ""
+    notes: tuple[str, ...] = ()     # of a file stored: what parsing did besides reading (`Document.notes`)
 
 
 def parser_fingerprint() -> str:
@@ -527,7 +528,7 @@ def _store_one(writer: StoreWriter, c: Candidate, parser: str, status: str, payl
                             f"text counts as older); put the real date in the file name, e.g. "
                             f"{doc.meta.title}(2020-03-01){Path(c.path).suffix}"}.get(result, "")
         return FileOutcome(c.path, "added" if result == "dated" else result,
-                           articles=len(doc.articles) + len(doc.sections), message=message)
+                           articles=len(doc.articles) + len(doc.sections), message=message, notes=doc.notes)
     if status == "skip":
         return FileOutcome(c.path, "skipped", message=str(payload))
     kind, reason, message = payload  # type: ignore[misc]

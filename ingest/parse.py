@@ -14,7 +14,7 @@ from ingest.deadlines import extract_deadlines
 from ingest.loaders import SUPPORTED_EXTENSIONS, RawText, load_file
 from ingest.loaders.text import split_lines
 from ingest.references import extract_definitions, extract_references
-from ingest.records import Document, DocumentMeta, Doubt
+from ingest.records import MADE_SIMPLIFIED, Document, DocumentMeta, Doubt
 from kb.chinese import to_simplified, written_in_traditional
 from kb.errors import IngestError, NotADocument
 
@@ -225,7 +225,7 @@ def parse_raw(raw: RawText, *, source: str, sidecar: Mapping[str, str] | None = 
             raw, pages=tuple(tuple(to_simplified(ln) for ln in page) for page in raw.pages),
             doubts=tuple(dataclasses.replace(d, char=to_simplified(d.char), context=to_simplified(d.context))
                          for d in raw.doubts))            # found again by their context in the text
-        notes.append("traditional characters made simplified")
+        notes.append(MADE_SIMPLIFIED)
     subtitle = ""
     if raw.markdown:
         head, body, title, subtitle = _markdown_parts(raw.pages[0])

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 LEVELS = ("宪法", "法律", "行政法规", "党内法规", "监察法规", "司法解释", "部门规章",
           "地方性法规", "地方政府规章", "规范性文件")
 
+# The note (`Document.notes`) of a document written in traditional characters and stored simplified.
+MADE_SIMPLIFIED = "traditional characters made simplified"
+
 # Validity status codes and their Chinese labels.
 STATUS_LABELS = {"current": "现行有效", "superseded": "已修改", "repealed": "已废止",
                  "pending": "尚未施行"}

@@ -85,6 +85,14 @@ def test_job_failure_becomes_its_message():
     assert broken.error.startswith("处理中断：ZeroDivisionError")
 
 
+TRADITIONAL_REGULATION = """示范社區調處辦法
+
+第一條 為了規範社區糾紛調處工作，制定本辦法。
+
+第二條 鄰里糾紛由社區調處委員會在七日內調處。
+"""
+
+
 def test_upload_ingests_indexes_and_reports_each_file(writable_indexed_kb, tmp_path, open_page, monkeypatch):
     corpus = tmp_path / "corpus"
     monkeypatch.setenv("POLICYKB_CORPUS", str(corpus))
@@ -95,6 +103,7 @@ def test_upload_ingests_indexes_and_reports_each_file(writable_indexed_kb, tmp_p
         ("../../示范街道志愿服务管理办法.txt", NEW_REGULATION.encode("gb18030"), "text/plain"),
         ("图片.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "text/plain"),
         ("空白.md", b"", "text/markdown"),
+        ("示范社區調處辦法.txt", TRADITIONAL_REGULATION.encode("big5"), "text/plain"),
     ])
     at.button[[b.label for b in at.button].index("上传并导入")].click().run()
     assert not at.exception
@@ -105,8 +114,10 @@ def test_upload_ingests_indexes_and_reports_each_file(writable_indexed_kb, tmp_p
     assert any("示范街道志愿服务管理办法.txt** — 已导入，找到 3 条" in line for line in lines), lines
     assert any("图片.txt** — 失败" in line for line in lines)
     assert any("空白.md** — 未接收：文件是空的" in line for line in lines)
+    assert any("示范社區調處辦法.txt** — 已导入，找到 2 条，繁体字已转为简体字存储" in line for line in lines), lines
     with open_store(kb) as store:
         assert any(d.title == "示范街道志愿服务管理办法" for d in store.documents())
+        assert any(d.title == "示范社区调处办法" for d in store.documents())
     after = open_page(kb, "search")                       # the searcher is reloaded with the new index
     after.text_input(key="q").input("志愿者人身意外伤害保险").run()
     assert not after.error, [e.value for e in after.error]

@@ -33,6 +33,7 @@ class FileResult:
     status: str             # added | updated | unchanged | duplicate | skipped | failed | refused | repeated
     articles: int = 0
     message: str = ""
+    notes: tuple[str, ...] = ()
 
 
 def safe_upload_name(name: str, allowed: Iterable[str]) -> str:
@@ -178,7 +179,8 @@ def ingest_and_index(job: IngestJob, kb: str, cfg: Config, paths: Sequence[str])
 
     def on_file(outcome: FileOutcome) -> None:
         name = job.names.get(outcome.path, Path(outcome.path).name)
-        job.results.append(FileResult(name, outcome.path, outcome.status, outcome.articles, outcome.message))
+        job.results.append(FileResult(name, outcome.path, outcome.status, outcome.articles, outcome.message,
+                                      outcome.notes))
         job.done += 1
 
     def on_page(read: int, total: int) -> None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest.records import MADE_SIMPLIFIED
 from kb.errors import IngestError
 from ui.common import escape
 from ui.jobs import UPLOAD_SUBDIR, FileResult, IngestJob, ingest_and_index, save_upload
@@ -189,6 +190,8 @@ def _results(job: IngestJob) -> None:
     for r in rows:
         text = STATUS_TEXT.get(r.status, r.status)
         detail = f"，找到 {r.articles} 条" if r.articles and r.status in ("added", "updated") else ""
+        if MADE_SIMPLIFIED in r.notes:
+            detail += "，繁体字已转为简体字存储"
         # ingest's words for the other statuses (e.g. a duplicate's) would repeat `text` in English
         reason = f"：{r.message}" if r.message and r.status in SHOWN_REASONS else ""
         line = f"**{escape(r.name)}** — {text}{detail}{escape(reason)}"
