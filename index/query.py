@@ -64,25 +64,60 @@ _ASKS_OUTLINE = re.compile(r"(?<!哪)(?:几|多少)个?(?:编|章|条)|目录|�
 _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
 
+# A name typed without 《》 right before an article (劳动合同法第十条): the run of Han characters
+# before 第X条 (at most `MAX_NAME_CHARS`, the longest name people type), ...
+_ARTICLE_START = re.compile(rf"第\s*+{_NUM}\s*+条")
+MAX_NAME_CHARS = 40
+# ... from after the last article label, connective or lead-in word in it (和, but not 共和国's) ...
+_NOT_NAME = re.compile(rf"第{_NUM}[条款项章节编]|[、与及或]|(?<!共)和(?!国)|以及|还有|请问|想问|问一下|问下|查一下"
+                       r"|根据|依据|按照|依照|参照|对照|违反|现行的?|新的?|最新的?|现在的?")
+# ... ending as the names of laws and rules end, and not the text's own (本法, 该条例, 这个办法)
+_NAME_ENDING = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|解释|决定)$")
+_SELF_NAME = re.compile(r"^(?:本|该|此|这|那|上述|前述)")
+
+
+def _uncovered(text: str, start: int, end: int, mentions: Sequence[Mention], starts: Sequence[int]) -> str:
+    """The characters of `text[start:end]` no mention or its version hint (原, 2017年修正的) covers."""
+    rest, at = [], start
+    # bisect: each mention is visited once (hints reach at most `HINT_WINDOW` before the name)
+    for m in mentions[bisect.bisect_left(starts, start - 30):bisect.bisect_left(starts, end)]:
+        hint = version_hint(text, m.start, m.end)
+        if hint.end <= start:
+            continue
+        rest.append(text[at:max(at, hint.start)])
+        at = max(at, hint.end)
+    rest.append(text[at:end])
+    return "".join(rest)
+
+
 def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
-    """Names `text` puts in 《》 that the knowledge base lacks, by the position after their 》.
+    """Names of documents the knowledge base lacks, by the position after them: those `text`
+    puts in 《》 (the position after 》), and those typed without marks right before an article
+    (劳动合同法第十条, when only 合同法 is known).
 
     A name is known when the `mentions` found in it (`TitleMatcher.find`, sorted and disjoint)
-    cover all of it but 中华人民共和国 and a trailing note (（2017年修正）). 《信访工作条例实施细则》
+    cover all of it but 中华人民共和国 and a version note (（2017年修正）, 原). 《信访工作条例实施细则》
     holds the name 信访工作条例 and is another document.
     """
     starts = [m.start for m in mentions]
     out = {}
     for b in _BRACKETED.finditer(text):
         name = b.group(1).strip()
-        # the parts of the name no mention covers (bisect: each mention is visited once)
-        rest, at = [], b.start(1)
-        for m in mentions[bisect.bisect_left(starts, b.start(1)):bisect.bisect_left(starts, b.end(1))]:
-            rest.append(text[at:m.start])
-            at = max(at, m.end)
-        rest.append(text[at:b.end(1)])
-        if name and bare_key("".join(rest)):
+        if name and bare_key(_uncovered(text, b.start(1), b.end(1), mentions, starts)):
             out[b.end()] = name
+    for a in _ARTICLE_START.finditer(text):
+        end = a.start()
+        while end > 0 and text[end - 1].isspace():      # each space run precedes one 第X条 at most
+            end -= 1
+        start = end
+        while start > max(0, end - MAX_NAME_CHARS) and "\u4e00" <= text[start - 1] <= "\u9fff":
+            start -= 1
+        start = max((n.end() for n in _NOT_NAME.finditer(text, start, end)), default=start)
+        name = text[start:end]
+        ending = _NAME_ENDING.search(name)
+        if (ending and ending.start() > 0 and not _SELF_NAME.match(name)      # 规定 alone is no name
+                and bare_key(_uncovered(text, start, end, mentions, starts))):
+            out[end] = name
     return out
 
 
@@ -223,7 +258,7 @@ class ParsedQuery:
     references: tuple[Reference, ...] = ()
     mentioned: tuple[str, ...] = ()         # keys of documents named in the query
     expansions: tuple[str, ...] = ()        # statute wording added for colloquial words
-    unknown: tuple[str, ...] = ()           # names in 《》 the knowledge base lacks (`unknown_names`), and repealed titles
+    unknown: tuple[str, ...] = ()           # names the knowledge base lacks (`unknown_names`), repealed titles
     places: tuple[str, ...] = ()            # regions whose rules it asks for: 上海对…怎么规定 → "上海市"
     divisions: tuple[DivisionReference, ...] = ()   # parts, chapters, sections asked for by number
     versions: tuple[NamedVersion, ...] = ()   # documents named with a version: 原《行政复议法》, 2017年的…
@@ -254,8 +289,8 @@ def _repealed_names(text: str, repealed: TitleMatcher, mentions: Sequence[Mentio
     taken = bytearray(len(text) + 1)
     for m in mentions:
         taken[m.start:m.end] = b"\1" * (m.end - m.start)
-    for end in unknown:
-        opening = text.rfind("《", 0, end)
+    for end, name in unknown.items():
+        opening = text.rfind("《", 0, end) if text[end - 1] == "》" else end - len(name)
         taken[opening:end] = b"\1" * (end - opening)
     return {m.end: m.doc_keys[0] for m in repealed.find(text) if not any(taken[m.start:m.end])}
 

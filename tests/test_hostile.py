@@ -114,6 +114,7 @@ def test_query_article_pattern() -> None:
     titles = query.TitleMatcher(["中华人民共和国民法典"])
     # every reference was checked against every name before it: 3,000 of each took 3 s
     for hostile in ("《民法典》第一条" * 3_000, "《甲》第一条" * 3_000, "2017年修正的《民法典》（2020年）第一条" * 3_000,
+                    "民法典劳动合同法第一条" * 3_000, "民法典和" * 4_000 + "第一条", "法" * 16_000 + " " * 16_000 + "第一条",
                     "《民法典" + "》" * 16_000 + "(" * 16_000 + "2020年" * 4_000):
         with time_limit(GUARD_SECONDS / 4):
             query.parse_query(hostile, titles)

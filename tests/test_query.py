@@ -142,6 +142,25 @@ def test_a_longer_name_in_title_marks_is_another_document() -> None:
         assert parsed.references == (Reference(("行政诉讼法",), 25, year=year),) and parsed.unknown == (), text
 
 
+def test_a_name_without_title_marks_before_an_article_the_knowledge_base_lacks() -> None:
+    # "劳动合同法第十条" over a knowledge base without 劳动合同法 was told that "第十条" named no
+    # document, though the question names one; and where 民法典 declares 合同法 repealed, that it
+    # asked for 《合同法》 (the longest name known was read inside the longer one)
+    titles, repealed = TitleMatcher(["中华人民共和国民法典", "信访工作条例"]), TitleMatcher(["中华人民共和国合同法"])
+    for text in ("劳动合同法第十条", "我想问劳动合同法 第十条", "民法典和劳动合同法第十条", "中华人民共和国劳动合同法第十条"):
+        parsed = parse_query(text, titles, repealed=repealed)
+        assert parsed.unknown in (("劳动合同法",), ("中华人民共和国劳动合同法",)), text
+        assert [(r.doc_keys, r.no, bool(r.unknown)) for r in parsed.references] == [((), 10, True)], text
+    parsed = parse_query("信访工作条例实施细则第三条", titles)
+    assert parsed.unknown == ("信访工作条例实施细则",) and parsed.references == (Reference((), 3, 0, "信访工作条例实施细则"),)
+    # the text's own (本法), a word alone (规定), a name known with its version (原, 新的) is no unknown name
+    for text in ("本法第十条", "这个办法第三条", "用人单位违反规定第十条", "原信访工作条例第三条", "新的信访工作条例第三条",
+                 "民法典第十条", "2005年信访工作条例第三条", "第三条和第四条"):
+        assert parse_query(text, titles, repealed=repealed).unknown == (), text
+    assert unknown_names("刑法第二十条和关于审理劳动争议案件适用法律若干问题的解释第一条", []) == {
+        2: "刑法", 28: "关于审理劳动争议案件适用法律若干问题的解释"}
+
+
 @pytest.mark.parametrize("text, year, earlier", [
     ("《行政诉讼法》（2017年修正）第二十五条", "2017", False),
     ("《行政诉讼法（2017年修正）》第二十五条", "2017", False),
