@@ -24,7 +24,7 @@ from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, to_simplified
-from kb.citations import Mention, TitleMatcher, bare_key, version_hint
+from kb.citations import DOC_WORDS, Mention, TitleMatcher, bare_key, unlisted_name, version_hint
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
 
@@ -64,26 +64,22 @@ _ASKS_OUTLINE = re.compile(r"(?<!哪)(?:几|多少)个?(?:编|章|条)|目录|�
 _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
 
-# A name typed without 《》 right before an article (劳动合同法第十条): the run of Han characters
-# before 第X条 (at most `MAX_NAME_CHARS`, the longest name people type), ...
+# An article cited after a name typed without 《》 (劳动合同法第十条: `unlisted_name` reads it) ...
 _ARTICLE_START = re.compile(rf"第\s*+{_NUM}\s*+条")
-MAX_NAME_CHARS = 40
-# ... from after the last article label, connective or lead-in word in it (和, but not 共和国's) ...
-_NOT_NAME = re.compile(rf"第{_NUM}[条款项章节编]|[、与及或]|(?<!共)和(?!国)|以及|还有|请问|想问|问一下|问下|查一下"
-                       r"|根据|依据|按照|依照|参照|对照|违反|现行的?|新的?|最新的?|现在的?")
-# ... ending as the names of laws and rules end, and not the text's own (本法, 该条例, 这个办法)
-_NAME_ENDING = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|解释|决定)$")
-_SELF_NAME = re.compile(r"^(?:本|该|此|这|那|上述|前述)")
+# ... less a question's first words (我想问) and words calling the text in force by another name
+# (新的信访工作条例), and more than a word alone (违反规定第十条)
+_LEAD_IN = re.compile(r"(?:我?想问(?:一下)?|请问|问一下|问下|查一下|查询|看看)?(?:最?新|现行|现在|目前)?的?")
+_DOC_WORD_ALONE = re.compile(rf"(?:{DOC_WORDS})")
 
 
-def _uncovered(text: str, start: int, end: int, mentions: Sequence[Mention], starts: Sequence[int]) -> str:
-    """The characters of `text[start:end]` no mention or its version hint (原, 2017年修正的) covers."""
+def _uncovered(text: str, start: int, end: int, mentions: Sequence[Mention], ends: Sequence[int]) -> str:
+    """The characters of `text[start:end]` that no mention (of `mentions`, sorted and disjoint,
+    ending at `ends`) with its version hint (原, 2017年修正的) covers."""
     rest, at = [], start
-    # bisect: each mention is visited once (hints reach at most `HINT_WINDOW` before the name)
-    for m in mentions[bisect.bisect_left(starts, start - 30):bisect.bisect_left(starts, end)]:
+    for m in mentions[bisect.bisect_right(ends, start):]:      # bisect: each mention is visited once
+        if m.start >= end:
+            break
         hint = version_hint(text, m.start, m.end)
-        if hint.end <= start:
-            continue
         rest.append(text[at:max(at, hint.start)])
         at = max(at, hint.end)
     rest.append(text[at:end])
@@ -99,24 +95,19 @@ def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
     cover all of it but 中华人民共和国 and a version note (（2017年修正）, 原). 《信访工作条例实施细则》
     holds the name 信访工作条例 and is another document.
     """
-    starts = [m.start for m in mentions]
+    ends = [m.end for m in mentions]
     out = {}
     for b in _BRACKETED.finditer(text):
         name = b.group(1).strip()
-        if name and bare_key(_uncovered(text, b.start(1), b.end(1), mentions, starts)):
+        if name and bare_key(_uncovered(text, b.start(1), b.end(1), mentions, ends)):
             out[b.end()] = name
     for a in _ARTICLE_START.finditer(text):
-        end = a.start()
-        while end > 0 and text[end - 1].isspace():      # each space run precedes one 第X条 at most
-            end -= 1
-        start = end
-        while start > max(0, end - MAX_NAME_CHARS) and "\u4e00" <= text[start - 1] <= "\u9fff":
-            start -= 1
-        start = max((n.end() for n in _NOT_NAME.finditer(text, start, end)), default=start)
-        name = text[start:end]
-        ending = _NAME_ENDING.search(name)
-        if (ending and ending.start() > 0 and not _SELF_NAME.match(name)      # 规定 alone is no name
-                and bare_key(_uncovered(text, start, end, mentions, starts))):
+        start, name = unlisted_name(text, a.start()) or (0, "")
+        lead = _LEAD_IN.match(name)
+        if lead:
+            start, name = start + lead.end(), name[lead.end():]
+        end = start + len(name)
+        if name and not _DOC_WORD_ALONE.fullmatch(name) and bare_key(_uncovered(text, start, end, mentions, ends)):
             out[end] = name
     return out
 

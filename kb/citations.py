@@ -43,14 +43,14 @@ _DIGIT = "0-9０-９"
 _NUM = rf"(?:[{_DIGIT}]++|[{CN_NUMERAL_CHARS}]++)"
 _OPEN, _CLOSE = "[（(]", "[）)]"
 # The words that name the citing (or last named) document, and those that name an article in context.
-_DOC_WORDS = "法典|法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
+DOC_WORDS = "法典|法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
 _TOKEN = re.compile(
     rf"(?P<art>第\s*+(?P<no>{_NUM})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
     # "民法典1165条", "第十条、十二条": without 第 only right after a name or in a list
     rf"|(?P<unmarked>(?<![{_DIGIT}{CN_NUMERAL_CHARS}])(?P<uno>{_NUM})\s*+条(?:\s*+之\s*+(?P<usuffix>{_NUM}))?)"
     rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
     rf"|(?P<item>第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?\s*+项)"
-    rf"|(?P<own>(?:本|该|此)(?:{_DOC_WORDS})(?=\s*+(?:的|中)?\s*+第))"
+    rf"|(?P<own>(?:本|该|此)(?:实施)?(?:{DOC_WORDS})(?=\s*+(?:的|中)?\s*+第))"
     rf"|(?P<rel>前款|前条|本款|(?:本条|同条|该条|其中|其)(?=\s*+(?:的|中)?\s*+第))")
 MAX_TITLE_CHARS = 120
 _TITLE_MARKS = re.compile(r"[《》\n]")
@@ -83,13 +83,16 @@ _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
 _OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|做法|理由|途径|渠道|教训|启示|体会|举措|路径|任务|注意事项|标准|好处|优点|缺点)")
 # A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
 # Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
-_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{1,20}}?(?:{_DOC_WORDS})\s*+$")
+_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{1,20}}?(?:{DOC_WORDS})\s*+$")
 # The name starts after the last word that leads into it (依照行政复议法, 属于刑法), or after a
 # character no title has (是, 在, 将 …); what is left may still carry other words, so it is `loose`.
+# (实施 of 实施细则 and 和 of 共和国 belong to the name; 和 between two names does not. 与 is no
+# lead: 人口与计划生育法.)
 _LEAD_WORDS = re.compile(r"根据|依据|按照|依照|违反|参照|适用|对照|援引|引用|执行|遵守|对于|关于|或者|以及|及其|"
                          r"办理|提起|申请|上述|前述|有关|相关|下列|以下|现行|新修订的?|修订后的?|修正[前后]的?|"
-                         r"属于|符合|构成|实施|认定为|比照|不受|不影响|同时|[是在了应将被，、。；：]")
-_OWN_NAME = re.compile(rf"(?:本|该|此|其)(?:{_DOC_WORDS})")
+                         r"属于|符合|构成|实施(?!细则|办法|条例|意见|规定|规则)|认定为|比照|不受|不影响|同时|"
+                         r"(?<!共)和(?!国)|[是在了应将被，、。；：]")
+_OWN_NAME = re.compile(rf"(?:本|该|此|其|这个?|那个?|这部|那部)(?:实施)?(?:{DOC_WORDS})")
 UNLISTED_WINDOW = 24
 _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
@@ -502,7 +505,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                     continue
             elif chained and prev is not None:
                 cited = replace(prev, start=start, end=m.end(), no=no, suffix=suffix, paragraph=None, item=None)
-            elif (unlisted := _unlisted_name(text, start)) is not None:
+            elif (unlisted := unlisted_name(text, start)) is not None:
                 if not unlisted[1]:
                     continue        # cites a document whose name cannot be told: never guessed
                 cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix, loose=True)
@@ -540,9 +543,10 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
     return out
 
 
-def _unlisted_name(text: str, start: int) -> tuple[int, str] | None:
-    """(start, name) of a document name no matcher knows, written right before `start`; (start, "")
-    when what is there is too short to be one; None when there is none."""
+def unlisted_name(text: str, start: int) -> tuple[int, str] | None:
+    """(start, name) of a document name no matcher knows, written without 书名号 right before
+    `start` (依照治安管理处罚法|第十条); (start, "") when what is there is too short to be one; None
+    when there is none. The name may still carry words leading into it."""
     m = _UNLISTED_NAME.search(text, max(0, start - UNLISTED_WINDOW), start)
     if not m:
         return None

@@ -157,8 +157,7 @@ def test_a_name_without_title_marks_before_an_article_the_knowledge_base_lacks()
     for text in ("本法第十条", "这个办法第三条", "用人单位违反规定第十条", "原信访工作条例第三条", "新的信访工作条例第三条",
                  "民法典第十条", "2005年信访工作条例第三条", "第三条和第四条"):
         assert parse_query(text, titles, repealed=repealed).unknown == (), text
-    assert unknown_names("刑法第二十条和关于审理劳动争议案件适用法律若干问题的解释第一条", []) == {
-        2: "刑法", 28: "关于审理劳动争议案件适用法律若干问题的解释"}
+    assert unknown_names("刑法第二十条和治安管理处罚法第一条", []) == {2: "刑法", 14: "治安管理处罚法"}
 
 
 @pytest.mark.parametrize("text, year, earlier", [
