@@ -64,10 +64,9 @@ _ASKS_OUTLINE = re.compile(r"(?<!哪)(?:几|多少)个?(?:编|章|条)|目录|�
 _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
 
-# An article cited after a name typed without 《》 (劳动合同法第十条: `unlisted_name` reads it) ...
-_ARTICLE_START = re.compile(rf"第\s*+{_NUM}\s*+条")
-# ... less a question's first words (我想问) and words calling the text in force by another name
-# (新的信访工作条例), and more than a word alone (违反规定第十条)
+# A name typed without 《》 before an article (劳动合同法第十条, 劳动合同法10条: `unlisted_name`
+# reads it) less a question's first words (我想问) and words calling the text in force by another
+# name (新的信访工作条例), and more than a word alone (违反规定第十条)
 _LEAD_IN = re.compile(r"(?:我?想问(?:一下)?|请问|问一下|问下|查一下|查询|看看)?(?:最?新|现行|现在|目前)?的?")
 _DOC_WORD_ALONE = re.compile(rf"(?:{DOC_WORDS})")
 
@@ -101,7 +100,7 @@ def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
         name = b.group(1).strip()
         if name and bare_key(_uncovered(text, b.start(1), b.end(1), mentions, ends)):
             out[b.end()] = name
-    for a in _ARTICLE_START.finditer(text):
+    for a in _ARTICLE.finditer(text):
         start, name = unlisted_name(text, a.start()) or (0, "")
         lead = _LEAD_IN.match(name)
         if lead:

@@ -158,6 +158,7 @@ def test_a_name_without_title_marks_before_an_article_the_knowledge_base_lacks()
                  "民法典第十条", "2005年信访工作条例第三条", "第三条和第四条"):
         assert parse_query(text, titles, repealed=repealed).unknown == (), text
     assert unknown_names("刑法第二十条和治安管理处罚法第一条", []) == {2: "刑法", 14: "治安管理处罚法"}
+    assert unknown_names("劳动合同法10条", []) == {5: "劳动合同法"} and unknown_names("他提了3条意见", []) == {}
 
 
 @pytest.mark.parametrize("text, year, earlier", [
