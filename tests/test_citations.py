@@ -484,6 +484,14 @@ def test_a_limit_far_from_the_citation_is_not_read(made_up_kb: Path) -> None:
     assert verdicts(made_up_kb, text) == [("《某省矛盾纠纷调处条例》第四条", "ok")]
 
 
+def test_a_draft_in_big5_is_read_and_checked(made_up_kb: Path, tmp_path: Path) -> None:
+    # it was read as GB18030 into other characters, and its citations were none
+    draft = tmp_path / "講稿.txt"
+    draft.write_bytes("依據《某省矛盾糾紛調處條例》第四條第二款辦理。".encode("big5"))
+    assert read_input(draft) == "依據《某省矛盾糾紛調處條例》第四條第二款辦理。"
+    assert verdicts(made_up_kb, read_input(draft)) == [("《某省矛盾糾紛調處條例》第四條第二款", "ok")]
+
+
 def test_a_text_too_long_to_check_is_one_error_naming_the_file(tmp_path: Path) -> None:
     draft = tmp_path / "讲稿.txt"
     draft.write_text("依照《人民调解法》第三十三条。\n" * (MAX_CHECK_CHARS // 15), encoding="utf-8")
