@@ -65,9 +65,11 @@ _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 
 
 # A name typed without 《》 before an article (劳动合同法第十条, 劳动合同法10条: `unlisted_name`
-# reads it) less a question's first words (我想问) and words calling the text in force by another
-# name (新的信访工作条例), and more than a word alone (违反规定第十条)
-_LEAD_IN = re.compile(r"(?:我?想问(?:一下)?|请问|问一下|问下|查一下|查询|看看)?(?:最?新|现行|现在|目前)?的?")
+# reads it) less a question's first words (我想问, 新的) and more than a word alone (违反规定第十条);
+# a known name with a word calling it the text in force (新信访条例) is no other name. (新 alone is
+# not cut from a name's start: 新疆维吾尔自治区…, 新闻出版….)
+_LEAD_IN = re.compile(r"(?:我?想问(?:一下)?|请问|问一下|问下|查一下|查询|看看)?(?:(?:最?新|现行|现在|目前)的)?")
+_CURRENT_WORDS = re.compile(r"(?:最?新|现行|现在|目前)的?")
 _DOC_WORD_ALONE = re.compile(rf"(?:{DOC_WORDS})")
 
 
@@ -103,10 +105,10 @@ def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
     for a in _ARTICLE.finditer(text):
         start, name = unlisted_name(text, a.start()) or (0, "")
         lead = _LEAD_IN.match(name)
-        if lead:
-            start, name = start + lead.end(), name[lead.end():]
+        start, name = start + lead.end(), name[lead.end():]
         end = start + len(name)
-        if name and not _DOC_WORD_ALONE.fullmatch(name) and bare_key(_uncovered(text, start, end, mentions, ends)):
+        rest = bare_key(_uncovered(text, start, end, mentions, ends)) if name else ""
+        if rest and not _CURRENT_WORDS.fullmatch(rest) and not _DOC_WORD_ALONE.fullmatch(name):
             out[end] = name
     return out
 

@@ -159,6 +159,10 @@ def test_a_name_without_title_marks_before_an_article_the_knowledge_base_lacks()
         assert parse_query(text, titles, repealed=repealed).unknown == (), text
     assert unknown_names("刑法第二十条和治安管理处罚法第一条", []) == {2: "刑法", 14: "治安管理处罚法"}
     assert unknown_names("劳动合同法10条", []) == {5: "劳动合同法"} and unknown_names("他提了3条意见", []) == {}
+    # 新 starts names too: it was cut off (《疆维吾尔自治区信访条例》, 《闻出版管理条例》)
+    for text in ("新疆维吾尔自治区信访条例第十条", "新闻出版管理条例第三条"):
+        assert list(unknown_names(text, titles.find(text)).values()) == [text[:text.index("第")]], text
+    assert parse_query("新信访工作条例第三条", titles).unknown == ()
 
 
 @pytest.mark.parametrize("text, year, earlier", [
