@@ -11,13 +11,14 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.chinese import parse_article_label
 from kb.errors import PackError
-from lecture.pack import ClauseRef, LecturePack, PackClause
+from lecture.pack import ClauseRef, LecturePack, PackClause, add_clauses, new_pack
 
 if TYPE_CHECKING:
     from ingest.store import Store, StoredArticle
@@ -135,6 +136,21 @@ def save_pack(kb_dir: str | Path, pack: LecturePack) -> Path:
     except OSError as e:
         raise PackError(f"{path}: 无法保存讲义（{e.strerror}）") from None
     return path
+
+
+def add_to_saved_pack(kb_dir: str | Path, name: str, clauses: Sequence[PackClause]
+                      ) -> tuple[list[PackClause], list[PackClause]]:
+    """Add clauses in order to the saved pack `name` (a new one when there is none) and save it:
+    the clauses added, and those it held already (`add_clauses`).
+
+    Raises:
+        PackError: if the pack cannot be read or written.
+    """
+    pack = load_pack(kb_dir, name) if pack_path(kb_dir, name).exists() else new_pack(name)
+    pack, added, held = add_clauses(pack, clauses)
+    if added:
+        save_pack(kb_dir, pack)
+    return added, held
 
 
 def create_pack(kb_dir: str | Path, pack: LecturePack) -> Path:

@@ -11,8 +11,8 @@ from ingest.records import Article, Document, DocumentMeta, Node, Section
 from ingest.store import StoreWriter, open_store
 from kb.chinese import article_label
 from kb.errors import PackError
-from lecture import (add_clause, add_clauses, changed_since_added, citation, clause_from_article, create_pack, delete_pack,
-                     edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause,
+from lecture import (add_clause, add_clauses, add_to_saved_pack, changed_since_added, citation, clause_from_article,
+                     create_pack, delete_pack, edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause,
                      resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.handout import Handout, Paragraph, Run, Table, runs_text
 from lecture.linked import Link, Piece, linked_paragraphs
@@ -169,6 +169,14 @@ def test_packs_round_trip_on_disk_atomically(kb):
     assert [p.name for p in (kb / "packs").iterdir()] == ["第一讲_调解.json"]     # no temp files left
     delete_pack(kb, "第一讲：调解")
     assert list_packs(kb) == []
+
+
+def test_add_to_saved_pack_creates_the_pack_and_tells_what_it_held(kb):
+    arts = _articles(kb)
+    first, second = (clause_from_article(arts[("2023-01-01", label)]) for label in ("第一条", "第二条"))
+    assert add_to_saved_pack(kb, "第二讲", [first]) == ([first], [])
+    assert add_to_saved_pack(kb, "第二讲", [second, first]) == ([second], [first])
+    assert [c.label for c in load_pack(kb, "第二讲").items] == ["第一条", "第二条"]
 
 
 def test_pack_names_cannot_escape_the_packs_folder(tmp_path):

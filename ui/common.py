@@ -19,8 +19,8 @@ from kb.chinese import title_key
 from kb.citations import item_lines, item_paragraph, part_label
 from kb.errors import KBError
 from kb.places import NATIONAL
-from lecture import (add_clause, citation, clause_from_article, contains, list_packs, load_pack, mark_terms,
-                     new_pack, save_pack)
+from lecture import (add_to_saved_pack, citation, clause_from_article, contains, list_packs, load_pack,
+                     mark_terms)
 from lecture.handout import RichText
 from lecture.linked import Link, linked_paragraphs
 from lecture.storage import pack_path
@@ -380,8 +380,7 @@ def add_to_pack(cfg: Config, name: str, clause: PackClause) -> None:
     (created if new) and save it."""
     import streamlit as st
     try:
-        pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
-        save_pack(cfg.kb, add_clause(pack, clause))
+        add_to_saved_pack(cfg.kb, name, [clause])
     except KBError as e:
         st.error(escape(str(e)))
         return

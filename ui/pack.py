@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from kb.citations import part_label
 from kb.errors import KBError
-from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_clauses, changed_since_added, cited_clauses,
+from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_to_saved_pack, changed_since_added, cited_clauses,
                      create_pack, delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout,
                      remove_clause, resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
@@ -86,10 +86,7 @@ def _add_cited(cfg: Config, name: str) -> None:
     if not clauses and not problems:
         problems = ["没有找到条文引用，请写明法规和条号，如《信访工作条例》第三十五条"]
     try:
-        pack = load_pack(cfg.kb, name) if pack_path(cfg.kb, name).exists() else new_pack(name)
-        pack, added, held = add_clauses(pack, clauses)
-        if added:
-            save_pack(cfg.kb, pack)
+        added, held = add_to_saved_pack(cfg.kb, name, clauses)
     except KBError as e:
         st.session_state["pack-message"] = str(e)
         return
