@@ -25,7 +25,7 @@ import bisect
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kb.chinese import (CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, longest_first, title_key,
                         to_simplified)
@@ -82,8 +82,17 @@ _CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)"
 _NOT_ARTICLE_AFTER = frozenset("路腿线河船鱼命心街道鞭")
 _OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|做法|理由|途径|渠道|教训|启示|体会|举措|路径|任务|注意事项|标准|好处|优点|缺点)")
 # A name no matcher knows, written without 书名号 right before 第N条 (治安管理处罚法第十条): the run of
-# Chinese characters ending in a document word, less the verbs and conjunctions leading into it.
-_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff]{{1,20}}?(?:{DOC_WORDS})\s*+$")
+# Chinese characters ending in a document word and perhaps a numbered note (解释（一）), less the verbs
+# and conjunctions leading into it.
+_NOTE_NUMBER = r"(?:[（(][一二三四五六七八九十]{1,3}[）)])?"
+_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff、]{{1,44}}?(?P<word>{DOC_WORDS}){_NOTE_NUMBER}\s*+$")
+UNLISTED_WINDOW = 52
+# Other names reach at most this far back from their document word (中华人民共和国道路交通安全法实施条例).
+_OTHER_NAME_REACH = 20
+# A name ending so after a 关于 is a title 关于…的(若干)解释/规定/意见 … (judicial interpretations, State
+# Council texts): the words after its 关于 lead into nothing (审理…案件适用法律…), and the issuers before
+# it are its own (最高人民法院、最高人民检察院关于…).
+_ABOUT_TITLE_END = re.compile(rf"的(?:若干)?(?:{DOC_WORDS}){_NOTE_NUMBER}$")
 # The name starts after the last word that leads into it (依照行政复议法, 属于刑法), or after a
 # character no title has (是, 在, 将 …); what is left may still carry other words, so it is `loose`.
 # (实施 of 实施细则 and 和 of 共和国 belong to the name; 和 between two names does not. 与 is no
@@ -93,11 +102,14 @@ _LEAD_WORDS = re.compile(r"根据|依据|按照|依照|违反|参照|适用|对�
                          r"属于|符合|构成|实施(?!细则|办法|条例|意见|规定|规则)|认定为|比照|不受|不影响|同时|"
                          r"(?<!共)和(?!国)|[是在了应将被，、。；：]")
 _OWN_NAME = re.compile(rf"(?:本|该|此|其|这个?|那个?|这部|那部)(?:实施)?(?:{DOC_WORDS})")
-UNLISTED_WINDOW = 24
 _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
 _WORD_AFTER_FA = frozenset("人律院官庭警医学")
 _COUNTRY = "中华人民共和国"
+# How the names of issuing bodies end (法院, 委员会, 国务院办公厅, 人民政府, 中央军委, 海关总署 …).
+_ISSUER_ENDS = ("院", "会", "部", "署", "局", "委", "厅", "府", "办", "室")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+V = TypeVar("V")
 
 
 def bare_key(name: str) -> str:
@@ -106,18 +118,46 @@ def bare_key(name: str) -> str:
 
 
 def title_aliases(title: str) -> set[str]:
-    """Names a person may use for a document: its title key, without a trailing bracket note."""
-    aliases = {title_key(title), bare_key(title)}
+    """Names a person may use for a document: its title key, without a trailing bracket note, and
+    without the issuers before 关于 (《关于审理劳动争议案件适用法律问题的解释（一）》, as judicial
+    interpretations and State Council texts are cited)."""
+    aliases = _spelled(title_key(title)) | _spelled(bare_key(title))
     return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+
+
+def _spelled(key: str) -> set[str]:
+    """A title key and, where issuers come before 关于 (最高人民法院、最高人民检察院关于…, 国务院办公厅
+    关于…), the key from 关于 on. 国家机关、事业单位贯彻国务院关于… names no issuers first."""
+    at = key.find("关于")
+    issuers = key[:at].split("、") if at > 0 else []
+    if issuers and all(len(i) >= 2 and i.endswith(_ISSUER_ENDS) and _HAN_RUN.fullmatch(i) for i in issuers):
+        return {key, key[at:]}
+    return {key}
+
+
+def _names_table(titles: Iterable[tuple[str, V]], loose: Iterable[tuple[str, V]] = ()) -> dict[str, list[V]]:
+    """Name → the values of the (title, value) pairs it names; `loose` adds (name, value) pairs no
+    title spells out. A title spelt out in full names that title alone: 《最高人民法院关于审理某某案件
+    适用法律若干问题的解释》 (and 《关于审理某某案件适用法律若干问题的解释》) is not also its sequels
+    （二）…（四）, though they share the name without their bracket note."""
+    full: dict[str, list[V]] = {}
+    other: dict[str, list[V]] = {}
+    for title, value in titles:
+        spelled = _spelled(title_key(title)) & (aliases := title_aliases(title))
+        for name in spelled:
+            full.setdefault(name, []).append(value)
+        for name in aliases - spelled:
+            other.setdefault(name, []).append(value)
+    for name, value in loose:
+        other.setdefault(title_key(name), []).append(value)
+    return {**other, **full}
 
 
 def alias_index(documents: Iterable[tuple[str, str]]) -> dict[str, list[int]]:
     """Name (a title alias or a document key) → positions of the (title, key) documents it names."""
-    index: dict[str, list[int]] = {}
-    for position, (title, key) in enumerate(documents):
-        for alias in title_aliases(title) | {key}:
-            index.setdefault(alias, []).append(position)
-    return index
+    documents = list(documents)
+    return _names_table(((title, i) for i, (title, _) in enumerate(documents)),
+                        ((key, i) for i, (_, key) in enumerate(documents)))
 
 
 def documents_named(names: Sequence[str], index: Mapping[str, Sequence[int]]) -> list[int]:
@@ -154,36 +194,44 @@ class TitleMatcher:
     """
 
     def __init__(self, titles: Iterable[str], aliases: Iterable[tuple[str, str]] = ()) -> None:
-        names: dict[str, set[str]] = {}
-        for title in titles:
-            for alias in title_aliases(title):
-                names.setdefault(alias, set()).add(title_key(title))
-        for alias, title in aliases:
-            names.setdefault(title_key(alias), set()).add(title_key(title))
-        self._names = {alias: tuple(sorted(keys)) for alias, keys in names.items()}
+        titles = list(titles)
+        names = _names_table(((title, title_key(title)) for title in titles),
+                             ((alias, title_key(title)) for alias, title in aliases))
+        self._names = {alias: tuple(sorted(set(keys))) for alias, keys in names.items()}
         self._lengths = sorted({len(a) for a in self._names}, reverse=True)
+        # Names a title gives without its issuers: after other issuers (最高人民检察院关于…) they are
+        # another body's text, not this one.
+        spelt = {key for title in titles for key in (title_key(title), bare_key(title))}
+        self._without_issuers = {a for a in self._names if a.startswith("关于") and a not in spelt}
 
     def find(self, text: str) -> list[Mention]:
         """Mentions in `text`; spans index into `text`."""
         keyed, offsets = _keyed(text)
+
+        def accept(start: int, end: int) -> bool:
+            after_issuers = start > 0 and keyed[start - 1] in (*_ISSUER_ENDS, "、")
+            return not _continues_word(keyed, end) and not (after_issuers and keyed[start:end] in self._without_issuers)
+
         return [Mention(offsets[start], offsets[end - 1] + 1, keys) for start, end, keys in
-                longest_first(keyed, self._names, self._lengths, lambda _, end: not _continues_word(keyed, end))]
+                longest_first(keyed, self._names, self._lengths, accept)]
 
 
 def _keyed(text: str) -> tuple[str, list[int]]:
-    """`text` with the characters `title_key` drops removed, and each kept character's offset.
+    """`text` keyed character by character as `title_key` keys titles, and the offset each keyed
+    character comes from.
 
-    Lets 《中华人民共和国民法典》 in a text meet the key 民法典, and a quoted title inside
-    a longer title meet its key, while spans still point into the original text.
+    Lets 《中华人民共和国民法典》 in a text meet the key 民法典, a quoted title inside a longer
+    title meet its key, and a full-width bracket note meet a key's NFKC one (解释（四） → 解释(四)),
+    while spans still point into the original text.
     """
     kept, offsets, i = [], [], 0
     while i < len(text):
         if text.startswith(_COUNTRY, i):
             i += len(_COUNTRY)
             continue
-        if title_key(text[i]):
-            kept.append(text[i])
-            offsets.append(i)
+        keyed = title_key(text[i])
+        kept.append(keyed)
+        offsets.extend([i] * len(keyed))
         i += 1
     return "".join(kept), offsets
 
@@ -551,9 +599,15 @@ def unlisted_name(text: str, start: int) -> tuple[int, str] | None:
     if not m:
         return None
     name, name_start = m.group(0).rstrip(), m.start()
-    country = name.find("中华人民共和国")
-    leads = list(_LEAD_WORDS.finditer(name, 0, country if country >= 0 else len(name)))
-    if country >= 0:
+    end = _ABOUT_TITLE_END.search(name)
+    about = name.find("关于", 0, end.start()) if end else -1
+    if about < 0 and (over := m.start("word") - m.start() - _OTHER_NAME_REACH) > 0:
+        name, name_start = name[over:], name_start + over
+    country = name.find(_COUNTRY)
+    own_from = min(p for p in (country, about, len(name)) if p >= 0)
+    leads = [lead for lead in _LEAD_WORDS.finditer(name, 0, own_from)
+             if not (about >= 0 and lead.group() == "、" and name[lead.start() - 1:lead.start()] in _ISSUER_ENDS)]
+    if own_from == country:
         name, name_start = name[country:], name_start + country
     elif leads:
         name, name_start = name[leads[-1].end():], name_start + leads[-1].end()

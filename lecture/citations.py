@@ -35,8 +35,8 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, title_key, to_simplified
-from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, cited_text, missing_part, part_label,
-                          parse_citations, title_aliases, version_asked)
+from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, alias_index, bare_key, cited_text,
+                          missing_part, part_label, parse_citations, version_asked)
 from kb.errors import IngestError
 from lecture.pack import PackClause, clause_from_article
 
@@ -492,11 +492,10 @@ class StoreLookup:
         self.store = store
         self._documents = store.documents()
         self._by_key: dict[str, list] = {}
-        self._by_alias: dict[str, list] = {}       # also without a bracket note: 某办法 for 某办法（试行）
         for d in self._documents:
             self._by_key.setdefault(d.key, []).append(d)
-            for alias in title_aliases(d.title) - {d.key}:
-                self._by_alias.setdefault(alias, []).append(d)
+        # every name a title gives (某办法 for 某办法（试行）, 关于… for 最高人民法院关于…), positions in _documents
+        self._by_alias = alias_index((d.title, d.key) for d in self._documents)
         self._known: dict[int, KnownDocument] = {}
         self._articles: dict[int, list] = {}
         self._alignments: dict[tuple[int, int], dict[int, int]] = {}
@@ -512,14 +511,18 @@ class StoreLookup:
 
     def documents(self, title: str, loose: bool = False) -> list[KnownDocument]:
         """Documents answering to a name: by title key (the name's also without a bracket note, or
-        spelt out from a short name), then by a stored title without its bracket note, then for a
-        `loose` name (no 书名号: 属于治安管理处罚法) by `Store.document_key`, else the documents whose
-        title ends with the name (上海市信访条例 for 信访条例; several make the citation ambiguous)."""
-        keys = [title_key(title), *sorted(title_aliases(title)), ABBREVIATIONS.get(title_key(title), "")]
-        for table in (self._by_key, self._by_alias):
-            for key in keys:
-                if key and key in table:
-                    return [self._known_document(d) for d in table[key]]
+        spelt out from a short name), then by a name a stored title gives (`kb.citations.alias_index`:
+        without its bracket note or its issuers), then for a `loose` name (no 书名号: 属于治安管理处罚法)
+        by `Store.document_key`, else the documents whose title ends with the name (上海市信访条例 for
+        信访条例; several make the citation ambiguous). The name's own issuers are kept: 最高人民检察院
+        关于… is not 最高人民法院关于…."""
+        keys = [title_key(title), bare_key(title), ABBREVIATIONS.get(title_key(title), "")]
+        for key in keys:
+            if key and key in self._by_key:
+                return [self._known_document(d) for d in self._by_key[key]]
+        for key in keys:
+            if key and key in self._by_alias:
+                return [self._known_document(self._documents[i]) for i in self._by_alias[key]]
         key = title_key(title)
         ending = self.store.document_key(key, loose) if loose else ""
         if ending:

@@ -177,6 +177,16 @@ def test_names_without_shu_ming_hao_no_matcher_knows() -> None:
     assert (c.title, c.own) == ("某某实施细则", True)
     [c] = parse_citations("依照人口与计划生育法第十八条")
     assert c.title == "人口与计划生育法"
+    # a judicial interpretation's name runs from its issuers or from 关于 (it was 《法律若干问题的解释》, cut
+    # at 适用); a bracket note after it is its own; 关于 leading into a name is still cut
+    [c] = parse_citations("依照关于审理劳动争议案件适用法律若干问题的解释第十条")
+    assert c.title == "关于审理劳动争议案件适用法律若干问题的解释"
+    [c] = parse_citations("根据最高人民法院、最高人民检察院关于办理盗窃刑事案件适用法律若干问题的解释第二条")
+    assert c.title == "最高人民法院、最高人民检察院关于办理盗窃刑事案件适用法律若干问题的解释"
+    [c] = parse_citations("适用最高人民法院关于审理劳动争议案件适用法律问题的解释（一）第十条")
+    assert c.title == "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）"
+    [c] = parse_citations("关于劳动合同法第十条的理解")
+    assert c.title == "劳动合同法"
 
 
 def test_article_numbers_inside_titles_are_not_citations() -> None:

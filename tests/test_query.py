@@ -6,8 +6,8 @@ import pytest
 from index.query import (EXPANSIONS, DivisionReference, NamedVersion, Reference, TitleMatcher, division_of,
                          division_path, expand, find_references, load_expansions, normalise_query, parse_query,
                          unknown_names)
-from kb.chinese import to_simplified
-from kb.citations import title_aliases
+from kb.chinese import title_key, to_simplified
+from kb.citations import alias_index, documents_named, title_aliases
 from kb.errors import QueryError
 
 TITLES = ["信访工作条例", "信访条例", "北京市信访条例", "中华人民共和国民法典", "中华人民共和国人民调解法",
@@ -97,6 +97,25 @@ def test_aliases_are_derived_from_titles() -> None:
     assert title_aliases("某某办法（试行）") == {"某某办法(试行)", "某某办法"}
     assert "最高人民法院关于审理劳动争议案件适用法律问题的解释" in title_aliases(
         "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）")
+    # judicial interpretations and State Council texts are cited without their issuers
+    assert {"关于审理劳动争议案件适用法律问题的解释(一)", "关于审理劳动争议案件适用法律问题的解释"} <= title_aliases(
+        "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）")
+    assert "关于加强某某工作的决定" in title_aliases("国务院、中央军委关于加强某某工作的决定")
+    assert "关于某某工作的通知" in title_aliases("最高人民法院、最高人民检察院关于某某工作的通知")
+    assert not any(a.startswith("关于") for a in title_aliases("国家机关、事业单位贯彻国务院关于某某工作的通知"))
+
+
+def test_a_title_spelt_out_names_itself_alone() -> None:
+    # the interpretation of 2001 was answered from its sequel （四）, which shares its name without the note
+    first, fourth = "最高人民法院关于审理某某案件适用法律若干问题的解释", "最高人民法院关于审理某某案件适用法律若干问题的解释（四）"
+    matcher = TitleMatcher([fourth, first])
+    for name in (first, "关于审理某某案件适用法律若干问题的解释"):
+        assert [m.doc_keys for m in matcher.find(f"{name}第十条")] == [(first,)]
+    assert [m.doc_keys for m in matcher.find("关于审理某某案件适用法律若干问题的解释（四）第十条")] == [(title_key(fourth),)]
+    assert [m.doc_keys for m in TitleMatcher(["甲乙办法", "甲乙办法（试行）"]).find("甲乙办法第三条")] == [("甲乙办法",)]
+    index = alias_index([(fourth, title_key(fourth)), (first, first)])
+    assert documents_named(["关于审理某某案件适用法律若干问题的解释"], index) == [1]
+    assert documents_named(["关于审理某某案件适用法律若干问题的解释（四）"], index) == [0]
 
 
 def test_ambiguous_alias_names_all_its_documents() -> None:
@@ -159,6 +178,8 @@ def test_a_name_without_title_marks_before_an_article_the_knowledge_base_lacks()
         assert parse_query(text, titles, repealed=repealed).unknown == (), text
     assert unknown_names("刑法第二十条和治安管理处罚法第一条", []) == {2: "刑法", 14: "治安管理处罚法"}
     assert unknown_names("劳动合同法10条", []) == {5: "劳动合同法"} and unknown_names("他提了3条意见", []) == {}
+    asked = "关于审理劳动争议案件适用法律若干问题的解释"          # not 《法律若干问题的解释》
+    assert unknown_names(f"{asked}第十条怎么理解", []) == {len(asked): asked}
     # 新 starts names too: it was cut off (《疆维吾尔自治区信访条例》, 《闻出版管理条例》)
     for text in ("新疆维吾尔自治区信访条例第十条", "新闻出版管理条例第三条"):
         assert list(unknown_names(text, titles.find(text)).values()) == [text[:text.index("第")]], text

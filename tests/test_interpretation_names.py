@@ -1,0 +1,71 @@
+"""Judicial interpretations by the names people cite them by (real model and index): without their
+issuers (《关于审理…的解释（二）》), and by the full title of the first of a series, which names that
+text alone. Before, the search said the knowledge base lacked the one, answered the other from a
+sequel that shares its name without the bracket note, and read an unknown such name written
+without 书名号 from after its 适用 (知识库中没有《法律若干问题的解释》)."""
+from pathlib import Path
+
+import pytest
+
+from conftest import searcher_of_texts
+from index.search import Searcher
+from ingest import open_store
+from lecture.citations import StoreLookup, check_text
+
+FIRST = "最高人民法院关于审理邻里纠纷案件适用法律若干问题的解释"
+SECOND = f"{FIRST}（二）"
+
+
+def _interpretation(title: str, date: str, topic: str) -> str:
+    return (f"# {title}\n\n{date} 施行\n\n第一条 为正确审理{topic}纠纷案件，制定本解释。\n\n"
+            f"第二条 {topic}纠纷案件由不动产所在地的基层人民法院管辖。\n\n"
+            f"第三条 当事人就{topic}问题达成调解协议的，人民法院应当审查。\n")
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("interpretations")
+    searcher_of_texts(root, {"first.md": _interpretation(FIRST, "2001年4月16日", "通行"),
+                             "second.md": _interpretation(SECOND, "2006年8月14日", "采光")})
+    return root / "kb"
+
+
+@pytest.fixture(scope="module")
+def searcher(kb: Path) -> Searcher:
+    from kb.settings import load_config
+    return Searcher(kb, load_config(kb=str(kb)))
+
+
+def first_hit(searcher: Searcher, query: str) -> tuple[str, str]:
+    hit = searcher.search(query, k=3)[0]
+    return hit.title, hit.label
+
+
+def test_the_full_title_of_the_first_of_a_series_names_it_alone(searcher: Searcher) -> None:
+    assert first_hit(searcher, f"{FIRST}第三条") == (FIRST, "第三条")
+    assert first_hit(searcher, f"《{FIRST}》第三条") == (FIRST, "第三条")
+    assert searcher.notices(f"{FIRST}第三条") == []
+
+
+def test_an_interpretation_is_named_without_its_issuers(searcher: Searcher) -> None:
+    for query in ("《关于审理邻里纠纷案件适用法律若干问题的解释（二）》第三条", "关于审理邻里纠纷案件适用法律若干问题的解释（二）第三条"):
+        assert first_hit(searcher, query) == (SECOND, "第三条")
+        assert searcher.notices(query) == []
+    assert first_hit(searcher, "关于审理邻里纠纷案件适用法律若干问题的解释第三条") == (FIRST, "第三条")
+
+
+def test_an_unknown_interpretation_is_named_whole(searcher: Searcher) -> None:
+    assert searcher.notices("依照关于审理物业纠纷案件适用法律若干问题的解释第三条") == [
+        "知识库中没有《关于审理物业纠纷案件适用法律若干问题的解释》"]
+    # another body's text of the same name is not the one stored
+    other = "最高人民检察院关于审理邻里纠纷案件适用法律若干问题的解释"
+    assert searcher.notices(f"{other}第三条") == [f"知识库中没有《{other}》"]
+
+
+def test_the_citation_check_reads_the_same_names_and_keeps_the_issuers_written(kb: Path) -> None:
+    with open_store(kb) as store:
+        got = [(c.title, c.verdict) for c in check_text(
+            "依据《关于审理邻里纠纷案件适用法律若干问题的解释（二）》第三条，参照最高人民检察院关于审理邻里纠纷案件适用法律"
+            "若干问题的解释第三条，依照关于审理物业纠纷案件适用法律若干问题的解释第三条", StoreLookup(store))]
+    assert got == [(SECOND, "ok"), ("最高人民检察院关于审理邻里纠纷案件适用法律若干问题的解释", "unknown_document"),
+                   ("关于审理物业纠纷案件适用法律若干问题的解释", "unknown_document")]
