@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
@@ -106,6 +107,9 @@ _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
 _WORD_AFTER_FA = frozenset("人律院官庭警医学")
 _COUNTRY = "中华人民共和国"
+# An interpretation of one law, as its title names it: 关于适用《X》(有关)Y(若干问题)的解释(（一）), NFKC.
+_APPLYING = re.compile(r"关于适用[《〈](?:中华人民共和国)?([^《》〈〉]{1,30})[》〉](?:有关)?([^《》〈〉的]{0,12}?)"
+                       r"(?:若干问题)?的解释(\([一二三四五六七八九十]{1,3}\))?$")
 # How the names of issuing bodies end (法院, 委员会, 国务院办公厅, 人民政府, 中央军委, 海关总署 …).
 _ISSUER_ENDS = ("院", "会", "部", "署", "局", "委", "厅", "府", "办", "室")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -121,8 +125,20 @@ def title_aliases(title: str) -> set[str]:
     """Names a person may use for a document: its title key, without a trailing bracket note, and
     without the issuers before 关于 (《关于审理劳动争议案件适用法律问题的解释（一）》, as judicial
     interpretations and State Council texts are cited)."""
-    aliases = _spelled(title_key(title)) | _spelled(bare_key(title))
+    aliases = _spelled(title_key(title)) | _spelled(bare_key(title)) | _interpretation_names(title)
     return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+
+
+def _interpretation_names(title: str) -> set[str]:
+    """The short names of an interpretation of a law (最高人民法院关于适用《中华人民共和国民事诉讼法》的解释):
+    民事诉讼法解释 and 民诉法解释; 民法典婚姻家庭编解释(一) and 婚姻家庭编解释(一) of …《民法典》婚姻家庭编
+    的解释（一）, 担保制度解释 of …《民法典》有关担保制度的解释; each also without its numbered note."""
+    m = _APPLYING.search(unicodedata.normalize("NFKC", title))
+    if not m:
+        return set()
+    law, part, note = m.group(1), m.group(2), m.group(3) or ""
+    laws = [law, *(short for short, full in ABBREVIATIONS.items() if full == law)] + ([""] if len(part) >= 3 else [])
+    return {f"{name}{part}解释{n}" for name in laws for n in {note, ""}}
 
 
 def _spelled(key: str) -> set[str]:

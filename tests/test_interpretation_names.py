@@ -14,6 +14,7 @@ from lecture.citations import StoreLookup, check_text
 
 FIRST = "最高人民法院关于审理邻里纠纷案件适用法律若干问题的解释"
 SECOND = f"{FIRST}（二）"
+APPLYING = "最高人民法院关于适用《中华人民共和国人民调解法》的解释"      # made up
 
 
 def _interpretation(title: str, date: str, topic: str) -> str:
@@ -26,7 +27,8 @@ def _interpretation(title: str, date: str, topic: str) -> str:
 def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("interpretations")
     searcher_of_texts(root, {"first.md": _interpretation(FIRST, "2001年4月16日", "通行"),
-                             "second.md": _interpretation(SECOND, "2006年8月14日", "采光")})
+                             "second.md": _interpretation(SECOND, "2006年8月14日", "采光"),
+                             "applying.md": _interpretation(APPLYING, "2020年12月29日", "调解")})
     return root / "kb"
 
 
@@ -54,6 +56,13 @@ def test_an_interpretation_is_named_without_its_issuers(searcher: Searcher) -> N
     assert first_hit(searcher, "关于审理邻里纠纷案件适用法律若干问题的解释第三条") == (FIRST, "第三条")
 
 
+def test_an_interpretation_of_a_law_by_its_short_name(searcher: Searcher) -> None:
+    # as lawyers write 民诉法解释 for 最高人民法院关于适用《中华人民共和国民事诉讼法》的解释 (was 知识库中没有《…》)
+    for query in ("人民调解法解释第二条", "《调解法解释》第二条"):
+        assert first_hit(searcher, query) == (APPLYING, "第二条")
+        assert searcher.notices(query) == []
+
+
 def test_an_unknown_interpretation_is_named_whole(searcher: Searcher) -> None:
     assert searcher.notices("依照关于审理物业纠纷案件适用法律若干问题的解释第三条") == [
         "知识库中没有《关于审理物业纠纷案件适用法律若干问题的解释》"]
@@ -66,6 +75,6 @@ def test_the_citation_check_reads_the_same_names_and_keeps_the_issuers_written(k
     with open_store(kb) as store:
         got = [(c.title, c.verdict) for c in check_text(
             "依据《关于审理邻里纠纷案件适用法律若干问题的解释（二）》第三条，参照最高人民检察院关于审理邻里纠纷案件适用法律"
-            "若干问题的解释第三条，依照关于审理物业纠纷案件适用法律若干问题的解释第三条", StoreLookup(store))]
+            "若干问题的解释第三条，依照关于审理物业纠纷案件适用法律若干问题的解释第三条；《调解法解释》第二条", StoreLookup(store))]
     assert got == [(SECOND, "ok"), ("最高人民检察院关于审理邻里纠纷案件适用法律若干问题的解释", "unknown_document"),
-                   ("关于审理物业纠纷案件适用法律若干问题的解释", "unknown_document")]
+                   ("关于审理物业纠纷案件适用法律若干问题的解释", "unknown_document"), (APPLYING, "ok")]

@@ -103,6 +103,12 @@ def test_aliases_are_derived_from_titles() -> None:
     assert "关于加强某某工作的决定" in title_aliases("国务院、中央军委关于加强某某工作的决定")
     assert "关于某某工作的通知" in title_aliases("最高人民法院、最高人民检察院关于某某工作的通知")
     assert not any(a.startswith("关于") for a in title_aliases("国家机关、事业单位贯彻国务院关于某某工作的通知"))
+    # an interpretation of a law by the short names lawyers use
+    assert {"民事诉讼法解释", "民诉法解释"} <= title_aliases("最高人民法院关于适用《中华人民共和国民事诉讼法》的解释")
+    assert {"民法典婚姻家庭编解释(一)", "民法典婚姻家庭编解释"} <= title_aliases(
+        "最高人民法院关于适用《中华人民共和国民法典》婚姻家庭编的解释（一）")
+    assert {"保险法解释(三)", "民法典担保制度解释", "担保制度解释"} <= (title_aliases("最高人民法院关于适用《中华人民共和国保险法》若干问题的解释（三）")
+                                                   | title_aliases("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释"))
 
 
 def test_a_title_spelt_out_names_itself_alone() -> None:
