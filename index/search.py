@@ -44,7 +44,7 @@ from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configur
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
-from kb.chinese import NUMBERED_LABEL, article_label, parse_article_label, title_key
+from kb.chinese import NUMBERED_LABEL, article_label, book_title, parse_article_label, title_key
 from kb.citations import alias_index, documents_named, held_part, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
@@ -135,7 +135,7 @@ class Hit:
     @property
     def citation(self) -> str:
         """《title》label, the standard way to cite it."""
-        return f"《{self.title}》{self.label}"
+        return f"{book_title(self.title)}{self.label}"
 
 
 @dataclass(frozen=True)
@@ -532,7 +532,7 @@ class Searcher:
         out = [f"问题过长（{length}字）：只按前{MAX_QUERY_CHARS}字检索"] if length > MAX_QUERY_CHARS else []
         for name in parsed.unknown:
             gone = self.repealed.get(title_key(name))
-            out.append(f"知识库中没有《{name}》" + (f"：它已于{gone.since}被《{gone.by}》废止" if gone else ""))
+            out.append(f"知识库中没有{book_title(name)}" + (f"：它已于{gone.since}被{book_title(gone.by)}废止" if gone else ""))
         out += [f"知识库中没有{place}的地方规定" for place in self.places_asked(parsed, filters)
                 if not self.holds_rules_of(place)]
         if {HOME, HOME_PROVINCE} & set(parsed.places) and not self.region_setting(filters):
@@ -545,7 +545,7 @@ class Searcher:
             if key in only_named:
                 rows = np.isin(cat.doc, self.documents_keyed([key])) & (cat.version == version)
                 d, status = int(cat.doc[rows][0]), STATUSES[int(cat.status[rows][0])]
-                out.append(f"问题提到的《{cat.documents[d].title}》没有{allowed}的版本：一并列出其最新文本"
+                out.append(f"问题提到的{book_title(cat.documents[d].title)}没有{allowed}的版本：一并列出其最新文本"
                            f"（{STATUS_LABELS[status]}）")
         # a version named for an article or chapter (《…》（2016年）第四条) is said of those, below
         numbered = {(r.doc_keys, r.year, r.earlier) for r in (*parsed.references, *parsed.divisions)}
@@ -555,7 +555,7 @@ class Searcher:
                     (named.doc_keys, named.year, named.earlier) not in numbered):
                 asked = f"{named.year}年的版本" if named.year else "原来的版本"
                 shown = "，现行条文在前，原来的条文见“其他版本”" if parsed.asks_current else ""
-                out.append(f"问题提到《{cat.documents[d].title}》{asked}：一并检索其{date_text(version)}的文本"
+                out.append(f"问题提到{book_title(cat.documents[d].title)}{asked}：一并检索其{date_text(version)}的文本"
                            f"（{STATUS_LABELS[STATUSES[int(cat.status[row])]]}）{shown}")
         bare = [article_label(r.no, r.suffix) for r in parsed.references if not r.doc_keys and not r.unknown]
         bare += [d.label for d in parsed.divisions if not d.doc_keys]
@@ -565,7 +565,7 @@ class Searcher:
                        "或在“法规”筛选中选定一部（命令行：--doc）")
         for division in (d for d in parsed.divisions if d.doc_keys):
             found = self.division_matches(division, filters)
-            titles = "、".join(f"《{cat.documents[d].title}》" for d in self.documents_keyed(division.doc_keys))
+            titles = "、".join(book_title(cat.documents[d].title) for d in self.documents_keyed(division.doc_keys))
             if not found:
                 out.append(f"{titles}没有{division.label}")
             elif len(found) > 1:
@@ -575,23 +575,23 @@ class Searcher:
                 first, last = (article_label(int(cat.no[r]), int(cat.suffix[r])) for r in (rows[0], rows[-1]))
                 span = f"{first}至{last}，共{len(rows)}条" if len(rows) > 1 else first
                 version = f"（{date_text(int(cat.version[rows[0]]))}版本）" if division.year or division.earlier else ""
-                out.append(f"《{title}》{version}{' '.join(h for h in headings if h)}：{span}")
+                out.append(f"{book_title(title)}{version}{' '.join(h for h in headings if h)}：{span}")
         if parsed.asks_outline:
             out += self._outline_notices(parsed, filters)
         for ref in parsed.references:
             rows = self._article_rows(ref) if ref.doc_keys else []
             asked = self._version_asked(ref, rows) if ref.year else None
             if asked is not None and date_text(int(cat.version[asked]))[:4] != ref.year:
-                out.append(f"《{cat.documents[int(cat.doc[asked])].title}》没有{ref.year}年的版本："
+                out.append(f"{book_title(cat.documents[int(cat.doc[asked])].title)}没有{ref.year}年的版本："
                            f"{article_label(ref.no, ref.suffix)}按{date_text(int(cat.version[asked]))}的版本列出")
             shown = self.reference_rows([ref], filters) if rows and (ref.paragraph or ref.item) else []
             for unit in self.units.by_ids(cat.ids[shown].tolist()).values():
                 missing = missing_part(unit.label, unit.paragraphs, ref.paragraph, ref.item)
                 if missing:
-                    out.append(f"《{unit.title}》{missing}")
+                    out.append(f"{book_title(unit.title)}{missing}")
             if ref.doc_keys and not rows:
                 docs = self.documents_keyed(ref.doc_keys)
-                titles = "、".join(f"《{cat.documents[d].title}》" for d in docs)
+                titles = "、".join(book_title(cat.documents[d].title) for d in docs)
                 in_force = np.isin(cat.doc, docs) & (cat.status == 0) & (cat.no > 0)
                 count = f"（共{int(in_force.sum())}条）" if len(docs) == 1 and in_force.any() else ""
                 out.append(f"{titles}没有{article_label(ref.no, ref.suffix)}{count}")
@@ -610,7 +610,7 @@ class Searcher:
             rows = [r for _, part in parts for r in part]
             version = f"（{date_text(int(cat.version[rows[0]]))}版本）" if named.year or named.earlier else ""
             inserted = int((cat.suffix[rows] > 0).sum())
-            count = f"《{cat.documents[d].title}》{version}共{len(rows)}条" + (
+            count = f"{book_title(cat.documents[d].title)}{version}共{len(rows)}条" + (
                 f"（含{inserted}条“之一”等增补条文）" if inserted else "")
             if len(parts) == 1 and not parts[0][0]:
                 out.append(f"{count}，不分章节")
@@ -923,7 +923,7 @@ class Searcher:
         keys = tuple(sorted({self.catalog.documents[i].key for i in self.documents_matching([doc])}))
         rows = self.reference_rows([Reference(keys, no, suffix)], Filters())
         if not rows:
-            raise QueryError(f"《{doc}》 has no {label}")
+            raise QueryError(f"{book_title(doc)} has no {label}")
         return self._hits([(rows[0], 1.0, [])], {MATCH_REFERENCE: set(rows)}, [])[0]
 
     def neighbours(self, article_id: int, before: int = 1, after: int = 1) -> tuple[list[Hit], list[Hit]]:

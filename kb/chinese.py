@@ -165,6 +165,12 @@ def written_in_traditional(text: str) -> bool:
     return bool(han) and sum(_traditional_form(ch) is not None for ch in han) > TRADITIONAL_SHARE * len(han)
 
 
+def book_title(title: str) -> str:
+    """A title in 书名号 as cited: 《民法典》; the title a title quotes in 〈〉 inside it, as Chinese
+    typography nests them: 《最高人民法院关于适用〈中华人民共和国民事诉讼法〉的解释》."""
+    return f"《{title.replace('《', '〈').replace('》', '〉')}》"
+
+
 def title_key(title: str) -> str:
     """Comparison key of a document title: NFKC, no whitespace or quotes, no 中华人民共和国.
 

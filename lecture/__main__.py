@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.chinese import book_title
 from kb.errors import KBError, printable, run_cli
 from kb.settings import add_arguments, config_from_args
 
@@ -70,7 +71,7 @@ def _deadlines(args: argparse.Namespace) -> int:
     for r in rows:
         if r.article.title != title:
             title = r.article.title
-            print(f"《{title}》")
+            print(book_title(title))
         print(f"  {row_line(r)}")
     if not rows:
         print("没有找到期限。")
@@ -105,7 +106,7 @@ def _quiz(args: argparse.Namespace) -> int:
     questions = make_quiz([(r.deadline, r.citation) for r in rows], seed=args.seed, count=args.count,
                           definitions=definitions)
     if not questions:
-        raise QueryError(f"《{documents[0].title}》 has no fixed time limits to ask about")
+        raise QueryError(f"{book_title(documents[0].title)} has no fixed time limits to ask about")
     if args.docx:
         try:
             args.docx.write_bytes(to_docx(quiz_handout(documents[0].title, questions)))

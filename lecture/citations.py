@@ -34,7 +34,7 @@ from index.compare import char_diff, compare
 from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
-from kb.chinese import ARTICLE_REF, article_label, title_key, to_simplified
+from kb.chinese import ARTICLE_REF, article_label, book_title, title_key, to_simplified
 from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, alias_index, bare_key, cited_text,
                           missing_part, part_label, parse_citations, version_asked)
 from kb.errors import IngestError
@@ -239,26 +239,26 @@ def _result(text: str, c: Citation, verdict: str, message: str, title: str = "",
 def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], until: int) -> CheckedCitation:
     """The verdict on one citation; `neighbours`: where the citation before it ends and the one
     after it starts (see `stated_limits`); `until`: where a quotation after it ends at the latest."""
-    cited = f"《{c.title}》{provision(c)}" if c.title else provision(c)
+    cited = f"{book_title(c.title)}{provision(c)}" if c.title else provision(c)
     if not c.title:
         return _result(text, c, "unknown_document", f"{provision(c)}：前文没有写明是哪部法规")
     documents = lookup.documents(c.title, c.loose)
     if c.loose and len(documents) == 1 and c.title.endswith(documents[0].key) and c.title != documents[0].key:
         # 属于治安管理处罚法第九条: the citation starts where the name it ends with does
         c = replace(c, start=c.start + len(c.title) - len(documents[0].key), title=documents[0].key)
-        cited = f"《{c.title}》{provision(c)}"
+        cited = f"{book_title(c.title)}{provision(c)}"
     if not documents:
         gone = [r for r in lookup.replacements(c.title, None) if r.repealed]
         if gone:
             current = _repeal_clause(c.title, gone[0], lookup)
             return _result(text, c, "not_current",
-                           f"《{c.title}》已废止：{gone[0].since}起由《{gone[0].title}》废止"
+                           f"{book_title(c.title)}已废止：{gone[0].since}起由{book_title(gone[0].title)}废止"
                            + (f"（见其{current.article_label}）" if current.article_label else ""), current=current)
-        return _result(text, c, "unknown_document", f"知识库中没有《{c.title}》")
+        return _result(text, c, "unknown_document", f"知识库中没有{book_title(c.title)}")
     if len(documents) > 1:
-        listed = "、".join(f"《{d.title}》" for d in documents[:AMBIGUOUS_LISTED])
+        listed = "、".join(book_title(d.title) for d in documents[:AMBIGUOUS_LISTED])
         more = f"等{len(documents)}部" if len(documents) > AMBIGUOUS_LISTED else ""
-        return _result(text, c, "ambiguous", f"《{c.title}》可指：{listed}{more}")
+        return _result(text, c, "ambiguous", f"{book_title(c.title)}可指：{listed}{more}")
     document = documents[0]
     version, note = _version(document, c)
     units = list(lookup.articles(version.id))
@@ -274,15 +274,15 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
                            + (f"对应{current.article_label}" if current else "无对应条文"),
                            title, old_version.version_date, current)
         count = sum(1 for u in units if u.no is not None)
-        return _result(text, c, "article_not_found", f"{note}《{title}》没有{article_label(c.no, c.suffix)}（共{count}条）",
-                       title, date)
+        return _result(text, c, "article_not_found",
+                       f"{note}{book_title(title)}没有{article_label(c.no, c.suffix)}（共{count}条）", title, date)
     unit = units[index]
     found = functools.partial(_result, unit=unit)
     paragraphs = unit.paragraphs
     missing = missing_part(unit.label, paragraphs, c.paragraph or 0, c.item or 0)
     if missing:
         kind = "paragraph_not_found" if (c.paragraph or 0) > len(paragraphs) else "item_not_found"
-        return found(text, c, kind, f"{note}《{title}》{missing}", title, date)
+        return found(text, c, kind, f"{note}{book_title(title)}{missing}", title, date)
     target = cited_text(unit.text, paragraphs, c.paragraph or 0, c.item or 0)
     quote = quotation(text, c, until)
     similarity = None
@@ -310,7 +310,7 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
     if wrong:
         return found(text, c, "period_mismatch", f"文中的期限“{'、'.join(wrong)}”与{cited}不符：原文为"
                      + "、".join(period_text(*p) for p in dict.fromkeys(written)), title, date, None, similarity)
-    return found(text, c, "ok", f"{note}《{title}》{provision(c)}：现行有效，核对无误", title, date, None, similarity)
+    return found(text, c, "ok", f"{note}{book_title(title)}{provision(c)}：现行有效，核对无误", title, date, None, similarity)
 
 
 def _date(iso: str) -> str:
@@ -382,11 +382,11 @@ def _in_force(document: KnownDocument, version: KnownVersion, index: int, lookup
     for replacement in lookup.replacements(document.title, document):
         if replacement.repealed:
             clause = _repeal_clause(document.title, replacement, lookup)
-            return clause, f"{replacement.since}起由《{replacement.title}》废止" + (
+            return clause, f"{replacement.since}起由{book_title(replacement.title)}废止" + (
                 f"（见其{clause.article_label}）" if clause.article_label else "")
         new = KnownVersion(replacement.version_id, "", replacement.title, "current", frozenset())
         found = _counterpart(version, index, new, lookup)
-        return found, (f"{replacement.since}起由《{replacement.title}》取代"
+        return found, (f"{replacement.since}起由{book_title(replacement.title)}取代"
                        + (f"，对应其{found.article_label}" if found else "，无对应条文"))
     status = {"superseded": "已修改", "repealed": "已废止", "pending": "尚未施行"}.get(version.status, version.status)
     return None, f"该版本{status}"

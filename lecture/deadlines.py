@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingest.deadlines import Deadline
-from kb.chinese import int_to_cn
+from kb.chinese import book_title, int_to_cn
 from kb.citations import alias_index, documents_named
 from lecture.handout import Handout, Heading, Table, paragraph, plain
 from lecture.pack import citation
@@ -145,7 +145,7 @@ def deadlines_handout(rows: Sequence[DeadlineRow], title: str = "期限一览") 
     for r in rows:
         by_title.setdefault(r.article.title, []).append(r)
     for doc_title, doc_rows in by_title.items():
-        blocks.append(Heading(f"《{doc_title}》"))
+        blocks.append(Heading(book_title(doc_title)))
         blocks.append(Table(TABLE_HEADER, tuple(tuple(plain(c) for c in row_cells(r)) for r in doc_rows)))
     if not rows:
         blocks.append(paragraph("所选文件中没有找到期限。", "note"))

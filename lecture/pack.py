@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
+from kb.chinese import book_title
 from kb.citations import cited_text, held_part, missing_part, part_label
 from kb.places import NATIONAL
 from lecture.handout import BulletList, Handout, Heading, Paragraph, Run, paragraph, plain
@@ -75,7 +76,7 @@ def citation(title: str, label: str, *, status: str = "current", version_date: s
     force names its year, so an old text is never quoted as the law in force:
     《信访条例》（2005年版）第十四条."""
     version = f"（{version_date[:4]}年版）" if status != "current" and version_date[:4].isdigit() else ""
-    return f"《{title}》{version}{label}"
+    return f"{book_title(title)}{version}{label}"
 
 
 def clause_from_article(article: StoredArticle, paragraph: int = 0, item: int = 0) -> PackClause:
@@ -199,7 +200,7 @@ def status_label(status: str) -> str:
 
 def source_line(clause: PackClause) -> str:
     """One entry of a handout's source list: document, issuer, number, dates, version and status."""
-    parts = [f"《{clause.title}》"]
+    parts = [book_title(clause.title)]
     parts += [p for p in (clause.issuer, clause.doc_number) if p]
     if clause.promulgated:
         parts.append(f"{clause.promulgated}公布")

@@ -61,6 +61,8 @@ def test_an_interpretation_of_a_law_by_its_short_name(searcher: Searcher) -> Non
     for query in ("人民调解法解释第二条", "《调解法解释》第二条"):
         assert first_hit(searcher, query) == (APPLYING, "第二条")
         assert searcher.notices(query) == []
+    # and cited with the quoted title in 〈〉 (it was 《…关于适用《中华人民共和国人民调解法》的解释》第二条)
+    assert searcher.search("调解法解释第二条", k=1)[0].citation == "《最高人民法院关于适用〈中华人民共和国人民调解法〉的解释》第二条"
 
 
 def test_an_unknown_interpretation_is_named_whole(searcher: Searcher) -> None:
@@ -76,5 +78,7 @@ def test_the_citation_check_reads_the_same_names_and_keeps_the_issuers_written(k
         got = [(c.title, c.verdict) for c in check_text(
             "依据《关于审理邻里纠纷案件适用法律若干问题的解释（二）》第三条，参照最高人民检察院关于审理邻里纠纷案件适用法律"
             "若干问题的解释第三条，依照关于审理物业纠纷案件适用法律若干问题的解释第三条；《调解法解释》第二条", StoreLookup(store))]
+        ok = check_text("《调解法解释》第二条", StoreLookup(store))[0].message
+    assert ok == "《最高人民法院关于适用〈中华人民共和国人民调解法〉的解释》第二条：现行有效，核对无误"
     assert got == [(SECOND, "ok"), ("最高人民检察院关于审理邻里纠纷案件适用法律若干问题的解释", "unknown_document"),
                    ("关于审理物业纠纷案件适用法律若干问题的解释", "unknown_document"), (APPLYING, "ok")]

@@ -56,6 +56,9 @@ def test_citation_forms():
     assert citation("信访工作条例", "第三十六条") == "《信访工作条例》第三十六条"
     assert citation("信访条例", "第十四条", status="superseded", version_date="2005-01-10") == "《信访条例》（2005年版）第十四条"
     assert citation("某意见", "一、总体要求", status="current", version_date="2024-03-01") == "《某意见》一、总体要求"
+    # a title quoting another nests it in 〈〉 (it was 《…关于适用《中华人民共和国民事诉讼法》的解释》)
+    assert citation("最高人民法院关于适用《中华人民共和国民事诉讼法》的解释", "第九十条") == (
+        "《最高人民法院关于适用〈中华人民共和国民事诉讼法〉的解释》第九十条")
 
 
 def test_add_clauses_keeps_order_and_tells_what_the_pack_held(kb):

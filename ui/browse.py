@@ -10,7 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
-from kb.chinese import to_simplified
+from kb.chinese import book_title, to_simplified
 from ui.common import (article_citation, article_links, clause_card, documents, escape, kb_store, level_order,
                        linked_article_html, ocr_badge, query_int, region_order, search_hits_cards, status_badge)
 
@@ -126,8 +126,8 @@ def document_view(cfg: Config, store: Store, doc_id: int) -> None:
     for verb, (other, title, since) in [("废止", r) for r in store.repealed_by(doc.id)] + \
                                        [("取代", r) for r in store.replaced_by(doc.id)]:
         when = f"自 {since} 起" if since else ""
-        st.page_link(page("browse", cfg), label=f"{when}由《{escape(title)}》{verb}", icon=":material/arrow_forward:",
-                     query_params={"doc": str(other)})
+        st.page_link(page("browse", cfg), label=f"{when}由{book_title(escape(title))}{verb}",
+                     icon=":material/arrow_forward:", query_params={"doc": str(other)})
     _metadata(version)
     if len(versions) > 1:
         st.markdown("**版本**")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kb.chinese import book_title
 from lecture import MAX_CHECK_CHARS, VERDICT_LABELS, StoreLookup, check_text, read_upload
 from ui.common import escape, kb_store
 
@@ -56,7 +57,7 @@ def annotated_html(text: str, checked: list[CheckedCitation]) -> str:
 def results_html(checked: list[CheckedCitation]) -> str:
     rows = []
     for c in checked:
-        current = f"《{c.current.title}》{c.current.article_label}" if c.current else ""
+        current = f"{book_title(c.current.title)}{c.current.article_label}" if c.current else ""
         similarity = "" if c.quote_similarity is None else f"{c.quote_similarity:.0%}"
         cited = escape(c.text)
         if c.unit is not None:          # the article checked, to read in full

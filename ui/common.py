@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.records import EVENT_LABELS, LEVELS, STATUS_LABELS
-from kb.chinese import title_key
+from kb.chinese import book_title, title_key
 from kb.citations import item_lines, item_paragraph, part_label
 from kb.errors import KBError
 from kb.places import NATIONAL
@@ -487,8 +487,8 @@ def comparison_label(older: StoredVersion, newer: StoredVersion) -> str:
     """How a link to 新旧对照 names two versions: 《行政复议法》2017-09-01 → 2023-09-01, or
     《信访条例》（2005-01-10）→《信访工作条例》（2022-02-25） for texts of two titles."""
     if older.title == newer.title:
-        return f"《{older.title}》{older.version_date} → {newer.version_date}"
-    return f"《{older.title}》（{older.version_date}）→《{newer.title}》（{newer.version_date}）"
+        return f"{book_title(older.title)}{older.version_date} → {newer.version_date}"
+    return f"{book_title(older.title)}（{older.version_date}）→{book_title(newer.title)}（{newer.version_date}）"
 
 
 def _related_links(cfg: Config, store: Store, engine: Searcher, query: str, filters: Filters) -> None:
@@ -502,11 +502,11 @@ def _related_links(cfg: Config, store: Store, engine: Searcher, query: str, filt
     held = documents(cfg, store)
     if parsed.asks_outline:
         for d in (d for d in held if d.key in parsed.mentioned):
-            st.page_link(page("browse", cfg), label=escape(f"法规浏览：《{d.title}》的目录和全文"),
+            st.page_link(page("browse", cfg), label=escape(f"法规浏览：{book_title(d.title)}的目录和全文"),
                          icon=":material/menu_book:", query_params={"doc": str(d.id)})
     successors = {gone.by for name in parsed.unknown if (gone := engine.repealed.get(title_key(name)))}
     for d in (d for d in held if d.title in successors):
-        st.page_link(page("browse", cfg), label=escape(f"法规浏览：《{d.title}》"), icon=":material/menu_book:",
+        st.page_link(page("browse", cfg), label=escape(f"法规浏览：{book_title(d.title)}"), icon=":material/menu_book:",
                      query_params={"doc": str(d.id)})
     for older, newer in comparisons_asked(cfg, store, engine, query, filters):
         st.page_link(page("compare", cfg), label=escape(f"新旧对照：{comparison_label(older, newer)}"),

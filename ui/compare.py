@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ingest.records import STATUS_LABELS
+from kb.chinese import book_title
 from kb.places import NATIONAL
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
@@ -33,7 +34,8 @@ def _version_options(kb: str, generation: int) -> dict[int, str]:
         for doc in store.documents():
             for v in store.versions(doc.id):
                 region = "" if doc.region == NATIONAL else f" · {doc.region}"
-                options[v.id] = f"《{v.title}》 {_date(v.version_date)} · {STATUS_LABELS.get(v.status, v.status)}{region}"
+                status = STATUS_LABELS.get(v.status, v.status)
+                options[v.id] = f"{book_title(v.title)} {_date(v.version_date)} · {status}{region}"
     return options
 
 

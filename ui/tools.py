@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lecture import (TABLE_HEADER, actors_of, build_flow, deadlines_handout, document_deadlines,
                      document_definitions, filter_rows, is_correct, make_quiz, quiz_handout, row_cells, to_csv,
                      to_docx, to_dot, to_svg)
+from kb.chinese import book_title
 from kb.places import NATIONAL
 from lecture.quiz import LETTERS
 from lecture.storage import safe_stem
@@ -76,7 +77,7 @@ def render(cfg: Config) -> None:
 
 
 def _doc_name(d: StoredDocument) -> str:
-    return f"《{d.title}》" + ("" if d.region == NATIONAL else f" · {d.region}")
+    return book_title(d.title) + ("" if d.region == NATIONAL else f" · {d.region}")
 
 
 def _deadline_table(rows: list[DeadlineRow]) -> None:
@@ -128,7 +129,7 @@ def _flow(rows: list[DeadlineRow], chosen: list[StoredDocument]) -> None:
     own = [r for r in rows if r.article.document_id == doc.id]
     flow = build_flow(doc.title, [r.deadline for r in own], {r.article.label: r.article.text for r in own})
     if flow.empty:
-        st.info(f"《{escape(doc.title)}》中没有找到带固定期限的程序步骤，无法画出流程图。")
+        st.info(f"{book_title(escape(doc.title))}中没有找到带固定期限的程序步骤，无法画出流程图。")
         return
     links = {}
     for r in own:
@@ -154,7 +155,7 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, genera
     definitions = st.cache_data(show_spinner=False)(_definitions)(kb, generation, doc.id)
     questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count, definitions=definitions)
     if not questions:
-        st.info(f"《{escape(doc.title)}》中没有带固定期限的条文，无法出题。")
+        st.info(f"{book_title(escape(doc.title))}中没有带固定期限的条文，无法出题。")
         return
     round_key = f"tools-quiz-{doc.id}-{seed}-{count}"
     with st.form(f"{round_key}-form"):
