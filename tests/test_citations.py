@@ -163,30 +163,28 @@ def test_names_without_shu_ming_hao_no_matcher_knows() -> None:
     [c] = parse_citations("具体行政行为有行政复议法第十条")
     assert (c.title, c.loose) == ("具体行政行为有行政复议法", True)
     assert [c.own for c in parse_citations("依照本办法第十条", own_title="某办法", own_article=(1, 0))] == [True]
-    # 实施 of 实施细则 and 和 of 共和国 belong to the name, 和 between two names does not (the check
-    # said 知识库中没有《细则》, and 《民法典和劳动合同法》)
-    [c] = parse_citations("依照信访工作条例实施细则第三条")
-    assert c.title == "信访工作条例实施细则"
-    [c] = parse_citations("依据民法典和劳动合同法第十条")
-    assert c.title == "劳动合同法"
-    [c] = parse_citations("依照中华人民共和国人民调解法第十条")
-    assert c.title == "中华人民共和国人民调解法"
     [c] = parse_citations("这个办法第三条规定")           # the text's own by other words: no name (was 《这个办法》)
     assert (c.title, c.loose) == ("", False)
     [c] = parse_citations("人数超过本实施细则第三十条规定的", own_title="某某实施细则", own_article=(1, 0))
     assert (c.title, c.own) == ("某某实施细则", True)
-    [c] = parse_citations("依照人口与计划生育法第十八条")
-    assert c.title == "人口与计划生育法"
-    # a judicial interpretation's name runs from its issuers or from 关于 (it was 《法律若干问题的解释》, cut
-    # at 适用); a bracket note after it is its own; 关于 leading into a name is still cut
-    [c] = parse_citations("依照关于审理劳动争议案件适用法律若干问题的解释第十条")
-    assert c.title == "关于审理劳动争议案件适用法律若干问题的解释"
-    [c] = parse_citations("根据最高人民法院、最高人民检察院关于办理盗窃刑事案件适用法律若干问题的解释第二条")
-    assert c.title == "最高人民法院、最高人民检察院关于办理盗窃刑事案件适用法律若干问题的解释"
-    [c] = parse_citations("适用最高人民法院关于审理劳动争议案件适用法律问题的解释（一）第十条")
-    assert c.title == "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）"
-    [c] = parse_citations("关于劳动合同法第十条的理解")
-    assert c.title == "劳动合同法"
+    named = [
+        # 实施 of 实施细则 and 和 of 共和国 belong to the name, 和 between two names does not (the check
+        # said 知识库中没有《细则》, and 《民法典和劳动合同法》)
+        ("依照信访工作条例实施细则第三条", "信访工作条例实施细则"),
+        ("依据民法典和劳动合同法第十条", "劳动合同法"),
+        ("依照中华人民共和国人民调解法第十条", "中华人民共和国人民调解法"),
+        ("依照人口与计划生育法第十八条", "人口与计划生育法"),
+        # a judicial interpretation's name runs from its issuers or from 关于 (it was 《法律若干问题的解释》,
+        # cut at 适用); a bracket note after it is its own; 关于 leading into a name is still cut
+        ("依照关于审理劳动争议案件适用法律若干问题的解释第十条", "关于审理劳动争议案件适用法律若干问题的解释"),
+        ("根据最高人民法院、最高人民检察院关于办理盗窃刑事案件适用法律若干问题的解释第二条",
+         "最高人民法院、最高人民检察院关于办理盗窃刑事案件适用法律若干问题的解释"),
+        ("适用最高人民法院关于审理劳动争议案件适用法律问题的解释（一）第十条", "最高人民法院关于审理劳动争议案件适用法律问题的解释（一）"),
+        ("关于劳动合同法第十条的理解", "劳动合同法"),
+    ]
+    for text, title in named:
+        [c] = parse_citations(text)
+        assert c.title == title, text
 
 
 def test_article_numbers_inside_titles_are_not_citations() -> None:
