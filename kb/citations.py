@@ -124,7 +124,8 @@ def bare_key(name: str) -> str:
 def title_aliases(title: str) -> set[str]:
     """Names a person may use for a document: its title key, without a trailing bracket note, and
     without the issuers before 关于 (《关于审理劳动争议案件适用法律问题的解释（一）》, as judicial
-    interpretations and State Council texts are cited)."""
+    interpretations and State Council texts are cited); an interpretation of one law also by its short
+    names (民诉法解释: `_interpretation_names`)."""
     aliases = _spelled(title_key(title)) | _spelled(bare_key(title)) | _interpretation_names(title)
     return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
 
