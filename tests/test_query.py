@@ -130,6 +130,16 @@ def test_ambiguous_alias_names_all_its_documents() -> None:
     assert mention.doc_keys == ("甲乙办法(暂行)", "甲乙办法(试行)")
 
 
+def test_a_known_name_inside_a_name_the_knowledge_base_lacks_is_not_mentioned() -> None:
+    # 四川省信访条例 (not held) holds 信访条例 (the 2005 text, held): the question is not about the
+    # national text, whose superseded articles it drew into the results
+    titles = TitleMatcher(["信访条例", "信访工作条例"])
+    for text in ("四川省信访条例第二十条", "《四川省信访条例》怎么规定的"):
+        parsed = parse_query(text, titles)
+        assert (parsed.mentioned, parsed.unknown) == ((), ("四川省信访条例",)), text
+    assert parse_query("四川省信访条例和信访条例第十条", titles).mentioned == ("信访条例",)
+
+
 def test_empty_query_is_an_error() -> None:
     with pytest.raises(QueryError, match="empty query"):
         parse_query("  \u3000 ")
