@@ -32,6 +32,7 @@ from ingest.records import Document
 from ingest.successors import Successors, load_successors
 from kb.chinese import title_key
 from kb.errors import StoreError
+from kb.places import PLACE_ENDS
 
 DB_NAME = "kb.sqlite"
 SCHEMA_VERSION = 3
@@ -911,7 +912,8 @@ class Store:
     def document_key(self, key: str, loose: bool = False) -> str:
         """`key` if a stored document has it; for a `loose` name (written without 书名号, possibly
         with the words leading into it: 实施刑法) the one stored key ending with it, else the longest
-        stored key it ends with; else ""."""
+        stored key it ends with, unless a place comes right before that (四川省信访条例 is not 信访条例);
+        else ""."""
         if self.conn.execute("SELECT 1 FROM documents WHERE key=?", (key,)).fetchone():
             return key
         if not loose:
@@ -925,7 +927,7 @@ class Store:
         row = self.conn.execute(
             "SELECT key FROM documents WHERE length(key) >= 2 AND length(key) < length(?) "
             "AND substr(?, -length(key)) = key ORDER BY length(key) DESC LIMIT 1", (key, key)).fetchone()
-        return row[0] if row else ""
+        return row[0] if row and key[-len(row[0]) - 1] not in PLACE_ENDS else ""
 
     def _resolve(self, version_id: int, target_key: str, no: int, suffix: int, loose: bool = False) -> int | None:
         """The article a reference names: in the citing version for the document itself, else in the

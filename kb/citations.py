@@ -31,6 +31,7 @@ from typing import Protocol, TypeVar
 from kb.chinese import (CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, longest_first, title_key,
                         to_simplified)
 from kb.errors import QueryError
+from kb.places import PLACE_ENDS
 
 MIN_ALIAS_CHARS = 2
 # Short names no title spells out; the full title's key is what they stand for.
@@ -226,8 +227,9 @@ class TitleMatcher:
         keyed, offsets = _keyed(text)
 
         def accept(start: int, end: int) -> bool:
-            after_issuers = start > 0 and keyed[start - 1] in (*_ISSUER_ENDS, "、")
-            return not _continues_word(keyed, end) and not (after_issuers and keyed[start:end] in self._without_issuers)
+            before = keyed[start - 1] if start > 0 else ""
+            after_issuers = before in (*_ISSUER_ENDS, "、") and keyed[start:end] in self._without_issuers
+            return not (_continues_word(keyed, end) or after_issuers or before in PLACE_ENDS)
 
         return [Mention(offsets[start], offsets[end - 1] + 1, keys) for start, end, keys in
                 longest_first(keyed, self._names, self._lengths, accept)]

@@ -55,6 +55,9 @@ PREFECTURES = {
     "宁夏回族自治区": "银川市 石嘴山市 吴忠市 固原市 中卫市",
     "新疆维吾尔自治区": "乌鲁木齐市 克拉玛依市 吐鲁番市 哈密市 昌吉回族自治州 博尔塔拉蒙古自治州 巴音郭楞蒙古自治州 阿克苏地区 克孜勒苏柯尔克孜自治州 喀什地区 和田地区 伊犁哈萨克自治州 塔城地区 阿勒泰地区 石河子市",
 }
+# How a place's name ends (四川省, 成都市, 武侯区, 某县, 凉山彝族自治州): a title right after one is that
+# place's rules (四川省信访条例), not the national text it ends with.
+PLACE_ENDS = frozenset("省市县区州")
 MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
 CITY_PROVINCE = {city: province for province, cities in PREFECTURES.items() for city in cities.split()}
 PROVINCE_SHORT = {re.sub(r"(壮族|回族|维吾尔)?(自治区|特别行政区|省|市)$", "", p): p for p in PROVINCES}

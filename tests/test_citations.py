@@ -365,6 +365,14 @@ def test_a_loose_name_is_checked_by_its_known_ending(made_up_kb: Path) -> None:
     assert text[c["start"]:c["end"]] == c["text"]
 
 
+def test_a_place_s_rules_are_not_the_national_text_they_end_with(tmp_path: Path) -> None:
+    # 依照四川省社区矫正条例第二条 was checked as the national 《社区矫正条例》第二条
+    national = "# 社区矫正条例\n\n2020年1月1日 施行\n\n第一条 为了规范社区矫正，制定本条例。\n\n第二条 本条例适用于全国。\n"
+    kb = kb_of_texts(tmp_path, {"社区矫正条例.md": national})
+    assert [(c["title"], c["verdict"]) for c in check(kb, "依照四川省社区矫正条例第二条，参照社区矫正条例第二条")] == [
+        ("四川省社区矫正条例", "unknown_document"), ("社区矫正条例", "ok")]
+
+
 def test_a_title_without_its_bracket_note(made_up_kb: Path) -> None:
     [c] = check(made_up_kb, "《某市调解办法》第一条")
     assert (c["verdict"], c["title"]) == ("ok", "某市调解办法（试行）")

@@ -130,6 +130,14 @@ def test_ambiguous_alias_names_all_its_documents() -> None:
     assert mention.doc_keys == ("甲乙办法(暂行)", "甲乙办法(试行)")
 
 
+def test_a_national_title_after_a_place_is_that_place_s_rules() -> None:
+    # 四川省信访条例 is Sichuan's regulation, not the national 信访条例 it ends with
+    titles = TitleMatcher(["信访条例", "北京市信访条例"])
+    assert [m.doc_keys for m in titles.find("依照四川省信访条例第二十条")] == []
+    assert [m.doc_keys for m in titles.find("成都市武侯区信访条例")] == []
+    assert [m.doc_keys for m in titles.find("依照信访条例第二十条和北京市信访条例")] == [("信访条例",), ("北京市信访条例",)]
+
+
 def test_a_known_name_inside_a_name_the_knowledge_base_lacks_is_not_mentioned() -> None:
     # 四川省信访条例 (not held) holds 信访条例 (the 2005 text, held): the question is not about the
     # national text, whose superseded articles it drew into the results
