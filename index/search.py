@@ -45,7 +45,7 @@ from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
 from kb.chinese import NUMBERED_LABEL, article_label, book_title, parse_article_label, title_key
-from kb.citations import alias_index, documents_named, held_part, missing_part, version_asked
+from kb.citations import ABBREVIATIONS, alias_index, documents_named, held_part, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
 from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
@@ -224,7 +224,9 @@ class Searcher:
             self.prior = configured_prior(self.cfg.question_prior, self.embedder.model_id)
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
-        self.titles = TitleMatcher(self.catalog.titles())
+        # the common short names (治安法, 刑诉法) of the laws held, as 引用核对 reads them
+        keys = {d.key for d in self.catalog.documents}
+        self.titles = TitleMatcher(self.catalog.titles(), [(a, t) for a, t in ABBREVIATIONS.items() if t in keys])
         self.repealed_titles = TitleMatcher(self.repealed)
         self._regions = frozenset(d.region for d in self.catalog.documents)
         self.places = PlaceMatcher([*self._regions, self.cfg.region])

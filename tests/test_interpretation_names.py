@@ -1,8 +1,9 @@
-"""Judicial interpretations by the names people cite them by (real model and index): without their
-issuers (《关于审理…的解释（二）》), and by the full title of the first of a series, which names that
-text alone. Before, the search said the knowledge base lacked the one, answered the other from a
-sequel that shares its name without the bracket note, and read an unknown such name written
-without 书名号 from after its 适用 (知识库中没有《法律若干问题的解释》)."""
+"""Judicial interpretations, and laws, by the names people cite them by (real model and index):
+interpretations without their issuers (《关于审理…的解释（二）》), and by the full title of the first of
+a series, which names that text alone; laws by their common short names (治安法). Before, the search
+said the knowledge base lacked the first and the last, answered the second from a sequel that shares
+its name without the bracket note, and read an unknown such name written without 书名号 from after
+its 适用 (知识库中没有《法律若干问题的解释》)."""
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from lecture.citations import StoreLookup, check_text
 FIRST = "最高人民法院关于审理邻里纠纷案件适用法律若干问题的解释"
 SECOND = f"{FIRST}（二）"
 APPLYING = "最高人民法院关于适用《中华人民共和国人民调解法》的解释"      # made up
+PUBLIC_ORDER = "中华人民共和国治安管理处罚法"                              # its text made up
 
 
 def _interpretation(title: str, date: str, topic: str) -> str:
@@ -28,7 +30,8 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("interpretations")
     searcher_of_texts(root, {"first.md": _interpretation(FIRST, "2001年4月16日", "通行"),
                              "second.md": _interpretation(SECOND, "2006年8月14日", "采光"),
-                             "applying.md": _interpretation(APPLYING, "2020年12月29日", "调解")})
+                             "applying.md": _interpretation(APPLYING, "2020年12月29日", "调解"),
+                             "public-order.md": _interpretation(PUBLIC_ORDER, "2013年1月1日", "治安")})
     return root / "kb"
 
 
@@ -63,6 +66,13 @@ def test_an_interpretation_of_a_law_by_its_short_name(searcher: Searcher) -> Non
         assert searcher.notices(query) == []
     # and cited with the quoted title in 〈〉 (it was 《…关于适用《中华人民共和国人民调解法》的解释》第二条)
     assert searcher.search("调解法解释第二条", k=1)[0].citation == "《最高人民法院关于适用〈中华人民共和国人民调解法〉的解释》第二条"
+
+
+def test_a_law_by_its_common_short_name(searcher: Searcher) -> None:
+    # 引用核对 knew 治安法, 刑诉法, 民诉法 …; the search said 知识库中没有《治安法》 and answered with other articles
+    assert first_hit(searcher, "治安法第二条") == (PUBLIC_ORDER, "第二条")
+    assert searcher.notices("治安法第二条") == []
+    assert searcher.notices("刑诉法第二条") == ["知识库中没有《刑诉法》"]      # a short name of a law not held
 
 
 def test_an_unknown_interpretation_is_named_whole(searcher: Searcher) -> None:
