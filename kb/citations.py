@@ -110,7 +110,7 @@ _WORD_AFTER_FA = frozenset("人律院官庭警医学")
 _COUNTRY = "中华人民共和国"
 # An interpretation of one law, as its title names it: 关于适用《X》(有关)Y(若干问题)的解释(（一）), NFKC.
 _APPLYING = re.compile(r"关于适用[《〈](?:中华人民共和国)?([^《》〈〉]{1,30})[》〉](?:有关)?([^《》〈〉的]{0,12}?)"
-                       r"(?:若干问题)?的解释(\([一二三四五六七八九十]{1,3}\))?$")
+                       rf"(?:若干问题)?的解释({_NOTE_NUMBER})$")
 # How the names of issuing bodies end (法院, 委员会, 国务院办公厅, 人民政府, 中央军委, 海关总署 …).
 _ISSUER_ENDS = ("院", "会", "部", "署", "局", "委", "厅", "府", "办", "室")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -138,7 +138,7 @@ def _interpretation_names(title: str) -> set[str]:
     m = _APPLYING.search(unicodedata.normalize("NFKC", title))
     if not m:
         return set()
-    law, part, note = m.group(1), m.group(2), m.group(3) or ""
+    law, part, note = m.groups()
     laws = [law, *(short for short, full in ABBREVIATIONS.items() if full == law)] + ([""] if len(part) >= 3 else [])
     return {f"{name}{part}解释{n}" for name in laws for n in {note, ""}}
 
