@@ -224,14 +224,14 @@ class Searcher:
             self.prior = configured_prior(self.cfg.question_prior, self.embedder.model_id)
         self._positions: np.ndarray | None = None
         self.tokenizer = Tokenizer()
+        self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         # the common short names (治安法, 刑诉法) of the laws held, as 引用核对 reads them
-        keys = {d.key for d in self.catalog.documents}
-        self.titles = TitleMatcher(self.catalog.titles(), [(a, t) for a, t in ABBREVIATIONS.items() if t in keys])
+        held = set(self._doc_keys.tolist())
+        self.titles = TitleMatcher(self.catalog.titles(), [(a, t) for a, t in ABBREVIATIONS.items() if t in held])
         self.repealed_titles = TitleMatcher(self.repealed)
         self._regions = frozenset(d.region for d in self.catalog.documents)
         self.places = PlaceMatcher([*self._regions, self.cfg.region])
         self.expansions = load_expansions()
-        self._doc_keys = np.array([d.key for d in self.catalog.documents], dtype=object)
         self._versions_of: dict[int, list[int]] | None = None
         self._alias_docs: dict[str, list[int]] | None = None
         # Cached per searcher, not per class: a class-level cache held every searcher it had seen,
