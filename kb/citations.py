@@ -87,7 +87,13 @@ _OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|
 # Chinese characters ending in a document word and perhaps a numbered note (解释（一）), less the verbs
 # and conjunctions leading into it.
 _NOTE_NUMBER = r"(?:[（(][一二三四五六七八九十]{1,3}[）)])?"
-_UNLISTED_NAME = re.compile(rf"[\u4e00-\u9fff、]{{1,44}}?(?P<word>{DOC_WORDS}){_NOTE_NUMBER}\s*+$")
+# Found from its end: the document word (and note) right before the article, then back over the run
+# (one pass over the window, where a search from each start of the window once cost a reference
+# a pass of the rest of it).
+_UNLISTED_END = re.compile(rf"(?:{DOC_WORDS}){_NOTE_NUMBER}$")
+_UNLISTED_END_CHARS = 7         # the longest document word and note: 法典（十一）
+_UNLISTED_RUN = 44              # at most this many characters of the name before its document word
+_NAME_RUN = re.compile(r"[\u4e00-\u9fff、]*+")     # matched on the characters before the word, reversed
 UNLISTED_WINDOW = 52
 # Other names reach at most this far back from their document word (中华人民共和国道路交通安全法实施条例).
 _OTHER_NAME_REACH = 20
@@ -614,13 +620,22 @@ def unlisted_name(text: str, start: int) -> tuple[int, str] | None:
     """(start, name) of a document name no matcher knows, written without 书名号 right before
     `start` (依照治安管理处罚法|第十条); (start, "") when what is there is too short to be one; None
     when there is none. The name may still carry words leading into it."""
-    m = _UNLISTED_NAME.search(text, max(0, start - UNLISTED_WINDOW), start)
-    if not m:
+    lo, end = max(0, start - UNLISTED_WINDOW), start
+    while end > lo and text[end - 1].isspace():
+        end -= 1
+    word = _UNLISTED_END.search(text, max(lo, end - _UNLISTED_END_CHARS), end)
+    while word:
+        before = text[max(lo, word.start() - _UNLISTED_RUN):word.start()]
+        name_start = word.start() - _NAME_RUN.match(before[::-1]).end()
+        if name_start < word.start():
+            break
+        word = _UNLISTED_END.search(text, word.start() + 1, end)     # 办法 alone: 办 is the name, 法 its word
+    else:
         return None
-    name, name_start = m.group(0).rstrip(), m.start()
-    end = _ABOUT_TITLE_END.search(name)
-    about = name.find("关于", 0, end.start()) if end else -1
-    if about < 0 and (over := m.start("word") - m.start() - _OTHER_NAME_REACH) > 0:
+    name = text[name_start:end]
+    title_end = _ABOUT_TITLE_END.search(name)
+    about = name.find("关于", 0, title_end.start()) if title_end else -1
+    if about < 0 and (over := word.start() - name_start - _OTHER_NAME_REACH) > 0:
         name, name_start = name[over:], name_start + over
     country = name.find(_COUNTRY)
     own_from = min(p for p in (country, about, len(name)) if p >= 0)
