@@ -22,6 +22,7 @@ text; full-width digits and brackets are accepted as written.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -254,11 +255,21 @@ def _keyed(text: str) -> tuple[str, list[int]]:
         if text.startswith(_COUNTRY, i):
             i += len(_COUNTRY)
             continue
-        keyed = title_key(text[i])
-        kept.append(keyed)
-        offsets.extend([i] * len(keyed))
+        keyed = _char_key(text[i])
+        if len(keyed) == 1:
+            kept.append(keyed)
+            offsets.append(i)
+        elif keyed:
+            kept.append(keyed)
+            offsets.extend([i] * len(keyed))
         i += 1
     return "".join(kept), offsets
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _char_key(ch: str) -> str:
+    """`title_key` of one character: every character of every text searched or checked is keyed."""
+    return title_key(ch)
 
 
 def _continues_word(text: str, end: int) -> bool:
