@@ -460,21 +460,39 @@ def quote_similarity(quote: str, target: str) -> float:
     return min(matched / sum(len(p) for p in pieces), 0.999)
 
 
+def _quoted_stretch(letters: str, quoted: str) -> str:
+    """The stretch of `letters` that `quoted` covers, widened by its unmatched head and tail.
+
+    It is built out from the longest run the two share, taking the runs nearest to it on each
+    side: difflib takes the first of equal runs, which may lie before the quoted passage (调处中心
+    in 向调处中心申请调处。调处中心应当…), and the stretch would then start there."""
+    def runs(a: str, b: str) -> list[difflib.Match]:
+        return [m for m in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size]
+
+    longest = difflib.SequenceMatcher(None, letters, quoted, autojunk=False).find_longest_match(
+        0, len(letters), 0, len(quoted))
+    if not longest.size:
+        return letters
+    start, end = longest.a - longest.b, longest.a + longest.size + len(quoted) - longest.b - longest.size
+    if before := runs(letters[:longest.a][::-1], quoted[:longest.b][::-1]):      # reversed: nearest first
+        first = before[-1]
+        start = longest.a - first.a - first.size - (longest.b - first.b - first.size)
+    tail_a, tail_b = longest.a + longest.size, longest.b + longest.size
+    if after := runs(letters[tail_a:], quoted[tail_b:]):
+        last = after[-1]
+        end = tail_a + last.a + last.size + len(quoted) - tail_b - last.b - last.size
+    return letters[max(0, start):end]
+
+
 def differences(quote: str, target: str, limit: int = 5) -> str:
-    """The differing characters, as 原文「…」引作「…」 pairs (the first `limit`)."""
+    """The differing characters, as 原文「…」引作「…」, 原文「…」漏引 and 原文没有「…」 (the first `limit`)."""
     quoted, letters = _letters(quote), _letters(target)
-    blocks = [b for b in difflib.SequenceMatcher(None, letters, quoted, autojunk=False).get_matching_blocks() if b.size]
-    window = letters
-    if blocks:
-        # the stretch of the text the quotation covers, widened by its unmatched head and tail
-        first, last = blocks[0], blocks[-1]
-        window = letters[max(0, first.a - first.b):last.a + last.size + len(quoted) - last.b - last.size]
     pairs, deleted = [], ""
-    for segment in char_diff(window, quoted):
+    for segment in char_diff(_quoted_stretch(letters, quoted), quoted):
         if segment.op == "delete":
             deleted = segment.text
         elif segment.op == "insert":
-            pairs.append(f"原文「{deleted}」引作「{segment.text}」")
+            pairs.append(f"原文「{deleted}」引作「{segment.text}」" if deleted else f"原文没有「{segment.text}」")
             deleted = ""
         else:
             if deleted:

@@ -410,6 +410,9 @@ def test_quotations(made_up_kb: Path) -> None:
     [c] = check(made_up_kb, exact.replace("三日", "七日"))
     assert c["verdict"] == "quote_mismatch" and "「三」引作「七」" in c["message"]
     assert 0.9 < c["quote_similarity"] < 1.0
+    # a quotation that adds words says which, with no empty 原文「」
+    [c] = check(made_up_kb, exact.replace("应当", "依法应当"))
+    assert c["verdict"] == "quote_mismatch" and "原文没有「依法」" in c["message"] and "「」" not in c["message"]
     # the wording of the 2015 version, cited as if current
     [c] = check(made_up_kb, "《某省矛盾纠纷调处条例》第三条规定：“调处中心应当在五日内作出是否受理的决定。”")
     assert c["verdict"] == "not_current"
