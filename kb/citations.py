@@ -134,8 +134,17 @@ def title_aliases(title: str) -> set[str]:
     without the issuers before 关于 (《关于审理劳动争议案件适用法律问题的解释（一）》, as judicial
     interpretations and State Council texts are cited); an interpretation of one law also by its short
     names (民诉法解释: `_interpretation_names`)."""
-    aliases = _spelled(title_key(title)) | _spelled(bare_key(title)) | _interpretation_names(title)
-    return {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+    spelled, other = _title_names(title)
+    return spelled | other
+
+
+def _title_names(title: str) -> tuple[set[str], set[str]]:
+    """`title_aliases` split in two: the names that spell the title out (its key, and from 关于 on
+    after issuers) and the others (without a bracket note, short names)."""
+    spelled = _spelled(title_key(title))
+    aliases = spelled | _spelled(bare_key(title)) | _interpretation_names(title)
+    aliases = {a for a in aliases if len(a) >= MIN_ALIAS_CHARS}
+    return spelled & aliases, aliases - spelled
 
 
 def _interpretation_names(title: str) -> set[str]:
@@ -168,10 +177,10 @@ def _names_table(titles: Iterable[tuple[str, V]], loose: Iterable[tuple[str, V]]
     full: dict[str, list[V]] = {}
     other: dict[str, list[V]] = {}
     for title, value in titles:
-        spelled = _spelled(title_key(title)) & (aliases := title_aliases(title))
+        spelled, others = _title_names(title)
         for name in spelled:
             full.setdefault(name, []).append(value)
-        for name in aliases - spelled:
+        for name in others:
             other.setdefault(name, []).append(value)
     for name, value in loose:
         other.setdefault(title_key(name), []).append(value)
