@@ -24,7 +24,8 @@ from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, to_simplified
-from kb.citations import DOC_WORDS, Mention, TitleMatcher, bare_key, unlisted_name, version_hint
+from kb.citations import (DOC_WORDS, LISTED_NUMBER, MORE_NUMBERS, Mention, TitleMatcher, bare_key, closes_range,
+                          unlisted_name, version_hint)
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
 
@@ -35,7 +36,10 @@ MAX_RANGE = 30          # "第一条至第九十条" is a range a person types b
 # Possessive runs, and a numeral starts only where no numeral character precedes it: otherwise a
 # long run of digits is rescanned from each of its positions (a 16,000-digit query took seconds).
 _NUM = rf"(?:\d++|[{CN_NUMERAL_CHARS}]++)"
-_ARTICLE = re.compile(rf"(第\s*+)?(?<![\d{CN_NUMERAL_CHARS}])({_NUM})\s*+条(?:\s*+之\s*+({_NUM}))?"
+# 第三十五、三十六条 and 第三至五条 list further numbers under one 第…条 (group "more"), only after a 第:
+# from every number of 9-9-9-9… the list would be scanned again to its end.
+_ARTICLE = re.compile(rf"(第\s*+)?(?<![\d{CN_NUMERAL_CHARS}])({_NUM})(?(1)(?P<more>{MORE_NUMBERS}))\s*+条"
+                      rf"(?:\s*+之\s*+({_NUM}))?"
                       rf"(?:\s*+第\s*+({_NUM})\s*+款)?(?:\s*+第\s*+[（(]?\s*+({_NUM})\s*+[）)]?\s*+项)?"
                       rf"(?:\s*+第\s*+{_NUM}\s*+[款项])*+")
 # A part, chapter or section by number (第二编, 第四章, 第一节): in a question, and at the start of
@@ -297,7 +301,8 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     """Article references in `text`, each attached to the document name just before it.
 
     A reference needs "第" unless it follows a document name directly ("民法典1165条").
-    Lists ("第十条、第十二条") share the document; ranges ("第十条至第十二条") are expanded.
+    Lists ("第十条、第十二条", "第三十五、三十六条") share the document; ranges ("第十条至第十二条",
+    "第十至十二条") are expanded.
     A name in 《》 the knowledge base lacks (`unknown`: `unknown_names(text, mentions)`, found
     here when not given) anchors its references too: they say so (`Reference.unknown`) and are
     attached to nothing.
@@ -312,9 +317,11 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
     ends = sorted(anchors)
     prev_end, prev_owner, prev_no = -1, (_UNNAMED, ""), None
     for m in _ARTICLE.finditer(text):
-        no, suffix = _numeral(m.group(2)), _numeral(m.group(3)) if m.group(3) else 0
-        paragraph, item = ((_numeral(m.group(g)) or 0) if m.group(g) else 0 for g in (4, 5))
-        if no is None or suffix is None or no == 0:
+        no, suffix = _numeral(m.group(2)), _numeral(m.group(4)) if m.group(4) else 0
+        paragraph, item = ((_numeral(m.group(g)) or 0) if m.group(g) else 0 for g in (5, 6))
+        further = [(_numeral(n.group("no")), closes_range(n))
+                   for n in (LISTED_NUMBER.finditer(text, *m.span("more")) if m.group("more") else ())]
+        if no is None or suffix is None or no == 0 or not all(n for n, _ in further):
             continue
         owner, attached = (_UNNAMED, ""), False
         # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
@@ -328,11 +335,15 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         named, lacked = owner
         if not m.group(1) and not (attached and named.doc_keys) and not _reference_alone(text, m):
             continue
-        if is_range and prev_no is not None and prev_no < no <= prev_no + MAX_RANGE:
-            refs.extend(Reference(named.doc_keys, n, 0, lacked, named.year, named.earlier)
-                        for n in range(prev_no + 1, no))
-        refs.append(Reference(named.doc_keys, no, suffix, lacked, named.year, named.earlier, paragraph, item))
-        prev_end, prev_owner, prev_no = m.end(), owner, no
+        listed = [(no, is_range), *further]     # the 款, 项 and 之一 after 条 are the last number's
+        for k, (n, ranged) in enumerate(listed):
+            before = listed[k - 1][0] if k else prev_no
+            if ranged and before is not None and before < n <= before + MAX_RANGE:
+                refs.extend(Reference(named.doc_keys, between, 0, lacked, named.year, named.earlier)
+                            for between in range(before + 1, n))
+            parts = (suffix, paragraph, item) if k == len(listed) - 1 else (0, 0, 0)
+            refs.append(Reference(named.doc_keys, n, parts[0], lacked, named.year, named.earlier, *parts[1:]))
+        prev_end, prev_owner, prev_no = m.end(), owner, listed[-1][0]
     if not refs and len(mentions) == 1:
         refs.extend(_number_alone_after(text, mentions[0]))
     return refs

@@ -45,10 +45,14 @@ ABBREVIATIONS: Mapping[str, str] = {
 _DIGIT = "0-9０-９"
 _NUM = rf"(?:[{_DIGIT}]++|[{CN_NUMERAL_CHARS}]++)"
 _OPEN, _CLOSE = "[（(]", "[）)]"
+# Between numbers sharing one 第…条/款/项 (第三、四条, 第一至三款): a list, or a range.
+_RANGE_MARKS = "至|到|-|~|—|－|～"
+_NUMBER_GLUE = rf"、|，|,|和|及|与|或|{_RANGE_MARKS}"
+MORE_NUMBERS = rf"(?:\s*+(?:{_NUMBER_GLUE})\s*+{_NUM})*+"
 # The words that name the citing (or last named) document, and those that name an article in context.
 DOC_WORDS = "法典|法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
 _TOKEN = re.compile(
-    rf"(?P<art>第\s*+(?P<no>{_NUM})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
+    rf"(?P<art>第\s*+(?P<no>{_NUM})(?P<amore>{MORE_NUMBERS})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
     # "民法典1165条", "第十条、十二条": without 第 only right after a name or in a list
     rf"|(?P<unmarked>(?<![{_DIGIT}{CN_NUMERAL_CHARS}])(?P<uno>{_NUM})\s*+条(?:\s*+之\s*+(?P<usuffix>{_NUM}))?)"
     rf"|(?P<para>第\s*+(?P<pno>{_NUM})\s*+款)"
@@ -76,7 +80,7 @@ _NAME_GLUE = re.compile(r"(?<!\s)[\s》）)]*+(?:的|中|之)?\s*+")
 _SHORT_FOR = re.compile(r"(?:以下)?简称\s*+[：:]?\s*+\Z")
 SHORT_FOR_WINDOW = 8
 _LIST_GLUE = re.compile(r"(?<!\s)\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
-_RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－|～)\s*+")
+_RANGE_GLUE = re.compile(rf"(?<!\s)\s*+(?:{_RANGE_MARKS})\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
 _CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
 _CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)")
@@ -296,6 +300,9 @@ class Citation:
     `version_year` ("2017") or `earlier_version` (原《…》) come from a version hint.
     `loose` marks a name without 书名号 that no matcher knew (实施刑法第N条):
     it may still carry the words leading into it, so a reader may match its longest known ending.
+    `closes_range` marks the end of a range whose start is the citation before it (第十二条 of
+    第十条至第十二条, 三条 of 第一至三条, （三）项 of 第（一）至（三）项): the provisions between are
+    cited too, and a reader may list them.
     """
     start: int
     end: int
@@ -308,6 +315,7 @@ class Citation:
     earlier_version: bool = False
     own: bool = False
     loose: bool = False
+    closes_range: bool = False
 
 
 @dataclass(frozen=True)
@@ -557,8 +565,8 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         while quote_at < len(quotes) and quotes[quote_at][1] <= m.start():
             quote_at += 1
         quoted = quote_at < len(quotes) and quotes[quote_at][0] < m.start()
-        chained = prev is not None and (_glued(_LIST_GLUE, text, prev_end, m.start())
-                                        or _glued(_RANGE_GLUE, text, prev_end, m.start()))
+        ranged = prev is not None and _glued(_RANGE_GLUE, text, prev_end, m.start())
+        chained = ranged or prev is not None and _glued(_LIST_GLUE, text, prev_end, m.start())
         rel_here = pending_rel if pending_rel and _glued(_NAME_GLUE, text, pending_rel[2], m.start()) else None
         pending_rel = None
         if m.group("rel") or m.group("own"):
@@ -579,41 +587,52 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         if m.group("art") or m.group("unmarked"):
             number, after = (m.group("no"), m.group("suffix")) if m.group("art") else (m.group("uno"), m.group("usuffix"))
             no, suffix = _numeral(number), _numeral(after) if after else 0
-            if (no is None or suffix is None or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER
+            # 第三、四条, 第三至五条: the further articles sharing this 第…条 (the suffix is the last one's)
+            listed = list(LISTED_NUMBER.finditer(text, m.start("amore"), m.end("amore"))) if m.group("amore") else []
+            numbers = [_numeral(n.group("no")) for n in listed]
+            if (no is None or suffix is None or None in numbers or text[m.end():m.end() + 1] in _NOT_ARTICLE_AFTER
                     or _OWN_LIST_AFTER.match(text, m.end())):
                 continue
             start = m.start()
+            end, last_suffix, suffix = (m.end("no"), suffix, 0) if listed else (m.end(), suffix, suffix)
             if named is not None:
-                cited = Citation(named.start, m.end(), named.title, no, suffix,
+                cited = Citation(named.start, end, named.title, no, suffix,
                                  version_year=named.version_year, earlier_version=named.earlier_version)
             elif rel_here and rel_here[0] not in ("同条", "本条", "该条"):
                 if own_title is not None and rel_here[0].startswith("本"):
-                    cited = Citation(rel_here[1], m.end(), own_title, no, suffix, own=True)
+                    cited = Citation(rel_here[1], end, own_title, no, suffix, own=True)
                 elif last_name is not None or (own_title is None and not quoted):
                     title = last_name.title if last_name else ""
-                    cited = Citation(rel_here[1], m.end(), title, no, suffix,
+                    cited = Citation(rel_here[1], end, title, no, suffix,
                                      version_year=last_name.version_year if last_name else "",
                                      earlier_version=last_name.earlier_version if last_name else False)
                 else:
                     continue
             elif chained and prev is not None:
-                cited = replace(prev, start=start, end=m.end(), no=no, suffix=suffix, paragraph=None, item=None)
+                cited = replace(prev, start=start, end=end, no=no, suffix=suffix, paragraph=None, item=None,
+                                closes_range=ranged)
             elif (unlisted := unlisted_name(text, start)) is not None:
                 if not unlisted[1]:
                     continue        # cites a document whose name cannot be told: never guessed
-                cited = Citation(unlisted[0], m.end(), unlisted[1], no, suffix, loose=True)
+                cited = Citation(unlisted[0], end, unlisted[1], no, suffix, loose=True)
             elif own_title is not None:
-                cited = Citation(start, m.end(), own_title, no, suffix, own=True)
+                cited = Citation(start, end, own_title, no, suffix, own=True)
             elif quoted:
                 continue
             elif last_name is not None and _one_paragraph(breaks, last_name.end, start):
-                cited = Citation(start, m.end(), last_name.title, no, suffix, version_year=last_name.version_year,
+                cited = Citation(start, end, last_name.title, no, suffix, version_year=last_name.version_year,
                                  earlier_version=last_name.earlier_version)
             elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
                   or _CITING_AFTER.match(text, m.end())):
-                cited = Citation(start, m.end(), "", no, suffix)
+                cited = Citation(start, end, "", no, suffix)
             else:
                 continue
+            further = [replace(cited, start=n.start("at"), end=n.end(), no=k, closes_range=closes_range(n))
+                       for n, k in zip(listed, numbers)]
+            if further:
+                *firsts, cited = [cited, *further]
+                cited = replace(cited, end=m.end(), suffix=last_suffix)
+                out.extend(firsts)
             found, prev_end = _with_parts(text, m.end(), cited)
             out.extend(found)
             prev = found[-1]
@@ -625,9 +644,10 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             continue
         start = rel_here[1] if rel_here else m.start()
         if m.group("para"):
-            cited = replace(base, start=start, end=m.end(), paragraph=_numeral(m.group("pno")), item=None)
+            cited = replace(base, start=start, end=m.end(), paragraph=_numeral(m.group("pno")), item=None,
+                            closes_range=ranged)
         else:
-            cited = replace(base, start=start, end=m.end(), item=_numeral(m.group("ino")))
+            cited = replace(base, start=start, end=m.end(), item=_numeral(m.group("ino")), closes_range=ranged)
         if cited.paragraph is None and m.group("para") or cited.item is None and m.group("item"):
             continue        # a numeral out of range
         found, prev_end = _with_parts(text, m.end(), cited)
@@ -671,10 +691,19 @@ def unlisted_name(text: str, start: int) -> tuple[int, str] | None:
 
 
 # More 款 or 项 sharing one 第…款/项: "第一、二款", "第（一）、（二）项", "第（一）至（三）项".
-_MORE_PARTS = rf"(?:\s*+(?:、|，|,|和|及|与|或|至|到|-|~|—|－|～)\s*+{_OPEN}?\s*+{_NUM}\s*+{_CLOSE}?)*+"
+_MORE_PARTS = rf"(?:\s*+(?:{_NUMBER_GLUE})\s*+{_OPEN}?\s*+{_NUM}\s*+{_CLOSE}?)*+"
 _PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})(?P<pmore>{_MORE_PARTS})\s*+款)?"
                    rf"(?:\s*+第\s*+{_OPEN}?\s*+(?P<ino>{_NUM})\s*+{_CLOSE}?(?P<imore>{_MORE_PARTS})\s*+项)?")
-_LISTED_PART = re.compile(rf"(?:{_OPEN}\s*+)?({_NUM})(?:\s*+{_CLOSE})?")   # spaces only inside brackets: linear
+# One further number of such a list (matched over its group): the glue before it (a range's 至 …), and
+# the number as written (`at`, with its brackets).
+LISTED_NUMBER = re.compile(rf"(?<!\s)\s*+(?P<glue>{_NUMBER_GLUE})"
+                           rf"\s*+(?P<at>(?:{_OPEN}\s*+)?(?P<no>{_NUM})(?:\s*+{_CLOSE})?)")
+_RANGE_MARK = re.compile(_RANGE_MARKS)
+
+
+def closes_range(listed: re.Match) -> bool:
+    """Whether a further number of a list (`LISTED_NUMBER`) ends a range: 第一至三款."""
+    return _RANGE_MARK.fullmatch(listed.group("glue")) is not None
 
 
 def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:
@@ -698,15 +727,15 @@ def _with_parts(text: str, end: int, cited: Citation) -> tuple[list[Citation], i
     found = [replace(cited, end=m.start(more[0]) if more else m.end(), paragraph=paragraph, item=item)]
     for group in more:
         field, unit = ("paragraph", "款") if group == "pmore" else ("item", "项")
-        listed = list(_LISTED_PART.finditer(text, m.start(group), m.end(group)))
+        listed = list(LISTED_NUMBER.finditer(text, m.start(group), m.end(group)))
         for k, n in enumerate(listed):
-            number = _numeral(n.group(1))
+            number = _numeral(n.group("no"))
             if number is None:
                 continue
             # the last one of the list takes the 款/项 after it, so the spans tile what was written
             stop = text.index(unit, n.end()) + 1 if k == len(listed) - 1 else n.end()
             parts = {"paragraph": paragraph, "item": None, field: number}
-            found.append(replace(cited, start=n.start(), end=stop, **parts))
+            found.append(replace(cited, start=n.start("at"), end=stop, closes_range=closes_range(n), **parts))
     return found, m.end()
 
 

@@ -633,13 +633,36 @@ def cited_clauses(text: str, store: Store) -> tuple[list[PackClause], list[str]]
     check's message (`《信访工作条例》第七十条不存在…`)."""
     clauses, problems = [], []
     with store.consistent():
-        checked = check_text(text, StoreLookup(store))
-    for c in checked:
-        if c.verdict in NAMES_A_CLAUSE and c.unit is not None:
-            clauses.append(clause_from_article(c.unit, c.citation.paragraph or 0, c.citation.item or 0))
-        else:
-            problems.append(c.message)
+        lookup = StoreLookup(store)
+        checked = check_text(text, lookup)
+        for before, c in zip([None, *checked], checked):
+            if c.verdict in NAMES_A_CLAUSE and c.unit is not None:
+                if c.citation.closes_range and before is not None:
+                    clauses += [clause_from_article(*between) for between in _within_range(before, c, lookup)]
+                clauses.append(clause_from_article(c.unit, c.citation.paragraph or 0, c.citation.item or 0))
+            else:
+                problems.append(c.message)
     return clauses, problems
+
+
+def _within_range(start: CheckedCitation, end: CheckedCitation, lookup: Lookup) -> list[tuple[Unit, int, int]]:
+    """(article, 款, 项) of each provision strictly between the two ends of a range of one version
+    (第三十五条至第三十七条: 第三十六条; 第一至三款 of one article: 第二款); none when the start
+    names no article of that version or the range runs backwards."""
+    first, last = start.unit, end.unit
+    if first is None or last is None or first.version_id != last.version_id:
+        return []
+    a, b = start.citation, end.citation
+    if first.id != last.id:
+        ids = [u.id for u in lookup.articles(first.version_id)]
+        if first.id not in ids or last.id not in ids or b.paragraph or b.item:
+            return []
+        return [(u, 0, 0) for u in lookup.articles(first.version_id)[ids.index(first.id) + 1:ids.index(last.id)]]
+    if a.item and b.item and a.paragraph == b.paragraph:
+        return [(last, a.paragraph or 0, n) for n in range(a.item + 1, b.item)]
+    if a.paragraph and b.paragraph and not (a.item or b.item):
+        return [(last, n, 0) for n in range(a.paragraph + 1, b.paragraph)]
+    return []
 
 
 def check_file(path: str | Path, kb_dir: str | Path) -> tuple[str, list[CheckedCitation]]:

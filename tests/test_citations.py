@@ -64,6 +64,30 @@ def test_lists_and_ranges_share_the_document(names: TitleMatcher) -> None:
     assert cites("《人民调解法》第三十三条第一款、第二款第三项", names)[1] == ("第二款第三项", "人民调解法", 33, 0, 2, 3)
 
 
+def test_several_articles_under_one_word(names: TitleMatcher) -> None:
+    # 第三十五、三十六条 (as drafts write it) was no citation at all: 第三十五 has no 条 of its own
+    assert cites("《信访工作条例》第三十五、三十六条规定了复查和复核", names) == [
+        ("《信访工作条例》第三十五", "信访工作条例", 35, 0, None, None), ("三十六条", "信访工作条例", 36, 0, None, None)]
+    assert cites("《民法典》第三、四、五条之一", names) == [
+        ("《民法典》第三", "民法典", 3, 0, None, None), ("四", "民法典", 4, 0, None, None),
+        ("五条之一", "民法典", 5, 1, None, None)]
+    assert cites("《民法典》第十、十一条第二款", names)[1] == ("十一条第二款", "民法典", 11, 0, 2, None)
+    assert cites("《民法典》第十、十一章", names) == [] and cites("第一、二批第三条", names) == []
+
+
+def test_ranges_are_marked_so_readers_may_list_what_lies_between(names: TitleMatcher) -> None:
+    def ranged(text: str) -> list[tuple[str, bool]]:
+        return [(text[c.start:c.end], c.closes_range) for c in parse_citations(text, names)]
+    assert ranged("《民法典》第十条至第十二条、第十五条") == [("《民法典》第十条", False), ("第十二条", True),
+                                                        ("第十五条", False)]
+    assert ranged("《民法典》第十至十二条") == [("《民法典》第十", False), ("十二条", True)]
+    assert ranged("《民法典》第十条第一款至第三款") == [("《民法典》第十条第一款", False), ("第三款", True)]
+    assert ranged("《民法典》第十条第一至三款、第五款") == [("《民法典》第十条第一", False), ("三款", True),
+                                                       ("第五款", False)]
+    assert ranged("《信访工作条例》第三十一条第（一）至（三）项") == [("《信访工作条例》第三十一条第（一）", False),
+                                                             ("（三）项", True)]
+
+
 def test_several_paragraphs_or_items_under_one_word(names: TitleMatcher) -> None:
     # 第（一）、（二）项 cites two items of one article; the spans tile what was written
     assert cites("《信访工作条例》第三十一条第（一）、（二）项规定", names) == [
@@ -624,6 +648,27 @@ def test_cited_clauses_are_the_articles_paragraphs_and_items_a_text_cites(made_u
                                              "《某省矛盾纠纷调处条例》（2015年版）第一条"]
     assert clauses[1].text.startswith("（二）婚姻家庭纠纷")
     assert len(problems) == 2 and "共6条" in problems[0] and "没有的条例" in problems[1]
+    # a range cites what lies between its ends too: 第一条至第三条 is three articles
+    with open_store(made_up_kb) as store:
+        clauses, problems = cited_clauses("《某省矛盾纠纷调处条例》第一条至第三条、第五条；第四条第一至二款；"
+                                          "《某省矛盾纠纷调处条例》第五条第（一）至（二）项；第六条至第二条", store)
+    assert [c.citation for c in clauses] == [f"《某省矛盾纠纷调处条例》{label}" for label in (
+        "第一条", "第二条", "第三条", "第五条", "第四条第一款", "第四条第二款", "第五条第一项", "第五条第二项", "第六条", "第二条")]
+    assert problems == []
+
+
+def test_a_range_of_paragraphs_or_items_cites_those_between(tmp_path: Path) -> None:
+    from ingest import open_store
+    from lecture import cited_clauses
+    rules = ("# 某县接访办法\n\n<!-- INFO END -->\n\n第一条 接访应当登记。\n第二款。\n第三款。\n第四款。\n\n"
+             "第二条 接访人员不得有下列行为：\n（一）推诿；\n（二）敷衍；\n（三）拖延；\n（四）刁难。\n")
+    kb = kb_of_texts(tmp_path, {"某县接访办法.md": rules})
+    with open_store(kb) as store:
+        clauses, problems = cited_clauses("《某县接访办法》第一条第一款至第四款，第二条第（一）至（四）项", store)
+    assert [c.citation for c in clauses] == [f"《某县接访办法》{label}" for label in (
+        "第一条第一款", "第一条第二款", "第一条第三款", "第一条第四款", "第二条第一项", "第二条第二项", "第二条第三项",
+        "第二条第四项")]
+    assert problems == []
 
 
 def test_handout_command_writes_the_cited_clauses(made_up_kb: Path, tmp_path: Path, capsys) -> None:

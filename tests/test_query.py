@@ -54,6 +54,11 @@ def test_the_paragraph_and_item_a_reference_asks_for_are_kept(titles: TitleMatch
 def test_lists_and_ranges_share_the_document(titles: TitleMatcher) -> None:
     assert refs("民法典第十条、第十二条", titles) == [(("民法典",), 10, 0), (("民法典",), 12, 0)]
     assert [no for _, no, _ in refs("民法典第十条至第十三条", titles)] == [10, 11, 12, 13]
+    # several numbers under one 第…条 found nothing: 第三十五 has no 条 of its own
+    assert refs("信访工作条例第三十五、三十六条", titles) == [(("信访工作条例",), 35, 0), (("信访工作条例",), 36, 0)]
+    assert [no for _, no, _ in refs("民法典第十至十三条、第二十条", titles)] == [10, 11, 12, 13, 20]
+    parts = [(r.no, r.suffix, r.paragraph) for r in parse_query("刑法第一、二条之一第二款", titles).references]
+    assert parts == [(1, 0, 0), (2, 1, 2)]
 
 
 def test_each_reference_takes_the_nearest_document(titles: TitleMatcher) -> None:
