@@ -64,7 +64,7 @@ def latency(searcher: Searcher, questions, k: int = 10) -> None:
         searcher.search(query, k)
         t1 = time.perf_counter()
         parsed = searcher.parse(query, Filters())
-        qvec = searcher.embedder.encode_query(parsed.text)
+        qvec = searcher.embedder.encode_query(parsed.scored_text)
         t2 = time.perf_counter()
         searcher.lexical_ranking(searcher.lexical_query(parsed), scope, searcher.tuning.candidates)
         t3 = time.perf_counter()

@@ -404,7 +404,7 @@ class Searcher:
         terms and their tokens (none unless `expanded`)."""
         expansions = parsed.expansions if expanded else ()
         extra = tuple(t for term in expansions for t in self.tokenizer.tokens(term))
-        return LexicalQuery(normalise(parsed.text), tuple(self.tokenizer.tokens(parsed.text)),
+        return LexicalQuery(normalise(parsed.scored_text), tuple(self.tokenizer.tokens(parsed.scored_text)),
                             tuple(normalise(e) for e in expansions), extra, self.tuning.expansion_weight)
 
     def lexical_ranking(self, query: LexicalQuery, scope: Scope, n: int) -> list[tuple[int, float]]:
@@ -651,7 +651,7 @@ class Searcher:
         t = self.tuning
         query_terms = self.lexical_query(parsed)
         lexical = self.lexical_ranking(query_terms, scope, n)
-        qvec = self.embedder.encode_query(parsed.text) if t.dense_weight or self.reranker is not None else None
+        qvec = self.embedder.encode_query(parsed.scored_text) if t.dense_weight or self.reranker is not None else None
         dense = self.dense_ranking(qvec, scope, n) if t.dense_weight else []
         fused = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [1.0, t.dense_weight], t.rrf_k)
         preferred = self.preferred_regions(parsed, filters)

@@ -118,7 +118,7 @@ _OWN_NAME = re.compile(rf"(?:本|该|此|其|这个?|那个?|这部|那部)(?:�
 _TRAILING_NOTE = re.compile(r"\([^()]*+\)$")
 # After a name ending in 法, these characters make another word (法人, 法律, 法院 ...).
 _WORD_AFTER_FA = frozenset("人律院官庭警医学")
-_COUNTRY = "中华人民共和国"
+COUNTRY = "中华人民共和国"
 # An interpretation of one law, as its title names it: 关于适用《X》(有关)Y(若干问题)的解释(（一）), NFKC.
 _APPLYING = re.compile(r"关于适用[《〈](?:中华人民共和国)?([^《》〈〉]{1,30})[》〉](?:有关)?([^《》〈〉的]{0,12}?)"
                        rf"(?:若干问题)?的解释({_NOTE_NUMBER})$")
@@ -265,8 +265,8 @@ def _keyed(text: str) -> tuple[str, list[int]]:
     """
     kept, offsets, i = [], [], 0
     while i < len(text):
-        if text.startswith(_COUNTRY, i):
-            i += len(_COUNTRY)
+        if text.startswith(COUNTRY, i):
+            i += len(COUNTRY)
             continue
         keyed = _char_key(text[i])
         if len(keyed) == 1:
@@ -677,7 +677,7 @@ def unlisted_name(text: str, start: int) -> tuple[int, str] | None:
     about = name.find("关于", 0, title_end.start()) if title_end else -1
     if about < 0 and (over := word.start() - name_start - _OTHER_NAME_REACH) > 0:
         name, name_start = name[over:], name_start + over
-    country = name.find(_COUNTRY)
+    country = name.find(COUNTRY)
     own_from = min(p for p in (country, about, len(name)) if p >= 0)
     leads = [lead for lead in _LEAD_WORDS.finditer(name, 0, own_from)
              if not (about >= 0 and lead.group() == "、" and name[lead.start() - 1:lead.start()] in _ISSUER_ENDS)]

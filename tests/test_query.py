@@ -361,3 +361,17 @@ def test_a_number_of_articles_alone_is_a_reference(titles: TitleMatcher) -> None
     assert [(r.no, r.paragraph) for r in parse_query("36条第2款").references] == [(36, 2)]
     for text in ("他提了3条意见", "3条建议", "有几条规定"):           # a count in a sentence is not
         assert refs(text, titles) == [], text
+
+
+def test_the_topic_of_a_question_that_names_documents_leaves_their_names_out(titles: TitleMatcher) -> None:
+    # the retrievers score the topic: the title's words matched each document's first and last articles
+    assert parse_query("信访工作条例对重复信访是怎么规定的", titles).topic == "对重复信访是怎么规定的"
+    assert parse_query("《中华人民共和国民法典》中离婚冷静期怎么算", titles).scored_text == "中离婚冷静期怎么算"
+    assert parse_query("《某某小区用户手册》里有没有物业费", titles).topic == ""                  # not a document held
+    assert parse_query("请问人民调解法和《劳动法》里有哪些期限", titles).topic == "里有哪些期限"
+    assert parse_query("重复信访是怎么规定的", titles).topic == ""                                # names none
+    # inside a question a law's name is often what it asks about, and the answer in another text
+    assert parse_query("违反劳动法规定不签合同怎么办", titles).topic == ""
+    assert parse_query("信访工作条例第三十三条讲什么", titles).topic == ""                      # by number
+    plain = parse_query("信访工作条例的", titles)                                             # nothing left
+    assert (plain.topic, plain.scored_text) == ("", "信访工作条例的")

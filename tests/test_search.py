@@ -35,6 +35,13 @@ def test_colloquial_question_finds_the_review_article(searcher: Searcher) -> Non
     assert "《信访工作条例》第三十六条" in cites(hits)
 
 
+def test_a_question_naming_its_document_finds_the_clause_not_the_opening_articles(searcher: Searcher) -> None:
+    # the title's words (信访, 工作, 条例) drew 第一条 (为了……制定本条例) and 第五十条 (本条例自……施行)
+    # above the clause asked about
+    for query in ("信访工作条例对重复信访是怎么规定的", "《信访工作条例》里对复查意见不服还能找谁"):
+        assert "《信访工作条例》第三十六条" in cites(searcher.search(query, k=3)), query
+
+
 def test_reference_is_answered_first(searcher: Searcher) -> None:
     for query in ("信访工作条例第三十三条", "《信访工作条例》第33条", "信访工作条例33条", "信访工作条例 33"):
         top = searcher.search(query, k=5)[0]

@@ -366,7 +366,7 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int,
         positives.append(np.array([p for r in gold_rows(searcher, q.gold) for p in by_row.get(r, [])], dtype=np.int64))
         parsed = searcher.parse(q.query, Filters())
         parsed_queries.append(parsed)
-        queries.append(searcher.embedder.encode_query(parsed.text))
+        queries.append(searcher.embedder.encode_query(parsed.scored_text))
         lexical.append([r for r, _ in searcher.lexical_ranking(searcher.lexical_query(parsed, expanded=False),
                                                                scope, n)])
         expanded.append(searcher.lexical_ranking(searcher.lexical_query(parsed), scope, n))
