@@ -98,11 +98,11 @@ class PlaceMention:
 
 class PlaceMatcher:
     """Finds the places a text names, as region strings: every province, by its full name or
-    without 省/市/自治区 (四川省, 四川 → "四川省"), and the cities among `regions` (those of a
-    knowledge base's documents and the user's own), by full name or without 市 (成都市, 成都 →
-    "四川省成都市"). Other cities are not looked for: many a city's short name is a word too
-    (开封 "to unseal", 日照 "sunshine"), and only the cities a knowledge base has rules of change
-    a search. The asker's own place (本市, 当地, 我省 …) is found as `HOME` or `HOME_PROVINCE`.
+    without 省/市/自治区 (四川省, 四川 → "四川省"), every city by its full name (达州市 →
+    "四川省达州市"), and the cities among `regions` (those of a knowledge base's documents and the
+    user's own) also without 市 (成都 → "四川省成都市"). Other cities' short names are not looked
+    for: many a one is a word too (开封 "to unseal", 日照 "sunshine"), and only the cities a
+    knowledge base has rules of change a search. The asker's own place (本市, 当地, 我省 …) is found as `HOME` or `HOME_PROVINCE`.
     Longest name first, left to right, no overlaps; a province beats a city of the same short
     name (吉林).
     """
@@ -110,6 +110,9 @@ class PlaceMatcher:
     def __init__(self, regions: Iterable[str]) -> None:
         names = dict(PROVINCE_SHORT) | _HOME_WORDS
         names.update((p, p) for p in PROVINCES)
+        # every city by its full name (达州市, 凉山彝族自治州), which is no other word: a question
+        # asking for rules of one the knowledge base has none of is told so
+        names.update((city, province + city) for city, province in CITY_PROVINCE.items())
         for region in regions:
             if not region or region == NATIONAL:
                 continue

@@ -24,7 +24,9 @@ def places() -> PlaceMatcher:
     ("内蒙古自治区的规定", ("内蒙古自治区",)),
     ("上海、上海市和上海", ("上海市", "上海市", "上海市")),
     ("对复查意见不服还能找谁", ()),
-    ("达州来的农民工讨薪", ()),                       # a city no region names is not looked for
+    ("达州来的农民工讨薪", ()),                       # a city no region names: not by its short name
+    ("达州市有没有信访方面的规定", ("四川省达州市",)),    # ... but by its full name, to say it has none
+    ("凉山彝族自治州的规定", ("四川省凉山彝族自治州",)),
     ("我市有没有物业纠纷调解的办法", (HOME,)),          # the asker's own place, read by the searcher
     ("本省和上海的规定有什么不同", (HOME_PROVINCE, "上海市")),
     ("在城市里打工", ()),
