@@ -10,9 +10,9 @@ Public API:
 - handouts: `Handout`, `Run`, `mark_terms`, `to_markdown`, `to_docx`, `comparison_handout`,
   `side_runs`, `change_label`, `summary_line`;
 - 期限一览 (`lecture.deadlines`): `DeadlineRow`, `select_documents`, `document_deadlines`, `document_definitions`,
-  `deadline_rows`, `filter_rows`, `actors_of`, `row_json`, `row_cells`, `to_csv`, `deadlines_handout`;
+  `document_norms`, `deadline_rows`, `filter_rows`, `actors_of`, `row_json`, `row_cells`, `to_csv`, `deadlines_handout`;
 - 流程图 (`lecture.flow`, pure): `Flow`, `build_flow`, `to_dot`, `to_svg`;
-- 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `make_quiz`, `is_correct`, `score`, `quiz_handout`;
+- 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `Norm`, `make_quiz`, `is_correct`, `score`, `quiz_handout`;
 - citation check (引用核对): `check_text`, `check_file`, `cited_clauses` (按引用添加), `read_input`,
   `read_upload`, `StoreLookup`, `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`,
   `MAX_CHECK_CHARS`.
@@ -20,10 +20,10 @@ Public API:
 from lecture.citations import (MAX_CHECK_CHARS, VERDICT_LABELS, VERDICTS, CheckedCitation, StoreLookup, all_ok,
                                check_file, check_text, cited_clauses, read_input, read_upload, report_json)
 from lecture.deadlines import (TABLE_HEADER, DeadlineRow, actors_of, deadline_rows, deadlines_handout,
-                               document_deadlines, document_definitions, filter_rows, row_cells, row_json,
-                               select_documents, to_csv)
+                               document_deadlines, document_definitions, document_norms, filter_rows, row_cells,
+                               row_json, select_documents, to_csv)
 from lecture.flow import Flow, build_flow, to_dot, to_svg
-from lecture.quiz import Definition, Question, is_correct, make_quiz, quiz_handout, score
+from lecture.quiz import Definition, Norm, Question, is_correct, make_quiz, quiz_handout, score
 from lecture.comparison import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line
 from lecture.export_docx import to_docx
 from lecture.export_markdown import to_markdown
@@ -34,8 +34,9 @@ from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, add_cl
 from lecture.storage import (add_to_saved_pack, create_pack, delete_pack, list_packs, load_pack, resolve_clause,
                              save_pack)
 
-__all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Question", "actors_of", "build_flow",
-           "deadline_rows", "deadlines_handout", "document_deadlines", "document_definitions", "filter_rows", "is_correct", "make_quiz",
+__all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Norm", "Question", "actors_of", "build_flow",
+           "deadline_rows", "deadlines_handout", "document_deadlines", "document_definitions", "document_norms",
+           "filter_rows", "is_correct", "make_quiz",
            "quiz_handout", "row_cells", "row_json", "score", "select_documents", "to_csv", "to_dot", "to_svg",
            "CheckedCitation", "MAX_CHECK_CHARS", "StoreLookup", "VERDICTS", "VERDICT_LABELS", "all_ok", "check_file",
            "check_text", "cited_clauses",

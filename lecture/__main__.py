@@ -93,7 +93,7 @@ def _quiz(args: argparse.Namespace) -> int:
     from ingest.store import open_store
     from kb.errors import QueryError
     from lecture import to_docx
-    from lecture.deadlines import document_deadlines, document_definitions, select_documents
+    from lecture.deadlines import document_deadlines, document_definitions, document_norms, select_documents
     from lecture.quiz import LETTERS, make_quiz, quiz_handout
 
     with open_store(config_from_args(args).kb) as store, store.consistent():
@@ -103,10 +103,12 @@ def _quiz(args: argparse.Namespace) -> int:
                              f"({'、'.join(d.title + '（' + d.region + '）' for d in documents)}); name one")
         rows = document_deadlines(store, documents[0])
         definitions = document_definitions(store, documents[0])
+        norms = document_norms(store, documents[0])
     questions = make_quiz([(r.deadline, r.citation) for r in rows], seed=args.seed, count=args.count,
-                          definitions=definitions)
+                          definitions=definitions, norms=norms)
     if not questions:
-        raise QueryError(f"{book_title(documents[0].title)} has no fixed time limits to ask about")
+        raise QueryError(f"{book_title(documents[0].title)} has no time limit, definition or 应当/可以/不得 "
+                         "clause to ask about")
     if args.docx:
         try:
             args.docx.write_bytes(to_docx(quiz_handout(documents[0].title, questions)))
@@ -172,7 +174,8 @@ COMMANDS = (
     Command("check", "check the citations of a .docx/.md/.txt lecture draft or report (引用核对): article, 款 and "
                      "项 exist, the version is in force, quotations match", _check_arguments, _check),
     Command("deadlines", "list the time limits (期限) of documents, in article order", _deadlines_arguments, _deadlines),
-    Command("quiz", "practice questions (自测) on the time limits and actors of a document", _quiz_arguments, _quiz),
+    Command("quiz", "practice questions (自测) on the time limits, actors, terms and 应当/可以/不得 of a document",
+            _quiz_arguments, _quiz),
     Command("handout", "a handout (讲义) of the clauses that citations name, with their status and sources, as "
                        "Markdown or Word", _handout_arguments, _handout),
 )

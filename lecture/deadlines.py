@@ -16,7 +16,7 @@ from kb.chinese import book_title, int_to_cn
 from kb.citations import alias_index, documents_named
 from lecture.handout import Handout, Heading, Table, paragraph, plain
 from lecture.pack import citation
-from lecture.quiz import Definition
+from lecture.quiz import Definition, Norm, norm_sentences
 
 if TYPE_CHECKING:
     from ingest.store import Store, StoredArticle, StoredDocument
@@ -80,7 +80,25 @@ def document_definitions(store: Store, document: StoredDocument) -> list[Definit
         return []
     found = store.definitions(versions[0].id)
     articles = {a.id: a for a in store.articles_by_ids(sorted({d.article_id for d in found}))}
-    return [Definition(d.term, d.definition, citation(document.title, articles[d.article_id].label)) for d in found]
+    return [Definition(d.term, d.definition, citation(document.title, articles[d.article_id].label), d.article_id)
+            for d in found]
+
+
+def document_norms(store: Store, document: StoredDocument) -> list[Norm]:
+    """The sentences of the newest version of a document that say 应当, 可以 or 不得 once, with the
+    citation of their 款 (`lecture.quiz.norm_sentences`), in article order, for the self-test."""
+    versions = store.versions(document.id)
+    if not versions:
+        return []
+    norms = []
+    for a in store.version_articles(versions[0].id):
+        if a.kind != "article":
+            continue
+        for n, text in enumerate(a.paragraphs, start=1):
+            clause = f"{a.label}第{int_to_cn(n)}款" if len(a.paragraphs) > 1 else a.label
+            cited = citation(a.title, clause, status=a.status, version_date=a.version_date)
+            norms += [Norm(sentence, word, cited, a.id) for sentence, word in norm_sentences(text)]
+    return norms
 
 
 def deadline_rows(store: Store, names: Sequence[str] = ()) -> list[DeadlineRow]:

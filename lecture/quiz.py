@@ -2,14 +2,17 @@
 deterministic: the same facts and seed give the same quiz.
 
 Kinds: "deadline" (the period blanked in its sentence: "……自收到书面答复之日起____内……请求复核"),
-"actor" (who must act within the period), and "definition" (what a term means) when definitions
-are given. Multiple-choice distractors are other periods, actors or definitions of the same
-document, never equal to the answer; with no distractor at hand a question is fill-in.
+"actor" (who must act within the period), "definition" (what a term means) when definitions
+are given, and "norm" (whether a clause says 应当, 可以 or 不得 — a duty, a permission or a
+prohibition: "信访人____采用走访形式提出信访事项") when its sentences are given. Multiple-choice
+distractors are other periods, actors or definitions of the same document (the other two words
+for a norm), never equal to the answer; with no distractor at hand a question is fill-in.
 """
 from __future__ import annotations
 
 import functools
 import random
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +24,13 @@ from lecture.handout import Handout, Heading, paragraph
 BLANK = "____"
 CHOICES = 4
 LETTERS = "ABCDEFGH"
+# The words that make a clause a duty, a permission or a prohibition (义务性、授权性、禁止性规范).
+NORM_WORDS = ("应当", "可以", "不得")
+_NORM_WORD = re.compile("|".join(NORM_WORDS))
+_NEGATED_NORM = re.compile(r"不应当|不可以|应当不|可以不")       # two words' worth of meaning: not asked
+_SENTENCE = re.compile(r"[^。；;\n]++[。；;]?")
+# A sentence asked about is long enough to say what is ruled and short enough to read at a glance.
+MIN_NORM_CHARS, MAX_NORM_CHARS = 12, 90
 
 
 @dataclass(frozen=True)
@@ -29,16 +39,40 @@ class Definition:
     term: str
     meaning: str
     citation: str
+    article_id: int = 0             # the stored article that defines it, for a link (0: none)
+
+
+@dataclass(frozen=True)
+class Norm:
+    """A sentence of a clause that says one of `NORM_WORDS` once (`norm_sentences`)."""
+    sentence: str
+    word: str
+    citation: str
+    article_id: int = 0             # the stored article it stands in, for a link (0: none)
+
+
+def norm_sentences(text: str) -> list[tuple[str, str]]:
+    """(sentence, word) of each sentence of a clause's `text` that says one of `NORM_WORDS` once:
+    not a list's head (……应当遵循下列原则：), not negated (不应当), neither too short to ask about
+    nor too long to read."""
+    found = []
+    for m in _SENTENCE.finditer(text):
+        sentence = m.group().strip()
+        words = _NORM_WORD.findall(sentence)
+        if (len(words) == 1 and MIN_NORM_CHARS <= len(sentence) <= MAX_NORM_CHARS and "下列" not in sentence
+                and not sentence.endswith(("：", ":")) and not _NEGATED_NORM.search(sentence)):
+            found.append((sentence, words[0]))
+    return found
 
 
 @dataclass(frozen=True)
 class Question:
-    kind: str                       # deadline | actor | definition
+    kind: str                       # deadline | actor | definition | norm
     prompt: str
     answer: str
     choices: tuple[str, ...]        # empty for a fill-in question
     citation: str                   # 《信访工作条例》第三十六条第一款
-    source: int                     # index of the fact it comes from (deadline or definition)
+    source: int                     # index of the fact it comes from (deadline, definition or norm)
 
 
 def _deadline_question(d: Deadline, periods: Sequence[str]) -> tuple[str, str, list[str]]:
@@ -59,12 +93,19 @@ def _definition_question(x: Definition, meanings: Sequence[str]) -> tuple[str, s
     return f"“{x.term}”是指：", x.meaning, [m for m in meanings if m != x.meaning]
 
 
+def _norm_question(x: Norm) -> tuple[str, str, list[str]]:
+    return x.sentence.replace(x.word, BLANK, 1), x.word, [w for w in NORM_WORDS if w != x.word]
+
+
 def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: int = 10,
-              definitions: Sequence[Definition] = ()) -> tuple[Question, ...]:
-    """Up to `count` questions from (time limit, citation) pairs of one document and its definitions.
+              definitions: Sequence[Definition] = (), norms: Sequence[Norm] = ()) -> tuple[Question, ...]:
+    """Up to `count` questions from (time limit, citation) pairs of one document, its definitions
+    and its norms.
 
     Only fixed periods make questions (立即/及时 have no number to ask for); a limit appears in
-    at most one deadline and one actor question.
+    at most one deadline and one actor question. Norm questions come last and take the places
+    the other kinds leave, and at least a third of them when there are enough: a document has
+    many more such sentences than time limits.
     """
     rng = random.Random(seed)
     fixed = [(i, d, c) for i, (d, c) in enumerate(deadlines) if d.amount is not None and not d.extension]
@@ -85,8 +126,11 @@ def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: in
     for i, x in enumerate(definitions):
         drafts.append(("definition", i, x.citation, functools.partial(_definition_question, x, meanings)))
     rng.shuffle(drafts)
+    rules = [("norm", i, x.citation, functools.partial(_norm_question, x)) for i, x in enumerate(norms)]
+    rng.shuffle(rules)
+    n_rules = min(len(rules), max(count - len(drafts), count // 3))
     questions = []
-    for kind, source, citation, make in drafts[:count]:
+    for kind, source, citation, make in drafts[:count - n_rules] + rules[:n_rules]:
         prompt, answer, others = make()
         distractors = rng.sample(others, min(len(others), CHOICES - 1))
         choices = tuple(rng.sample([answer, *distractors], len(distractors) + 1)) if distractors else ()

@@ -8,7 +8,7 @@ from ingest.deadlines import extract_deadlines
 from ingest.records import Article
 from kb.chinese import article_label
 from lecture import to_docx
-from lecture.quiz import BLANK, Definition, is_correct, make_quiz, quiz_handout, score
+from lecture.quiz import BLANK, NORM_WORDS, Definition, Norm, is_correct, make_quiz, norm_sentences, quiz_handout, score
 
 
 def art(no: int, *paragraphs: str) -> Article:
@@ -104,11 +104,11 @@ def test_cli_quiz_json_docx_and_errors(tmp_path, capsys):
     first = json.loads(capsys.readouterr().out)
     assert main(args + ["--json"]) == 0
     assert json.loads(capsys.readouterr().out) == first and len(first) == 4
-    assert {q["kind"] for q in first} <= {"deadline", "actor"}
+    assert [q["kind"] for q in first][-1] == "norm" and {q["kind"] for q in first[:3]} <= {"deadline", "actor"}
     assert main(args + ["--docx", str(tmp_path / "quiz.docx")]) == 0
     assert (tmp_path / "quiz.docx").read_bytes()[:2] == b"PK"
     assert main(["quiz", "--kb", str(kb), "--doc", "无期限规定"]) == 1
-    assert "no fixed time limits" in capsys.readouterr().err
+    assert "no time limit, definition or 应当/可以/不得 clause" in capsys.readouterr().err
 
 
 def test_cli_quiz_asks_the_definitions_the_document_gives(tmp_path, capsys):
@@ -125,3 +125,30 @@ def test_cli_quiz_asks_the_definitions_the_document_gives(tmp_path, capsys):
     definitions = [q for q in json.loads(capsys.readouterr().out) if q["kind"] == "definition"]
     assert {q["citation"] for q in definitions} == {"《示范条例》第三条", "《示范条例》第四条"}
     assert any("促使当事人自愿达成协议" in q["answer"] for q in definitions)
+
+
+# ---- 应当 / 可以 / 不得 -------------------------------------------------------------------------------
+
+def test_norm_sentences_say_one_of_the_three_words_once() -> None:
+    text = ("信访人可以采用书信、电子邮件等形式提出信访事项。信访工作应当遵循下列原则：\n"
+            "（一）信访人不得在国家机关办公场所周围非法聚集；\n调解应当自愿。"
+            "有关机关应当受理，不得推诿。当事人不应当拒绝依法作出的处理意见。")
+    assert norm_sentences(text) == [("信访人可以采用书信、电子邮件等形式提出信访事项。", "可以"),
+                                    ("（一）信访人不得在国家机关办公场所周围非法聚集；", "不得")]
+    # a list's head, a sentence too short to ask about, two words in one, a negated word: none
+
+
+def test_norm_questions_blank_the_word_and_offer_the_other_two() -> None:
+    norms = [Norm(sentence, word, f"《示范条例》第{n}条") for n, (sentence, word) in enumerate([
+        ("当事人可以向调解委员会申请调解。", "可以"), ("调解委员会应当对调解协议的履行情况进行监督。", "应当"),
+        ("调解员不得收受当事人的财物。", "不得"), ("当事人可以在三日内补正材料以外的证据。", "可以")], start=1)]
+    questions = make_quiz([], seed=1, count=10, norms=norms)          # no other facts: norms fill the round
+    assert len(questions) == 4 and {q.kind for q in questions} == {"norm"}
+    q = next(q for q in questions if q.citation == "《示范条例》第3条")
+    assert (q.prompt, q.answer) == (f"调解员{BLANK}收受当事人的财物。", "不得")
+    assert sorted(q.choices) == sorted(NORM_WORDS) and is_correct(q, "不得") and not is_correct(q, "可以")
+    # beside enough time limits they take a third of the round, after the others
+    mixed = make_quiz(FACTS, seed=1, count=6, norms=norms)
+    assert [q.kind for q in mixed][-2:] == ["norm", "norm"] and "norm" not in [q.kind for q in mixed][:4]
+    assert make_quiz(FACTS, seed=1, count=6, norms=norms) == mixed
+    assert make_quiz(FACTS, seed=1, count=6) == make_quiz(FACTS, seed=1, count=6, norms=())

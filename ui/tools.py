@@ -4,7 +4,8 @@
   exported as CSV and Word.
 - 流程图: the procedure of a document as a graph (`st.graphviz_chart` draws the DOT in the
   browser); exported as SVG (for slides) and DOT.
-- 自测: a round of practice questions with the score and, for each mistake, the clause.
+- 自测: a round of practice questions (periods, actors, defined terms, 应当/可以/不得) with the score
+  and, for each mistake, the clause.
 
 URL: `/tools?doc=<document id>` (repeat `doc` for several documents).
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lecture import (TABLE_HEADER, actors_of, build_flow, deadlines_handout, document_deadlines,
-                     document_definitions, filter_rows, is_correct, make_quiz, quiz_handout, row_cells, to_csv,
-                     to_docx, to_dot, to_svg)
+                     document_definitions, document_norms, filter_rows, is_correct, make_quiz, quiz_handout, row_cells,
+                     to_csv, to_docx, to_dot, to_svg)
 from kb.chinese import book_title
 from kb.places import NATIONAL
 from lecture.quiz import LETTERS
@@ -24,7 +25,7 @@ from ui.common import DOCX_MIME, documents, escape, kb_store
 if TYPE_CHECKING:
     from ingest.store import StoredDocument
     from kb.settings import Config
-    from lecture import DeadlineRow, Definition
+    from lecture import DeadlineRow, Definition, Norm, Question
 
 QUIZ_SIZE = 5
 
@@ -37,17 +38,35 @@ def _rows(kb: str, generation: int, document_ids: tuple[int, ...]) -> list[Deadl
         return [row for i in document_ids if i in by_id for row in document_deadlines(store, by_id[i])]
 
 
-def _definitions(kb: str, generation: int, document_id: int) -> list[Definition]:
-    """The terms a document defines, for definition questions (cached per store generation)."""
+def _quiz_facts(kb: str, generation: int, document_id: int) -> tuple[list[Definition], list[Norm]]:
+    """The terms a document defines and its 应当/可以/不得 sentences, for the questions besides its
+    time limits (cached per store generation)."""
     from ingest import open_store
     with open_store(kb) as store, store.consistent():
         document = next((d for d in store.documents() if d.id == document_id), None)
-        return document_definitions(store, document) if document else []
+        if document is None:
+            return [], []
+        return document_definitions(store, document), document_norms(store, document)
 
 
 def clause_url(row: DeadlineRow) -> str:
     a = row.article
     return f"/browse?doc={a.document_id}&ver={a.version_id}&art={a.id}"
+
+
+def _question_source(q: Question, document_id: int, rows: list[DeadlineRow], definitions: list[Definition],
+                     norms: list[Norm]) -> tuple[str, str]:
+    """(link to the clause, its sentence) of the fact a question was made from: each kind counts
+    its `source` in its own list (a definition question's mistake showed the time limit of the same
+    position)."""
+    if q.kind == "definition":
+        d = definitions[q.source]
+        return f"/browse?doc={document_id}&art={d.article_id}", d.meaning
+    if q.kind == "norm":
+        x = norms[q.source]
+        return f"/browse?doc={document_id}&art={x.article_id}", x.sentence
+    row = rows[q.source]             # deadline and actor questions: the limit they ask about
+    return clause_url(row), row.deadline.sentence
 
 
 def render(cfg: Config) -> None:
@@ -152,10 +171,11 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, genera
     seed = int(cols[0].number_input("题组编号", min_value=1, max_value=9999, value=1, key="tools-seed",
                                     help="同一编号总是出同样的题，便于全班做同一组题。"))
     count = int(cols[1].number_input("题数", min_value=1, max_value=30, value=QUIZ_SIZE, key="tools-count"))
-    definitions = st.cache_data(show_spinner=False)(_definitions)(kb, generation, doc.id)
-    questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count, definitions=definitions)
+    definitions, norms = st.cache_data(show_spinner=False)(_quiz_facts)(kb, generation, doc.id)
+    questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count, definitions=definitions,
+                          norms=norms)
     if not questions:
-        st.info(f"{book_title(escape(doc.title))}中没有带固定期限的条文，无法出题。")
+        st.info(f"{book_title(escape(doc.title))}中没有带固定期限、定义用语或“应当、可以、不得”的条文，无法出题。")
         return
     round_key = f"tools-quiz-{doc.id}-{seed}-{count}"
     with st.form(f"{round_key}-form"):
@@ -176,9 +196,9 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, genera
         for n, (q, a, ok) in enumerate(zip(questions, answers, right), start=1):
             if ok:
                 continue
-            row = own[q.source]          # deadline and actor questions: the limit they ask about
-            link = f'<a href="{clause_url(row)}" target="_self">{escape(q.citation)}</a>'
-            clause = escape(row.deadline.sentence)
+            url, sentence = _question_source(q, doc.id, own, definitions, norms)
+            link = f'<a href="{url}" target="_self">{escape(q.citation)}</a>'
+            clause = escape(sentence)
             st.markdown(f'<div class="kb-context kb-mistake"><b>第{n}题</b>：你的答案“{escape(a or "未作答")}”，'
                         f'正确答案“{escape(q.answer)}”。依据 {link}：{clause}</div>', unsafe_allow_html=True)
     st.download_button("导出试卷 Word（含答案）", to_docx(quiz_handout(doc.title, questions)),
