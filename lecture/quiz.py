@@ -94,7 +94,7 @@ def _definition_question(x: Definition, meanings: Sequence[str]) -> tuple[str, s
 
 
 def _norm_question(x: Norm) -> tuple[str, str, list[str]]:
-    return x.sentence.replace(x.word, BLANK, 1), x.word, [w for w in NORM_WORDS if w != x.word]
+    return x.sentence.replace(x.word, BLANK, 1), x.word, []      # its choices are NORM_WORDS, in order
 
 
 def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: int = 10,
@@ -132,8 +132,11 @@ def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: in
     questions = []
     for kind, source, citation, make in drafts[:count - n_rules] + rules[:n_rules]:
         prompt, answer, others = make()
-        distractors = rng.sample(others, min(len(others), CHOICES - 1))
-        choices = tuple(rng.sample([answer, *distractors], len(distractors) + 1)) if distractors else ()
+        if kind == "norm":
+            choices = NORM_WORDS        # always in this order: 应当, 可以, 不得
+        else:
+            distractors = rng.sample(others, min(len(others), CHOICES - 1))
+            choices = tuple(rng.sample([answer, *distractors], len(distractors) + 1)) if distractors else ()
         questions.append(Question(kind, prompt, answer, choices, citation, source))
     return tuple(questions)
 
