@@ -5,8 +5,8 @@ Kinds: "deadline" (the period blanked in its sentence: "……自收到书面答
 "actor" (who must act within the period), "definition" (what a term means) when definitions
 are given, and "norm" (whether a clause says 应当, 可以 or 不得 — a duty, a permission or a
 prohibition: "信访人____采用走访形式提出信访事项") when its sentences are given. Multiple-choice
-distractors are other periods, actors or definitions of the same document (the other two words
-for a norm), never equal to the answer; with no distractor at hand a question is fill-in.
+distractors are other periods, actors or definitions of the same document, never equal to the
+answer (a norm offers the three words, in order); with no distractor at hand a question is fill-in.
 """
 from __future__ import annotations
 
