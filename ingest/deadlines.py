@@ -88,6 +88,8 @@ _ADDRESSED = re.compile(r"(请求|申请|提请)[^，。]{2,30}?(?:机关|单位
 _MODAL_HEAD = re.compile(r"^(?:应当|必须|可以|应|须)")
 _OWN_TEXT = re.compile(r"对本(?:条例|法|规定|办法|细则|规则)")
 _ACTION_MAX = 30
+# What a period is the length of, when no action follows it: 调解期限为三十日, 询问查证的时间不得超过八小时.
+_PERIOD_NOUN = re.compile(r"的?(?:有效期限|有效期|时效期间|期限|时限|时间)")
 _ACTOR_MAX = 40
 # How far from a limit its sentence is read, each way: beyond any real clause and most real
 # sentences. Reading the whole sentence for each limit made a hostile one-sentence file quadratic
@@ -216,6 +218,23 @@ def _action(rest: str, extension: bool) -> str:
     if addressed:       # "请求原办理机关、单位的上一级机关、单位复查" → "请求复查", likewise
         action = addressed.group(1) + addressed.group(2)
     return action[:_ACTION_MAX]
+
+
+def _period_subject(prefix: str, actor: str) -> str:
+    """What a limit with no action after it is the length of (`prefix`: its sentence up to the
+    limit's end): the words of its clause before 期限, 时间 or 时效期间 ("询问查证的时间不得超过八小时" →
+    询问查证, "公安机关办理治安案件的期限，自受理之日起不得超过三十日" → 办理治安案件), without the
+    actor or the body it starts with; "" when no such word names it."""
+    named = None
+    for named in _PERIOD_NOUN.finditer(prefix):
+        pass
+    if named is None:
+        return ""
+    start = max(prefix.rfind(mark, 0, named.start()) for mark in "，,：:；;") + 1
+    subject = _strip_leading(prefix[start:named.start()])
+    body = actor if actor and subject.startswith(actor) else clause_actor(subject)
+    subject = subject[len(body):]
+    return subject[:_ACTION_MAX] if len(subject) >= 2 else ""
 
 
 def _is_limit(m: re.Match, masked: str) -> bool:
@@ -378,7 +397,8 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                             amount=limit.amount, unit=limit.unit,
                             phrase=sentence[limit.start:limit.end].strip(), actor=actor,
                             trigger=_trigger(prefix, actor),
-                            action=_action(after, limit.extension),
+                            action=(_action(after, limit.extension)
+                                    or _period_subject(sentence[:limit.end], actor)),
                             extension=limit.extension,
                             sentence=shown if len(shown) <= 2 * READ_WINDOW else
                             _excerpt(line, s_start, s_end, s_start + limit.start, s_start + limit.end)))

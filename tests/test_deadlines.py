@@ -111,6 +111,18 @@ def test_actor_trigger_and_action_of_each_limit():
     assert found[0].sentence.startswith("信访人对复查意见不服的") and found[0].sentence.endswith("请求复核。")
 
 
+def test_a_limit_with_nothing_after_it_is_named_by_what_it_is_the_length_of():
+    # "询问查证的时间不得超过八小时" left the action empty: a blank 事项 in 期限一览 and a box without a
+    # label in 流程图
+    found = limits("对违反治安管理行为人，公安机关传唤后应当及时询问查证，询问查证的时间不得超过八小时。",
+                   "劳动争议申请仲裁的时效期间为一年。",
+                   "公安机关办理治安案件的期限，自受理之日起不得超过三十日。",
+                   "人民法院委派调解的案件，调解期限为30日。")
+    assert [(d.period, d.action) for d in found if d.amount is not None] == [
+        ("8小时", "询问查证"), ("1年", "劳动争议申请仲裁"), ("30日", "办理治安案件"), ("30日", "调解")]
+    assert limits("当事人可以在3个工作日内补正材料。")[0].action == "补正材料"       # an action after it wins
+
+
 def test_actor_named_after_the_limit_or_in_an_opening_condition():
     (found,) = limits("工程竣工验收合格后三十日内，建设单位应当报主管部门备案。")
     assert (found.actor, found.action) == ("建设单位", "报主管部门备案")

@@ -123,3 +123,10 @@ def test_flow_of_other_regulations(relpath):
     keys = {s.key for s in flow.steps}
     assert all(t.source in keys and t.target in keys for t in flow.transitions)
     assert ET.fromstring(to_svg(flow)) is not None and to_dot(flow).count(" -> ") == len(flow.transitions)
+
+
+def test_a_limit_with_nothing_after_it_is_a_labelled_step():
+    # "询问查证的时间不得超过八小时" made a box without a label
+    flow = flow_of([art(1, "公安机关传唤后应当及时询问查证，询问查证的时间不得超过八小时。"),
+                    art(2, "公安机关办理治安案件的期限，自受理之日起不得超过三十日。")])
+    assert [s.label for s in flow.steps] == ["开始", "询问查证", "办理治安案件"]
