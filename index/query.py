@@ -420,8 +420,8 @@ def _topic(text: str, mentions: Sequence[Mention]) -> str:
     《民法典》中…, 人民调解法和法律援助法里…); "" otherwise, or when too little is left to search for.
 
     Only there: inside a question a law's name is often what it asks about (受著作权法保护吗, 违反劳动法
-    规定), and the answer may be in another text (learned over the evaluation sets, dropping every
-    name lost most layperson questions' answers from the first 100)."""
+    规定), and the answer may be in another text (measured on the evaluation questions that name a
+    document: dropping every name lost most of STARD's answers from the first 100)."""
     at = _LEAD_IN.match(text).end()
     named = False
     for m in sorted(mentions, key=lambda m: m.start):
