@@ -31,6 +31,7 @@ from kb.places import PlaceMatcher
 
 EXPANSIONS = DATA_DIR / "expansions.txt"
 
+MAX_SLIPS = 3           # articles whose preceding words are tried as a name typed one character off
 MIN_TOPIC_CHARS = 2     # a question's topic without its document names needs this many letters to be searched
 MAX_RANGE = 30          # "第一条至第九十条" is a range a person types by mistake; cap the expansion
 
@@ -271,6 +272,8 @@ class ParsedQuery:
     # the names choose the documents (a boost), and their words matched each one's opening and
     # closing articles (为了……制定本条例, 本条例自……施行) over the clause asked about.
     topic: str = ""
+    # Names typed one character off and read as the known one (人民调节法 → 人民调解法): (typed, known)
+    corrected: tuple[tuple[str, str], ...] = ()
 
     @property
     def scored_text(self) -> str:
@@ -436,6 +439,35 @@ def _topic(text: str, mentions: Sequence[Mention]) -> str:
     return topic if sum(ch.isalnum() for ch in topic) >= MIN_TOPIC_CHARS else ""
 
 
+def _slips(text: str, mentions: Sequence[Mention], unknown: Mapping[int, str], references: Sequence[Reference],
+           titles: TitleMatcher) -> list[tuple[int, str, str]]:
+    """(start, typed, known) of the document names `text` holds one character off (`TitleMatcher.near`):
+    a name the knowledge base lacks (`unknown`: in 《》, or before its article: 人民调节法第十七条), and,
+    when an article has no name (`references`), the characters right before it (信访工作条列第三十五条).
+    At most `MAX_SLIPS` articles are tried so: each tries every length of name."""
+    found: dict[int, tuple[int, str, str]] = {}
+    near = {name: titles.near(name) for name in set(unknown.values())}
+    for end, name in unknown.items():
+        if near[name] is not None and (start := text.rfind(name, 0, end)) >= 0:
+            found[start] = (start, name, near[name])
+    if not any(not r.doc_keys and not r.unknown for r in references):
+        return sorted(found.values())
+    ends = {m.end for m in mentions}
+    tried = 0
+    for m in _ARTICLE.finditer(text):
+        before = m.start()
+        while before > 0 and text[before - 1] in " 》的中":
+            before -= 1
+        if before in ends or any(start <= before <= start + len(typed) for start, typed, _ in found.values()):
+            continue
+        if (near := titles.near_ending_at(text, before)) is not None:
+            found[near[0]] = (near[0], text[near[0]:before], near[1])
+        tried += 1
+        if tried == MAX_SLIPS:
+            break
+    return sorted(found.values())
+
+
 def parse_query(text: str, titles: TitleMatcher | None = None,
                 expansions: Iterable[tuple[str, tuple[str, ...]]] = (), places: PlaceMatcher | None = None,
                 repealed: TitleMatcher | None = None) -> ParsedQuery:
@@ -449,6 +481,21 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     text = normalise_query(text)
     if not asks_something(text):                      # "？？？": no arbitrary list for it
         raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
+    parsed, mentions, unknown = _understand(text, titles, expansions, places, repealed)
+    slips = _slips(text, mentions, unknown, parsed.references, titles) if titles else []
+    if slips:
+        for start, typed, known in slips:       # one character for one: the positions stay
+            text = text[:start] + known + text[start + len(typed):]
+        parsed, _, _ = _understand(text, titles, expansions, places, repealed)
+        parsed = replace(parsed, corrected=tuple((typed, known) for _, typed, known in slips))
+    return parsed.resolve(parsed.mentioned) if len(parsed.mentioned) == 1 else parsed
+
+
+def _understand(text: str, titles: TitleMatcher | None, expansions: Iterable[tuple[str, tuple[str, ...]]],
+                places: PlaceMatcher | None, repealed: TitleMatcher | None
+                ) -> tuple[ParsedQuery, list[Mention], dict[int, str]]:
+    """`parse_query` of a normalised text, before references that name no document are given the
+    one it names; with the names found and those the knowledge base lacks (end → name)."""
     mentions = titles.find(text) if titles else []
     unknown = unknown_names(text, mentions)
     if repealed is not None:
@@ -467,5 +514,5 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     parsed = ParsedQuery(text, references, mentioned, expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
                          tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)), divisions, versions,
                          bool(versions) and _ASKS_CURRENT.search(text) is not None, outline, topic)
-    return parsed.resolve(mentioned) if len(mentioned) == 1 else parsed
+    return parsed, mentions, unknown
 

@@ -517,7 +517,8 @@ class Searcher:
         """What the knowledge base cannot answer of what `query` asks for by name, one line each:
         a document named in 《》 that it does not hold ("知识库中没有《民法典》"), an article its
         document does not have ("《信访工作条例》没有第九百条（共50条）") or of no document named
-        ("第三十五条" alone: which document's is not known), the rules of a place it
+        ("第三十五条" alone: which document's is not known), a name typed one character off and
+        read as the one it holds ("知识库中没有“人民调节法”：按《人民调解法》检索"), the rules of a place it
         holds none of ("四川对重复信访怎么规定" → "知识库中没有四川省的地方规定"), a chapter its
         document does not have or has several of (民法典第四章). The search still answers with the
         articles it has; these lines say why the one asked for is not among them. Also said: a
@@ -532,6 +533,7 @@ class Searcher:
         parsed = self.parse(query, filters)
         length = len(query.strip())
         out = [f"问题过长（{length}字）：只按前{MAX_QUERY_CHARS}字检索"] if length > MAX_QUERY_CHARS else []
+        out += [f"知识库中没有“{typed}”：按{book_title(known)}检索" for typed, known in parsed.corrected]
         for name in parsed.unknown:
             gone = self.repealed.get(title_key(name))
             out.append(f"知识库中没有{book_title(name)}" + (f"：它已于{gone.since}被{book_title(gone.by)}废止" if gone else ""))

@@ -35,6 +35,10 @@ from kb.errors import QueryError
 from kb.places import PLACE_ENDS
 
 MIN_ALIAS_CHARS = 2
+# A name typed one character off (an input method's slip: 人民调节法, 信访工作条列) is read as the known
+# one only from this length: shorter names are too close to each other (民法, 刑法).
+MIN_NEAR_CHARS = 4
+MAX_NEAR_CHARS = 24
 # Short names no title spells out; the full title's key is what they stand for.
 ABBREVIATIONS: Mapping[str, str] = {
     "刑诉法": "刑事诉讼法", "民诉法": "民事诉讼法", "行诉法": "行政诉讼法", "行复法": "行政复议法",
@@ -92,6 +96,10 @@ _OWN_LIST_AFTER = re.compile(r"(?<!\s)\s*+(?:经验|建议|意见|措施|原则|
 # Chinese characters ending in a document word and perhaps a numbered note (解释（一）), less the verbs
 # and conjunctions leading into it.
 _NOTE_NUMBER = r"(?:[（(][一二三四五六七八九十]{1,3}[）)])?"
+# A numbered note in a key (NFKC): right after a name in keyed text, and at the end of a name.
+_KEYED_NOTE = r"\([一二三四五六七八九十]{1,3}\)"
+_NOTE_AFTER = re.compile(_KEYED_NOTE)
+_NUMBERED_NOTE_END = re.compile(_KEYED_NOTE + "$")
 # Found from its end: the document word (and note) right before the article, then back over the run
 # (one pass over the window, where a search from each start of the window once cost a reference
 # a pass of the rest of it).
@@ -131,6 +139,14 @@ V = TypeVar("V")
 def bare_key(name: str) -> str:
     """`title_key` without a trailing bracket note: 行政诉讼法（2017年修正） → 行政诉讼法."""
     return _TRAILING_NOTE.sub("", title_key(name))
+
+
+def fallback_key(name: str) -> str:
+    """The key a name is looked up by when its own key names nothing held: without a version note
+    (行政诉讼法（2017年修正） → 行政诉讼法); a numbered note names another text of a series and stays
+    (…的解释（三） is not …的解释（一）, which its name without the note names)."""
+    key = title_key(name)
+    return key if _NUMBERED_NOTE_END.search(key) else bare_key(name)
 
 
 def title_aliases(title: str) -> set[str]:
@@ -210,7 +226,7 @@ def documents_named(names: Sequence[str], index: Mapping[str, Sequence[int]]) ->
     found: dict[int, None] = {}
     for name in names:
         simplified = to_simplified(name)
-        hits = index.get(title_key(simplified)) or index.get(bare_key(simplified))
+        hits = index.get(title_key(simplified)) or index.get(fallback_key(simplified))
         if not hits:
             raise QueryError(f"unknown document {name!r}: no title or short name in the knowledge base matches it")
         found.update(dict.fromkeys(hits))
@@ -241,6 +257,7 @@ class TitleMatcher:
         # another body's text, not this one.
         spelt = {key for title in titles for key in (title_key(title), bare_key(title))}
         self._without_issuers = {a for a in self._names if a.startswith("关于") and a not in spelt}
+        self._one_off: dict[str, list[str]] | None = None      # built when first asked (`near`)
 
     def find(self, text: str) -> list[Mention]:
         """Mentions in `text`; spans index into `text`."""
@@ -249,10 +266,49 @@ class TitleMatcher:
         def accept(start: int, end: int) -> bool:
             before = keyed[start - 1] if start > 0 else ""
             after_issuers = before in (*_ISSUER_ENDS, "、") and keyed[start:end] in self._without_issuers
-            return not (_continues_word(keyed, end) or after_issuers or before in PLACE_ENDS)
+            # 关于…的解释(二) is the sequel, not the 关于…的解释 held: (一) alone names itself so
+            note = _NOTE_AFTER.match(keyed, end)
+            sequel = note is not None and keyed[start:note.end()] not in self._names
+            return not (_continues_word(keyed, end) or after_issuers or before in PLACE_ENDS or sequel)
 
         return [Mention(offsets[start], offsets[end - 1] + 1, keys) for start, end, keys in
                 longest_first(keyed, self._names, self._lengths, accept)]
+
+
+    def near(self, typed: str) -> str | None:
+        """The name this matcher knows that `typed` (a name it does not know) misses by one
+        character, as an input method slips: 人民调节法 → 人民调解法, 信访工作条列 → 信访工作条例. None
+        when no name or names of several documents do, or when the character differs inside a
+        place's name (湖南省信访条例 is not 河南省信访条例) or a number (解释（二） is not 解释（一）)."""
+        if not MIN_NEAR_CHARS <= len(typed) <= MAX_NEAR_CHARS or typed in self._names:
+            return None
+        if self._one_off is None:
+            self._one_off = {}
+            for name in self._names:
+                if MIN_NEAR_CHARS <= len(name) <= MAX_NEAR_CHARS:
+                    for i in range(len(name)):
+                        self._one_off.setdefault(f"{name[:i]}\0{name[i + 1:]}", []).append(name)
+        found = {name: self._names[name] for i in range(len(typed))
+                 for name in self._one_off.get(f"{typed[:i]}\0{typed[i + 1:]}", ())
+                 if _slip(typed[i], name[i]) and not PLACE_ENDS.intersection(name[i:])}
+        return next(iter(found)) if len(set(found.values())) == 1 else None
+
+    def near_ending_at(self, text: str, end: int) -> tuple[int, str] | None:
+        """(start, known name) of the longest run of Han characters ending at `end` that names a
+        known document one character off (`near`): 信访工作条列|第三十五条."""
+        first = end
+        while first > max(0, end - MAX_NEAR_CHARS) and "\u4e00" <= text[first - 1] <= "\u9fff":
+            first -= 1
+        for start in range(first, end - MIN_NEAR_CHARS + 1):
+            if (name := self.near(text[start:end])) is not None:
+                return start, name
+        return None
+
+
+def _slip(typed: str, known: str) -> bool:
+    """Whether one character typed for another may be a slip: not two numbers (（二） for （一））."""
+    numbers = CN_NUMERAL_CHARS + "0123456789"
+    return not (typed in numbers and known in numbers)
 
 
 def _keyed(text: str) -> tuple[str, list[int]]:

@@ -35,7 +35,7 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, book_title, title_key, to_simplified
-from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, alias_index, bare_key, cited_text,
+from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, alias_index, cited_text, fallback_key,
                           missing_part, part_label, parse_citations, version_asked)
 from kb.errors import IngestError
 from lecture.pack import PackClause, clause_from_article
@@ -534,7 +534,7 @@ class StoreLookup:
         by `Store.document_key`, else the documents whose title ends with the name (上海市信访条例 for
         信访条例; several make the citation ambiguous). The name's own issuers are kept: 最高人民检察院
         关于… is not 最高人民法院关于…."""
-        keys = [title_key(title), bare_key(title), ABBREVIATIONS.get(title_key(title), "")]
+        keys = [title_key(title), fallback_key(title), ABBREVIATIONS.get(title_key(title), "")]
         for key in keys:
             if key and key in self._by_key:
                 return [self._known_document(d) for d in self._by_key[key]]

@@ -92,3 +92,20 @@ def test_the_citation_check_reads_the_same_names_and_keeps_the_issuers_written(k
     assert ok == "《最高人民法院关于适用〈中华人民共和国人民调解法〉的解释》第二条：现行有效，核对无误"
     assert got == [(SECOND, "ok"), ("最高人民检察院关于审理邻里纠纷案件适用法律若干问题的解释", "unknown_document"),
                    ("关于审理物业纠纷案件适用法律若干问题的解释", "unknown_document"), (APPLYING, "ok")]
+
+
+def test_a_sequel_the_knowledge_base_lacks_is_not_the_one_it_holds(searcher: Searcher, kb: Path) -> None:
+    # （三） was read as the name without its note, which names the first: its 第三条 was the answer
+    for query in ("《关于审理邻里纠纷案件适用法律若干问题的解释（三）》第三条", "关于审理邻里纠纷案件适用法律若干问题的解释（三）第三条"):
+        assert searcher.notices(query) == ["知识库中没有《关于审理邻里纠纷案件适用法律若干问题的解释(三)》"]
+        assert "reference" not in searcher.search(query, k=1)[0].match
+    with open_store(kb) as store:
+        [checked] = check_text("《关于审理邻里纠纷案件适用法律若干问题的解释（三）》第三条", StoreLookup(store))
+    assert checked.verdict == "unknown_document"
+
+
+def test_a_name_typed_one_character_off_is_read_as_the_one_held(searcher: Searcher) -> None:
+    # an input method's slip (调节 for 调解, 出罚 for 处罚) said 知识库中没有《…》 and answered from other texts
+    for query in ("治安管理出罚法第二条", "《治安管理出罚法》第二条"):
+        assert first_hit(searcher, query) == (PUBLIC_ORDER, "第二条")
+        assert searcher.notices(query) == ["知识库中没有“治安管理出罚法”：按《治安管理处罚法》检索"]

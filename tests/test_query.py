@@ -375,3 +375,24 @@ def test_the_topic_of_a_question_that_names_documents_leaves_their_names_out(tit
     assert parse_query("信访工作条例第三十三条讲什么", titles).topic == ""                      # by number
     plain = parse_query("信访工作条例的", titles)                                             # nothing left
     assert (plain.topic, plain.scored_text) == ("", "信访工作条例的")
+
+
+@pytest.mark.parametrize("text, corrected, doc_keys", [
+    ("信访工作条列第三十五条", ("信访工作条列", "信访工作条例"), ("信访工作条例",)),       # no name found before it
+    ("人民调节法第十七条", ("人民调节法", "人民调解法"), ("人民调解法",)),               # a name it lacks
+    ("《人民调节法》第十七条", ("人民调节法", "人民调解法"), ("人民调解法",)),
+    ("民法典第十条和信访工作条列第三十五条", ("信访工作条列", "信访工作条例"), ("信访工作条例",)),
+])
+def test_a_name_typed_one_character_off_is_read_as_the_one_known(text: str, corrected: tuple, doc_keys: tuple,
+                                                                titles: TitleMatcher) -> None:
+    parsed = parse_query(text, titles)
+    assert parsed.corrected == (corrected,) and parsed.references[-1].doc_keys == doc_keys and not parsed.unknown
+
+
+def test_what_is_not_read_as_a_slip() -> None:
+    titles = TitleMatcher(["河南省信访条例", "某市调解办法（一）", "某市调解办法（二）", "甲乙丙丁条例", "甲乙丙戊条例"])
+    assert titles.near("湖南省信访条例") is None          # another place's text
+    assert titles.near("某市调解办法(三)") is None         # another number
+    assert titles.near("甲乙丙己条例") is None            # two texts one character off: which is not known
+    assert titles.near("信访条列") is None and titles.near("条列") is None      # nothing near; too short
+    assert parse_query("湖南省信访条例第五条", titles).unknown == ("湖南省信访条例",)
