@@ -254,7 +254,9 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
             return _result(text, c, "not_current",
                            f"{book_title(c.title)}已废止：{gone[0].since}起由{book_title(gone[0].title)}废止"
                            + (f"（见其{current.article_label}）" if current.article_label else ""), current=current)
-        return _result(text, c, "unknown_document", f"知识库中没有{book_title(c.title)}")
+        near = lookup.names().near(title_key(c.title))       # 人民调节法: a slip of the input method?
+        return _result(text, c, "unknown_document", f"知识库中没有{book_title(c.title)}"
+                       + (f"（是否为{book_title(near)}？）" if near else ""))
     if len(documents) > 1:
         listed = "、".join(book_title(d.title) for d in documents[:AMBIGUOUS_LISTED])
         more = f"等{len(documents)}部" if len(documents) > AMBIGUOUS_LISTED else ""

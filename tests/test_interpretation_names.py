@@ -104,8 +104,12 @@ def test_a_sequel_the_knowledge_base_lacks_is_not_the_one_it_holds(searcher: Sea
     assert checked.verdict == "unknown_document"
 
 
-def test_a_name_typed_one_character_off_is_read_as_the_one_held(searcher: Searcher) -> None:
+def test_a_name_typed_one_character_off_is_read_as_the_one_held(searcher: Searcher, kb: Path) -> None:
     # an input method's slip (调节 for 调解, 出罚 for 处罚) said 知识库中没有《…》 and answered from other texts
     for query in ("治安管理出罚法第二条", "《治安管理出罚法》第二条"):
         assert first_hit(searcher, query) == (PUBLIC_ORDER, "第二条")
         assert searcher.notices(query) == ["知识库中没有“治安管理出罚法”：按《治安管理处罚法》检索"]
+    with open_store(kb) as store:        # 引用核对 asks, since a draft's name may be meant as written
+        [checked] = check_text("《治安管理出罚法》第二条", StoreLookup(store))
+    assert checked.verdict == "unknown_document"
+    assert checked.message == "知识库中没有《治安管理出罚法》（是否为《治安管理处罚法》？）"
