@@ -129,8 +129,11 @@ def make_quiz(deadlines: Sequence[tuple[Deadline, str]], *, seed: int, count: in
     rules = [("norm", i, x.citation, functools.partial(_norm_question, x)) for i, x in enumerate(norms)]
     rng.shuffle(rules)
     n_rules = min(len(rules), max(count - len(drafts), count // 3))
+    # a sentence whose period the round asks about is not asked about again for its 应当
+    asked = {deadlines[i][0].sentence for kind, i, _, _ in drafts[:count - n_rules] if kind != "definition"}
+    rules = [r for r in rules if not any(norms[r[1]].sentence in sentence for sentence in asked)][:n_rules]
     questions = []
-    for kind, source, citation, make in drafts[:count - n_rules] + rules[:n_rules]:
+    for kind, source, citation, make in drafts[:count - len(rules)] + rules:
         prompt, answer, others = make()
         if kind == "norm":
             choices = NORM_WORDS        # always in this order: 应当, 可以, 不得

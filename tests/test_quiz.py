@@ -152,3 +152,12 @@ def test_norm_questions_blank_the_word_and_offer_the_other_two() -> None:
     assert [q.kind for q in mixed][-2:] == ["norm", "norm"] and "norm" not in [q.kind for q in mixed][:4]
     assert make_quiz(FACTS, seed=1, count=6, norms=norms) == mixed
     assert make_quiz(FACTS, seed=1, count=6) == make_quiz(FACTS, seed=1, count=6, norms=())
+
+
+def test_a_sentence_asked_for_its_period_is_not_asked_again_for_its_word() -> None:
+    # 信访工作条例's 5个工作日内提出异议 came twice in one round: once for the period, once for 应当
+    [(limit, citation)] = FACTS[:1]
+    same = Norm(limit.sentence, "应当", citation)
+    other = Norm("当事人可以向调解委员会申请调解。", "可以", "《示范条例》第五条")
+    questions = make_quiz(FACTS[:1], seed=1, count=3, norms=[same, other])
+    assert [q.kind for q in questions] == ["deadline", "norm"] and questions[1].answer == "可以"
