@@ -52,6 +52,8 @@ _GLUE_CHARS = r"[\s》>\"”“'的中、，,和及与或以]"
 _GLUE = re.compile(rf"{_GLUE_CHARS}*")
 # ... and between a document name and an article of one of its chapters (信访工作条例第四章第三十条)
 _GLUE_OR_DIVISION = re.compile(rf"(?:{_GLUE_CHARS}++|{_DIVISION.pattern})*+")
+# ... and between a document name and a chapter of one of its parts named by name (民法典婚姻家庭编第二章)
+_GLUE_OR_PART = re.compile(rf"{_GLUE_CHARS}*+(?P<part>[\u4e00-\u9fff]{{1,8}}?编|总则|附则)?{_GLUE_CHARS}*+")
 _RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
 
 
@@ -157,16 +159,18 @@ class Reference:
 class DivisionReference:
     """A part, chapter or section asked for by number: 信访工作条例第四章, 刑法第二编第三章.
     `divisions`: (kind, number) pairs, outermost first; `doc_keys`, `year`, `earlier` as for
-    `Reference` (`doc_keys` empty: no document named for it)."""
+    `Reference` (`doc_keys` empty: no document named for it); `part`: the part named before them
+    (民法典婚姻家庭编第二章 → 婚姻家庭编), "" for none."""
     doc_keys: tuple[str, ...]
     divisions: tuple[tuple[str, int], ...]
     year: str = ""
     earlier: bool = False
+    part: str = ""
 
     @property
     def label(self) -> str:
-        """第二编第三章."""
-        return "".join(f"第{int_to_cn(n)}{kind}" for kind, n in self.divisions)
+        """第二编第三章, 婚姻家庭编第二章."""
+        return self.part + "".join(f"第{int_to_cn(n)}{kind}" for kind, n in self.divisions)
 
 
 def division_of(heading: str) -> tuple[str, int] | None:
@@ -216,7 +220,7 @@ def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionRefer
     ends = sorted(anchors)
     refs: list[DivisionReference] = []
     chain: list[tuple[str, int]] = []
-    owner = _UNNAMED
+    owner, part = _UNNAMED, ""
     chain_end = -1
     for m in _DIVISION.finditer(text):
         n = _numeral(m.group(1))
@@ -228,15 +232,15 @@ def find_divisions(text: str, mentions: Sequence[Mention]) -> list[DivisionRefer
             continue
         listed = chain and _GLUE.fullmatch(text, chain_end, m.start()) is not None    # 第四章和第五章
         if chain:
-            refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier))
-        end = _name_end_before(text, ends, m.start(), _GLUE)
+            refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier, part))
+        end = _name_end_before(text, ends, m.start(), _GLUE_OR_PART)
         if end is not None:
-            owner = anchors[end]
+            owner, part = anchors[end], _GLUE_OR_PART.fullmatch(text, end, m.start()).group("part") or ""
         elif not listed:
-            owner = _UNNAMED
+            owner, part = _UNNAMED, ""
         chain, chain_end = [(m.group(2), n)], m.end()
     if chain:
-        refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier))
+        refs.append(DivisionReference(owner.doc_keys, tuple(chain), owner.year, owner.earlier, part))
     return refs
 
 

@@ -44,7 +44,7 @@ from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configur
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
-from kb.chinese import NUMBERED_LABEL, article_label, book_title, parse_article_label, title_key
+from kb.chinese import NUMBERED_LABEL, article_label, book_title, int_to_cn, parse_article_label, title_key
 from kb.citations import ABBREVIATIONS, alias_index, documents_named, held_part, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
@@ -180,6 +180,17 @@ def matched_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
         if not any(term in longer for longer in kept):
             kept.append(term)
     return tuple(kept)
+
+
+def _numbered_parts(headings: Sequence[Sequence[str]]) -> dict[str, str]:
+    """The parts of a text split into files (民法典's 总则, 物权编 …: the first of each article's
+    headings) that name no number of their own, each headed with its number as the text numbers its
+    编 (第一编 总则 … 第七编 侵权责任编; 附则 has none), so 第五编第二章 finds 婚姻家庭编's 第二章.
+    Nothing for a text whose parts number themselves, or with one part."""
+    parts = [p for p in dict.fromkeys(h[0] for h in headings) if p and p != "附则"]
+    if len(parts) < 2 or any(division_of(p) for p in parts):
+        return {}
+    return {p: f"第{int_to_cn(n)}编 {p}" for n, p in enumerate(parts, start=1)}
 
 
 class Searcher:
@@ -461,8 +472,12 @@ class Searcher:
         for d in self.documents_keyed(ref.doc_keys).tolist():
             rows = self._article_rows_of_version(d, ref, filters)
             headed = self.units.headed_texts(cat.ids[rows].tolist())
-            for r in rows:
-                path = division_path(headed.get(int(cat.ids[r]), ((), ""))[0], ref.divisions)
+            headings = [headed.get(int(cat.ids[r]), (("",), ""))[0] or ("",) for r in rows]
+            numbered = _numbered_parts(headings)
+            for r, (part, *below) in zip(rows, headings):
+                if ref.part and part.removesuffix("编") != ref.part.removesuffix("编"):
+                    continue
+                path = division_path((numbered.get(part, part), *below), ref.divisions)
                 if path is not None:
                     found.setdefault((cat.documents[d].title, *path), []).append(r)
         return found

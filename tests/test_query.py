@@ -396,3 +396,12 @@ def test_what_is_not_read_as_a_slip() -> None:
     assert titles.near("甲乙丙己条例") is None            # two texts one character off: which is not known
     assert titles.near("信访条列") is None and titles.near("条列") is None      # nothing near; too short
     assert parse_query("湖南省信访条例第五条", titles).unknown == ("湖南省信访条例",)
+
+
+def test_a_part_named_before_its_chapter(titles: TitleMatcher) -> None:
+    # 民法典婚姻家庭编第二章: the part narrows the chapter (民法典 has seven 第二章, one per 编)
+    [division] = parse_query("民法典婚姻家庭编第二章讲什么", titles).divisions
+    assert (division.doc_keys, division.part, division.divisions) == (("民法典",), "婚姻家庭编", (("章", 2),))
+    assert division.label == "婚姻家庭编第二章"
+    assert parse_query("《民法典》的总则第六章", titles).divisions[0].part == "总则"
+    assert parse_query("信访工作条例第四章", titles).divisions[0].part == ""

@@ -11,6 +11,7 @@ import pytest
 
 from index.build import build, current_folder
 from index.search import MAX_QUERY_CHARS, Filters, Hit, Searcher, bound_number, matched_terms
+from kb.chinese import int_to_cn
 from kb.errors import QueryError
 from kb.settings import load_config
 
@@ -388,3 +389,23 @@ def test_unchanged_rebuild_is_skipped_and_a_stale_index_serves_until_rebuilt(ind
     rebuilt = build(kb, load_config(kb=str(kb)), progress=False)
     assert not rebuilt.skipped
     assert Searcher(kb, load_config(kb=str(kb))).search("甲乙条例第一条")[0].text == "测试条文。"
+
+
+def test_the_parts_of_a_text_split_into_files_are_numbered_and_named(tmp_path: Path) -> None:
+    # 民法典第五编第二章 was "没有第五编第二章" (its files' parts, 婚姻家庭编, carry no number), and
+    # 民法典婚姻家庭编第二章 was "有7个第二章"
+    from conftest import searcher_of_texts
+
+    def part(name: str, first: int) -> str:
+        return (f"# 某法典\n\n# {name}\n\n2020年5月28日 通过\n\n<!-- INFO END -->\n\n"
+                f"## 第一章 一般规定\n\n第{int_to_cn(first)}条 本编调整{name}关系。\n\n"
+                f"## 第二章 登记\n\n第{int_to_cn(first + 1)}条 {name}事项应当登记。\n\n"
+                f"第{int_to_cn(first + 2)}条 登记机构应当在十日内办理{name}登记。\n")
+    searcher = searcher_of_texts(tmp_path, {"总则.md": part("总则", 1), "物权编.md": part("物权编", 4),
+                                            "附则.md": "# 某法典\n\n# 附则\n\n2020年5月28日 通过\n\n<!-- INFO END -->\n\n"
+                                                       "第七条 本法自2021年1月1日起施行。\n"})
+    for query in ("某法典第二编第二章", "某法典物权编第二章", "《某法典》的物权编第二章"):
+        assert searcher.notices(query) == ["《某法典》第二编 物权编 第二章 登记：第五条至第六条，共2条"], query
+        assert [h.article_no for h in searcher.search(query, k=2)] == [5, 6]
+    assert searcher.notices("某法典总则第一章") == ["《某法典》第一编 总则 第一章 一般规定：第一条"]
+    assert searcher.notices("某法典第二章") == ["《某法典》有2个第二章：请在“法规浏览”中选看"]
