@@ -49,9 +49,15 @@ def _quiz_facts(kb: str, generation: int, document_id: int) -> tuple[list[Defini
         return document_definitions(store, document), document_norms(store, document)
 
 
+def article_url(document_id: int, article_id: int, version_id: int | None = None) -> str:
+    """The 法规浏览 page of a document at one of its articles (of `version_id`, else the article's own)."""
+    version = f"&ver={version_id}" if version_id is not None else ""
+    return f"/browse?doc={document_id}{version}&art={article_id}"
+
+
 def clause_url(row: DeadlineRow) -> str:
     a = row.article
-    return f"/browse?doc={a.document_id}&ver={a.version_id}&art={a.id}"
+    return article_url(a.document_id, a.id, a.version_id)
 
 
 def _question_source(q: Question, document_id: int, rows: list[DeadlineRow], definitions: list[Definition],
@@ -61,10 +67,10 @@ def _question_source(q: Question, document_id: int, rows: list[DeadlineRow], def
     position)."""
     if q.kind == "definition":
         d = definitions[q.source]
-        return f"/browse?doc={document_id}&art={d.article_id}", d.meaning
+        return article_url(document_id, d.article_id), d.meaning
     if q.kind == "norm":
         x = norms[q.source]
-        return f"/browse?doc={document_id}&art={x.article_id}", x.sentence
+        return article_url(document_id, x.article_id), x.sentence
     row = rows[q.source]             # deadline and actor questions: the limit they ask about
     return clause_url(row), row.deadline.sentence
 
