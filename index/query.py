@@ -444,13 +444,15 @@ def _topic(text: str, mentions: Sequence[Mention]) -> str:
 
 
 def _slips(text: str, mentions: Sequence[Mention], unknown: Mapping[int, str], references: Sequence[Reference],
-           titles: TitleMatcher) -> list[tuple[int, str, str]]:
+           titles: TitleMatcher, repealed: TitleMatcher | None = None) -> list[tuple[int, str, str]]:
     """(start, typed, known) of the document names `text` holds one character off (`TitleMatcher.near`):
     a name the knowledge base lacks (`unknown`: in 《》, or before its article: 人民调节法第十七条), and,
     when an article has no name (`references`), the characters right before it (信访工作条列第三十五条).
-    At most `MAX_SLIPS` articles are tried so: each tries every length of name."""
+    At most `MAX_SLIPS` articles are tried so: each tries every length of name. A repealed text
+    `repealed` knows is no slip (社区纠纷调解试行办法 is not the 暂行办法 held, one character off)."""
     found: dict[int, tuple[int, str, str]] = {}
-    near = {name: titles.near(name) for name in set(unknown.values())}
+    near = {name: None if repealed and _whole_name(repealed, name) else titles.near(name)
+            for name in set(unknown.values())}
     for end, name in unknown.items():
         if near[name] is not None and (start := text.rfind(name, 0, end)) >= 0:
             found[start] = (start, name, near[name])
@@ -472,6 +474,11 @@ def _slips(text: str, mentions: Sequence[Mention], unknown: Mapping[int, str], r
     return sorted(found.values())
 
 
+def _whole_name(titles: TitleMatcher, name: str) -> bool:
+    """Whether `titles` knows `name` as a whole."""
+    return any(m.start == 0 and m.end == len(name) for m in titles.find(name))
+
+
 def parse_query(text: str, titles: TitleMatcher | None = None,
                 expansions: Iterable[tuple[str, tuple[str, ...]]] = (), places: PlaceMatcher | None = None,
                 repealed: TitleMatcher | None = None) -> ParsedQuery:
@@ -486,7 +493,7 @@ def parse_query(text: str, titles: TitleMatcher | None = None,
     if not asks_something(text):                      # "？？？": no arbitrary list for it
         raise QueryError("empty query: type a question or a reference such as 信访工作条例第三十三条")
     parsed, mentions, unknown = _understand(text, titles, expansions, places, repealed)
-    slips = _slips(text, mentions, unknown, parsed.references, titles) if titles else []
+    slips = _slips(text, mentions, unknown, parsed.references, titles, repealed) if titles else []
     if slips:
         for start, typed, known in slips:       # one character for one: the positions stay
             text = text[:start] + known + text[start + len(typed):]
