@@ -451,7 +451,7 @@ def _slips(text: str, mentions: Sequence[Mention], unknown: Mapping[int, str], r
     At most `MAX_SLIPS` articles are tried so: each tries every length of name. A repealed text
     `repealed` knows is no slip (社区纠纷调解试行办法 is not the 暂行办法 held, one character off)."""
     found: dict[int, tuple[int, str, str]] = {}
-    near = {name: None if repealed and _whole_name(repealed, name) else titles.near(name)
+    near = {name: None if repealed and repealed.knows(name) else titles.near(name)
             for name in set(unknown.values())}
     for end, name in unknown.items():
         if near[name] is not None and (start := text.rfind(name, 0, end)) >= 0:
@@ -472,11 +472,6 @@ def _slips(text: str, mentions: Sequence[Mention], unknown: Mapping[int, str], r
         if tried == MAX_SLIPS:
             break
     return sorted(found.values())
-
-
-def _whole_name(titles: TitleMatcher, name: str) -> bool:
-    """Whether `titles` knows `name` as a whole."""
-    return any(m.start == 0 and m.end == len(name) for m in titles.find(name))
 
 
 def parse_query(text: str, titles: TitleMatcher | None = None,

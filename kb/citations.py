@@ -133,6 +133,7 @@ _APPLYING = re.compile(r"关于适用[《〈](?:中华人民共和国)?([^《》
 # How the names of issuing bodies end (法院, 委员会, 国务院办公厅, 人民政府, 中央军委, 海关总署 …).
 _ISSUER_ENDS = ("院", "会", "部", "署", "局", "委", "厅", "府", "办", "室")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_NUMBER_CHARS = frozenset(CN_NUMERAL_CHARS + "0123456789")
 V = TypeVar("V")
 
 
@@ -274,6 +275,9 @@ class TitleMatcher:
         return [Mention(offsets[start], offsets[end - 1] + 1, keys) for start, end, keys in
                 longest_first(keyed, self._names, self._lengths, accept)]
 
+    def knows(self, name: str) -> bool:
+        """Whether `name` is, as a whole, a name this matcher knows."""
+        return title_key(name) in self._names
 
     def near(self, typed: str) -> str | None:
         """The name this matcher knows that `typed` (a name it does not know) misses by one
@@ -307,8 +311,7 @@ class TitleMatcher:
 
 def _slip(typed: str, known: str) -> bool:
     """Whether one character typed for another may be a slip: not two numbers (（二） for （一））."""
-    numbers = CN_NUMERAL_CHARS + "0123456789"
-    return not (typed in numbers and known in numbers)
+    return not (typed in _NUMBER_CHARS and known in _NUMBER_CHARS)
 
 
 def _keyed(text: str) -> tuple[str, list[int]]:
@@ -754,12 +757,11 @@ _PART = re.compile(rf"\s*+(?:第\s*+(?P<pno>{_NUM})(?P<pmore>{_MORE_PARTS})\s*+�
 # the number as written (`at`, with its brackets).
 LISTED_NUMBER = re.compile(rf"(?<!\s)\s*+(?P<glue>{_NUMBER_GLUE})"
                            rf"\s*+(?P<at>(?:{_OPEN}\s*+)?(?P<no>{_NUM})(?:\s*+{_CLOSE})?)")
-_RANGE_MARK = re.compile(_RANGE_MARKS)
 
 
 def closes_range(listed: re.Match) -> bool:
     """Whether a further number of a list (`LISTED_NUMBER`) ends a range: 第一至三款."""
-    return _RANGE_MARK.fullmatch(listed.group("glue")) is not None
+    return _RANGE_GLUE.fullmatch(listed.group("glue")) is not None
 
 
 def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:

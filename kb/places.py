@@ -102,7 +102,8 @@ class PlaceMatcher:
     "四川省达州市"), and the cities among `regions` (those of a knowledge base's documents and the
     user's own) also without 市 (成都 → "四川省成都市"). Other cities' short names are not looked
     for: many a one is a word too (开封 "to unseal", 日照 "sunshine"), and only the cities a
-    knowledge base has rules of change a search. The asker's own place (本市, 当地, 我省 …) is found as `HOME` or `HOME_PROVINCE`.
+    knowledge base has rules of change a search. The asker's own place (本市, 当地, 我省 …) is
+    found as `HOME` or `HOME_PROVINCE`.
     Longest name first, left to right, no overlaps; a province beats a city of the same short
     name (吉林).
     """

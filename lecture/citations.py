@@ -656,10 +656,11 @@ def _within_range(start: CheckedCitation, end: CheckedCitation, lookup: Lookup) 
         return []
     a, b = start.citation, end.citation
     if first.id != last.id:
-        ids = [u.id for u in lookup.articles(first.version_id)]
+        articles = lookup.articles(first.version_id)
+        ids = [u.id for u in articles]
         if first.id not in ids or last.id not in ids or b.paragraph or b.item:
             return []
-        return [(u, 0, 0) for u in lookup.articles(first.version_id)[ids.index(first.id) + 1:ids.index(last.id)]]
+        return [(u, 0, 0) for u in articles[ids.index(first.id) + 1:ids.index(last.id)]]
     if a.item and b.item and a.paragraph == b.paragraph:
         return [(last, a.paragraph or 0, n) for n in range(a.item + 1, b.item)]
     if a.paragraph and b.paragraph and not (a.item or b.item):
