@@ -14,11 +14,11 @@ Public API:
 - 流程图 (`lecture.flow`, pure): `Flow`, `build_flow`, `to_dot`, `to_svg`;
 - 自测 (`lecture.quiz`, pure): `Question`, `Definition`, `Norm`, `make_quiz`, `is_correct`, `score`, `quiz_handout`;
 - citation check (引用核对): `check_text`, `check_file`, `cited_clauses` (按引用添加), `read_input`,
-  `read_upload`, `StoreLookup`, `CheckedCitation`, `report_json`, `all_ok`, `VERDICTS`, `VERDICT_LABELS`,
-  `MAX_CHECK_CHARS`.
+  `read_upload`, `StoreLookup`, `CheckedCitation`, `report_json`, `all_ok`, `to_correct`, `VERDICTS`,
+  `VERDICT_LABELS`, `MAX_CHECK_CHARS`.
 """
 from lecture.citations import (MAX_CHECK_CHARS, VERDICT_LABELS, VERDICTS, CheckedCitation, StoreLookup, all_ok,
-                               check_file, check_text, cited_clauses, read_input, read_upload, report_json)
+                               check_file, check_text, cited_clauses, read_input, read_upload, report_json, to_correct)
 from lecture.deadlines import (TABLE_HEADER, DeadlineRow, actors_of, deadline_rows, deadlines_handout,
                                document_deadlines, document_definitions, document_norms, filter_rows, row_cells,
                                row_json, select_documents, to_csv)
@@ -40,7 +40,7 @@ __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Norm", "Questio
            "quiz_handout", "row_cells", "row_json", "score", "select_documents", "to_csv", "to_dot", "to_svg",
            "CheckedCitation", "MAX_CHECK_CHARS", "StoreLookup", "VERDICTS", "VERDICT_LABELS", "all_ok", "check_file",
            "check_text", "cited_clauses",
-           "read_input", "read_upload", "report_json",
+           "read_input", "read_upload", "report_json", "to_correct",
            "CHANGE_LABELS", "ClauseRef", "Handout", "LecturePack", "PackClause", "RichText", "Run",
            "add_clause", "add_clauses", "add_to_saved_pack", "change_label", "changed_since_added", "citation",
            "clause_from_article", "comparison_handout", "contains",

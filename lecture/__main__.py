@@ -33,7 +33,7 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lecture.citations import VERDICT_LABELS, all_ok, check_file, report_json
+    from lecture.citations import VERDICT_LABELS, all_ok, check_file, report_json, to_correct
 
     try:
         cfg = config_from_args(args)
@@ -46,8 +46,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         for c in checked:
             print(f"{c.citation.start}-{c.citation.end}\t{VERDICT_LABELS[c.verdict]}\t{c.text}\t{c.message}")
-        bad = sum(c.verdict != "ok" for c in checked)
-        print(f"{len(checked)} citations, {bad} to correct" if checked else "no citations found")
+        print(f"{len(checked)} citations, {to_correct(checked)} to correct" if checked else "no citations found")
     return 0 if all_ok(checked) else 1
 
 

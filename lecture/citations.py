@@ -47,11 +47,14 @@ MAX_CHECK_CHARS = 300_000
 # How far from a citation a time limit the text states is read (a sentence is rarely longer): the
 # reading stays linear however long a sentence a hostile file has.
 STATED_WINDOW = 200
-VERDICTS = ("ok", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
+VERDICTS = ("ok", "old_version", "unknown_document", "article_not_found", "paragraph_not_found", "item_not_found",
             "not_current", "quote_mismatch", "period_mismatch", "ambiguous")
-VERDICT_LABELS = {"ok": "正确", "unknown_document": "未知法规", "article_not_found": "条不存在",
+VERDICT_LABELS = {"ok": "正确", "old_version": "注明旧版", "unknown_document": "未知法规", "article_not_found": "条不存在",
                   "paragraph_not_found": "款不存在", "item_not_found": "项不存在", "not_current": "非现行",
                   "quote_mismatch": "引文不符", "period_mismatch": "期限不符", "ambiguous": "名称有歧义"}
+# Verdicts of a citation with nothing to correct: `old_version` names a version no longer in force
+# on purpose (原《信访条例》, 2005年《信访条例》: an instructor comparing old and new cites the old).
+CORRECT_VERDICTS = ("ok", "old_version")
 # A quotation matching an older version's article at least this well, and better than the cited
 # one, is taken as a quotation of that version.
 OLD_QUOTE_MIN = 0.9
@@ -220,7 +223,12 @@ def report_json(checked: Sequence[CheckedCitation]) -> dict:
 
 
 def all_ok(checked: Sequence[CheckedCitation]) -> bool:
-    return all(c.verdict == "ok" for c in checked)
+    return to_correct(checked) == 0
+
+
+def to_correct(checked: Sequence[CheckedCitation]) -> int:
+    """How many of the citations need correcting (a verdict not in `CORRECT_VERDICTS`)."""
+    return sum(c.verdict not in CORRECT_VERDICTS for c in checked)
 
 
 def provision(c: Citation) -> str:
@@ -298,10 +306,13 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
                              f"引文与{_date(older.version_date)}版本的{unit.label}一致，现行版本（{_date(date)}）"
                              + (f"对应{current.article_label}" if current else "无对应条文"),
                              title, older.version_date, current, similarity)
+    in_force = None
     if version.status != "current":
-        current, message = _in_force(document, version, index, lookup)
-        return found(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
-                     similarity)
+        in_force = _in_force(document, version, index, lookup)
+        if not (c.version_year or c.earlier_version):
+            current, message = in_force
+            return found(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
+                         similarity)
     if quote and similarity is not None and similarity < 1.0:
         return found(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
                      title, date, None, similarity)
@@ -312,6 +323,10 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
     if wrong:
         return found(text, c, "period_mismatch", f"文中的期限“{'、'.join(wrong)}”与{cited}不符：原文为"
                      + "、".join(period_text(*p) for p in dict.fromkeys(written)), title, date, None, similarity)
+    if in_force is not None:        # the version the draft names on purpose, checked as that version
+        current, message = in_force
+        return found(text, c, "old_version", f"{note}{cited}：所注明的旧版本核对无误；{message}", title, date, current,
+                     similarity)
     return found(text, c, "ok", f"{note}{book_title(title)}{provision(c)}：现行有效，核对无误", title, date, None, similarity)
 
 
@@ -626,7 +641,7 @@ def read_upload(name: str, data: bytes) -> str:
 
 # Verdicts whose citation names an existing article (a quotation or a period beside it may be wrong,
 # or it is not the text in force): 按引用添加 adds that article, or its 款 or 项.
-NAMES_A_CLAUSE = ("ok", "not_current", "quote_mismatch", "period_mismatch")
+NAMES_A_CLAUSE = ("ok", "old_version", "not_current", "quote_mismatch", "period_mismatch")
 
 
 def cited_clauses(text: str, store: Store) -> tuple[list[PackClause], list[str]]:

@@ -418,13 +418,38 @@ def test_a_short_title_matching_documents_of_several_regions_is_ambiguous(tmp_pa
 
 
 def test_dated_citation_of_an_older_version_names_the_current_counterpart(made_up_kb: Path) -> None:
+    # a draft that names the old version on purpose (an instructor comparing old and new) cites it
+    # correctly: it was 非现行, one more citation "to correct", though the old text was what it meant
     [c] = check(made_up_kb, "2015年的《某省矛盾纠纷调处条例》第三条")
-    assert c["verdict"] == "not_current" and c["version_date"] == "2015-03-01"
+    assert c["verdict"] == "old_version" and c["version_date"] == "2015-03-01"
     assert c["current"] == {"title": "某省矛盾纠纷调处条例", "article_label": "第四条"}
+    assert "所注明的旧版本核对无误；现行有效的是2021年6月1日版本，对应其第四条" in c["message"]
     [c] = check(made_up_kb, "原《某省矛盾纠纷调处条例》第二条")
-    assert c["verdict"] == "not_current" and c["current"]["article_label"] == "第三条"
+    assert c["verdict"] == "old_version" and c["current"]["article_label"] == "第三条"
     [c] = check(made_up_kb, "2021年修订的《某省矛盾纠纷调处条例》第四条")
     assert c["verdict"] == "ok"
+
+
+def test_a_named_old_version_is_still_checked_as_that_version(made_up_kb: Path) -> None:
+    old = "原《某省矛盾纠纷调处条例》第三条规定：“调处中心应当在五日内作出是否受理的决定。”"
+    assert [c["verdict"] for c in check(made_up_kb, old)] == ["old_version"]
+    [c] = check(made_up_kb, old.replace("五日", "九日"))
+    assert c["verdict"] == "quote_mismatch" and "「五」引作「九」" in c["message"]
+    [c] = check(made_up_kb, "原《某省矛盾纠纷调处条例》第三条，调处中心应当在九日内作出是否受理的决定")
+    assert c["verdict"] == "period_mismatch"
+    [c] = check(made_up_kb, "原《某省矛盾纠纷调处条例》第九条")
+    assert c["verdict"] == "article_not_found" and "（按原2015年3月1日版本核对）" in c["message"]
+
+
+def test_a_draft_naming_old_versions_on_purpose_has_nothing_to_correct(made_up_kb: Path) -> None:
+    from ingest import open_store
+    from lecture import all_ok, to_correct
+    with open_store(made_up_kb) as store:
+        lookup = StoreLookup(store)
+        named = check_text("原《某省矛盾纠纷调处条例》第二条与《某省矛盾纠纷调处条例》第三条", lookup)
+        unnamed = check_text("《某省矛盾纠纷调处条例》第三条规定：“调处中心应当在五日内作出是否受理的决定。”", lookup)
+    assert [c.verdict for c in named] == ["old_version", "ok"] and all_ok(named) and to_correct(named) == 0
+    assert [c.verdict for c in unnamed] == ["not_current"] and not all_ok(unnamed) and to_correct(unnamed) == 1
 
 
 def test_quotations(made_up_kb: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kb.chinese import book_title
-from lecture import MAX_CHECK_CHARS, VERDICT_LABELS, StoreLookup, check_text, read_upload
+from lecture import MAX_CHECK_CHARS, VERDICT_LABELS, StoreLookup, check_text, read_upload, to_correct
 from ui.common import escape, kb_store
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from lecture import CheckedCitation
 
 UPLOAD_TYPES = ("docx", "md", "txt")
-VERDICT_COLORS = {"ok": ("#e6f4ea", "#137333")}
+VERDICT_COLORS = {"ok": ("#e6f4ea", "#137333"), "old_version": ("#e8f0fe", "#1a4fa0")}
 PROBLEM_COLORS = ("#fde7e9", "#a50e0e")
 _CSS = """<style>
 .kb-check-text {line-height:1.9; white-space:pre-wrap;}
@@ -101,8 +101,7 @@ def render(cfg: Config) -> None:
         if not checked:
             st.info("没有找到法规引用（如《人民调解法》第三十三条）。")
             return
-        bad = sum(c.verdict != "ok" for c in checked)
-        st.markdown(escape(f"共 {len(checked)} 处引用，{bad} 处需要修改。"))
+        st.markdown(escape(f"共 {len(checked)} 处引用，{to_correct(checked)} 处需要修改。"))
         st.markdown(results_html(checked), unsafe_allow_html=True)
         st.subheader("原文标注")
         st.markdown(annotated_html(text, checked), unsafe_allow_html=True)
