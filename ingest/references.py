@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kb.chinese import title_key
-from kb.citations import parse_citations
+from kb.citations import Citation, parse_citations
 
 MAX_TERM_CHARS = 20
 MIN_TERM_CHARS = 2
@@ -58,6 +58,9 @@ class Reference:
     paragraph: int | None = None
     item: int | None = None
     loose: bool = False          # a name without 书名号 (实施刑法第N条): resolved by its longest known ending
+    # the end of a range of articles (第十二条 of 第十条至第十二条): the 条 the range starts at, so
+    # the articles between are cited too (第十一条 lists this article among those citing it)
+    range_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,24 @@ def extract_references(title: str, articles: Sequence[ArticleLike]) -> list[Refe
             continue
         offset = 0
         for paragraph_no, paragraph in enumerate(article.paragraphs, start=1):
-            for c in parse_citations(paragraph, own_title=title, own_article=(article.no, article.suffix),
-                                     own_paragraph=paragraph_no):
+            citations = parse_citations(paragraph, own_title=title, own_article=(article.no, article.suffix),
+                                        own_paragraph=paragraph_no)
+            for before, c in zip([None, *citations], citations):
                 key = "" if c.own or title_key(c.title) == own_key else title_key(c.title)
                 if not key and (c.no, c.suffix) == (article.no, article.suffix) and c.paragraph == paragraph_no:
                     continue        # 本款: the paragraph itself
                 out.append(Reference(position, offset + c.start, offset + c.end, key, "" if not key else c.title,
-                                     c.no, c.suffix, c.paragraph, c.item, c.loose))
+                                     c.no, c.suffix, c.paragraph, c.item, c.loose, _range_start(before, c)))
             offset += len(paragraph) + 1
     return out
+
+
+def _range_start(before: Citation | None, c: Citation) -> int | None:
+    """The 条 a range of articles ending at `c` starts at (the citation `before` it), else None;
+    a range of 款 or 项 within one article (第一至三款) cites no other article."""
+    if not c.closes_range or before is None or before.title != c.title:
+        return None
+    return before.no if (before.no, before.suffix) < (c.no, c.suffix) else None
 
 
 def extract_definitions(articles: Sequence[ArticleLike]) -> list[Definition]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from kb.errors import StoreError
 from kb.places import PLACE_ENDS
 
 DB_NAME = "kb.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ID_TABLES = ("documents", "versions", "files", "nodes", "articles")
 _MARK = "max_id."              # meta key prefix of a table's id high-water mark (stores made before AUTOINCREMENT)
 
@@ -143,7 +144,8 @@ CREATE TABLE IF NOT EXISTS article_refs (  -- what an article cites (ingest.refe
     suffix INTEGER NOT NULL,
     paragraph INTEGER,
     item INTEGER,
-    loose INTEGER NOT NULL          -- 1: a name written without 书名号, matched by its longest stored ending
+    loose INTEGER NOT NULL,         -- 1: a name written without 书名号, matched by its longest stored ending
+    range_from INTEGER              -- a range's end (第十二条 of 第十条至第十二条): the 条 it starts at
 );
 CREATE TABLE IF NOT EXISTS definitions (   -- terms an article defines (本法所称X，是指……)
     article_id INTEGER NOT NULL REFERENCES articles(id),
@@ -186,7 +188,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN ocr_confidence REAL",
         "ALTER TABLE articles ADD COLUMN doubts TEXT NOT NULL DEFAULT '[]'"),
     2: tuple(_statements(_SCHEMA)),
+    3: ("ALTER TABLE article_refs ADD COLUMN range_from INTEGER",),
 }
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)")
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,8 @@ def migrate(conn: sqlite3.Connection, kb_dir: Path) -> None:
             version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
             while version < SCHEMA_VERSION:
                 for statement in _MIGRATIONS[version]:
-                    conn.execute(statement)
+                    if not _has_column(conn, statement):
+                        conn.execute(statement)
                 version += 1
             conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
             conn.execute("COMMIT")
@@ -395,6 +400,13 @@ def migrate(conn: sqlite3.Connection, kb_dir: Path) -> None:
     except sqlite3.Error as e:
         raise StoreError(f"{kb_dir}: cannot upgrade the knowledge base to schema version {SCHEMA_VERSION} "
                          f"({e})") from None
+
+
+def _has_column(conn: sqlite3.Connection, statement: str) -> bool:
+    """Whether `statement` adds a column its table already has: step 2 creates a missing table as
+    the schema has it now, with the columns later steps add."""
+    added = _ADD_COLUMN.match(statement)
+    return bool(added) and any(row[1] == added[2] for row in conn.execute(f"PRAGMA table_info({added[1]})"))
 
 
 def _connect(db: Path) -> sqlite3.Connection:
@@ -606,9 +618,9 @@ class StoreWriter:
               d.trigger, d.action, int(d.extension), d.sentence) for seq, d in enumerate(doc.deadlines)])
         self.conn.executemany(
             "INSERT INTO article_refs(article_id, span_start, span_end, target_key, target_title, no, suffix, "
-            "paragraph, item, loose) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "paragraph, item, loose, range_from) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [(ids[r.article], r.start, r.end, r.target_key, r.target_title, r.no, r.suffix, r.paragraph, r.item,
-              int(r.loose)) for r in doc.references])
+              int(r.loose), r.range_from) for r in doc.references])
         self.conn.executemany(
             "INSERT INTO definitions(article_id, term, definition, span_start, span_end) VALUES (?,?,?,?,?)",
             [(ids[d.article], d.term, d.definition, d.start, d.end) for d in doc.definitions])
@@ -980,19 +992,25 @@ class Store:
 
     def cited_by(self, article_id: int) -> list[tuple[StoredArticle, StoredReference]]:
         """The articles that cite this one, with the reference: in its own version (本法第N条, 前款 …),
-        then in other documents (《信访工作条例》第二十二条 in a local regulation), reading order."""
+        then in other documents (《信访工作条例》第二十二条 in a local regulation), reading order. An
+        article inside a range (第十一条 of 第十条至第十二条) is cited by the reference to its end."""
         target = self.article(article_id)
         if target is None or target.no is None:
             return []
+        no, suffix = target.no, target.suffix
         rows = [r[:9] for r in self.conn.execute("""
             SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
                    r.paragraph, r.item, r.loose
             FROM article_refs r JOIN articles a ON a.id = r.article_id
-            WHERE r.no=? AND r.suffix=? AND ((r.target_key = '' AND a.version_id = ? AND a.id != ?)
-                                            OR r.target_key = ?
-                                            OR (r.loose = 1 AND substr(r.target_key, -length(?)) = ?))
+            WHERE ((r.no=? AND r.suffix=?)
+                   OR (r.range_from IS NOT NULL AND (r.range_from < ? OR (r.range_from = ? AND ? > 0))
+                       AND (? < r.no OR (? = r.no AND ? < r.suffix))))
+              AND ((r.target_key = '' AND a.version_id = ? AND a.id != ?)
+                   OR r.target_key = ?
+                   OR (r.loose = 1 AND substr(r.target_key, -length(?)) = ?))
             ORDER BY r.target_key != '', a.version_id, a.seq, r.span_start""",
-            (target.no, target.suffix, target.version_id, article_id, target.doc_key, target.doc_key, target.doc_key))
+            (no, suffix, no, no, suffix, no, no, suffix, target.version_id, article_id, target.doc_key,
+             target.doc_key, target.doc_key))
             if r[3] in ("", target.doc_key) or self.document_key(r[3], True) == target.doc_key]
         citing = {a.id: a for a in self.articles_by_ids(sorted({r[0] for r in rows}))}
         return [(citing[r[0]], StoredReference(*r, article_id)) for r in rows if r[0] in citing]

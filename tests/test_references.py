@@ -114,6 +114,50 @@ def test_reverse_links(linked_kb: Path) -> None:
         assert [(a.no, a.text[r.start:r.end]) for a, r in third] == [(4, "本条例第三条"), (4, "前条")]
 
 
+RANGED = """# 某县调解办法
+
+<!-- INFO END -->
+
+第一条 调解员依照本办法第三条至第五条、第七条开展工作，并遵守《某省调解条例》第八条至第十条。
+
+第二条 第六条第一至二款的规定，不适用于第三条。
+
+第三条 调解员应当公正。
+
+第四条 调解员应当保密。
+
+第四条之一 调解员应当回避。
+
+第五条 调解员应当及时。
+
+第六条 调解员应当耐心。
+
+第七条 调解员应当记录。
+"""
+
+
+def test_a_range_of_articles_cites_those_between(tmp_path: Path) -> None:
+    # 第三条至第五条 was stored as 第三条 and 第五条: 第四条 (and 第四条之一) did not list 第一条 among the
+    # articles citing them
+    doc = parse_text(RANGED, source="某县调解办法.md", markdown=True)
+    refs = extract_references(doc.meta.title, doc.articles)
+    assert [(r.target_key, r.no, r.paragraph, r.range_from) for r in refs] == [
+        ("", 3, None, None), ("", 5, None, 3), ("", 7, None, None),
+        ("某省调解条例", 8, None, None), ("某省调解条例", 10, None, 8),
+        ("", 6, 1, None), ("", 6, 2, None), ("", 3, None, None)]        # 第一至二款: within one article
+    from ingest import open_store
+    kb = kb_of_texts(tmp_path, {"某县调解办法.md": RANGED, "某省调解条例.md": TARGET})
+    with open_store(kb) as store:
+        def citing(key: str, no: int, suffix: int = 0) -> list[tuple[int, str]]:
+            target = next(a for a in store.iter_articles() if (a.doc_key, a.no, a.suffix) == (key, no, suffix))
+            return [(a.no, a.text[r.start:r.end]) for a, r in store.cited_by(target.id)]
+        assert citing("某县调解办法", 3) == [(1, "本办法第三条"), (2, "第三条")]
+        assert citing("某县调解办法", 4) == citing("某县调解办法", 4, 1) == [(1, "第五条")]
+        assert citing("某县调解办法", 5) == [(1, "第五条")]
+        assert [no for no, _ in citing("某县调解办法", 6)] == [2, 2]     # its 第一至二款 only: no range of 第一条
+        assert citing("某省调解条例", 9) == [(1, "第十条")]     # the range's end, not yet stored, still cites
+
+
 def test_removing_a_file_removes_its_links(linked_kb: Path) -> None:
     from ingest import open_store, run
     (linked_kb.parent / "docs" / "某市社区调解条例.md").unlink()

@@ -351,4 +351,26 @@ def test_a_store_last_written_before_references_and_time_limits_gets_their_table
     with open_store(tmp_path) as store:
         article = next(store.iter_articles())
         assert store.references(article.id) == [] and store.version_references(article.version_id) == {}
-        assert store._meta("schema_version") == str(store_module.SCHEMA_VERSION) == "3"
+        assert store._meta("schema_version") == str(store_module.SCHEMA_VERSION) == "4"
+
+
+def test_a_store_of_schema_3_gets_the_range_column_of_references(tmp_path):
+    # stores made before references kept a range's start (第十条至第十二条) lack `range_from`
+    import sqlite3
+
+    from ingest import open_store
+    from ingest import store as store_module
+    w = StoreWriter(tmp_path)
+    with w.transaction():
+        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 3))
+    w.close()
+    old = sqlite3.connect(tmp_path / store_module.DB_NAME)
+    old.executescript("ALTER TABLE article_refs RENAME TO refs; CREATE TABLE article_refs AS SELECT article_id, "
+                      "span_start, span_end, target_key, target_title, no, suffix, paragraph, item, loose FROM refs; "
+                      "DROP TABLE refs; UPDATE meta SET value='3' WHERE key='schema_version';")
+    old.close()
+    with open_store(tmp_path) as store:
+        article = next(store.iter_articles())
+        assert store.cited_by(article.id) == []
+        assert store._meta("schema_version") == str(store_module.SCHEMA_VERSION)
+        assert "range_from" in {row[1] for row in store.conn.execute("PRAGMA table_info(article_refs)")}
