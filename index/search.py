@@ -44,7 +44,8 @@ from index.rerank import RERANKED_RRF_K, Candidate, candidate_features, configur
 from index.tokenize import Tokenizer, normalise
 from index.units import UnitTable
 from ingest.records import STATUS_LABELS
-from kb.chinese import NUMBERED_LABEL, article_label, book_title, int_to_cn, parse_article_label, title_key
+from kb.chinese import (NUMBERED_LABEL, article_label, book_title, chinese_brackets, int_to_cn, parse_article_label,
+                        title_key)
 from kb.citations import ABBREVIATIONS, alias_index, documents_named, held_part, missing_part, version_asked
 from kb.errors import QueryError, SearchIndexError
 from kb.lock import holder
@@ -548,10 +549,11 @@ class Searcher:
         parsed = self.parse(query, filters)
         length = len(query.strip())
         out = [f"问题过长（{length}字）：只按前{MAX_QUERY_CHARS}字检索"] if length > MAX_QUERY_CHARS else []
-        out += [f"知识库中没有“{typed}”：按{book_title(known)}检索" for typed, known in parsed.corrected]
+        out += [f"知识库中没有“{chinese_brackets(typed)}”：按{book_title(known)}检索" for typed, known in parsed.corrected]
         for name in parsed.unknown:
             gone = self.repealed.get(title_key(name))
-            out.append(f"知识库中没有{book_title(name)}" + (f"：它已于{gone.since}被{book_title(gone.by)}废止" if gone else ""))
+            out.append(f"知识库中没有{book_title(chinese_brackets(name))}"
+                       + (f"：它已于{gone.since}被{book_title(gone.by)}废止" if gone else ""))
         out += [f"知识库中没有{place}的地方规定" for place in self.places_asked(parsed, filters)
                 if not self.holds_rules_of(place)]
         if {HOME, HOME_PROVINCE} & set(parsed.places) and not self.region_setting(filters):

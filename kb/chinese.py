@@ -171,6 +171,15 @@ def book_title(title: str) -> str:
     return f"《{title.replace('《', '〈').replace('》', '〉')}》"
 
 
+_FULL_WIDTH_BRACKETS = str.maketrans("()", "（）")
+
+
+def chinese_brackets(name: str) -> str:
+    """A name as Chinese titles write their brackets: a question is read NFKC, which makes
+    （二） (二); shown back to the user, 《…解释（二）》 is the name they typed."""
+    return name.translate(_FULL_WIDTH_BRACKETS)
+
+
 def title_key(title: str) -> str:
     """Comparison key of a document title: NFKC, no whitespace or quotes, no 中华人民共和国.
 
