@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -98,7 +99,8 @@ def _print_hit(rank: int, hit) -> None:
     part = part_label(hit.paragraph, hit.item)           # the 款 or 项 asked for, if any
     text = cited_text(hit.text, hit.paragraphs, hit.paragraph, hit.item)
     text = text if len(text) <= 160 else text[:160] + "…"
-    print(f"    {part + '：' if part else ''}{text}")
+    # every line of a clause indented under its heading (its 款 and 项 are lines of their own)
+    print(textwrap.indent(f"{part + '：' if part else ''}{text}", "    "))
     if hit.other_versions:
         print("    其他版本: " + ", ".join(f"{v.version_date or '?'} ({v.status})" for v in hit.other_versions))
 

@@ -33,6 +33,9 @@ def test_search_readable_and_json(app_kb: Path) -> None:
     result = cli("search", "信访工作条例第三十六条", "--kb", str(app_kb), "--k", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(" 1. 《信访工作条例》第三十六条")
+    # each 款 of the clause under its heading: the second and third started at the line's start
+    first = result.stdout.split("\n 2. ")[0].splitlines()
+    assert len(first) >= 4 and all(line.startswith("    ") for line in first[1:])
     hits = json.loads(cli("search", "对复查意见不服还能找谁", "--kb", str(app_kb), "--json", "--k", "3").stdout)
     assert len(hits) == 3 and {"citation", "match", "matched_terms", "other_versions"} <= set(hits[0])
 
