@@ -24,7 +24,7 @@ from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, to_simplified
-from kb.citations import (COUNTRY, DOC_WORDS, LISTED_NUMBER, MORE_NUMBERS, Mention, TitleMatcher, bare_key,
+from kb.citations import (COUNTRY, DOC_WORD_ALONE, LISTED_NUMBER, MORE_NUMBERS, Mention, TitleMatcher, bare_key,
                           closes_range, unlisted_name, version_hint)
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
@@ -78,7 +78,6 @@ _BRACKETED = re.compile(r"《([^《》\n]{1,100}+)》")
 # not cut from a name's start: 新疆维吾尔自治区…, 新闻出版….)
 _LEAD_IN = re.compile(r"(?:我?想问(?:一下)?|请问|问一下|问下|查一下|查询|看看)?(?:(?:最?新|现行|现在|目前)的)?")
 _CURRENT_WORDS = re.compile(r"(?:最?新|现行|现在|目前)的?")
-_DOC_WORD_ALONE = re.compile(rf"(?:{DOC_WORDS})")
 # Before and after a name a question opens with (《中华人民共和国民法典》, 人民调解法和法律援助法), and the
 # words of scope after the names (…对, 中, 里, 关于, 规定, 怎么, 有没有 …): `_topic`.
 _NAME_OPENING = re.compile(rf"[\s、和与及《]*+(?:{COUNTRY})?")
@@ -121,7 +120,7 @@ def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
         start, name = start + lead.end(), name[lead.end():]
         end = start + len(name)
         rest = bare_key(_uncovered(text, start, end, mentions, ends)) if name else ""
-        if rest and not _CURRENT_WORDS.fullmatch(rest) and not _DOC_WORD_ALONE.fullmatch(name):
+        if rest and not _CURRENT_WORDS.fullmatch(rest) and not DOC_WORD_ALONE.fullmatch(name):
             out[end] = name
     return out
 

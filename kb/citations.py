@@ -55,6 +55,7 @@ _NUMBER_GLUE = rf"、|，|,|和|及|与|或|{_RANGE_MARKS}"
 MORE_NUMBERS = rf"(?:\s*+(?:{_NUMBER_GLUE})\s*+{_NUM})*+"
 # The words that name the citing (or last named) document, and those that name an article in context.
 DOC_WORDS = "法典|法|条例|规定|办法|细则|解释|决定|规则|意见|通知|准则|章程"
+DOC_WORD_ALONE = re.compile(f"(?:{DOC_WORDS})")      # fullmatch: 《条例》, 办法 — a kind of text, not a name
 _TOKEN = re.compile(
     rf"(?P<art>第\s*+(?P<no>{_NUM})(?P<amore>{MORE_NUMBERS})\s*+条(?:\s*+之\s*+(?P<suffix>{_NUM}))?)"
     # "民法典1165条", "第十条、十二条": without 第 only right after a name or in a list

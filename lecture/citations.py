@@ -35,8 +35,8 @@ from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
 from kb.chinese import ARTICLE_REF, article_label, book_title, title_key, to_simplified
-from kb.citations import (ABBREVIATIONS, QUOTE_PAIRS, Citation, TitleMatcher, alias_index, cited_text, fallback_key,
-                          missing_part, part_label, parse_citations, version_asked)
+from kb.citations import (ABBREVIATIONS, DOC_WORD_ALONE, QUOTE_PAIRS, Citation, TitleMatcher, alias_index,
+                          cited_text, fallback_key, missing_part, part_label, parse_citations, version_asked)
 from kb.errors import IngestError
 from lecture.pack import PackClause, clause_from_article
 
@@ -262,6 +262,9 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
             return _result(text, c, "not_current",
                            f"{book_title(c.title)}已废止：{gone[0].since}起由{book_title(gone[0].title)}废止"
                            + (f"（见其{current.article_label}）" if current.article_label else ""), current=current)
+        if DOC_WORD_ALONE.fullmatch(title_key(c.title)):       # 《条例》 with no short name declared for it
+            return _result(text, c, "unknown_document", f"{book_title(c.title)}没有指明是哪部法规：首次引用全称时"
+                           f"可注明（以下简称{book_title(c.title)}），或写出全称")
         near = lookup.names().near(title_key(c.title))       # 人民调节法: a slip of the input method?
         return _result(text, c, "unknown_document", f"知识库中没有{book_title(c.title)}"
                        + (f"（是否为{book_title(near)}？）" if near else ""))

@@ -402,6 +402,15 @@ def test_a_title_without_its_bracket_note(made_up_kb: Path) -> None:
     assert (c["verdict"], c["title"]) == ("ok", "某市调解办法（试行）")
 
 
+def test_a_kind_of_text_alone_asks_for_the_name(made_up_kb: Path) -> None:
+    # 《条例》第三条 said 知识库中没有《条例》, as if a text of that title were missing
+    [c] = check(made_up_kb, "根据《条例》第三条，调处应当自愿")
+    assert c["verdict"] == "unknown_document" and c["message"] == (
+        "《条例》没有指明是哪部法规：首次引用全称时可注明（以下简称《条例》），或写出全称")
+    declared = check(made_up_kb, "《某省矛盾纠纷调处条例》（以下简称《条例》）第一条；根据《条例》第三条，调处应当自愿")
+    assert [(c["title"], c["verdict"]) for c in declared] == [("某省矛盾纠纷调处条例", "ok")] * 2
+
+
 def test_unknown_and_ambiguous_documents(made_up_kb: Path) -> None:
     assert [c["verdict"] for c in check(made_up_kb, "《某市物业管理条例》第三条；依据第九条规定")] == [
         "unknown_document", "unknown_document"]
