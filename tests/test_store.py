@@ -1,10 +1,12 @@
 """The SQLite store on hand-made records: versions, statuses, duplicates, atomicity, reads."""
 from __future__ import annotations
 
-import shutil
+import sqlite3
+from pathlib import Path
 
 import pytest
 
+from ingest import store as store_module
 from ingest.records import Article, Document, DocumentMeta, Node, Section
 from ingest.store import StoreWriter, derive_statuses, open_store
 from kb.chinese import article_label
@@ -192,9 +194,6 @@ def test_ids_of_replaced_rows_are_never_reused(tmp_path):
 
 
 def test_a_store_made_before_autoincrement_never_reuses_ids_either(tmp_path):
-    import sqlite3
-
-    from ingest import store as store_module
     legacy = sqlite3.connect(tmp_path / store_module.DB_NAME)
     legacy.executescript(store_module._SCHEMA.replace("AUTOINCREMENT", ""))
     legacy.execute("INSERT INTO meta VALUES ('schema_version', ?), ('generation', '0')",
@@ -282,7 +281,6 @@ def test_a_successor_of_another_title_supersedes_its_predecessor_while_it_is_sto
 
 
 def test_a_changed_successors_list_re_derives_a_store_written_before(tmp_path, monkeypatch):
-    from ingest import store as store_module
     from ingest.successors import parse_successors
     monkeypatch.setattr(store_module, "load_successors", lambda: parse_successors(""))
     w = StoreWriter(tmp_path)
@@ -304,22 +302,22 @@ def test_a_changed_successors_list_re_derives_a_store_written_before(tmp_path, m
         assert [d.status for d in s.documents()] == ["current", "current"]
 
 
-def test_a_store_of_schema_1_is_upgraded_in_place_when_read_or_written(tmp_path):
-    # knowledge bases made before OCR lack the source kind of files and the doubts of articles
-    import sqlite3
-
-    from ingest import open_store
-    from ingest import store as store_module
-    w = StoreWriter(tmp_path / "read")
+def older_store(kb: Path, script: str) -> None:
+    """A store of one document at `kb`, then made as an older program left it by `script` (SQL)."""
+    w = StoreWriter(kb)
     with w.transaction():
         w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 3))
     w.close()
-    shutil.copytree(tmp_path / "read", tmp_path / "write")
+    old = sqlite3.connect(kb / store_module.DB_NAME)
+    old.executescript(script)
+    old.close()
+
+
+def test_a_store_of_schema_1_is_upgraded_in_place_when_read_or_written(tmp_path):
+    # knowledge bases made before OCR lack the source kind of files and the doubts of articles
     for kb in (tmp_path / "read", tmp_path / "write"):
-        old = sqlite3.connect(kb / store_module.DB_NAME)
-        old.executescript("ALTER TABLE files DROP COLUMN source_kind; ALTER TABLE files DROP COLUMN ocr_confidence;"
-                          "ALTER TABLE articles DROP COLUMN doubts; UPDATE meta SET value='1' WHERE key='schema_version';")
-        old.close()
+        older_store(kb, "ALTER TABLE files DROP COLUMN source_kind; ALTER TABLE files DROP COLUMN ocr_confidence;"
+                        "ALTER TABLE articles DROP COLUMN doubts; UPDATE meta SET value='1' WHERE key='schema_version';")
     with open_store(tmp_path / "read") as store:
         articles = list(store.iter_articles())
         assert len(articles) == 3 and {(a.source_kind, a.ocr_confidence) for a in articles} == {("text", None)}
@@ -336,18 +334,8 @@ def test_a_store_of_schema_1_is_upgraded_in_place_when_read_or_written(tmp_path)
 def test_a_store_last_written_before_references_and_time_limits_gets_their_tables_when_read(tmp_path):
     # Such a store (schema 1, then migrated to 2 by a reader) had no `deadlines`, `article_refs`,
     # `definitions`: the app failed on its clause cards with "no such table: article_refs".
-    import sqlite3
-
-    from ingest import open_store
-    from ingest import store as store_module
-    w = StoreWriter(tmp_path)
-    with w.transaction():
-        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 3))
-    w.close()
-    old = sqlite3.connect(tmp_path / store_module.DB_NAME)
-    old.executescript("DROP TABLE deadlines; DROP TABLE article_refs; DROP TABLE definitions;"
-                      "UPDATE meta SET value='2' WHERE key='schema_version';")
-    old.close()
+    older_store(tmp_path, "DROP TABLE deadlines; DROP TABLE article_refs; DROP TABLE definitions;"
+                          "UPDATE meta SET value='2' WHERE key='schema_version';")
     with open_store(tmp_path) as store:
         article = next(store.iter_articles())
         assert store.references(article.id) == [] and store.version_references(article.version_id) == {}
@@ -356,19 +344,9 @@ def test_a_store_last_written_before_references_and_time_limits_gets_their_table
 
 def test_a_store_of_schema_3_gets_the_range_column_of_references(tmp_path):
     # stores made before references kept a range's start (第十条至第十二条) lack `range_from`
-    import sqlite3
-
-    from ingest import open_store
-    from ingest import store as store_module
-    w = StoreWriter(tmp_path)
-    with w.transaction():
-        w.put_file("/c/a.md", "a.md", "h1", "p", make_doc("某市信访条例", "2020-01-01", 3))
-    w.close()
-    old = sqlite3.connect(tmp_path / store_module.DB_NAME)
-    old.executescript("ALTER TABLE article_refs RENAME TO refs; CREATE TABLE article_refs AS SELECT article_id, "
-                      "span_start, span_end, target_key, target_title, no, suffix, paragraph, item, loose FROM refs; "
-                      "DROP TABLE refs; UPDATE meta SET value='3' WHERE key='schema_version';")
-    old.close()
+    older_store(tmp_path, "ALTER TABLE article_refs RENAME TO refs; CREATE TABLE article_refs AS SELECT article_id, "
+                          "span_start, span_end, target_key, target_title, no, suffix, paragraph, item, loose FROM refs;"
+                          " DROP TABLE refs; UPDATE meta SET value='3' WHERE key='schema_version';")
     with open_store(tmp_path) as store:
         article = next(store.iter_articles())
         assert store.cited_by(article.id) == []
