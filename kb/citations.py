@@ -609,6 +609,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
     out: list[Citation] = []
     name_at = 0                     # names[:name_at] lie before the current token
     last_name: _Name | None = None
+    named_before: set[str] = set()  # the title keys of the names before the current token
     prev: Citation | None = None    # the citation just before, for lists, ranges and 同条
     prev_end = -1
     pending_rel: tuple[str, int, int] | None = None    # 同条/本条/本法 … just before: word, start, end
@@ -619,6 +620,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         while name_at < len(names) and names[name_at].start < m.start():
             if names[name_at].end <= m.start():
                 last_name = names[name_at]
+                named_before.add(title_key(last_name.title))
             name_at += 1
         if name_at and names[name_at - 1].end > m.start():
             continue                # a 第N条 inside a title (关于…第十条的解释)
@@ -684,7 +686,12 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
                                  earlier_version=last_name.earlier_version)
             elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
                   or _CITING_AFTER.match(text, m.end())):
-                cited = Citation(start, end, "", no, suffix)
+                # in a later paragraph, the document of a text that has named one only (a lecture
+                # on 《信访工作条例》: 依照第三十五条 under its next heading); of several, none is guessed
+                only = last_name if last_name is not None and len(named_before) == 1 else None
+                cited = Citation(start, end, only.title if only else "", no, suffix,
+                                 version_year=only.version_year if only else "",
+                                 earlier_version=only.earlier_version if only else False)
             else:
                 continue
             further = [replace(cited, start=n.start("at"), end=n.end(), no=k, closes_range=closes_range(n))

@@ -166,6 +166,16 @@ def test_bare_article_with_a_document_named_before_in_the_paragraph(names: Title
     assert cites("第十条规定的情形", names) == [("第十条", "", 10, 0, None, None)]
 
 
+def test_a_citing_article_in_a_later_paragraph_of_a_text_naming_one_document(names: TitleMatcher) -> None:
+    # a lecture on one regulation, 依照第三十五条 under its next heading: 前文没有写明是哪部法规
+    lecture = "本讲围绕《信访工作条例》展开。\n\n三、复查与复核\n\n信访人可以依照第三十五条请求复查。"
+    assert cites(lecture, names) == [("第三十五条", "信访工作条例", 35, 0, None, None)]
+    # a text that has named two: none is guessed
+    assert cites(lecture.replace("展开。", "展开，并对照《人民调解法》。"), names)[0][1] == ""
+    # and a new paragraph with no citing word is still no citation
+    assert cites(lecture.replace("依照第三十五条请求", "第三十五条经验是"), names) == []
+
+
 def test_unlisted_name_is_not_taken_for_the_last_named_one(names: TitleMatcher) -> None:
     got = cites("《民法典》第十条；治安管理处罚法第十九条", names)
     assert got[1] == ("治安管理处罚法第十九条", "治安管理处罚法", 19, 0, None, None)
