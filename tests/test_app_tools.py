@@ -36,6 +36,7 @@ def test_deadline_table_links_filters_and_exports(app_store_kb, open_page):
     assert not at.exception and not at.error
     table = _table(at)
     assert "第十条第一款" in table and "15日" in table and "调解员" in table
+    assert '<th style="white-space:nowrap">延长</th>' in table      # stood one character a line
     assert re.search(rf'<a href="/browse\?doc={doc}&ver=\d+&art=\d+" target="_self">第十条第一款</a>', table)
     assert {b.label for b in at.get("download_button")} >= {"导出 CSV", "导出 Word"}
     actors = at.multiselect(key="tools-actors")

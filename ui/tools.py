@@ -137,7 +137,9 @@ def _table_html(rows: list[DeadlineRow]) -> str:
         tds = title + [f"{nowrap}{linked}</td>", f"{nowrap}{escape(cells[1])}</td>"] + \
             [f"<td>{escape(c)}</td>" for c in cells[2:]]
         body.append(f'<tr title="{escape(r.deadline.sentence)}">{"".join(tds)}</tr>')
-    return (f'<table class="kb-diff kb-deadlines"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
+    # headings on one line: 延长, the last and narrowest column, stood one character a line
+    heads = "".join(f'<th style="white-space:nowrap">{h}</th>' for h in head)
+    return (f'<table class="kb-diff kb-deadlines"><thead><tr>{heads}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
