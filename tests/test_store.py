@@ -317,7 +317,8 @@ def test_a_store_of_schema_1_is_upgraded_in_place_when_read_or_written(tmp_path)
     # knowledge bases made before OCR lack the source kind of files and the doubts of articles
     for kb in (tmp_path / "read", tmp_path / "write"):
         older_store(kb, "ALTER TABLE files DROP COLUMN source_kind; ALTER TABLE files DROP COLUMN ocr_confidence;"
-                        "ALTER TABLE articles DROP COLUMN doubts; UPDATE meta SET value='1' WHERE key='schema_version';")
+                        "ALTER TABLE articles DROP COLUMN doubts;"
+                        "UPDATE meta SET value='1' WHERE key='schema_version';")
     with open_store(tmp_path / "read") as store:
         articles = list(store.iter_articles())
         assert len(articles) == 3 and {(a.source_kind, a.ocr_confidence) for a in articles} == {("text", None)}
@@ -345,8 +346,8 @@ def test_a_store_last_written_before_references_and_time_limits_gets_their_table
 def test_a_store_of_schema_3_gets_the_range_column_of_references(tmp_path):
     # stores made before references kept a range's start (第十条至第十二条) lack `range_from`
     older_store(tmp_path, "ALTER TABLE article_refs RENAME TO refs; CREATE TABLE article_refs AS SELECT article_id, "
-                          "span_start, span_end, target_key, target_title, no, suffix, paragraph, item, loose FROM refs;"
-                          " DROP TABLE refs; UPDATE meta SET value='3' WHERE key='schema_version';")
+                          "span_start, span_end, target_key, target_title, no, suffix, paragraph, item, loose "
+                          "FROM refs; DROP TABLE refs; UPDATE meta SET value='3' WHERE key='schema_version';")
     with open_store(tmp_path) as store:
         article = next(store.iter_articles())
         assert store.cited_by(article.id) == []
