@@ -171,7 +171,9 @@ class Command:
 # One line per subcommand: name, help, its arguments, what it runs.
 COMMANDS = (
     Command("check", "check the citations of a .docx/.md/.txt lecture draft or report (引用核对): article, 款 and "
-                     "项 exist, the version is in force, quotations match", _check_arguments, _check),
+                     "项 exist, the version is in force (or the old one the text names: 原《…》, 2005年《…》), "
+                     "quotations and stated time limits match; exit 0 nothing to correct, 1 some to correct",
+            _check_arguments, _check),
     Command("deadlines", "list the time limits (期限) of documents, in article order", _deadlines_arguments, _deadlines),
     Command("quiz", "practice questions (自测) on the time limits, actors, terms and 应当/可以/不得 of a document",
             _quiz_arguments, _quiz),
