@@ -52,7 +52,7 @@ def test_two_documents_side_by_side_and_actor_filter(app_store_kb, open_page):
     at = open_page(app_store_kb, "tools")
     at.multiselect(key="tools-docs").select(int(new)).select(int(old)).run()
     table = _table(at)
-    assert "<th>文件</th>" in table and "信访工作条例" in table and "信访条例" in table
+    assert '<th style="white-space:nowrap">文件</th>' in table and "信访工作条例" in table and "信访条例" in table
     assert table.count("<tr title=") > 20
     at.multiselect(key="tools-actors").select("信访人").run()
     rows = _table(at).split("<tr title=")[1:]
