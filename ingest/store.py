@@ -997,20 +997,19 @@ class Store:
         target = self.article(article_id)
         if target is None or target.no is None:
             return []
-        no, suffix = target.no, target.suffix
         rows = [r[:9] for r in self.conn.execute("""
             SELECT r.article_id, r.span_start, r.span_end, r.target_key, r.target_title, r.no, r.suffix,
                    r.paragraph, r.item, r.loose
             FROM article_refs r JOIN articles a ON a.id = r.article_id
-            WHERE ((r.no=? AND r.suffix=?)
-                   OR (r.range_from IS NOT NULL AND (r.range_from < ? OR (r.range_from = ? AND ? > 0))
-                       AND (? < r.no OR (? = r.no AND ? < r.suffix))))
-              AND ((r.target_key = '' AND a.version_id = ? AND a.id != ?)
-                   OR r.target_key = ?
-                   OR (r.loose = 1 AND substr(r.target_key, -length(?)) = ?))
+            WHERE ((r.no = :no AND r.suffix = :suffix)
+                   OR (r.range_from IS NOT NULL AND (r.range_from < :no OR (r.range_from = :no AND :suffix > 0))
+                       AND (:no < r.no OR (:no = r.no AND :suffix < r.suffix))))
+              AND ((r.target_key = '' AND a.version_id = :version AND a.id != :id)
+                   OR r.target_key = :key
+                   OR (r.loose = 1 AND substr(r.target_key, -length(:key)) = :key))
             ORDER BY r.target_key != '', a.version_id, a.seq, r.span_start""",
-            (no, suffix, no, no, suffix, no, no, suffix, target.version_id, article_id, target.doc_key,
-             target.doc_key, target.doc_key))
+            {"no": target.no, "suffix": target.suffix, "version": target.version_id, "id": article_id,
+             "key": target.doc_key})
             if r[3] in ("", target.doc_key) or self.document_key(r[3], True) == target.doc_key]
         citing = {a.id: a for a in self.articles_by_ids(sorted({r[0] for r in rows}))}
         return [(citing[r[0]], StoredReference(*r, article_id)) for r in rows if r[0] in citing]

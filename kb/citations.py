@@ -387,6 +387,15 @@ class _Name:
     earlier_version: bool
 
 
+def _of_name(name: _Name | None, start: int, end: int, no: int, suffix: int) -> Citation:
+    """A citation of article `no` (之`suffix`) of the document `name` names, with its version hint;
+    of no document named (title "") for None."""
+    if name is None:
+        return Citation(start, end, "", no, suffix)
+    return Citation(start, end, name.title, no, suffix, version_year=name.version_year,
+                    earlier_version=name.earlier_version)
+
+
 def _numeral(text: str | None) -> int | None:
     if text is None:
         return None
@@ -658,16 +667,12 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             start = m.start()
             end, last_suffix, suffix = (m.end("no"), suffix, 0) if listed else (m.end(), suffix, suffix)
             if named is not None:
-                cited = Citation(named.start, end, named.title, no, suffix,
-                                 version_year=named.version_year, earlier_version=named.earlier_version)
+                cited = _of_name(named, named.start, end, no, suffix)
             elif rel_here and rel_here[0] not in ("同条", "本条", "该条"):
                 if own_title is not None and rel_here[0].startswith("本"):
                     cited = Citation(rel_here[1], end, own_title, no, suffix, own=True)
                 elif last_name is not None or (own_title is None and not quoted):
-                    title = last_name.title if last_name else ""
-                    cited = Citation(rel_here[1], end, title, no, suffix,
-                                     version_year=last_name.version_year if last_name else "",
-                                     earlier_version=last_name.earlier_version if last_name else False)
+                    cited = _of_name(last_name, rel_here[1], end, no, suffix)
                 else:
                     continue
             elif chained and prev is not None:
@@ -682,16 +687,12 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
             elif quoted:
                 continue
             elif last_name is not None and _one_paragraph(breaks, last_name.end, start):
-                cited = Citation(start, end, last_name.title, no, suffix, version_year=last_name.version_year,
-                                 earlier_version=last_name.earlier_version)
+                cited = _of_name(last_name, start, end, no, suffix)
             elif (_CITING_BEFORE.search(text[max(0, start - 4):start])
                   or _CITING_AFTER.match(text, m.end())):
                 # in a later paragraph, the document of a text that has named one only (a lecture
                 # on 《信访工作条例》: 依照第三十五条 under its next heading); of several, none is guessed
-                only = last_name if last_name is not None and len(named_before) == 1 else None
-                cited = Citation(start, end, only.title if only else "", no, suffix,
-                                 version_year=only.version_year if only else "",
-                                 earlier_version=only.earlier_version if only else False)
+                cited = _of_name(last_name if len(named_before) == 1 else None, start, end, no, suffix)
             else:
                 continue
             further = [replace(cited, start=n.start("at"), end=n.end(), no=k, closes_range=closes_range(n))

@@ -309,13 +309,12 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
                              f"引文与{_date(older.version_date)}版本的{unit.label}一致，现行版本（{_date(date)}）"
                              + (f"对应{current.article_label}" if current else "无对应条文"),
                              title, older.version_date, current, similarity)
-    in_force = None
-    if version.status != "current":
-        in_force = _in_force(document, version, index, lookup)
-        if not (c.version_year or c.earlier_version):
-            current, message = in_force
-            return found(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
-                         similarity)
+    # a version not in force that the draft names (原《…》, 2005年《…》) is checked as that version
+    named_old = version.status != "current" and bool(c.version_year or c.earlier_version)
+    if version.status != "current" and not named_old:
+        current, message = _in_force(document, version, index, lookup)
+        return found(text, c, "not_current", f"{note}{cited}不是现行有效的规定：{message}", title, date, current,
+                     similarity)
     if quote and similarity is not None and similarity < 1.0:
         return found(text, c, "quote_mismatch", f"引文与{cited}原文不一致：{differences(quote, target)}",
                      title, date, None, similarity)
@@ -326,8 +325,8 @@ def _check(text: str, c: Citation, lookup: Lookup, neighbours: tuple[int, int], 
     if wrong:
         return found(text, c, "period_mismatch", f"文中的期限“{'、'.join(wrong)}”与{cited}不符：原文为"
                      + "、".join(period_text(*p) for p in dict.fromkeys(written)), title, date, None, similarity)
-    if in_force is not None:        # the version the draft names on purpose, checked as that version
-        current, message = in_force
+    if named_old:
+        current, message = _in_force(document, version, index, lookup)
         return found(text, c, "old_version", f"{note}{cited}：所注明的旧版本核对无误；{message}", title, date, current,
                      similarity)
     return found(text, c, "ok", f"{note}{book_title(title)}{provision(c)}：现行有效，核对无误", title, date, None, similarity)
