@@ -24,8 +24,8 @@ from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
 from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, to_simplified
-from kb.citations import (COUNTRY, DOC_WORD_ALONE, LISTED_NUMBER, MORE_NUMBERS, Mention, TitleMatcher, bare_key,
-                          closes_range, unlisted_name, version_hint)
+from kb.citations import (COUNTRY, DOC_WORD_ALONE, LISTED_NUMBER, MORE_NUMBERS, RANGE_GLUE, Mention, TitleMatcher,
+                          bare_key, closes_range, unlisted_name, version_hint)
 from kb.errors import QueryError
 from kb.places import PlaceMatcher
 
@@ -54,7 +54,6 @@ _GLUE = re.compile(rf"{_GLUE_CHARS}*")
 _GLUE_OR_DIVISION = re.compile(rf"(?:{_GLUE_CHARS}++|{_DIVISION.pattern})*+")
 # ... and between a document name and a chapter of one of its parts named by name (民法典婚姻家庭编第二章)
 _GLUE_OR_PART = re.compile(rf"{_GLUE_CHARS}*+(?P<part>[\u4e00-\u9fff]{{1,8}}?编|总则|附则)?{_GLUE_CHARS}*+")
-_RANGE_GLUE = re.compile(r"(?<!\s)\s*+(?:至|到|-|~|—|－)\s*+")   # starts only where a space run does
 
 
 # Words that ask about the text in force beside an older version the question names ("以前的…说60天内
@@ -346,12 +345,12 @@ def find_references(text: str, mentions: list[Mention], unknown: Mapping[int, st
         if no is None or suffix is None or no == 0 or not all(n for n, _ in further):
             continue
         owner, attached = (_UNNAMED, ""), False
-        # _RANGE_GLUE's look-behind sees the end of the reference before, never a space
+        # RANGE_GLUE's look-behind sees the end of the reference before, never a space
         end = _name_end_before(text, ends, m.start(), _GLUE_OR_DIVISION)
         if end is not None:
             owner, attached = anchors[end], True
         chained = prev_end >= 0 and _GLUE.fullmatch(text, prev_end, m.start()) is not None
-        is_range = prev_end >= 0 and _RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
+        is_range = prev_end >= 0 and RANGE_GLUE.fullmatch(text, prev_end, m.start()) is not None
         if not attached and (chained or is_range):
             owner, attached = prev_owner, True
         named, lacked = owner

@@ -85,7 +85,8 @@ _NAME_GLUE = re.compile(r"(?<!\s)[\s》）)]*+(?:的|中|之)?\s*+")
 _SHORT_FOR = re.compile(r"(?:以下)?简称\s*+[：:]?\s*+\Z")
 SHORT_FOR_WINDOW = 8
 _LIST_GLUE = re.compile(r"(?<!\s)\s*+(?:、|，|,|和|及|以及|与|或者|或|及其)?\s*+")
-_RANGE_GLUE = re.compile(rf"(?<!\s)\s*+(?:{_RANGE_MARKS})\s*+")
+# Between the two ends of a range (第十条至第十二条); also what 检索 reads as one (index.query).
+RANGE_GLUE = re.compile(rf"(?<!\s)\s*+(?:{_RANGE_MARKS})\s*+")
 # A bare 第N条 with no document in context is a citation only when the wording says so.
 _CITING_BEFORE = re.compile(r"(?:依据|根据|按照|依照|违反|参照|适用|对照|援引|引用|见)\s*+$")
 _CITING_AFTER = re.compile(r"(?<!\s)\s*+(?:的?规定|明确|指出|要求|第)")
@@ -636,7 +637,7 @@ def parse_citations(text: str, titles: TitleMatcher | None = None, own_title: st
         while quote_at < len(quotes) and quotes[quote_at][1] <= m.start():
             quote_at += 1
         quoted = quote_at < len(quotes) and quotes[quote_at][0] < m.start()
-        ranged = prev is not None and _glued(_RANGE_GLUE, text, prev_end, m.start())
+        ranged = prev is not None and _glued(RANGE_GLUE, text, prev_end, m.start())
         chained = ranged or prev is not None and _glued(_LIST_GLUE, text, prev_end, m.start())
         rel_here = pending_rel if pending_rel and _glued(_NAME_GLUE, text, pending_rel[2], m.start()) else None
         pending_rel = None
@@ -770,7 +771,7 @@ LISTED_NUMBER = re.compile(rf"(?<!\s)\s*+(?P<glue>{_NUMBER_GLUE})"
 
 def closes_range(listed: re.Match) -> bool:
     """Whether a further number of a list (`LISTED_NUMBER`) ends a range: 第一至三款."""
-    return _RANGE_GLUE.fullmatch(listed.group("glue")) is not None
+    return RANGE_GLUE.fullmatch(listed.group("glue")) is not None
 
 
 def _glued(glue: re.Pattern, text: str, start: int, end: int) -> bool:
