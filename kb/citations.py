@@ -558,8 +558,11 @@ def _bracketed(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def _ascii_digits(text: str) -> str:
-    return text.translate({ord("０") + i: str(i) for i in range(10)})
+    return text.translate(_FULL_WIDTH_DIGITS)
 
 
 QUOTE_PAIRS = {"“": "”", "「": "」"}      # opening mark → its closing mark
