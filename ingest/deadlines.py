@@ -28,13 +28,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ingest.records import Article
-from kb.chinese import ARTICLE_REF, CN_NUMERAL_CHARS, cn_to_int
+from kb.chinese import ARTICLE_REF, CN_NUMERAL_CHARS, ascii_digits, cn_to_int
 
 UNITS = ("日", "工作日", "个月", "年", "小时")
 UNIT_OF = {"日": "日", "天": "日", "工作日": "工作日", "个工作日": "工作日", "个月": "个月", "月": "个月",
             "年": "年", "小时": "小时", "个小时": "小时"}
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 # Bounded runs that start where a run of digits starts: every pattern stays linear on long runs.
 _NUM = rf"(?:(?<!\d)\d{{1,6}}+|(?<![{CN_NUMERAL_CHARS}])[{CN_NUMERAL_CHARS}]{{1,9}}+)"
 _SPACE = r"\s{0,3}+"
@@ -346,7 +345,7 @@ def written_limits(text: str) -> tuple[tuple[int, str], ...]:
     `extract_deadlines` finds them: "应当自收到之日起10个工作日内提出异议" → ((10, "工作日"),). Dates,
     durations, bans and the periods of penalties are not limits; 立即/及时 have no fixed period
     and are left out."""
-    normal = text.translate(_FULL_WIDTH_DIGITS)
+    normal = ascii_digits(text)
     out: list[tuple[int, str]] = []
     for start, end in _spans(normal, _SENTENCE_END):
         out.extend((f.amount, f.unit) for f in _procedure_limits(_mask_dates(normal[start:end]))
@@ -373,7 +372,7 @@ def extract_deadlines(articles: Sequence[Article]) -> tuple[Deadline, ...]:
                     # （一）……（二）……"): a subject-less item is done by that actor, not by one an item
                     # before named or cited
                     carried = lead
-                normal = line.translate(_FULL_WIDTH_DIGITS)
+                normal = ascii_digits(line)
                 for s_start, s_end in _spans(normal, _SENTENCE_END):
                     sentence = normal[s_start:s_end]
                     masked = _mask_dates(sentence)

@@ -171,6 +171,14 @@ def book_title(title: str) -> str:
     return f"《{title.replace('《', '〈').replace('》', '〉')}》"
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with its full-width digits (０–９) as ASCII ones, nothing else changed."""
+    return text.translate(_FULL_WIDTH_DIGITS)
+
+
 _FULL_WIDTH_BRACKETS = str.maketrans("()", "（）")
 
 

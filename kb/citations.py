@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
-from kb.chinese import (CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, longest_first, title_key,
+from kb.chinese import (CN_NUMERAL_CHARS, MAX_NUMERAL, ascii_digits, cn_to_int, int_to_cn, longest_first, title_key,
                         to_simplified)
 from kb.errors import QueryError
 from kb.places import PLACE_ENDS
@@ -452,7 +452,7 @@ def version_hint(text: str, start: int, end: int) -> VersionHint:
     after = _HINT_AFTER.match(text, end)
     if after:
         year, end = after.group("year"), after.end()
-    return VersionHint(start, end, _ascii_digits(year), earlier)
+    return VersionHint(start, end, ascii_digits(year), earlier)
 
 
 class DatedVersion(Protocol):
@@ -556,13 +556,6 @@ def _bracketed(text: str) -> list[tuple[int, int, str]]:
         elif ch == "\n":
             opened.clear()
     return spans
-
-
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-
-
-def _ascii_digits(text: str) -> str:
-    return text.translate(_FULL_WIDTH_DIGITS)
 
 
 QUOTE_PAIRS = {"“": "”", "「": "」"}      # opening mark → its closing mark

@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED
 from ingest.deadlines import Deadline, clause_actor, extract_deadlines, written_limits
 from ingest.records import Article
-from kb.chinese import article_label
+from kb.chinese import article_label, ascii_digits
 
 XINFANG_2022 = SHARED / "samples" / "xinfang-gongzuo-tiaoli-2022.docx"
 
@@ -345,3 +345,8 @@ def test_cli_reads_one_state_of_a_knowledge_base_a_writer_changes(deadline_kb, c
     monkeypatch.setattr(Store, "version_deadlines", read_then_remove)
     assert main(["deadlines", "--kb", str(deadline_kb), "--doc", "示范调解条例", "--json"]) == 0
     assert [r["article_label"] for r in json.loads(capsys.readouterr().out)] == ["第二条", "第三条", "第三条", "第三条"]
+
+
+def test_full_width_digits_are_read_as_ascii_and_nothing_else_changes() -> None:
+    assert ascii_digits("２０２２年第３条，１５日内") == "2022年第3条，15日内"
+    assert ascii_digits("十五日内（二）") == "十五日内（二）"
