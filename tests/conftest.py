@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.files import exclusive
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 APP_CORPUS = Path(__file__).resolve().parent / "app_corpus"
@@ -25,12 +27,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than ~30 s (CI still runs it)")
 
 
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this test run, shared by its worker processes (pytest-xdist gives
+    each worker a folder of its own inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory):
     """The embedding cache and exported models of every test (and of the commands tests start)
-    live in a temporary folder of the session, never in the user's ~/.cache."""
+    live in a temporary folder of the run, never in the user's ~/.cache. The workers share it
+    (writes to it are atomic; exports take turns), so the model is converted and exported once
+    and a text embedded by one worker is not embedded again by the other."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("POLICYKB_CACHE_DIR", str(tmp_path_factory.mktemp("policykb-cache")))
+        mp.setenv("POLICYKB_CACHE_DIR", str(run_folder(tmp_path_factory) / "policykb-cache"))
         yield
 
 
@@ -101,7 +112,9 @@ def app_kb(app_store_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     from index.build import build     # (`from index import build` yields the submodule of that name)
     from kb.settings import load_config
     kb = Path(shutil.copytree(app_store_kb, tmp_path_factory.mktemp("app-indexed") / "kb"))
-    build(kb, load_config(kb=str(kb)), progress=False)
+    # one worker at a time: the second finds every vector in the shared cache
+    with exclusive(run_folder(tmp_path_factory) / "app-kb.lock"):
+        build(kb, load_config(kb=str(kb)), progress=False)
     return kb
 
 

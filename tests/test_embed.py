@@ -7,17 +7,19 @@ import functools
 import json
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tqdm
 
-from conftest import cache_sharing_models
+from conftest import APP_CORPUS, cache_sharing_models, kb_of_texts
 from index.cache import EmbeddingCache, cache_key, cached_vectors, stored_roundtrip
-from index.embed import (EXPORT_FORMAT, EXPORT_INFO, OnnxBackend, export_format, export_onnx, fingerprint_folder,
-                         length_batches, load_embedder, normalise, passage_head, passage_text, resolve_model,
-                         split_passages)
+from index.embed import (EXPORT_FORMAT, EXPORT_INFO, TOKENIZER_FILE, HubTokenizer, OnnxBackend, SavedTokenizer,
+                         export_format, export_onnx, fingerprint_folder, length_batches, load_embedder, normalise,
+                         passage_head, passage_text, resolve_model, save_tokenizer, split_passages)
 from kb.errors import ConfigError
 
 HEAD = "《某某市物业管理条例》 第三章 物业服务 第十条"
@@ -302,6 +304,33 @@ def test_an_export_of_an_older_format_is_made_again(int8_embedder, model_cache: 
         assert np.array_equal(remade.embed_one(text, window), int8_embedder.backend.embed_one(text, window))
 
 
+def test_two_exports_at_once_make_the_files_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # the second of two first builds remade the fp32 graph and deleted the int8 file the first had made
+    import onnxruntime.quantization
+
+    made = []
+
+    def fake_export(model, target: Path) -> dict:
+        made.append(target.name)
+        time.sleep(0.5)                 # both would be exporting at once
+        target.write_bytes(b"graph")
+        return {"format": EXPORT_FORMAT}
+
+    monkeypatch.setattr("index.embed._load_sentence_transformer", lambda folder, threads: None)
+    monkeypatch.setattr("index.embed._export_fp32", fake_export)
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic",
+                        lambda source, target, **_: made.append("int8") or Path(target).write_bytes(b"int8"))
+    out_dir, found = tmp_path / "onnx", []
+    threads = [threading.Thread(target=lambda: found.append(export_onnx(tmp_path, out_dir, "onnx-int8")))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == ["model.onnx", "int8"]
+    assert found == [out_dir / "model.int8.onnx"] * 2 and found[0].read_bytes() == b"int8"
+
+
 def test_onnx_runs_skip_layer_norm_unfused(int8_embedder, model_cache: Path):
     # with each SkipLayerNormalization left as Add + LayerNormalization a first build embedded in 10% less time
     import onnxruntime
@@ -318,13 +347,66 @@ def test_onnx_runs_skip_layer_norm_unfused(int8_embedder, model_cache: Path):
     backend, window = int8_embedder.backend, int8_embedder.max_seq_length
     differ = 0
     for text in SENTENCES:
-        ids = {"input_ids": backend.tokenizer([text], truncation=True, max_length=window, return_tensors="np")
-               ["input_ids"].astype(np.int64)}
+        ids = {"input_ids": backend.tokens.model_inputs(text, window)["input_ids"].astype(np.int64)}
         vector = backend.embed_one(text, window)
         assert np.array_equal(vector, unfused.run(None, ids)[0][0])
         differ += not np.array_equal(vector, fused.run(None, ids)[0][0])
     # int8 rounding moves the vectors, so they are another space: a model id of their own
     assert differ > 0 and "/onnx-int8-unfused-skipln/" in int8_embedder.model_id
+
+
+# texts a tokenizer may treat in its own way: empty, spaces of all widths, full-width forms, emoji,
+# characters beyond the BMP, case and ligatures, line breaks, a text longer than any window
+TOKENIZER_TEXTS = [*SENTENCES, "", " ", "\u3000全角　空格", "ＡＢＣ１２３ abc", "表情 😀", "İstanbul ß ﬁ", "𠀀𪚥",
+                   "\t\n混合\r\n换行", "第十条之一" * 200]
+
+
+def tokenizes_alike(saved: SavedTokenizer, hub: HubTokenizer, texts: list[str]) -> None:
+    assert (saved.special_tokens, saved.chars_bound_tokens) == (hub.special_tokens, hub.chars_bound_tokens)
+    for window in (256, 16):
+        for text in texts:       # counts (untruncated) between truncated runs: each call sets its own truncation
+            assert saved.count_tokens(text) == hub.count_tokens(text), text
+            mine, theirs = saved.model_inputs(text, window), hub.model_inputs(text, window)
+            for name in set(theirs) - {"attention_mask"}:
+                assert mine[name].tolist() == theirs[name].tolist(), (name, window, text)
+
+
+@pytest.mark.parametrize("model", ["e5-small", "m3e-small"])
+def test_the_saved_tokenizer_tokenises_as_transformers_does(model: str, model_cache: Path, tmp_path: Path):
+    # searching processes tokenise with the saved state, without importing transformers (and torch)
+    from transformers import AutoTokenizer
+
+    folder = resolve_model(model, model_cache)
+    assert save_tokenizer(folder, tmp_path / TOKENIZER_FILE)
+    articles = [line for path in APP_CORPUS.rglob("*.md") for line in path.read_text(encoding="utf-8").splitlines()]
+    tokenizes_alike(SavedTokenizer(tmp_path / TOKENIZER_FILE), HubTokenizer(AutoTokenizer.from_pretrained(str(folder))),
+                    TOKENIZER_TEXTS + articles)
+
+
+def test_the_saved_tokenizer_keeps_the_truncation_side(tmp_path: Path):
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "left"
+    shutil.copytree(resolve_model("m3e-small", tmp_path), folder, ignore=shutil.ignore_patterns("*.bin", "*.safetensors"))
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left"}), encoding="utf-8")
+    assert save_tokenizer(folder, tmp_path / TOKENIZER_FILE)
+    saved = SavedTokenizer(tmp_path / TOKENIZER_FILE)
+    tokenizes_alike(saved, HubTokenizer(AutoTokenizer.from_pretrained(str(folder))), TOKENIZER_TEXTS)
+    assert saved.direction == "left"
+
+
+def test_a_damaged_saved_tokenizer_is_a_config_error_naming_it(tmp_path: Path):
+    damaged = tmp_path / TOKENIZER_FILE
+    damaged.write_text('{"version": "1.0", "model": ', encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be read") as err:
+        SavedTokenizer(damaged)
+    assert str(damaged) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_onnx_backend_saves_the_tokenizer_beside_its_export(int8_embedder, model_cache: Path):
+    assert isinstance(int8_embedder.backend.tokens, SavedTokenizer)
+    assert (export_folder(int8_embedder, model_cache) / TOKENIZER_FILE).is_file()
 
 
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
@@ -427,13 +509,18 @@ def _dense_vectors(kb: Path) -> tuple[np.ndarray, np.ndarray]:
     return index.reconstruct_n(0, index.ntotal), np.load(folder / PASSAGES_FILE)
 
 
-def test_two_clean_builds_give_identical_vectors(app_store_kb: Path, tmp_path: Path):
+def test_two_clean_builds_give_identical_vectors(tmp_path: Path):
     from index.build import build
     from kb.settings import load_config
 
+    # three made-up documents, one article longer than the window (split into passages)
+    texts = {f"规定{d}.md": f"# 某市测试规定{d}\n\n" + "\n\n".join(
+        f"第{label}条 " + "本规定所称的社区服务包括养老、托育、助残等内容；" * (40 if (d, n) == (0, 0) else n + 1)
+        for n, label in enumerate("一二三四五六七八")) for d in range(3)}
+    store = kb_of_texts(tmp_path / "store", texts)
     built = []
     for n, batch_size in enumerate((32, 5)):       # another batch size, as another history would give
-        kb = Path(shutil.copytree(app_store_kb, tmp_path / f"kb{n}"))
+        kb = Path(shutil.copytree(store, tmp_path / f"kb{n}"))
         cache = cache_sharing_models(tmp_path / f"cache{n}")
         build(kb, load_config(kb=str(kb), cache_dir=str(cache), embed_batch_size=batch_size),
               progress=False)

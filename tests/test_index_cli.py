@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import REPO, needs_samples
 from index.search import Tuning
-from kb.settings import SEARCH_SETTINGS
+from kb.settings import SEARCH_SETTINGS, load_config
 
 pytestmark = needs_samples
 
@@ -76,6 +76,19 @@ def test_search_and_eval_take_the_ranking_settings(app_kb: Path, tmp_path: Path)
                                     ensure_ascii=False), encoding="utf-8")
     result = cli("eval", str(questions), "--kb", str(app_kb), "--rrf-k", "60", "--dense-weight", "1.5")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_search_imports_neither_transformers_nor_torch(app_kb: Path) -> None:
+    # importing them for the tokenizer took 7 of the 8 s a search command spent loading its searcher
+    # on a slow machine: the ONNX backend tokenises with the state its first load saved beside the export
+    from index.embed import load_embedder
+    load_embedder(load_config(kb=str(app_kb)))
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "index", "search", "对复查意见不服还能找谁", "--kb",
+                             str(app_kb), "--k", "3"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.startswith(" 1. 《信访工作条例》"), result.stdout
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "onnxruntime" in imported and not imported & {"torch", "transformers", "sentence_transformers"}
 
 
 def test_every_ranking_parameter_is_a_search_flag() -> None:

@@ -1,7 +1,7 @@
 """One writer, many readers: index snapshots through concurrent builds, ingests and interruptions.
 
-Tiny made-up corpora in tmp_path, the real bundled model; the embedding cache and model export
-live in a temporary folder (POLICYKB_CACHE_DIR), never the user's.
+Tiny made-up corpora in tmp_path, the real bundled model; the module's embedding cache lives in
+a temporary folder (POLICYKB_CACHE_DIR), never the user's, with the run's converted and exported model.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import TypeVar
 import pytest
 
 from bench.faults_bench import descendants
+from conftest import cache_sharing_models
 from index.build import INDEX_DIR, POINTER, build, current_folder, searchable
 from index.search import Searcher, searcher_for
 from ingest import run
@@ -42,7 +43,7 @@ def regulation(title: str, contents: tuple[str, ...] | list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("policykb-cache")
+    return cache_sharing_models(tmp_path_factory.mktemp("policykb-cache"))
 
 
 @pytest.fixture()
