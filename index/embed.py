@@ -460,7 +460,8 @@ class SavedTokenizer:
         try:
             self.tokenizer = Tokenizer.from_file(str(path))
         except Exception as err:     # the Rust side raises plain Exceptions for a damaged file
-            raise ConfigError(f"tokenizer {path}: cannot be read ({one_line(err)})") from None
+            raise ConfigError(f"tokenizer {path}: cannot be read ({one_line(err)}); delete it and the next "
+                              "load saves it again") from None
         self.direction = (self.tokenizer.truncation or {}).get("direction", "right")
         self.tokenizer.no_truncation()
         self.truncated_at: int | None = None

@@ -409,6 +409,19 @@ def test_the_onnx_backend_saves_the_tokenizer_beside_its_export(int8_embedder, m
     assert (export_folder(int8_embedder, model_cache) / TOKENIZER_FILE).is_file()
 
 
+def test_a_tokenizer_without_a_saved_state_runs_through_transformers(int8_embedder, model_cache: Path,
+                                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    exported = export_folder(int8_embedder, model_cache)
+    for name in (EXPORT_INFO, "model.int8.onnx"):
+        (tmp_path / name).symlink_to(exported / name)
+    monkeypatch.setattr("index.embed.save_tokenizer", lambda folder, target: False)
+    backend = OnnxBackend(int8_embedder.folder, tmp_path / "model.int8.onnx", "onnx-int8", 1)
+    assert isinstance(backend.tokens, HubTokenizer) and not (tmp_path / TOKENIZER_FILE).exists()
+    window = int8_embedder.max_seq_length
+    for text in SENTENCES:
+        assert np.array_equal(backend.embed_one(text, window), int8_embedder.backend.embed_one(text, window))
+
+
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
     assert torch_embedder.model_id != int8_embedder.model_id
     assert torch_embedder.model_id.startswith("e5-small@") and "/torch/" in torch_embedder.model_id
