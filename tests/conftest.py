@@ -47,7 +47,7 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory):
 
 def cache_sharing_models(folder: Path) -> Path:
     """A new, empty embedding cache `folder` whose converted and exported model files (`models/`,
-    `onnx/`: they depend on the model alone) are the session's: converting and exporting e5-small
+    `onnx/`: they depend on the model alone) are the run's: converting and exporting e5-small
     again would cost each such test ~25 s."""
     session = Path(os.environ["POLICYKB_CACHE_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
