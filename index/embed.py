@@ -464,19 +464,17 @@ class SavedTokenizer:
                               "load saves it again") from None
         self.direction = (self.tokenizer.truncation or {}).get("direction", "right")
         self.tokenizer.no_truncation()
-        self.truncated_at: int | None = None
         self.lock = threading.Lock()
         self.special_tokens = self.tokenizer.num_special_tokens_to_add(False)
         self.chars_bound_tokens = _wordpiece(self.tokenizer.model)
 
     def _encode(self, text: str, max_length: int | None, special: bool) -> Encoding:
         with self.lock:
-            if max_length != self.truncated_at:
+            if max_length != (self.tokenizer.truncation or {}).get("max_length"):
                 if max_length is None:
                     self.tokenizer.no_truncation()
                 else:
                     self.tokenizer.enable_truncation(max_length, direction=self.direction)
-                self.truncated_at = max_length
             return self.tokenizer.encode(text, add_special_tokens=special)
 
     def count_tokens(self, text: str) -> int:
@@ -487,20 +485,28 @@ class SavedTokenizer:
         return {"input_ids": np.array([encoding.ids]), "token_type_ids": np.array([encoding.type_ids])}
 
 
-def save_tokenizer(folder: Path, target: Path) -> bool:
-    """Save to `target` the `tokenizers` state of the model's transformers tokenizer as loading
-    left it (with the settings of `tokenizer_config.json` applied) and its truncation side, for
-    `SavedTokenizer`. False, and nothing written, if that tokenizer has no such state.
+def hub_tokenizer(folder: Path) -> object:
+    """The model's tokenizer, loaded by transformers.
 
     Raises:
-        ConfigError: if the tokenizer cannot be loaded or `target` written.
+        ConfigError: if it cannot be loaded.
     """
     from transformers import AutoTokenizer
 
     try:
-        hub = AutoTokenizer.from_pretrained(str(folder))
+        return AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError) as err:
         raise ConfigError(f"model {folder}: its tokenizer cannot be loaded ({one_line(err)})") from None
+
+
+def save_tokenizer(hub: object, target: Path) -> bool:
+    """Save to `target` the `tokenizers` state of the transformers tokenizer `hub` as loading
+    left it (with the settings of `tokenizer_config.json` applied) and its truncation side, for
+    `SavedTokenizer`. False, and nothing written, if that tokenizer has no such state.
+
+    Raises:
+        ConfigError: if `target` cannot be written.
+    """
     if not isinstance(getattr(hub, "backend_tokenizer", None), Tokenizer):
         return False
     state = Tokenizer.from_str(hub.backend_tokenizer.to_str())
@@ -509,7 +515,7 @@ def save_tokenizer(folder: Path, target: Path) -> bool:
     try:
         write_atomically(target, lambda p: p.write_text(state.to_str(), encoding="utf-8"))
     except OSError as err:
-        raise ConfigError(f"model {folder}: cannot write {target} ({err})") from None
+        raise ConfigError(f"tokenizer {target}: cannot be written ({err})") from None
     return True
 
 
@@ -561,11 +567,11 @@ class OnnxBackend(TokenizedBackend):
         self.model_max_length: int = info["max_seq_length"]
         self.name = f"{backend}-{UNFUSED_TAG}"
         saved = onnx_file.parent / TOKENIZER_FILE
-        if saved.is_file() or save_tokenizer(folder, saved):
+        if saved.is_file():
             self.tokens: TextTokenizer = SavedTokenizer(saved)
-        else:
-            from transformers import AutoTokenizer
-            self.tokens = HubTokenizer(AutoTokenizer.from_pretrained(str(folder)))
+        else:                   # the first load: transformers once, to save its state for the next ones
+            hub = hub_tokenizer(folder)
+            self.tokens = SavedTokenizer(saved) if save_tokenizer(hub, saved) else HubTokenizer(hub)
         # One thread per text and as many texts at once as cores: ~10% more passages per
         # CPU-second than one text over all cores, whose threads spin-wait on each other.
         self.parallel = threads if threads > 0 else (os.cpu_count() or 1)

@@ -18,8 +18,8 @@ import tqdm
 from conftest import APP_CORPUS, cache_sharing_models, kb_of_texts
 from index.cache import EmbeddingCache, cache_key, cached_vectors, stored_roundtrip
 from index.embed import (EXPORT_FORMAT, EXPORT_INFO, TOKENIZER_FILE, HubTokenizer, OnnxBackend, SavedTokenizer,
-                         export_format, export_onnx, fingerprint_folder, length_batches, load_embedder, normalise,
-                         passage_head, passage_text, resolve_model, save_tokenizer, split_passages)
+                         export_format, export_onnx, fingerprint_folder, hub_tokenizer, length_batches, load_embedder,
+                         normalise, passage_head, passage_text, resolve_model, save_tokenizer, split_passages)
 from kb.errors import ConfigError
 
 HEAD = "《某某市物业管理条例》 第三章 物业服务 第十条"
@@ -374,25 +374,21 @@ def tokenizes_alike(saved: SavedTokenizer, hub: HubTokenizer, texts: list[str]) 
 @pytest.mark.parametrize("model", ["e5-small", "m3e-small"])
 def test_the_saved_tokenizer_tokenises_as_transformers_does(model: str, model_cache: Path, tmp_path: Path):
     # searching processes tokenise with the saved state, without importing transformers (and torch)
-    from transformers import AutoTokenizer
-
-    folder = resolve_model(model, model_cache)
-    assert save_tokenizer(folder, tmp_path / TOKENIZER_FILE)
+    hub = hub_tokenizer(resolve_model(model, model_cache))
+    assert save_tokenizer(hub, tmp_path / TOKENIZER_FILE)
     articles = [line for path in APP_CORPUS.rglob("*.md") for line in path.read_text(encoding="utf-8").splitlines()]
-    tokenizes_alike(SavedTokenizer(tmp_path / TOKENIZER_FILE), HubTokenizer(AutoTokenizer.from_pretrained(str(folder))),
-                    TOKENIZER_TEXTS + articles)
+    tokenizes_alike(SavedTokenizer(tmp_path / TOKENIZER_FILE), HubTokenizer(hub), TOKENIZER_TEXTS + articles)
 
 
 def test_the_saved_tokenizer_keeps_the_truncation_side(tmp_path: Path):
-    from transformers import AutoTokenizer
-
     folder = tmp_path / "left"
     shutil.copytree(resolve_model("m3e-small", tmp_path), folder, ignore=shutil.ignore_patterns("*.bin", "*.safetensors"))
     config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left"}), encoding="utf-8")
-    assert save_tokenizer(folder, tmp_path / TOKENIZER_FILE)
+    hub = hub_tokenizer(folder)
+    assert save_tokenizer(hub, tmp_path / TOKENIZER_FILE)
     saved = SavedTokenizer(tmp_path / TOKENIZER_FILE)
-    tokenizes_alike(saved, HubTokenizer(AutoTokenizer.from_pretrained(str(folder))), TOKENIZER_TEXTS)
+    tokenizes_alike(saved, HubTokenizer(hub), TOKENIZER_TEXTS)
     assert saved.direction == "left"
 
 
@@ -414,7 +410,7 @@ def test_a_tokenizer_without_a_saved_state_runs_through_transformers(int8_embedd
     exported = export_folder(int8_embedder, model_cache)
     for name in (EXPORT_INFO, "model.int8.onnx"):
         (tmp_path / name).symlink_to(exported / name)
-    monkeypatch.setattr("index.embed.save_tokenizer", lambda folder, target: False)
+    monkeypatch.setattr("index.embed.save_tokenizer", lambda hub, target: False)
     backend = OnnxBackend(int8_embedder.folder, tmp_path / "model.int8.onnx", "onnx-int8", 1)
     assert isinstance(backend.tokens, HubTokenizer) and not (tmp_path / TOKENIZER_FILE).exists()
     window = int8_embedder.max_seq_length
