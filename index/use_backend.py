@@ -76,3 +76,7 @@ class UseBackend:
             # stays unknown
             text = "".join(pieces[:max_length - self.special_tokens]).replace("▁", " ").replace("<unk>", "\ufffd").strip()
         return self.model.encode([text])[0]
+
+    def embed_query(self, text: str, max_length: int) -> np.ndarray:
+        # the numpy engine runs one text on one core whatever calls it
+        return self.embed_one(text, max_length)

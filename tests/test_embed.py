@@ -283,7 +283,7 @@ def test_the_export_takes_no_attention_mask(int8_embedder, model_cache: Path):
     # every text runs alone, unpadded: its mask would be all ones, and the masking cost ~20% of each run
     out_dir = export_folder(int8_embedder, model_cache)
     assert export_format(out_dir) == EXPORT_FORMAT
-    inputs = int8_embedder.backend.session.get_inputs()
+    inputs = int8_embedder.backend.query_session.get_inputs()
     # and one text per run: a batch of several would be padded, and padding needs a mask
     assert [i.name for i in inputs] == ["input_ids"] and inputs[0].shape[0] == 1
 
@@ -416,6 +416,24 @@ def test_a_tokenizer_without_a_saved_state_runs_through_transformers(int8_embedd
     window = int8_embedder.max_seq_length
     for text in SENTENCES:
         assert np.array_equal(backend.embed_one(text, window), int8_embedder.backend.embed_one(text, window))
+
+
+def test_a_question_runs_on_every_core_without_spinning_and_keeps_its_vector(int8_embedder, model_cache: Path):
+    # a search waits for its one question: on one core its encoding was half the search on a slow
+    # machine; and idle workers left spinning held the core the FAISS scan runs on next
+    onnx_file = export_folder(int8_embedder, model_cache) / "model.int8.onnx"
+    backend = OnnxBackend(int8_embedder.folder, onnx_file, "onnx-int8", 2)
+    options = backend.query_session.get_session_options()
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert backend._passage_session is None          # a searcher holds one copy of the weights
+    window = int8_embedder.max_seq_length
+    for text in SENTENCES:
+        assert np.array_equal(backend.embed_query(text, window), backend.embed_one(text, window))
+    # passages keep one thread each, as many texts at once as cores
+    assert backend.passage_session.get_session_options().intra_op_num_threads == 1
+    single = OnnxBackend(int8_embedder.folder, onnx_file, "onnx-int8", 1)
+    assert single.passage_session is single.query_session
 
 
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
