@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("build", help="build or update the indexes from the knowledge base",
                             description="Build or update the lexical and dense indexes from the store. "
                                         "Skips the work when nothing changed since the last build.")
-    add_arguments(p, "kb", "model", "query_prefix", "backend", "milvus_uri", "workers", "clause_passages")
+    add_arguments(p, "kb", "model", "query_prefix", "backend", "milvus_uri", "workers", "clause_passages",
+                  "dense_index", "quantize_threshold", "ann_threshold")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_wait_arguments(p)

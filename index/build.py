@@ -6,8 +6,9 @@ replaces the one-line file `CURRENT` that names the snapshot in use, so a search
 half-written index. A build holds the knowledge base's writer lock (`kb.lock`) throughout, so
 builds never overlap; the snapshot it replaced is kept until the next swap (a searcher may be
 loading it), older ones and the leftovers of interrupted builds are removed by the next build,
-never by a reader. A build is skipped when the store generation, the tokeniser fingerprint and
-the embedding model are unchanged; unchanged passages are never embedded twice (the embedding
+never by a reader. A build is skipped when the store generation, the tokeniser fingerprint, the
+embedding model and the settings that shape the indexes (`clause_passages`, the dense index's
+kind) are unchanged; unchanged passages are never embedded twice (the embedding
 cache of `index.cache` survives rebuilds).
 
 A first build (no snapshot in use yet) swaps in a keywords-only snapshot as soon as its keyword
@@ -282,6 +283,12 @@ def same_backend(cfg: Config, record: dict) -> Config:
     return dataclasses.replace(cfg, backend=backend, milvus_uri=uri)
 
 
+def dense_index_settings(cfg: Config) -> list:
+    """The settings that choose the kind of dense index, recorded in a snapshot's meta so that
+    changing one rebuilds it (a snapshot of a release before records none, and is rebuilt once)."""
+    return [cfg.dense_index, cfg.quantize_threshold, cfg.ann_threshold]
+
+
 def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) -> BuildReport:
     from index.embed import find_model, load_embedder
     from ingest.store import open_store
@@ -309,6 +316,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
                 and not backend_record(meta).get("keywords_only")
                 and meta.get("lexical") == fingerprint
                 and meta.get("clause_passages", False) == cfg.clause_passages
+                and meta.get("dense_index") == dense_index_settings(cfg)
                 and backend_record(meta)["name"] == cfg.backend
                 and backend_record(meta).get("uri", "") == (cfg.milvus_uri if cfg.backend != EMBEDDED else "")
                 and meta.get("model_id") == embedder().model_id):
@@ -323,7 +331,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     # rebuild) once collided on a name made of generation, time and pid
     new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     meta = {"format": FORMAT, "generation": generation, "units": len(units), "lexical": fingerprint,
-            "clause_passages": cfg.clause_passages}
+            "clause_passages": cfg.clause_passages, "dense_index": dense_index_settings(cfg)}
     previous, keywords_seconds = folder.name if folder else "", 0.0
 
     def keywords_ready(record: dict) -> None:

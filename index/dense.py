@@ -16,7 +16,8 @@ folder is complete). Every file is written beside its target and renamed into pl
 
 Index types (setting `dense_index`): `flat` (exact; the default up to `quantize_threshold`
 passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the default up to
-`ann_threshold`) and `hnsw` (graph, approximate, chosen by `auto` above that). A filter is an
+`ann_threshold`) and `hnsw` (a graph over the same 8-bit codes, approximate, chosen by `auto`
+above that: a scan's time grows with the passages, a graph walk's hardly). A filter is an
 allow-list of article ids applied inside FAISS before top-k (an `IDSelectorBitmap` over
 passages), so a filter never starves the results; where the graph search of `hnsw` still returns
 too few, the allowed passages are scored exactly, as they are wherever a filter allows at most
@@ -55,7 +56,9 @@ INDEX_FILE = "vectors.faiss"
 PASSAGES_FILE = "passages.npy"
 META_FILE = "dense.json"
 INDEX_TYPES = ("auto", "flat", "sq8", "hnsw")
-FAISS_FACTORY = {"flat": "Flat", "sq8": "SQ8", "hnsw": "HNSW32,Flat"}
+# hnsw keeps 8-bit codes too: over the whole corpus the same quality as float32 nodes (train-fit
+# figures within 0.002) in 193 MB instead of 533 MB
+FAISS_FACTORY = {"flat": "Flat", "sq8": "SQ8", "hnsw": "HNSW32,SQ8"}
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 SEARCH_THREADS = 1                  # OpenMP threads of one FAISS call (see DenseIndex.__init__)
@@ -99,7 +102,9 @@ def choose_index_type(requested: str, passages: int, ann_threshold: int, quantiz
 
     A single-query search scans every vector on one core, so it takes as long as reading them:
     over the whole lawrefbook corpus (152,169 passages) 29–31 ms for float32 and 13–15 ms for
-    8-bit codes on one machine, whose top 200 shared 99% of the exact ones.
+    8-bit codes on one machine, whose top 200 shared 99% of the exact ones. The graph walk does
+    not grow so: over 294,732 passages on the slowest machine seen, 4 ms against the split scan's
+    21 ms, with 99% of the scan's top 10 passages (README).
 
     Raises:
         ValueError: for an unknown type.

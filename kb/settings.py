@@ -57,7 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quantize_threshold", 50_000,
             "Passages above which `dense_index=auto` builds an sq8 index (a search scans a quarter of the bytes; "
             "the embedded backend only: Milvus's sq8 is an approximate IVF index).", int),
-    Setting("ann_threshold", 1_000_000, "Passages above which `dense_index=auto` builds an HNSW index.", int),
+    Setting("ann_threshold", 100_000,
+            "Passages above which `dense_index=auto` builds an HNSW graph (the embedded backend's holds 8-bit "
+            "codes): its walk takes about as long at any size, where a scan grows with the passages.", int),
     Setting("backend", "",
             "Search backend a build loads the knowledge base into: `embedded` (SQLite + FAISS + bm25s files beside "
             "the store, no server) or `milvus` (Milvus collections at `milvus_uri`; see the README's operators "

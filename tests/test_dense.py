@@ -33,6 +33,26 @@ def test_auto_index_type_switches_at_the_threshold():
         choose_index_type("ivf", 10, 5000)
 
 
+def test_a_large_corpus_gets_a_graph_of_8_bit_codes():
+    # the whole lawrefbook corpus (294,732 passages) was scanned code by code: 21 ms of a 58 ms
+    # search on the slowest machine seen, against 4 ms for a graph walk (README)
+    cfg = load_config()
+    assert choose_index_type(cfg.dense_index, 294_732, cfg.ann_threshold, cfg.quantize_threshold) == "hnsw"
+    assert choose_index_type(cfg.dense_index, 20_000, cfg.ann_threshold, cfg.quantize_threshold) == "flat"
+    rng = np.random.default_rng(5)
+    vectors = normalise(rng.standard_normal((500, 16)).astype(np.float32))
+    graph = DenseIndex.from_vectors(vectors, np.arange(500), "hnsw")
+    scan = DenseIndex.from_vectors(vectors, np.arange(500), "sq8")
+    import faiss
+
+    nodes = faiss.downcast_index(graph.index.storage)
+    assert nodes.code_size == scan.index.code_size == 16        # one byte a dimension, not four
+    for query in vectors[:5]:     # the same codes: a small graph finds what a scan finds, score for score
+        found, scanned = graph.search(query, 5), scan.search(query, 5)
+        assert [a for a, _ in found] == [a for a, _ in scanned]
+        assert [s for _, s in found] == pytest.approx([s for _, s in scanned], abs=1e-6)
+
+
 def test_best_per_article_keeps_each_articles_best_passage():
     owners = np.array([7, 7, 8, 9])
     hits = best_per_article(np.array([1, 0, 2, -1, 3]), np.array([0.9, 0.8, 0.7, 0.0, 0.6]), owners, 10)

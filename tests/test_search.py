@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build, current_folder
+from index.build import DENSE_DIR, build, current_folder
+from index.dense import read_dense_meta
 from index.search import MAX_QUERY_CHARS, Filters, Hit, Searcher, bound_number, matched_terms
 from kb.chinese import int_to_cn
 from kb.errors import QueryError
@@ -370,6 +371,18 @@ def test_changing_the_clause_passages_setting_rebuilds_the_index(writable_indexe
     assert not off.skipped
     assert build(kb, load_config(kb=str(kb), clause_passages=False), progress=False).skipped
     assert not build(kb, load_config(kb=str(kb)), progress=False).skipped
+
+
+def test_changing_the_dense_index_setting_rebuilds_the_index(writable_indexed_kb: Path) -> None:
+    # a knowledge base built before `ann_threshold` came down kept scanning every code until its
+    # files changed: a build with the new settings was skipped
+    kb = writable_indexed_kb
+    assert build(kb, load_config(kb=str(kb)), progress=False).skipped
+    graph = build(kb, load_config(kb=str(kb), dense_index="hnsw"), progress=False)
+    assert not graph.skipped and read_dense_meta(Path(graph.folder) / DENSE_DIR).index_type == "hnsw"
+    assert build(kb, load_config(kb=str(kb), dense_index="hnsw"), progress=False).skipped
+    assert not build(kb, load_config(kb=str(kb), ann_threshold=1), progress=False).skipped
+    assert read_dense_meta(current_folder(kb) / DENSE_DIR).index_type == "hnsw"     # auto, over one passage
 
 
 def test_unchanged_rebuild_is_skipped_and_a_stale_index_serves_until_rebuilt(indexed_kb: Path, tmp_path: Path) -> None:
