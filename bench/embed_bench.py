@@ -137,11 +137,8 @@ def _cache_figures(rows: int, dim: int) -> tuple[float, float, float]:
 
 def _search_figures(passages: int, dim: int, k: int = 200) -> None:
     """Milliseconds per dense search over `passages` random unit vectors (one passage per
-    article): no filter, an 80% allow-list, a 0.2% allow-list; flat and sq8, one scan and the
-    scan split into passage ranges on threads as a search alone does (`index.dense.search_parts`);
-    hnsw's graph walk, and the seconds each index takes to build. Random vectors are the graph's
-    worst case (real passages cluster), so its recall is measured on real questions instead
-    (`python -m bench search`)."""
+    article): no filter, an 80% allow-list, a 0.2% allow-list; flat and sq8; one scan, and the
+    scan split into passage ranges on threads as a search alone does (`index.dense.search_parts`)."""
     from index.dense import DenseIndex, search_parts
     from index.embed import normalise
 
@@ -150,10 +147,8 @@ def _search_figures(passages: int, dim: int, k: int = 200) -> None:
     ids = np.arange(passages)
     filters = {"none": None, "80%": rng.choice(ids, passages * 4 // 5, replace=False),
                "0.2%": rng.choice(ids, passages // 500, replace=False)}
-    for index_type in ("flat", "sq8", "hnsw"):
-        t = time.perf_counter()
+    for index_type in ("flat", "sq8"):
         dense = DenseIndex.from_vectors(vectors, ids, index_type)
-        print(f"build {index_type:4s} over {passages} vectors: {time.perf_counter() - t:.1f} s", flush=True)
         for parts in sorted({1, search_parts(passages, index_type)}):
             dense.search_parts = parts
             row = []
