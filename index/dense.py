@@ -20,13 +20,13 @@ passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the d
 above that: a scan's time grows with the passages, a graph walk's hardly). A filter is an
 allow-list of article ids applied inside FAISS before top-k (an `IDSelectorBitmap` over
 passages), so a filter never starves the results. `hnsw` walks its graph only when the filter
-allows `WALK_MIN_SHARE` of the passages or more, and scans its codes as `sq8` does where it allows
-fewer or where the walk met too few allowed passages behind the filter. Wherever a filter allows at
-most `EXACT_MAX_PASSAGES`, those passages are scored one by one. An article's score is the best score of its passages. The exhaustive scan
-(`flat`, `sq8`) of a search alone in its process (`searching`), over `PARALLEL_MIN_PASSAGES`
-allowed passages or more, is split into one contiguous range of passages per core
-(`search_parts`), scanned at once on threads and merged: the same hits, the FAISS step in about
-two thirds of the time on 2 cores.
+allows `WALK_MIN_SHARE` of the passages or more, and scans its codes as `sq8` does where it
+allows fewer or where the walk met too few allowed passages behind the filter. Wherever a filter
+allows at most `EXACT_MAX_PASSAGES`, those passages are scored one by one. An article's score is
+the best score of its passages. The exhaustive scan (`flat`, `sq8`) of a search alone in its
+process (`searching`), over `PARALLEL_MIN_PASSAGES` allowed passages or more, is split into one
+contiguous range of passages per core (`search_parts`), scanned at once on threads and merged:
+the same hits, the FAISS step in about two thirds of the time on 2 cores.
 """
 from __future__ import annotations
 
@@ -344,7 +344,8 @@ class DenseIndex:
                 if bitmap is None or found.sum() == fetch:
                     return scores[0][found], positions[0][found]
             # the graph's nodes hold the codes of a flat or sq8 index, which a scan reads as theirs
-            return self._scan_ranges(query, fetch, bitmap, [(0, self.passages)], faiss.downcast_index(self.index.storage))
+            codes = faiss.downcast_index(self.index.storage)
+            return self._scan_ranges(query, fetch, bitmap, [(0, self.passages)], codes)
 
         with self._pool_lock:
             # Split only a search alone, over many passages: beside another search both cores are
