@@ -335,6 +335,7 @@ class DenseIndex:
         (None: all) lets through (`available` of them), best first."""
         import faiss
 
+        codes = self.index
         if self.index_type == "hnsw":
             if bitmap is None or available >= WALK_MIN_SHARE * self.passages:
                 selector = None if bitmap is None else faiss.IDSelectorBitmap(bitmap)
@@ -345,7 +346,6 @@ class DenseIndex:
                     return scores[0][found], positions[0][found]
             # the graph's nodes hold the codes of a flat or sq8 index, which a scan reads as theirs
             codes = faiss.downcast_index(self.index.storage)
-            return self._scan_ranges(query, fetch, bitmap, [(0, self.passages)], codes)
 
         with self._pool_lock:
             # Split only a search alone, over many passages: beside another search both cores are
@@ -356,7 +356,7 @@ class DenseIndex:
             ranges = self._ranges() if alone else [(0, self.passages)]
             self._scanning += 1
         try:
-            return self._scan_ranges(query, fetch, bitmap, ranges, self.index)
+            return self._scan_ranges(query, fetch, bitmap, ranges, codes)
         finally:
             with self._pool_lock:
                 self._scanning -= 1
