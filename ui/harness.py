@@ -112,7 +112,9 @@ def chromium() -> Iterator[object]:
 
 def wait_until_idle(page, timeout_ms: float = 60000) -> None:
     """Wait until Streamlit has finished the current script run: its status widget (which may
-    take a moment to appear) is gone and no element is still marked stale."""
+    take a moment to appear) is gone, the app says its script is not running and no element is
+    still marked stale. Content a run draws last may still be on its way: check it with
+    Playwright's retrying `expect`."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     status = page.locator('[data-testid="stStatusWidget"]')
     try:
@@ -120,4 +122,6 @@ def wait_until_idle(page, timeout_ms: float = 60000) -> None:
     except PlaywrightTimeout:
         pass                    # a quick run finishes before the widget shows
     status.wait_for(state="detached", timeout=timeout_ms)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached",
+                                                                                         timeout=timeout_ms)
     page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout_ms)
