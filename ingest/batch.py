@@ -30,6 +30,7 @@ from ingest.store import StoreWriter
 from kb.errors import IngestError, NotADocument
 from kb.lock import writer_lock
 from kb.settings import Config, load_config
+from kb.workers import usable_cores
 
 COMMIT_EVERY = 200          # files per transaction: bounds the work an interruption discards
 
@@ -441,7 +442,7 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
                 report(FileOutcome(c.path, "duplicate" if state.duplicate_of else "unchanged"))
             else:
                 changed.append(c)
-        _ingest_changed(writer, changed, parser, workers or min(2, os.cpu_count() or 1), report, progress, cfg,
+        _ingest_changed(writer, changed, parser, workers or min(2, usable_cores()), report, progress, cfg,
                         on_page)
     finally:
         writer.close()

@@ -48,7 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embed_batch_size", 32, "Passages handed to an embedding thread at a time (each is embedded alone, so "
             "vectors do not depend on it).", int),
     Setting("embed_threads", 0, "CPU threads for embedding: as many passages at once, one thread each; a "
-            "question, all of them on its one text. 0 = one per core.", int),
+            "question, all of them on its one text. 0 = one per core this process may use (its CPU affinity, "
+            "at most `OMP_NUM_THREADS`).", int),
     Setting("cache_dir", "~/.cache/policykb",
             "Folder of the embedding cache and exported model files (kept across knowledge bases)."),
     Setting("dense_index", "auto",

@@ -176,11 +176,11 @@ def test_a_narrow_filter_is_scored_passage_by_passage_as_a_scan_scores_it(index_
 
 
 def test_a_scan_split_over_threads_finds_what_one_scan_finds(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("index.dense.usable_cores", lambda: 2)
     assert search_parts(PARALLEL_MIN_PASSAGES - 1, "flat") == 1         # too small to be worth a thread
     assert search_parts(PARALLEL_MIN_PASSAGES, "sq8") == 2              # one range per core
     assert search_parts(10 * PARALLEL_MIN_PASSAGES, "hnsw") == 1        # a graph walk is no scan
-    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    monkeypatch.setattr("index.dense.usable_cores", lambda: 64)
     assert search_parts(PARALLEL_MIN_PASSAGES, "flat") == 4
 
     monkeypatch.setattr("index.dense.PARALLEL_MIN_PASSAGES", 10)       # so that these few passages are split

@@ -188,6 +188,25 @@ def test_the_adapter_is_the_mean_of_its_seeds_fits() -> None:
     assert np.array_equal(fit_adapter(queries, positives, passages, dataclasses.replace(params, seeds=1)), once[0])
 
 
+def test_learning_uses_the_cores_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    # two threads of a learner waiting for each other on a core another process kept busy made a
+    # learning test 8 to 25 times slower; OMP_NUM_THREADS (or taskset) says how many to use
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from index.learn.fit import learning_threads
+    rng = np.random.default_rng(2)
+    passages = normalise_rows(rng.normal(size=(50, 4)))
+    positives = [np.array([i]) for i in range(10)]
+    params = TrainParams(epochs=1, batch=5, hard=4, shared=8, seeds=1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(2)
+    fit_adapter(passages[:10], positives, passages, params)
+    assert torch.get_num_threads() == 1
+    with learning_threads():
+        assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} == {1}
+
+
 def test_set_weights_share_the_weight_between_sets_as_asked() -> None:
     sets = ["stard"] * 9 + ["petition"]
     assert list(set_weights(sets, 0.0)) == [1.0] * 10                   # each question alike

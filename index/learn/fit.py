@@ -52,7 +52,6 @@ import dataclasses
 import functools
 import hashlib
 import itertools
-import os
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -70,6 +69,7 @@ from index.prior import PRIOR_FILE, QuestionPrior, key_votes, nearest_questions,
 from index.rerank import RERANK_DEPTH, RERANKED_RRF_K, RERANKER_FILE, Reranker, fit_reranker
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError, QueryError, SearchIndexError, run_cli
+from kb.workers import usable_cores
 
 Ranking = list[int]                      # catalog rows, best first
 PriorVotes = tuple[dict[str, float], dict[ArticleKey, float]]   # the prior's document and article votes
@@ -201,11 +201,9 @@ def fit_adapter_once(queries: np.ndarray, positives: Sequence[np.ndarray], passa
     against about 160 s with the full softmax (0.33 s a batch), with the same held-out figures
     (one fold: hybrid Recall@10 0.672 vs 0.656).
     """
-    import os
-
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)       # a searcher may have set 1 for query latency
+    torch.set_num_threads(usable_cores())       # a searcher may have set 1 for query latency
     torch.manual_seed(seed)
     keep = [i for i, p in enumerate(positives) if len(p)]
     weight_of = np.ones(len(positives)) if question_weights is None else np.asarray(question_weights, dtype=np.float64)
@@ -337,9 +335,10 @@ class Material:
 
 
 def learning_threads() -> threadpool_limits:
-    """Give numpy's BLAS every core again, for learning's big matrix products (a `Searcher` sets
-    one for query latency); used as a context manager, the searcher's one comes back after it."""
-    return threadpool_limits(os.cpu_count() or 1, user_api="blas")
+    """Give numpy's BLAS every usable core again (`usable_cores`), for learning's big matrix
+    products (a `Searcher` sets one for query latency); used as a context manager, the searcher's
+    one comes back after it."""
+    return threadpool_limits(usable_cores(), user_api="blas")
 
 
 def load_material(searcher, question_sets: dict[str, list[Question]], n: int,
