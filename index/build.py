@@ -46,7 +46,7 @@ from kb.errors import SearchIndexError
 from kb.files import write_atomically
 from kb.lock import writer_lock
 from kb.settings import Config, load_config
-from kb.workers import die_with_parent
+from kb.workers import die_with_parent, usable_cores
 
 INDEX_DIR = "index"
 POINTER = "CURRENT"
@@ -155,9 +155,12 @@ def _tokenize_chunk(args: tuple[Tokenizer, list[tuple[str, list[str]]]]) -> list
 
 
 def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]], *,
-                   progress: bool, workers: int = 2) -> list[list[str]]:
-    """Token lists of (text, headings) pairs, in order, on `workers` processes."""
+                   progress: bool, workers: int = 0) -> list[list[str]]:
+    """Token lists of (text, headings) pairs, in order, on `workers` processes (0: two, or one
+    where this process may use one core, `usable_cores`; each process loads its own dictionaries)."""
     from tqdm import tqdm
+
+    workers = workers or min(2, usable_cores())
 
     chunks = [fields[i:i + TOKENIZE_CHUNK] for i in range(0, len(fields), TOKENIZE_CHUNK)]
     out: list[list[str]] = []

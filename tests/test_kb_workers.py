@@ -1,5 +1,6 @@
 """How many threads a parallel step may use (`kb.workers.usable_cores`)."""
 import os
+import sys
 
 import pytest
 
@@ -23,3 +24,19 @@ def test_usable_cores_without_an_affinity_call_are_the_cpu_count(monkeypatch: py
     assert usable_cores() == 1
     monkeypatch.setattr("os.cpu_count", lambda: 6)
     assert usable_cores() == 6
+
+
+def test_tokenising_on_one_usable_core_starts_no_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a build held to one core (taskset, OMP_NUM_THREADS=1) tokenised on two processes regardless
+    from index.build import TOKENIZE_CHUNK, tokenize_units
+    from index.tokenize import Tokenizer
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    # (`index.build` names the function `build` in the package: the module is patched directly)
+    monkeypatch.setattr(sys.modules[tokenize_units.__module__], "ProcessPoolExecutor", no_pool)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    fields = [("信访人对复查意见不服的，可以请求复核。", ["第一章 总则"])] * (TOKENIZE_CHUNK + 1)     # two chunks
+    tokens = tokenize_units(Tokenizer(), fields, progress=False)
+    assert len(tokens) == len(fields) and tokens[0] == tokens[-1] and "复核" in tokens[0]
