@@ -2,7 +2,6 @@
 (`app_kb` in conftest: a made-up provincial regulation in two versions, a made-up 意见, and the
 shared samples 《信访条例》(2005) and 《信访工作条例》(2022), ingested and indexed in tmp_path)."""
 import gc
-import os
 import sys
 import weakref
 from pathlib import Path
@@ -15,6 +14,7 @@ from index.search import MAX_QUERY_CHARS, Filters, Hit, Searcher, bound_number, 
 from kb.chinese import int_to_cn
 from kb.errors import QueryError
 from kb.settings import load_config
+from kb.workers import usable_cores
 
 
 @pytest.fixture(scope="module")
@@ -275,9 +275,9 @@ def test_a_searching_process_keeps_numpy_to_one_blas_thread_and_learning_gets_ev
     # OpenBLAS threads spin on a core after each of a search's small products, where the dense
     # scan's second range wants to run
     from threadpoolctl import threadpool_info
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)       # as outside the test run
 
     from index.learn.fit import learning_threads
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)       # as outside the test run
 
     def blas_threads() -> set[int]:
         return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
@@ -285,7 +285,7 @@ def test_a_searching_process_keeps_numpy_to_one_blas_thread_and_learning_gets_ev
     Searcher(indexed_kb)
     assert blas_threads() == {1}
     with learning_threads():
-        assert blas_threads() == {len(os.sched_getaffinity(0))}
+        assert blas_threads() == {usable_cores()}
     assert blas_threads() == {1}
 
 
