@@ -119,9 +119,9 @@ def _install_pause(stage: str, marker: Path) -> None:
         build = importlib.import_module("index.build")     # `index.build` the attribute is the function
         tokenize_chunk = build._tokenize_chunk
 
-        def paused_chunk(args):  # noqa: ANN001
+        def paused_chunk(chunk, tokenizer=None):  # noqa: ANN001
             _pause(marker)
-            return tokenize_chunk(args)
+            return tokenize_chunk(chunk, tokenizer)
         paused_chunk.__module__, paused_chunk.__qualname__ = "index.build", "_tokenize_chunk"   # picklable by name
         build._tokenize_chunk = paused_chunk
         build.TOKENIZE_CHUNK = 100

@@ -140,8 +140,20 @@ def unit_headings(unit) -> list[str]:
     return [unit.title, unit.subtitle, *unit.path]
 
 
-def _tokenize_chunk(args: tuple[Tokenizer, list[tuple[str, list[str]]]]) -> list[list[str]]:
-    tokenizer, chunk = args
+_worker_tokenizer: Tokenizer | None = None      # a tokeniser worker's own, set once by `_start_tokenizer_worker`
+
+
+def _start_tokenizer_worker(parent_pid: int, tokenizer: Tokenizer) -> None:
+    """Pool initializer: keep one tokeniser for the worker's life. Sent with every chunk instead,
+    each chunk unpickled a fresh one and loaded jieba's dictionaries again: over the whole corpus
+    that took 57–60 s of each worker's 130 s (py-spy)."""
+    global _worker_tokenizer
+    die_with_parent(parent_pid)
+    _worker_tokenizer = tokenizer
+
+
+def _tokenize_chunk(chunk: list[tuple[str, list[str]]], tokenizer: Tokenizer | None = None) -> list[list[str]]:
+    tokenizer = tokenizer or _worker_tokenizer
     cache: dict[str, list[str]] = {}
     out = []
     for text, headings in chunk:
@@ -157,7 +169,8 @@ def _tokenize_chunk(args: tuple[Tokenizer, list[tuple[str, list[str]]]]) -> list
 def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]], *,
                    progress: bool, workers: int = 0) -> list[list[str]]:
     """Token lists of (text, headings) pairs, in order, on `workers` processes (0: two, or one
-    where this process may use one core, `usable_cores`; each process loads its own dictionaries)."""
+    where this process may use one core, `usable_cores`; each process loads its own dictionaries
+    once)."""
     from tqdm import tqdm
 
     workers = workers or min(2, usable_cores())
@@ -166,13 +179,14 @@ def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]]
     out: list[list[str]] = []
     with tqdm(total=len(fields), unit="unit", desc="tokenise", disable=not progress) as bar:
         if workers <= 1 or len(chunks) <= 1:
-            results: Iterator[list[list[str]]] = map(_tokenize_chunk, ((tokenizer, c) for c in chunks))
+            results: Iterator[list[list[str]]] = (_tokenize_chunk(c, tokenizer) for c in chunks)
             for part in results:
                 out.extend(part)
                 bar.update(len(part))
         else:
-            with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-                for part in pool.map(_tokenize_chunk, ((tokenizer, c) for c in chunks)):
+            with ProcessPoolExecutor(workers, initializer=_start_tokenizer_worker,
+                                     initargs=(os.getpid(), tokenizer)) as pool:
+                for part in pool.map(_tokenize_chunk, chunks):
                     out.extend(part)
                     bar.update(len(part))
     return out

@@ -40,3 +40,32 @@ def test_tokenising_on_one_usable_core_starts_no_worker_processes(monkeypatch: p
     fields = [("信访人对复查意见不服的，可以请求复核。", ["第一章 总则"])] * (TOKENIZE_CHUNK + 1)     # two chunks
     tokens = tokenize_units(Tokenizer(), fields, progress=False)
     assert len(tokens) == len(fields) and tokens[0] == tokens[-1] and "复核" in tokens[0]
+
+
+class CountingTokenizer:
+    """A tokeniser that notes, in a file, each time it loads its dictionaries."""
+
+    def __init__(self, log) -> None:
+        from index.tokenize import Tokenizer
+
+        self.log, self.inner = log, Tokenizer()
+
+    def tokens(self, text: str) -> list[str]:
+        if self.inner._jieba is None:
+            with open(self.log, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()}\n")
+        return self.inner.tokens(text)
+
+
+def test_each_tokeniser_worker_loads_its_dictionaries_once(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    # every chunk used to bring a fresh tokeniser, whose jieba loaded its dictionaries again: over the
+    # whole corpus that took about half of each worker's time
+    from index.build import tokenize_units
+
+    monkeypatch.setattr(sys.modules[tokenize_units.__module__], "TOKENIZE_CHUNK", 2)
+    log = tmp_path / "loads.txt"
+    fields = [(f"信访人对第{i}份复查意见不服的，可以请求复核。", ["第一章 总则"]) for i in range(12)]   # six chunks
+    tokens = tokenize_units(CountingTokenizer(log), fields, progress=False, workers=2)
+    assert len(tokens) == 12 and all("复核" in t for t in tokens)
+    loads = log.read_text(encoding="utf-8").split()
+    assert len(loads) == len(set(loads)) <= 2, loads
