@@ -14,6 +14,7 @@ batch-mates in the last bits).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,8 @@ class UseBackend:
         pieces = self.tokenizer.encode(text, out_type=str, add_bos=False, add_eos=False)
         return pieces[1:] if pieces[:1] == ["▁"] else pieces
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._pieces(text))
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(self._pieces(text)) for text in texts]
 
     def embed_one(self, text: str, max_length: int) -> np.ndarray:
         pieces = self._pieces(text)

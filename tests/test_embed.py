@@ -363,9 +363,10 @@ TOKENIZER_TEXTS = [*SENTENCES, "", " ", "\u3000全角　空格", "ＡＢＣ１�
 
 def tokenizes_alike(saved: SavedTokenizer, hub: HubTokenizer, texts: list[str]) -> None:
     assert (saved.special_tokens, saved.chars_bound_tokens) == (hub.special_tokens, hub.chars_bound_tokens)
+    assert saved.count_tokens(texts) == hub.count_tokens(texts) == [hub.count_tokens([t])[0] for t in texts]
     for window in (256, 16):
         for text in texts:       # counts (untruncated) between truncated runs: each call sets its own truncation
-            assert saved.count_tokens(text) == hub.count_tokens(text), text
+            assert saved.count_tokens([text]) == hub.count_tokens([text]), text
             mine, theirs = saved.model_inputs(text, window), hub.model_inputs(text, window)
             for name in set(theirs) - {"attention_mask"}:
                 assert mine[name].tolist() == theirs[name].tolist(), (name, window, text)
@@ -465,6 +466,8 @@ def test_long_article_passages_fit_the_real_window(int8_embedder):
     assert len(passages) >= 3
     assert all(int8_embedder.count_tokens(p) <= int8_embedder.max_tokens for p in passages)
     assert int8_embedder.passages(HEAD, ["短。"]) == [HEAD + " 短。"]
+    articles = [(HEAD, paragraphs), (HEAD, ["短。"]), (HEAD, paragraphs[:1]), ("", [])]
+    assert int8_embedder.passages_of(articles) == [int8_embedder.passages(h, p) for h, p in articles]
 
 
 def test_cached_vectors_embed_each_distinct_text_once(int8_embedder, tmp_path: Path):
@@ -627,6 +630,8 @@ def test_use_multilingual_splits_passages_by_exact_token_counts(tmp_path: Path):
     passages = embedder.passages(HEAD, ["㈠" * 30, "依法办理。" * 10])
     assert len(passages) > 1
     assert all(embedder.count_tokens(p) <= embedder.max_tokens for p in passages)
+    articles = [(HEAD, ["㈠" * 30, "依法办理。" * 10]), (HEAD, ["㈠" * 12]), (HEAD, ["依法办理。"])]
+    assert embedder.passages_of(articles) == [embedder.passages(h, p) for h, p in articles]
 
 
 def test_use_multilingual_truncates_a_long_query_to_the_window(tmp_path: Path):
