@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
                                         "Skips the work when nothing changed since the last build.")
     add_arguments(p, "kb", "model", "query_prefix", "backend", "milvus_uri", "workers", "clause_passages",
                   "dense_index", "quantize_threshold", "ann_threshold")
-    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.add_argument("--force", action="store_true", help="rebuild from scratch, even if nothing changed "
+                   "(an update reuses the unchanged parts of the index in use)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_wait_arguments(p)
 

@@ -9,7 +9,9 @@ loading it), older ones and the leftovers of interrupted builds are removed by t
 never by a reader. A build is skipped when the store generation, the tokeniser fingerprint, the
 embedding model and the settings that shape the indexes (`clause_passages`, the dense index's
 kind) are unchanged; unchanged passages are never embedded twice (the embedding
-cache of `index.cache` survives rebuilds).
+cache of `index.cache` survives rebuilds). Otherwise the backend is given the snapshot in use
+(unless forced to build afresh, or the tokeniser changed) and takes from it what has not changed
+(`index.backends.embedded`): an update of a large knowledge base costs about what changed.
 
 A first build (no snapshot in use yet) swaps in a keywords-only snapshot as soon as its keyword
 index is written, then goes on embedding (`_publish_keywords_only`): embedding a whole corpus takes
@@ -168,28 +170,33 @@ def _tokenize_chunk(chunk: list[tuple[str, list[str]]], tokenizer: Tokenizer | N
 
 def tokenize_units(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]], *,
                    progress: bool, workers: int = 0) -> list[list[str]]:
-    """Token lists of (text, headings) pairs, in order, on `workers` processes (0: two, or one
-    where this process may use one core, `usable_cores`; each process loads its own dictionaries
-    once)."""
+    """Token lists of (text, headings) pairs, in order (see `tokenized_chunks`)."""
+    return [tokens for chunk in tokenized_chunks(tokenizer, fields, progress=progress, workers=workers)
+            for tokens in chunk]
+
+
+def tokenized_chunks(tokenizer: Tokenizer, fields: Sequence[tuple[str, list[str]]], *,
+                     progress: bool, workers: int = 0) -> Iterator[list[list[str]]]:
+    """Token lists of (text, headings) pairs, in order, a chunk of `TOKENIZE_CHUNK` at a time, on
+    `workers` processes (0: two, or one where this process may use one core, `usable_cores`;
+    each process loads its own dictionaries once)."""
     from tqdm import tqdm
 
     workers = workers or min(2, usable_cores())
 
     chunks = [fields[i:i + TOKENIZE_CHUNK] for i in range(0, len(fields), TOKENIZE_CHUNK)]
-    out: list[list[str]] = []
     with tqdm(total=len(fields), unit="unit", desc="tokenise", disable=not progress) as bar:
         if workers <= 1 or len(chunks) <= 1:
-            results: Iterator[list[list[str]]] = (_tokenize_chunk(c, tokenizer) for c in chunks)
-            for part in results:
-                out.extend(part)
+            for chunk in chunks:
+                part = _tokenize_chunk(chunk, tokenizer)
                 bar.update(len(part))
+                yield part
         else:
             with ProcessPoolExecutor(workers, initializer=_start_tokenizer_worker,
                                      initargs=(os.getpid(), tokenizer)) as pool:
                 for part in pool.map(_tokenize_chunk, chunks):
-                    out.extend(part)
                     bar.update(len(part))
-    return out
+                    yield part
 
 
 def _swap_in(root: Path, folder: Path) -> None:
@@ -344,6 +351,8 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
     if not units:
         raise SearchIndexError(f"{kb_dir}: the knowledge base has no articles yet, so there is nothing to index; "
                                f"add files: python -m ingest PATH --kb {kb_dir}")
+    # what the backend may take from the snapshot in use: its rows were tokenised the same way
+    reusable = folder if folder is not None and not force and meta.get("lexical") == fingerprint else None
     # a unique suffix: two builds of one process within one second at one generation (a forced
     # rebuild) once collided on a name made of generation, time and pid
     new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -366,7 +375,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         save_repealed(new, repealed)
         save_units(new, units)
         loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress,
-                              keywords_ready=keywords_ready if folder is None else None)
+                              keywords_ready=keywords_ready if folder is None else None, previous=reusable)
         meta = {**meta, "model_id": embedder().model_id, "seconds": round(time.perf_counter() - start, 1),
                 "previous": previous, "backend": loaded.record}
         _write_meta(new, meta)

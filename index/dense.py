@@ -11,8 +11,9 @@ Interface with `index.build`:
     DenseIndex.search(qvec, k, allowed=None) -> [(article_id, score)], best first
 
 A dense folder holds `vectors.faiss` (FAISS ids are passage positions), `passages.npy` (the
-article id of each passage) and `dense.json` (`DenseMeta`, written last: its presence means the
-folder is complete). Every file is written beside its target and renamed into place.
+article id of each passage), `keys.npy` (a digest of each passage's text), `plans.npz` (the
+passages of each unit, `PassagePlan`) and `dense.json` (`DenseMeta`, written last: its presence
+means the folder is complete). Every index file is written beside its target and renamed into place.
 
 Index types (setting `dense_index`): `flat` (exact; the default up to `quantize_threshold`
 passages), `sq8` (exhaustive scan of 8-bit codes, 4× smaller, near-exact; the default up to
@@ -27,10 +28,19 @@ the best score of its passages. The exhaustive scan (`flat`, `sq8`) of a search 
 process (`searching`), over `PARALLEL_MIN_PASSAGES` allowed passages or more, is split into one
 contiguous range of passages per core (`search_parts`), scanned at once on threads and merged:
 the same hits, the FAISS step in about two thirds of the time on 2 cores.
+
+An update grows the previous index instead of building it again (`build_dense(previous=...)`):
+`keys.npy` holds a digest of each passage's text, so a passage of the new units takes the place of
+an old one with the same text (`match_passages`; its article id may be new, as a re-ingested
+file's are), and only the rest are added; a passage no unit has any more stays in the index as a
+dead one (article id -1), never returned, until dead ones reach `MAX_DEAD_SHARE` and the index is
+built afresh. Building the HNSW graph of the whole corpus again took most of the 138 s of
+embedding and FAISS that adding one file took before.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -55,7 +65,16 @@ if TYPE_CHECKING:
 DENSE_FORMAT = 1
 INDEX_FILE = "vectors.faiss"
 PASSAGES_FILE = "passages.npy"
+KEYS_FILE = "keys.npy"
+PLANS_FILE = "plans.npz"
 META_FILE = "dense.json"
+KEY_BYTES = 16
+# How units become passages; change it whenever `passage_lists` or the embedder's splitting would
+# cut a unit otherwise, so that the plans an earlier build saved (`PLANS_FILE`) are not used
+PASSAGE_RECIPE = 1
+# Dead passages are still scanned (flat, sq8) or walked past (hnsw); past this share of the index an
+# update builds it afresh rather than growing it
+MAX_DEAD_SHARE = 0.2
 INDEX_TYPES = ("auto", "flat", "sq8", "hnsw")
 # hnsw keeps 8-bit codes too: over the whole corpus the same quality as float32 nodes (train-fit
 # figures within 0.002) in 193 MB instead of 533 MB
@@ -98,6 +117,8 @@ class DenseMeta:
     seconds: float
     embedded: int = 0            # passages embedded by this build (the rest came from the cache)
     format: int = DENSE_FORMAT
+    dead: int = 0                # passages of no article any more, kept in a grown index
+    added: int = -1              # passages a grown index added to the previous one (-1: built afresh)
 
 
 # ---- pure parts -------------------------------------------------------------------------------
@@ -158,19 +179,36 @@ def search_parts(passages: int, index_type: str) -> int:
 def best_per_article(positions: np.ndarray, scores: np.ndarray, passage_articles: np.ndarray,
                      k: int) -> list[tuple[int, float]]:
     """The first `k` distinct articles of passage hits sorted best first (so each article gets its
-    best passage's score). Negative positions (FAISS's "no result") are ignored."""
+    best passage's score). Negative positions (FAISS's "no result") and dead passages are ignored."""
     out: list[tuple[int, float]] = []
     seen: set[int] = set()
     for position, score in zip(positions.tolist(), scores.tolist()):
         if position < 0:
             continue
         article = int(passage_articles[position])
-        if article not in seen:
+        if article >= 0 and article not in seen:       # -1: a dead passage of a grown index
             seen.add(article)
             out.append((article, float(score)))
             if len(out) == k:
                 break
     return out
+
+
+def by_clause(unit: DenseUnit, clauses: bool) -> bool:
+    """Whether each 款 of the unit is a passage too (see `unit_passages`)."""
+    return clauses and unit.status == "current" and len(unit.paragraphs) >= 2
+
+
+def passage_lists(units: Sequence[DenseUnit], embedder: "Embedder", *, clauses: bool) -> list[list[str]]:
+    """The passage texts of each unit (see `unit_passages`)."""
+    heads = [passage_head(unit.title) for unit in units]
+    whole = embedder.passages_of([(head, unit.paragraphs) for head, unit in zip(heads, units)])
+    more = [by_clause(unit, clauses) for unit in units]
+    clause_pieces = iter(embedder.passages_of([(head, [paragraph]) for head, unit, m in zip(heads, units, more)
+                                               if m for paragraph in unit.paragraphs]))
+    # a 款 that was a passage of its own already (a long article's run of one) is not repeated
+    return [list(dict.fromkeys(pieces + [p for _ in unit.paragraphs for p in next(clause_pieces)])) if m else pieces
+            for unit, pieces, m in zip(units, whole, more)]
 
 
 def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
@@ -181,18 +219,53 @@ def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
     is also a passage of its own: the vector of a four-款 article stands for all its clauses at
     once, and a question about one of them (15 days to tell, 5 working days to object) meets it
     only weakly. Held-out over the whole corpus, petition Recall@10 0.729 → 0.764 (README)."""
-    texts: list[str] = []
-    owners: list[int] = []
-    for unit in units:
-        head = passage_head(unit.title)
-        pieces = embedder.passages(head, unit.paragraphs)
-        if clauses and unit.status == "current" and len(unit.paragraphs) >= 2:
-            # a 款 that was a passage of its own already (a long article's run of one) is not repeated
-            pieces = list(dict.fromkeys(pieces + [p for paragraph in unit.paragraphs
-                                                  for p in embedder.passages(head, [paragraph])]))
-        texts.extend(pieces)
-        owners.extend([unit.id] * len(pieces))
-    return texts, np.asarray(owners, dtype=np.int64)
+    lists = passage_lists(units, embedder, clauses=clauses)
+    texts = [text for pieces in lists for text in pieces]
+    return texts, np.repeat(np.asarray([unit.id for unit in units], dtype=np.int64), [len(p) for p in lists])
+
+
+def unit_digests(units: Sequence[DenseUnit], clauses: bool) -> list[bytes]:
+    """A digest of what each unit's passages are made of (title, paragraphs, whether its 款 are
+    passages too), under `PASSAGE_RECIPE`."""
+    return [hashlib.sha1("\0".join([f"{PASSAGE_RECIPE}/{by_clause(unit, clauses):d}", unit.title, *unit.paragraphs])
+                         .encode("utf-8")).digest()[:KEY_BYTES] for unit in units]
+
+
+def passage_keys(texts: Sequence[str]) -> np.ndarray:
+    """A digest (a row of `KEY_BYTES` bytes) of each passage text."""
+    digests = b"".join(hashlib.sha1(text.encode("utf-8")).digest()[:KEY_BYTES] for text in texts)
+    return np.frombuffer(digests, dtype=np.uint8).reshape(len(texts), KEY_BYTES)
+
+
+def match_passages(old_keys: np.ndarray, old_owners: np.ndarray, keys: np.ndarray,
+                   owners: np.ndarray) -> np.ndarray:
+    """For each new passage (key, article id), the position of an old passage with the same key
+    whose place it takes, or -1; no old position is taken twice. One of the same article is taken
+    first, then any other (a re-ingested article gets a new id, a dead passage may come back)."""
+    old = old_keys.view(f"V{KEY_BYTES}").ravel().tolist()
+    new = keys.view(f"V{KEY_BYTES}").ravel().tolist()
+    free_of_owner: dict[tuple[bytes, int], list[int]] = {}
+    free_of_key: dict[bytes, list[int]] = {}
+    for position in range(len(old) - 1, -1, -1):         # lists popped from the end: lowest position first
+        free_of_owner.setdefault((old[position], int(old_owners[position])), []).append(position)
+        free_of_key.setdefault(old[position], []).append(position)
+    taken = np.zeros(len(old), dtype=bool)
+    place = np.full(len(new), -1, dtype=np.int64)
+
+    def take(free: list[int] | None) -> int:
+        while free:
+            position = free.pop()
+            if not taken[position]:
+                taken[position] = True
+                return position
+        return -1
+
+    owners_list = owners.tolist()
+    for i, key in enumerate(new):
+        place[i] = take(free_of_owner.get((key, owners_list[i])))
+    for i in np.flatnonzero(place < 0).tolist():
+        place[i] = take(free_of_key.get(new[i]))
+    return place
 
 
 # ---- the index --------------------------------------------------------------------------------
@@ -213,7 +286,7 @@ def _faiss_index(vectors: np.ndarray, index_type: str):
 class DenseIndex:
     """Passage vectors in FAISS plus the passage → article map."""
 
-    def __init__(self, index, passage_articles: np.ndarray, index_type: str):
+    def __init__(self, index, passage_articles: np.ndarray, index_type: str, keys: np.ndarray | None = None):
         import faiss
 
         # FAISS shares one query among OpenMP threads badly: with 2 of them on 2 busy cores a flat
@@ -221,7 +294,8 @@ class DenseIndex:
         # ranges on threads of our own instead (`search_parts`; bench/embed_bench.py prints both).
         faiss.omp_set_num_threads(SEARCH_THREADS)
         self.index = index
-        self.passage_articles = np.asarray(passage_articles, dtype=np.int64)
+        self.passage_articles = np.asarray(passage_articles, dtype=np.int64)    # -1: a dead passage
+        self.keys = keys                                    # `passage_keys` of the texts, when known
         self._article_bound = int(self.passage_articles.max(initial=-1)) + 1    # article ids are below it
         self.index_type = index_type
         self.search_parts = search_parts(self.passages, index_type)
@@ -230,7 +304,8 @@ class DenseIndex:
         self._scanning = 0                                  # searches scanning now
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray, passage_articles: np.ndarray, index_type: str = "flat") -> "DenseIndex":
+    def from_vectors(cls, vectors: np.ndarray, passage_articles: np.ndarray, index_type: str = "flat",
+                     keys: np.ndarray | None = None) -> "DenseIndex":
         """Index unit-length vectors, one per passage, with the article id of each; `index_type`
         is a concrete type (`flat`, `sq8`, `hnsw`).
 
@@ -242,11 +317,48 @@ class DenseIndex:
         if index_type not in FAISS_FACTORY:
             raise ValueError(f"dense index type {index_type!r} is not one of {', '.join(FAISS_FACTORY)}")
         return cls(_faiss_index(np.ascontiguousarray(vectors, dtype=np.float32), index_type), passage_articles,
-                   index_type)
+                   index_type, keys)
 
     @property
     def passages(self) -> int:
         return int(self.index.ntotal)
+
+    def live_passages(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the passages that belong to an article, and their article ids."""
+        positions = np.flatnonzero(self.passage_articles >= 0)
+        return positions, self.passage_articles[positions]
+
+    def fits(self, vectors: np.ndarray) -> bool:
+        """Whether 8-bit codes (sq8, hnsw) would hold these vectors as they hold the others: each
+        value within the range its dimension's codes were trained on, give or take one step.
+        A value beyond is clipped to the range's end and would score wrongly; always true for flat."""
+        import faiss
+
+        codes = faiss.downcast_index(self.index.storage) if self.index_type == "hnsw" else self.index
+        if self.index_type == "flat" or not len(vectors):
+            return True
+        trained = faiss.vector_to_array(codes.sq.trained)           # the low ends, then the widths
+        low, width = trained[:codes.d], trained[codes.d:]
+        step = width / 255
+        return bool(((vectors >= low - step) & (vectors <= low + width + step)).all())
+
+    def grow(self, place: np.ndarray, owners: np.ndarray, keys: np.ndarray,
+             vectors: np.ndarray) -> "DenseIndex":
+        """This index with its passages given new owners: new passage `i` takes position
+        `place[i]`, or is added with its vector (the rows of `vectors`, in order, for the passages
+        placed at -1); positions no passage takes become dead. The FAISS index is grown in place,
+        so this one is not to be used afterwards."""
+        import faiss
+
+        added = place < 0
+        articles = np.full(self.passages, -1, dtype=np.int64)
+        articles[place[~added]] = owners[~added]
+        if len(vectors):
+            faiss.omp_set_num_threads(usable_cores())      # inserting into a graph is parallel work
+            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+            faiss.omp_set_num_threads(SEARCH_THREADS)
+        return DenseIndex(self.index, np.concatenate([articles, owners[added]]), self.index_type,
+                          np.concatenate([self.keys, keys[added]]))
 
     def save(self, folder: str | Path, meta: DenseMeta) -> None:
         """Write the index files and then `dense.json`.
@@ -260,11 +372,15 @@ class DenseIndex:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(folder / INDEX_FILE, lambda p: faiss.write_index(self.index, str(p)))
 
-        def save_ids(p: Path) -> None:
-            with open(p, "wb") as fh:     # a file object, so that np.save adds no ".npy" to the temp name
-                np.save(fh, self.passage_articles)
+        def array_writer(array: np.ndarray):
+            def write(p: Path) -> None:
+                with open(p, "wb") as fh:     # a file object, so that np.save adds no ".npy" to the temp name
+                    np.save(fh, array)
+            return write
 
-        write_atomically(folder / PASSAGES_FILE, save_ids)
+        write_atomically(folder / PASSAGES_FILE, array_writer(self.passage_articles))
+        if self.keys is not None:
+            write_atomically(folder / KEYS_FILE, array_writer(self.keys))
         write_atomically(folder / META_FILE, lambda p: p.write_text(
             json.dumps(asdict(meta), ensure_ascii=False, indent=1), encoding="utf-8"))
 
@@ -303,7 +419,7 @@ class DenseIndex:
         if allowed is None:
             return None
         allowed = np.asarray(allowed, dtype=np.int64)
-        table = np.zeros(self._article_bound, dtype=bool)
+        table = np.zeros(self._article_bound + 1, dtype=bool)     # the last entry, never set, for dead passages (-1)
         table[allowed[(allowed >= 0) & (allowed < self._article_bound)]] = True
         return table[self.passage_articles]
 
@@ -433,10 +549,102 @@ def read_dense_meta(folder: Path, rebuild_hint: str = DEFAULT_REBUILD_HINT) -> D
                                f"rebuild it: {rebuild_hint}") from None
 
 
+class PassagePlan:
+    """The passages of a build's units, as keys (`passage_keys`) in unit order, with their texts
+    worked out only where needed. Splitting units into passages counts tokens with the model's
+    tokenizer, 37 s over the whole corpus; a unit whose digest (`unit_digests`) the previous
+    build's plans hold has the same passages, whose keys are all an update needs of them."""
+
+    def __init__(self, units: Sequence[DenseUnit], embedder: "Embedder", clauses: bool,
+                 known: dict[bytes, np.ndarray]) -> None:
+        self.units, self.embedder, self.clauses = units, embedder, clauses
+        self.digests = unit_digests(units, clauses)
+        self.texts: list[list[str] | None] = [None] * len(units)
+        self._work_out([i for i, d in enumerate(self.digests) if d not in known])
+        unit_keys = [known[d] if texts is None else passage_keys(texts) for d, texts in zip(self.digests, self.texts)]
+        self.lengths = np.array([len(k) for k in unit_keys], dtype=np.int64)
+        self.keys = np.concatenate(unit_keys) if unit_keys else np.zeros((0, KEY_BYTES), dtype=np.uint8)
+        self.owners = np.repeat(np.asarray([u.id for u in units], dtype=np.int64), self.lengths)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+
+    def _work_out(self, indices: list[int]) -> None:
+        pieces = passage_lists([self.units[i] for i in indices], self.embedder, clauses=self.clauses)
+        for i, texts in zip(indices, pieces):
+            self.texts[i] = texts
+
+    def texts_of(self, passages: np.ndarray) -> list[str]:
+        """The texts of these passages (positions in `keys`)."""
+        of_unit = np.searchsorted(self.starts, passages, side="right") - 1
+        self._work_out(sorted({int(u) for u in of_unit if self.texts[u] is None}))
+        return [self.texts[u][p - self.starts[u]] for p, u in zip(passages.tolist(), of_unit.tolist())]
+
+    def save(self, path: Path) -> None:
+        """Write each distinct digest with its passages' keys."""
+        unit_of = dict(zip(self.digests, range(len(self.digests))))     # units sharing a digest share passages
+        units = np.fromiter(unit_of.values(), dtype=np.int64, count=len(unit_of))
+        rows = np.concatenate([np.arange(self.starts[u], self.starts[u] + self.lengths[u]) for u in units.tolist()]
+                              or [np.zeros(0, dtype=np.int64)])
+        with open(path, "wb") as fh:
+            np.savez(fh, recipe=np.array(PASSAGE_RECIPE),
+                     digests=np.frombuffer(b"".join(unit_of), dtype=np.uint8).reshape(-1, KEY_BYTES),
+                     lengths=self.lengths[units], keys=self.keys[rows])
+
+
+def known_plans(folder: Path) -> dict[bytes, np.ndarray]:
+    """The passage keys of each unit digest a previous build saved in `folder` (none where it saved
+    none, under another recipe, or they cannot be read)."""
+    try:
+        with np.load(folder / PLANS_FILE, allow_pickle=False) as saved:
+            if int(saved["recipe"]) != PASSAGE_RECIPE:
+                return {}
+            digests, lengths, keys = saved["digests"], saved["lengths"], saved["keys"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+    named = digests.view(f"V{KEY_BYTES}").ravel().tolist()
+    return {digest: keys[a:b] for digest, a, b in zip(named, bounds, bounds[1:])}
+
+
+def _previous_meta(previous: Path | None) -> DenseMeta | None:
+    try:
+        return None if previous is None else read_dense_meta(previous)
+    except SearchIndexError:
+        return None
+
+
+def _previous_dense(previous: Path, meta: DenseMeta, index_type: str) -> DenseIndex | None:
+    """The dense index of `previous` (a dense folder, `meta` its record) with its passage keys, if
+    it can be grown: of this index type, keys kept (an index written before they were has none), readable."""
+    if meta.index_type != index_type:
+        return None
+    try:
+        dense = DenseIndex.load(previous, meta.model_id)
+        dense.keys = np.load(previous / KEYS_FILE, allow_pickle=False)
+    except (SearchIndexError, OSError, ValueError):
+        return None
+    return dense if dense.keys.shape == (dense.passages, KEY_BYTES) else None
+
+
+def _grown(dense: DenseIndex, plan: PassagePlan, embedder: "Embedder", cache: EmbeddingCache,
+           progress: bool) -> tuple[DenseIndex, int, int] | None:
+    """`dense` grown to the passages of `plan`, how many passages were embedded and how many
+    added; None where too many passages would be dead, or the new vectors do not fit its 8-bit
+    codes (`DenseIndex.fits`)."""
+    place = match_passages(dense.keys, dense.passage_articles, plan.keys, plan.owners)
+    added = np.flatnonzero(place < 0)
+    if dense.passages - (len(place) - len(added)) > MAX_DEAD_SHARE * (dense.passages + len(added)):
+        return None
+    vectors, embedded = cached_vectors(plan.texts_of(added), embedder, cache, progress=progress)
+    if not dense.fits(vectors):
+        return None
+    return dense.grow(place, plan.owners, plan.keys, vectors), embedded, len(added)
+
+
 def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str | Path, *,
                 cfg: Config | None = None, cache: EmbeddingCache | None = None, index_type: str | None = None,
-                generation: int = 0, progress: bool = True) -> DenseMeta:
-    """Embed (or fetch from the cache) every passage of `units`, build the FAISS index, save it.
+                generation: int = 0, progress: bool = True, previous: Path | None = None) -> DenseMeta:
+    """Embed (or fetch from the cache) every passage of `units`, build the FAISS index, save it;
+    or grow the index of the dense folder `previous` where it can be (see the module).
 
     Raises:
         ConfigError: if the embedding cache cannot be opened, read or written, or the index
@@ -445,24 +653,35 @@ def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str |
     """
     start = time.perf_counter()
     cfg = cfg or load_config()
-    texts, owners = unit_passages(units, embedder, clauses=cfg.clause_passages)
+    before = _previous_meta(previous)
+    same_model = before is not None and before.model_id == embedder.model_id
+    plan = PassagePlan(units, embedder, cfg.clause_passages, known_plans(previous) if same_model else {})
+    try:
+        concrete = choose_index_type(index_type or cfg.dense_index, len(plan.keys), cfg.ann_threshold,
+                                     cfg.quantize_threshold)
+    except ValueError as err:
+        raise ConfigError(f"setting dense_index: {err}") from None
     own_cache = cache is None
     if cache is None:
         cache = EmbeddingCache.open(cfg.cache_dir)
     try:
-        vectors, embedded = cached_vectors(texts, embedder, cache, progress=progress)
+        old = _previous_dense(previous, before, concrete) if same_model else None
+        grown = None if old is None else _grown(old, plan, embedder, cache, progress)
+        if grown is None:
+            vectors, embedded = cached_vectors(plan.texts_of(np.arange(len(plan.keys))), embedder, cache,
+                                               progress=progress)
+            dense, added = DenseIndex.from_vectors(vectors, plan.owners, concrete, plan.keys), -1
+            del vectors
+        else:
+            dense, embedded, added = grown
     finally:
         if own_cache:
             cache.close()
-    try:
-        concrete = choose_index_type(index_type or cfg.dense_index, len(texts), cfg.ann_threshold,
-                                     cfg.quantize_threshold)
-    except ValueError as err:
-        raise ConfigError(f"setting dense_index: {err}") from None
-    dense = DenseIndex.from_vectors(vectors, owners, concrete)
     meta = DenseMeta(model_id=embedder.model_id, model=embedder.name, dim=embedder.dim,
-                     articles=len(units), passages=len(texts), index_type=concrete, generation=generation,
+                     articles=len(units), passages=dense.passages, index_type=concrete, generation=generation,
                      built_at=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.perf_counter() - start, 2),
-                     embedded=embedded)
+                     embedded=embedded, dead=int((dense.passage_articles < 0).sum()), added=added)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    plan.save(Path(out_dir) / PLANS_FILE)
     dense.save(out_dir, meta)
     return meta

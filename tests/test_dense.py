@@ -12,7 +12,8 @@ import pytest
 
 from index.cache import EmbeddingCache
 from index.dense import (EXACT_MAX_PASSAGES, META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta,
-                         best_per_article, build_dense, choose_index_type, search_parts, searching, unit_passages)
+                         best_per_article, build_dense, choose_index_type, match_passages, passage_keys, search_parts,
+                         searching, unit_passages)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
 from kb.settings import load_config
@@ -88,6 +89,33 @@ def test_best_per_article_keeps_each_articles_best_passage():
     hits = best_per_article(np.array([1, 0, 2, -1, 3]), np.array([0.9, 0.8, 0.7, 0.0, 0.6]), owners, 10)
     assert hits == [(7, pytest.approx(0.9)), (8, pytest.approx(0.7)), (9, pytest.approx(0.6))]
     assert best_per_article(np.array([1, 0, 2]), np.array([0.9, 0.8, 0.7]), owners, 1) == [(7, pytest.approx(0.9))]
+
+
+def test_new_passages_take_the_places_of_old_ones_with_the_same_text():
+    old_keys = passage_keys(["甲", "乙", "丙", "甲", "丁"])
+    old_owners = np.array([1, 1, 2, 3, -1])           # position 4 is dead already
+    keys = passage_keys(["甲", "甲", "丙", "丁", "戊", "甲"])
+    owners = np.array([3, 9, 2, 4, 5, 6])
+    place = match_passages(old_keys, old_owners, keys, owners)
+    # 甲 of article 3 keeps its own place; article 9's 甲 (a re-ingested article's new id) takes the
+    # other; the dead 丁 comes back; 戊 and a third 甲 are new; 乙 (position 1) is left dead
+    assert place.tolist() == [3, 0, 2, 4, -1, -1]
+    assert match_passages(old_keys[:0], old_owners[:0], keys, owners).tolist() == [-1] * 6
+
+
+def test_a_grown_index_never_returns_its_dead_passages(index_type: str = "flat"):
+    vectors, owners, query = hand_made()
+    dense = DenseIndex.from_vectors(vectors, owners, index_type, passage_keys(list("abcde")))
+    # article 10 is gone (its two passages dead), 20 and 30 stay, 40 re-ingested as 41, one new passage of 50
+    grown = dense.grow(np.array([2, 3, 4, -1]), np.array([20, 30, 41, 50]), passage_keys(list("cdef")),
+                       normalise(np.array([[0.95, 0.3, 0.0, 0.0]])))
+    assert grown.passages == 6 and grown.passage_articles.tolist() == [-1, -1, 20, 30, 41, 50]
+    assert [a for a, _ in grown.search(query, 10)] == [50, 20, 30, 41]
+    # an allow-list of the largest article id once let the dead passages (-1) through
+    assert [a for a, _ in grown.search(query, 10, allowed=np.array([50]))] == [50]
+    assert grown._allowed_passages(np.array([50])).tolist() == [False] * 5 + [True]
+    positions, articles = grown.live_passages()
+    assert positions.tolist() == [2, 3, 4, 5] and articles.tolist() == [20, 30, 41, 50]
 
 
 def hand_made() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -335,6 +363,83 @@ def test_build_dense_then_rebuild_from_the_cache(embedder, tmp_path: Path):
     assert np.array_equal(one.index.reconstruct_n(0, one.passages), two.index.reconstruct_n(0, two.passages))
     assert np.array_equal(one.passage_articles, two.passage_articles)
     assert (one.passage_articles == 301).sum() == first.passages - 3      # the long article, split, maps back
+
+
+def test_an_update_grows_the_previous_index_to_what_a_fresh_build_finds(embedder, tmp_path: Path,
+                                                                        index_type: str = "flat"):
+    cfg = load_config()
+    changed = (replace(UNITS[0], id=111),                        # re-ingested: a new id, the same text
+               replace(UNITS[2], paragraphs=("禁止在林地内乱扔垃圾。",)), UNITS[3],     # 102 is gone
+               Unit(401, "某县调解办法", "第三条", ("人民调解委员会调解民间纠纷，不收取任何费用。",)))
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        build_dense(UNITS, embedder, tmp_path / "one", cfg=cfg, cache=cache, index_type=index_type, progress=False)
+        grown = build_dense(changed, embedder, tmp_path / "two", cfg=cfg, cache=cache, index_type=index_type,
+                            progress=False, previous=tmp_path / "one")
+        afresh = build_dense(changed, embedder, tmp_path / "three", cfg=cfg, cache=cache, index_type=index_type,
+                             progress=False)
+    assert (grown.added, grown.dead, grown.embedded, grown.articles) == (2, 2, 2, 4)   # two new texts, two gone
+    assert afresh.added == -1 and grown.passages == afresh.passages + 2
+    one, two = (DenseIndex.load(tmp_path / name, embedder.model_id, articles=4) for name in ("two", "three"))
+    for question in ("信访有哪些形式", "调解收费吗", "林地里能扔垃圾吗", "物业服务人的义务"):
+        query = embedder.encode_query(question)
+        for allowed in (None, np.array([111, 401])):
+            hits, expected = one.search(query, 4, allowed), two.search(query, 4, allowed)
+            assert [a for a, _ in hits] == [a for a, _ in expected], question
+            assert [s for _, s in hits] == pytest.approx([s for _, s in expected], abs=1e-6), question
+
+
+def test_an_update_splits_only_the_units_that_changed(embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import index.dense as dense_module
+
+    cfg = load_config()
+    worked_out: list[int] = []
+    passage_lists = dense_module.passage_lists
+
+    def counted(units, embedder, *, clauses):
+        worked_out.extend(unit.id for unit in units)
+        return passage_lists(units, embedder, clauses=clauses)
+
+    monkeypatch.setattr(dense_module, "passage_lists", counted)
+    changed = (replace(UNITS[0], id=111), replace(UNITS[2], paragraphs=("禁止在林地内乱扔垃圾。",)), UNITS[3])
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        build_dense(UNITS, embedder, tmp_path / "one", cfg=cfg, cache=cache, progress=False)
+        assert sorted(worked_out) == [101, 102, 205, 301]
+        worked_out.clear()
+        build_dense(changed, embedder, tmp_path / "two", cfg=cfg, cache=cache, progress=False,
+                    previous=tmp_path / "one")
+        assert worked_out == [205]          # 111 is 101 re-ingested: its passages are known by its digest
+        worked_out.clear()
+        monkeypatch.setattr(dense_module, "PASSAGE_RECIPE", dense_module.PASSAGE_RECIPE + 1)   # splitting changed
+        build_dense(changed, embedder, tmp_path / "three", cfg=cfg, cache=cache, progress=False,
+                    previous=tmp_path / "two")
+        assert sorted(worked_out) == [111, 205, 301]
+
+
+@pytest.mark.parametrize("index_type", ("sq8", "hnsw"))
+def test_8_bit_codes_grow_only_by_vectors_within_their_trained_ranges(index_type: str):
+    rng = np.random.default_rng(5)
+    vectors = normalise(rng.uniform(-1, 1, (64, 4)))
+    dense = DenseIndex.from_vectors(vectors, np.arange(64), index_type, passage_keys([str(i) for i in range(64)]))
+    inside, outside = normalise(np.array([[0.5, -0.5, 0.5, -0.5]])), np.array([[3.0, 0.0, 0.0, 0.0]], np.float32)
+    assert dense.fits(inside) and not dense.fits(outside) and dense.fits(outside[:0])
+    grown = dense.grow(np.append(np.arange(64), -1), np.arange(65), np.vstack([dense.keys, passage_keys(["new"])]),
+                       inside)
+    assert grown.passages == 65 and grown.search(inside[0], 1)[0][0] == 64       # the new passage's own article
+
+
+def test_an_update_that_would_leave_many_dead_passages_builds_afresh(embedder, tmp_path: Path):
+    cfg = load_config()
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        build_dense(UNITS, embedder, tmp_path / "one", cfg=cfg, cache=cache, progress=False)
+        kept = build_dense(UNITS[1:], embedder, tmp_path / "two", cfg=cfg, cache=cache, progress=False,
+                           previous=tmp_path / "one")
+        fewer = build_dense(UNITS[:2], embedder, tmp_path / "three", cfg=cfg, cache=cache, progress=False,
+                            previous=tmp_path / "two")
+        other_type = build_dense(UNITS[:2], embedder, tmp_path / "four", cfg=cfg, cache=cache, index_type="sq8",
+                                 progress=False, previous=tmp_path / "three")
+    assert (kept.added, kept.dead) == (0, 1)
+    assert (fewer.added, fewer.dead) == (-1, 0)          # the long article's passages would be most of the index
+    assert (other_type.added, other_type.index_type) == (-1, "sq8")
 
 
 def test_clause_passages_add_each_clause_of_current_articles_with_several(embedder):

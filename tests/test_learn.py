@@ -299,3 +299,35 @@ def test_subcorpus_takes_gold_files_their_versions_the_petition_texts_and_a_fixe
     assert {tmp_path / n for n in names[:2] + names[3:4]} <= set(chosen)     # both versions and the 信访 text
     assert len(chosen) == 3 + 5 and chosen == choose_files(files, gold, extra=5, seed=0)
     assert choose_files(files, gold, extra=5, seed=1) != chosen
+
+
+def test_learning_reads_the_vectors_of_a_grown_index_alive(tmp_path: Path) -> None:
+    # an update leaves the passages of changed articles in the index as dead ones (article -1);
+    # learning once dropped them from the passage → row map but not from the positions it read
+    from conftest import searcher_of_texts
+    from index.build import build
+    from index.eval import Question
+    from index.learn.fit import load_material
+    from index.search import Searcher
+    from ingest import run
+
+    name = "某县测试办法.md"
+    articles = ["信访事项应当登记", "复查应当在三十日内完成", "复核意见为最终意见", "听证应当公开进行",
+                "调解不收取费用", "档案应当妥善保管"]
+
+    def text(first: str) -> str:
+        return "# 某县测试办法\n\n" + "\n\n".join(f"第{'一二三四五六'[i]}条 {t}。" for i, t in
+                                                enumerate([first, *articles[1:]])) + "\n"
+
+    searcher_of_texts(tmp_path, {name: text(articles[0])})
+    (tmp_path / "docs" / name).write_text(text("信访事项应当当场登记"), encoding="utf-8")
+    kb = tmp_path / "kb"
+    assert run([tmp_path / "docs"], kb).failed == 0
+    build(kb, progress=False)
+    searcher = Searcher(kb)
+    dense = searcher.backend.dense_index
+    assert (dense.passage_articles < 0).sum() == 1
+    material = load_material(searcher, {"set": [Question(1, "复查多久", frozenset())]}, 10)
+    alive = np.flatnonzero(dense.passage_articles >= 0)
+    assert np.array_equal(material.passages, dense.index.reconstruct_batch(alive))
+    assert material.passage_rows.tolist() == searcher.catalog.rows_of(dense.passage_articles[alive]).tolist()

@@ -420,6 +420,30 @@ def test_an_interrupted_build_leaves_the_snapshot_serving_and_the_next_writer_cl
     assert not leftover.exists() and not (root / f".{POINTER}.99999").exists()
 
 
+def test_an_update_works_on_what_changed_and_searches_as_a_build_afresh(kb: Path, tmp_path: Path) -> None:
+    cfg = load_config(kb=str(kb))
+    # a re-ingested document (every article a new id), one article changed; and a new document
+    run([write(tmp_path / "corpus", TITLE, (*CONTENTS[:-1], "违反本条例的，依法给予处分"))], kb)
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持", "听证笔录应当存档"))], kb)
+    report = build(kb, cfg, progress=False)
+    units = report.units
+    assert report.stages == (f"tokenise 3 of {units} units", report.stages[1])
+    assert report.stages[1].endswith(" passages + grow FAISS")      # how many it embeds depends on the shared cache
+    dense = json.loads((Path(report.folder) / "dense" / "dense.json").read_text(encoding="utf-8"))
+    assert (dense["added"], dense["dead"]) == (3, 1)
+    assert f"tokenise 3 of {units} units" in report.summary()
+    questions = ("复查机关多久答复", "某县信访事项测试条例第十二条", "听证笔录", "调解收费吗", "违反条例怎么处分")
+    updated = Searcher(kb, cfg)
+    grown = [[(h.article_id, h.score) for h in updated.search(q)] for q in questions]
+    afresh = build(kb, cfg, progress=False, force=True)
+    assert afresh.stages[0] == f"tokenise {units} of {units} units" and afresh.stages[1].endswith(" passages + FAISS")
+    rebuilt = Searcher(kb, cfg)
+    for question, hits in zip(questions, grown):
+        expected = [(h.article_id, h.score) for h in rebuilt.search(question)]
+        assert [a for a, _ in hits] == [a for a, _ in expected], question
+        assert [s for _, s in hits] == pytest.approx([s for _, s in expected], abs=1e-6), question
+
+
 def test_the_previous_snapshot_is_kept_for_one_generation(kb: Path, tmp_path: Path) -> None:
     cfg = load_config(kb=str(kb))
     first = current_folder(kb)

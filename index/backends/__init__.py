@@ -4,13 +4,15 @@ Everything else of a search — query parsing, reference lookup, title matching,
 fusion, the second stage, boosts and version grouping — is `index.search`'s and shared by every
 backend. A backend is one module with two functions:
 
-    load(units, get_embedder, folder, *, cfg, generation, progress, keywords_ready=None) -> Loaded
+    load(units, get_embedder, folder, *, cfg, generation, progress, keywords_ready=None, previous=None) -> Loaded
         Called by `index.build` (writer lock held) with every unit of the store, sorted by id, a
         function that loads the embedding model (exporting it the first time, a minute), and
         the new snapshot folder; writes or updates the backend's index and returns what the
         snapshot records about it (`Loaded.record`, saved in `meta.json` under "backend").
         On a first build it is given `keywords_ready`, to call with the record once keyword
         search works and before any embedding: the build then swaps in a keywords-only snapshot.
+        `previous` is the snapshot folder in use, tokenised alike, whose parts it may reuse
+        (None: build afresh).
     open(folder, record, catalog, embedder, cfg) -> Retrieval
         Called by the searcher with the snapshot folder and that record; a record marked
         `keywords_only` comes with no embedder (None) and is never asked for `dense`.

@@ -1,11 +1,18 @@
 """The embedded backend (the default): a bm25s index and a FAISS index inside the snapshot folder.
 
-No server: a build tokenises every unit (`index.tokenize`, on worker processes) and embeds the
+No server: a build tokenises the units (`index.tokenize`, on worker processes) and embeds the
 passages missing from the embedding cache; the searcher memory-maps the BM25 matrix and loads
 FAISS. Filters are a row mask (BM25) and an article allow-list inside FAISS, before top-k.
+
+A build given the snapshot in use (`previous`) updates rather than redoes: a unit whose text and
+headings are unchanged (`unit_keys`, a digest of both) takes its term counts from that snapshot's
+lexical rows instead of being tokenised again, and the dense index grows from the previous one
+(`index.dense.build_dense`). Over the whole corpus, tokenising took 125 s of the 295 s an update
+adding one file took before.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,20 +20,61 @@ from pathlib import Path
 import numpy as np
 
 from index.backends import Loaded, LexicalQuery, Scope, catalog_rows
-from index.build import DENSE_DIR, LEXICAL_DIR, rebuild_hint, tokenize_units, unit_headings
+from index.build import DENSE_DIR, LEXICAL_DIR, rebuild_hint, tokenized_chunks, unit_headings
 from index.catalog import Catalog
 from index.embed import Embedder
-from index.lexical import LexicalIndex, top_rows
+from index.lexical import LexicalIndex, TermCounts, top_rows
 from index.tokenize import Tokenizer
 from kb.settings import Config
 
 NAME = "embedded"
+UNIT_KEYS_FILE = "unit_keys.npy"         # in the lexical folder: the `unit_keys` of its rows
+KEY_BYTES = 16
+
+
+def unit_keys(fields: Sequence[tuple[str, list[str]]]) -> np.ndarray:
+    """One digest (a row of `KEY_BYTES` bytes) per (text, headings) pair: what its lexical row is made of."""
+    digests = b"".join(hashlib.sha1("\0".join([text, *headings]).encode("utf-8")).digest()[:KEY_BYTES]
+                       for text, headings in fields)
+    return np.frombuffer(digests, dtype=np.uint8).reshape(len(fields), KEY_BYTES)
+
+
+def _previous_rows(folder: Path | None) -> tuple[TermCounts, np.ndarray]:
+    """The term counts and unit keys of a previous snapshot's lexical rows; no rows where it has
+    none to give (none given, or one written before they were kept, or unreadable)."""
+    none = (TermCounts.from_tokens([]), np.zeros((0, KEY_BYTES), dtype=np.uint8))
+    if folder is None:
+        return none
+    try:
+        counts = TermCounts.load(folder / LEXICAL_DIR)
+        keys = np.load(folder / LEXICAL_DIR / UNIT_KEYS_FILE, allow_pickle=False)
+    except (OSError, ValueError, KeyError):
+        return none
+    return (counts, keys) if keys.shape == (counts.rows, KEY_BYTES) else none
+
+
+def lexical_rows(fields: Sequence[tuple[str, list[str]]], previous: Path | None, *,
+                 progress: bool) -> tuple[TermCounts, np.ndarray, int]:
+    """The term counts of every (text, headings) pair, in order, their keys, and how many were
+    tokenised: a pair whose key a row of the `previous` snapshot has takes that row's counts."""
+    keys = unit_keys(fields)
+    counts, old_keys = _previous_rows(previous)
+    row_of = {key: row for row, key in enumerate(old_keys.view(f"V{KEY_BYTES}").ravel().tolist())}
+    found = np.fromiter((row_of.get(key, -1) for key in keys.view(f"V{KEY_BYTES}").ravel().tolist()),
+                        dtype=np.int64, count=len(fields))
+    missing = np.flatnonzero(found < 0)
+    fresh = TermCounts.from_token_chunks(tokenized_chunks(Tokenizer(), [fields[i] for i in missing.tolist()],
+                                                          progress=progress), counts.vocab)
+    found[missing] = counts.rows + np.arange(len(missing))
+    return counts.join(fresh).take(found), keys, len(missing)
 
 
 def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *, cfg: Config, generation: int,
-         progress: bool, keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
-    """Write the lexical and dense indexes of `units` into the snapshot `folder`; `keywords_ready`
-    is called with the record once the lexical index is written, before the model is asked for.
+         progress: bool, keywords_ready: Callable[[dict], None] | None = None,
+         previous: Path | None = None) -> Loaded:
+    """Write the lexical and dense indexes of `units` into the snapshot `folder`, reusing what
+    the `previous` snapshot holds of them; `keywords_ready` is called with the record once the
+    lexical index is written, before the model is asked for.
 
     Raises:
         ConfigError: if the embedding cache or a word list cannot be used, or `workers` is invalid.
@@ -37,16 +85,20 @@ def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *,
     from index.distributed import passage_encoder
 
     t = time.perf_counter()
-    tokens = tokenize_units(Tokenizer(), [(u.text, unit_headings(u)) for u in units], progress=progress)
+    counts, keys, tokenised = lexical_rows([(u.text, unit_headings(u)) for u in units], previous, progress=progress)
     tokenize_seconds = time.perf_counter() - t
-    LexicalIndex.build(tokens).save(folder / LEXICAL_DIR)
-    del tokens
+    LexicalIndex.from_counts(counts).save(folder / LEXICAL_DIR)
+    np.save(folder / LEXICAL_DIR / UNIT_KEYS_FILE, keys)
+    del counts
     if keywords_ready is not None:
         keywords_ready({"name": NAME})
     t = time.perf_counter()
     with passage_encoder(get_embedder(), cfg) as encoder:
-        build_dense(units, encoder, folder / DENSE_DIR, cfg=cfg, generation=generation, progress=progress)
-    return Loaded({"name": NAME}, tokenize_seconds, time.perf_counter() - t)
+        dense = build_dense(units, encoder, folder / DENSE_DIR, cfg=cfg, generation=generation, progress=progress,
+                            previous=None if previous is None else previous / DENSE_DIR)
+    return Loaded({"name": NAME}, tokenize_seconds, time.perf_counter() - t,
+                  (f"tokenise {tokenised} of {len(units)} units", f"embed {dense.embedded} of {dense.passages} "
+                   f"passages + {'grow FAISS' if dense.added >= 0 else 'FAISS'}"))
 
 
 class EmbeddedRetrieval:

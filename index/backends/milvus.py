@@ -219,9 +219,10 @@ def _sync(client, name: str, rows: Sequence[dict], stored: dict[int, str], what:
 
 
 def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *, cfg: Config, generation: int,
-         progress: bool, keywords_ready: Callable[[dict], None] | None = None) -> Loaded:
+         progress: bool, keywords_ready: Callable[[dict], None] | None = None, previous: Path | None = None) -> Loaded:
     """Bring the knowledge base's two collections at `milvus_uri` up to `units` (see the module);
     `keywords_ready` is called with the record once the articles (BM25) are loaded, before the passages.
+    The collections are updated in place, so `previous` (a snapshot folder) holds nothing to reuse.
 
     Raises:
         ConfigError: if `milvus_uri` or `workers` is invalid, or the embedding cache cannot be used.

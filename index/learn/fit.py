@@ -352,9 +352,10 @@ def load_material(searcher, question_sets: dict[str, list[Question]], n: int,
     questions = [q for qs in question_sets.values() for q in qs]
     sets = [name for name, qs in question_sets.items() for _ in qs]
     cat, dense = searcher.catalog, searcher.backend.dense_index     # learning reads FAISS: embedded snapshots only
-    rows = cat.rows_of(dense.passage_articles)
+    positions, articles = dense.live_passages()      # a grown index keeps dead passages (article -1)
+    rows = cat.rows_of(articles)
     current = np.flatnonzero(cat.status[rows] == 0)
-    passages = np.asarray(dense.index.reconstruct_batch(current), dtype=np.float32)
+    passages = np.asarray(dense.index.reconstruct_batch(positions[current]), dtype=np.float32)
     passage_rows = rows[current]
     by_row: dict[int, list[int]] = {}
     for i, r in enumerate(passage_rows.tolist()):
