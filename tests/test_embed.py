@@ -80,6 +80,24 @@ def test_split_fits_the_window_when_a_character_is_several_tokens():
     assert "".join(p[2:] for p in passages) == "㈠" * 40 + "乙" * 40
 
 
+def test_a_backend_counts_tokens_a_bounded_batch_at_a_time(monkeypatch: pytest.MonkeyPatch):
+    # the whole corpus's articles counted in one batch held every token's encoding at once (+1.3 GB)
+    import index.embed as embed_module
+
+    batches: list[int] = []
+
+    class Tokens:
+        def count_tokens(self, texts):
+            batches.append(len(texts))
+            return [len(t) for t in texts]
+
+    backend = embed_module.TokenizedBackend()
+    backend.tokens = Tokens()
+    monkeypatch.setattr(embed_module, "COUNT_BATCH", 3)
+    texts = [str(i) * i for i in range(1, 9)]
+    assert backend.count_tokens(texts) == list(range(1, 9)) and batches == [3, 3, 2]
+
+
 def test_split_rejects_a_tiny_window():
     with pytest.raises(ValueError):
         split_passages(HEAD, ["文"], 1)
