@@ -44,7 +44,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -227,14 +227,20 @@ def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
 def unit_digests(units: Sequence[DenseUnit], clauses: bool) -> list[bytes]:
     """A digest of what each unit's passages are made of (title, paragraphs, whether its 款 are
     passages too), under `PASSAGE_RECIPE`."""
-    return [hashlib.sha1("\0".join([f"{PASSAGE_RECIPE}/{by_clause(unit, clauses):d}", unit.title, *unit.paragraphs])
-                         .encode("utf-8")).digest()[:KEY_BYTES] for unit in units]
+    return digest_list(text_digests("\0".join([f"{PASSAGE_RECIPE}/{by_clause(unit, clauses):d}", unit.title,
+                                                *unit.paragraphs]) for unit in units))
 
 
-def passage_keys(texts: Sequence[str]) -> np.ndarray:
-    """A digest (a row of `KEY_BYTES` bytes) of each passage text."""
-    digests = b"".join(hashlib.sha1(text.encode("utf-8")).digest()[:KEY_BYTES] for text in texts)
-    return np.frombuffer(digests, dtype=np.uint8).reshape(len(texts), KEY_BYTES)
+def text_digests(texts: Iterable[str]) -> np.ndarray:
+    """A digest (a row of `KEY_BYTES` bytes) of each text: how a build knows what the snapshot
+    before it holds already (passages here, units' lexical rows in `index.backends.embedded`)."""
+    joined = b"".join(hashlib.sha1(text.encode("utf-8")).digest()[:KEY_BYTES] for text in texts)
+    return np.frombuffer(joined, dtype=np.uint8).reshape(-1, KEY_BYTES)
+
+
+def digest_list(rows: np.ndarray) -> list[bytes]:
+    """Rows of `text_digests` as bytes, to key a dict with."""
+    return rows.view(f"V{KEY_BYTES}").ravel().tolist()
 
 
 def match_passages(old_keys: np.ndarray, old_owners: np.ndarray, keys: np.ndarray,
@@ -242,8 +248,7 @@ def match_passages(old_keys: np.ndarray, old_owners: np.ndarray, keys: np.ndarra
     """For each new passage (key, article id), the position of an old passage with the same key
     whose place it takes, or -1; no old position is taken twice. One of the same article is taken
     first, then any other (a re-ingested article gets a new id, a dead passage may come back)."""
-    old = old_keys.view(f"V{KEY_BYTES}").ravel().tolist()
-    new = keys.view(f"V{KEY_BYTES}").ravel().tolist()
+    old, new = digest_list(old_keys), digest_list(keys)
     free_of_owner: dict[tuple[bytes, int], list[int]] = {}
     free_of_key: dict[bytes, list[int]] = {}
     for position in range(len(old) - 1, -1, -1):         # lists popped from the end: lowest position first
@@ -295,7 +300,7 @@ class DenseIndex:
         faiss.omp_set_num_threads(SEARCH_THREADS)
         self.index = index
         self.passage_articles = np.asarray(passage_articles, dtype=np.int64)    # -1: a dead passage
-        self.keys = keys                                    # `passage_keys` of the texts, when known
+        self.keys = keys                                    # `text_digests` of the texts, when known
         self._article_bound = int(self.passage_articles.max(initial=-1)) + 1    # article ids are below it
         self.index_type = index_type
         self.search_parts = search_parts(self.passages, index_type)
@@ -550,7 +555,7 @@ def read_dense_meta(folder: Path, rebuild_hint: str = DEFAULT_REBUILD_HINT) -> D
 
 
 class PassagePlan:
-    """The passages of a build's units, as keys (`passage_keys`) in unit order, with their texts
+    """The passages of a build's units, as keys (`text_digests`) in unit order, with their texts
     worked out only where needed. Splitting units into passages counts tokens with the model's
     tokenizer, 37 s over the whole corpus; a unit whose digest (`unit_digests`) the previous
     build's plans hold has the same passages, whose keys are all an update needs of them."""
@@ -561,9 +566,9 @@ class PassagePlan:
         self.digests = unit_digests(units, clauses)
         self.texts: list[list[str] | None] = [None] * len(units)
         self._work_out([i for i, d in enumerate(self.digests) if d not in known])
-        unit_keys = [known[d] if texts is None else passage_keys(texts) for d, texts in zip(self.digests, self.texts)]
+        unit_keys = [known[d] if texts is None else text_digests(texts) for d, texts in zip(self.digests, self.texts)]
         self.lengths = np.array([len(k) for k in unit_keys], dtype=np.int64)
-        self.keys = np.concatenate(unit_keys) if unit_keys else np.zeros((0, KEY_BYTES), dtype=np.uint8)
+        self.keys = np.concatenate(unit_keys) if unit_keys else text_digests([])
         self.owners = np.repeat(np.asarray([u.id for u in units], dtype=np.int64), self.lengths)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
 
@@ -601,8 +606,7 @@ def known_plans(folder: Path) -> dict[bytes, np.ndarray]:
     except (OSError, ValueError, KeyError):
         return {}
     bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-    named = digests.view(f"V{KEY_BYTES}").ravel().tolist()
-    return {digest: keys[a:b] for digest, a, b in zip(named, bounds, bounds[1:])}
+    return {digest: keys[a:b] for digest, a, b in zip(digest_list(digests), bounds, bounds[1:])}
 
 
 def _previous_meta(previous: Path | None) -> DenseMeta | None:

@@ -12,7 +12,7 @@ import pytest
 
 from index.cache import EmbeddingCache
 from index.dense import (EXACT_MAX_PASSAGES, META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta,
-                         best_per_article, build_dense, choose_index_type, match_passages, passage_keys, search_parts,
+                         best_per_article, build_dense, choose_index_type, match_passages, text_digests, search_parts,
                          searching, unit_passages)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
@@ -92,9 +92,9 @@ def test_best_per_article_keeps_each_articles_best_passage():
 
 
 def test_new_passages_take_the_places_of_old_ones_with_the_same_text():
-    old_keys = passage_keys(["甲", "乙", "丙", "甲", "丁"])
+    old_keys = text_digests(["甲", "乙", "丙", "甲", "丁"])
     old_owners = np.array([1, 1, 2, 3, -1])           # position 4 is dead already
-    keys = passage_keys(["甲", "甲", "丙", "丁", "戊", "甲"])
+    keys = text_digests(["甲", "甲", "丙", "丁", "戊", "甲"])
     owners = np.array([3, 9, 2, 4, 5, 6])
     place = match_passages(old_keys, old_owners, keys, owners)
     # 甲 of article 3 keeps its own place; article 9's 甲 (a re-ingested article's new id) takes the
@@ -105,9 +105,9 @@ def test_new_passages_take_the_places_of_old_ones_with_the_same_text():
 
 def test_a_grown_index_never_returns_its_dead_passages(index_type: str = "flat"):
     vectors, owners, query = hand_made()
-    dense = DenseIndex.from_vectors(vectors, owners, index_type, passage_keys(list("abcde")))
+    dense = DenseIndex.from_vectors(vectors, owners, index_type, text_digests(list("abcde")))
     # article 10 is gone (its two passages dead), 20 and 30 stay, 40 re-ingested as 41, one new passage of 50
-    grown = dense.grow(np.array([2, 3, 4, -1]), np.array([20, 30, 41, 50]), passage_keys(list("cdef")),
+    grown = dense.grow(np.array([2, 3, 4, -1]), np.array([20, 30, 41, 50]), text_digests(list("cdef")),
                        normalise(np.array([[0.95, 0.3, 0.0, 0.0]])))
     assert grown.passages == 6 and grown.passage_articles.tolist() == [-1, -1, 20, 30, 41, 50]
     assert [a for a, _ in grown.search(query, 10)] == [50, 20, 30, 41]
@@ -419,10 +419,10 @@ def test_an_update_splits_only_the_units_that_changed(embedder, tmp_path: Path, 
 def test_8_bit_codes_grow_only_by_vectors_within_their_trained_ranges(index_type: str):
     rng = np.random.default_rng(5)
     vectors = normalise(rng.uniform(-1, 1, (64, 4)))
-    dense = DenseIndex.from_vectors(vectors, np.arange(64), index_type, passage_keys([str(i) for i in range(64)]))
+    dense = DenseIndex.from_vectors(vectors, np.arange(64), index_type, text_digests([str(i) for i in range(64)]))
     inside, outside = normalise(np.array([[0.5, -0.5, 0.5, -0.5]])), np.array([[3.0, 0.0, 0.0, 0.0]], np.float32)
     assert dense.fits(inside) and not dense.fits(outside) and dense.fits(outside[:0])
-    grown = dense.grow(np.append(np.arange(64), -1), np.arange(65), np.vstack([dense.keys, passage_keys(["new"])]),
+    grown = dense.grow(np.append(np.arange(64), -1), np.arange(65), np.vstack([dense.keys, text_digests(["new"])]),
                        inside)
     assert grown.passages == 65 and grown.search(inside[0], 1)[0][0] == 64       # the new passage's own article
 

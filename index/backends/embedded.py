@@ -12,7 +12,6 @@ adding one file took before.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from index.backends import Loaded, LexicalQuery, Scope, catalog_rows
 from index.build import DENSE_DIR, LEXICAL_DIR, rebuild_hint, tokenized_chunks, unit_headings
 from index.catalog import Catalog
+from index.dense import KEY_BYTES, digest_list, text_digests
 from index.embed import Embedder
 from index.lexical import LexicalIndex, TermCounts, top_rows
 from index.tokenize import Tokenizer
@@ -29,20 +29,17 @@ from kb.settings import Config
 
 NAME = "embedded"
 UNIT_KEYS_FILE = "unit_keys.npy"         # in the lexical folder: the `unit_keys` of its rows
-KEY_BYTES = 16
 
 
 def unit_keys(fields: Sequence[tuple[str, list[str]]]) -> np.ndarray:
-    """One digest (a row of `KEY_BYTES` bytes) per (text, headings) pair: what its lexical row is made of."""
-    digests = b"".join(hashlib.sha1("\0".join([text, *headings]).encode("utf-8")).digest()[:KEY_BYTES]
-                       for text, headings in fields)
-    return np.frombuffer(digests, dtype=np.uint8).reshape(len(fields), KEY_BYTES)
+    """One digest per (text, headings) pair (`text_digests`): what its lexical row is made of."""
+    return text_digests("\0".join([text, *headings]) for text, headings in fields)
 
 
 def _previous_rows(folder: Path | None) -> tuple[TermCounts, np.ndarray]:
     """The term counts and unit keys of a previous snapshot's lexical rows; no rows where it has
     none to give (none given, or one written before they were kept, or unreadable)."""
-    none = (TermCounts.from_tokens([]), np.zeros((0, KEY_BYTES), dtype=np.uint8))
+    none = (TermCounts.from_tokens([]), text_digests([]))
     if folder is None:
         return none
     try:
@@ -59,9 +56,8 @@ def lexical_rows(fields: Sequence[tuple[str, list[str]]], previous: Path | None,
     tokenised: a pair whose key a row of the `previous` snapshot has takes that row's counts."""
     keys = unit_keys(fields)
     counts, old_keys = _previous_rows(previous)
-    row_of = {key: row for row, key in enumerate(old_keys.view(f"V{KEY_BYTES}").ravel().tolist())}
-    found = np.fromiter((row_of.get(key, -1) for key in keys.view(f"V{KEY_BYTES}").ravel().tolist()),
-                        dtype=np.int64, count=len(fields))
+    row_of = {key: row for row, key in enumerate(digest_list(old_keys))}
+    found = np.fromiter((row_of.get(key, -1) for key in digest_list(keys)), dtype=np.int64, count=len(fields))
     missing = np.flatnonzero(found < 0)
     fresh = TermCounts.from_token_chunks(tokenized_chunks(Tokenizer(), [fields[i] for i in missing.tolist()],
                                                           progress=progress), counts.vocab)
