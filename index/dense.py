@@ -337,11 +337,11 @@ class DenseIndex:
         """Whether 8-bit codes (sq8, hnsw) would hold these vectors as they hold the others: each
         value within the range its dimension's codes were trained on, give or take one step.
         A value beyond is clipped to the range's end and would score wrongly; always true for flat."""
+        if self.index_type == "flat" or not len(vectors):
+            return True
         import faiss
 
         codes = faiss.downcast_index(self.index.storage) if self.index_type == "hnsw" else self.index
-        if self.index_type == "flat" or not len(vectors):
-            return True
         trained = faiss.vector_to_array(codes.sq.trained)           # the low ends, then the widths
         low, width = trained[:codes.d], trained[codes.d:]
         step = width / 255
@@ -630,17 +630,18 @@ def _previous_dense(previous: Path, meta: DenseMeta, index_type: str) -> DenseIn
 
 
 def _grown(dense: DenseIndex, plan: PassagePlan, embedder: "Embedder", cache: EmbeddingCache,
-           progress: bool) -> tuple[DenseIndex, int, int] | None:
-    """`dense` grown to the passages of `plan`, how many passages were embedded and how many
-    added; None where too many passages would be dead, or the new vectors do not fit its 8-bit
-    codes (`DenseIndex.fits`)."""
+           progress: bool) -> tuple[DenseIndex | None, int, int]:
+    """`dense` grown to the passages of `plan` (None where too many passages would be dead, or the
+    new vectors do not fit its 8-bit codes: `DenseIndex.fits`), how many passages were embedded
+    (also when the new vectors did not fit: they are in the cache now, and a build afresh would
+    not count them) and how many added."""
     place = match_passages(dense.keys, dense.passage_articles, plan.keys, plan.owners)
     added = np.flatnonzero(place < 0)
     if dense.passages - (len(place) - len(added)) > MAX_DEAD_SHARE * (dense.passages + len(added)):
-        return None
+        return None, 0, 0
     vectors, embedded = cached_vectors(plan.texts_of(added), embedder, cache, progress=progress)
     if not dense.fits(vectors):
-        return None
+        return None, embedded, 0
     return dense.grow(place, plan.owners, plan.keys, vectors), embedded, len(added)
 
 
@@ -670,14 +671,15 @@ def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str |
         cache = EmbeddingCache.open(cfg.cache_dir)
     try:
         old = _previous_dense(previous, before, concrete) if same_model else None
-        grown = None if old is None else _grown(old, plan, embedder, cache, progress)
+        grown, embedded, added = (None, 0, 0) if old is None else _grown(old, plan, embedder, cache, progress)
         if grown is None:
-            vectors, embedded = cached_vectors(plan.texts_of(np.arange(len(plan.keys))), embedder, cache,
-                                               progress=progress)
-            dense, added = DenseIndex.from_vectors(vectors, plan.owners, concrete, plan.keys), -1
+            vectors, fresh = cached_vectors(plan.texts_of(np.arange(len(plan.keys))), embedder, cache,
+                                            progress=progress)
+            dense = DenseIndex.from_vectors(vectors, plan.owners, concrete, plan.keys)
+            embedded, added = embedded + fresh, -1
             del vectors
         else:
-            dense, embedded, added = grown
+            dense = grown
     finally:
         if own_cache:
             cache.close()

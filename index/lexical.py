@@ -113,8 +113,7 @@ class TermCounts:
 
     def save(self, path: Path) -> None:
         """Write the arrays (the vocabulary is the caller's: bm25s's vocabulary file)."""
-        with open(path, "wb") as fh:     # a file object, so that numpy adds no ".npz" to the name
-            np.savez(fh, offsets=self.offsets, terms=self.terms, tf=self.tf)
+        np.savez(path, offsets=self.offsets, terms=self.terms, tf=self.tf)
 
     @classmethod
     def load(cls, folder: Path) -> "TermCounts":

@@ -427,6 +427,20 @@ def test_8_bit_codes_grow_only_by_vectors_within_their_trained_ranges(index_type
     assert grown.passages == 65 and grown.search(inside[0], 1)[0][0] == 64       # the new passage's own article
 
 
+def test_an_update_whose_new_vectors_do_not_fit_counts_them_as_embedded(embedder, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    # the refused grow had embedded them into the cache; the build afresh found them there and
+    # the summary said "embed 0 of …"
+    cfg = load_config()
+    new = Unit(401, "某县调解办法", "第三条", ("人民调解委员会调解民间纠纷，不收取任何费用。",))
+    with EmbeddingCache.open(tmp_path / "cache") as cache:
+        build_dense(UNITS, embedder, tmp_path / "one", cfg=cfg, cache=cache, progress=False)
+        monkeypatch.setattr(DenseIndex, "fits", lambda self, vectors: False)
+        afresh = build_dense((*UNITS, new), embedder, tmp_path / "two", cfg=cfg, cache=cache, progress=False,
+                             previous=tmp_path / "one")
+    assert (afresh.added, afresh.embedded) == (-1, 1)
+
+
 def test_an_update_that_would_leave_many_dead_passages_builds_afresh(embedder, tmp_path: Path):
     cfg = load_config()
     with EmbeddingCache.open(tmp_path / "cache") as cache:
