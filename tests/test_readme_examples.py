@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, build_on_every_core, run_folder
 from index.search import Searcher
+from kb.files import exclusive
 from kb.settings import load_config
 
 DEMO = SHARED / "corpus" / "xinfang"
@@ -32,12 +33,13 @@ def test_the_readme_has_examples() -> None:
 def demo_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not DEMO.is_dir():
         pytest.skip(f"demo corpus not found at {DEMO}")
-    from index.build import build
     from ingest import run
     kb = tmp_path_factory.mktemp("demo") / "kb"
     summary = run([DEMO], kb)
     assert summary.failed == 0 and summary.added == 35
-    build(kb, load_config(kb=str(kb)), progress=False)
+    # should both workers get these tests, the second finds every vector in the shared cache
+    with exclusive(run_folder(tmp_path_factory) / "demo-kb.lock"):
+        build_on_every_core(kb)
     return kb
 
 
