@@ -10,7 +10,9 @@ The word lists live in `index/data/` (one entry per line, `#` comments):
 """
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -52,6 +54,26 @@ def read_word_list(path: Path) -> list[list[str]]:
     return [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+# Loading jieba's dictionary takes 1.2–1.5 s on a slow machine (a marshal load of ~500,000
+# entries), and every build and every searcher made its own: a process shares one engine per word
+# list (`cut` only reads it). The lock makes threads asking at once wait for one load.
+_ENGINE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def _jieba_engine(user_words: tuple[tuple[str, int | None], ...]) -> "jieba.Tokenizer":
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    engine = jieba.Tokenizer()
+    for word, freq in user_words:
+        engine.add_word(normalise(word), freq)
+    engine.check_initialized()
+    return engine
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII) and lower case."""
     return unicodedata.normalize("NFKC", text).lower()
@@ -76,15 +98,8 @@ class Tokenizer:
 
     def _engine(self) -> "jieba.Tokenizer":
         if self._jieba is None:
-            import logging
-
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)
-            engine = jieba.Tokenizer()
-            for word, freq in self._user_words:
-                engine.add_word(normalise(word), freq)
-            self._jieba = engine
+            with _ENGINE_LOCK:
+                self._jieba = _jieba_engine(tuple(self._user_words))
         return self._jieba
 
     def tokens(self, text: str) -> list[str]:
@@ -95,7 +110,7 @@ class Tokenizer:
         return [w for w in words if w not in self.stop_words and _CONTENT.search(w)]
 
     def __getstate__(self) -> dict:
-        # The jieba engine is rebuilt lazily in worker processes instead of being pickled.
+        # A worker process loads its own jieba engine (once) instead of unpickling one.
         state = dict(self.__dict__)
         state["_jieba"] = None
         return state

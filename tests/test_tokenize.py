@@ -52,6 +52,25 @@ def test_extra_words_are_kept_whole() -> None:
     assert "甲乙丙丁条例" in extra
 
 
+def test_tokenizers_of_one_word_list_share_one_jieba_engine() -> None:
+    # every build and every searcher loaded jieba's dictionary again (1.2–1.5 s each)
+    import threading
+    assert Tokenizer()._engine() is Tokenizer(search_mode=False)._engine()
+    assert Tokenizer(extra_words=["甲乙丙丁条例"])._engine() is not Tokenizer()._engine()
+    engines, start = [], threading.Barrier(8)
+
+    def first_use() -> None:
+        start.wait()
+        engines.append(Tokenizer(extra_words=["戊己庚辛条例"])._engine())
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(engines) == 8 and len({id(engine) for engine in engines}) == 1
+
+
 def test_word_list_files_have_comment_headers_and_entries() -> None:
     for path in (USER_DICT, STOP_WORDS):
         assert path.read_text(encoding="utf-8").startswith("#")
