@@ -523,13 +523,16 @@ def _store_one(writer: StoreWriter, c: Candidate, parser: str, status: str, payl
         if result == "conflict":
             writer.record_failure(c.path, "conflict", "same_title_other_text", message)
             return FileOutcome(c.path, "failed", kind="conflict", message=message)
-        message = {"duplicate": "same version as a file already stored",
-                   "dated": f"another file of the title 《{doc.meta.title}》 without a date holds a different text: "
-                            f"stored as a separate version dated {day} (the file's modification day; the undated "
-                            f"text counts as older); put the real date in the file name, e.g. "
-                            f"{doc.meta.title}(2020-03-01){Path(c.path).suffix}"}.get(result, "")
-        return FileOutcome(c.path, "added" if result == "dated" else result,
-                           articles=len(doc.articles) + len(doc.sections), message=message, notes=doc.notes)
+        dating = (f"another file of the title 《{doc.meta.title}》 without a date holds a different text: "
+                  f"stored as a separate version dated {day} (the file's modification day; the undated "
+                  f"text counts as older); put the real date in the file name, e.g. "
+                  f"{doc.meta.title}(2020-03-01){Path(c.path).suffix}")
+        message = {"duplicate": "same version as a file already stored", "dated": dating,
+                   "redated": dating}.get(result, "")
+        # a changed file stored before is an update, also when its text is again kept as a dated version
+        outcome = {"dated": "added", "redated": "updated"}.get(result, result)
+        return FileOutcome(c.path, outcome, articles=len(doc.articles) + len(doc.sections), message=message,
+                           notes=doc.notes)
     if status == "skip":
         return FileOutcome(c.path, "skipped", message=str(payload))
     kind, reason, message = payload  # type: ignore[misc]

@@ -546,7 +546,7 @@ class StoreWriter:
         and part of this document with the same text: the file is recorded but its articles are
         not stored twice), "dated" (an undated file of the same title and part holds another
         text: this one is stored as a distinct version dated `file_date`, the file's day, and the
-        undated one counts as older) or "conflict" (such a file exists and there is no
+        undated one counts as older), "redated" (the same, for a path stored before) or "conflict" (such a file exists and there is no
         `file_date`, or that date holds yet another text; or a file of the same title, date and
         part holds another text: nothing is stored or replaced).
         """
@@ -604,7 +604,9 @@ class StoreWriter:
             self.conn.executemany("INSERT INTO repeals(file_id, target_key, since) VALUES (?,?,?)",
                                   [(file_id, key, since) for key in sorted(targets)])
             self._touch_documents_with_keys(targets)
-        return "dated" if dated else "updated" if existing else "added"
+        if dated:
+            return "redated" if existing else "dated"
+        return "updated" if existing else "added"
 
     def _put_facts(self, file_id: int, doc: Document) -> None:
         """Store what the parser drew from a file's articles: time limits, references and definitions

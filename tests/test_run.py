@@ -178,6 +178,26 @@ def test_same_title_without_date_but_another_text_is_kept_as_a_distinct_version(
         assert len(s.versions(s.documents()[0].id)) == 2
 
 
+def test_a_changed_file_kept_as_a_dated_version_is_an_update_when_ingested_again(tmp_path):
+    # it was counted as added again, though it replaced the text its path had stored
+    for folder, first in (("甲", "信访事项应当及时办理。"), ("乙", "信访事项由属地负责办理。")):
+        (tmp_path / "c" / folder).mkdir(parents=True)
+        (tmp_path / "c" / folder / "某市信访事项办理规定.md").write_text(
+            UNDATED.format(first=first, second=f"{folder}的第二条。"), encoding="utf-8")
+    run([tmp_path / "c" / "甲"], tmp_path / "kb")
+    assert run([tmp_path / "c" / "乙"], tmp_path / "kb").added == 1
+    (tmp_path / "c" / "乙" / "某市信访事项办理规定.md").write_text(
+        UNDATED.format(first="信访事项由属地依法办理。", second="乙的第二条。"), encoding="utf-8")
+    outcomes = []
+    summary = run([tmp_path / "c" / "乙"], tmp_path / "kb", on_file=outcomes.append)
+    assert (summary.added, summary.updated, summary.failed) == (0, 1, 0)
+    assert "stored as a separate version" in outcomes[0].message
+    with open_store(tmp_path / "kb") as s:
+        texts = {a.text for a in s.iter_articles()}
+        assert "信访事项由属地依法办理。" in texts and "信访事项由属地负责办理。" not in texts
+        assert len(s.versions(s.documents()[0].id)) == 2
+
+
 def test_same_title_without_date_and_the_same_text_stays_a_duplicate(tmp_path):
     text = UNDATED.format(first="信访事项应当及时办理。", second="第二条内容。")
     for folder in ("甲", "乙"):
