@@ -546,9 +546,10 @@ class StoreWriter:
         and part of this document with the same text: the file is recorded but its articles are
         not stored twice), "dated" (an undated file of the same title and part holds another
         text: this one is stored as a distinct version dated `file_date`, the file's day, and the
-        undated one counts as older), "redated" (the same, for a path stored before) or "conflict" (such a file exists and there is no
-        `file_date`, or that date holds yet another text; or a file of the same title, date and
-        part holds another text: nothing is stored or replaced).
+        undated one counts as older), "redated" (the same, for a path stored before) or
+        "conflict" (such a file exists and there is no `file_date`, or that date holds yet another
+        text; or a file of the same title, date and part holds another text: nothing is stored or
+        replaced).
         """
         dated = False
         if doc.meta.version_date and self._holds_other_text(doc, doc.meta.version_date, path):
