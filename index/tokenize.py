@@ -11,7 +11,9 @@ The word lists live in `index/data/` (one entry per line, `#` comments):
 from __future__ import annotations
 
 import functools
+import os
 import re
+import sys
 import threading
 import unicodedata
 from pathlib import Path
@@ -58,6 +60,23 @@ def read_word_list(path: Path) -> list[list[str]]:
 # entries), and every build and every searcher made its own: a process shares one engine per word
 # list (`cut` only reads it). The lock makes threads asking at once wait for one load.
 _ENGINE_LOCK = threading.Lock()
+
+
+def _fresh_locks_in_child() -> None:
+    """Give a forked child (a tokeniser worker) unheld loading locks. A fork copies a lock that
+    another thread holds (the app forks its build's workers while its other threads serve
+    searches, and may be loading an engine) and that thread does not exist in the child, so the
+    child would wait for it for ever; the engines are loaded before they are cached, so the cache
+    holds no half-made one."""
+    global _ENGINE_LOCK
+    _ENGINE_LOCK = threading.Lock()
+    jieba = sys.modules.get("jieba")
+    if jieba is not None:
+        jieba.DICT_WRITING.clear()       # jieba's own lock of a first load, which writes its cache file
+
+
+if hasattr(os, "register_at_fork"):         # (Windows has no fork)
+    os.register_at_fork(after_in_child=_fresh_locks_in_child)
 
 
 @functools.lru_cache(maxsize=2)

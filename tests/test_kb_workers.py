@@ -1,6 +1,8 @@
 """How many threads a parallel step may use (`kb.workers.usable_cores`)."""
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +71,35 @@ def test_each_tokeniser_worker_loads_its_dictionaries_once(monkeypatch: pytest.M
     assert len(tokens) == 12 and all("复核" in t for t in tokens)
     loads = log.read_text(encoding="utf-8").split()
     assert len(loads) == len(set(loads)) <= 2, loads
+
+
+HELD_AT_FORK = """
+import sys, threading, time
+import jieba
+from index import tokenize
+from index.build import TOKENIZE_CHUNK
+tokenize_units = sys.modules["index.build"].tokenize_units
+held = threading.Barrier(3)
+
+def hold(lock) -> None:       # as a thread of the app does while it loads a jieba engine
+    with lock:
+        held.wait()
+        time.sleep(3)
+
+jieba.DICT_WRITING[jieba.DEFAULT_DICT] = threading.RLock()      # (jieba's lock of a first load)
+for lock in (tokenize._ENGINE_LOCK, jieba.DICT_WRITING[jieba.DEFAULT_DICT]):
+    threading.Thread(target=hold, args=(lock,)).start()
+held.wait()
+fields = [("信访人对复查意见不服的，可以请求复核。", ["第一章 总则"])] * (TOKENIZE_CHUNK + 1)     # two chunks
+tokens = tokenize_units(tokenize.Tokenizer(extra_words=["甲乙丙丁条例"]), fields, progress=False, workers=2)
+print(len(tokens) == len(fields), "复核" in tokens[-1])
+"""
+
+
+def test_tokeniser_workers_forked_while_a_thread_loads_jieba_do_not_wait_for_ever(tmp_path) -> None:
+    # the app builds in a thread while other threads serve searches: a worker forked while one of them
+    # held the engine lock (or jieba's own lock of a first load) started with that lock held for ever
+    done = subprocess.run([sys.executable, "-c", HELD_AT_FORK], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True"]
