@@ -105,7 +105,7 @@ def test_self_test_round_scores_and_shows_the_clause_of_each_mistake(app_store_k
 def test_in_the_browser_table_flow_picture_and_a_quiz_round(app_store_kb, tmp_path):
     from playwright.sync_api import expect
 
-    from ui.harness import CHROMIUM, chromium, running_app, wait_until_idle
+    from ui.harness import CHROMIUM, chromium, count_script_runs, running_app, wait_until_idle
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (make browser)")
     doc = _doc_id(app_store_kb, "信访工作条例")
@@ -136,12 +136,19 @@ def test_in_the_browser_table_flow_picture_and_a_quiz_round(app_store_kb, tmp_pa
         wait_until_idle(page)
         page.locator('[data-testid="stGraphVizChart"]').screenshot(path=str(SHOTS / "tools-2-flow.png"))
         page.set_viewport_size({"width": 1400, "height": 1000})
+        wait_until_idle(page)
+        count_script_runs(page)
         with page.expect_download() as download:
             page.get_by_role("button", name="导出 SVG（用于幻灯片）").click()
         exported = Path(download.value.path()).read_text(encoding="utf-8")
         assert exported.startswith("<svg") and "请求复核" in exported
+        wait_until_idle(page)
+        # a download ran the whole page again, and a tab clicked meanwhile could be lost
+        assert page.evaluate("kbScriptRuns") == 0
 
-        page.get_by_role("tab", name="自测").click()
+        quiz_tab = page.get_by_role("tab", name="自测")
+        quiz_tab.click()
+        expect(quiz_tab).to_have_attribute("aria-selected", "true")
         wait_until_idle(page)
         quiz = page.get_by_test_id("stForm")
         quiz.get_by_role("radio").first.check(force=True)

@@ -99,7 +99,7 @@ print(len(tokens) == len(fields), "复核" in tokens[-1])
 def test_tokeniser_workers_forked_while_a_thread_loads_jieba_do_not_wait_for_ever(tmp_path) -> None:
     # the app builds in a thread while other threads serve searches: a worker forked while one of them
     # held the engine lock (or jieba's own lock of a first load) started with that lock held for ever
-    done = subprocess.run([sys.executable, "-c", HELD_AT_FORK], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", HELD_AT_FORK], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["True", "True"]

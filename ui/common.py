@@ -177,6 +177,13 @@ _LINK_TRIGGER = re.compile(r"(?<=http)(?=:)|(?<=https)(?=:)|(?<=www)(?=\.)|(?<=@
 WORD_JOINER = "\u2060"
 
 
+def offer_download(where, label: str, data: bytes | str, *, file_name: str, mime: str, icon: str, key: str) -> None:
+    """A download button in `where` (`st` or a column) that does not run the page again when clicked:
+    the file is already in the page, and a run redraws the page while the user goes on (a tab
+    clicked meanwhile could be lost)."""
+    where.download_button(label, data, file_name=file_name, mime=mime, icon=icon, key=key, on_click="ignore")
+
+
 def escape(text: str) -> str:
     """`text` shown as itself wherever Streamlit renders Markdown (st.markdown, messages, captions,
     titles, widget labels) or HTML: every character that could start markup becomes a numeric

@@ -14,8 +14,8 @@ from kb.places import NATIONAL
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
 from lecture.storage import safe_stem
-from ui.common import (DOCX_MIME, comparison_label, documents, escape, kb_store, level_order, query_int, runs_html,
-                       successor_versions)
+from ui.common import (DOCX_MIME, comparison_label, documents, escape, kb_store, level_order, offer_download, query_int,
+                       runs_html, successor_versions)
 
 if TYPE_CHECKING:
     from index.compare import Comparison
@@ -155,10 +155,10 @@ def show_comparison(comparison: Comparison, old_name: str, new_name: str) -> Non
     handout = comparison_handout(comparison, old_name, new_name)
     stem = safe_stem(f"新旧对照_{old_name}_{new_name}")
     cols = st.columns(2)
-    cols[0].download_button("导出对照表 Markdown", to_markdown(handout), file_name=f"{stem}.md", mime="text/markdown",
-                            icon=":material/description:", key="compare-md")
-    cols[1].download_button("导出对照表 Word", to_docx(handout), file_name=f"{stem}.docx", mime=DOCX_MIME,
-                            icon=":material/download:", key="compare-docx")
+    offer_download(cols[0], "导出对照表 Markdown", to_markdown(handout), file_name=f"{stem}.md", mime="text/markdown",
+                   icon=":material/description:", key="compare-md")
+    offer_download(cols[1], "导出对照表 Word", to_docx(handout), file_name=f"{stem}.docx", mime=DOCX_MIME,
+                   icon=":material/download:", key="compare-docx")
 
 
 def _table_html(rows, old_name: str, new_name: str) -> str:

@@ -125,3 +125,15 @@ def wait_until_idle(page, timeout_ms: float = 60000) -> None:
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached",
                                                                                          timeout=timeout_ms)
     page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout_ms)
+
+
+def count_script_runs(page) -> None:
+    """Count each run of the app's script from now on, in the page's `window.kbScriptRuns` (read it
+    with `page.evaluate("kbScriptRuns")`): the app marks a run in its `data-test-script-state`."""
+    page.evaluate("""() => {
+        window.kbScriptRuns = 0;
+        const app = document.querySelector('[data-testid="stApp"]');
+        new MutationObserver(() => {
+            if (app.getAttribute('data-test-script-state') === 'running') window.kbScriptRuns++;
+        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }""")

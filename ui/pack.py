@@ -13,7 +13,8 @@ from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_to_saved_pack,
                      create_pack, delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout,
                      remove_clause, resolve_clause, retitle, save_pack, to_docx, to_markdown)
 from lecture.storage import pack_path, safe_stem
-from ui.common import ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, status_badge
+from ui.common import (ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, offer_download,
+                       status_badge)
 
 if TYPE_CHECKING:
     from ingest.store import Store
@@ -187,10 +188,10 @@ def _export_buttons(pack: LecturePack) -> None:
     handout = pack_handout(pack)
     stem = safe_stem(pack.title) if any(ch.isalnum() for ch in pack.title) else "讲义"
     cols = st.columns(2)
-    cols[0].download_button("导出 Markdown", to_markdown(handout), file_name=f"{stem}.md", mime="text/markdown",
-                            icon=":material/description:", key="export-md")
-    cols[1].download_button("导出 Word", to_docx(handout), file_name=f"{stem}.docx", mime=DOCX_MIME,
-                            icon=":material/download:", key="export-docx")
+    offer_download(cols[0], "导出 Markdown", to_markdown(handout), file_name=f"{stem}.md", mime="text/markdown",
+                   icon=":material/description:", key="export-md")
+    offer_download(cols[1], "导出 Word", to_docx(handout), file_name=f"{stem}.docx", mime=DOCX_MIME,
+                   icon=":material/download:", key="export-docx")
 
 
 def _delete_control(cfg: Config, name: str) -> None:

@@ -20,7 +20,7 @@ from kb.chinese import book_title
 from kb.places import NATIONAL
 from lecture.quiz import LETTERS
 from lecture.storage import safe_stem
-from ui.common import DOCX_MIME, documents, escape, kb_store
+from ui.common import DOCX_MIME, documents, escape, kb_store, offer_download
 
 if TYPE_CHECKING:
     from ingest.store import StoredDocument
@@ -119,10 +119,10 @@ def _deadline_table(rows: list[DeadlineRow]) -> None:
     st.markdown(_table_html(shown), unsafe_allow_html=True)
     stem = safe_stem("期限一览_" + "_".join(dict.fromkeys(r.article.title for r in shown)))
     cols = st.columns(2)
-    cols[0].download_button("导出 CSV", to_csv(shown).encode("utf-8"), file_name=f"{stem}.csv", mime="text/csv",
-                            icon=":material/table:", key="tools-csv")
-    cols[1].download_button("导出 Word", to_docx(deadlines_handout(shown)), file_name=f"{stem}.docx",
-                            mime=DOCX_MIME, icon=":material/download:", key="tools-docx")
+    offer_download(cols[0], "导出 CSV", to_csv(shown).encode("utf-8"), file_name=f"{stem}.csv", mime="text/csv",
+                   icon=":material/table:", key="tools-csv")
+    offer_download(cols[1], "导出 Word", to_docx(deadlines_handout(shown)), file_name=f"{stem}.docx",
+                   mime=DOCX_MIME, icon=":material/download:", key="tools-docx")
 
 
 def _table_html(rows: list[DeadlineRow]) -> str:
@@ -165,10 +165,10 @@ def _flow(rows: list[DeadlineRow], chosen: list[StoredDocument]) -> None:
     st.graphviz_chart(to_dot(flow, link=links.get))
     stem = safe_stem(f"流程图_{doc.title}")
     cols = st.columns(2)
-    cols[0].download_button("导出 SVG（用于幻灯片）", to_svg(flow).encode("utf-8"), file_name=f"{stem}.svg",
-                            mime="image/svg+xml", icon=":material/image:", key="tools-svg")
-    cols[1].download_button("导出 DOT 源文件", to_dot(flow).encode("utf-8"), file_name=f"{stem}.gv",
-                            mime="text/vnd.graphviz", icon=":material/code:", key="tools-dot")
+    offer_download(cols[0], "导出 SVG（用于幻灯片）", to_svg(flow).encode("utf-8"), file_name=f"{stem}.svg",
+                   mime="image/svg+xml", icon=":material/image:", key="tools-svg")
+    offer_download(cols[1], "导出 DOT 源文件", to_dot(flow).encode("utf-8"), file_name=f"{stem}.gv",
+                   mime="text/vnd.graphviz", icon=":material/code:", key="tools-dot")
 
 
 def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, generation: int) -> None:
@@ -209,6 +209,6 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, genera
             clause = escape(sentence)
             st.markdown(f'<div class="kb-context kb-mistake"><b>第{n}题</b>：你的答案“{escape(a or "未作答")}”，'
                         f'正确答案“{escape(q.answer)}”。依据 {link}：{clause}</div>', unsafe_allow_html=True)
-    st.download_button("导出试卷 Word（含答案）", to_docx(quiz_handout(doc.title, questions)),
-                       file_name=f"{safe_stem('自测_' + doc.title)}.docx", mime=DOCX_MIME,
-                       icon=":material/download:", key="tools-quiz-docx")
+    offer_download(st, "导出试卷 Word（含答案）", to_docx(quiz_handout(doc.title, questions)),
+                   file_name=f"{safe_stem('自测_' + doc.title)}.docx", mime=DOCX_MIME,
+                   icon=":material/download:", key="tools-quiz-docx")
