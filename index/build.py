@@ -346,7 +346,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
                 and meta.get("model_id") == embedder().model_id):
             return BuildReport(str(kb_dir), str(folder), True, generation, meta["units"],
                                time.perf_counter() - start)
-        units = sorted(store.iter_articles(), key=lambda u: u.id)
+        units = list(store.iter_articles())
         repealed = store.repealed_not_held()
     if not units:
         raise SearchIndexError(f"{kb_dir}: the knowledge base has no articles yet, so there is nothing to index; "

