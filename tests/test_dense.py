@@ -103,6 +103,31 @@ def test_new_passages_take_the_places_of_old_ones_with_the_same_text():
     assert match_passages(old_keys[:0], old_owners[:0], keys, owners).tolist() == [-1] * 6
 
 
+def _match_one_by_one(old_keys, old_owners, keys, owners) -> list[int]:
+    """`match_passages` as its docstring says it, a passage at a time (what it did until it was vectorised)."""
+    old, new = [bytes(k) for k in old_keys], [bytes(k) for k in keys]
+    taken, place = set(), [-1] * len(new)
+    for same_article in (True, False):
+        for i in range(len(new)):
+            if place[i] < 0:
+                place[i] = next((p for p in range(len(old)) if p not in taken and old[p] == new[i]
+                                 and (not same_article or old_owners[p] == owners[i])), -1)
+                taken.add(place[i])
+    return place
+
+
+def test_matching_passages_takes_the_lowest_places_left_in_order():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n_old, n_new = rng.integers(0, 30, size=2)
+        texts = [str(t) for t in rng.integers(0, 6, size=n_old + n_new)]       # many repeated texts
+        all_owners = rng.integers(-1, 5, size=n_old + n_new)                    # -1: dead
+        old_keys, keys = text_digests(texts[:n_old]), text_digests(texts[n_old:])
+        old_owners, owners = all_owners[:n_old], np.abs(all_owners[n_old:])
+        expected = _match_one_by_one(old_keys, old_owners, keys, owners)
+        assert match_passages(old_keys, old_owners, keys, owners).tolist() == expected
+
+
 def test_a_grown_index_never_returns_its_dead_passages(index_type: str = "flat"):
     vectors, owners, query = hand_made()
     dense = DenseIndex.from_vectors(vectors, owners, index_type, text_digests(list("abcde")))
