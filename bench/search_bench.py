@@ -124,8 +124,11 @@ def main(argv: list[str]) -> int:
     print(f"build: no-change rebuild {time.perf_counter() - start:.1f} s (skipped: {report.skipped})")
     folder = current_folder(kb)
     meta = read_meta(folder, kb)
-    print(f"build: last full build {meta['units']} units in {meta['seconds']:.0f} s "
-          f"({meta['units'] / max(meta['seconds'], 1e-9):.0f} units/s; embedding time depends on the cache)")
+    # an update says so in its stages ("tokenise 1 of 149244 units", "grow FAISS"): it was once
+    # printed as a full build (snapshots written before the stages were kept have none)
+    stages = "".join(f"{stage}; " for stage in meta.get("stages", []))
+    print(f"build: last build {meta['units']} units in {meta['seconds']:.0f} s "
+          f"({stages}{meta['units'] / max(meta['seconds'], 1e-9):.0f} units/s; embedding time depends on the cache)")
 
     start = time.perf_counter()
     searcher = Searcher(kb, cfg)

@@ -377,7 +377,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         loaded = backend.load(units, embedder, new, cfg=cfg, generation=generation, progress=progress,
                               keywords_ready=keywords_ready if folder is None else None, previous=reusable)
         meta = {**meta, "model_id": embedder().model_id, "seconds": round(time.perf_counter() - start, 1),
-                "previous": previous, "backend": loaded.record}
+                "stages": list(loaded.stages), "previous": previous, "backend": loaded.record}
         _write_meta(new, meta)
         _swap_in(root, new)
     except (OSError, sqlite3.Error) as err:

@@ -1,6 +1,7 @@
 """`python -m bench search` runs end to end on a small built knowledge base and prints every part:
 the shipped searcher with its learned parts, latency, the held-out ablation ladder, memory."""
 import json
+import re
 from collections import Counter
 import shutil
 from pathlib import Path
@@ -34,6 +35,9 @@ def test_bench_search_prints_every_part(request: pytest.FixtureRequest, tmp_path
     assert search_bench.main(["--kb", str(kb), *sets, "--folds", "2"]) == 0
     out = capsys.readouterr().out
     assert "adapter on; reranker on; question prior on" in out
+    # what the last build did (an update was printed as a full build)
+    built = next(line for line in out.splitlines() if line.startswith("build: last build"))
+    assert re.search(r"\(tokenise (\d+) of \1 units; embed \d+ of \d+ passages \+ FAISS; ", built), built
     assert "petition (30 questions), no collection: Recall@1" in out
     assert "petition, default collection 课程: Recall@1" in out
     assert "latency, hybrid search k=10" in out
