@@ -7,8 +7,9 @@ time limits of an article, `ingest.deadlines`), `article_refs` and `definitions`
 and the terms it defines, `ingest.references`). `repeals` records
 the titles a file declares repealed ("《信访条例》同时废止"), which marks them 已废止. `failures` keeps
 the last error of every file that could not be read; `meta` holds the schema version, the
-parser fingerprint and a `generation` counter that grows with every committed change, so
-indexes can tell whether they are stale.
+parser fingerprint and a `generation` counter that grows with every committed change of what
+the store holds (a failure noted is none: no index reads them), so indexes can tell whether
+they are stale.
 
 Row ids are never reused (AUTOINCREMENT; a store made before that keeps a high-water mark per
 table in `meta`): an index snapshot built earlier may name an id, and that id must never come to
@@ -439,6 +440,7 @@ class StoreWriter:
         else:
             migrate(self.conn, self.kb_dir)
         self._dirty_documents: set[int] = set()
+        self._failure_rows = 0              # rows of `failures` written in the open transaction
         self.successors = _bundled_successors()
         self._marked_tables = {t for t in ID_TABLES if "AUTOINCREMENT" not in self._table_sql(t).upper()}
         if self._marked_tables:
@@ -490,13 +492,19 @@ class StoreWriter:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of change; statuses of touched documents are re-derived before commit."""
+        """One atomic unit of change; statuses of touched documents are re-derived before commit,
+        and the generation grows if it changed more than the failures noted."""
         self.conn.execute("BEGIN IMMEDIATE")
+        start, self._failure_rows = self.conn.total_changes, 0
         try:
             yield
             self._finish_documents()
-            self._set_meta("generation", str(int(self._meta("generation") or 0) + 1))
-            self._set_meta("last_ingest", _now())
+            # A run that only skips its navigation pages again, or notes its broken files' failures
+            # again, changed nothing an index or a page reads: each such run was a new generation,
+            # so the whole index was built again (LawRefBook's 26 navigation pages: 11 s a run).
+            if self.conn.total_changes - start > self._failure_rows:
+                self._set_meta("generation", str(int(self._meta("generation") or 0) + 1))
+                self._set_meta("last_ingest", _now())
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -673,8 +681,10 @@ class StoreWriter:
 
     def record_failure(self, path: str, kind: str, reason: str, message: str) -> None:
         """Remember why a file failed. What an earlier, good version of it stored stays usable."""
+        before = self.conn.total_changes
         self.conn.execute("INSERT OR REPLACE INTO failures(path, kind, reason, message, at) VALUES (?,?,?,?,?)",
                           (path, kind, reason, message, _now()))
+        self._failure_rows += self.conn.total_changes - before
 
     def _repealed_since(self, document_id: int) -> str:
         """Earliest date from which another text of the same or a wider region repeals this document."""

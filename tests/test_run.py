@@ -57,6 +57,27 @@ def test_incremental_runs_report_added_unchanged_updated_and_failed(tmp_path):
         assert {Path(f.path).name for f in s.failures()} == {"empty.txt", "image.txt"}
 
 
+def test_a_run_that_changes_nothing_leaves_the_generation_and_so_the_index_as_they_were(tmp_path):
+    # a navigation page is parsed and skipped again on every run, and a broken file fails again:
+    # each such run counted as a change of the knowledge base, so the whole index was built again
+    # (11 s over LawRefBook, whose 26 navigation pages are skipped) and the app reloaded it
+    corpus, kb = write_corpus(tmp_path / "corpus"), tmp_path / "kb"
+    (corpus / "法规" / "_index.md").write_text("---\ntitle: 法规\n---\n", encoding="utf-8")
+    first = run([corpus], kb)
+    assert (first.added, first.skipped, first.failed) == (1, 1, 2)
+    with open_store(kb) as s:
+        generation, last_ingest = s.generation(), s.last_ingest()
+    again = run([corpus], kb)
+    assert (again.unchanged, again.skipped, again.failed) == (1, 1, 2)
+    with open_store(kb) as s:
+        assert (s.generation(), s.last_ingest()) == (generation, last_ingest)
+        assert {Path(f.path).name for f in s.failures()} == {"empty.txt", "image.txt"}     # noted again
+    write_corpus(corpus, extra="\n\n第五条 本条例自公布之日起施行。")
+    assert run([corpus], kb).updated == 1
+    with open_store(kb) as s:
+        assert s.generation() > generation
+
+
 def test_the_progress_of_a_batch_without_scans_shows_no_ocr_bar(tmp_path, capsys):
     # the OCR page bar used to stand at "OCR: 0page" under every text-only batch
     run([write_corpus(tmp_path / "corpus")], tmp_path / "kb", progress=True)
