@@ -8,6 +8,7 @@ question naming one (婚姻法第三十二条) is told where it went.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,6 +75,7 @@ def load_repealed(folder: Path) -> dict[str, Repeal]:
         raise SearchIndexError(f"{folder / REPEALED}: cannot read the repealed titles ({err})") from None
 
 
+@functools.lru_cache(maxsize=65536)     # two per unit for a catalog, and a version's units share them
 def date_number(date: str) -> int:
     """"2022-05-01" → 20220501, "2022" → 20220000, "" → 0 (unknown)."""
     digits = "".join(ch for ch in date if ch.isdigit())[:8]
