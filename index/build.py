@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -35,8 +36,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,8 +258,33 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
     cfg = cfg or load_config(kb=str(kb_dir))
     with open_store(kb_dir):    # a missing knowledge base is reported before a lock file is made for it
         pass
-    with writer_lock(kb_dir, wait=cfg.wait):
-        return _build_locked(kb_dir, cfg, progress, force)
+    with writer_lock(kb_dir, wait=cfg.wait), _collector_spares_the_units() as units_made:
+        return _build_locked(kb_dir, cfg, progress, force, units_made)
+
+
+@contextmanager
+def _collector_spares_the_units() -> Iterator[Callable[[], None]]:
+    """Keep Python's cyclic garbage collector off the units a build reads and keeps. It walks the
+    objects it tracks each time enough new ones pile up, and a build makes hundreds of thousands
+    (a row, a unit and its tuples per article). The collector is off until the build calls the
+    callable this gives, once its units are made; everything made so far is then frozen out of the
+    collector's walks (`gc.freeze`), which go on for what is made next; all is as before when the
+    build ends. An update of the whole corpus took 1.2–2.1 s less (six runs, each alternated with
+    one of the code before), its tokenising stage 1.9–2.5 → 1.3–1.6 s."""
+    enabled = gc.isenabled()
+
+    def units_made() -> None:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+    gc.disable()
+    try:
+        yield units_made
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def searchable(kb_dir: str | Path) -> bool:
@@ -321,7 +348,8 @@ def _units_in_place(rows: list[tuple]) -> list[StoredArticle]:
     return rows
 
 
-def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) -> BuildReport:
+def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool,
+                  units_made: Callable[[], None]) -> BuildReport:
     from index.embed import find_model, load_embedder
 
     start = time.perf_counter()
@@ -379,6 +407,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool) 
         new.mkdir(parents=True)
         save_units(new, rows)
         units = _units_in_place(rows)
+        units_made()
         newest, matches = newest_counterparts(units, load_matches(folder if not force else None))
         Catalog.from_units(units, newest).save(new)
         save_matches(new, matches)

@@ -498,6 +498,38 @@ def test_an_update_matches_again_only_the_versions_whose_texts_changed(tmp_path:
     assert matched == [1, 1, 1]                           # a newest version: both older ones are matched to it
 
 
+def test_a_build_leaves_the_garbage_collector_as_it_found_it(kb: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from ingest.store import StoreWriter
+    from kb.errors import SearchIndexError
+
+    building = importlib.import_module("index.build")       # (the package's `build` is the function)
+    seen: list[tuple[bool, int]] = []
+    made = building._units_in_place
+    monkeypatch.setattr(building, "_units_in_place",
+                        lambda rows: seen.append((gc.isenabled(), len(rows))) or made(rows))
+    run([write(tmp_path / "more", "某县听证测试规则", ("听证由信访部门主持",))], kb)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    build(kb, load_config(kb=str(kb)), progress=False)              # an update
+    assert seen == [(False, 15)]                                    # off while the units were made
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert build(kb, load_config(kb=str(kb)), progress=False).skipped
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    empty = tmp_path / "empty"
+    StoreWriter(empty).close()
+    with pytest.raises(SearchIndexError, match="no articles yet"):
+        build(empty, load_config(kb=str(empty)), progress=False)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()                                                    # a caller's choice is kept
+    try:
+        build(kb, load_config(kb=str(kb)), progress=False, force=True)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
 def test_the_previous_snapshot_is_kept_for_one_generation(kb: Path, tmp_path: Path) -> None:
     cfg = load_config(kb=str(kb))
     first = current_folder(kb)
