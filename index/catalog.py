@@ -191,9 +191,9 @@ def newest_counterparts(units: Sequence[UnitFacts], known: Mapping[str, list[lis
     Articles of the newest version map to themselves; unmatched older ones are absent.
 
     Also returns the matches (positions in the two versions) by a digest of the two versions'
-    article texts, which is all they depend on, and takes
-    those of an earlier call as `known`: matching the versions of every document again took 1.0
-    of the 1.4 s the catalog of the whole corpus took to build for an update of one file.
+    article texts, which is all they depend on, and takes those of an earlier call as `known`:
+    matching every document's versions again took 1.2–1.4 s of each update of the whole corpus,
+    taking them 0.3 s.
     """
     known = known or {}
     versions: dict[int, dict[tuple[str, int], list[UnitFacts]]] = {}
