@@ -299,7 +299,9 @@ def _load_sentence_transformer(folder: Path, threads: int):
         torch.set_num_threads(threads)
     try:
         return SentenceTransformer(str(folder), device="cpu")
-    except (OSError, ValueError) as err:
+    # not only OSError and ValueError: a damaged weights file raises safetensors' own error, a
+    # damaged tokenizer a plain Exception from the Rust side
+    except Exception as err:
         raise ConfigError(f"model {folder}: cannot be loaded by sentence-transformers ({one_line(err)})") from None
 
 
@@ -613,8 +615,12 @@ class OnnxBackend(TokenizedBackend):
         # ONNX Runtime's idle workers spin-wait for the next op by default, and so hold the other
         # core while the search's FAISS scan runs on it (20 → 37 ms a scan).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return onnxruntime.InferenceSession(str(self._onnx_file), options, providers=["CPUExecutionProvider"],
-                                            disabled_optimizers=list(UNFUSED))
+        try:
+            return onnxruntime.InferenceSession(str(self._onnx_file), options, providers=["CPUExecutionProvider"],
+                                                disabled_optimizers=list(UNFUSED))
+        except Exception as err:    # ONNX Runtime's own classes (InvalidProtobuf, Fail…) for a damaged file
+            raise ConfigError(f"{self._onnx_file}: the exported model cannot be loaded ({one_line(err)}); delete "
+                              f"the folder {self._onnx_file.parent} and the next load exports it again") from None
 
     @property
     def passage_session(self):

@@ -411,6 +411,34 @@ def test_the_saved_tokenizer_keeps_the_truncation_side(tmp_path: Path):
     assert saved.direction == "left"
 
 
+def test_a_damaged_export_is_a_config_error_naming_it(int8_embedder, model_cache: Path, tmp_path: Path):
+    # it was a traceback of ONNX Runtime's InvalidProtobuf, from `python -m index search` too
+    exported = export_folder(int8_embedder, model_cache)
+    cache = tmp_path / "cache"
+    damaged = cache / "onnx" / exported.name
+    damaged.mkdir(parents=True)
+    (cache / "models").symlink_to((model_cache / "models").resolve(), target_is_directory=True)
+    for name in (EXPORT_INFO, TOKENIZER_FILE):
+        shutil.copy(exported / name, damaged / name)
+    (damaged / "model.int8.onnx").write_bytes((exported / "model.int8.onnx").read_bytes()[:100_000])
+    with pytest.raises(ConfigError) as err:
+        load_embedder(embed_backend="onnx-int8", cache_dir=str(cache))
+    message = str(err.value)
+    assert str(damaged / "model.int8.onnx") in message and f"delete the folder {damaged}" in message
+    assert "\n" not in message
+
+
+def test_a_model_with_damaged_weights_is_a_config_error_naming_it(int8_embedder, tmp_path: Path):
+    # it was a traceback of safetensors' SafetensorError, from `python -m index search` too
+    model = tmp_path / "model"
+    shutil.copytree(int8_embedder.folder, model, ignore=shutil.ignore_patterns("model.safetensors"),
+                    copy_function=os.symlink)
+    (model / "model.safetensors").write_bytes((int8_embedder.folder / "model.safetensors").read_bytes()[:100_000])
+    with pytest.raises(ConfigError) as err:
+        load_embedder(model=str(model), embed_backend="onnx-int8", cache_dir=str(tmp_path / "cache"))
+    assert f"model {model}: cannot be loaded" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_a_damaged_saved_tokenizer_is_a_config_error_naming_it(tmp_path: Path):
     damaged = tmp_path / TOKENIZER_FILE
     damaged.write_text('{"version": "1.0", "model": ', encoding="utf-8")
