@@ -598,14 +598,13 @@ class OnnxBackend(TokenizedBackend):
         # Passages: one thread per text and as many texts at once as cores, ~8% more passages per
         # CPU-second than one text over all cores. A question is one text that a searcher waits
         # for: all the cores on it took its encoding from 29 to 18 ms (p50, the slowest 2-core
-        # machine) with the same vector bit for bit. Its session is made now, so a bad file fails
-        # the load; the passages' one-thread session on the first passage, so a searcher holds
-        # one copy of the weights (~130 MB), not two.
+        # machine) with the same vector bit for bit. Each session is made when first asked for, so
+        # a searcher holds one copy of the weights (~130 MB) and a build, which never encodes a
+        # question, another: a build made both once, 0.35 s and 130 MB more for each update.
         self.parallel = threads if threads > 0 else usable_cores()
         self._onnx_file = onnx_file
-        self._passage_lock = threading.Lock()
-        self.query_session = self._session(self.parallel)
-        self._passage_session = self.query_session if self.parallel == 1 else None
+        self._sessions: dict[int, object] = {}          # by intra-op threads
+        self._sessions_lock = threading.Lock()
 
     def _session(self, threads: int):
         import onnxruntime
@@ -622,12 +621,23 @@ class OnnxBackend(TokenizedBackend):
             raise ConfigError(f"{self._onnx_file}: the exported model cannot be loaded ({one_line(err)}); delete "
                               f"the folder {self._onnx_file.parent} and the next load exports it again") from None
 
+    def _session_of(self, threads: int):
+        with self._sessions_lock:
+            if threads not in self._sessions:
+                self._sessions[threads] = self._session(threads)
+            return self._sessions[threads]
+
+    @property
+    def query_session(self):
+        """Raises:
+            ConfigError: if the exported model cannot be loaded."""
+        return self._session_of(self.parallel)
+
     @property
     def passage_session(self):
-        with self._passage_lock:
-            if self._passage_session is None:
-                self._passage_session = self._session(1)
-            return self._passage_session
+        """Raises:
+            ConfigError: if the exported model cannot be loaded."""
+        return self._session_of(1)
 
     def _run(self, session, text: str, max_length: int) -> np.ndarray:
         inputs = self.tokens.model_inputs(text, max_length)
@@ -742,7 +752,11 @@ class Embedder:
         """Unit-length float32 vectors (len(texts), dim), in the order of `texts`; each text is
         embedded alone, so its vector is the same whatever texts come with it. Threads take
         `embed_batch_size` texts at a time, longest first (the last ones to finish are short).
-        A build shows its progress around this (`index.cache.cached_vectors`)."""
+        A build shows its progress around this (`index.cache.cached_vectors`).
+
+        Raises:
+            ConfigError: if the exported model cannot be loaded (its session is made on first use).
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = length_batches([len(t) for t in texts], self.spec.batch_size)
 
@@ -756,7 +770,11 @@ class Embedder:
         return normalise(out)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """The unit-length float32 vector (dim,) of a question, after the `query_prefix`."""
+        """The unit-length float32 vector (dim,) of a question, after the `query_prefix`.
+
+        Raises:
+            ConfigError: if the exported model cannot be loaded (its session is made on first use).
+        """
         return normalise(self.backend.embed_query(self.query_prefix + text, self.max_seq_length))
 
 

@@ -421,8 +421,9 @@ def test_a_damaged_export_is_a_config_error_naming_it(int8_embedder, model_cache
     for name in (EXPORT_INFO, TOKENIZER_FILE):
         shutil.copy(exported / name, damaged / name)
     (damaged / "model.int8.onnx").write_bytes((exported / "model.int8.onnx").read_bytes()[:100_000])
+    embedder = load_embedder(embed_backend="onnx-int8", cache_dir=str(cache))
     with pytest.raises(ConfigError) as err:
-        load_embedder(embed_backend="onnx-int8", cache_dir=str(cache))
+        embedder.encode_query("对处理意见不服还能找谁？")
     message = str(err.value)
     assert str(damaged / "model.int8.onnx") in message and f"delete the folder {damaged}" in message
     assert "\n" not in message
@@ -473,7 +474,7 @@ def test_a_question_runs_on_every_core_without_spinning_and_keeps_its_vector(int
     options = backend.query_session.get_session_options()
     assert options.intra_op_num_threads == 2
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert backend._passage_session is None          # a searcher holds one copy of the weights
+    assert list(backend._sessions) == [2]           # a searcher holds one copy of the weights
     window = int8_embedder.max_seq_length
     for text in SENTENCES:
         assert np.array_equal(backend.embed_query(text, window), backend.embed_one(text, window))
@@ -481,6 +482,10 @@ def test_a_question_runs_on_every_core_without_spinning_and_keeps_its_vector(int
     assert backend.passage_session.get_session_options().intra_op_num_threads == 1
     single = OnnxBackend(int8_embedder.folder, onnx_file, "onnx-int8", 1)
     assert single.passage_session is single.query_session
+    # and a build, which never encodes a question, holds one too
+    builder = OnnxBackend(int8_embedder.folder, onnx_file, "onnx-int8", 2)
+    assert np.array_equal(builder.embed_one(SENTENCES[0], window), backend.embed_one(SENTENCES[0], window))
+    assert list(builder._sessions) == [1]
 
 
 def test_model_id_names_everything_that_changes_vectors(torch_embedder, int8_embedder, model_cache: Path):
