@@ -72,7 +72,7 @@ def _run_variant(model: str, backend: str, window: int, cache_dir: str, units: l
     own_engine = {"embed_backend": backend} if backend in BACKENDS else {}     # e.g. use-multilingual's numpy
     embedder = load_embedder(model=model, max_seq_length=window, cache_dir=cache_dir, **own_engine)
     load_seconds = time.perf_counter() - t
-    texts, owners = unit_passages(units, embedder, clauses=False)     # the speed of articles' passages
+    texts, owners = unit_passages(units, embedder, clauses=None)     # the speed of articles' passages
     wall, cpu = time.perf_counter(), time.process_time()
     vectors = embedder.encode_passages(texts)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -165,7 +165,7 @@ def _rebuild(kb: str, cache_dir: str) -> None:
     temporary cache is first filled with random unit vectors under the real model id for every
     real passage text (what a finished first build leaves behind, minus an hour of embedding)."""
     from index.cache import EmbeddingCache
-    from index.dense import build_dense, unit_passages
+    from index.dense import build_dense, clause_threshold, unit_passages
     from index.embed import load_embedder, normalise
     from ingest.store import open_store
     from kb.settings import load_config
@@ -176,7 +176,7 @@ def _rebuild(kb: str, cache_dir: str) -> None:
     try:
         with open_store(kb) as store:
             units = list(store.iter_articles())
-        texts = sorted(set(unit_passages(units, embedder, clauses=cfg.clause_passages)[0]))
+        texts = sorted(set(unit_passages(units, embedder, clauses=clause_threshold(cfg))[0]))
         with EmbeddingCache.open(work / "cache") as cache:
             rng = np.random.default_rng(0)
             for start in range(0, len(texts), 20_000):

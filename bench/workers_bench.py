@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from bench import parse_kb_args
-from index.dense import unit_passages
+from index.dense import clause_threshold, unit_passages
 from index.distributed import passage_encoder
 from index.embed import load_embedder
 from ingest.store import open_store
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = load_embedder(cfg)
     with open_store(cfg.kb) as store:
         units = [u for u, _ in zip(store.iter_articles(), range(args.passages))]
-    texts = unit_passages(units, embedder, clauses=cfg.clause_passages)[0][:args.passages]
+    texts = unit_passages(units, embedder, clauses=clause_threshold(cfg))[0][:args.passages]
     reference, seconds = timed(embedder, texts)
     print(f"{len(texts)} passages, {embedder.model_id}")
     print(f"{'where':<22}{'seconds':>9}{'passages/s':>12}{'speed-up':>10}  same vectors")

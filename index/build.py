@@ -7,8 +7,8 @@ half-written index. A build holds the knowledge base's writer lock (`kb.lock`) t
 builds never overlap; the snapshot it replaced is kept until the next swap (a searcher may be
 loading it), older ones and the leftovers of interrupted builds are removed by the next build,
 never by a reader. A build is skipped when the store generation, the tokeniser fingerprint, the
-embedding model and the settings that shape the indexes (`clause_passages`, the dense index's
-kind) are unchanged; unchanged passages are never embedded twice (the embedding
+embedding model and the settings that shape the indexes (`clause_passages` and `clause_min_chars`, the
+dense index's kind) are unchanged; unchanged passages are never embedded twice (the embedding
 cache of `index.cache` survives rebuilds). Otherwise the backend is given the snapshot in use
 (unless forced to build afresh, or the tokeniser changed) and takes from it what has not changed
 (`index.backends.embedded`): an update of a large knowledge base costs about what changed.
@@ -44,6 +44,7 @@ from pathlib import Path
 
 from index.backends import EMBEDDED, backend_module
 from index.catalog import Catalog, load_matches, newest_counterparts, save_matches, save_repealed
+from index.dense import clause_threshold
 from index.tokenize import STOP_WORDS, USER_DICT, Tokenizer
 from index.units import save_units
 from ingest.store import StoredArticle, open_store, stored_article
@@ -374,7 +375,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool,
         if (not force and folder is not None and meta.get("generation") == generation
                 and not backend_record(meta).get("keywords_only")
                 and meta.get("lexical") == fingerprint
-                and meta.get("clause_passages", False) == cfg.clause_passages
+                and "clauses" in meta and meta["clauses"] == clause_threshold(cfg)
                 and meta.get("dense_index") == dense_index_settings(cfg)
                 and backend_record(meta)["name"] == cfg.backend
                 and backend_record(meta).get("uri", "") == (cfg.milvus_uri if cfg.backend != EMBEDDED else "")
@@ -392,7 +393,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool,
     # rebuild) once collided on a name made of generation, time and pid
     new = root / f"build-{generation}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     meta = {"format": FORMAT, "generation": generation, "units": len(rows), "lexical": fingerprint,
-            "clause_passages": cfg.clause_passages, "dense_index": dense_index_settings(cfg)}
+            "clauses": clause_threshold(cfg), "dense_index": dense_index_settings(cfg)}
     previous, keywords_seconds = folder.name if folder else "", 0.0
 
     def keywords_ready(record: dict) -> None:

@@ -194,12 +194,19 @@ def best_per_article(positions: np.ndarray, scores: np.ndarray, passage_articles
     return out
 
 
-def by_clause(unit: DenseUnit, clauses: bool) -> bool:
+def clause_threshold(cfg: Config) -> int | None:
+    """The fewest characters of an article whose 款 are passages too (setting `clause_min_chars`),
+    or None where setting `clause_passages` is off: what `unit_passages` takes as `clauses`."""
+    return max(cfg.clause_min_chars, 0) if cfg.clause_passages else None
+
+
+def by_clause(unit: DenseUnit, clauses: int | None) -> bool:
     """Whether each 款 of the unit is a passage too (see `unit_passages`)."""
-    return clauses and unit.status == "current" and len(unit.paragraphs) >= 2
+    return (clauses is not None and unit.status == "current" and len(unit.paragraphs) >= 2
+            and sum(map(len, unit.paragraphs)) >= clauses)
 
 
-def passage_lists(units: Sequence[DenseUnit], embedder: "Embedder", *, clauses: bool) -> list[list[str]]:
+def passage_lists(units: Sequence[DenseUnit], embedder: "Embedder", *, clauses: int | None) -> list[list[str]]:
     """The passage texts of each unit (see `unit_passages`)."""
     heads = [passage_head(unit.title) for unit in units]
     whole = embedder.passages_of([(head, unit.paragraphs) for head, unit in zip(heads, units)])
@@ -212,19 +219,23 @@ def passage_lists(units: Sequence[DenseUnit], embedder: "Embedder", *, clauses: 
 
 
 def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
-                  clauses: bool) -> tuple[list[str], np.ndarray]:
+                  clauses: int | None) -> tuple[list[str], np.ndarray]:
     """Passage texts of all units and the article id of each passage.
 
-    With `clauses` (the `clause_passages` setting), each 款 of a current article with two or more
-    is also a passage of its own: the vector of a four-款 article stands for all its clauses at
-    once, and a question about one of them (15 days to tell, 5 working days to object) meets it
-    only weakly. Held-out over the whole corpus, petition Recall@10 0.729 → 0.764 (README)."""
+    With `clauses` a number of characters (`clause_threshold`), each 款 of a current article with
+    two or more and at least that many characters is also a passage of its own: the vector of a
+    four-款 article stands for all its clauses at once, and a question about one of them (15 days
+    to tell, 5 working days to object) meets it only weakly. Held-out over the whole corpus,
+    petition Recall@10 0.729 → 0.764 (README). Leaving out the 款 of articles under 150
+    characters takes a first build's passages from 294,732 to 226,970, and costs the petition
+    questions some of that gain (held-out Recall@10 0.859 → 0.848; README), so by default
+    (threshold 0) every such article has them."""
     lists = passage_lists(units, embedder, clauses=clauses)
     texts = [text for pieces in lists for text in pieces]
     return texts, np.repeat(np.asarray([unit.id for unit in units], dtype=np.int64), [len(p) for p in lists])
 
 
-def unit_digests(units: Sequence[DenseUnit], clauses: bool) -> list[bytes]:
+def unit_digests(units: Sequence[DenseUnit], clauses: int | None) -> list[bytes]:
     """A digest of what each unit's passages are made of (title, paragraphs, whether its 款 are
     passages too), under `PASSAGE_RECIPE`."""
     return digest_list(text_digests("\0".join([f"{PASSAGE_RECIPE}/{by_clause(unit, clauses):d}", unit.title,
@@ -572,7 +583,7 @@ class PassagePlan:
     tokenizer, 37 s over the whole corpus; a unit whose digest (`unit_digests`) the previous
     build's plans hold has the same passages, whose keys are all an update needs of them."""
 
-    def __init__(self, units: Sequence[DenseUnit], embedder: "Embedder", clauses: bool,
+    def __init__(self, units: Sequence[DenseUnit], embedder: "Embedder", clauses: int | None,
                  known: dict[bytes, np.ndarray]) -> None:
         self.units, self.embedder, self.clauses = units, embedder, clauses
         self.digests = unit_digests(units, clauses)
@@ -672,7 +683,7 @@ def build_dense(units: Sequence[DenseUnit], embedder: "Embedder", out_dir: str |
     cfg = cfg or load_config()
     before = _previous_meta(previous)
     same_model = before is not None and before.model_id == embedder.model_id
-    plan = PassagePlan(units, embedder, cfg.clause_passages, known_plans(previous) if same_model else {})
+    plan = PassagePlan(units, embedder, clause_threshold(cfg), known_plans(previous) if same_model else {})
     try:
         concrete = choose_index_type(index_type or cfg.dense_index, len(plan.keys), cfg.ann_threshold,
                                      cfg.quantize_threshold)

@@ -12,7 +12,7 @@ import pytest
 
 from index.cache import EmbeddingCache
 from index.dense import (EXACT_MAX_PASSAGES, META_FILE, PARALLEL_MIN_PASSAGES, PASSAGES_FILE, DenseIndex, DenseMeta,
-                         best_per_article, build_dense, choose_index_type, match_passages, text_digests, search_parts,
+                         best_per_article, build_dense, choose_index_type, clause_threshold, match_passages, text_digests, search_parts,
                          searching, unit_passages)
 from index.embed import load_embedder, normalise
 from kb.errors import SearchIndexError
@@ -486,19 +486,37 @@ def test_clause_passages_add_each_clause_of_current_articles_with_several(embedd
              Unit(2, "某市信访条例", "第二条", ("本条例自公布之日起施行。",)),
              Unit(3, "某市信访条例", "第三条", ("旧的第一款。", "旧的第二款。"), status="superseded"))
     head = "《某市信访条例》 "
-    texts, owners = unit_passages(units, embedder, clauses=True)
+    texts, owners = unit_passages(units, embedder, clauses=0)
     assert texts == [head + "信访事项应当在十五日内告知。\n对告知不服的，可以在五个工作日内提出。",
                      head + "信访事项应当在十五日内告知。", head + "对告知不服的，可以在五个工作日内提出。",
                      head + "本条例自公布之日起施行。", head + "旧的第一款。\n旧的第二款。"]
     assert owners.tolist() == [1, 1, 1, 2, 3]
-    whole, whole_owners = unit_passages(units, embedder, clauses=False)
+    whole, whole_owners = unit_passages(units, embedder, clauses=None)
     assert whole == [texts[0], texts[3], texts[4]] and whole_owners.tolist() == [1, 2, 3]
+
+
+def test_clause_passages_only_for_articles_of_at_least_the_threshold(embedder):
+    # a short article's one vector stands for its few words; its 款 alone add passages to embed
+    short = Unit(1, "某市信访条例", "第一条", ("应当在十五日内告知。", "可以在五个工作日内提出。"))
+    longer = Unit(2, "某市信访条例", "第二条", ("信访人对处理意见不服的，可以自收到书面答复之日起三十日内请求复查。",
+                                              "收到复查请求的机关应当自收到之日起三十日内提出复查意见。"))
+    length = sum(map(len, longer.paragraphs))
+    texts, owners = unit_passages([short, longer], embedder, clauses=length)
+    assert owners.tolist() == [1, 2, 2, 2] and texts[2:] == [f"《某市信访条例》 {p}" for p in longer.paragraphs]
+    assert unit_passages([short, longer], embedder, clauses=length + 1)[1].tolist() == [1, 2]
+    assert unit_passages([short, longer], embedder, clauses=0)[1].tolist() == [1, 1, 1, 2, 2, 2]
+
+
+def test_clause_threshold_follows_both_settings():
+    assert clause_threshold(load_config(clause_passages=True, clause_min_chars=150)) == 150
+    assert clause_threshold(load_config(clause_passages=True, clause_min_chars=-5)) == 0
+    assert clause_threshold(load_config(clause_passages=False, clause_min_chars=150)) is None
 
 
 def test_clause_passages_never_repeat_a_passage_of_a_long_article(embedder):
     long = UNITS[3]
-    whole = unit_passages([long], embedder, clauses=False)[0]
-    texts = unit_passages([long], embedder, clauses=True)[0]
+    whole = unit_passages([long], embedder, clauses=None)[0]
+    texts = unit_passages([long], embedder, clauses=0)[0]
     assert len(whole) > 1 and len(set(texts)) == len(texts)
     assert texts[:len(whole)] == whole
     assert set(texts) == set(whole) | {f"《{long.title}》 {p}" for p in long.paragraphs}

@@ -2,6 +2,7 @@
 (`app_kb` in conftest: a made-up provincial regulation in two versions, a made-up 意见, and the
 shared samples 《信访条例》(2005) and 《信访工作条例》(2022), ingested and indexed in tmp_path)."""
 import gc
+import json
 import sys
 import weakref
 from pathlib import Path
@@ -373,6 +374,27 @@ def test_changing_the_clause_passages_setting_rebuilds_the_index(writable_indexe
     assert not off.skipped
     assert build(kb, load_config(kb=str(kb), clause_passages=False), progress=False).skipped
     assert not build(kb, load_config(kb=str(kb)), progress=False).skipped
+
+
+def test_changing_the_clause_threshold_rebuilds_the_index(writable_indexed_kb: Path) -> None:
+    kb = writable_indexed_kb
+    assert build(kb, load_config(kb=str(kb)), progress=False).skipped
+    assert not build(kb, load_config(kb=str(kb), clause_min_chars=150), progress=False).skipped
+    assert build(kb, load_config(kb=str(kb), clause_min_chars=150), progress=False).skipped
+    # with clause passages off the threshold shapes nothing, but a change of both is a change
+    assert not build(kb, load_config(kb=str(kb), clause_passages=False, clause_min_chars=0), progress=False).skipped
+    assert build(kb, load_config(kb=str(kb), clause_passages=False, clause_min_chars=7), progress=False).skipped
+
+
+def test_a_snapshot_from_before_the_clause_threshold_is_rebuilt_once(writable_indexed_kb: Path) -> None:
+    # it recorded only `clause_passages` (true: the 款 of every article were passages)
+    kb = writable_indexed_kb
+    meta_file = current_folder(kb) / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    del meta["clauses"]
+    meta_file.write_text(json.dumps({**meta, "clause_passages": True}), encoding="utf-8")
+    assert not build(kb, load_config(kb=str(kb)), progress=False).skipped
+    assert build(kb, load_config(kb=str(kb)), progress=False).skipped
 
 
 def test_changing_the_dense_index_setting_rebuilds_the_index(writable_indexed_kb: Path) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from index.backends import Loaded, LexicalQuery, Scope, catalog_rows
 from index.build import rebuild_hint, unit_headings
 from index.catalog import STATUSES, Catalog
-from index.dense import choose_index_type, unit_passages
+from index.dense import choose_index_type, clause_threshold, unit_passages
 from index.embed import Embedder
 from index.tokenize import STOP_WORDS, USER_DICT, normalise, read_word_list
 from kb.errors import BackendError, ConfigError, SearchIndexError
@@ -243,7 +243,7 @@ def load(units: Sequence, get_embedder: Callable[[], Embedder], folder: Path, *,
         text = _clip(normalise(" ".join([unit.text, *unit_headings(unit)])))
         scalars = _scalars(catalog, row)
         article_rows.append({"id": int(unit.id), "digest": _digest(text, *scalars.values()), "text": text, **scalars})
-    texts, owners = unit_passages(units, embedder, clauses=cfg.clause_passages)
+    texts, owners = unit_passages(units, embedder, clauses=clause_threshold(cfg))
     passage_rows: list[dict] = []
     passage_text: dict[int, str] = {}
     piece, previous = 0, None
