@@ -19,6 +19,9 @@ an hour or more on slow 2-core machines, and its users can search by keywords me
 record says `keywords_only`; searchers skip the meaning side on it (and load no model), and the next
 build never skips it. The model is checked before any work (`index.embed.find_model`) and loaded when
 first needed, after that snapshot: its first conversion and export take a minute on a new machine.
+A first build of `STAGED_MIN_UNITS` units or more with 款 passages then swaps in a snapshot of
+whole-article passages and grows the 款 passages into it as an update (`build`), so meaning search
+comes before about 40% of the embedding; cut off in that update, it leaves whole articles in use.
 `build_in_background` runs a build in a process of its own and returns once search works (what
 `python -m ingest --index-in-background`, and so `make run`, do).
 """
@@ -61,6 +64,9 @@ LEXICAL_DIR = "lexical"
 DENSE_DIR = "dense"
 FORMAT = 3                  # 2: snapshots carry their units table; 3: passages headed by the title alone
 TOKENIZE_CHUNK = 2000
+# A first build of this many units or more swaps in a snapshot of whole-article passages before it
+# embeds the 款 passages (`build`): those are about 40% of a first build's embedding.
+STAGED_MIN_UNITS = 20_000
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,15 @@ class BuildReport:
     dense_seconds: float = 0.0
     stages: tuple[str, str] = ("tokenise", "embed + FAISS")       # the backend's words for the two times
     keywords_seconds: float = 0.0   # when a first build's keywords-only snapshot was swapped in (0: none was)
+    articles_seconds: float = 0.0   # when a staged first build's whole-article snapshot was (0: none was)
 
     def summary(self) -> str:
         """One line for the CLIs."""
         if self.skipped:
             return f"index of {self.kb_dir}: unchanged, up to date ({self.units} units), nothing to do"
         keywords = f"; keyword search from {self.keywords_seconds:.1f} s" if self.keywords_seconds else ""
+        if self.articles_seconds:
+            keywords += f", whole articles' meanings from {self.articles_seconds:.1f} s"
         return (f"index of {self.kb_dir}: built {self.units} units in {self.seconds:.1f} s ({self.stages[0]} "
                 f"{self.tokenize_seconds:.1f} s, {self.stages[1]} {self.dense_seconds:.1f} s{keywords}), "
                 f"store generation {self.generation}")
@@ -257,10 +266,24 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         SearchIndexError: if the index folder cannot be written, or the knowledge base has no articles.
     """
     cfg = cfg or load_config(kb=str(kb_dir))
-    with open_store(kb_dir):    # a missing knowledge base is reported before a lock file is made for it
-        pass
-    with writer_lock(kb_dir, wait=cfg.wait), _collector_spares_the_units() as units_made:
-        return _build_locked(kb_dir, cfg, progress, force, units_made)
+    with open_store(kb_dir) as store:   # a missing knowledge base is reported before a lock file is made for it
+        units = store.count_articles()
+    with writer_lock(kb_dir, wait=cfg.wait):
+        if not (units >= STAGED_MIN_UNITS and clause_threshold(cfg) is not None and not _has_meanings(kb_dir)):
+            with _collector_spares_the_units() as units_made:
+                return _build_locked(kb_dir, cfg, progress, force, units_made)
+        # A first build: meaning search over whole articles first, their 款 grown in after it (an
+        # update of that snapshot, which its crash leaves in use)
+        with _collector_spares_the_units() as units_made:
+            articles = _build_locked(kb_dir, dataclasses.replace(cfg, clause_passages=False), progress, force,
+                                     units_made)
+        if progress:
+            print(f"meaning search is ready over whole articles ({articles.seconds:.1f} s); the 款 passages go on",
+                  file=sys.stderr, flush=True)
+        with _collector_spares_the_units() as units_made:
+            whole = _build_locked(kb_dir, cfg, progress, False, units_made)
+        return dataclasses.replace(whole, seconds=articles.seconds + whole.seconds,
+                                   keywords_seconds=articles.keywords_seconds, articles_seconds=articles.seconds)
 
 
 @contextmanager
@@ -296,6 +319,16 @@ def searchable(kb_dir: str | Path) -> bool:
     except SearchIndexError:
         return False
     return True
+
+
+def _has_meanings(kb_dir: str | Path) -> bool:
+    """Whether the snapshot in use has its dense side: there is one, and no first build's
+    keywords-only one."""
+    try:
+        meta = read_meta(current_folder(kb_dir), kb_dir)
+    except SearchIndexError:
+        return False
+    return not backend_record(meta).get("keywords_only")
 
 
 def build_in_background(kb_dir: str | Path, *, quiet: bool = False, poll_seconds: float = 0.2) -> subprocess.Popen:

@@ -262,6 +262,75 @@ def test_a_first_build_serves_keywords_while_it_embeds_and_an_interrupted_one_ke
     assert serving.is_dir()                 # kept one generation: a searcher may be loading it
 
 
+def clause_kb(tmp_path: Path) -> Path:
+    """A knowledge base of one document whose first article has two 款, ingested and never indexed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / f"{TITLE}.md").write_text(f"# {TITLE}\n\n<!-- INFO END -->\n\n第一条 信访事项应当在十五日内告知。\n"
+                                        "对告知不服的，可以在五个工作日内提出复查。\n\n第二条 复查机关应当在三十日内答复。\n",
+                                        encoding="utf-8")
+    kb = tmp_path / "kb"
+    assert run([corpus], kb).failed == 0
+    return kb
+
+
+def test_a_large_first_build_serves_whole_articles_before_their_clauses(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the 款 passages are about 40% of a first build's embedding: meaning search over whole
+    # articles need not wait for them
+    from index.dense import read_dense_meta
+    builds = importlib.import_module("index.build")     # `index.build` is also the package's function
+    kb = clause_kb(tmp_path)
+    monkeypatch.setattr(builds, "STAGED_MIN_UNITS", 2)
+    swap_in, served = builds._swap_in, []
+
+    def watched(root: Path, folder: Path) -> None:
+        swap_in(root, folder)
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        searcher = Searcher(kb, load_config(kb=str(kb)))
+        passages = read_dense_meta(folder / "dense").passages if (folder / "dense").exists() else 0
+        served.append((searcher.keywords_only, meta["clauses"], passages,
+                       searcher.search("多少天内告知信访人", k=1)[0].match))
+
+    monkeypatch.setattr(builds, "_swap_in", watched)
+    report = build(kb, load_config(kb=str(kb)), progress=False)
+    assert [s[:3] for s in served] == [(True, None, 0), (False, None, 2), (False, 0, 4)]
+    assert "meaning" in served[1][3] and "meaning" in served[2][3]
+    assert 0 < report.keywords_seconds < report.articles_seconds < report.seconds
+    assert "whole articles' meanings from" in report.summary()
+    assert build(kb, load_config(kb=str(kb)), progress=False).skipped
+
+
+def test_a_first_build_cut_off_in_its_clauses_keeps_whole_articles_and_the_next_adds_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.dense
+    kb = clause_kb(tmp_path)
+    monkeypatch.setattr(importlib.import_module("index.build"), "STAGED_MIN_UNITS", 2)
+    original = index.dense.build_dense
+
+    def cut_off_in_the_clauses(*args, **kwargs):
+        if index.dense.clause_threshold(kwargs["cfg"]) is not None:
+            raise RuntimeError("power cut")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(index.dense, "build_dense", cut_off_in_the_clauses)
+    with pytest.raises(RuntimeError, match="power cut"):
+        build(kb, load_config(kb=str(kb)), progress=False)
+    searcher = Searcher(kb, load_config(kb=str(kb)))
+    assert not searcher.keywords_only and "meaning" in searcher.search("多少天内告知信访人", k=1)[0].match
+    monkeypatch.setattr(index.dense, "build_dense", original)
+    report = build(kb, load_config(kb=str(kb)), progress=False)
+    assert not report.skipped and report.articles_seconds == 0 and report.keywords_seconds == 0
+    assert json.loads((assert_complete(kb) / "meta.json").read_text(encoding="utf-8"))["clauses"] == 0
+
+
+def test_a_small_first_build_is_one_stage(tmp_path: Path) -> None:
+    kb = clause_kb(tmp_path)
+    report = build(kb, load_config(kb=str(kb)), progress=False)
+    assert report.keywords_seconds > 0 and report.articles_seconds == 0
+    assert "whole articles" not in report.summary()
+
+
 def test_a_first_build_searches_by_keywords_before_it_loads_the_model(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # the model's first conversion and export take a minute on a new machine: they came before
