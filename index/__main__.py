@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("build", help="build or update the indexes from the knowledge base",
                             description="Build or update the lexical and dense indexes from the store. "
                                         "Skips the work when nothing changed since the last build.")
-    add_arguments(p, "kb", "model", "query_prefix", "backend", "milvus_uri", "workers", "clause_passages", "clause_min_chars",
-                  "dense_index", "quantize_threshold", "ann_threshold")
+    add_arguments(p, "kb", "model", "query_prefix", "backend", "milvus_uri", "workers", "clause_passages",
+                  "clause_min_chars", "dense_index", "quantize_threshold", "ann_threshold")
     p.add_argument("--force", action="store_true", help="rebuild from scratch, even if nothing changed "
                    "(an update reuses the unchanged parts of the index in use)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

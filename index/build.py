@@ -275,15 +275,16 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
         # A first build: meaning search over whole articles first, their 款 grown in after it (an
         # update of that snapshot, which its crash leaves in use)
         with _collector_spares_the_units() as units_made:
-            articles = _build_locked(kb_dir, dataclasses.replace(cfg, clause_passages=False), progress, force,
-                                     units_made)
+            over_articles = _build_locked(kb_dir, dataclasses.replace(cfg, clause_passages=False), progress, force,
+                                          units_made)
         if progress:
-            print(f"meaning search is ready over whole articles ({articles.seconds:.1f} s); the 款 passages go on",
-                  file=sys.stderr, flush=True)
+            print(f"meaning search is ready over whole articles ({over_articles.seconds:.1f} s); the 款 passages "
+                  f"go on", file=sys.stderr, flush=True)
         with _collector_spares_the_units() as units_made:
-            whole = _build_locked(kb_dir, cfg, progress, False, units_made)
-        return dataclasses.replace(whole, seconds=articles.seconds + whole.seconds,
-                                   keywords_seconds=articles.keywords_seconds, articles_seconds=articles.seconds)
+            full = _build_locked(kb_dir, cfg, progress, False, units_made)
+        return dataclasses.replace(full, seconds=over_articles.seconds + full.seconds,
+                                   keywords_seconds=over_articles.keywords_seconds,
+                                   articles_seconds=over_articles.seconds)
 
 
 @contextmanager
