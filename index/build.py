@@ -268,20 +268,21 @@ def build(kb_dir: str | Path, cfg: Config | None = None, progress: bool = True, 
     cfg = cfg or load_config(kb=str(kb_dir))
     with open_store(kb_dir) as store:   # a missing knowledge base is reported before a lock file is made for it
         units = store.count_articles()
+
+    def build_with(settings: Config, afresh: bool) -> BuildReport:
+        with _collector_spares_the_units() as units_made:
+            return _build_locked(kb_dir, settings, progress, afresh, units_made)
+
     with writer_lock(kb_dir, wait=cfg.wait):
         if not (units >= STAGED_MIN_UNITS and clause_threshold(cfg) is not None and not _has_meanings(kb_dir)):
-            with _collector_spares_the_units() as units_made:
-                return _build_locked(kb_dir, cfg, progress, force, units_made)
+            return build_with(cfg, force)
         # A first build: meaning search over whole articles first, their 款 grown in after it (an
         # update of that snapshot, which its crash leaves in use)
-        with _collector_spares_the_units() as units_made:
-            over_articles = _build_locked(kb_dir, dataclasses.replace(cfg, clause_passages=False), progress, force,
-                                          units_made)
+        over_articles = build_with(dataclasses.replace(cfg, clause_passages=False), force)
         if progress:
             print(f"meaning search is ready over whole articles ({over_articles.seconds:.1f} s); the 款 passages "
                   f"go on", file=sys.stderr, flush=True)
-        with _collector_spares_the_units() as units_made:
-            full = _build_locked(kb_dir, cfg, progress, False, units_made)
+        full = build_with(cfg, False)
         return dataclasses.replace(full, seconds=over_articles.seconds + full.seconds,
                                    keywords_seconds=over_articles.keywords_seconds,
                                    articles_seconds=over_articles.seconds)
@@ -312,24 +313,27 @@ def _collector_spares_the_units() -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
+def _snapshot_in_use(kb_dir: str | Path) -> tuple[Path | None, dict]:
+    """The folder CURRENT names and its meta, or (None, {}) where it names no complete snapshot
+    of this format that a searcher can load."""
+    try:
+        folder = current_folder(kb_dir)
+        return folder, read_meta(folder, kb_dir)
+    except SearchIndexError:
+        return None, {}
+
+
 def searchable(kb_dir: str | Path) -> bool:
     """Whether CURRENT names a complete snapshot of this format that a searcher can load (a
     first build's keywords-only one counts)."""
-    try:
-        read_meta(current_folder(kb_dir), kb_dir)
-    except SearchIndexError:
-        return False
-    return True
+    return _snapshot_in_use(kb_dir)[0] is not None
 
 
 def _has_meanings(kb_dir: str | Path) -> bool:
     """Whether the snapshot in use has its dense side: there is one, and no first build's
     keywords-only one."""
-    try:
-        meta = read_meta(current_folder(kb_dir), kb_dir)
-    except SearchIndexError:
-        return False
-    return not backend_record(meta).get("keywords_only")
+    folder, meta = _snapshot_in_use(kb_dir)
+    return folder is not None and not backend_record(meta).get("keywords_only")
 
 
 def build_in_background(kb_dir: str | Path, *, quiet: bool = False, poll_seconds: float = 0.2) -> subprocess.Popen:
@@ -397,11 +401,7 @@ def _build_locked(kb_dir: str | Path, cfg: Config, progress: bool, force: bool,
     fingerprint = lexical_fingerprint(Tokenizer())
     with open_store(kb_dir) as store:
         generation = store.generation()
-        try:
-            folder = current_folder(kb_dir)
-            meta = read_meta(folder, kb_dir)
-        except SearchIndexError:
-            folder, meta = None, {}
+        folder, meta = _snapshot_in_use(kb_dir)
         if root.is_dir():
             _remove_all_but(root, {folder.name, meta.get("previous", "")} if folder is not None else set())
         cfg = same_backend(cfg, backend_record(meta))
