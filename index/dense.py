@@ -131,7 +131,7 @@ def choose_index_type(requested: str, passages: int, ann_threshold: int, quantiz
     over the whole lawrefbook corpus (152,169 passages) 29–31 ms for float32 and 13–15 ms for
     8-bit codes on one machine, whose top 200 shared 99% of the exact ones. The graph walk does
     not grow so: over 294,732 passages on the slowest machine seen, 4 ms against the split scan's
-    21 ms, with 99% of the scan's top 10 passages (README).
+    21 ms, with 99% of the scan's top 10 passages (docs/search-quality.md).
 
     Raises:
         ValueError: for an unknown type.
@@ -226,9 +226,9 @@ def unit_passages(units: Sequence[DenseUnit], embedder: "Embedder", *,
     two or more and at least that many characters is also a passage of its own: the vector of a
     four-款 article stands for all its clauses at once, and a question about one of them (15 days
     to tell, 5 working days to object) meets it only weakly. Held-out over the whole corpus,
-    petition Recall@10 0.729 → 0.764 (README). Leaving out the 款 of articles under 150
+    petition Recall@10 0.729 → 0.764 (docs/search-quality.md). Leaving out the 款 of articles under 150
     characters takes a first build's passages from 294,732 to 226,970, and costs the petition
-    questions some of that gain (held-out Recall@10 0.859 → 0.848; README), so by default
+    questions some of that gain (held-out Recall@10 0.859 → 0.848; docs/search-quality.md), so by default
     (threshold 0) every such article has them."""
     lists = passage_lists(units, embedder, clauses=clauses)
     texts = [text for pieces in lists for text in pieces]

@@ -6,7 +6,7 @@ m3e-small (whose README restricts it to non-commercial research), anyone may use
 transformer and has no window: token n-gram convolutions are averaged over the whole text, so its
 cost grows linearly with the text and the passages are still split to `max_seq_length` tokens
 (long passages would blur into their average). Measured in `python -m bench embed` and the
-README's Search quality section.
+README's Search quality section (docs/search-quality.md holds the record).
 
 Each text is embedded alone, with one BLAS thread, as for the other backends: its vector then
 depends on nothing but the text (in the package's own flat batches, a text's sums depend on its

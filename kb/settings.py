@@ -93,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(never exclusively): a name, empty for the knowledge base's default collection, `none` for no preference.",
             ),
     Setting("collection_boost", 1.1, "Search: score factor for the documents of the preferred `collection` "
-            "(chosen on held-out petition questions; see the README).", float),
+            "(chosen on held-out petition questions; docs/search-quality.md).", float),
     Setting("candidates", 200, "Search: depth of the keyword and meaning rankings before fusion.", int),
     Setting("query_adapter", "bundled", "Search: query-side adapter learned by `python -m index.learn.fit`: "
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),

@@ -36,7 +36,7 @@ def test_auto_index_type_switches_at_the_threshold():
 
 def test_a_large_corpus_gets_a_graph_of_8_bit_codes():
     # the whole lawrefbook corpus (294,732 passages) was scanned code by code: 21 ms of a 58 ms
-    # search on the slowest machine seen, against 4 ms for a graph walk (README)
+    # search on the slowest machine seen, against 4 ms for a graph walk (docs/search-quality.md)
     cfg = load_config()
     assert choose_index_type(cfg.dense_index, 294_732, cfg.ann_threshold, cfg.quantize_threshold) == "hnsw"
     assert choose_index_type(cfg.dense_index, 20_000, cfg.ann_threshold, cfg.quantize_threshold) == "flat"

@@ -63,7 +63,7 @@ def test_search_filters(app_kb: Path) -> None:
 
 
 def test_search_and_eval_take_the_ranking_settings(app_kb: Path, tmp_path: Path) -> None:
-    # the README tells m3e-small's users to search with `--rrf-k 60 --dense-weight 1.5`; the settings
+    # the README tells m3e-small's users which `--rrf-k` and `--dense-weight` to search with; the settings
     # table lists the flags; `search` and `eval` refused them (exit 2) and only the environment worked
     question = "老百姓来反映情况，多久要告诉他受不受理"
     default = json.loads(cli("search", question, "--kb", str(app_kb), "--json", "--k", "10").stdout)

@@ -77,7 +77,7 @@ PLAIN_RRF = (60.0, 1.0)                  # (k, dense weight) of textbook RRF: th
 RRF_K_GRID = (5, 10, 20, 30, 60, 100)
 DENSE_WEIGHT_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 # petition-work questions written for learning, on the clauses of the petition course's documents:
-# learned from in every fold, never measured (README: "Questions written for learning")
+# learned from in every fold, never measured (docs/search-quality.md)
 WRITTEN_QUESTIONS = DATA_DIR / "petition-written.jsonl"
 
 
@@ -85,7 +85,7 @@ WRITTEN_QUESTIONS = DATA_DIR / "petition-written.jsonl"
 class TrainParams:
     # 23 since the bundled written questions joined (1,783 questions): about the updates 30 epochs
     # gave the 1,376 measured questions alone; more updates move W further from the identity
-    # (--epochs 60 cost STARD Recall@10, README)
+    # (--epochs 60 cost STARD Recall@10, docs/search-quality.md)
     epochs: int = 23
     lr: float = 2e-3
     temperature: float = 0.02
@@ -93,12 +93,12 @@ class TrainParams:
     batch: int = 64
     hard: int = 256          # hardest passages per question in the softmax
     # random passages per batch in the softmax: 16,384 held-out beat 4,096 on both sets in 3- and 5-fold
-    # CV over the whole corpus (README), the fit taking about a minute longer
+    # CV over the whole corpus (docs/search-quality.md), the fit taking about a minute longer
     shared: int = 16384
     refresh: int = 5         # epochs between recomputing the hard passages
     seed: int = 0
     # the adapter is the mean of this many fits (seeds seed, seed+1, …): 5 against 1, 3-fold CV over
-    # the whole corpus, Recall@10 STARD +0.006, petition +0.026 (README: "One adapter from five draws")
+    # the whole corpus, Recall@10 STARD +0.006, petition +0.026 (docs/search-quality.md)
     seeds: int = 5
     balance: float = 0.5     # question weight ∝ (its set's size)^-balance: 0 each question alike, 1 each set alike
 
@@ -180,7 +180,7 @@ def fit_adapter(queries: np.ndarray, positives: Sequence[np.ndarray], passages: 
     """Weights W (dim × dim) such that normalise(q · W) ranks each query's positive passages high:
     the mean of `params.seeds` fits (`fit_adapter_once`) that differ only in their random draws.
     A mean of linear maps is one linear map, so search costs the same; it varies less with the
-    draws than one fit does (README: "One adapter from five draws")."""
+    draws than one fit does (docs/search-quality.md: "One adapter from five draws")."""
     return np.mean([fit_adapter_once(queries, positives, passages, params, question_weights, params.seed + s)
                     for s in range(params.seeds)], axis=0).astype(np.float32)
 

@@ -9,7 +9,7 @@ of those documents (same name before the date in parentheses), every file whose 
 `--random` other files drawn with a fixed seed. Then `python -m ingest DIR --kb KB` and
 `python -m index.learn.fit --kb KB … --dry-run`. About 20,000 articles: the fit takes minutes.
 The bundled files are learned over the whole corpus, the knowledge base their users search: files
-learned here give it up to 0.015 less on new questions (README, "Search quality and speed").
+learned here give it up to 0.015 less on new questions (docs/search-quality.md).
 """
 from __future__ import annotations
 
