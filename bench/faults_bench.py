@@ -129,7 +129,9 @@ def _install_pause(stage: str, marker: Path) -> None:
         from index.embed import Embedder
         encode = Embedder.encode_passages
 
-        def paused_encode(self, texts, progress=False):  # noqa: ANN001
+        # passes on whatever the build passes: a hook that named the arguments of its day failed
+        # with TypeError once `encode_passages` lost one, and the fault went untested
+        def paused_encode(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
             embed_one, done = self.backend.embed_one, [0]
 
             def counted(text, max_length):  # noqa: ANN001
@@ -138,7 +140,7 @@ def _install_pause(stage: str, marker: Path) -> None:
                     _pause(marker)
                 return embed_one(text, max_length)
             self.backend.embed_one = counted
-            return encode(self, texts, progress)
+            return encode(self, *args, **kwargs)
         Embedder.encode_passages = paused_encode
     elif stage == "faiss":          # the FAISS file written to its temporary name, not yet renamed
         import faiss

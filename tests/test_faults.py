@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from bench import faults_bench
 from bench.faults_bench import Content, Truth, blank_pdf, descendants, leftovers, survivors
+from index.embed import Embedder, load_embedder
 
 
 def test_survivors_sees_a_living_grandchild_and_not_a_dead_one() -> None:
@@ -79,3 +83,22 @@ def test_same_title_and_date_with_another_text_is_not_skipped_as_the_same_versio
         texts = " ".join(a.text for a in store.iter_articles())
     assert summary.failed == 1 or "通过网络提出信访事项" in texts, \
         f"the other text was dropped quietly: {summary}"
+
+
+class Paused(Exception):
+    """What the tests' pause raises instead of sleeping."""
+
+
+def test_the_embedding_pause_holds_the_build_as_it_calls_the_embedder(monkeypatch, tmp_path: Path) -> None:
+    # the hook named the arguments `encode_passages` took when it was written; when the build's
+    # call lost one, the hooked build died of a TypeError and `kill -9 ingest: embedding` never ran
+    embedder = load_embedder()
+    monkeypatch.setattr(Embedder, "encode_passages", Embedder.encode_passages)      # restored after the test
+    monkeypatch.setattr(embedder.backend, "embed_one", embedder.backend.embed_one)  # (a shared backend)
+
+    def pause(marker: Path) -> None:
+        raise Paused(marker)
+    monkeypatch.setattr(faults_bench, "_pause", pause)
+    faults_bench._install_pause("embed", tmp_path / "marker")
+    with pytest.raises(Paused):
+        embedder.encode_passages([f"第{n}条 信访人对复查意见不服的，可以请求复核。" for n in range(30)])
