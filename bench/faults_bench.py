@@ -32,6 +32,7 @@ store never held. Any "Traceback" on any command's stderr is counted as well.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -46,7 +47,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,41 +97,39 @@ def _pause(marker: Path) -> None:
     time.sleep(PAUSE_SECONDS)
 
 
+def _paused(function: Callable, marker: Path, *, before: bool) -> Callable:
+    """`function` pausing (see `_pause`) just before or just after it runs. It passes on whatever
+    it is called with and returns what `function` returns: a hook that named the arguments of its
+    day died of TypeError once `Embedder.encode_passages` lost one, and that fault went untested.
+    It takes `function`'s module and name, so a wrapped module function pickles by name."""
+    @functools.wraps(function)
+    def paused(*args, **kwargs):  # noqa: ANN002, ANN003
+        if before:
+            _pause(marker)
+        result = function(*args, **kwargs)
+        if not before:
+            _pause(marker)
+        return result
+    return paused
+
+
 def _install_pause(stage: str, marker: Path) -> None:
     """Wrap one function of the stage so that it pauses (see `_pause`)."""
     if stage == "parse":            # files handed to the parse workers, nothing stored yet
         from ingest.batch import ParsePool
-        dispatch = ParsePool._dispatch
-
-        def paused_dispatch(self, pending):  # noqa: ANN001
-            dispatch(self, pending)
-            _pause(marker)
-        ParsePool._dispatch = paused_dispatch
+        ParsePool._dispatch = _paused(ParsePool._dispatch, marker, before=False)
     elif stage == "commit":         # one file written inside the open transaction
         from ingest.store import StoreWriter
-        put_file = StoreWriter.put_file
-
-        def paused_put_file(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
-            result = put_file(self, *args, **kwargs)
-            _pause(marker)
-            return result
-        StoreWriter.put_file = paused_put_file
+        StoreWriter.put_file = _paused(StoreWriter.put_file, marker, before=False)
     elif stage == "tokenise":       # inside the tokeniser workers (small chunks, so a pool is used)
         build = importlib.import_module("index.build")     # `index.build` the attribute is the function
-        tokenize_chunk = build._tokenize_chunk
-
-        def paused_chunk(chunk, tokenizer=None):  # noqa: ANN001
-            _pause(marker)
-            return tokenize_chunk(chunk, tokenizer)
-        paused_chunk.__module__, paused_chunk.__qualname__ = "index.build", "_tokenize_chunk"   # picklable by name
-        build._tokenize_chunk = paused_chunk
+        build._tokenize_chunk = _paused(build._tokenize_chunk, marker, before=True)
         build.TOKENIZE_CHUNK = 100
     elif stage == "embed":          # 20 passages embedded, the embedding threads at work
         from index.embed import Embedder
         encode = Embedder.encode_passages
 
-        # passes on whatever the build passes: a hook that named the arguments of its day failed
-        # with TypeError once `encode_passages` lost one, and the fault went untested
+        # the arguments passed on whatever they are, as `_paused` passes them
         def paused_encode(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
             embed_one, done = self.backend.embed_one, [0]
 
@@ -144,20 +143,10 @@ def _install_pause(stage: str, marker: Path) -> None:
         Embedder.encode_passages = paused_encode
     elif stage == "faiss":          # the FAISS file written to its temporary name, not yet renamed
         import faiss
-        write_index = faiss.write_index
-
-        def paused_write_index(index, path):  # noqa: ANN001
-            write_index(index, path)
-            _pause(marker)
-        faiss.write_index = paused_write_index
+        faiss.write_index = _paused(faiss.write_index, marker, before=False)
     elif stage == "swap":           # the snapshot complete (meta.json written), CURRENT not yet replaced
         build = importlib.import_module("index.build")     # `index.build` the attribute is the function
-        swap_in = build._swap_in
-
-        def paused_swap_in(root, folder):  # noqa: ANN001
-            _pause(marker)
-            swap_in(root, folder)
-        build._swap_in = paused_swap_in
+        build._swap_in = _paused(build._swap_in, marker, before=True)
     else:
         raise SystemExit(f"error: unknown stage {stage!r}")
 

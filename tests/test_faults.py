@@ -102,3 +102,21 @@ def test_the_embedding_pause_holds_the_build_as_it_calls_the_embedder(monkeypatc
     faults_bench._install_pause("embed", tmp_path / "marker")
     with pytest.raises(Paused):
         embedder.encode_passages([f"第{n}条 信访人对复查意见不服的，可以请求复核。" for n in range(30)])
+
+
+def test_a_paused_function_passes_on_its_arguments_and_result(monkeypatch, tmp_path: Path) -> None:
+    # every stage's hook wraps its function so: none names the arguments of its day
+    calls: list[str] = []
+
+    def pause(marker: Path) -> None:
+        calls.append("pause")
+    monkeypatch.setattr(faults_bench, "_pause", pause)
+
+    def joined(*parts: str, sep: str = "-") -> str:
+        calls.append("run")
+        return sep.join(parts)
+    for before, order in ((True, ["pause", "run"]), (False, ["run", "pause"])):
+        calls.clear()
+        paused = faults_bench._paused(joined, tmp_path / "marker", before=before)
+        assert paused("a", "b", sep="+") == "a+b" and calls == order
+        assert (paused.__module__, paused.__qualname__) == (joined.__module__, joined.__qualname__)  # pickles by name
