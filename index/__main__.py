@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ingest.store import DB_NAME
 from kb.citations import cited_text, part_label
 from kb.errors import run_cli
+from kb.files import os_text
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
 from kb.settings import SEARCH_SETTINGS, Config, add_arguments, config_from_args
 
@@ -42,15 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("search", help="search the knowledge base",
                             description="Search with a question or a reference (信访工作条例第三十三条), or run "
                                         "a batch of questions from a JSONL file.")
-    p.add_argument("query", nargs="?", help="the question (omit with --batch)")
+    p.add_argument("query", nargs="?", type=os_text, help="the question (omit with --batch)")
     p.add_argument("--batch", type=Path, metavar="FILE.jsonl",
                    help='JSONL file of {"qid": ..., "query": ...} lines; writes one JSON line per query')
     p.add_argument("--k", type=int, default=None, help="number of results (default: the top_k setting)")
     p.add_argument("--json", action="store_true", help="print JSON instead of readable text")
-    p.add_argument("--doc", action="append", default=[], metavar="TITLE",
+    p.add_argument("--doc", action="append", default=[], type=os_text, metavar="TITLE",
                    help="only this document (title or short name; repeat for several)")
-    p.add_argument("--level", action="append", default=[], help="only this level, e.g. 法律 (repeatable)")
-    p.add_argument("--in-region", action="append", default=[], metavar="REGION",
+    p.add_argument("--level", action="append", default=[], type=os_text, help="only this level, e.g. 法律 (repeatable)")
+    p.add_argument("--in-region", action="append", default=[], type=os_text, metavar="REGION",
                    help="only this region and places inside it, e.g. 全国 or 四川省 (repeatable)")
     p.add_argument("--status", action="append", default=None,
                    help="current (default), superseded, repealed, pending (repeatable)")

@@ -398,7 +398,13 @@ class DenseIndex:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / INDEX_FILE, lambda p: faiss.write_index(self.index, str(p)))
+        def index_writer(p: Path) -> None:
+            # through a Python file: FAISS takes a path only as UTF-8 text, and the folder's name
+            # may be in other bytes
+            with open(p, "wb") as fh:
+                faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
+
+        write_atomically(folder / INDEX_FILE, index_writer)
 
         def array_writer(array: np.ndarray):
             def write(p: Path) -> None:
@@ -432,7 +438,8 @@ class DenseIndex:
             raise SearchIndexError(f"{folder}: dense index holds {meta.articles} articles, the knowledge base "
                                    f"{articles}; rebuild it: {rebuild_hint}")
         try:
-            index = faiss.read_index(str(folder / INDEX_FILE))
+            with open(folder / INDEX_FILE, "rb") as fh:       # as `save` writes it
+                index = faiss.read_index(faiss.PyCallbackIOReader(fh.read))
             passage_articles = np.load(folder / PASSAGES_FILE)
         except (OSError, RuntimeError, ValueError) as err:   # faiss reports a bad file as RuntimeError
             raise SearchIndexError(f"{folder}: dense index unreadable ({one_line(err)}); "

@@ -124,6 +124,9 @@ def unknown_names(text: str, mentions: Sequence[Mention]) -> dict[int, str]:
     return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def asks_something(text: str) -> bool:
     """Whether a query has a letter or digit to search for ("？？？" has none)."""
     return any(ch.isalnum() for ch in text)
@@ -131,7 +134,9 @@ def asks_something(text: str) -> bool:
 
 def normalise_query(text: str) -> str:
     """NFKC (full-width digits and brackets become ASCII), traditional characters simplified
-    (the knowledge base's texts are simplified), whitespace runs squeezed."""
+    (the knowledge base's texts are simplified), whitespace runs squeezed; half a surrogate pair
+    (a JSON line may escape one: "\\udce5"), which no encoder takes, becomes U+FFFD."""
+    text = _SURROGATE.sub("\ufffd", text)
     return re.sub(r"\s+", " ", to_simplified(unicodedata.normalize("NFKC", text))).strip()
 
 

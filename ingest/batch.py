@@ -28,6 +28,7 @@ from pathlib import Path
 from ingest.records import Document, Summary
 from ingest.store import StoreWriter
 from kb.errors import IngestError, NotADocument
+from kb.files import path_text
 from kb.lock import writer_lock
 from kb.settings import Config, load_config
 from kb.workers import usable_cores
@@ -37,9 +38,10 @@ COMMIT_EVERY = 200          # files per transaction: bounds the work an interrup
 
 @dataclass(frozen=True)
 class Candidate:
-    path: str               # absolute
+    path: str               # absolute, as stored and shown (`kb.files.path_text`)
     relpath: str            # relative to the folder it was found under
     sha256: str
+    os_path: str            # the same file as the system names it (other than `path` for a name not in UTF-8)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def discover(paths: Iterable[str | Path], extensions: Iterable[str],
         except (OSError, RuntimeError):     # resolve() of a loop (RuntimeError before Python 3.13)
             broken, resolved = "symlink loop: not followed", p
         if broken:
-            report(FileOutcome(str(p.absolute()), "failed", kind="unsupported", message=broken))
+            report(FileOutcome(path_text(p.absolute()), "failed", kind="unsupported", message=broken))
             continue
         if p.is_dir():
             for f in sorted(p.rglob("*")):
@@ -121,7 +123,7 @@ def discover(paths: Iterable[str | Path], extensions: Iterable[str],
                 if f.is_file() and f.suffix.lower() in exts:
                     yield f.resolve(), rel.as_posix()
                 elif f.is_symlink() and (broken := _broken_link(f)):
-                    report(FileOutcome(str(f), "skipped", message=broken))
+                    report(FileOutcome(path_text(f), "skipped", message=broken))
         else:
             yield resolved, p.name
 
@@ -353,9 +355,9 @@ def parse_file_bounded(path: str | Path, cfg: Config | None = None) -> Document:
     if status == "ok":
         return payload  # type: ignore[return-value]
     if status == "skip":
-        raise NotADocument(str(path), str(payload))
+        raise NotADocument(path_text(path), str(payload))
     kind, reason, message = payload  # type: ignore[misc]
-    raise IngestError(str(path), kind, message, reason=reason)
+    raise IngestError(path_text(path), kind, message, reason=reason)
 
 
 def _parse_all(paths: list[str], workers: int, cfg: Config,
@@ -414,10 +416,10 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
         found: dict[str, str] = {}
         todo: list[Candidate] = []
         for path, rel in discover(paths, SUPPORTED_EXTENSIONS, report):
-            key = str(path)
+            key = path_text(path)
             if key in found:
                 continue
-            found[key] = rel
+            found[key] = rel = path_text(rel)
             if not path.is_file():
                 report(FileOutcome(key, "failed", kind="unsupported", message="no such file"))
                 continue
@@ -426,7 +428,7 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
             except OSError as e:
                 report(FileOutcome(key, "failed", kind="unsupported", message=f"cannot read ({e.strerror})"))
                 continue
-            todo.append(Candidate(key, rel, digest))
+            todo.append(Candidate(key, rel, digest, str(path)))
         if failures:    # so far, files that could not be read (missing, unreadable, a symlink loop): the
             # store's failures table lists every file that failed, not only parse failures
             with writer.transaction():
@@ -455,7 +457,7 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
 def _prune(writer: StoreWriter, roots: list[Path], found: dict[str, str],
            report: Callable[[FileOutcome], None]) -> None:
     """Remove stored files under the given folders that were not found this time."""
-    folders = [str(p.resolve()) + os.sep for p in roots if p.is_dir()]
+    folders = [path_text(p.resolve()) + os.sep for p in roots if p.is_dir()]
     gone = [p for p in writer.file_states() if p not in found and any(p.startswith(f) for f in folders)]
     if gone:
         with writer.transaction():
@@ -493,7 +495,7 @@ def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, 
                 on_page(pages_read, pages_to_read)
 
         def parsed() -> Iterator[tuple[Candidate, tuple[str, object]]]:
-            for item in zip(changed, _parse_all([c.path for c in changed], workers, cfg, page_read)):
+            for item in zip(changed, _parse_all([c.os_path for c in changed], workers, cfg, page_read)):
                 bar.update(1)
                 yield item
 
@@ -510,7 +512,7 @@ def _ingest_changed(writer: StoreWriter, changed: list[Candidate], parser: str, 
 def _store_one(writer: StoreWriter, c: Candidate, parser: str, status: str, payload: object) -> FileOutcome:
     if status == "ok":
         doc: Document = payload  # type: ignore[assignment]
-        day = file_day(c.path)
+        day = file_day(c.os_path)
         result = writer.put_file(c.path, c.relpath, c.sha256, parser, doc, file_date=day)
         if result == "conflict" and doc.meta.version_date:
             message = (f"another file of the title 《{doc.meta.title}》 dated {doc.meta.version_date} holds a different "

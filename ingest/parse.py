@@ -17,6 +17,7 @@ from ingest.references import extract_definitions, extract_references
 from ingest.records import MADE_SIMPLIFIED, Document, DocumentMeta, Doubt
 from kb.chinese import to_simplified, written_in_traditional
 from kb.errors import IngestError, NotADocument
+from kb.files import path_text
 
 __all__ = ["parse_file", "parse_text", "parse_raw", "document_to_json", "read_sidecar", "sidecar_path",
            "SUPPORTED_EXTENSIONS"]
@@ -68,7 +69,7 @@ def parse_file(path: str | Path) -> Document:
     """
     path = Path(path)
     raw = load_file(path)
-    return parse_raw(raw, source=str(path), sidecar=read_sidecar(path))
+    return parse_raw(raw, source=path_text(path), sidecar=read_sidecar(path))
 
 
 def parse_text(text: str, *, source: str = "", markdown: bool | None = None,

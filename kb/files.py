@@ -1,4 +1,5 @@
-"""File writes that readers never see half done, and files that one process at a time makes."""
+"""File writes that readers never see half done, files that one process at a time makes, and the
+text of names the file system holds in legacy bytes."""
 from __future__ import annotations
 
 import fcntl
@@ -41,3 +42,26 @@ def exclusive(lock_file: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)           # closing releases the flock
+
+
+def os_text(text: str) -> str:
+    """`text` as the system handed it over (a file name, a command-line argument), readable: bytes
+    that are not UTF-8 reach Python as surrogate escapes, which neither SQLite nor a terminal
+    takes. Such a name is read as GB18030 (a Windows zip's GBK names unpacked here, a GBK
+    terminal), else its undecodable bytes are written as escapes ("\\xff"). Decoded whole, not
+    run by run: a GBK character's second byte may be an ASCII one."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+    try:
+        return raw.decode("gb18030")      # GBK and GB2312 are subsets of it
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """The text a file path is stored and shown as: `os_text` of each of its parts, so that a GBK
+    name under UTF-8 folders reads as Chinese. The same path always gives the same text."""
+    return os.sep.join(os_text(part) for part in os.fspath(path).split(os.sep))

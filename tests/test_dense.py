@@ -3,6 +3,7 @@ hand-made FAISS indexes; then `build_dense` with the real bundled model and a te
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -309,6 +310,14 @@ def test_save_and_load_round_trip(tmp_path: Path, index_type: str):
     assert [a for a, _ in loaded.search(query, 4)] == [10, 20, 30, 40]
     assert loaded.index_type == index_type
     assert json.loads((folder / META_FILE).read_text())["generation"] == 3
+
+
+def test_a_folder_named_in_bytes_other_than_utf8(tmp_path: Path):
+    """FAISS takes a path only as UTF-8 text: a knowledge base in a folder named in GBK bytes
+    could not be indexed (a TypeError of its SWIG wrapper)."""
+    folder = saved(Path(os.fsdecode(os.fsencode(tmp_path) + "/知识库".encode("gb18030"))))
+    _, _, query = hand_made()
+    assert [a for a, _ in DenseIndex.load(folder, "model-a", articles=4).search(query, 4)] == [10, 20, 30, 40]
 
 
 def test_load_refuses_another_model(tmp_path: Path):

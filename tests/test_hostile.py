@@ -684,3 +684,42 @@ def test_the_limits_are_command_line_flags_too(tmp_path: Path) -> None:
     inspected = subprocess.run([sys.executable, "-m", "ingest", "inspect", str(slow), "--parse-timeout", "0.5"],
                                cwd=REPO, capture_output=True, text=True, timeout=120)
     assert inspected.returncode == 2 and "parse_timeout" in inspected.stderr
+
+
+def test_file_names_that_are_not_utf8_are_ingested_under_what_they_read_as(tmp_path: Path) -> None:
+    """A Windows zip unpacked on Linux leaves GBK file names, which Python hands over as surrogate
+    escapes that neither SQLite nor the terminal takes (the batch died of a UnicodeEncodeError). The
+    file is stored and reported under the name its bytes read as in GB18030, and one that reads as
+    nothing under its bytes escaped; a second run finds them unchanged, and --prune finds them gone."""
+    from ingest import run
+    from ingest.store import StoreWriter
+    folder, kb = tmp_path / "corpus", tmp_path / "kb"
+    (folder / "各地").mkdir(parents=True)          # a UTF-8 folder name above a GBK file name
+    gbk = os.fsdecode(os.fsencode(folder / "各地") + b"/" + "信访工作规定(2020-03-01).txt".encode("gb18030"))
+    Path(gbk).write_text(regulation(1), encoding="utf-8")
+    Path(os.fsdecode(os.fsencode(folder) + b"/\xff\xfe.txt")).write_text(regulation(2), encoding="utf-8")
+    (folder / "good.txt").write_text(regulation(3), encoding="utf-8")
+    outcomes: list = []
+    summary = run([folder], kb, on_file=outcomes.append)
+    assert (summary.added, summary.failed) == (3, 0), summary.failures
+    assert sorted(o.path[len(str(folder)) + 1:] for o in outcomes) == [
+        "\\xff\\xfe.txt", "good.txt", "各地/信访工作规定(2020-03-01).txt"]
+    writer = StoreWriter(kb)
+    try:
+        assert set(writer.file_states()) == {o.path for o in outcomes}
+    finally:
+        writer.close()
+    document = parse_file(gbk)
+    assert document.source.endswith("各地/信访工作规定(2020-03-01).txt")
+    assert document.meta.version_date == "2020-03-01"       # read from the name, as for any file
+    assert run([folder], kb).unchanged == 3
+    os.remove(gbk)
+    assert run([folder], kb, prune=True).removed == 1
+
+
+def test_text_the_system_hands_over_in_legacy_bytes_reads_as_gb18030() -> None:
+    from kb.files import os_text, path_text
+    assert os_text(os.fsdecode("信访".encode("gb18030"))) == "信访"
+    assert os_text("信访 question") == "信访 question"
+    assert os_text(os.fsdecode(b"\xff\xfe")) == "\\xff\\xfe"
+    assert path_text(os.fsdecode("/材料/".encode() + "条例.txt".encode("gb18030"))) == "/材料/条例.txt"

@@ -1,4 +1,5 @@
 """Query understanding on strings: references, document names, expansions."""
+import os
 from pathlib import Path
 
 import pytest
@@ -405,3 +406,15 @@ def test_a_part_named_before_its_chapter(titles: TitleMatcher) -> None:
     assert division.label == "婚姻家庭编第二章"
     assert parse_query("《民法典》的总则第六章", titles).divisions[0].part == "总则"
     assert parse_query("信访工作条例第四章", titles).divisions[0].part == ""
+
+
+def test_a_lone_surrogate_in_a_question_is_no_crash() -> None:
+    """A JSON batch line may escape half a surrogate pair ("\\udce5"), which no encoder takes."""
+    assert normalise_query("\udce5信访") == "\ufffd信访"
+
+
+def test_a_question_typed_in_a_gbk_terminal_reads_as_chinese() -> None:
+    from index.__main__ import _parser
+    args = _parser().parse_args(["search", os.fsdecode("对处理意见不服".encode("gb18030")),
+                                 "--doc", os.fsdecode("信访工作条例".encode("gb18030"))])
+    assert (args.query, args.doc) == ("对处理意见不服", ["信访工作条例"])
