@@ -70,10 +70,14 @@ def read_questions(path: Path, *, need_gold: bool) -> list[Question]:
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            if not isinstance(row["query"], str):
+                raise ValueError("query is not text")
             gold = frozenset(article_key(g["title"], g["article_no"]) for g in row.get("gold", ()))
             if need_gold and not gold:
                 raise ValueError("no gold articles")
-            questions.append(Question(row["qid"], str(row["query"]), gold))
+            questions.append(Question(row["qid"], row["query"], gold))
         except (ValueError, KeyError, TypeError) as err:
             raise QueryError(f"{path}:{n}: bad question line ({err})") from None
     return questions

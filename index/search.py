@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as _dt
 import functools
 import re
 import threading
@@ -973,12 +974,19 @@ def bound_number(bound: str, *, end: bool) -> int:
     """A YYYY / YYYY-MM / YYYY-MM-DD bound as yyyymmdd: its first day, or its last when `end`.
 
     Raises:
-        QueryError: if `bound` has another form.
+        QueryError: if `bound` has another form, or names a month or day that does not exist.
     """
     m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", bound.strip())
     if not m:
         raise QueryError(f"bad date {bound!r}: use YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    if month and not 1 <= int(month) <= 12:
+        raise QueryError(f"bad date {bound!r}: no such month")
+    if day:
+        try:
+            _dt.date(year, int(month), int(day))
+        except ValueError:
+            raise QueryError(f"bad date {bound!r}: no such day") from None
     month_value = int(month) if month else (12 if end else 1)
     day_value = int(day) if day else (31 if end else 1)
     return year * 10000 + month_value * 100 + day_value

@@ -37,7 +37,8 @@ def _ingest_parser() -> argparse.ArgumentParser:
                           help="build the index in a process of its own and return as soon as search works "
                                "(the snapshot in use, or a first build's keywords-only one) while it goes on "
                                "(what make run does before it serves the app)")
-    p.add_argument("--workers", type=int, default=None, help="parser processes (default: up to 2)")
+    # not `--workers`: that is the setting of where a build embeds (`python -m index build`)
+    p.add_argument("--parse-workers", type=int, default=None, metavar="N", help="parser processes (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_wait_arguments(p)
     return p
@@ -97,7 +98,10 @@ def ingest_main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from ingest.batch import FileOutcome, run
-    args = _ingest_parser().parse_args(argv)
+    parser = _ingest_parser()
+    args = parser.parse_args(argv)
+    if args.parse_workers is not None and args.parse_workers < 1:
+        parser.error(f"--parse-workers: {args.parse_workers} is not a number of at least 1")
     cfg = config_from_args(args)
 
     def on_file(o: FileOutcome) -> None:
@@ -111,7 +115,7 @@ def ingest_main(argv: list[str]) -> int:
     # one hold over the ingest and the index build: no other writer gets in between (a build in the
     # background takes the lock after it)
     with cli_writer_lock(cfg.kb, wait_seconds(args, cfg)):
-        summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.workers, on_file=on_file, cfg=cfg,
+        summary = run(args.paths, cfg.kb, prune=args.prune, workers=args.parse_workers, on_file=on_file, cfg=cfg,
                       progress=not args.quiet)
         print(f"files: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
               f"{summary.removed} removed, {summary.skipped} skipped, {summary.failed} failed")

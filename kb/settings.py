@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ class Setting:
     default: object
     help: str
     type: type = str
+    least: float = 0        # of a number: the smallest value that means something (NaN and ∞ never do)
 
     @property
     def env(self) -> str:
@@ -41,7 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embed_backend", "onnx-int8",
             "How the model runs: `torch` (fp32 reference), `onnx` (ONNX Runtime, fp32) or `onnx-int8` "
             "(ONNX Runtime, int8 weights; about twice as fast on CPU, same recall)."),
-    Setting("max_seq_length", 256, "Model window in tokens; longer articles are split between paragraphs.", int),
+    Setting("max_seq_length", 256, "Model window in tokens; longer articles are split between paragraphs.", int, 16),
     Setting("clause_passages", True, "Besides each article, embed each 款 of a current article with two or more "
             "as a passage of its own, so a question about one clause meets that clause's vector (about 65% "
             "more to embed in a first build; off = whole articles only).", bool),
@@ -50,7 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
             "corpus 150 embeds 23% fewer passages in a first build and 200 34% fewer, at a cost to the petition "
             "questions (held-out Recall@10 0.859 → 0.848 and 0.841).", int),
     Setting("embed_batch_size", 32, "Passages handed to an embedding thread at a time (each is embedded alone, so "
-            "vectors do not depend on it).", int),
+            "vectors do not depend on it).", int, 1),
     Setting("embed_threads", 0, "CPU threads for embedding: as many passages at once, one thread each; a "
             "question, all of them on its one text. 0 = one per core this process may use (its CPU affinity, "
             "at most `OMP_NUM_THREADS`).", int),
@@ -94,7 +96,7 @@ SETTINGS: tuple[Setting, ...] = (
             ),
     Setting("collection_boost", 1.1, "Search: score factor for the documents of the preferred `collection` "
             "(chosen on held-out petition questions; docs/search-quality.md).", float),
-    Setting("candidates", 200, "Search: depth of the keyword and meaning rankings before fusion.", int),
+    Setting("candidates", 200, "Search: depth of the keyword and meaning rankings before fusion.", int, 1),
     Setting("query_adapter", "bundled", "Search: query-side adapter learned by `python -m index.learn.fit`: "
             "`bundled` (index/data/query_adapter.npz, used if trained for the model in use), a file, or `none`."),
     Setting("reranker", "bundled", "Search: the learned second stage over the fused candidates (`index/rerank.py`, "
@@ -103,15 +105,15 @@ SETTINGS: tuple[Setting, ...] = (
             "(`index/prior.py`: the documents and articles that answer the nearest questions with known answers rank "
             "higher, by the learned weights): `bundled` (index/data/question_prior.npz, used if learned with the model in use), a file, "
             "or `none`."),
-    Setting("top_k", 10, "Number of results a search returns.", int),
-    Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int),
+    Setting("top_k", 10, "Number of results a search returns.", int, 1),
+    Setting("upload_max_mb", 50, "Largest file the app accepts for upload, in MB.", int, 1),
     Setting("parse_timeout", 60.0, "Ingest: seconds a file may take to parse (in its worker process); a slower "
-            "file is stopped and reported as `timeout`, the others are stored.", float),
+            "file is stopped and reported as `timeout`, the others are stored.", float, 0.1),
     Setting("parse_memory_mb", 1024, "Ingest: memory limit (address space, MB) of a parser process; a file that "
-            "needs more is reported as `too_large`, the others are stored.", int),
+            "needs more is reported as `too_large`, the others are stored.", int, 1),
     Setting("ocr_memory_mb", 2048, "Ingest: memory limit (address space, MB) of a parser process once it reads "
             "scans by OCR (the models and ONNX Runtime take about 1.7 GB of address space); at least "
-            "`parse_memory_mb`.", int),
+            "`parse_memory_mb`.", int, 1),
     Setting("public", False, "Serve the app to the network (all interfaces) instead of this machine only "
             "(`make run PUBLIC=1`); uploads then need `upload_password`.", bool),
     Setting("upload_password", "", "Password for uploads when the app is `public` (without one, a public app "
@@ -146,10 +148,14 @@ def _convert(setting: Setting, value: object) -> object:
                               f"{', '.join(TRUE_WORDS)} or {', '.join(w for w in FALSE_WORDS if w)}")
         return value.strip().lower() in TRUE_WORDS
     try:
-        return setting.type(value)
+        converted = setting.type(value)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {setting.name} ({setting.env}): {value!r} is not a valid "
                           f"{setting.type.__name__}") from None
+    if setting.type in (int, float) and not (math.isfinite(converted) and converted >= setting.least):
+        raise ConfigError(f"setting {setting.name} ({setting.env}): {value!r} is not a number of at least "
+                          f"{setting.least:g}")
+    return converted
 
 
 def load_config(**overrides: object) -> "Config":

@@ -60,3 +60,14 @@ def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
         read_questions(path, need_gold=False)
     with pytest.raises(QueryError, match="missing.jsonl"):
         read_questions(tmp_path / "missing.jsonl", need_gold=False)
+
+
+@pytest.mark.parametrize("line, reason", [("[1, 2]", "not a JSON object"), ('"问"', "not a JSON object"),
+                                          ('{"qid": 1, "query": 5}', "query is not text"),
+                                          ('{"qid": 1, "query": "x", "gold": [5]}', "")])
+def test_a_line_of_another_shape_is_a_one_line_error(tmp_path: Path, line: str, reason: str) -> None:
+    """A JSON list on a line died as an AttributeError traceback."""
+    path = tmp_path / "odd.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(QueryError, match=f"odd.jsonl:1: bad question line \\({reason}"):
+        read_questions(path, need_gold=False)

@@ -457,7 +457,7 @@ def test_parse_workers_die_with_their_parent(tmp_path: Path) -> None:
     for i in range(8):      # (8 files: enough for the old code to start a pool too)
         slow_file(folder / f"slow{i}.txt")
     _kill_parent_then_check_workers(["-m", "ingest", str(folder), "--kb", str(tmp_path / "kb"),
-                                     "--no-index", "-q", "--workers", "2"], tmp_path, at_least=2)
+                                     "--no-index", "-q", "--parse-workers", "2"], tmp_path, at_least=2)
 
 
 TOKENISE_SCRIPT = """

@@ -298,6 +298,9 @@ def test_subcorpus_takes_gold_files_their_versions_the_petition_texts_and_a_fixe
     chosen = choose_files(files, gold, extra=5, seed=0)
     assert {tmp_path / n for n in names[:2] + names[3:4]} <= set(chosen)     # both versions and the 信访 text
     assert len(chosen) == 3 + 5 and chosen == choose_files(files, gold, extra=5, seed=0)
+    questions.write_text('{"qid": 1, "query": "问"}\n[1, 2]\n', encoding="utf-8")     # was an AttributeError
+    with pytest.raises(ConfigError, match=r"q.jsonl:2: bad question line \(not a JSON object\)"):
+        gold_files(tmp_path, [questions])
     assert choose_files(files, gold, extra=5, seed=1) != chosen
 
 

@@ -359,6 +359,9 @@ def test_date_bounds() -> None:
     assert bound_number("2022-05-09", end=True) == 20220509
     with pytest.raises(QueryError, match="bad date"):
         bound_number("22年", end=False)
+    for no_such_day in ("2020-13", "2020-13-45", "2023-02-29", "2020-00-10"):     # once read as bounds no text meets
+        with pytest.raises(QueryError, match=f"bad date '{no_such_day}': no such"):
+            bound_number(no_such_day, end=False)
 
 
 def test_filters_accept_lists_and_stay_hashable() -> None:

@@ -46,3 +46,30 @@ def test_every_setting_shows_in_a_cli_help() -> None:
     text = parser.format_help()
     assert all(s.flag in text for s in SETTINGS)
     assert "65% more" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("name, value", [("rrf_k", "-1"), ("dense_weight", "nan"), ("title_boost", "inf"),
+                                         ("top_k", "0"), ("candidates", "-5"), ("parse_timeout", "-1"),
+                                         ("wait", "-1"), ("max_seq_length", "0")])
+def test_numbers_out_of_range_are_config_errors(monkeypatch, name: str, value: str) -> None:
+    """A negative RRF k died as a traceback deep in the search; a NaN weight searched, ranking nothing."""
+    monkeypatch.setenv(f"POLICYKB_{name.upper()}", value)
+    with pytest.raises(ConfigError, match=rf"setting {name} \(POLICYKB_{name.upper()}\): {value!r} is not"):
+        load_config()
+    monkeypatch.delenv(f"POLICYKB_{name.upper()}")
+    with pytest.raises(ConfigError, match=f"setting {name}"):
+        load_config(**{name: float(value)})
+
+
+def test_zero_stays_a_valid_weight_and_wait() -> None:
+    cfg = load_config(dense_weight=0.0, rrf_k=0.0, wait=0.0, embed_threads=0)
+    assert (cfg.dense_weight, cfg.rrf_k, cfg.wait, cfg.embed_threads) == (0.0, 0.0, 0.0, 0)
+
+
+def test_the_parser_processes_of_an_ingest_are_not_the_embedding_workers(tmp_path: Path) -> None:
+    """`python -m ingest DIR --workers 2` (parser processes) passed 2 to the build as the `workers`
+    setting (where to embed), which refused it after the ingest: the flag is `--parse-workers`."""
+    from ingest.__main__ import _ingest_parser
+    from kb.settings import config_from_args
+    args = _ingest_parser().parse_args([str(tmp_path), "--parse-workers", "2"])
+    assert args.parse_workers == 2 and config_from_args(args).workers == ""

@@ -48,8 +48,12 @@ def gold_files(corpus: Path, question_files: Iterable[Path]) -> set[Path]:
     for path in question_files:
         try:
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-                if line.strip():
-                    found.update(corpus / g["doc_path"] for g in json.loads(line).get("gold", ()))
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("not a JSON object")
+                found.update(corpus / g["doc_path"] for g in row.get("gold", ()))
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: cannot read questions ({err})") from None
         except (ValueError, KeyError, TypeError) as err:
