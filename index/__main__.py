@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of readable text")
     p.add_argument("--doc", action="append", default=[], type=os_text, metavar="TITLE",
                    help="only this document (title or short name; repeat for several)")
-    p.add_argument("--level", action="append", default=[], type=os_text, help="only this level, e.g. 法律 (repeatable)")
+    p.add_argument("--level", action="append", default=[], type=os_text,
+                   help="only this level, e.g. 法律 (repeatable)")
     p.add_argument("--in-region", action="append", default=[], type=os_text, metavar="REGION",
                    help="only this region and places inside it, e.g. 全国 or 四川省 (repeatable)")
     p.add_argument("--status", action="append", default=None,

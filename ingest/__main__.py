@@ -13,7 +13,7 @@ import sys
 from ingest import ocr
 from kb.errors import FILES_FAILED, IngestError, NotADocument, printable, run_cli
 from kb.lock import add_wait_arguments, cli_writer_lock, wait_seconds
-from kb.settings import add_arguments, config_from_args
+from kb.settings import add_arguments, config_from_args, count
 
 USAGE_EPILOG = """examples:
   python -m ingest corpus/                         ingest a folder (recursively) into data/kb
@@ -38,7 +38,7 @@ def _ingest_parser() -> argparse.ArgumentParser:
                                "(the snapshot in use, or a first build's keywords-only one) while it goes on "
                                "(what make run does before it serves the app)")
     # not `--workers`: that is the setting of where a build embeds (`python -m index build`)
-    p.add_argument("--parse-workers", type=int, default=None, metavar="N", help="parser processes (default: up to 2)")
+    p.add_argument("--parse-workers", type=count, default=None, metavar="N", help="parser processes (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_wait_arguments(p)
     return p
@@ -98,10 +98,7 @@ def ingest_main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from ingest.batch import FileOutcome, run
-    parser = _ingest_parser()
-    args = parser.parse_args(argv)
-    if args.parse_workers is not None and args.parse_workers < 1:
-        parser.error(f"--parse-workers: {args.parse_workers} is not a number of at least 1")
+    args = _ingest_parser().parse_args(argv)
     cfg = config_from_args(args)
 
     def on_file(o: FileOutcome) -> None:

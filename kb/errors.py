@@ -98,7 +98,9 @@ FILES_FAILED = 3
 
 def run_cli(command: Callable[..., int], *args: object, interrupted: str = "interrupted") -> int:
     """Run a CLI command function and turn failures into one line on stderr and an exit code:
-    a `KBError` → its message and `exit_code`; Ctrl-C → `interrupted` and 130."""
+    a `KBError` → its message and `exit_code`; Ctrl-C → `interrupted` and 130; a reader that
+    stops reading (`| head`) → nothing said and 141, as for a tool SIGPIPE ends."""
+    import os
     import sys
 
     try:
@@ -109,3 +111,7 @@ def run_cli(command: Callable[..., int], *args: object, interrupted: str = "inte
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # what is still buffered for the closed pipe would fail again as Python exits
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -187,6 +187,18 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
         parser.add_argument(s.flag, dest=s.name, default=None, type=s.type, metavar=s.name.upper(), help=text)
 
 
+def count(text: str) -> int:
+    """argparse type of a flag that counts something (`--parse-workers`, `--count`): a whole
+    number of at least 1, else a usage error naming the flag."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def config_from_args(args: argparse.Namespace) -> "Config":
     """Build a Config from parsed CLI arguments made with `add_arguments`."""
     return load_config(**{s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})

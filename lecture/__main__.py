@@ -16,11 +16,14 @@ from pathlib import Path
 
 from kb.chinese import book_title
 from kb.errors import KBError, printable, run_cli
-from kb.settings import add_arguments, config_from_args
+from kb.files import os_text
+from kb.settings import add_arguments, config_from_args, count
+
+HANDOUT_TITLE = "讲义"
 
 
 def _add_doc_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--doc", action="append", default=[], metavar="TITLE",
+    p.add_argument("--doc", action="append", default=[], type=os_text, metavar="TITLE",
                    help="only this document (title or short name; repeat for several)")
     add_arguments(p, "kb")
 
@@ -78,10 +81,10 @@ def _deadlines(args: argparse.Namespace) -> int:
 
 
 def _quiz_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--doc", required=True, metavar="TITLE", help="the document (title or short name)")
+    p.add_argument("--doc", required=True, type=os_text, metavar="TITLE", help="the document (title or short name)")
     add_arguments(p, "kb")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same questions (default 1)")
-    p.add_argument("--count", type=int, default=10, help="number of questions at most (default 10)")
+    p.add_argument("--count", type=count, default=10, help="number of questions at most (default 10)")
     p.add_argument("--docx", type=Path, metavar="FILE.docx", help="write the quiz with its answer key as Word")
     p.add_argument("--json", action="store_true", help="print the questions as JSON")
 
@@ -127,11 +130,12 @@ def _quiz(args: argparse.Namespace) -> int:
 
 def _handout_arguments(p: argparse.ArgumentParser) -> None:
     given = p.add_mutually_exclusive_group(required=True)
-    given.add_argument("citations", nargs="?", metavar="CITATIONS",
+    given.add_argument("citations", nargs="?", type=os_text, metavar="CITATIONS",
                        help="citations as people write them, e.g. \"《信访工作条例》第三十五条、第三十六条第二款\"")
     given.add_argument("--from", dest="source", type=Path, metavar="FILE",
                        help="the citations of a .docx, .md or .txt file, in order (e.g. a lecture outline)")
-    p.add_argument("--title", default="讲义", help="the handout's title (default 讲义)")
+    p.add_argument("--title", default=HANDOUT_TITLE, type=os_text,
+                   help=f"the handout's title (default {HANDOUT_TITLE})")
     p.add_argument("--docx", type=Path, metavar="FILE.docx", help="write Word (default: Markdown on standard output)")
     add_arguments(p, "kb")
 
@@ -148,7 +152,7 @@ def _handout(args: argparse.Namespace) -> int:
         print(f"warning: {printable(problem)}", file=sys.stderr)
     if not clauses:
         raise QueryError("no clause cited: name a document and an article, e.g. 《信访工作条例》第三十五条")
-    pack, _, _ = add_clauses(new_pack(args.title), clauses)      # a clause cited twice is written once
+    pack, _, _ = add_clauses(new_pack(args.title.strip() or HANDOUT_TITLE), clauses)   # a clause cited twice: once
     if args.docx:
         try:
             args.docx.write_bytes(to_docx(pack_handout(pack)))

@@ -732,6 +732,8 @@ def test_handout_command_writes_the_cited_clauses(made_up_kb: Path, tmp_path: Pa
     assert "《某省矛盾纠纷调处条例》第五条第一项【现行有效】" in texts and "（一）邻里纠纷；" in texts
     assert main(["handout", "没有引用", "--kb", str(made_up_kb)]) == 1
     assert "no clause cited" in capsys.readouterr().err
+    assert main(["handout", cited, "--kb", str(made_up_kb), "--title", " "]) == 1      # was a heading "# "
+    assert capsys.readouterr().out.startswith("# 讲义\n")
 
 
 def test_a_check_reads_one_state_of_a_knowledge_base_a_writer_changes(tmp_path: Path, monkeypatch) -> None:

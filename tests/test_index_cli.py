@@ -150,3 +150,15 @@ def test_an_empty_knowledge_base_is_said_not_a_traceback(tmp_path: Path) -> None
     build = cli("build", "--kb", str(kb), "--quiet")
     assert build.returncode == 1 and "Traceback" not in build.stderr
     assert build.stderr.strip().count("\n") == 0 and "no articles yet" in build.stderr
+
+
+def test_output_cut_short_by_a_pipe_ends_quietly() -> None:
+    """`python -m lecture deadlines … | head -3` printed a BrokenPipeError traceback once head had
+    read its lines: the CLIs leave as a pipe's writer does (status 141, nothing on stderr)."""
+    script = ("import sys\nfrom kb.errors import run_cli\n"
+              "def many_lines():\n    for i in range(200_000):\n        print('第', i, '条')\n    return 0\n"
+              "sys.exit(run_cli(many_lines))\n")
+    proc = subprocess.run(f"{sys.executable} -c \"{script}\" | head -2; exit ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines() == ["第 0 条", "第 1 条"]
+    assert (proc.returncode, proc.stderr) == (141, "")

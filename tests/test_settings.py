@@ -73,3 +73,12 @@ def test_the_parser_processes_of_an_ingest_are_not_the_embedding_workers(tmp_pat
     from kb.settings import config_from_args
     args = _ingest_parser().parse_args([str(tmp_path), "--parse-workers", "2"])
     assert args.parse_workers == 2 and config_from_args(args).workers == ""
+
+
+def test_flags_that_count_refuse_zero_and_below() -> None:
+    """`python -m lecture quiz --count 0` said the document had nothing to ask about; -3 gave ten."""
+    from lecture.__main__ import _parser as lecture_parser
+    for argv in (["quiz", "--doc", "信访工作条例", "--count", "0"], ["quiz", "--doc", "甲", "--count", "-3"]):
+        with pytest.raises(SystemExit):
+            lecture_parser().parse_args(argv)
+    assert lecture_parser().parse_args(["quiz", "--doc", "甲", "--count", "3"]).count == 3
