@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from kb.errors import ConfigError
+from kb.files import os_text
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Setting:
     help: str
     type: type = str
     least: float = 0        # of a number: the smallest value that means something (NaN and ∞ never do)
+    words: bool = False     # text people type (a place, a name), not a path: read as `kb.files.os_text`
 
     @property
     def env(self) -> str:
@@ -83,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
             "need this project and the model installed). Vectors are the same bit for bit."),
     Setting("region", "", "Preferred region, e.g. `四川省` or `四川省成都市`: its rules rank higher (a city's "
             "with its province's). Empty: no preference. A question that asks for a place's rules (上海对…怎么规定) "
-            "prefers that place too."),
+            "prefers that place too.", words=True),
     Setting("rrf_k", 5.0, "Search: reciprocal-rank fusion constant k (chosen by `python -m index.learn.fit`).", float),
     Setting("dense_weight", 3.0, "Search: weight of the meaning (dense) ranking in the fusion; keywords weigh 1 "
             "(chosen by `python -m index.learn.fit`).", float),
@@ -93,7 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("region_boost", 1.2, "Search: score factor for rules of the preferred `region` and national ones.", float),
     Setting("collection", "", "Search: the collection (文件集, `<kb>/collections.yaml`) whose documents rank higher "
             "(never exclusively): a name, empty for the knowledge base's default collection, `none` for no preference.",
-            ),
+            words=True),
     Setting("collection_boost", 1.1, "Search: score factor for the documents of the preferred `collection` "
             "(chosen on held-out petition questions; docs/search-quality.md).", float),
     Setting("candidates", 200, "Search: depth of the keyword and meaning rankings before fusion.", int, 1),
@@ -147,6 +149,8 @@ def _convert(setting: Setting, value: object) -> object:
             raise ConfigError(f"setting {setting.name} ({setting.env}): {value!r} is not one of "
                               f"{', '.join(TRUE_WORDS)} or {', '.join(w for w in FALSE_WORDS if w)}")
         return value.strip().lower() in TRUE_WORDS
+    if setting.words and isinstance(value, str):
+        value = os_text(value)
     try:
         converted = setting.type(value)
     except (TypeError, ValueError):

@@ -82,3 +82,12 @@ def test_flags_that_count_refuse_zero_and_below() -> None:
         with pytest.raises(SystemExit):
             lecture_parser().parse_args(argv)
     assert lecture_parser().parse_args(["quiz", "--doc", "甲", "--count", "3"]).count == 3
+
+
+def test_a_place_typed_in_a_gbk_terminal_reads_as_chinese(monkeypatch) -> None:
+    """The preferred region from a GBK shell reached the search as surrogate escapes: no place."""
+    import os
+    monkeypatch.setenv("POLICYKB_REGION", os.fsdecode("四川省".encode("gb18030")))
+    assert load_config().region == "四川省"
+    assert load_config(collection=os.fsdecode("信访课程".encode("gb18030"))).collection == "信访课程"
+    assert load_config(kb=os.fsdecode(b"/tmp/\xd6\xd0")).kb == os.fsdecode(b"/tmp/\xd6\xd0")   # a path stays the file's
