@@ -64,7 +64,7 @@ def test_legacy_files_parse_like_their_docx(converted, suffix):
 def test_without_libreoffice_the_error_names_the_package(tmp_path, monkeypatch):
     monkeypatch.setattr(legacy.shutil, "which", lambda name: None)
     path = tmp_path / "通知.doc"
-    path.write_bytes(b"\xd0\xcf\x11\xe0" + bytes(100))
+    path.write_bytes(b"\xd0\xcf\x11\xe0" + bytes(600))
     with pytest.raises(IngestError) as err:
         parse_file(path)
     assert (err.value.kind, err.value.reason) == ("unsupported", "no_libreoffice")
@@ -77,3 +77,49 @@ def test_a_conversion_past_its_time_limit_is_stopped(converted, monkeypatch):
     with pytest.raises(IngestError) as err:
         parse_file(converted[".doc"])
     assert err.value.kind == "timeout" and "LibreOffice" in str(err.value)
+
+
+@needs_soffice
+def test_an_old_doc_named_docx_is_read_as_the_doc_it_is(converted, tmp_path):
+    """Word opens a .doc renamed .docx, and people rename them; the loader said "save it as
+    .docx" though LibreOffice was there to read it."""
+    renamed = tmp_path / "规定.docx"
+    shutil.copy(converted[".doc"], renamed)
+    doc, original = parse_file(renamed), parse_file(converted[".docx"])
+    assert doc.source_kind == "converted" and doc.meta.title == TITLE
+    assert [(a.label, a.paragraphs) for a in doc.articles] == [(a.label, a.paragraphs) for a in original.articles]
+
+
+def test_an_old_doc_named_docx_without_libreoffice_says_what_it_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(legacy.shutil, "which", lambda name: None)
+    path = tmp_path / "通知.docx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0" + bytes(600))
+    with pytest.raises(IngestError) as err:
+        parse_file(path)
+    assert (err.value.kind, err.value.reason) == ("unsupported", "no_libreoffice")
+    assert "an old Word .doc (OLE) file named .docx" in str(err.value) and legacy.PACKAGE in str(err.value)
+
+
+def test_a_web_page_or_plain_text_saved_as_doc_is_read_as_what_it_holds(tmp_path):
+    """Government sites serve web pages as .doc (LibreOffice: "no export filter"), and a text
+    file renamed .doc opens in Word as text; neither needs LibreOffice."""
+    page = tmp_path / "网页通知.doc"
+    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>某市信访通知</title></head>'
+                    "<body><h1>某市信访通知</h1><p>第一条 为了规范信访工作，制定本通知。</p>"
+                    "<p>第二条 本通知自发布之日起施行。</p></body></html>", encoding="utf-8")
+    text = tmp_path / "文本.doc"
+    text.write_bytes("某市信访规定\n第一条 为了规范信访工作，制定本规定。\n".encode("gb18030"))
+    assert [a.label for a in parse_file(page).articles] == ["第一条", "第二条"]
+    assert [a.label for a in parse_file(text).articles] == ["第一条"]
+
+
+@pytest.mark.parametrize("data, said", [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "shorter than the 512-byte header"),
+    (bytes(range(256)) * 12, "none of Word, WPS, RTF or OpenDocument")])
+def test_bytes_that_are_no_document_are_refused_before_libreoffice_reads_them_as_text(tmp_path, data, said):
+    """LibreOffice read such bytes as text: a "document" of garbage characters was stored."""
+    path = tmp_path / "坏文件.doc"
+    path.write_bytes(data)
+    with pytest.raises(IngestError, match=said) as err:
+        parse_file(path)
+    assert err.value.kind == "corrupt"

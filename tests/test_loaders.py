@@ -180,14 +180,13 @@ def test_docx_automatic_numbering_renders_article_labels(tmp_path):
     assert doc.articles[1].paragraphs == ("调解遵循下列原则：\n（一）自愿平等；\n（二）依法调解。",)
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"this is not a zip", "not_docx"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "not_docx")])
-def test_not_a_docx(tmp_path, data, reason):
+def test_not_a_docx(tmp_path):
+    # (an old .doc named .docx is read as the .doc it is: tests/test_legacy.py)
     path = tmp_path / "fake.docx"
-    path.write_bytes(data)
+    path.write_bytes(b"this is not a zip")
     with pytest.raises(IngestError) as err:
         parse_file(path)
-    assert (err.value.kind, err.value.reason) == ("unsupported", reason)
+    assert (err.value.kind, err.value.reason) == ("unsupported", "not_docx")
 
 
 def test_zip_without_word_document_is_not_docx(tmp_path):

@@ -26,6 +26,7 @@ MAX_PART_BYTES = 64 << 20       # uncompressed bytes of one part of the package
 MAX_PACKAGE_BYTES = 256 << 20   # uncompressed bytes of all parts
 MAX_PARAGRAPHS = 200_000        # w:p elements of word/document.xml
 _CHUNK = 1 << 20
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"    # how an old Office file (.doc, .wps) begins
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 _STEMS = "甲乙丙丁戊己庚辛壬癸"
 
@@ -217,17 +218,17 @@ def load(path: Path, data: bytes) -> RawText:
 
     Raises:
         IngestError: kind "unsupported"/reason "not_docx" when the file is not a Word
-            document (not a ZIP, an old .doc, a ZIP without word/document.xml); kind
-            "corrupt"/reason "corrupt" when its XML cannot be read; kind "too_large" past the
-            caps of `check_package`.
+            document (not a ZIP, a ZIP without word/document.xml); kind "corrupt"/reason
+            "corrupt" when its XML cannot be read; kind "too_large" past the caps of
+            `check_package`; for an old .doc named .docx, `ingest.loaders.legacy.load`'s.
     """
     import docx
     from docx.opc.exceptions import PackageNotFoundError
     from lxml import etree
 
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise IngestError(str(path), "unsupported", "not a .docx file: this is an old Word .doc "
-                          "(OLE) file; save it as .docx", reason="not_docx")
+    if data.startswith(OLE_MAGIC):      # an old .doc renamed .docx: Word opens it, and so do we
+        from ingest.loaders import legacy   # (which imports this module)
+        return legacy.load(path, data, described="an old Word .doc (OLE) file named .docx")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise IngestError(str(path), "unsupported", "not a .docx file (not a ZIP package)",
                           reason="not_docx")
