@@ -25,9 +25,9 @@ USAGE_EPILOG = """examples:
 def _ingest_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m ingest", epilog=USAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Ingest policy documents (PDF, DOCX, TXT, MD, HTML; scans and photos .png/.jpg/.tif by OCR; "
-                    ".doc/.wps/.rtf/.odt with LibreOffice) into the knowledge base, then update "
-                    "the search index. Unchanged files are skipped; use 'inspect FILE' to parse one file.")
+        description="Ingest policy documents (PDF, DOCX, TXT, MD, HTML and single-file .mht web pages; scans and "
+                    "photos .png/.jpg/.tif by OCR; .doc/.wps/.rtf/.odt with LibreOffice) into the knowledge base, "
+                    "then update the search index. Unchanged files are skipped; use 'inspect FILE' to parse one file.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     add_arguments(p, "kb", "parse_timeout", "parse_memory_mb", "ocr_memory_mb")
     p.add_argument("--prune", action="store_true", help="remove documents whose files vanished from the given folders")

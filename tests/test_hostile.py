@@ -723,3 +723,16 @@ def test_text_the_system_hands_over_in_legacy_bytes_reads_as_gb18030() -> None:
     assert os_text("信访 question") == "信访 question"
     assert os_text(os.fsdecode(b"\xff\xfe")) == "\\xff\\xfe"
     assert path_text(os.fsdecode("/材料/".encode() + "条例.txt".encode("gb18030"))) == "/材料/条例.txt"
+
+
+def test_a_web_archive_nested_thousands_deep_is_a_clear_failure(tmp_path: Path) -> None:
+    """Python's MIME parser recurses per level: 3,000 nested parts were a RecursionError."""
+    depth = 3000
+    body = b"".join(b'--b%d\nContent-Type: multipart/related; boundary="b%d"\n\n' % (i, i + 1) for i in range(depth))
+    body += b"--b%d\nContent-Type: text/html\n\n<html><body><p>x</p></body></html>\n" % depth
+    body += b"".join(b"--b%d--\n" % i for i in range(depth, -1, -1))
+    path = tmp_path / "nested.mht"
+    path.write_bytes(b'MIME-Version: 1.0\nContent-Type: multipart/related; boundary="b0"\n\n' + body)
+    with time_limit(GUARD_SECONDS), pytest.raises(IngestError, match="nest too deep") as err:
+        parse_file(path)
+    assert err.value.kind == "corrupt"

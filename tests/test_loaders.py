@@ -380,3 +380,43 @@ def test_truncated_and_corrupt_pdfs(tmp_path):
     with pytest.raises(IngestError) as err:
         parse_file(garbage)
     assert err.value.kind == "corrupt"
+
+
+def web_archive(html: str, charset: str = "utf-8") -> bytes:
+    """A single-file web page (MHT) as Word and browsers save it: the page quoted-printable in a
+    multipart/related message, an image beside it."""
+    from email.mime.image import MIMEImage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    message = MIMEMultipart("related")
+    message.attach(MIMEText(html, "html", charset))
+    message.attach(MIMEImage(b"\x89PNG\r\n\x1a\n" + bytes(64), "png"))
+    return message.as_bytes()
+
+
+WEB_PAGE = ("<html><head><title>某市信访通知</title></head><body><h1>某市信访通知</h1>"
+            "<p>第一条 为了规范信访工作，制定本通知。</p><p>第二条 本通知自发布之日起施行。</p></body></html>")
+
+
+@pytest.mark.parametrize("name, charset", [("通知.mht", "utf-8"), ("通知.mhtml", "gb18030"), ("网页.doc", "gbk")])
+def test_a_web_archive_is_read_as_its_page(tmp_path, name, charset):
+    """Government sites serve single-file web pages (MHT), often named .doc; LibreOffice read one
+    as text, MIME headers and all."""
+    path = tmp_path / name
+    path.write_bytes(web_archive(WEB_PAGE, charset))
+    doc = parse_file(path)
+    assert doc.meta.title == "某市信访通知"
+    assert [(a.label, a.paragraphs) for a in doc.articles] == [("第一条", ("为了规范信访工作，制定本通知。",)),
+                                                                ("第二条", ("本通知自发布之日起施行。",))]
+
+
+def test_a_web_archive_without_a_page_says_so(tmp_path):
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    message = MIMEMultipart("related")
+    message.attach(MIMEText("只有纯文本", "plain", "utf-8"))
+    path = tmp_path / "空.mht"
+    path.write_bytes(message.as_bytes())
+    with pytest.raises(IngestError, match="no web page .text/html. in this web archive") as err:
+        parse_file(path)
+    assert err.value.kind == "corrupt"

@@ -35,6 +35,7 @@ Loader = Callable[[Path, bytes], RawText]
 LOADERS = {".txt": ("text", "load_text"), ".md": ("text", "load_markdown"),
            ".markdown": ("text", "load_markdown"), ".docx": ("docx", "load"),
            ".pdf": ("pdf", "load"), ".html": ("html", "load"), ".htm": ("html", "load"),
+           ".mht": ("html", "load_web_archive"), ".mhtml": ("html", "load_web_archive"),
            ".png": ("image", "load"), ".jpg": ("image", "load"), ".jpeg": ("image", "load"),
            ".tif": ("image", "load"), ".tiff": ("image", "load"),
            ".doc": ("legacy", "load"), ".wps": ("legacy", "load"), ".rtf": ("legacy", "load"),

@@ -1,4 +1,5 @@
-"""Saved web pages (.html/.htm) via lxml: the declared charset, then the real content block.
+"""Saved web pages (.html/.htm, and single-file .mht/.mhtml) via lxml: the declared charset, then the
+real content block.
 
 Government pages wrap a document in navigation, breadcrumbs, share buttons, related links and
 footers. The content block is found by text density, not by site-specific ids (see `_content_block`). Lines are then read from
@@ -28,6 +29,7 @@ _CANDIDATE_TAGS = {"div", "td", "article", "section", "main", "body", "center", 
                    "tbody", "tr", "p"}
 # Caps against pages built to exhaust the parser (a real regulation page: < 2 MB, < 20,000 elements).
 MAX_BYTES = 10 << 20
+MAX_ARCHIVE_BYTES = 64 << 20    # a single-file web page holds its images too
 MAX_ELEMENTS = 200_000
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CENTRED_STYLE = re.compile(r"text-align\s*:\s*center", re.I)
@@ -186,13 +188,58 @@ def load(path: Path, data: bytes) -> RawText:
         IngestError: as `decode_html`; kind "corrupt"/reason "corrupt" when lxml cannot parse it;
             kind "too_large" over `MAX_BYTES` or `MAX_ELEMENTS`.
     """
+    _check_size(path, data, MAX_BYTES, "web page")
+    return _page(path, *decode_html(str(path), data))
+
+
+def is_web_archive(data: bytes) -> bool:
+    """Whether `data` begins as a single-file web page (MHT) does: MIME headers of a
+    multipart/related message (Word writes "MIME-Version" first, browsers "From" first)."""
+    head = data[:2048].lower()
+    return b"mime-version:" in head and b"multipart/related" in head
+
+
+def load_web_archive(path: Path, data: bytes) -> RawText:
+    """The page of a single-file web page (.mht/.mhtml: a MIME multipart/related message, as Word
+    and browsers save one; government sites serve them as .doc too), read as `load` reads a page,
+    in the charset its part declares.
+
+    Raises:
+        IngestError: kind "corrupt"/reason "corrupt" when it holds no text/html part or its
+            parts nest too deep; kind "too_large" over `MAX_ARCHIVE_BYTES`; as `load` for the page.
+    """
+    import email
+
+    _check_size(path, data, MAX_ARCHIVE_BYTES, "web archive")
+    try:
+        page = next((part for part in email.message_from_bytes(data).walk()
+                     if part.get_content_type() == "text/html"), None)
+    except RecursionError:      # parts nested thousands deep: no saved page is built so
+        raise IngestError(str(path), "corrupt", "this web archive's parts nest too deep to read",
+                          reason="corrupt") from None
+    if page is None:
+        raise IngestError(str(path), "corrupt", "no web page (text/html) in this web archive", reason="corrupt")
+    html = page.get_payload(decode=True) or b""
+    _check_size(path, html, MAX_BYTES, "web page")
+    charset = (page.get_content_charset() or "").lower()
+    charset = "gb18030" if charset in _GB_FAMILY else charset
+    try:
+        return _page(path, html.decode(charset), charset)
+    except (LookupError, UnicodeDecodeError):   # none declared, or a wrong one: as a page file is read
+        return _page(path, *decode_html(str(path), html))
+
+
+def _check_size(path: Path, data: bytes, limit: int, what: str) -> None:
+    if len(data) > limit:
+        raise IngestError(str(path), "too_large", f"{what} too large to ingest: {len(data) >> 20} MB, more "
+                          f"than {limit >> 20} MB", reason="size")
+
+
+def _page(path: Path, text: str, encoding: str) -> RawText:
+    """`load`'s reading of a page's decoded text."""
     import lxml.html
     from lxml import etree
 
-    if len(data) > MAX_BYTES:
-        raise IngestError(str(path), "too_large", f"web page too large to ingest: {len(data) >> 20} MB, more "
-                          f"than {MAX_BYTES >> 20} MB", reason="size")
-    text, encoding = decode_html(str(path), data)
     try:
         root = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError) as err:

@@ -86,8 +86,8 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
 
 
 def _saved_as_doc(path: Path, data: bytes, kind: str) -> RawText:
-    """A web page or a text file named .doc (government sites serve pages so, and Word opens
-    both), read by the loader of what it holds.
+    """A web page, single-file web page (MHT) or text file named .doc (government sites serve
+    pages so, and Word opens them all), read by the loader of what it holds.
 
     Raises:
         IngestError: kind "corrupt"/reason "not_document" for bytes that are neither; the HTML
@@ -95,6 +95,8 @@ def _saved_as_doc(path: Path, data: bytes, kind: str) -> RawText:
     """
     if data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<!doctype html", b"<html")):
         return html_loader.load(path, data)
+    if html_loader.is_web_archive(data):
+        return html_loader.load_web_archive(path, data)
     try:
         return text_loader.load_text(path, data)
     except IngestError as err:
