@@ -197,7 +197,7 @@ def best_per_article(positions: np.ndarray, scores: np.ndarray, passage_articles
 def clause_threshold(cfg: Config) -> int | None:
     """The fewest characters of an article whose 款 are passages too (setting `clause_min_chars`),
     or None where setting `clause_passages` is off: what `unit_passages` takes as `clauses`."""
-    return max(cfg.clause_min_chars, 0) if cfg.clause_passages else None
+    return cfg.clause_min_chars if cfg.clause_passages else None
 
 
 def by_clause(unit: DenseUnit, clauses: int | None) -> bool:

@@ -16,7 +16,7 @@ from index.dense import (EXACT_MAX_PASSAGES, META_FILE, PARALLEL_MIN_PASSAGES, P
                          best_per_article, build_dense, choose_index_type, clause_threshold, match_passages, text_digests, search_parts,
                          searching, unit_passages)
 from index.embed import load_embedder, normalise
-from kb.errors import SearchIndexError
+from kb.errors import ConfigError, SearchIndexError
 from kb.settings import load_config
 
 INDEX_TYPES = ("flat", "sq8", "hnsw")
@@ -518,7 +518,9 @@ def test_clause_passages_only_for_articles_of_at_least_the_threshold(embedder):
 
 def test_clause_threshold_follows_both_settings():
     assert clause_threshold(load_config(clause_passages=True, clause_min_chars=150)) == 150
-    assert clause_threshold(load_config(clause_passages=True, clause_min_chars=-5)) == 0
+    assert clause_threshold(load_config(clause_passages=True, clause_min_chars=0)) == 0
+    with pytest.raises(ConfigError, match="clause_min_chars"):      # once taken, and read as 0
+        load_config(clause_passages=True, clause_min_chars=-5)
     assert clause_threshold(load_config(clause_passages=False, clause_min_chars=150)) is None
 
 
