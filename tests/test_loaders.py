@@ -420,3 +420,23 @@ def test_a_web_archive_without_a_page_says_so(tmp_path):
     with pytest.raises(IngestError, match="no web page .text/html. in this web archive") as err:
         parse_file(path)
     assert err.value.kind == "corrupt"
+
+
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_a_pdf_locked_against_copying_is_read_and_one_locked_against_opening_is_named(tmp_path, algorithm):
+    """Government PDFs often carry an owner password (no copying, no printing) and AES
+    encryption; pypdf needs `cryptography` for AES, and without it such a file failed with
+    "cannot parse (DependencyError …)"."""
+    from pypdf import PdfReader, PdfWriter
+    for user_password, readable in (("", True), ("口令", False)):
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(pdf_pages(30, 12)))))
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
+        path = tmp_path / f"locked-{readable}.pdf"
+        with open(path, "wb") as fh:
+            writer.write(fh)
+        if readable:
+            assert_regulation(parse_file(path))
+        else:
+            with pytest.raises(IngestError, match="PDF is encrypted with a password") as err:
+                parse_file(path)
+            assert err.value.reason == "encrypted"
