@@ -115,3 +115,15 @@ def test_bytes_that_are_no_document_are_refused_before_libreoffice_reads_them_as
     with pytest.raises(IngestError, match=said) as err:
         parse_file(path)
     assert err.value.kind == "corrupt"
+
+
+@pytest.mark.parametrize("name", ["加密.docx", "加密.doc"])
+def test_a_word_file_encrypted_with_a_password_says_so(tmp_path, name):
+    """Word stores a .docx encrypted with a password inside an old Office (OLE) container, beside
+    a stream named EncryptedPackage: it was refused as "an old Word .doc … save it as .docx"."""
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1016) + "EncryptedPackage".encode("utf-16-le")
+                     + bytes(512) + "EncryptionInfo".encode("utf-16-le") + bytes(512))
+    with pytest.raises(IngestError, match="encrypted with a password") as err:
+        parse_file(path)
+    assert (err.value.kind, err.value.reason) == ("corrupt", "encrypted")

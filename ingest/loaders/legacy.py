@@ -29,6 +29,8 @@ CONVERT_TIMEOUT = 50.0                  # seconds; below the default parse_timeo
 # bytes it reads as text, so garbage became a "document" of garbage characters.
 DOCUMENT_MAGIC = (docx_loader.OLE_MAGIC, b"PK\x03\x04", b"{\\rtf")
 OLE_HEADER_BYTES = 512                  # an OLE file's header alone; shorter is a damaged file
+# Word keeps a .docx encrypted with a password in an OLE container, in a stream of this name
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 
 
 def soffice() -> str | None:
@@ -45,7 +47,8 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
         IngestError: kind "unsupported"/reason "no_libreoffice" without LibreOffice; kind
             "timeout" when the conversion takes longer than `CONVERT_TIMEOUT`; kind
             "corrupt"/reason "not_converted" when LibreOffice cannot convert the file, reason
-            "truncated" for an old Office file shorter than its header; the DOCX loader's errors
+            "truncated" for an old Office file shorter than its header, "encrypted" for a Word
+            document encrypted with a password; the DOCX loader's errors
             for what it produced; `_saved_as_doc`'s for bytes of none of these formats.
     """
     suffix = path.suffix.lower()
@@ -56,6 +59,9 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
     if data.startswith(docx_loader.OLE_MAGIC) and len(data) < OLE_HEADER_BYTES:
         raise IngestError(str(path), "corrupt", f"{said}a damaged {kind} file: {len(data)} bytes, shorter than the "
                           f"{OLE_HEADER_BYTES}-byte header of an old Office file", reason="truncated")
+    if data.startswith(docx_loader.OLE_MAGIC) and ENCRYPTED_PACKAGE in data:
+        raise IngestError(str(path), "corrupt", "Word document encrypted with a password: save a copy without "
+                          "the password and ingest that", reason="encrypted")
     command = soffice()
     if command is None:
         raise IngestError(str(path), "unsupported", f"{said}{kind} files are converted with LibreOffice, which is "
