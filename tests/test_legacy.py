@@ -127,3 +127,11 @@ def test_a_word_file_encrypted_with_a_password_says_so(tmp_path, name):
     with pytest.raises(IngestError, match="encrypted with a password") as err:
         parse_file(path)
     assert (err.value.kind, err.value.reason) == ("corrupt", "encrypted")
+
+
+@needs_soffice
+def test_an_rtf_after_a_byte_order_mark_is_still_converted(tmp_path):
+    path = tmp_path / "规定.rtf"
+    path.write_bytes(b"\xef\xbb\xbf{\\rtf1\\ansi Rules of Qinghe\\par Article 1 applies.\\par}")
+    doc = parse_file(path)
+    assert doc.source_kind == "converted" and "rtf1" not in doc.meta.title

@@ -48,13 +48,13 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
             "timeout" when the conversion takes longer than `CONVERT_TIMEOUT`; kind
             "corrupt"/reason "not_converted" when LibreOffice cannot convert the file, reason
             "truncated" for an old Office file shorter than its header, "encrypted" for a Word
-            document encrypted with a password; the DOCX loader's errors
-            for what it produced; `_saved_as_doc`'s for bytes of none of these formats.
+            document encrypted with a password; the DOCX loader's errors for what it produced;
+            `_saved_as_doc`'s for bytes of none of these formats.
     """
     suffix = path.suffix.lower()
     kind = ".doc" if described else suffix
     said = f"{described}: " if described else ""
-    if not data.startswith(DOCUMENT_MAGIC):
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(DOCUMENT_MAGIC):     # (an RTF may follow a BOM)
         return _saved_as_doc(path, data, kind)
     if data.startswith(docx_loader.OLE_MAGIC) and len(data) < OLE_HEADER_BYTES:
         raise IngestError(str(path), "corrupt", f"{said}a damaged {kind} file: {len(data)} bytes, shorter than the "
