@@ -134,4 +134,4 @@ def test_an_rtf_after_a_byte_order_mark_is_still_converted(tmp_path):
     path = tmp_path / "规定.rtf"
     path.write_bytes(b"\xef\xbb\xbf{\\rtf1\\ansi Rules of Qinghe\\par Article 1 applies.\\par}")
     doc = parse_file(path)
-    assert doc.source_kind == "converted" and "rtf1" not in doc.meta.title
+    assert doc.source_kind == "converted" and "rtf1" not in doc.meta.title + "".join(s.text for s in doc.sections)

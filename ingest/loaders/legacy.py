@@ -54,8 +54,10 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
     suffix = path.suffix.lower()
     kind = ".doc" if described else suffix
     said = f"{described}: " if described else ""
-    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(DOCUMENT_MAGIC):     # (an RTF may follow a BOM)
+    body = data.lstrip(b"\xef\xbb\xbf \t\r\n")       # LibreOffice reads an RTF after a BOM as text
+    if not body.startswith(DOCUMENT_MAGIC):
         return _saved_as_doc(path, data, kind)
+    data = body
     if data.startswith(docx_loader.OLE_MAGIC) and len(data) < OLE_HEADER_BYTES:
         raise IngestError(str(path), "corrupt", f"{said}a damaged {kind} file: {len(data)} bytes, shorter than the "
                           f"{OLE_HEADER_BYTES}-byte header of an old Office file", reason="truncated")
