@@ -58,11 +58,12 @@ def test_a_place_whose_rules_the_knowledge_base_lacks_is_said(app_kb, open_page)
     assert not _ask(open_page, app_kb, "四川对社区调解收费是怎么规定的").info     # it holds 四川省's
 
 
-def test_punctuation_alone_is_a_warning_in_chinese(app_kb, open_page):
+@pytest.mark.parametrize("question", ["？？？", "😀😀😀"])     # emoji were called punctuation
+def test_punctuation_or_symbols_alone_are_a_warning_in_chinese(app_kb, open_page, question):
     at = open_page(app_kb, "search")
-    at.text_input(key=BOX).input("？？？").run()
+    at.text_input(key=BOX).input(question).run()
     assert not at.exception and not at.error and not _cards(at)
-    assert [w.value for w in at.warning] == ["只有标点符号，无法检索：请输入问题、关键词或条文。"]
+    assert [w.value for w in at.warning] == ["没有可检索的文字或数字（只有标点或符号）：请输入问题、关键词或条文。"]
 
 
 @needs_samples

@@ -61,7 +61,7 @@ def render(cfg: Config) -> None:
                 cols[i % 2].button(example, key=f"example-{i}", on_click=_use_example, args=(example,))
             return
         if not asks_something(query):
-            st.warning("只有标点符号，无法检索：请输入问题、关键词或条文。")
+            st.warning("没有可检索的文字或数字（只有标点或符号）：请输入问题、关键词或条文。")
             return
         show_results(cfg, store, query, filters, k, key="s")
         if st.query_params.get(QUERY_KEY) != query:
