@@ -33,6 +33,7 @@ from pathlib import Path
 from bench import parse_kb_args, percentile
 from bench.app_bench import QUESTIONS, WARM_UP
 from bench.faults_bench import descendants, vm_hwm_mb
+from kb.settings import count
 
 SEARCH_BOX = "输入问题、关键词或条文（按回车检索）"
 SEARCH_TIMEOUT_MS = 120_000         # one search; a slower one counts as an error
@@ -165,17 +166,14 @@ def server_pid() -> int | None:
 def main(argv: list[str] | None = None) -> int:
     from ui.harness import CHROMIUM, running_app
     parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=4, help="concurrent users, one browser context each (default 4)")
-    parser.add_argument("--searches", type=int, default=10, help="searches per user (default 10)")
+    parser.add_argument("--users", type=count, default=4, help="concurrent users, one browser context each (default 4)")
+    parser.add_argument("--searches", type=count, default=10, help="searches per user (default 10)")
     if (parsed := parse_kb_args(parser, argv)) is None:
         return 2
     args, cfg = parsed
     kb = Path(cfg.kb)
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found: install it with `make browser`", file=sys.stderr)
-        return 2
-    if args.users < 1 or args.searches < 1:
-        print("error: --users and --searches must be at least 1", file=sys.stderr)
         return 2
     questions = {WARM_UP} | {question(u, n) for u in range(args.users) for n in range(args.searches)}
     expected = expected_tops(kb, questions, cfg)

@@ -54,6 +54,18 @@ class Question:
     gold: frozenset[ArticleKey]
 
 
+def question_row(line: str) -> dict:
+    """One line of a questions file, a JSON object.
+
+    Raises:
+        ValueError: if the line is not JSON, or JSON of another shape.
+    """
+    row = json.loads(line)
+    if not isinstance(row, dict):
+        raise ValueError("not a JSON object")
+    return row
+
+
 def read_questions(path: Path, *, need_gold: bool) -> list[Question]:
     """Read a JSONL file of `{"qid", "query"[, "gold": [{"title", "article_no"}, ...]]}` lines.
 
@@ -69,9 +81,7 @@ def read_questions(path: Path, *, need_gold: bool) -> list[Question]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise ValueError("not a JSON object")
+            row = question_row(line)
             if not isinstance(row["query"], str):
                 raise ValueError("query is not text")
             gold = frozenset(article_key(g["title"], g["article_no"]) for g in row.get("gold", ()))

@@ -14,12 +14,12 @@ learned here give it up to 0.015 less on new questions (docs/search-quality.md).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from index.eval import question_row
 from kb.errors import ConfigError, run_cli
 
 
@@ -48,12 +48,8 @@ def gold_files(corpus: Path, question_files: Iterable[Path]) -> set[Path]:
     for path in question_files:
         try:
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("not a JSON object")
-                found.update(corpus / g["doc_path"] for g in row.get("gold", ()))
+                if line.strip():
+                    found.update(corpus / g["doc_path"] for g in question_row(line).get("gold", ()))
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: cannot read questions ({err})") from None
         except (ValueError, KeyError, TypeError) as err:

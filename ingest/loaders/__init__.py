@@ -29,6 +29,7 @@ class RawText:
 
 
 Loader = Callable[[Path, bytes], RawText]
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"    # how an old Office file (.doc, .wps, an encrypted .docx) begins
 
 
 # extension → (module, function); modules are imported on first use.

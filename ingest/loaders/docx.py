@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.loaders import RawText
+from ingest.loaders import OLE_MAGIC, RawText
 from kb.chinese import MAX_NUMERAL, int_to_cn
 from kb.errors import IngestError
 
@@ -26,7 +26,6 @@ MAX_PART_BYTES = 64 << 20       # uncompressed bytes of one part of the package
 MAX_PACKAGE_BYTES = 256 << 20   # uncompressed bytes of all parts
 MAX_PARAGRAPHS = 200_000        # w:p elements of word/document.xml
 _CHUNK = 1 << 20
-OLE_MAGIC = b"\xd0\xcf\x11\xe0"    # how an old Office file (.doc, .wps) begins
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 _STEMS = "甲乙丙丁戊己庚辛壬癸"
 

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ingest.loaders import RawText
+from ingest.loaders import OLE_MAGIC, RawText
 from ingest.loaders import docx as docx_loader
 from ingest.loaders import html as html_loader
 from ingest.loaders import text as text_loader
@@ -27,7 +27,7 @@ PACKAGE = "libreoffice-writer-nogui"    # Debian's LibreOffice Writer without th
 CONVERT_TIMEOUT = 50.0                  # seconds; below the default parse_timeout, so this message wins
 # How the files LibreOffice converts begin: Word 97 and WPS (OLE), DOCX and ODT (ZIP), RTF. Other
 # bytes it reads as text, so garbage became a "document" of garbage characters.
-DOCUMENT_MAGIC = (docx_loader.OLE_MAGIC, b"PK\x03\x04", b"{\\rtf")
+DOCUMENT_MAGIC = (OLE_MAGIC, b"PK\x03\x04", b"{\\rtf")
 OLE_HEADER_BYTES = 512                  # an OLE file's header alone; shorter is a damaged file
 # Word keeps a .docx encrypted with a password in an OLE container, in a stream of this name
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -58,10 +58,10 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
     if not body.startswith(DOCUMENT_MAGIC):
         return _saved_as_doc(path, data, kind)
     data = body
-    if data.startswith(docx_loader.OLE_MAGIC) and len(data) < OLE_HEADER_BYTES:
+    if data.startswith(OLE_MAGIC) and len(data) < OLE_HEADER_BYTES:
         raise IngestError(str(path), "corrupt", f"{said}a damaged {kind} file: {len(data)} bytes, shorter than the "
                           f"{OLE_HEADER_BYTES}-byte header of an old Office file", reason="truncated")
-    if data.startswith(docx_loader.OLE_MAGIC) and ENCRYPTED_PACKAGE in data:
+    if data.startswith(OLE_MAGIC) and ENCRYPTED_PACKAGE in data:
         raise IngestError(str(path), "corrupt", "Word document encrypted with a password: save a copy without "
                           "the password and ingest that", reason="encrypted")
     command = soffice()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.loaders import RawText
+from ingest.loaders import OLE_MAGIC, RawText
 from kb.errors import IngestError
 
 _MAGIC = ((b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF file"), (b"PK\x03\x04", "a ZIP archive"),
-          (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"\xd0\xcf\x11\xe0", "an OLE (old Office) file"),
+          (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (OLE_MAGIC, "an OLE (old Office) file"),
           (b"\x7fELF", "an executable"))
 _CONTROL = bytes(range(0, 32)).replace(b"\t", b"").replace(b"\n", b"").replace(b"\r", b"") \
     .replace(b"\x0c", b"").replace(b"\x1a", b"")
