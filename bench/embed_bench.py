@@ -225,7 +225,7 @@ def main(argv: list[str]) -> int:
     variants = []
     for variant in filter(None, args.variants.split(",")):
         parts = variant.split(":")
-        if len(parts) not in (2, 3) or not parts[-1].isdigit():
+        if len(parts) not in (2, 3) or not parts[-1].isascii() or not parts[-1].isdigit():
             p.error(f"--variants: {args.variants!r} is not a list of [model:]backend:window")
         variants.append((parts[0] if len(parts) == 3 else args.model, parts[-2], int(parts[-1])))
     return _compare(args, variants, read_questions(Path(args.questions), need_gold=True))

@@ -55,4 +55,5 @@ def usable_cores() -> int:
     except (AttributeError, OSError):      # not on Linux
         cores = os.cpu_count() or 1
     cap = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else max(1, cores)
+    # ASCII digits only, as OpenMP reads it: "²".isdigit() is true and int() refuses it
+    return max(1, min(cores, int(cap))) if cap.isascii() and cap.isdigit() and int(cap) > 0 else max(1, cores)

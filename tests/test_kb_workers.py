@@ -14,7 +14,7 @@ def test_usable_cores_are_the_affinity_capped_by_omp_num_threads(monkeypatch: py
     monkeypatch.setattr("os.cpu_count", lambda: 64)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert usable_cores() == 4
-    for cap, cores in (("1", 1), ("3", 3), (" 2 ", 2), ("16", 4), ("0", 4), ("-1", 4), ("two", 4), ("", 4)):
+    for cap, cores in (("1", 1), ("3", 3), (" 2 ", 2), ("16", 4), ("0", 4), ("-1", 4), ("two", 4), ("", 4), ("²", 4), ("٣", 4)):
         monkeypatch.setenv("OMP_NUM_THREADS", cap)
         assert usable_cores() == cores, cap
 

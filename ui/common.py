@@ -153,11 +153,22 @@ def region_order(region: str) -> tuple[bool, str]:
     return (region != NATIONAL, region)
 
 
+# A row id in a URL: ASCII digits that fit SQLite's 64-bit integers ("²".isdigit() is true, and
+# int() refuses it; a 20-digit id overflowed SQLite).
+_ROW_ID = re.compile(r"[0-9]{1,18}")
+
+
+def query_ints(name: str) -> list[int]:
+    """The row ids a URL query parameter gives (`?doc=3&doc=7`), skipping what is no row id."""
+    import streamlit as st
+    return [int(value) for value in st.query_params.get_all(name) if _ROW_ID.fullmatch(value)]
+
+
 def query_int(name: str) -> int | None:
-    """An integer URL query parameter (`?doc=12`), or None when absent or not a number."""
+    """The row id a URL query parameter gives (`?doc=12`), or None when absent or no row id."""
     import streamlit as st
     value = st.query_params.get(name)
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and _ROW_ID.fullmatch(value) else None
 
 
 def empty_kb_notice(cfg: Config) -> None:

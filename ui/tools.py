@@ -20,7 +20,7 @@ from kb.chinese import book_title
 from kb.places import NATIONAL
 from lecture.quiz import LETTERS
 from lecture.storage import safe_stem
-from ui.common import DOCX_MIME, documents, escape, kb_store, offer_download
+from ui.common import DOCX_MIME, documents, escape, kb_store, offer_download, query_ints
 
 if TYPE_CHECKING:
     from ingest.store import StoredDocument
@@ -83,7 +83,7 @@ def render(cfg: Config) -> None:
             return
         generation = store.generation()
         docs = {d.id: d for d in documents(cfg, store)}
-    wanted = [int(v) for v in st.query_params.get_all("doc") if v.isdigit() and int(v) in docs]
+    wanted = [doc_id for doc_id in query_ints("doc") if doc_id in docs]
     if wanted and "tools-docs" not in st.session_state:
         st.session_state["tools-docs"] = wanted
     chosen = st.multiselect("文件（可选多部，如《信访工作条例》与省级信访条例对照）", list(docs), key="tools-docs",
