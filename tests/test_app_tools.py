@@ -46,6 +46,14 @@ def test_deadline_table_links_filters_and_exports(app_store_kb, open_page):
     assert rows and all("<td>调解员</td>" in r for r in rows)
 
 
+def test_a_document_named_twice_in_the_address_is_listed_once(app_store_kb, open_page):
+    doc = _doc_id(app_store_kb, "四川省社区调解示范条例")
+    once = _table(open_page(app_store_kb, "tools", doc=doc))
+    at = open_page(app_store_kb, "tools", doc=[doc, doc, doc])
+    assert at.multiselect(key="tools-docs").value == [int(doc)]
+    assert _table(at) == once       # not each time limit three times
+
+
 @needs_samples
 def test_two_documents_side_by_side_and_actor_filter(app_store_kb, open_page):
     new, old = _doc_id(app_store_kb, "信访工作条例"), _doc_id(app_store_kb, "信访条例")

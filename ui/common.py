@@ -159,9 +159,10 @@ _ROW_ID = re.compile(r"[0-9]{1,18}")
 
 
 def query_ints(name: str) -> list[int]:
-    """The row ids a URL query parameter gives (`?doc=3&doc=7`), skipping what is no row id."""
+    """The row ids a URL query parameter gives (`?doc=3&doc=7`), each once, in order, skipping what
+    is no row id."""
     import streamlit as st
-    return [int(value) for value in st.query_params.get_all(name) if _ROW_ID.fullmatch(value)]
+    return list(dict.fromkeys(int(value) for value in st.query_params.get_all(name) if _ROW_ID.fullmatch(value)))
 
 
 def query_int(name: str) -> int | None:
