@@ -5,8 +5,8 @@ Public API:
 - model (pure): `LecturePack`, `PackClause`, `ClauseRef`, `new_pack`, `clause_from_article`,
   `changed_since_added`, `add_clause`, `add_clauses`, `remove_clause`, `move_clause`, `edit_clause`, `retitle`,
   `contains`, `citation`, `status_label`, `pack_handout`;
-- storage: `list_packs`, `load_pack`, `save_pack`, `add_to_saved_pack`, `create_pack`, `delete_pack`,
-  `resolve_clause`;
+- storage: `list_packs`, `load_pack`, `save_pack`, `update_pack`, `add_to_saved_pack`, `create_pack`,
+  `delete_pack`, `resolve_clause`;
 - handouts: `Handout`, `Run`, `mark_terms`, `to_markdown`, `to_docx`, `comparison_handout`,
   `side_runs`, `change_label`, `summary_line`;
 - 期限一览 (`lecture.deadlines`): `DeadlineRow`, `select_documents`, `document_deadlines`, `document_definitions`,
@@ -32,7 +32,7 @@ from lecture.pack import (ClauseRef, LecturePack, PackClause, add_clause, add_cl
                           clause_from_article, contains, edit_clause, move_clause, new_pack, pack_handout,
                           remove_clause, retitle, status_label)
 from lecture.storage import (add_to_saved_pack, create_pack, delete_pack, list_packs, load_pack, resolve_clause,
-                             save_pack)
+                             save_pack, update_pack)
 
 __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Norm", "Question", "actors_of", "build_flow",
            "deadline_rows", "deadlines_handout", "document_deadlines", "document_definitions", "document_norms",
@@ -46,4 +46,4 @@ __all__ = ["TABLE_HEADER", "DeadlineRow", "Definition", "Flow", "Norm", "Questio
            "clause_from_article", "comparison_handout", "contains",
            "create_pack", "delete_pack", "edit_clause", "list_packs", "load_pack", "mark_terms", "move_clause",
            "new_pack", "pack_handout", "remove_clause", "resolve_clause", "retitle", "save_pack", "side_runs",
-           "status_label", "summary_line", "to_docx", "to_markdown"]
+           "status_label", "summary_line", "to_docx", "to_markdown", "update_pack"]

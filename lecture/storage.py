@@ -1,17 +1,22 @@
 """Lecture packs on disk, one JSON file per pack under `<kb>/packs/`, written atomically.
 
 A write goes to a temporary file in the same folder, is flushed to disk and then renamed over
-the old file, so a crash never leaves a half-written pack. Two sessions editing the same pack
-at once: the last save wins. Clause references are resolved against the knowledge base here.
+the old file, so a crash never leaves a half-written pack. A change (`update_pack`,
+`add_to_saved_pack`, `create_pack`) reads, alters and writes a pack holding the folder's lock
+file, so two sessions (or processes) changing it at once both keep their change; a whole pack
+saved with `save_pack` replaces what was there. Clause references are resolved against the
+knowledge base here.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,6 +143,40 @@ def save_pack(kb_dir: str | Path, pack: LecturePack) -> Path:
     return path
 
 
+@contextmanager
+def _pack_locked(kb_dir: str | Path, name: str) -> Iterator[Path]:
+    """Hold the packs' lock while a change reads, alters and writes pack `name`, yielding its path.
+    Two sessions adding clauses to one pack at once each saved what it had read, and the later
+    save dropped the earlier's clause. (One lock file for the folder, `packs/.lock`, that stays:
+    a change takes milliseconds. Not the knowledge base's writer lock, held through whole ingests.)
+
+    Raises:
+        PackError: if the name is unusable or the lock file cannot be opened.
+    """
+    path = pack_path(kb_dir, name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path.parent / ".lock", "a")
+    except OSError as e:
+        raise PackError(f"{path}: 无法打开讲义（{e.strerror}）") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # released when the file closes
+        yield path
+
+
+def update_pack(kb_dir: str | Path, name: str, change: Callable[[LecturePack], LecturePack]) -> LecturePack:
+    """Apply a pure `change` to saved pack `name` and save the result, holding the pack's lock
+    so that no other change made meanwhile is lost; returns the pack saved.
+
+    Raises:
+        PackError: if the pack does not exist or cannot be read or written.
+    """
+    with _pack_locked(kb_dir, name):
+        pack = change(load_pack(kb_dir, name))
+        save_pack(kb_dir, pack)
+    return pack
+
+
 def add_to_saved_pack(kb_dir: str | Path, name: str, clauses: Sequence[PackClause]
                       ) -> tuple[list[PackClause], list[PackClause]]:
     """Add clauses in order to the saved pack `name` (a new one when there is none) and save it:
@@ -146,10 +185,11 @@ def add_to_saved_pack(kb_dir: str | Path, name: str, clauses: Sequence[PackClaus
     Raises:
         PackError: if the pack cannot be read or written.
     """
-    pack = load_pack(kb_dir, name) if pack_path(kb_dir, name).exists() else new_pack(name)
-    pack, added, held = add_clauses(pack, clauses)
-    if added:
-        save_pack(kb_dir, pack)
+    with _pack_locked(kb_dir, name) as path:
+        pack = load_pack(kb_dir, name) if path.exists() else new_pack(name)
+        pack, added, held = add_clauses(pack, clauses)
+        if added:
+            save_pack(kb_dir, pack)
     return added, held
 
 
@@ -160,9 +200,10 @@ def create_pack(kb_dir: str | Path, pack: LecturePack) -> Path:
         PackError: if a pack with this name (or one that maps to the same file) exists, or on
             any error of `save_pack`.
     """
-    if pack_path(kb_dir, pack.name).exists():
-        raise PackError(f"讲义“{pack.name}”已存在，请换一个名称")
-    return save_pack(kb_dir, pack)
+    with _pack_locked(kb_dir, pack.name) as path:
+        if path.exists():
+            raise PackError(f"讲义“{pack.name}”已存在，请换一个名称")
+        return save_pack(kb_dir, pack)
 
 
 def delete_pack(kb_dir: str | Path, name: str) -> None:

@@ -115,3 +115,15 @@ def test_clauses_are_added_by_citation_on_the_pack_page(writable_kb, open_page):
     at.text_input(key="pack-cite-text").input(f"{REGULATION}第十条")
     next(b for b in at.button if b.label == "添加").click().run()
     assert _pack_labels(writable_kb) == ["第十条", "第九条"] and "已在讲义中" in at.warning[0].value
+
+
+def test_a_clause_another_window_removed_is_a_message_not_a_traceback(writable_kb, open_page):
+    _add_from_browse(open_page, writable_kb, "第十条", "第九条")
+    at = open_page(writable_kb, "pack")
+    other = open_page(writable_kb, "pack")                    # the same pack open in a second window
+    key = f"{DEFAULT_PACK}|{REGULATION}|四川省|2023-09-01|第九条"
+    other.button(key=f"{key}-del").click().run()
+    assert _pack_labels(writable_kb) == ["第十条"]
+    at.button(key=f"{key}-up").click().run()                  # a StopIteration before
+    assert not at.exception and "已不在讲义" in at.error[0].value
+    assert _pack_labels(writable_kb) == ["第十条"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -13,7 +15,7 @@ from kb.chinese import article_label
 from kb.errors import PackError
 from lecture import (add_clause, add_clauses, add_to_saved_pack, changed_since_added, citation, clause_from_article,
                      create_pack, delete_pack, edit_clause, list_packs, load_pack, mark_terms, move_clause, new_pack, pack_handout, remove_clause,
-                     resolve_clause, retitle, save_pack, to_docx, to_markdown)
+                     resolve_clause, retitle, save_pack, storage, to_docx, to_markdown, update_pack)
 from lecture.handout import Handout, Paragraph, Run, Table, runs_text
 from lecture.linked import Link, Piece, linked_paragraphs
 from lecture.storage import pack_path, safe_stem
@@ -169,7 +171,7 @@ def test_packs_round_trip_on_disk_atomically(kb):
         create_pack(kb, new_pack("第一讲：调解"))
     save_pack(kb, retitle(pack, "新标题"))
     assert load_pack(kb, "第一讲：调解").title == "新标题"
-    assert [p.name for p in (kb / "packs").iterdir()] == ["第一讲_调解.json"]     # no temp files left
+    assert sorted(p.name for p in (kb / "packs").iterdir()) == [".lock", "第一讲_调解.json"]   # no temp files left
     delete_pack(kb, "第一讲：调解")
     assert list_packs(kb) == []
 
@@ -272,3 +274,35 @@ def test_docx_marks_runs_and_writes_tables():
 def test_markdown_escapes_markup_characters():
     md = to_markdown(Handout("标题*", blocks=(Paragraph((Run("a|b_c"), Run(" 重点 ", "hit"), Run("尾"))),)))
     assert "# 标题\\*" in md and "a\\|b\\_c **重点** 尾" in md
+
+
+def test_changes_to_one_pack_at_once_keep_every_clause(kb, monkeypatch):
+    # two sessions each read the pack, added a clause and saved: the later save dropped the other's
+    arts = _articles(kb)
+    base = clause_from_article(arts[("2023-01-01", "第一条")])
+    clauses = [replace(base, ref=replace(base.ref, label=f"第{n}条"), label=f"第{n}条") for n in range(1, 13)]
+    reading = storage.pack_from_json
+
+    def slow_read(data):
+        time.sleep(0.02)        # as a busy server would: the other session reads meanwhile
+        return reading(data)
+    monkeypatch.setattr(storage, "pack_from_json", slow_read)
+    create_pack(kb, new_pack("合编"))
+
+    def add(mine):
+        for clause in mine:
+            add_to_saved_pack(kb, "合编", [clause])
+
+    def retitle_often():
+        for n in range(6):
+            update_pack(kb, "合编", lambda p, n=n: retitle(p, f"标题{n}"))
+    writers = [threading.Thread(target=add, args=(clauses[k::2],)) for k in (0, 1)]
+    writers.append(threading.Thread(target=retitle_often))
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    pack = load_pack(kb, "合编")
+    assert sorted(c.label for c in pack.items) == sorted(c.label for c in clauses) and pack.title == "标题5"
+    with pytest.raises(PackError, match="已存在"):     # checked under the lock too
+        create_pack(kb, new_pack("合编"))

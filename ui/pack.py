@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kb.citations import part_label
-from kb.errors import KBError
+from kb.errors import KBError, PackError
 from lecture import (MAX_CHECK_CHARS, ClauseRef, LecturePack, add_to_saved_pack, changed_since_added, cited_clauses,
                      create_pack, delete_pack, edit_clause, list_packs, load_pack, move_clause, new_pack, pack_handout,
-                     remove_clause, resolve_clause, retitle, save_pack, to_docx, to_markdown)
+                     remove_clause, resolve_clause, retitle, to_docx, to_markdown, update_pack)
 from lecture.storage import pack_path, safe_stem
 from ui.common import (ACTIVE_PACK_KEY, DOCX_MIME, active_pack, article_html, escape, kb_store, offer_download,
                        status_badge)
@@ -110,16 +110,24 @@ def _create(cfg: Config) -> None:
 
 
 def _update(cfg: Config, name: str, change: Callable[[LecturePack], LecturePack]) -> None:
-    """Callback helper: load the pack, apply a pure change, save it; errors become a message."""
+    """Callback helper: apply a pure change to the saved pack; errors become a message."""
     import streamlit as st
     try:
-        save_pack(cfg.kb, change(load_pack(cfg.kb, name)))
+        update_pack(cfg.kb, name, change)
     except KBError as e:
         st.session_state["pack-message"] = str(e)
 
 
 def _index_of(pack: LecturePack, ref: ClauseRef) -> int:
-    return next(i for i, item in enumerate(pack.items) if item.ref == ref)
+    """Where the clause `ref` stands in the pack.
+
+    Raises:
+        PackError: when it is no longer there (another session removed it meanwhile).
+    """
+    for i, item in enumerate(pack.items):
+        if item.ref == ref:
+            return i
+    raise PackError(f"这一条已不在讲义“{pack.name}”中（可能已在另一窗口移除）：请刷新本页")
 
 
 def _retitle(cfg: Config, name: str, key: str) -> None:
