@@ -13,17 +13,19 @@ They live in `<kb>/collections.yaml`, a file people may edit by hand:
         - 信访工作条例
         - 中华人民共和国人民调解法
 
-`parse_collections` / `format_collections` are pure (tested on strings); `load_collections` and
-`save_collections` are the only file access (the write is atomic: a temporary file renamed into
-place, so a reader never sees half a file).
+`parse_collections` / `format_collections` are pure (tested on strings); `load_collections`,
+`save_collections` and `update_collections` are the only file access (the write is atomic: a
+temporary file renamed into place, so a reader never sees half a file; a change is made under a
+lock, so two sessions' changes are both kept).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.errors import ConfigError, QueryError
-from kb.files import write_atomically
+from kb.files import exclusive, write_atomically
 
 COLLECTIONS_FILE = "collections.yaml"
 NO_COLLECTION = "none"          # the `collection` setting's word for "prefer no collection"
@@ -132,6 +134,25 @@ def load_collections(kb_dir: str | Path) -> Collections:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read ({err})") from None
     return parse_collections(text, str(path))
+
+
+def update_collections(kb_dir: str | Path, change: Callable[[Collections], Collections]) -> Collections:
+    """Apply a pure `change` to the knowledge base's collections and save them, holding
+    `<kb>/.collections.lock` so that a change another session saves meanwhile is not lost
+    (each saved what it had read before); returns what was saved.
+
+    Raises:
+        ConfigError: if the file cannot be read, parsed or written, or the lock file made.
+        QueryError: from `change` (e.g. a bad name); nothing is written then.
+    """
+    lock = Path(kb_dir) / f".{COLLECTIONS_FILE}.lock"
+    try:
+        with exclusive(lock):
+            collections = change(load_collections(kb_dir))
+            save_collections(kb_dir, collections)
+    except OSError as err:      # of the lock file: the collections file's own say ConfigError
+        raise ConfigError(f"{lock}: cannot lock ({err.strerror})") from None
+    return collections
 
 
 def save_collections(kb_dir: str | Path, collections: Collections) -> None:

@@ -9,7 +9,6 @@ knowledge base here.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from kb.chinese import parse_article_label
 from kb.errors import PackError
+from kb.files import exclusive
 from lecture.pack import ClauseRef, LecturePack, PackClause, add_clauses, new_pack
 
 if TYPE_CHECKING:
@@ -151,17 +151,14 @@ def _pack_locked(kb_dir: str | Path, name: str) -> Iterator[Path]:
     a change takes milliseconds. Not the knowledge base's writer lock, held through whole ingests.)
 
     Raises:
-        PackError: if the name is unusable or the lock file cannot be opened.
+        PackError: if the name is unusable or the lock file cannot be made.
     """
     path = pack_path(kb_dir, name)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(path.parent / ".lock", "a")
-    except OSError as e:
+        with exclusive(path.parent / ".lock"):
+            yield path
+    except OSError as e:        # of the lock file: reading and writing the pack raise PackError
         raise PackError(f"{path}: 无法打开讲义（{e.strerror}）") from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)        # released when the file closes
-        yield path
 
 
 def update_pack(kb_dir: str | Path, name: str, change: Callable[[LecturePack], LecturePack]) -> LecturePack:

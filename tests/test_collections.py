@@ -6,7 +6,7 @@ import pytest
 
 from conftest import SHARED, shared_samples_present
 from index.collections import (Collections, format_collections, load_collections, parse_collections,
-                               save_collections)
+                               save_collections, update_collections)
 from index.search import Filters, Searcher
 from kb.errors import ConfigError, QueryError
 from kb.settings import load_config
@@ -96,6 +96,35 @@ def test_two_app_sessions_saving_at_once_never_collide(tmp_path: Path) -> None:
     assert not errors, errors[0]
     assert load_collections(tmp_path) in versions
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_two_sessions_changing_the_collections_at_once_keep_both_changes(tmp_path: Path, monkeypatch) -> None:
+    # each session read the file, added its collection and saved: the later save dropped the other's
+    import sys
+    import threading
+    import time
+    module = sys.modules[Collections.__module__]
+    parse = module.parse_collections
+
+    def slow_parse(text: str, source: str = "") -> Collections:
+        time.sleep(0.02)        # the other session reads meanwhile
+        return parse(text, source)
+    monkeypatch.setattr(module, "parse_collections", slow_parse)
+    save_collections(tmp_path, Collections().with_collection("起点", ["信访工作条例"]))
+
+    def add(names: list[str]) -> None:
+        for name in names:
+            update_collections(tmp_path, lambda now, name=name: now.with_collection(name, ["人民调解法"]))
+    threads = [threading.Thread(target=add, args=([f"课程{k}-{i}" for i in range(5)],)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(load_collections(tmp_path).names()) == sorted(["起点", *(f"课程{k}-{i}" for k in range(3)
+                                                                         for i in range(5))])
+    with pytest.raises(QueryError):         # a bad change writes nothing
+        update_collections(tmp_path, lambda now: now.with_collection("", ["x"]))
+    assert len(load_collections(tmp_path).names()) == 16
 
 
 @pytest.fixture()

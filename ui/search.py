@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from index.collections import NO_COLLECTION, load_collections, save_collections
+from index.collections import NO_COLLECTION, load_collections, update_collections
 from index.query import asks_something
 from ingest.records import STATUS_LABELS
 from kb.errors import QueryError
@@ -141,15 +141,15 @@ def collection_choice(cfg: Config, titles: dict[str, str]) -> str:
         save, remove = st.columns(2)
         if save.button("保存", key="c-save"):
             try:
-                save_collections(cfg.kb, collections.with_collection(name, [*chosen_docs, *missing],
-                                                                     make_default=make_default))
+                update_collections(cfg.kb, lambda now: now.with_collection(name, [*chosen_docs, *missing],
+                                                                           make_default=make_default))
             except QueryError as err:
                 st.error(str(err))
             else:
                 st.session_state.pop("f-collection", None)
                 st.rerun()
         if remove.button("删除", key="c-remove", disabled=name not in collections.members):
-            save_collections(cfg.kb, collections.without(name))
+            update_collections(cfg.kb, lambda now: now.without(name))
             st.session_state.pop("f-collection", None)
             st.rerun()
     return chosen
