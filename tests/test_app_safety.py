@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from conftest import cache_sharing_models, run_until_done
+from conftest import REPO, cache_sharing_models, run_until_done
 from ingest import open_store
 from ui.common import WORD_JOINER, escape
 from ui.jobs import UPLOAD_SUBDIR, save_upload
@@ -205,3 +205,11 @@ def test_odd_numbers_in_the_address_open_the_page_without_a_traceback(app_store_
     # "²".isdigit() is true and int() refuses it; a 23-digit id overflowed SQLite's integers
     at = open_page(app_store_kb, page, **query)
     assert not at.exception, at.exception[0].value
+
+
+def test_every_data_cache_of_the_app_is_bounded():
+    # a cache kept for every user without a bound held every comparison and every choice of
+    # documents anyone had asked for in the server's memory
+    calls = [(path.name, call) for path in sorted([REPO / "app.py", *(REPO / "ui").glob("*.py")])
+             for call in re.findall(r"st\.cache_data\([^)]*\)", path.read_text(encoding="utf-8"))]
+    assert len(calls) >= 5 and all("max_entries=" in call for _, call in calls), calls

@@ -54,6 +54,15 @@ def test_a_document_named_twice_in_the_address_is_listed_once(app_store_kb, open
     assert _table(at) == once       # not each time limit three times
 
 
+def test_a_link_naming_more_documents_than_a_view_takes_shows_the_first(app_store_kb, open_page, monkeypatch):
+    monkeypatch.setattr("ui.tools.MAX_DOCUMENTS", 2)
+    with open_store(app_store_kb) as store:
+        ids = [str(d.id) for d in store.documents()][:3]
+    at = open_page(app_store_kb, "tools", doc=ids)
+    assert not at.exception and at.multiselect(key="tools-docs").value == [int(i) for i in ids[:2]]
+    assert "链接中有 3 部文件，本页一次最多 2 部" in at.warning[0].value
+
+
 @needs_samples
 def test_two_documents_side_by_side_and_actor_filter(app_store_kb, open_page):
     new, old = _doc_id(app_store_kb, "信访工作条例"), _doc_id(app_store_kb, "信访条例")

@@ -37,6 +37,9 @@ MATCH_LABELS = {"reference": "条文引用", "keywords": "关键词", "meaning":
 DEFAULT_PACK = "我的讲义"
 ACTIVE_PACK_KEY = "active_pack"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+# Views the app keeps computed per server (a comparison, the time limits of a choice of documents):
+# each is kept for every user, so without a bound every pair anyone compared stayed in memory.
+MAX_CACHED_VIEWS = 32
 
 _CSS = """<style>
 .kb-badge {display:inline-block; padding:0 .45em; border-radius:.6em; font-size:.8em; margin-left:.4em;}

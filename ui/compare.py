@@ -14,8 +14,8 @@ from kb.places import NATIONAL
 from lecture import CHANGE_LABELS, change_label, comparison_handout, side_runs, summary_line, to_docx, to_markdown
 from lecture.comparison import excerpt
 from lecture.storage import safe_stem
-from ui.common import (DOCX_MIME, comparison_label, documents, escape, kb_store, level_order, offer_download, query_int,
-                       runs_html, successor_versions)
+from ui.common import (DOCX_MIME, MAX_CACHED_VIEWS, comparison_label, documents, escape, kb_store, level_order,
+                       offer_download, query_int, runs_html, successor_versions)
 
 if TYPE_CHECKING:
     from index.compare import Comparison
@@ -53,7 +53,7 @@ def render(cfg: Config) -> None:
         if store is None:
             return
         generation = store.generation()
-        options = st.cache_data(show_spinner=False)(_version_options)(str(cfg.kb), generation)
+        options = st.cache_data(show_spinner=False, max_entries=4)(_version_options)(str(cfg.kb), generation)
         ids = list(options)
         cols = st.columns(2)
         old_id = _pick(cols[0], "旧版本（或原法规）", "old", ids, options)
@@ -67,7 +67,7 @@ def render(cfg: Config) -> None:
             st.warning("请选择两个不同的版本。")
             return
         with st.spinner("正在按条文内容对齐两个版本…"):
-            comparison = st.cache_data(show_spinner=False)(_comparison)(str(cfg.kb), generation, old_id, new_id)
+            comparison = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_comparison)(str(cfg.kb), generation, old_id, new_id)
         old_name, new_name = _short(options[old_id]), _short(options[new_id])
         show_comparison(comparison, old_name, new_name)
 

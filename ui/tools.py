@@ -20,7 +20,7 @@ from kb.chinese import book_title
 from kb.places import NATIONAL
 from lecture.quiz import LETTERS
 from lecture.storage import safe_stem
-from ui.common import DOCX_MIME, documents, escape, kb_store, offer_download, query_ints
+from ui.common import DOCX_MIME, MAX_CACHED_VIEWS, documents, escape, kb_store, offer_download, query_ints
 
 if TYPE_CHECKING:
     from ingest.store import StoredDocument
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from lecture import DeadlineRow, Definition, Norm, Question
 
 QUIZ_SIZE = 5
+# Documents one view takes: a lecture sets 《信访工作条例》 beside a few provinces' 信访条例; a link
+# naming every document of the whole corpus kept a server thread busy for minutes.
+MAX_DOCUMENTS = 20
 
 
 def _rows(kb: str, generation: int, document_ids: tuple[int, ...]) -> list[DeadlineRow]:
@@ -85,13 +88,16 @@ def render(cfg: Config) -> None:
         docs = {d.id: d for d in documents(cfg, store)}
     wanted = [doc_id for doc_id in query_ints("doc") if doc_id in docs]
     if wanted and "tools-docs" not in st.session_state:
-        st.session_state["tools-docs"] = wanted
-    chosen = st.multiselect("文件（可选多部，如《信访工作条例》与省级信访条例对照）", list(docs), key="tools-docs",
+        if len(wanted) > MAX_DOCUMENTS:
+            st.warning(f"链接中有 {len(wanted)} 部文件，本页一次最多 {MAX_DOCUMENTS} 部：显示前 {MAX_DOCUMENTS} 部。")
+        st.session_state["tools-docs"] = wanted[:MAX_DOCUMENTS]
+    chosen = st.multiselect(f"文件（可选多部，最多 {MAX_DOCUMENTS} 部，如《信访工作条例》与省级信访条例对照）", list(docs),
+                            key="tools-docs", max_selections=MAX_DOCUMENTS,
                             format_func=lambda i: _doc_name(docs[i]), placeholder="输入标题搜索…")
     if not chosen:
         st.info("请选择一部或几部法规：本页列出其中的期限、画出办理流程，并生成自测题。")
         return
-    rows = st.cache_data(show_spinner=False)(_rows)(str(cfg.kb), generation, tuple(chosen))
+    rows = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_rows)(str(cfg.kb), generation, tuple(chosen))
     tab_table, tab_flow, tab_quiz = st.tabs(["期限一览", "流程图", "自测"])
     with tab_table:
         _deadline_table(rows)
@@ -179,7 +185,7 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, genera
     seed = int(cols[0].number_input("题组编号", min_value=1, max_value=9999, value=1, key="tools-seed",
                                     help="同一编号总是出同样的题，便于全班做同一组题。"))
     count = int(cols[1].number_input("题数", min_value=1, max_value=30, value=QUIZ_SIZE, key="tools-count"))
-    definitions, norms = st.cache_data(show_spinner=False)(_quiz_facts)(kb, generation, doc.id)
+    definitions, norms = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_quiz_facts)(kb, generation, doc.id)
     questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count, definitions=definitions,
                           norms=norms)
     if not questions:
