@@ -62,11 +62,13 @@ class Collections:
         """A copy with collection `name` set to `documents` (added or replaced).
 
         Raises:
-            QueryError: for an empty or over-long name, or no documents.
+            QueryError: for an empty or over-long name, the name "none", or no documents.
         """
         name = name.strip()
         if not name or len(name) > MAX_NAME_CHARS or "\n" in name:
             raise QueryError(f"bad collection name {name!r}: 1–{MAX_NAME_CHARS} characters on one line")
+        if name == NO_COLLECTION:
+            raise QueryError(f"bad collection name {name!r}: the word for no collection")
         docs = tuple(dict.fromkeys(d.strip() for d in documents if d.strip()))
         if not docs:
             raise QueryError(f"collection {name!r} has no documents")
@@ -97,6 +99,8 @@ def parse_collections(text: str, source: str = COLLECTIONS_FILE) -> Collections:
         raise ConfigError(f"{source}: expected `collections:` mapping names to lists of document names")
     members: dict[str, tuple[str, ...]] = {}
     for name, docs in (data.get("collections") or {}).items():
+        if str(name) == NO_COLLECTION:      # `--collection none` could never choose it
+            raise ConfigError(f"{source}: {NO_COLLECTION!r} names no collection; rename that collection")
         if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
             raise ConfigError(f"{source}: collection {name!r} must be a list of document names")
         members[str(name)] = tuple(d.strip() for d in docs if d.strip())

@@ -40,6 +40,7 @@ def test_format_round_trips() -> None:
     ("collections:\n  x: 信访工作条例\n", "list"),
     ("default: 无此集\ncollections:\n  x: [信访工作条例]\n", "not defined"),
     ("collections:\n  x: [信访工作条例\n", "YAML"),
+    ("default: none\ncollections:\n  none: [信访工作条例]\n", "names no collection"),   # `--collection none` could not choose it
 ])
 def test_malformed_files_are_one_line_errors_naming_the_file(text: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words) as err:
@@ -61,7 +62,7 @@ def test_edits_validate_and_keep_the_default() -> None:
     c = Collections().with_collection("课程", ["信访工作条例", "信访工作条例", " "], make_default=True)
     assert c.members == {"课程": ("信访工作条例",)} and c.default == "课程"
     assert c.without("课程") == Collections()
-    for name, docs in (("", ["信访工作条例"]), ("x" * 61, ["信访工作条例"]), ("课程", [])):
+    for name, docs in (("", ["信访工作条例"]), ("x" * 61, ["信访工作条例"]), ("课程", []), ("none", ["信访工作条例"])):
         with pytest.raises(QueryError):
             c.with_collection(name, docs)
 
