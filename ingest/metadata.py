@@ -7,6 +7,7 @@ what the caller passes in; `parse_sidecar` parses YAML text.
 """
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -425,6 +426,7 @@ def repealed_titles(lines: Iterable[str]) -> tuple[str, ...]:
 SIDECAR_KEYS = ("title", "subtitle", "issuer", "doc_number", "doc_type", "level", "region",
                 "status", "version_date", "promulgated", "effective")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_YAML_NULLS = ("", "~", "null", "Null", "NULL")
 
 
 class SidecarError(ValueError):
@@ -435,21 +437,26 @@ def parse_sidecar(text: str, *, strict: bool = True) -> dict[str, str]:
     """Validated metadata overrides from YAML text.
 
     `strict` (separate sidecar files) rejects unknown keys; front matter may carry other keys,
-    which are ignored. Dates must be YYYY-MM-DD, `level` one of `LEVELS`, `status` a code or
-    label of `STATUS_LABELS` (labels are mapped to codes).
+    which are ignored. Every value is read as the text written (`doc_number: 012` stays "012",
+    `issuer: yes` stays "yes"); an empty or null value is as if not given. Dates must be real
+    dates written YYYY-MM-DD, `level` one of `LEVELS`, `status` a code or label of
+    `STATUS_LABELS` (labels are mapped to codes).
 
     Raises:
-        SidecarError: invalid YAML, not a mapping, an unknown key (strict), or a bad value.
+        SidecarError: invalid YAML, not a mapping, an unknown key (strict), a list or mapping
+            where text belongs, or a bad value.
     """
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        # every scalar a string: the YAML 1.1 types turned `yes` into True, 012 into 10, and a
+        # date such as 2022-13-45 into a ValueError that escaped as "cannot parse"
+        data = yaml.load(text, Loader=yaml.BaseLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SidecarError(f"invalid YAML{where}") from None
-    if data is None:
+    if data is None or data == "":
         return {}
     if not isinstance(data, dict):
         raise SidecarError("YAML is not a mapping of keys to values")
@@ -458,11 +465,19 @@ def parse_sidecar(text: str, *, strict: bool = True) -> dict[str, str]:
         raise SidecarError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(SIDECAR_KEYS)}")
     result: dict[str, str] = {}
     for key in SIDECAR_KEYS:
-        if key not in data or data[key] is None:
+        value = data.get(key)
+        if isinstance(value, (list, dict)):     # (never str() of it: aliases may nest it a billion deep)
+            raise SidecarError(f"{key} must be one line of text, not a {'list' if isinstance(value, list) else 'mapping'}")
+        value = (value or "").strip()
+        if value in _YAML_NULLS:
             continue
-        value = str(data[key]).strip()  # YAML reads 2022-02-25 as a date; str() gives it back
-        if key in ("version_date", "promulgated", "effective") and not _ISO_DATE.match(value):
-            raise SidecarError(f"{key} must be a date YYYY-MM-DD, got {value!r}")
+        if key in ("version_date", "promulgated", "effective"):
+            if not _ISO_DATE.match(value):
+                raise SidecarError(f"{key} must be a date YYYY-MM-DD, got {value!r}")
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError as err:
+                raise SidecarError(f"{key} {value!r} is no date: {err}") from None
         if key == "level" and value not in LEVELS:
             raise SidecarError(f"level must be one of {', '.join(LEVELS)}, got {value!r}")
         if key == "status":

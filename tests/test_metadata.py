@@ -181,12 +181,23 @@ def test_sidecar_values_and_status_labels():
 @pytest.mark.parametrize("text,message", [
     ("title: [unclosed", "invalid YAML"), ("- a\n- b\n", "not a mapping"),
     ("titel: x\n", "unknown key"), ("effective: 2023/05/01\n", "YYYY-MM-DD"),
-    ("level: 省级法规\n", "level must be"), ("status: maybe\n", "status must be")])
+    ("level: 省级法规\n", "level must be"), ("status: maybe\n", "status must be"),
+    ("version_date: 2022-13-45\n", "is no date"), ("effective: '2023-02-30'\n", "is no date"),   # a ValueError escaped
+    ("title: [甲, 乙]\n", "not a list"), ("issuer: {x: 1}\n", "not a mapping"),
+    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+     "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+     "title: [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n", "not a list")])
 def test_bad_sidecars(text, message):
     with pytest.raises(SidecarError, match=message):
-        parse_sidecar(text)
+        parse_sidecar(text, strict=message == "unknown key")     # front matter's other keys (a–h) are allowed
 
 
+def test_sidecar_values_are_the_text_written():
+    # YAML 1.1 read `yes` as True, 012 as the octal 10 and an unquoted date as a date object
+    assert parse_sidecar("issuer: yes\ndoc_number: 012\nsubtitle: 2022-02-25\ntitle: ~\nregion:\n") == \
+        {"issuer": "yes", "doc_number": "012", "subtitle": "2022-02-25"}
 def test_front_matter_allows_other_keys_and_splits_the_text():
     yaml_text, rest = split_front_matter("---\ntitle: 青禾办法\nweight: 3\n---\n# 正文标题\n")
     assert rest == "# 正文标题\n"
