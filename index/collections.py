@@ -104,7 +104,10 @@ def parse_collections(text: str, source: str = COLLECTIONS_FILE) -> Collections:
         if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
             raise ConfigError(f"{source}: collection {name!r} must be a list of document names")
         members[str(name)] = tuple(d.strip() for d in docs if d.strip())
-    default = str(data.get("default") or "")
+    default = data.get("default") or ""
+    if not isinstance(default, (str, int)):     # (never str() of it: aliases may nest it a billion deep)
+        raise ConfigError(f"{source}: `default:` must be the name of one collection")
+    default = str(default)
     if default and default not in members:
         raise ConfigError(f"{source}: default collection {default!r} is not defined")
     return Collections(members, default)

@@ -41,6 +41,11 @@ def test_format_round_trips() -> None:
     ("default: 无此集\ncollections:\n  x: [信访工作条例]\n", "not defined"),
     ("collections:\n  x: [信访工作条例\n", "YAML"),
     ("default: none\ncollections:\n  none: [信访工作条例]\n", "names no collection"),   # `--collection none` could not choose it
+    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+     "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+     "default: [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n", "must be the name"),   # str() of it took minutes
 ])
 def test_malformed_files_are_one_line_errors_naming_the_file(text: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words) as err:
