@@ -60,7 +60,10 @@ def question_row(line: str) -> dict:
     Raises:
         ValueError: if the line is not JSON, or JSON of another shape.
     """
-    row = json.loads(line)
+    try:
+        row = json.loads(line)
+    except RecursionError:      # arrays nested thousands deep: a traceback before
+        raise ValueError("not JSON: nested too deep") from None
     if not isinstance(row, dict):
         raise ValueError("not a JSON object")
     return row

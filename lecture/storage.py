@@ -97,7 +97,7 @@ def list_packs(kb_dir: str | Path) -> list[str]:
     for f in folder.glob("*.json"):
         try:
             names.append(json.loads(f.read_text(encoding="utf-8"))["name"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             continue
     return sorted(names)
 
@@ -115,7 +115,7 @@ def load_pack(kb_dir: str | Path, name: str) -> LecturePack:
         raise PackError(f"{path}: 讲义“{name}”不存在") from None
     except OSError as e:
         raise PackError(f"{path}: 无法读取讲义（{e.strerror}）") from None
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:     # RecursionError: JSON nested too deep
         raise PackError(f"{path}: 讲义文件已损坏（{type(e).__name__}: {e}）") from None
 
 

@@ -64,7 +64,8 @@ def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("line, reason", [("[1, 2]", "not a JSON object"), ('"问"', "not a JSON object"),
                                           ('{"qid": 1, "query": 5}', "query is not text"),
-                                          ('{"qid": 1, "query": "x", "gold": [5]}', "")])
+                                          ('{"qid": 1, "query": "x", "gold": [5]}', ""),
+                                          ("[" * 100_000 + "]" * 100_000, "not JSON: nested too deep")])
 def test_a_line_of_another_shape_is_a_one_line_error(tmp_path: Path, line: str, reason: str) -> None:
     """A JSON list on a line died as an AttributeError traceback."""
     path = tmp_path / "odd.jsonl"

@@ -203,6 +203,10 @@ def test_damaged_or_missing_pack_is_a_pack_error(tmp_path):
     (tmp_path / "packs" / "旧.json").write_text(json.dumps({"format": 99, "name": "旧"}), encoding="utf-8")
     with pytest.raises(PackError, match="已损坏"):
         load_pack(tmp_path, "旧")
+    (tmp_path / "packs" / "深.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(PackError, match="已损坏"):      # a RecursionError traceback, on every page's sidebar
+        load_pack(tmp_path, "深")
+    assert list_packs(tmp_path) == ["旧"]          # (a pack of another format is listed, and named when opened)
 
 
 def test_mark_terms_prefers_longer_terms():
