@@ -410,6 +410,29 @@ def test_a_web_archive_is_read_as_its_page(tmp_path, name, charset):
                                                                 ("第二条", ("本通知自发布之日起施行。",))]
 
 
+@pytest.mark.parametrize("declared, encoding", [
+    ("iso-8859-1", "gbk"), ("windows-1252", "gbk"), ("cp037", "gbk"),    # old sites' wrong declarations
+    ("utf-16", "utf-8"), ("UTF_32", "utf-8"), ("unicode_escape", "utf-8"), ("raw_unicode_escape", "utf-8")])
+def test_a_page_declaring_a_charset_it_is_not_in_is_read_as_what_it_is(tmp_path, declared, encoding):
+    # each decoded without an error into Latin letters or CJK-looking garbage (《²âÊÔ°ì·¨》)
+    page = WEB_PAGE.replace("<head>", f'<head><meta http-equiv="Content-Type" content="text/html; charset={declared}">')
+    path = tmp_path / "通知.html"
+    path.write_bytes(page.encode(encoding))
+    doc = parse_file(path)
+    assert doc.meta.title == "某市信访通知" and [a.label for a in doc.articles] == ["第一条", "第二条"]
+    archive = tmp_path / "通知.mht"          # the same wrong charset in a web archive's header
+    archive.write_bytes(web_archive(WEB_PAGE, encoding).replace(f"charset=\"{encoding}\"".encode(),
+                                                                f"charset=\"{declared}\"".encode()))
+    assert parse_file(archive).meta.title == "某市信访通知"
+
+
+def test_a_page_in_a_western_charset_without_chinese_keeps_it(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_bytes("<html><head><meta charset='iso-8859-1'><title>Café règlement</title></head>"
+                     "<body><p>Article 1 Élan.</p></body></html>".encode("latin-1"))
+    assert load_file(path).pages[0] == ("Article 1 Élan.",)      # not GB18030 garbage
+
+
 def test_a_web_archive_without_a_page_says_so(tmp_path):
     from email.mime.multipart import MIMEMultipart
     from email.mime.text import MIMEText

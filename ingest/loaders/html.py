@@ -44,23 +44,39 @@ def _declared_charset(data: bytes) -> str:
     return m.group(1).decode("ascii").lower() if m else ""
 
 
-def decode_html(path: str, data: bytes) -> tuple[str, str]:
-    """(text, encoding) honouring the page's declared charset (GBK-family → gb18030).
+def decode_html(path: str, data: bytes, charset: str = "") -> tuple[str, str]:
+    """(text, encoding) honouring the charset the page declares (or `charset`, its web archive's
+    header), GBK-family → gb18030.
 
-    Without a usable declaration the bytes are decoded like a text file.
+    Without a usable declaration the bytes are decoded like a text file. A declaration that reads
+    no Chinese from a page whose bytes are not all ASCII is taken for a wrong one: old sites
+    serve GBK pages declared ISO-8859-1 or windows-1252, which decoded without an error into
+    Latin letters (《²âÊÔ°ì·¨》 for 《测试办法》). A UTF-16 or UTF-32 declaration is never used:
+    a tag read as ASCII is no UTF-16 (browsers read such a page as UTF-8); used, it turned the
+    page into CJK-looking garbage.
 
     Raises:
         IngestError: as `text.decode` for undecodable or binary data.
     """
-    charset = _declared_charset(data)
+    charset = (charset or _declared_charset(data)).lower()
     if charset in _GB_FAMILY:
         charset = "gb18030"
-    if charset and not data.startswith(b"\xef\xbb\xbf"):
+    declared = None
+    if charset and not charset.replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32")) \
+            and not data.startswith(b"\xef\xbb\xbf"):
         try:
-            return data.decode(charset), charset
+            declared = data.decode(charset), charset
         except (LookupError, UnicodeDecodeError):
             pass  # wrong or unknown declaration: fall back to detection
-    return decode(path, data)
+    if declared and (data.isascii() or _CJK.search(declared[0])):
+        return declared
+    try:
+        detected = decode(path, data)
+    except IngestError:
+        if declared:
+            return declared
+        raise
+    return detected if declared is None or _CJK.search(detected[0]) else declared
 
 
 def _paragraph_chars(el) -> tuple[int, int]:
@@ -221,12 +237,7 @@ def load_web_archive(path: Path, data: bytes) -> RawText:
         raise IngestError(str(path), "corrupt", "no web page (text/html) in this web archive", reason="corrupt")
     html = page.get_payload(decode=True) or b""
     _check_size(path, html, MAX_BYTES, "web page")
-    charset = (page.get_content_charset() or "").lower()
-    charset = "gb18030" if charset in _GB_FAMILY else charset
-    try:
-        return _page(path, html.decode(charset), charset)
-    except (LookupError, UnicodeDecodeError):   # none declared, or a wrong one: as a page file is read
-        return _page(path, *decode_html(str(path), html))
+    return _page(path, *decode_html(str(path), html, page.get_content_charset() or ""))
 
 
 def _check_size(path: Path, data: bytes, limit: int, what: str) -> None:
