@@ -113,14 +113,19 @@ def _unreadable(ch: str) -> bool:
             or "\u0080" <= ch <= "\u024f" and ch not in "·×÷°±§")
 
 
+def text_layer_junk(text: str) -> bool:
+    """Whether a page's text layer is glyph junk: at least `MIN_TEXT_CHARS` characters, more than
+    `MAX_JUNK_SHARE` of them unreadable (glyph codes of a font without a true Unicode mapping; the
+    page itself may show plain print, which OCR reads)."""
+    chars = [ch for ch in text if not ch.isspace()]
+    return len(chars) >= MIN_TEXT_CHARS and sum(map(_unreadable, chars)) > MAX_JUNK_SHARE * len(chars)
+
+
 def text_layer_usable(text: str) -> bool:
     """Whether a page's text layer can be used as it is: at least `MIN_TEXT_CHARS` characters,
     at most `MAX_JUNK_SHARE` of them unreadable (a scan may carry an empty layer, or one of glyph
     codes without a Unicode mapping)."""
-    chars = [ch for ch in text if not ch.isspace()]
-    if len(chars) < MIN_TEXT_CHARS:
-        return False
-    return sum(map(_unreadable, chars)) <= MAX_JUNK_SHARE * len(chars)
+    return len("".join(text.split())) >= MIN_TEXT_CHARS and not text_layer_junk(text)
 
 
 def fix_marks(text: str) -> str:

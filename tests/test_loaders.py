@@ -281,13 +281,19 @@ def test_div_per_paragraph_page(tmp_path):
 
 # --- PDF -------------------------------------------------------------------------------------
 
-def make_pdf(pages: list[list[str]], image: bool = False) -> bytes:
+def make_pdf(pages: list[list[str]], image: bool = False, junk_text_layer: bool = False) -> bytes:
     """A PDF whose pages show the given lines in a CJK font (STSong-Light, UniGB-UCS2-H
     encoding, not embedded), so that pypdf reads real Chinese text from a real text layer;
-    with `image`, each page also draws a 1×1 grey image (as a scanned page does)."""
+    with `image`, each page also draws a 1×1 grey image (as a scanned page does); with
+    `junk_text_layer`, the font's ToUnicode map sends each character to a private-use code, as a
+    broken map does: the page shows the text and its text layer is junk."""
+    to_unicode = b""
+    if junk_text_layer:
+        chars = sorted({ch for lines in pages for line in lines for ch in line})
+        to_unicode = b" /ToUnicode %d 0 R" % (5 + image)
     objects: list[bytes] = [
         b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H "
-        b"/DescendantFonts [2 0 R] >>",
+        b"/DescendantFonts [2 0 R]%s >>" % to_unicode,
         b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo "
         b"<< /Registry (Adobe) /Ordering (GB1) /Supplement 4 >> /FontDescriptor 3 0 R >>",
         b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [0 -200 1000 900] "
@@ -299,6 +305,10 @@ def make_pdf(pages: list[list[str]], image: bool = False) -> bytes:
         objects.append(b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
                        b"/BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream")
         images = b" /XObject << /Im1 %d 0 R >>" % len(objects)
+    if junk_text_layer:
+        cmap = (b"begincmap 1 begincodespacerange <0000> <FFFF> endcodespacerange %d beginbfchar %s endbfchar "
+                b"endcmap" % (len(chars), b" ".join(b"<%04X> <%04X>" % (ord(c), 0xE000 + i) for i, c in enumerate(chars))))
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap))
     kids = []
     for lines in pages:
         ops = [b"q 595 0 0 842 0 0 cm /Im1 Do Q"] if image else []

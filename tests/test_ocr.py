@@ -223,6 +223,18 @@ def test_a_mixed_pdf_reads_only_its_scanned_page(tmp_path, monkeypatch):
 
 
 @needs_font
+def test_print_in_a_font_whose_text_layer_is_junk_is_read_by_ocr(tmp_path):
+    # a font's broken ToUnicode map gives a text layer of private-use codes; the pages draw no
+    # image, so such a PDF was stored as a document of junk: title 《》, no articles, no error
+    from test_loaders import ARTICLES, TITLE, make_pdf, pdf_pages
+    path = tmp_path / "print.pdf"
+    path.write_bytes(make_pdf(pdf_pages(30, 40), junk_text_layer=True))
+    doc = parse_file(path)
+    assert doc.ocr and doc.meta.title == TITLE
+    assert [a.label for a in doc.articles] == ARTICLES
+
+
+@needs_font
 def test_scans_are_stored_flagged_and_inspected(scan_pdf, scanned, tmp_path, open_page, capsys):
     from ingest import open_store, run
     from ui.common import card_header_html

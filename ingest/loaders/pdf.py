@@ -3,8 +3,9 @@
 Layout-wrapped lines are rejoined later (`RawText.wrapped`); running headers and page numbers
 are removed by `clean.remove_page_furniture` using the page boundaries kept here. A page whose
 text layer is missing, empty or glyph junk (`ocr.text_layer_usable`) and that draws an image
-(a scan) is rendered with pypdfium2 and read by `ingest.ocr`; the other pages of a mixed PDF
-keep their text layer.
+(a scan), or whose text layer is glyph junk (`ocr.text_layer_junk`: print in a font without a
+true Unicode mapping), is rendered with pypdfium2 and read by `ingest.ocr`; the other pages of a
+mixed PDF keep their text layer.
 """
 from __future__ import annotations
 
@@ -106,7 +107,10 @@ def load(path: Path, data: bytes) -> RawText:
     if not texts:
         raise IngestError(str(path), "corrupt", "PDF has no pages" + (
             " (file is truncated)" if truncated else ""), reason="truncated" if truncated else "corrupt")
-    scanned = [n for n, t in enumerate(texts) if not ocr.text_layer_usable(t) and _has_images(reader.pages[n])]
+    # pages to read by OCR: a scan (an image, its text layer empty or junk), and print whose font
+    # maps its glyphs to junk (a broken ToUnicode map: stored before as a document of junk)
+    scanned = [n for n, t in enumerate(texts)
+               if not ocr.text_layer_usable(t) and (ocr.text_layer_junk(t) or _has_images(reader.pages[n]))]
     readable = sum(len("".join(t.split())) for t in texts)
     if not scanned and readable < ocr.MIN_TEXT_CHARS * len(texts):
         raise IngestError(str(path), "empty", f"PDF is blank: {len(texts)} pages with no images and "
@@ -118,6 +122,6 @@ def load(path: Path, data: bytes) -> RawText:
         pages[n] = page
     raw = ocr.raw_text(pages)
     if not any(line.strip() for page in raw.pages for line in page):
-        raise IngestError(str(path), "no_text_layer", f"PDF has no text layer and OCR found no text in its "
-                          f"{len(scanned)} page images", reason="scanned")
+        raise IngestError(str(path), "no_text_layer", f"PDF has no readable text layer and OCR found no text on "
+                          f"its {len(scanned)} pages", reason="scanned")
     return raw
