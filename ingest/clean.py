@@ -6,11 +6,12 @@ Everything here works on strings and lists of lines, so it is tested without fil
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
 
-from kb.chinese import CN_NUMERAL_CHARS
+from kb.chinese import CN_NUMERAL_CHARS, radical_table
 
 # Full-width ASCII becomes ASCII (ＡＢＣ１２３ → ABC123), except the Chinese punctuation that
 # legal text writes full-width on purpose and that readers expect to keep.
@@ -20,6 +21,14 @@ _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _CHAR_TABLE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in KEEP_FULLWIDTH}
 _CHAR_TABLE.update({ord(c): " " for c in _SPACES})
 _CHAR_TABLE.update({ord(c): None for c in _ZERO_WIDTH})
+
+
+@functools.cache
+def _char_table() -> dict[int, int | str | None]:
+    """`_CHAR_TABLE` and the radicals that stand for characters (第⼀条, with the radical U+2F00
+    for 一, was no article heading; built once, on first use, since it reads OpenCC)."""
+    return _CHAR_TABLE | radical_table()
+
 
 # "CJK" here: ideographs, CJK punctuation, full-width forms and the quotes used in Chinese text.
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f“”‘’《》〈〉…—·×"
@@ -31,10 +40,10 @@ _SPACE_CJK_CJK = re.compile(rf"(?<=[{_CJK}]) +(?=[{_CJK}])")
 
 
 def normalize_chars(line: str) -> str:
-    """Map full-width ASCII to ASCII (keeping （），：；！？), odd spaces to " ", drop zero-width
-    characters, remove spaces between digits and Chinese ("2022 年 1 月" → "2022年1月"), squeeze
+    """Map full-width ASCII to ASCII (keeping （），：；！？), odd spaces to " ", radicals that
+    stand for characters to those characters (⼀ → 一, ⺠ → 民), drop zero-width characters, remove spaces between digits and Chinese ("2022 年 1 月" → "2022年1月"), squeeze
     space runs and trim the right end. Leading indentation is kept (line joining reads it)."""
-    line = line.translate(_CHAR_TABLE).rstrip()
+    line = line.translate(_char_table()).rstrip()
     if " " in line.lstrip():
         indent = len(line) - len(line.lstrip())
         body = _SPACE_RUN.sub(" ", _SPACE_DIGIT_CJK.sub("", line[indent:]))

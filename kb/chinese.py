@@ -116,6 +116,23 @@ NUMBERED_LABEL = re.compile(rf"第[{CN_NUMERAL_CHARS}0-9]++[条款项章节编]"
 _TITLE_DROP = re.compile(r"[\s《》〈〉<>“”\"'‘’]|中华人民共和国")
 
 
+# Radicals that PDFs made from Word documents use in place of the characters they look like
+# (第⼀条 with U+2F00 for 一, ⼈⺠政府 for 人民政府): Unicode's equivalent ideographs. The Kangxi
+# radicals all have one under NFKC; the CJK Radicals Supplement's are Unicode's
+# EquivalentUnifiedIdeograph.txt (those that stand for a character a text writes).
+_RADICAL_SUPPLEMENT = {
+    "⺁": "厂", "⺅": "亻", "⺆": "冂", "⺇": "几", "⺉": "刂", "⺌": "小", "⺍": "小", "⺎": "兀", "⺏": "尣",
+    "⺐": "尢", "⺒": "巳", "⺓": "幺", "⺔": "彑", "⺖": "忄", "⺗": "心", "⺘": "扌", "⺙": "攵", "⺛": "旡",
+    "⺝": "月", "⺞": "歺", "⺟": "母", "⺠": "民", "⺡": "氵", "⺢": "氺", "⺣": "灬", "⺤": "爫", "⺥": "爫",
+    "⺦": "丬", "⺧": "牛", "⺨": "犭", "⺩": "王", "⺪": "疋", "⺫": "罒", "⺬": "示", "⺭": "礻", "⺮": "竹",
+    "⺯": "糹", "⺰": "纟", "⺱": "罓", "⺲": "罒", "⺳": "网", "⺴": "网", "⺵": "网", "⺶": "羊", "⺷": "羊",
+    "⺹": "耂", "⺺": "肀", "⺻": "聿", "⺼": "肉", "⺽": "臼", "⺾": "艹", "⺿": "艹", "⻀": "艹", "⻁": "虎",
+    "⻂": "衤", "⻃": "覀", "⻄": "西", "⻅": "见", "⻆": "角", "⻇": "角", "⻈": "讠", "⻉": "贝", "⻋": "车",
+    "⻌": "辶", "⻍": "辶", "⻎": "辶", "⻏": "阝", "⻐": "钅", "⻑": "長", "⻒": "镸", "⻓": "长", "⻔": "门",
+    "⻕": "阜", "⻖": "阝", "⻗": "雨", "⻘": "青", "⻙": "韦", "⻚": "页", "⻛": "风", "⻜": "飞", "⻝": "食",
+    "⻟": "飠", "⻠": "饣", "⻢": "马", "⻣": "骨", "⻤": "鬼", "⻥": "鱼", "⻦": "鸟", "⻧": "卤", "⻨": "麦",
+    "⻩": "黄", "⻪": "黾", "⻫": "斉", "⻬": "齐", "⻭": "歯", "⻮": "齿", "⻯": "竜", "⻰": "龙", "⻱": "龜",
+    "⻲": "亀", "⻳": "龟"}
 @functools.cache
 def _opencc(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
@@ -130,6 +147,16 @@ def _traditional_form(ch: str) -> str | None:
     if simplified == ch or len(simplified) != 1 or _opencc("s2t").convert(ch) != ch:
         return None
     return simplified
+
+
+@functools.cache
+def radical_table() -> dict[int, str]:
+    """`str.translate` table of the radicals that stand for characters (see `_RADICAL_SUPPLEMENT`)
+    to those characters, simplified as the knowledge base's texts are (⾨, the Kangxi radical,
+    is 門 under NFKC: 门). Each is one character for one, so positions stay."""
+    table = {ord(radical): character for radical, character in _RADICAL_SUPPLEMENT.items()}
+    table |= {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0x2F00, 0x2FD6)}
+    return {code: _traditional_form(character) or character for code, character in table.items()}
 
 
 def to_simplified(text: str) -> str:

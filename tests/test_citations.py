@@ -682,6 +682,13 @@ def test_a_text_in_traditional_characters_is_checked_at_its_own_positions(made_u
     assert all(text[c["start"]:c["end"]] == c["text"] for c in got)
 
 
+def test_a_draft_copied_from_a_pdf_with_radicals_is_checked_at_its_own_positions(made_up_kb: Path) -> None:
+    text = "依据《某省⽭盾纠纷调处条例》第四条第⼆款办理"      # ⽭ (U+2F6D) for 矛, ⼆ (U+2F06) for 二
+    got = check(made_up_kb, text)
+    assert [(c["verdict"], c["text"]) for c in got] == [("ok", "《某省⽭盾纠纷调处条例》第四条第⼆款")]
+    assert all(text[c["start"]:c["end"]] == c["text"] for c in got)
+
+
 def test_cited_clauses_are_the_articles_paragraphs_and_items_a_text_cites(made_up_kb: Path) -> None:
     from ingest import open_store
     from lecture import cited_clauses

@@ -24,6 +24,12 @@ def test_odd_spaces_and_zero_width_characters():
     assert normalize_chars("\u3000\u3000第一条\u3000为了") == "  第一条 为了"  # indentation kept
 
 
+def test_radicals_that_stand_for_characters_become_those_characters():
+    # PDFs made from Word documents write 第⼀条 with the Kangxi radical U+2F00 for 一 and ⺠ (CJK
+    # Radicals Supplement) for 民: no article heading was found, and no word matched
+    assert normalize_chars("第⼀条 ⼈⺠政府⻓期⾏政⾸⻓，⻔⼾⻋辆") == "第一条 人民政府长期行政首长，门户车辆"
+
+
 def test_spaces_between_digits_and_chinese_are_removed():
     assert normalize_chars("本条例自 2022 年 5 月 1 日起施行。") == "本条例自2022年5月1日起施行。"
     assert normalize_chars("中共中央 国务院印发") == "中共中央 国务院印发"

@@ -369,6 +369,16 @@ def test_pdf_text_layer_wrapped_lines_headers_and_footers(tmp_path, width, per_p
     assert doc.articles[8].paragraphs == ("依照本办法第四条、第五条设立的调解委员会，应当在设立之日起三十日内向所在街道办事处备案。",)
 
 
+def test_a_pdf_that_writes_radicals_for_characters_has_its_articles(tmp_path):
+    # Word's PDFs often map glyphs to radicals: 第⼀条 (U+2F00) was no article, ⺠ (U+2EA0) no 民
+    path = tmp_path / "radicals.pdf"
+    path.write_bytes(make_pdf([["青禾市⼈⺠调解办法", "第⼀条 为了规范⼈⺠调解⼯作，制定本办法。", "第⼆条 本办法⾃发布之⽇起施⾏。"]]))
+    doc = parse_file(path)
+    assert doc.meta.title == "青禾市人民调解办法"
+    assert [(a.label, a.text) for a in doc.articles] == [("第一条", "为了规范人民调解工作，制定本办法。"),
+                                                         ("第二条", "本办法自发布之日起施行。")]
+
+
 def test_pdf_without_text_layer_needs_ocr(tmp_path):
     path = tmp_path / "scan.pdf"
     path.write_bytes(make_pdf([[], []], image=True))

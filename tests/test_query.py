@@ -413,6 +413,10 @@ def test_a_lone_surrogate_in_a_question_is_no_crash() -> None:
     assert normalise_query("\udce5信访") == "\ufffd信访"
 
 
+def test_radicals_copied_from_a_pdf_read_as_the_characters_they_stand_for() -> None:
+    assert normalise_query("⼈⺠调解委员会⻓期不处理怎么办") == "人民调解委员会长期不处理怎么办"
+
+
 def test_a_question_typed_in_a_gbk_terminal_reads_as_chinese() -> None:
     from index.__main__ import _parser
     args = _parser().parse_args(["search", os.fsdecode("对处理意见不服".encode("gb18030")),
