@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, radical_table, to_simplified
+from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, lookalike_table, to_simplified
 from kb.citations import (COUNTRY, DOC_WORD_ALONE, LISTED_NUMBER, MORE_NUMBERS, RANGE_GLUE, Mention, TitleMatcher,
                           bare_key, closes_range, unlisted_name, version_hint)
 from kb.errors import QueryError
@@ -137,7 +137,7 @@ def normalise_query(text: str) -> str:
     those characters (text copied from a PDF: ⼈⺠调解), traditional characters simplified (the
     knowledge base's texts are simplified), whitespace runs squeezed; half a surrogate pair (a
     JSON line may escape one: "\\udce5"), which no encoder takes, becomes U+FFFD."""
-    text = _SURROGATE.sub("\ufffd", text).translate(radical_table())
+    text = _SURROGATE.sub("\ufffd", text).translate(lookalike_table())
     return re.sub(r"\s+", " ", to_simplified(unicodedata.normalize("NFKC", text))).strip()
 
 

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from kb.chinese import CN_NUMERAL_CHARS, radical_table
+from kb.chinese import CN_NUMERAL_CHARS, lookalike_table
 
 # Full-width ASCII becomes ASCII (ＡＢＣ１２３ → ABC123), except the Chinese punctuation that
 # legal text writes full-width on purpose and that readers expect to keep.
@@ -25,9 +25,9 @@ _CHAR_TABLE.update({ord(c): None for c in _ZERO_WIDTH})
 
 @functools.cache
 def _char_table() -> dict[int, int | str | None]:
-    """`_CHAR_TABLE` and the radicals that stand for characters (第⼀条, with the radical U+2F00
+    """`_CHAR_TABLE` and the characters that stand for ideographs (第⼀条, with the radical U+2F00
     for 一, was no article heading; built once, on first use, since it reads OpenCC)."""
-    return _CHAR_TABLE | radical_table()
+    return _CHAR_TABLE | lookalike_table()
 
 
 # "CJK" here: ideographs, CJK punctuation, full-width forms and the quotes used in Chinese text.
@@ -40,8 +40,8 @@ _SPACE_CJK_CJK = re.compile(rf"(?<=[{_CJK}]) +(?=[{_CJK}])")
 
 
 def normalize_chars(line: str) -> str:
-    """Map full-width ASCII to ASCII (keeping （），：；！？), odd spaces to " ", radicals that
-    stand for characters to those characters (⼀ → 一, ⺠ → 民), drop zero-width characters, remove spaces between digits and Chinese ("2022 年 1 月" → "2022年1月"), squeeze
+    """Map full-width ASCII to ASCII (keeping （），：；！？), odd spaces to " ", radicals and
+    compatibility ideographs to the ideographs they stand for (⼀ → 一, ⺠ → 民), drop zero-width characters, remove spaces between digits and Chinese ("2022 年 1 月" → "2022年1月"), squeeze
     space runs and trim the right end. Leading indentation is kept (line joining reads it)."""
     line = line.translate(_char_table()).rstrip()
     if " " in line.lstrip():

@@ -116,10 +116,11 @@ NUMBERED_LABEL = re.compile(rf"第[{CN_NUMERAL_CHARS}0-9]++[条款项章节编]"
 _TITLE_DROP = re.compile(r"[\s《》〈〉<>“”\"'‘’]|中华人民共和国")
 
 
-# Radicals that PDFs made from Word documents use in place of the characters they look like
-# (第⼀条 with U+2F00 for 一, ⼈⺠政府 for 人民政府): Unicode's equivalent ideographs. The Kangxi
-# radicals all have one under NFKC; the CJK Radicals Supplement's are Unicode's
-# EquivalentUnifiedIdeograph.txt (those that stand for a character a text writes).
+# Characters PDFs write in place of the ideographs they look like: Word's PDFs write 第⼀条 with
+# the Kangxi radical U+2F00 for 一 and ⼈⺠政府 for 人民政府, some fonts the compatibility
+# ideograph U+F9D1 for 六. The Kangxi radicals and the compatibility ideographs have their
+# ideograph under NFKC; the CJK Radicals Supplement's are Unicode's EquivalentUnifiedIdeograph.txt
+# (those that stand for a character a text writes).
 _RADICAL_SUPPLEMENT = {
     "⺁": "厂", "⺅": "亻", "⺆": "冂", "⺇": "几", "⺉": "刂", "⺌": "小", "⺍": "小", "⺎": "兀", "⺏": "尣",
     "⺐": "尢", "⺒": "巳", "⺓": "幺", "⺔": "彑", "⺖": "忄", "⺗": "心", "⺘": "扌", "⺙": "攵", "⺛": "旡",
@@ -150,12 +151,14 @@ def _traditional_form(ch: str) -> str | None:
 
 
 @functools.cache
-def radical_table() -> dict[int, str]:
-    """`str.translate` table of the radicals that stand for characters (see `_RADICAL_SUPPLEMENT`)
-    to those characters, simplified as the knowledge base's texts are (⾨, the Kangxi radical,
-    is 門 under NFKC: 门). Each is one character for one, so positions stay."""
+def lookalike_table() -> dict[int, str]:
+    """`str.translate` table of the characters that stand for ideographs (see
+    `_RADICAL_SUPPLEMENT`) to those ideographs, simplified as the knowledge base's texts are (⾨,
+    the Kangxi radical, is 門 under NFKC: 门). Each is one character for one, so positions stay."""
     table = {ord(radical): character for radical, character in _RADICAL_SUPPLEMENT.items()}
-    table |= {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0x2F00, 0x2FD6)}
+    for first, last in ((0x2F00, 0x2FD5), (0xF900, 0xFAFF)):     # Kangxi radicals, compatibility ideographs
+        table |= {code: unicodedata.normalize("NFKC", chr(code)) for code in range(first, last + 1)
+                  if unicodedata.normalize("NFKC", chr(code)) != chr(code)}
     return {code: _traditional_form(character) or character for code, character in table.items()}
 
 

@@ -34,7 +34,7 @@ from index.compare import char_diff, compare
 from ingest.deadlines import period_text, written_limits
 from ingest.loaders import load_file
 from ingest.store import Store, open_store
-from kb.chinese import ARTICLE_REF, article_label, book_title, radical_table, title_key, to_simplified
+from kb.chinese import ARTICLE_REF, article_label, book_title, lookalike_table, title_key, to_simplified
 from kb.citations import (ABBREVIATIONS, DOC_WORD_ALONE, QUOTE_PAIRS, Citation, TitleMatcher, alias_index,
                           cited_text, fallback_key, missing_part, part_label, parse_citations, version_asked)
 from kb.errors import IngestError
@@ -164,7 +164,7 @@ def check_text(text: str, lookup: Lookup) -> list[CheckedCitation]:
     """A verdict for every citation in `text`, in order. A text in traditional characters is read
     as simplified (the stored texts are), and radicals as the characters they stand for (a draft
     copied from a PDF: 第⼀条), at the same positions; each citation is given as written."""
-    written, text = text, to_simplified(text.translate(radical_table()))
+    written, text = text, to_simplified(text.translate(lookalike_table()))
     citations = parse_citations(text, lookup.names())
     ends = [0, *(c.end for c in citations)]
     starts = [*(c.start for c in citations[1:]), len(text)]

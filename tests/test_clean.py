@@ -28,6 +28,7 @@ def test_radicals_that_stand_for_characters_become_those_characters():
     # PDFs made from Word documents write 第⼀条 with the Kangxi radical U+2F00 for 一 and ⺠ (CJK
     # Radicals Supplement) for 民: no article heading was found, and no word matched
     assert normalize_chars("第⼀条 ⼈⺠政府⻓期⾏政⾸⻓，⻔⼾⻋辆") == "第一条 人民政府长期行政首长，门户车辆"
+    assert normalize_chars("第\uf9d1条 ⾨⾺") == "第六条 门马"    # a compatibility ideograph; Kangxi forms simplified
 
 
 def test_spaces_between_digits_and_chinese_are_removed():
