@@ -180,6 +180,45 @@ def test_docx_automatic_numbering_renders_article_labels(tmp_path):
     assert doc.articles[1].paragraphs == ("调解遵循下列原则：\n（一）自愿平等；\n（二）依法调解。",)
 
 
+def test_docx_text_of_tracked_changes_content_controls_and_fields(tmp_path):
+    """A regulation circulated with tracked changes, or made from a template with content
+    controls: python-docx's paragraph text leaves out the runs inside w:ins, w:sdt, w:smartTag
+    and w:fldSimple, so "应当在十五日内" lost its 十五日."""
+    import docx
+    from docx.oxml import parse_xml
+
+    ns = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+          'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"')
+
+    def runs(xml: str):
+        return parse_xml(f'<w:p {ns}>{xml}</w:p>').iterchildren()
+
+    def r(text: str, tag: str = "t") -> str:
+        return f"<w:r><w:{tag}>{text}</w:{tag}></w:r>"
+
+    document = docx.Document()
+    document.add_paragraph(TITLE)
+    tracked = document.add_paragraph("第一条 调解员应当在")
+    tracked._p.extend(runs(
+        f'<w:ins w:id="1" w:author="甲">{r("十五日")}</w:ins><w:del w:id="2" w:author="甲">{r("三十日", "delText")}'
+        f'</w:del>{r("内调解结束")}<w:moveFrom w:id="3" w:author="甲">{r("，不得拖延")}</w:moveFrom>'
+        f'<w:sdt><w:sdtContent>{r("，经当事人同意可以延长")}</w:sdtContent></w:sdt>{r("。")}'
+        f'<w:r><w:drawing><mc:AlternateContent><mc:Choice><w:txbxContent><w:p>{r("文本框")}</w:p></w:txbxContent>'
+        f'</mc:Choice><mc:Fallback>{r("替代")}</mc:Fallback></mc:AlternateContent></w:drawing></w:r>'))
+    fields = document.add_paragraph("第二条 本办法由")
+    fields._p.extend(runs(f'<w:smartTag w:element="place">{r("青禾市")}</w:smartTag>'
+                          f'<w:fldSimple w:instr="DOCPROPERTY Issuer">{r("司法局")}</w:fldSimple>{r("负责解释。")}'))
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).paragraphs[0]._p.extend(runs(f'<w:ins w:id="4" w:author="甲">{r("主任")}</w:ins>'))
+    table.cell(0, 1).paragraphs[0]._p.extend(runs(f'<w:sdt><w:sdtContent>{r("一名")}</w:sdtContent></w:sdt>'))
+    path = tmp_path / "tracked.docx"
+    document.save(str(path))
+    doc = parse_file(path)
+    assert [(a.label, a.paragraphs) for a in doc.articles] == [
+        ("第一条", ("调解员应当在十五日内调解结束，经当事人同意可以延长。",)),
+        ("第二条", ("本办法由青禾市司法局负责解释。", "主任 | 一名"))]
+
+
 def test_not_a_docx(tmp_path):
     # (an old .doc named .docx is read as the .doc it is: tests/test_legacy.py)
     path = tmp_path / "fake.docx"

@@ -111,6 +111,36 @@ def _justification(element) -> str:
     return jc.get(_W + "val", "") if jc is not None else ""
 
 
+# What a paragraph shows besides its w:t text, and the elements whose text it does not show:
+# tracked deletions and moves away, text boxes (drawn apart from the paragraph), the alternative
+# of a drawing that Word reads when it cannot read the first, and properties.
+_SHOWN_AS = {_W + "tab": "\t", _W + "ptab": "\t", _W + "cr": "\n", _W + "noBreakHyphen": "-"}
+_NOT_SHOWN = {_W + "del", _W + "moveFrom", _W + "txbxContent", _W + "pPr", _W + "rPr",
+              "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"}
+
+
+def _shown_text(element) -> Iterator[str]:
+    """The text of `element` as Word shows it: its runs wherever they stand."""
+    for child in element:
+        tag = child.tag
+        if tag == _W + "t":
+            yield child.text or ""
+        elif tag in _SHOWN_AS:
+            yield _SHOWN_AS[tag]
+        elif tag == _W + "br":
+            yield "" if child.get(_W + "type") in ("page", "column") else "\n"
+        elif isinstance(tag, str) and tag not in _NOT_SHOWN:     # (comments' tags are functions)
+            yield from _shown_text(child)
+
+
+def paragraph_text(p) -> str:
+    """The text Word shows of a paragraph element: also the runs of tracked insertions (w:ins),
+    moves in, inline content controls (w:sdt), smart tags and simple fields, which python-docx's
+    `Paragraph.text` leaves out (a tracked "十五日" was lost from "应当在十五日内调解结束");
+    not deleted text, nor text boxes."""
+    return "".join(_shown_text(p))
+
+
 def _blocks(parent, document, numbers: ListNumbers) -> Iterator[tuple[str, bool]]:
     """(text, centred) for each paragraph and table row under `parent`, in order.
 
@@ -126,13 +156,13 @@ def _blocks(parent, document, numbers: ListNumbers) -> Iterator[tuple[str, bool]
             own = _justification(child)
             centred = own == "center" or (not own and para.style is not None
                                           and _justification(para.style.element) == "center")
-            for line in (numbers.label(para) + para.text).split("\n"):
+            for line in (numbers.label(para) + paragraph_text(child)).split("\n"):
                 yield line, centred
         elif child.tag == _W + "tbl":
             for row in Table(child, document).rows:
                 cells: list[str] = []
                 for cell in row.cells:
-                    text = " ".join(cell.text.split())
+                    text = " ".join(" ".join(paragraph_text(p) for p in cell._tc.iterchildren(_W + "p")).split())
                     if text and (not cells or cells[-1] != text):
                         cells.append(text)
                 yield " | ".join(cells), False
