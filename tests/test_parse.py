@@ -127,6 +127,16 @@ def test_bom_crlf_ideographic_spaces_and_toc(tmp_path):
     assert len(doc.articles) == 10 and doc.articles[0].path == ("第一章 总则",)
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\v", "\f\n", "\r", "\x85"])
+def test_every_kind_of_line_break_separates_lines(tmp_path, separator):
+    # text joined by U+2028 (web editors', Word's exports) or vertical tabs (Word's manual line
+    # breaks, copied) was one line: no article was found
+    path = tmp_path / "regulation.txt"
+    path.write_text(separator.join(plain_regulation()), encoding="utf-8")
+    doc = parse_file(path)
+    assert doc.meta.title == "青禾市社区矛盾调解服务办法" and len(doc.articles) == 10
+
+
 def test_hard_wrapped_text_with_page_furniture():
     width, lines = 18, []
     for line in plain_regulation():

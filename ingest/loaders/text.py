@@ -5,6 +5,7 @@ and part GBK is reported as mixed, not silently repaired.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ingest.loaders import OLE_MAGIC, RawText
@@ -109,9 +110,16 @@ def decode(path: str, data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
+# Every line boundary `str.splitlines` knows: besides LF, CRLF and CR, the line and paragraph
+# separators U+2028/U+2029 (web editors' and Word's exports), form feeds between the pages of
+# pdftotext's output and Word's manual line break copied as a vertical tab. A text joined by
+# U+2028 was one line: its articles were not found.
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
 def split_lines(text: str) -> tuple[str, ...]:
-    """Lines of a text with any line endings (LF, CRLF, CR)."""
-    return tuple(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    """Lines of a text with any line endings (`_LINE_BREAK`)."""
+    return tuple(_LINE_BREAK.split(text))
 
 
 def load_text(path: Path, data: bytes) -> RawText:
