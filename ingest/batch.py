@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from ingest.loaders import not_a_file
 from ingest.records import Document, Summary
 from ingest.store import StoreWriter
 from kb.errors import IngestError, NotADocument
@@ -420,8 +421,9 @@ def _run_locked(paths: list[Path], kb_dir: str | Path, prune: bool, workers: int
             if key in found:
                 continue
             found[key] = rel = path_text(rel)
-            if not path.is_file():
-                report(FileOutcome(key, "failed", kind="unsupported", message="no such file"))
+            problem = not_a_file(path)
+            if problem:
+                report(FileOutcome(key, "failed", kind="unsupported", message=problem))
                 continue
             try:
                 digest = file_sha256(path)

@@ -616,8 +616,9 @@ def read_input(path: str | Path) -> str:
             `MAX_CHECK_CHARS` (the message names the file and the reason).
     """
     if Path(path).suffix.lower() not in CHECK_EXTENSIONS:
-        raise IngestError(str(path), "unsupported", f"cannot check a {Path(path).suffix or 'file without extension'}"
-                          f" file; supported: {', '.join(CHECK_EXTENSIONS)}", reason="extension")
+        kind = f"a {Path(path).suffix} file" if Path(path).suffix else "a file without an extension"
+        raise IngestError(str(path), "unsupported", f"cannot check {kind}; supported: {', '.join(CHECK_EXTENSIONS)}",
+                          reason="extension")
     raw = load_file(path)
     text = "\n\n".join("\n".join(page) for page in raw.pages)
     if len(text) > MAX_CHECK_CHARS:

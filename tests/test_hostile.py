@@ -633,6 +633,24 @@ def test_symlink_loops(tmp_path: Path) -> None:
     assert by_path["b.txt"].status == "skipped"
 
 
+def test_a_named_pipe_or_a_device_is_refused_not_waited_for(tmp_path: Path) -> None:
+    # `inspect` and `lecture check` read a named pipe, waiting for a writer forever; a batch
+    # called the pipe or /dev/zero "no such file"
+    from ingest import run
+    from ingest.batch import FileOutcome
+    pipe = tmp_path / "管道.txt"
+    os.mkfifo(pipe)
+    for command in (["ingest", "inspect", str(pipe)], ["lecture", "check", str(pipe), "--kb", str(tmp_path / "kb")]):
+        done = subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert done.returncode == 2 and "not a regular file (a named pipe, device or socket)" in done.stderr, done.stderr
+    outcomes: list[FileOutcome] = []
+    run([pipe, Path("/dev/zero"), tmp_path / "没有.txt"], tmp_path / "kb", on_file=outcomes.append)
+    assert [(Path(o.path).name, o.message) for o in outcomes] == [
+        ("管道.txt", "not a regular file (a named pipe, device or socket): not read"),
+        ("zero", "not a regular file (a named pipe, device or socket): not read"), ("没有.txt", "no such file")]
+
+
 def test_error_lines_carry_no_raw_control_characters(tmp_path: Path) -> None:
     from kb.errors import IngestError as Error
     assert "\n" not in str(Error("a\nb.txt", "empty", "bad\rname")) and "\x1b" not in str(Error("\x1b[31m.txt", "empty", "x"))

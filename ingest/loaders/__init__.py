@@ -6,6 +6,7 @@ loader; everything after loading (clean-up, structure, metadata) is format-indep
 """
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +55,28 @@ def loader_for(extension: str) -> Loader | None:
     return getattr(importlib.import_module(f"ingest.loaders.{entry[0]}"), entry[1])
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why `path` is no file to read ("no such file", "not a regular file …"), or None for a
+    regular file. Reading a named pipe waits for a writer forever (`inspect` and `lecture check`
+    hung on one), and a device may never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as err:
+        return f"cannot read ({err.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder, not a file" if stat.S_ISDIR(mode) else \
+        "not a regular file (a named pipe, device or socket): not read"
+
+
 def load_file(path: str | Path) -> RawText:
     """Read a file and extract its text with the loader for its extension.
 
     Raises:
-        IngestError: "unsupported" for an unknown extension; "empty" for a 0-byte or blank file;
+        IngestError: "unsupported" for an unknown extension or what is no regular file
+            (`not_a_file`); "empty" for a 0-byte or blank file;
             "corrupt" when the file cannot be read; the loaders' own errors (see each module).
     """
     path = Path(path)
@@ -67,6 +85,9 @@ def load_file(path: str | Path) -> RawText:
         raise IngestError(str(path), "unsupported",
                           f"unsupported file type {path.suffix or '(none)'}; supported: "
                           f"{', '.join(SUPPORTED_EXTENSIONS)}", reason="extension")
+    problem = not_a_file(path)
+    if problem:
+        raise IngestError(str(path), "unsupported", problem, reason="not_a_file")
     try:
         data = path.read_bytes()
     except OSError as err:
