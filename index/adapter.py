@@ -18,6 +18,7 @@ import numpy as np
 
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
+from kb.files import ARRAY_FILE_ERRORS
 
 ADAPTER_FILE = DATA_DIR / "query_adapter.npz"
 Learned = TypeVar("Learned")
@@ -61,7 +62,7 @@ class QueryAdapter:
         try:
             with np.load(path) as data:
                 return cls(data["weights"].astype(np.float32), str(data["model_id"]), str(data["note"]))
-        except (OSError, ValueError, KeyError) as err:
+        except ARRAY_FILE_ERRORS as err:
             raise ConfigError(f"{path}: not a query adapter ({err})") from None
 
 

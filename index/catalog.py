@@ -21,6 +21,7 @@ import numpy as np
 from index.compare import MATCH_THRESHOLD, match_pairs, similarity_matrix
 from kb.chinese import title_key
 from kb.errors import SearchIndexError
+from kb.files import ARRAY_FILE_ERRORS
 
 STATUSES = ("current", "superseded", "repealed", "pending")
 ARRAYS = "catalog.npz"
@@ -138,7 +139,7 @@ class Catalog:
             arrays = np.load(folder / ARRAYS)
             table = json.loads((folder / TABLE).read_text(encoding="utf-8"))
             return cls(*(arrays[name] for name in cls._ARRAYS), [Document(*row) for row in table])
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (*ARRAY_FILE_ERRORS, TypeError) as err:
             raise SearchIndexError(f"{folder}: cannot read the index catalog ({err}); "
                                    f"rebuild it: {rebuild_hint}") from None
 

@@ -55,7 +55,7 @@ import numpy as np
 from index.cache import EmbeddingCache, cached_vectors
 from index.embed import one_line, passage_head
 from kb.errors import ConfigError, SearchIndexError
-from kb.files import write_atomically
+from kb.files import ARRAY_FILE_ERRORS, write_atomically
 from kb.settings import Config, load_config
 from kb.workers import usable_cores
 
@@ -633,7 +633,7 @@ def known_plans(folder: Path) -> dict[bytes, np.ndarray]:
             if int(saved["recipe"]) != PASSAGE_RECIPE:
                 return {}
             digests, lengths, keys = saved["digests"], saved["lengths"], saved["keys"]
-    except (OSError, ValueError, KeyError):
+    except ARRAY_FILE_ERRORS:
         return {}
     bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
     return {digest: keys[a:b] for digest, a, b in zip(digest_list(digests), bounds, bounds[1:])}

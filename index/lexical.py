@@ -120,7 +120,8 @@ class TermCounts:
         """The counts a `LexicalIndex.save` wrote into `folder`.
 
         Raises:
-            OSError, ValueError, KeyError: if they are missing or unreadable.
+            OSError, ValueError, KeyError, zipfile.BadZipFile (`kb.files.ARRAY_FILE_ERRORS`): if
+                they are missing or unreadable.
         """
         with np.load(folder / COUNTS_FILE, allow_pickle=False) as arrays:
             offsets, terms, tf = arrays["offsets"], arrays["terms"], arrays["tf"]

@@ -28,6 +28,7 @@ from index.adapter import configured_learned, normalise_rows
 from index.eval import ArticleKey
 from index.tokenize import DATA_DIR
 from kb.errors import ConfigError
+from kb.files import ARRAY_FILE_ERRORS
 
 PRIOR_FILE = DATA_DIR / "question_prior.npz"
 NEIGHBOURS = 10
@@ -112,7 +113,7 @@ class QuestionPrior:
                     article_votes = data["article_votes"].astype(np.float32)
                 prior = cls(vectors, tuple(str(k) for k in data["doc_keys"]), votes, str(data["model_id"]),
                             str(data["note"]), article_keys, article_votes)
-        except (OSError, ValueError, KeyError) as err:
+        except ARRAY_FILE_ERRORS as err:
             raise ConfigError(f"{path}: not a question prior ({err})") from None
         if votes.shape != (len(vectors), len(prior.doc_keys)):
             raise ConfigError(f"{path}: not a question prior (votes {votes.shape} for {len(vectors)} questions "

@@ -5,9 +5,15 @@ from __future__ import annotations
 import fcntl
 import os
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+# What numpy's `np.load` raises for a missing, damaged or foreign array file: a truncated .npz is a
+# zipfile.BadZipFile, which no other class here covers (a damaged catalog.npz gave a traceback).
+ARRAY_FILE_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile)
 
 
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:

@@ -93,3 +93,13 @@ def test_saved_matches_read_back_and_a_bad_file_reads_as_none(tmp_path) -> None:
     assert load_matches(tmp_path) == {}
     (tmp_path / index.catalog.MATCHES).write_text("[1, 2]", encoding="utf-8")
     assert load_matches(tmp_path) == {}
+
+
+def test_a_damaged_catalog_is_one_error_line(tmp_path) -> None:
+    from kb.errors import SearchIndexError
+    Catalog.from_units(OLD).save(tmp_path)
+    arrays = next(tmp_path.glob("*.npz"))
+    arrays.write_bytes(arrays.read_bytes()[:300])           # cut short: a BadZipFile traceback before
+    with pytest.raises(SearchIndexError, match="cannot read the index catalog") as err:
+        Catalog.load(tmp_path, "python -m index build --kb DIR")
+    assert str(err.value).endswith("rebuild it: python -m index build --kb DIR")

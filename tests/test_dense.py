@@ -563,3 +563,18 @@ def test_index_type_comes_from_settings_or_argument(embedder, tmp_path: Path):
                                 progress=False)
     assert (auto.index_type, sq8.index_type, quantised.index_type) == ("hnsw", "sq8", "sq8")
     assert DenseIndex.load(tmp_path / "a", embedder.model_id).index_type == "hnsw"
+
+
+def test_an_update_reads_cut_off_files_of_the_previous_snapshot_as_none(tmp_path: Path):
+    # a zip cut short (a full disk, a killed copy) is a zipfile.BadZipFile, which ended the update
+    from index.backends.embedded import _previous_rows
+    from index.build import LEXICAL_DIR
+    from index.dense import PLANS_FILE, known_plans
+    from index.lexical import COUNTS_FILE
+    cut = b"PK\x03\x04" + bytes(60)
+    (tmp_path / PLANS_FILE).write_bytes(cut)
+    assert known_plans(tmp_path) == {}
+    (tmp_path / LEXICAL_DIR).mkdir()
+    (tmp_path / LEXICAL_DIR / COUNTS_FILE).write_bytes(cut)
+    counts, keys = _previous_rows(tmp_path)
+    assert counts.rows == 0 and len(keys) == 0

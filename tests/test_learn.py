@@ -268,6 +268,9 @@ def test_adapter_file_round_trip_and_model_check(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="bad.npz"):
         adapter_for("model-a", tmp_path / "bad.npz")
+    (tmp_path / "cut.npz").write_bytes(path.read_bytes()[:100])      # a zip cut short: BadZipFile before
+    with pytest.raises(ConfigError, match="cut.npz: not a query adapter"):
+        adapter_for("model-a", tmp_path / "cut.npz")
 
 
 def test_a_model_with_its_own_bundled_files_gets_them(tmp_path: Path) -> None:

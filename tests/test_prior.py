@@ -65,6 +65,9 @@ def test_prior_file_round_trip_and_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="not a question prior"):
         configured_prior(str(tmp_path / "junk.npz"), M3E)
+    (tmp_path / "cut.npz").write_bytes(path.read_bytes()[:200])     # a zip cut short: BadZipFile before
+    with pytest.raises(ConfigError, match="not a question prior"):
+        configured_prior(str(tmp_path / "cut.npz"), M3E)
 
 
 def test_a_prior_of_documents_only_still_loads_and_votes_for_no_article(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from index.dense import KEY_BYTES, digest_list, text_digests
 from index.embed import Embedder
 from index.lexical import LexicalIndex, TermCounts, top_rows
 from index.tokenize import Tokenizer
+from kb.files import ARRAY_FILE_ERRORS
 from kb.settings import Config
 
 NAME = "embedded"
@@ -45,7 +46,7 @@ def _previous_rows(folder: Path | None) -> tuple[TermCounts, np.ndarray]:
     try:
         counts = TermCounts.load(folder / LEXICAL_DIR)
         keys = np.load(folder / LEXICAL_DIR / UNIT_KEYS_FILE, allow_pickle=False)
-    except (OSError, ValueError, KeyError):
+    except ARRAY_FILE_ERRORS:
         return none
     return (counts, keys) if keys.shape == (counts.rows, KEY_BYTES) else none
 
