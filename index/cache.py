@@ -64,7 +64,8 @@ class EmbeddingCache:
                                       "vec BLOB NOT NULL)")
                     self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as err:
-            raise ConfigError(f"embedding cache {path}: cannot be opened ({err})") from None
+            raise ConfigError(f"embedding cache {path}: cannot be opened ({err}); it only keeps vectors that can be "
+                              f"made again: delete it and build again") from None
 
     @classmethod
     def open(cls, cache_dir: str | Path) -> "EmbeddingCache":

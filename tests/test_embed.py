@@ -219,6 +219,15 @@ def test_cache_file_of_another_layout_is_started_afresh(tmp_path: Path):
         assert cache.get_many("m", ["文本"], 4)[1].tolist() == [True]
 
 
+def test_a_damaged_cache_file_says_it_may_be_deleted(tmp_path: Path):
+    from index.cache import CACHE_FILE
+    with EmbeddingCache.open(tmp_path) as cache:
+        cache.put_many("m", [f"文本{i}" for i in range(2000)], normalise(np.ones((2000, 4))))
+    (tmp_path / CACHE_FILE).write_bytes((tmp_path / CACHE_FILE).read_bytes()[:20_000])
+    with pytest.raises(ConfigError, match="cannot be opened .*: delete it and build again"):
+        EmbeddingCache.open(tmp_path)
+
+
 def test_cache_in_an_unwritable_place_is_a_config_error(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
