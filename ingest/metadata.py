@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from ingest.records import LEVELS, STATUS_LABELS, DateEvent
-from kb.chinese import CN_NUMERAL_CHARS, cn_to_int
+from kb.chinese import CN_NUMERAL_CHARS, DOC_YEAR_CLOSE, DOC_YEAR_OPEN, cn_to_int, doc_number_brackets
 from kb.places import CITY_PROVINCE, MUNICIPALITIES, NATIONAL, PROVINCE_AT_START, province_of
 
 # ---------------------------------------------------------------------------------------------
@@ -154,13 +154,14 @@ def resolve_dates(history: Sequence[DateEvent], body: str, path: str) -> Dates:
 # 文号 (document numbers) and issuers.
 
 _DOC_NUMBER = re.compile(
-    r"(?:[\u4e00-\u9fff×Xx]{1,10})\s*[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*第?\s*[\dXx×]+\s*号"
+    rf"(?:[\u4e00-\u9fff×Xx]{{1,10}})\s*[{DOC_YEAR_OPEN}]\s*\d{{4}}\s*[{DOC_YEAR_CLOSE}]\s*第?\s*[\dXx×]+\s*号"
     rf"|[\u4e00-\u9fff]{{2,40}}?(?:令|公告)\s*(?:\(\d{{4}}\)|（\d{{4}}）)?\s*第\s*[\d{CN_NUMERAL_CHARS}]+\s*号")
 _DOC_NUMBER_LEAD = re.compile(r"^(?:.*?(?:印发|根据|按照|依据|依照|见|发布|公布|以)|中华人民共和国)")
 
 
 def find_doc_number(lines: Iterable[str]) -> str:
-    """The first 文号 in the lines: "国发〔2014〕10号", "×信发〔2024〕7号", "国务院令第431号".
+    """The first 文号 in the lines: "国发〔2014〕10号", "×信发〔2024〕7号", "国务院令第431号"; its
+    year in 〔〕 however the text brackets it (﹝2014﹞, [2014], （2014） …).
 
     "中华人民共和国" before an order number is dropped ("中华人民共和国国务院令第431号" →
     "国务院令第431号"), as are verbs a lazy match may pick up before the number.
@@ -170,7 +171,7 @@ def find_doc_number(lines: Iterable[str]) -> str:
     for text in lines + [a.strip() + b.strip() for a, b in zip(lines, lines[1:])]:
         m = _DOC_NUMBER.search(text)
         if m:
-            number = "".join(m.group(0).split())
+            number = doc_number_brackets("".join(m.group(0).split()))
             return _DOC_NUMBER_LEAD.sub("", number) or number
     return ""
 

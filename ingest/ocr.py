@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from ingest.clean import is_page_number
 from ingest.loaders import RawText
 from ingest.records import Doubt
+from kb.chinese import doc_number_brackets
 from kb.files import write_atomically
 from kb.settings import load_config
 from kb.workers import widen_memory_limit
@@ -59,7 +60,6 @@ _HALF_WIDTH_MARK = re.compile(r"(?<=[\u4e00-\u9fff）])[,;:!?)]|[,;:!?(](?=[\u4e
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 # Look-alikes OCR picks for the enumeration comma: the radical 丶 (U+4E36), never used in legal text.
 _LOOK_ALIKES = str.maketrans({"丶": "、"})
-_YEAR_BRACKETS = re.compile(r"[〔\[【［(（](\d{4})[〕\]】］)）](?=\d{1,4}号)")
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def text_layer_usable(text: str) -> bool:
 def fix_marks(text: str) -> str:
     """Full-width punctuation between Chinese characters and 〔〕 around a 文号's year, as printed."""
     text = _HALF_WIDTH_MARK.sub(lambda m: _FULL_WIDTH[m.group()], text.translate(_LOOK_ALIKES))
-    return _YEAR_BRACKETS.sub(r"〔\1〕", text)
+    return doc_number_brackets(text)
 
 
 def _skew(boxes: Sequence[OcrBox]) -> float:

@@ -113,6 +113,17 @@ def parse_article_label(label: str) -> tuple[int, int]:
 # A numbered label as one word: 第三十六条, 第二款, 第六项, 第四章 (no spaces, no 之一: a token).
 NUMBERED_LABEL = re.compile(rf"第[{CN_NUMERAL_CHARS}0-9]++[条款项章节编]")
 
+# The brackets a 文号 (document number) may put around its year: GB/T 9704 prints 〔2022〕; texts
+# write ﹝2022﹞, 〖2022〗, [2022], 【2022】 or (2022) too, and OCR mixes them ("〔2024】").
+DOC_YEAR_OPEN, DOC_YEAR_CLOSE = "〔\\[［【(（﹝〖", "〕\\]］】)）﹞〗"
+_DOC_YEAR = re.compile(rf"[{DOC_YEAR_OPEN}](\d{{4}})[{DOC_YEAR_CLOSE}](?=\d{{1,4}}号)")
+
+
+def doc_number_brackets(text: str) -> str:
+    """`text` with the year of each 文号 in 〔〕: "川府发﹝2022﹞5号" → "川府发〔2022〕5号"."""
+    return _DOC_YEAR.sub(r"〔\1〕", text)
+
+
 _TITLE_DROP = re.compile(r"[\s《》〈〉<>“”\"'‘’]|中华人民共和国")
 
 
