@@ -31,13 +31,13 @@ from ingest.records import Article
 from kb.chinese import ARTICLE_REF, CN_NUMERAL_CHARS, ascii_digits, cn_to_int
 
 UNITS = ("日", "工作日", "个月", "年", "小时")
-UNIT_OF = {"日": "日", "天": "日", "工作日": "工作日", "个工作日": "工作日", "个月": "个月", "月": "个月",
-            "年": "年", "小时": "小时", "个小时": "小时"}
+UNIT_OF = {"日": "日", "天": "日", "自然日": "日", "个自然日": "日", "工作日": "工作日", "个工作日": "工作日",
+           "个月": "个月", "月": "个月", "年": "年", "小时": "小时", "个小时": "小时"}
 
 # Bounded runs that start where a run of digits starts: every pattern stays linear on long runs.
 _NUM = rf"(?:(?<!\d)\d{{1,6}}+|(?<![{CN_NUMERAL_CHARS}])[{CN_NUMERAL_CHARS}]{{1,9}}+)"
 _SPACE = r"\s{0,3}+"
-_UNIT = r"(?:个工作日|工作日|个小时|小时|个月|日|天|月|年)"
+_UNIT = r"(?:个工作日|工作日|个自然日|自然日|个小时|小时|个月|日|天|月|年)"
 # A period as written ("30日", "五个工作日"): what a quiz blanks out and reads back.
 AMOUNT_UNIT = re.compile(rf"(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})")
 # A limit: words before it that make a bare period one ("不得超过", "延长", "期限为", "之日起"),
@@ -184,11 +184,17 @@ def _sentence_actor(prefix: str) -> str:
 
 
 def _trigger(prefix: str, actor: str) -> str:
-    """"自收到书面答复之日起" before the limit, or the clause before it ending in 后/时 (actor dropped)."""
+    """"自收到书面答复之日起" (or 从…起) before the limit, "收到决定书之日起" of "在收到决定书之日起"
+    (or 于…起), or the clause before it ending in 后/时 (actor dropped)."""
     clause_start = max(prefix.rfind(c) for c in "，,：:") + 1
-    start = prefix.rfind("自")
-    if start >= 0 and prefix.rstrip().endswith("起") and not _CLAUSE_END.search(prefix, start):
-        return prefix[start:].strip()
+    clause = prefix[clause_start:].strip()
+    if clause.endswith("起"):
+        start = max(clause.rfind("自"), clause.rfind("从"))
+        if start >= 0:
+            return clause[start:]
+        start = max(clause.rfind("在"), clause.rfind("于"))
+        if start >= 0:
+            return clause[start + 1:]
     before = prefix[:clause_start].rstrip("，,：: ")
     last = before[max(before.rfind(c) for c in "，,：:") + 1:].strip()
     if last.endswith(("后", "时")) and len(last) <= 40:

@@ -47,6 +47,7 @@ def periods(*paragraphs: str) -> list[tuple[int | None, str]]:
     ("供水单位应当至少提前两个工作日通知用户。", [(2, "工作日")]),
     ("被许可人应当在许可证有效期届满三十日前向作出行政许可决定的机关提出申请。", [(30, "日")]),
     ("持证人应当在有效期届满前一个月向检验机构提出定期检验要求。", [(1, "个月")]),
+    ("行政机关应当在收到申请之日起5个自然日内答复。", [(5, "日")]),            # was not found
 ])
 def test_each_shape_of_a_limit(text, expected):
     assert periods(text) == expected
@@ -137,6 +138,15 @@ def test_the_body_named_before_this_body_and_not_the_actor_of_a_phrase_naming_a_
     assert found[0].actor == "行政复议机关"
     found = limits("办理机关应当依法办理。", "信访人提出的信访事项，属于本机关职权范围的，应当在15日内受理。")
     assert found[0].actor == "办理机关"                # not 信访人: it names whose matter it is
+
+
+def test_trigger_written_with_zai_or_cong_instead_of_zi():
+    # "在收到决定书之日起" and "从…之日起" had no trigger
+    found = limits("当事人对决定不服的，可以在收到决定书之日起三个月内申请复核。所在地行政机关应当于受理之日起十日内办结。"
+                   "利害关系人可以从知道之日起六十日内提出异议。")
+    assert [(d.actor, d.trigger, d.action) for d in found] == [
+        ("当事人", "收到决定书之日起", "申请复核"), ("所在地行政机关", "受理之日起", "办结"),
+        ("利害关系人", "从知道之日起", "提出异议")]
 
 
 def test_trigger_of_a_clause_ending_in_after():
