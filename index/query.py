@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index.tokenize import DATA_DIR, read_word_list
-from kb.chinese import CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, int_to_cn, lookalike_table, to_simplified
+from kb.chinese import (CN_NUMERAL_CHARS, MAX_NUMERAL, cn_to_int, doc_numbers_in, int_to_cn, lookalike_table,
+                        to_simplified)
 from kb.citations import (COUNTRY, DOC_WORD_ALONE, LISTED_NUMBER, MORE_NUMBERS, RANGE_GLUE, Mention, TitleMatcher,
                           bare_key, closes_range, unlisted_name, version_hint)
 from kb.errors import QueryError
@@ -282,6 +283,7 @@ class ParsedQuery:
     topic: str = ""
     # Names typed one character off and read as the known one (人民调节法 → 人民调解法): (typed, known)
     corrected: tuple[tuple[str, str], ...] = ()
+    doc_numbers: tuple[str, ...] = ()       # 文号 asked for: 国办发〔2013〕1号 (`kb.chinese.doc_numbers_in`)
 
     @property
     def scored_text(self) -> str:
@@ -523,6 +525,7 @@ def _understand(text: str, titles: TitleMatcher | None, expansions: Iterable[tup
     topic = "" if references or divisions else _topic(text, [m for m in mentions if m.doc_keys[0] in mentioned])
     parsed = ParsedQuery(text, references, mentioned, expand(text, expansions), tuple(dict.fromkeys(unknown.values())),
                          tuple(dict.fromkeys(p.region for p in named if p.asks_for_rules)), divisions, versions,
-                         bool(versions) and _ASKS_CURRENT.search(text) is not None, outline, topic)
+                         bool(versions) and _ASKS_CURRENT.search(text) is not None, outline, topic,
+                         doc_numbers=doc_numbers_in(text))
     return parsed, mentions, unknown
 

@@ -452,6 +452,24 @@ class Searcher:
                 rows.append(min(allowed, key=lambda r: (int(cat.status[r]), -int(cat.effective[r]))))
         return rows
 
+    def doc_number_rows(self, numbers: Sequence[str], filters: Filters) -> list[int]:
+        """The first rows of the documents a question names by 文号 (国办发〔2013〕1号), the longest
+        stored number it ends with first; of each document the version the status filter allows,
+        else its newest."""
+        if not numbers:
+            return []
+        cat, stored = self.catalog, self.units.first_units_by_doc_number()
+        found = sorted(((len(number), unit_id) for asked in numbers for number, ids in stored.items()
+                        if asked.endswith(number) for unit_id in ids), reverse=True)
+        by_document: dict[int, list[int]] = {}
+        for row in cat.rows_of([unit_id for _, unit_id in found]).tolist():
+            by_document.setdefault(int(cat.doc[row]), []).append(row)
+        rows = []
+        for candidates in by_document.values():
+            allowed = [r for r in candidates if STATUSES[cat.status[r]] in filters.statuses] or candidates
+            rows.append(max(allowed, key=lambda r: int(cat.version[r])))
+        return rows
+
     def _version_asked(self, ref: Reference | DivisionReference | NamedVersion, rows: Sequence[int]) -> int | None:
         """Of `rows`, one per version (of an article, or of a document), the one the reference's
         version hint asks for (`kb.citations.version_asked`; an index keeps no history, so by
@@ -679,7 +697,8 @@ class Searcher:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], preferred))
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
-        pinned = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
+        pinned = (self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
+                  + self.doc_number_rows(parsed.doc_numbers, filters))
         fused = pin_first(pinned, fused)
         asked = [] if parsed.asks_current else self._rows_of_versions(fused, self.versions_named(parsed))
         grouped = self._group(fused, {*pinned, *asked})

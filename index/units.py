@@ -55,10 +55,24 @@ class UnitTable:
         except sqlite3.Error as err:
             raise SearchIndexError(f"{path}: unreadable ({err}); rebuild it: {rebuild_hint}") from None
         self._guard = threading.Lock()      # one connection, shared by the app's threads
+        self._by_doc_number: dict[str, list[int]] | None = None
 
     def by_ids(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
         """The units of the given ids that the snapshot holds, by id."""
         return {row[0]: stored_article(row) for row in self._rows("*", ids)}
+
+    def first_units_by_doc_number(self) -> dict[str, list[int]]:
+        """文号 → the first unit of each version that carries it (read once: a whole scan of the
+        table, which only questions naming a 文号 need)."""
+        if self._by_doc_number is None:
+            with self._guard:
+                rows = self._conn.execute("SELECT doc_number, MIN(id) FROM units WHERE doc_number != '' "
+                                          "GROUP BY version_id").fetchall()
+            by_number: dict[str, list[int]] = {}
+            for number, unit_id in rows:
+                by_number.setdefault(number, []).append(unit_id)
+            self._by_doc_number = by_number
+        return self._by_doc_number
 
     def headed_texts(self, ids: Sequence[int]) -> dict[int, tuple[tuple[str, ...], str]]:
         """(subtitle and headings, text) of the units of the given ids that the snapshot holds, by

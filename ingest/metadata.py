@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from ingest.records import LEVELS, STATUS_LABELS, DateEvent
-from kb.chinese import CN_NUMERAL_CHARS, DOC_YEAR_CLOSE, DOC_YEAR_OPEN, cn_to_int, doc_number_brackets
+from kb.chinese import DOC_NUMBER, cn_to_int, doc_number_brackets
 from kb.places import CITY_PROVINCE, MUNICIPALITIES, NATIONAL, PROVINCE_AT_START, province_of
 
 # ---------------------------------------------------------------------------------------------
@@ -153,9 +153,6 @@ def resolve_dates(history: Sequence[DateEvent], body: str, path: str) -> Dates:
 # ---------------------------------------------------------------------------------------------
 # 文号 (document numbers) and issuers.
 
-_DOC_NUMBER = re.compile(
-    rf"(?:[\u4e00-\u9fff×Xx]{{1,10}})\s*[{DOC_YEAR_OPEN}]\s*\d{{4}}\s*[{DOC_YEAR_CLOSE}]\s*第?\s*[\dXx×]+\s*号"
-    rf"|[\u4e00-\u9fff]{{2,40}}?(?:令|公告)\s*(?:\(\d{{4}}\)|（\d{{4}}）)?\s*第\s*[\d{CN_NUMERAL_CHARS}]+\s*号")
 _DOC_NUMBER_LEAD = re.compile(r"^(?:.*?(?:印发|根据|按照|依据|依照|见|发布|公布|以)|中华人民共和国)")
 
 
@@ -169,7 +166,7 @@ def find_doc_number(lines: Iterable[str]) -> str:
     lines = [DATE.sub(" ", line) for line in lines]
     # a number may be broken over two lines: "青禾市人民政府令" / "第7号"
     for text in lines + [a.strip() + b.strip() for a, b in zip(lines, lines[1:])]:
-        m = _DOC_NUMBER.search(text)
+        m = DOC_NUMBER.search(text)
         if m:
             number = doc_number_brackets("".join(m.group(0).split()))
             return _DOC_NUMBER_LEAD.sub("", number) or number
@@ -271,7 +268,7 @@ def is_title_candidate(line: str) -> bool:
     text = line.strip()
     return bool(text) and len(text) <= 80 and not text.endswith(_NOT_TITLE_END) \
         and not is_history_line(text) and not DATE.fullmatch(text.strip("（）() ")) \
-        and not _DOC_NUMBER.fullmatch("".join(text.split())) and not is_issuer_line(text) \
+        and not DOC_NUMBER.fullmatch("".join(text.split())) and not is_issuer_line(text) \
         and not text.startswith(("（", "("))
 
 

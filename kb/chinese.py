@@ -124,6 +124,19 @@ def doc_number_brackets(text: str) -> str:
     return _DOC_YEAR.sub(r"〔\1〕", text)
 
 
+# A 文号: "国发〔2014〕10号" (the issuer's short name may take words before it: "根据国办发…"),
+# "国务院令第431号", "公告第5号".
+DOC_NUMBER = re.compile(
+    rf"(?:[\u4e00-\u9fff×Xx]{{1,10}})\s*[{DOC_YEAR_OPEN}]\s*\d{{4}}\s*[{DOC_YEAR_CLOSE}]\s*第?\s*[\dXx×]+\s*号"
+    rf"|[\u4e00-\u9fff]{{2,40}}?(?:令|公告)\s*(?:\(\d{{4}}\)|（\d{{4}}）)?\s*第\s*[\d{CN_NUMERAL_CHARS}]+\s*号")
+
+
+def doc_numbers_in(text: str) -> tuple[str, ...]:
+    """The 文号 written in `text`, without spaces and with their years in 〔〕, each once; each may
+    carry words before it ("根据国办发〔2013〕1号"), so a stored number is one it ends with."""
+    return tuple(dict.fromkeys(doc_number_brackets("".join(m.group(0).split())) for m in DOC_NUMBER.finditer(text)))
+
+
 _TITLE_DROP = re.compile(r"[\s《》〈〉<>“”\"'‘’]|中华人民共和国")
 
 

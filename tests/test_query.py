@@ -413,6 +413,12 @@ def test_a_lone_surrogate_in_a_question_is_no_crash() -> None:
     assert normalise_query("\udce5信访") == "\ufffd信访"
 
 
+def test_doc_numbers_asked_for_are_read_with_their_years_in_tortoise_shell_brackets() -> None:
+    assert parse_query("根据国办发﹝2013﹞1号和国务院令第 431 号，信访事项怎么办？").doc_numbers == (
+        "根据国办发〔2013〕1号", "和国务院令第431号")
+    assert parse_query("信访事项怎么办").doc_numbers == ()
+
+
 def test_radicals_copied_from_a_pdf_read_as_the_characters_they_stand_for() -> None:
     assert normalise_query("⼈⺠调解委员会⻓期不处理怎么办") == "人民调解委员会长期不处理怎么办"
 

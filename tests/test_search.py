@@ -69,6 +69,13 @@ def test_the_paragraph_or_item_a_reference_asks_for_is_marked_or_said_missing(se
     assert searcher.notices("信访工作条例第二条第一项") == ["《信访工作条例》第二条没有分项"]
 
 
+@pytest.mark.parametrize("query", ["×司发〔2024〕3号", "按照×司发[2024]3号，调解员要参加多少学时的培训？"])
+def test_a_document_asked_for_by_its_doc_number_comes_first(searcher: Searcher, query: str) -> None:
+    # a 文号 was only words to match: the document that carries it was not looked up
+    first = searcher.search(query)[0]
+    assert first.title == "关于加强社区调解员队伍建设的意见" and "reference" in first.match
+
+
 def test_bare_article_number_uses_the_document_filter(searcher: Searcher) -> None:
     hits = searcher.search("第33条", k=3, filters=Filters(documents=("信访条例",)))
     assert (hits[0].title, hits[0].article_no) == ("信访条例", 33)
