@@ -145,7 +145,7 @@ def load_collections(kb_dir: str | Path) -> Collections:
 
 def update_collections(kb_dir: str | Path, change: Callable[[Collections], Collections]) -> Collections:
     """Apply a pure `change` to the knowledge base's collections and save them, holding
-    `<kb>/.collections.lock` so that a change another session saves meanwhile is not lost
+    `<kb>/.collections.yaml.lock` so that a change another session saves meanwhile is not lost
     (each saved what it had read before); returns what was saved.
 
     Raises:

@@ -41,7 +41,8 @@ _SPACE_CJK_CJK = re.compile(rf"(?<=[{_CJK}]) +(?=[{_CJK}])")
 
 def normalize_chars(line: str) -> str:
     """Map full-width ASCII to ASCII (keeping （），：；！？), odd spaces to " ", radicals and
-    compatibility ideographs to the ideographs they stand for (⼀ → 一, ⺠ → 民), drop zero-width characters, remove spaces between digits and Chinese ("2022 年 1 月" → "2022年1月"), squeeze
+    compatibility ideographs to the ideographs they stand for (⼀ → 一, ⺠ → 民), drop zero-width
+    characters, remove spaces between digits and Chinese ("2022 年 1 月" → "2022年1月"), squeeze
     space runs and trim the right end. Leading indentation is kept (line joining reads it)."""
     line = line.translate(_char_table()).rstrip()
     if " " in line.lstrip():

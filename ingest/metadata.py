@@ -465,7 +465,8 @@ def parse_sidecar(text: str, *, strict: bool = True) -> dict[str, str]:
     for key in SIDECAR_KEYS:
         value = data.get(key)
         if isinstance(value, (list, dict)):     # (never str() of it: aliases may nest it a billion deep)
-            raise SidecarError(f"{key} must be one line of text, not a {'list' if isinstance(value, list) else 'mapping'}")
+            shape = "list" if isinstance(value, list) else "mapping"
+            raise SidecarError(f"{key} must be one line of text, not a {shape}")
         value = (value or "").strip()
         if value in _YAML_NULLS:
             continue

@@ -67,7 +67,8 @@ def render(cfg: Config) -> None:
             st.warning("请选择两个不同的版本。")
             return
         with st.spinner("正在按条文内容对齐两个版本…"):
-            comparison = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_comparison)(str(cfg.kb), generation, old_id, new_id)
+            compare = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_comparison)
+            comparison = compare(str(cfg.kb), generation, old_id, new_id)
         old_name, new_name = _short(options[old_id]), _short(options[new_id])
         show_comparison(comparison, old_name, new_name)
 

@@ -97,7 +97,8 @@ def render(cfg: Config) -> None:
     if not chosen:
         st.info("请选择一部或几部法规：本页列出其中的期限、画出办理流程，并生成自测题。")
         return
-    rows = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_rows)(str(cfg.kb), generation, tuple(chosen))
+    rows = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_rows)(str(cfg.kb), generation,
+                                                                                  tuple(chosen))
     tab_table, tab_flow, tab_quiz = st.tabs(["期限一览", "流程图", "自测"])
     with tab_table:
         _deadline_table(rows)
@@ -185,7 +186,8 @@ def _quiz(rows: list[DeadlineRow], chosen: list[StoredDocument], kb: str, genera
     seed = int(cols[0].number_input("题组编号", min_value=1, max_value=9999, value=1, key="tools-seed",
                                     help="同一编号总是出同样的题，便于全班做同一组题。"))
     count = int(cols[1].number_input("题数", min_value=1, max_value=30, value=QUIZ_SIZE, key="tools-count"))
-    definitions, norms = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_quiz_facts)(kb, generation, doc.id)
+    quiz_facts = st.cache_data(show_spinner=False, max_entries=MAX_CACHED_VIEWS)(_quiz_facts)
+    definitions, norms = quiz_facts(kb, generation, doc.id)
     questions = make_quiz([(r.deadline, r.citation) for r in own], seed=seed, count=count, definitions=definitions,
                           norms=norms)
     if not questions:
