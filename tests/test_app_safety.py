@@ -213,3 +213,20 @@ def test_every_data_cache_of_the_app_is_bounded():
     calls = [(path.name, call) for path in sorted([REPO / "app.py", *(REPO / "ui").glob("*.py")])
              for call in re.findall(r"st\.cache_data\([^)]*\)", path.read_text(encoding="utf-8"))]
     assert len(calls) >= 5 and all("max_entries=" in call for _, call in calls), calls
+
+
+def test_a_secrets_file_that_is_no_toml_is_said_not_taken_for_no_password(writable_kb, open_page, monkeypatch,
+                                                                           tmp_path):
+    # a public app refused uploads as if no password were set, and the operator was told to set one
+    from streamlit import config
+    from streamlit.runtime.secrets import secrets_singleton
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('upload_password = "没有结尾的引号\n', encoding="utf-8")
+    monkeypatch.setattr(secrets_singleton, "_secrets", None)        # read the files again, as a new server does
+    monkeypatch.setattr(config, "get_option", lambda name, get=config.get_option: [str(secrets)]
+                        if name == "secrets.files" else get(name))
+    monkeypatch.setenv("POLICYKB_PUBLIC", "1")
+    monkeypatch.delenv("POLICYKB_UPLOAD_PASSWORD", raising=False)
+    at = open_page(writable_kb, "upload")
+    assert not at.exception and len(at.error) == 1
+    assert html.unescape(at.error[0].value).startswith(f"Error parsing secrets file at {secrets}: ")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.records import MADE_SIMPLIFIED
-from kb.errors import IngestError
+from kb.errors import ConfigError, IngestError
 from ui.common import escape
 from ui.jobs import UPLOAD_SUBDIR, FileResult, IngestJob, ingest_and_index, save_upload
 from ui.queue import enqueue
@@ -78,13 +78,21 @@ def served_to_network(cfg: Config) -> bool:
 
 def upload_password(cfg: Config) -> str:
     """The `upload_password` setting, else `upload_password` in Streamlit's secrets
-    (.streamlit/secrets.toml), else ""."""
+    (.streamlit/secrets.toml), else "".
+
+    Raises:
+        ConfigError: when a secrets file is there but is no TOML (it counted as no password: a
+            public app refused uploads without saying why).
+    """
     import streamlit as st
+    from streamlit import config
     if cfg.upload_password:
         return cfg.upload_password
     try:
         return str(st.secrets.get("upload_password") or "")
-    except FileNotFoundError:       # no secrets file at all
+    except FileNotFoundError as err:       # no secrets file at all, or one Streamlit cannot parse
+        if any(Path(f).expanduser().is_file() for f in config.get_option("secrets.files")):
+            raise ConfigError(" ".join(str(err).split())) from None
         return ""
 
 
