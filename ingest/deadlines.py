@@ -1,7 +1,7 @@
 """Time limits (期限) in the articles of a regulation: pure functions over `Article` records.
 
 `extract_deadlines(articles)` finds every time limit of every article — "15日内", "5个工作日内",
-"六十日内", "期限为三个月", "不超过30日", "延长……不得超过30日", "自收到书面答复之日起30日内",
+"六十日内", "半年内" (6个月), "期限为三个月", "不超过30日", "延长……不得超过30日", "自收到书面答复之日起30日内",
 "提前三十日", "七日前", and "应当立即/及时" (kept with no fixed period) — in Arabic, full-width or
 Chinese numerals, with who must act (the sentence's subject, else the one named right after the
 limit, else the actor of the article a subject-less sentence is about, else the one carried over
@@ -38,13 +38,18 @@ UNIT_OF = {"日": "日", "天": "日", "自然日": "日", "个自然日": "日"
 _NUM = rf"(?:(?<!\d)\d{{1,6}}+|(?<![{CN_NUMERAL_CHARS}])[{CN_NUMERAL_CHARS}]{{1,9}}+)"
 _SPACE = r"\s{0,3}+"
 _UNIT = r"(?:个工作日|工作日|个自然日|自然日|个小时|小时|个月|日|天|月|年)"
-# A period as written ("30日", "五个工作日"): what a quiz blanks out and reads back.
-AMOUNT_UNIT = re.compile(rf"(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})")
+# A number of a period, or half of one (半年, 半个月: `period_amount`).
+_AMOUNT = rf"(?:{_NUM}|(?<![{CN_NUMERAL_CHARS}])半)"
+# A period as written ("30日", "五个工作日", "半年"): what a quiz blanks out and reads back.
+AMOUNT_UNIT = re.compile(rf"(?P<num>{_AMOUNT}){_SPACE}(?P<unit>{_UNIT})")
+# Half a year is 6 months and half a month 15 days, as courts count them; half a day or an hour
+# is no period a procedure sets.
+_HALVES = {"年": (6, "个月"), "个月": (15, "日"), "月": (15, "日")}
 # A limit: words before it that make a bare period one ("不得超过", "延长", "期限为", "之日起"),
 # the number and unit, and words after it ("内", "届满", "前"); `_is_limit` decides which suffice.
 _PERIOD = re.compile(
     rf"(?P<pre>(?:最长|最多|一般|至少)?+(?:不得超过|不超过|不应超过|延长|期限为|期限是|期间为|时限为|为期|提前|届满前)|起)?+"
-    rf"{_SPACE}(?P<num>{_NUM}){_SPACE}(?P<unit>{_UNIT})"
+    rf"{_SPACE}(?P<num>{_AMOUNT}){_SPACE}(?P<unit>{_UNIT})"
     r"(?P<post>以内|之内|内|届满|前(?![款条项述列])|为限)?+")
 _IMMEDIATE = re.compile(r"(?:应当|必须|应|须|并|要)(?:依法)?+(?P<word>立即|及时)")
 # Dates and years are masked before limits are looked for: "2022年5月1日" holds "1日" and "5月".
@@ -116,6 +121,20 @@ class Deadline:
     def period(self) -> str:
         """"30日", "5工作日" → "5个工作日", or "无固定期限" for 立即/及时."""
         return "无固定期限" if self.amount is None else period_text(self.amount, self.unit)
+
+
+def period_amount(num: str, unit: str) -> tuple[int, str]:
+    """(amount, one of `UNITS`) of a period as written: ("三十", "日") → (30, "日"), ("半", "年") →
+    (6, "个月"), ("半", "个月") → (15, "日").
+
+    Raises:
+        ValueError: for a numeral that is no number, or half of a day or an hour.
+    """
+    if num == "半":
+        if unit not in _HALVES:
+            raise ValueError(f"half of a {unit} is no period")
+        return _HALVES[unit]
+    return cn_to_int(num), UNIT_OF[unit]
 
 
 def period_text(amount: int, unit: str) -> str:
@@ -283,7 +302,7 @@ def _limits(masked: str) -> list[_Found]:
         if not _is_limit(m, masked):
             continue
         try:
-            amount = cn_to_int(m.group("num"))
+            amount, unit = period_amount(m.group("num"), m.group("unit"))
         except ValueError:
             continue
         if amount <= 0:
@@ -295,7 +314,7 @@ def _limits(masked: str) -> list[_Found]:
         extension = "延长" in pre or ("延长" in masked[max(previous_end, m.start() - READ_WINDOW):m.start()] and
                                      (pre.endswith("超过") or not m.group("post")))
         start = m.start("num") if pre == "起" else m.start()
-        found.append(_Found(start, m.end(), amount, UNIT_OF[m.group("unit")], extension))
+        found.append(_Found(start, m.end(), amount, unit, extension))
     for m in _IMMEDIATE.finditer(masked):
         found.append(_Found(m.start("word"), m.end("word"), None, "", False))
     return sorted(found, key=lambda f: f.start)

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ingest.deadlines import AMOUNT_UNIT, UNIT_OF, Deadline
+from ingest.deadlines import AMOUNT_UNIT, Deadline, period_amount
 from kb.chinese import cn_to_int
 from lecture.handout import Handout, Heading, paragraph
 
@@ -151,7 +151,7 @@ def _period_value(text: str) -> tuple[int, str] | None:
     m = AMOUNT_UNIT.fullmatch(text)
     try:
         if m:
-            return cn_to_int(m.group("num")), UNIT_OF[m.group("unit")]
+            return period_amount(m.group("num"), m.group("unit"))
         return cn_to_int(text), ""
     except ValueError:
         return None

@@ -48,6 +48,7 @@ def periods(*paragraphs: str) -> list[tuple[int | None, str]]:
     ("被许可人应当在许可证有效期届满三十日前向作出行政许可决定的机关提出申请。", [(30, "日")]),
     ("持证人应当在有效期届满前一个月向检验机构提出定期检验要求。", [(1, "个月")]),
     ("行政机关应当在收到申请之日起5个自然日内答复。", [(5, "日")]),            # was not found
+    ("复核机关应当在半年内办结。", [(6, "个月")]), ("调解委员会应当在半个月内答复。", [(15, "日")]),   # were not found
 ])
 def test_each_shape_of_a_limit(text, expected):
     assert periods(text) == expected
@@ -98,6 +99,7 @@ def test_immediate_and_timely_have_no_fixed_period():
     "处分期最长不得超过48个月。",
     "公安机关可以决定自处罚完毕之日起六个月至三年以内不准其出境。",
     "记录保存期限不得少于二年。",                                     # how long, not when to act
+    "调解委员会每半年向司法所报告一次工作。", "工作人员应当在半小时内到场。",   # a period of duties; half an hour
 ])
 def test_what_is_not_a_limit(text):
     assert limits(text) == []

@@ -42,6 +42,14 @@ def test_deadline_questions_blank_the_period_and_offer_other_periods():
         assert BLANK in q.prompt and q.answer not in q.prompt.split(BLANK)[0][-3:]
 
 
+def test_half_a_year_is_blanked_and_may_be_answered_as_written_or_as_six_months():
+    # 半年 was no time limit: no question asked for it
+    (q,) = make_quiz([(d, f"《示范条例》{d.label}") for d in extract_deadlines([art(1, "复核机关应当在半年内办结。")])],
+                     seed=1)
+    assert q.prompt == f"复核机关应当在{BLANK}内办结。" and q.answer == "6个月"
+    assert is_correct(q, "半年") and is_correct(q, "六个月") and not is_correct(q, "半个月")
+
+
 def test_actor_questions_offer_other_actors_of_the_document():
     questions = [q for q in make_quiz(FACTS, seed=3, count=50) if q.kind == "actor"]
     q = next(q for q in questions if "作出复查决定" in q.prompt)
