@@ -53,7 +53,7 @@ from kb.lock import holder
 from kb.places import HOME, HOME_PROVINCE, NATIONAL, PlaceMatcher, concerns, province_of
 from kb.settings import Config, load_config
 
-MATCH_REFERENCE, MATCH_KEYWORDS, MATCH_MEANING = "reference", "keywords", "meaning"
+MATCH_REFERENCE, MATCH_DOC_NUMBER, MATCH_KEYWORDS, MATCH_MEANING = "reference", "doc_number", "keywords", "meaning"
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Hit:
     document_id: int
     version_id: int
     score: float
-    match: tuple[str, ...] = ()     # "reference" / "keywords" / "meaning"
+    match: tuple[str, ...] = ()     # "reference" / "doc_number" (its 文号 asked for) / "keywords" / "meaning"
     matched_terms: tuple[str, ...] = ()
     other_versions: tuple[VersionRef, ...] = field(default=())
     version_event: str = ""         # "amended" / "revised": the change that made this version, "" if original
@@ -697,14 +697,15 @@ class Searcher:
             fused = self.rerank(parsed, qvec, fused, lexical, dense,
                                 *self.prior_votes(qvec, fused[:self.reranker.depth], preferred))
         fused = boost(fused, self._boosts(fused, parsed, preferred, filters, by_name_only))
-        pinned = (self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
-                  + self.doc_number_rows(parsed.doc_numbers, filters))
+        referenced = self.reference_rows(parsed.references, filters) + self.division_rows(parsed.divisions, filters)
+        numbered = self.doc_number_rows(parsed.doc_numbers, filters)
+        pinned = referenced + numbered
         fused = pin_first(pinned, fused)
         asked = [] if parsed.asks_current else self._rows_of_versions(fused, self.versions_named(parsed))
         grouped = self._group(fused, {*pinned, *asked})
         grouped = self._show_each_named(grouped, parsed, filters, k, by_name_only)[:k]
-        why = {MATCH_REFERENCE: set(pinned), MATCH_KEYWORDS: {r for r, _ in lexical},
-               MATCH_MEANING: {r for r, _ in dense}}
+        why = {MATCH_REFERENCE: set(referenced), MATCH_DOC_NUMBER: set(numbered),
+               MATCH_KEYWORDS: {r for r, _ in lexical}, MATCH_MEANING: {r for r, _ in dense}}
         return self._hits(grouped, why, [*query_terms.tokens, *query_terms.extra_tokens],
                           self._parts_asked(parsed, filters))
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 STATUS_COLORS = {"current": ("#e6f4ea", "#137333"), "superseded": ("#fef7e0", "#b06000"),
                  "repealed": ("#f1f3f4", "#5f6368"), "pending": ("#e8f0fe", "#1a73e8")}
-MATCH_LABELS = {"reference": "条文引用", "keywords": "关键词", "meaning": "语义"}
+MATCH_LABELS = {"reference": "条文引用", "doc_number": "文号", "keywords": "关键词", "meaning": "语义"}
 DEFAULT_PACK = "我的讲义"
 ACTIVE_PACK_KEY = "active_pack"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
