@@ -56,7 +56,7 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
     said = f"{described}: " if described else ""
     body = data.lstrip(b"\xef\xbb\xbf \t\r\n")       # LibreOffice reads an RTF after a BOM as text
     if not body.startswith(DOCUMENT_MAGIC):
-        return _saved_as_doc(path, data, kind)
+        return _saved_as_doc(path, data, body, kind)
     data = body
     if data.startswith(OLE_MAGIC) and len(data) < OLE_HEADER_BYTES:
         raise IngestError(str(path), "corrupt", f"{said}a damaged {kind} file: {len(data)} bytes, shorter than the "
@@ -93,15 +93,16 @@ def load(path: Path, data: bytes, *, described: str = "") -> RawText:
     return dataclasses.replace(raw, source_kind="converted")
 
 
-def _saved_as_doc(path: Path, data: bytes, kind: str) -> RawText:
+def _saved_as_doc(path: Path, data: bytes, body: bytes, kind: str) -> RawText:
     """A web page, single-file web page (MHT) or text file named .doc (government sites serve
-    pages so, and Word opens them all), read by the loader of what it holds.
+    pages so, and Word opens them all), read by the loader of what it holds; `body`: `data`
+    without a leading byte-order mark or blanks, where a page's first tag stands.
 
     Raises:
         IngestError: kind "corrupt"/reason "not_document" for bytes that are neither; the HTML
             or text loader's errors.
     """
-    if data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<!doctype html", b"<html")):
+    if body[:1024].lower().startswith((b"<!doctype html", b"<html")):
         return html_loader.load(path, data)
     if html_loader.is_web_archive(data):
         return html_loader.load_web_archive(path, data)
